@@ -1,0 +1,95 @@
+//! Integration tests: real PostgreSQL and redis-server processes from this machine's binaries.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use brokerdb_embedded::{EmbeddedPostgres, EmbeddedRedis, PostgresOptions, RedisOptions};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A temporary directory the `postgres` user can enter when tests run as root.
+fn data_dir() -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    Ok(dir)
+}
+
+async fn query_one_i64(cfg: &tokio_postgres::Config, sql: &str) -> Result<i64, tokio_postgres::Error> {
+    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    Ok(client.query_one(sql, &[]).await?.get(0))
+}
+
+#[tokio::test]
+async fn postgres_data_survives_a_restart_and_the_cluster_is_reused() -> TestResult {
+    let dir = data_dir()?;
+    let mut opts = PostgresOptions::new(dir.path(), std::env::var_os("PATH"));
+    opts.durable = false;
+
+    let mut pg = EmbeddedPostgres::start(&opts).await?;
+    assert!(pg.initialised_now());
+    let cfg = pg.config("postgres");
+    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    client.batch_execute("CREATE TABLE kept (n bigint); INSERT INTO kept VALUES (42)").await?;
+    drop(client);
+    let first_port = pg.port();
+    pg.stop()?;
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", first_port)).await.is_err(),
+        "the server still accepts connections after stop"
+    );
+
+    let pg = EmbeddedPostgres::start(&opts).await?;
+    assert!(!pg.initialised_now(), "a second start must reuse the cluster");
+    assert_eq!(query_one_i64(&pg.config("postgres"), "SELECT n FROM kept").await?, 42);
+    Ok(())
+}
+
+#[tokio::test]
+async fn dropping_the_handle_stops_postgres() -> TestResult {
+    let dir = data_dir()?;
+    let mut opts = PostgresOptions::new(dir.path(), std::env::var_os("PATH"));
+    opts.durable = false;
+    let pg = EmbeddedPostgres::start(&opts).await?;
+    let port = pg.port();
+    assert_eq!(query_one_i64(&pg.config("postgres"), "SELECT 7::bigint").await?, 7);
+    drop(pg);
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err());
+    assert!(!dir.path().join("postgres/postmaster.pid").exists(), "fast shutdown removes the pid file");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_directory_holding_something_else_is_refused_with_a_clear_error() -> TestResult {
+    let dir = data_dir()?;
+    std::fs::create_dir_all(dir.path().join("postgres"))?;
+    std::fs::write(dir.path().join("postgres/notes.txt"), "not a cluster")?;
+    let opts = PostgresOptions::new(dir.path(), std::env::var_os("PATH"));
+    let err = EmbeddedPostgres::start(&opts).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.ends_with("is not empty and is not a PostgreSQL data directory"), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn redis_answers_and_stops() -> TestResult {
+    let dir = data_dir()?;
+    let opts = RedisOptions { data_dir: dir.path().to_path_buf(), path_var: std::env::var_os("PATH") };
+    let mut redis = EmbeddedRedis::start(&opts).await?;
+    let port = redis.port();
+    assert_eq!(redis.url(), format!("redis://127.0.0.1:{port}"));
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(b"SET k v\r\nGET k\r\n").await?;
+    let mut buf = vec![0u8; 64];
+    let mut got = Vec::new();
+    while !got.ends_with(b"v\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await??;
+        assert!(n > 0, "connection closed early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"+OK\r\n$1\r\nv\r\n");
+    redis.stop()?;
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err());
+    Ok(())
+}

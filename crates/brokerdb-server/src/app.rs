@@ -1,0 +1,50 @@
+//! The HTTP application: state, router, and a server that binds first and runs until stopped.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::Router;
+use deadpool_postgres::Pool;
+
+use crate::routes;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Runtime-role pool (tenant scope).
+    pub runtime: Pool,
+    /// System-role pool (BYPASSRLS).
+    pub system: Pool,
+    /// Redis connection manager.
+    pub redis: redis::aio::ConnectionManager,
+}
+
+/// The router with every route.
+pub fn router(state: AppState) -> Router {
+    routes::router().with_state(state)
+}
+
+/// A bound, not yet running HTTP server.
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Binds `addr` (port 0 picks a free port) and prepares the router.
+    pub async fn bind(addr: SocketAddr, state: AppState) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        Ok(Self { listener, router: router(state) })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+    }
+}

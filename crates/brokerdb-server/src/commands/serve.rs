@@ -1,0 +1,53 @@
+//! `brokerdb serve`.
+
+use crate::app::{AppState, Application};
+use crate::cli::ServeArgs;
+use crate::services::{Postgres, Redis, check_pool, pool};
+
+/// Starts (or connects to) PostgreSQL and Redis, checks both, binds, and serves until Ctrl-C or
+/// SIGTERM; embedded servers are stopped after the last request finishes.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let redis_url = args.redis_url.as_deref().filter(|u| !u.is_empty());
+    // Check what needs no server first, so bad configuration fails fast.
+    if let Some(url) = redis_url {
+        redis::Client::open(url)
+            .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL ({})", e))?;
+    }
+    let postgres = Postgres::start(&args.connection).await?;
+    let redis = Redis::start(redis_url, &args.connection.data_dir).await?;
+    let runtime = pool(&postgres.targets.runtime, args.pool_size)?;
+    let system = pool(&postgres.targets.system, args.pool_size)?;
+    check_pool(&runtime, &postgres.targets.runtime).await?;
+    check_pool(&system, &postgres.targets.system).await?;
+    let manager = redis.connect().await?;
+    let app = Application::bind(args.listen, AppState { runtime, system, redis: manager }).await?;
+    let addr = app.local_addr()?;
+    tracing::info!(
+        %addr,
+        postgres = if postgres.embedded.is_some() { "embedded" } else { "external" },
+        redis = if redis.embedded.is_some() { "embedded" } else { "external" },
+        "brokerdb listening on http://{addr}"
+    );
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!("shutting down");
+    drop(redis);
+    drop(postgres);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

@@ -1,0 +1,110 @@
+//! Turning flags and environment variables into connection settings.
+
+use anyhow::{Context, bail};
+use brokerdb::{conninfo, roles};
+use tokio_postgres::Config;
+
+use crate::cli::ConnectionArgs;
+
+/// Connection settings of the three database roles.
+#[derive(Debug, Clone)]
+pub struct DatabaseTargets {
+    /// Owner or superuser: migrations. Absent when only role URLs were given.
+    pub admin: Option<Config>,
+    /// Runtime role (tenant scope).
+    pub runtime: Config,
+    /// System role (BYPASSRLS).
+    pub system: Config,
+}
+
+/// Parses a PostgreSQL URL, naming the variable it came from on failure (never echoing it: it
+/// may hold a password).
+pub fn parse_postgres_url(var: &str, url: &str) -> anyhow::Result<Config> {
+    url.parse::<Config>().with_context(|| format!("{var} is not a valid PostgreSQL URL"))
+}
+
+impl DatabaseTargets {
+    /// Settings from explicit URLs; `None` when no database URL was given at all (embedded).
+    pub fn from_args(args: &ConnectionArgs) -> anyhow::Result<Option<Self>> {
+        let admin = args.database_url.as_deref().map(|u| parse_postgres_url("DATABASE_URL", u)).transpose()?;
+        let runtime = args
+            .database_runtime_url
+            .as_deref()
+            .map(|u| parse_postgres_url("DATABASE_RUNTIME_URL", u))
+            .transpose()?;
+        let system = args
+            .database_system_url
+            .as_deref()
+            .map(|u| parse_postgres_url("DATABASE_SYSTEM_URL", u))
+            .transpose()?;
+        if admin.is_none() && runtime.is_none() && system.is_none() {
+            return Ok(None);
+        }
+        let derive = |role: &str, given: Option<Config>, var: &str| match (given, &admin) {
+            (Some(cfg), _) => Ok(cfg),
+            (None, Some(admin)) => Ok(conninfo::for_role(admin, role)),
+            (None, None) => bail!("{var} is required when DATABASE_URL is not set"),
+        };
+        Ok(Some(Self {
+            runtime: derive(roles::RUNTIME, runtime, "DATABASE_RUNTIME_URL")?,
+            system: derive(roles::SYSTEM, system, "DATABASE_SYSTEM_URL")?,
+            admin,
+        }))
+    }
+
+    /// Settings for a database reached through `admin` (the embedded cluster).
+    pub fn from_admin(admin: Config) -> Self {
+        Self {
+            runtime: conninfo::for_role(&admin, roles::RUNTIME),
+            system: conninfo::for_role(&admin, roles::SYSTEM),
+            admin: Some(admin),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn args(db: Option<&str>, runtime: Option<&str>, system: Option<&str>) -> ConnectionArgs {
+        ConnectionArgs {
+            database_url: db.map(str::to_owned),
+            database_runtime_url: runtime.map(str::to_owned),
+            database_system_url: system.map(str::to_owned),
+            data_dir: PathBuf::from(".brokerdb"),
+        }
+    }
+
+    #[test]
+    fn no_url_means_embedded() -> anyhow::Result<()> {
+        assert!(DatabaseTargets::from_args(&args(None, None, None))?.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn role_urls_are_derived_from_the_admin_url() -> anyhow::Result<()> {
+        let t = DatabaseTargets::from_args(&args(Some("postgres://root:pw@h:1/db"), None, None))?;
+        let t = t.ok_or_else(|| anyhow::anyhow!("expected targets"))?;
+        assert_eq!(conninfo::describe(&t.runtime), "brokerdb_app@h:1/db");
+        assert_eq!(conninfo::describe(&t.system), "brokerdb_system@h:1/db");
+        Ok(())
+    }
+
+    #[test]
+    fn a_role_url_alone_needs_the_other_role_url() {
+        let err = DatabaseTargets::from_args(&args(None, Some("postgres://a@h/db"), None)).err();
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("DATABASE_SYSTEM_URL is required when DATABASE_URL is not set")
+        );
+    }
+
+    #[test]
+    fn a_malformed_url_names_the_variable_without_echoing_it() {
+        let err = DatabaseTargets::from_args(&args(Some("postgres://u:s3cret@h:notaport/db"), None, None)).err();
+        let msg = err.map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(msg.starts_with("DATABASE_URL is not a valid PostgreSQL URL"), "{msg}");
+        assert!(!msg.contains("s3cret"), "{msg}");
+    }
+}

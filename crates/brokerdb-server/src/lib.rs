@@ -1,0 +1,11 @@
+//! The `brokerdb` binary's library: command-line interface, configuration, and the HTTP service.
+//!
+//! This is the only crate that reads configuration (flags and environment variables); it builds
+//! the pools and clients and hands them to the library crates.
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod routes;
+pub mod services;

@@ -1,0 +1,13 @@
+//! HTTP routes.
+
+mod health;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::app::AppState;
+
+/// Every route of the service.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz))
+}

@@ -1,0 +1,135 @@
+//! Starting (or connecting to) PostgreSQL and Redis for the service.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use brokerdb::{conninfo, migrate};
+use brokerdb_embedded::{EmbeddedPostgres, EmbeddedRedis, PostgresOptions, RedisOptions};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::{Config, NoTls};
+
+use crate::cli::ConnectionArgs;
+use crate::config::DatabaseTargets;
+
+/// Name of the database the embedded cluster serves.
+pub const EMBEDDED_DATABASE: &str = "brokerdb";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// PostgreSQL as the service uses it: the role settings and, when embedded, the server.
+pub struct Postgres {
+    /// Connection settings of the three roles.
+    pub targets: DatabaseTargets,
+    /// The private server, when no URL was given; stopped on drop.
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+impl Postgres {
+    /// Uses the configured URLs, or starts the embedded cluster under `--data-dir`, creating its
+    /// database and applying migrations (the embedded default only; an external database is
+    /// migrated with `brokerdb migrate`).
+    pub async fn start(args: &ConnectionArgs) -> anyhow::Result<Self> {
+        if let Some(targets) = DatabaseTargets::from_args(args)? {
+            return Ok(Self { targets, embedded: None });
+        }
+        let opts = PostgresOptions::new(&args.data_dir, std::env::var_os("PATH"));
+        let pg = EmbeddedPostgres::start(&opts).await.context("cannot start the embedded PostgreSQL")?;
+        let admin = pg.config(EMBEDDED_DATABASE);
+        create_database_if_missing(&pg.config("postgres"), EMBEDDED_DATABASE).await?;
+        let mut client = connect(&admin).await?;
+        let applied = migrate::apply_pending(&mut client).await?;
+        tracing::info!(applied = applied.len(), "embedded database migrated");
+        Ok(Self { targets: DatabaseTargets::from_admin(admin), embedded: Some(pg) })
+    }
+}
+
+/// Redis as the service uses it: the URL and, when embedded, the server.
+pub struct Redis {
+    /// Connection URL.
+    pub url: String,
+    /// The private server, when no URL was given; stopped on drop.
+    pub embedded: Option<EmbeddedRedis>,
+}
+
+impl Redis {
+    /// Uses `url`, or starts a private redis-server under `data_dir`.
+    pub async fn start(url: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<Self> {
+        if let Some(url) = url {
+            return Ok(Self { url: url.to_owned(), embedded: None });
+        }
+        let opts = RedisOptions { data_dir: data_dir.to_path_buf(), path_var: std::env::var_os("PATH") };
+        let redis = EmbeddedRedis::start(&opts).await.context("cannot start the embedded Redis")?;
+        Ok(Self { url: redis.url(), embedded: Some(redis) })
+    }
+
+    /// A connection manager (reconnects by itself), after checking the server answers.
+    pub async fn connect(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
+        let client = redis::Client::open(self.url.as_str())
+            .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL ({})", e))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(CONNECT_TIMEOUT))
+            .set_number_of_retries(1);
+        let mut manager = tokio::time::timeout(CONNECT_TIMEOUT, client.get_connection_manager_with_config(config))
+            .await
+            .map_err(|_| anyhow::anyhow!("cannot connect to Redis: timed out"))?
+            .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {}", e))?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut manager)
+            .await
+            .map_err(|e| anyhow::anyhow!("Redis does not answer PING: {}", e))?;
+        Ok(manager)
+    }
+}
+
+/// One direct connection, driven on the current runtime.
+pub async fn connect(cfg: &Config) -> anyhow::Result<tokio_postgres::Client> {
+    let mut cfg = cfg.clone();
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(CONNECT_TIMEOUT);
+    }
+    let (client, connection) = cfg
+        .connect(NoTls)
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL as {}", conninfo::describe(&cfg)))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// A pool for one role. `Fast` recycling adds no query per checkout; broken connections are
+/// still detected and replaced.
+pub fn pool(cfg: &Config, size: u16) -> anyhow::Result<Pool> {
+    let mut cfg = cfg.clone();
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(CONNECT_TIMEOUT);
+    }
+    let manager = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    Pool::builder(manager)
+        .max_size(usize::from(size))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(CONNECT_TIMEOUT))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .build()
+        .context("cannot build the PostgreSQL pool")
+}
+
+/// Checks out one connection and runs `SELECT 1`, so bad settings fail at start-up.
+pub async fn check_pool(pool: &Pool, cfg: &Config) -> anyhow::Result<()> {
+    let who = conninfo::describe(cfg);
+    let client = pool.get().await.map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL as {who}: {e}"))?;
+    client.simple_query("SELECT 1").await.with_context(|| format!("PostgreSQL as {who} does not answer"))?;
+    Ok(())
+}
+
+async fn create_database_if_missing(server: &Config, name: &str) -> anyhow::Result<()> {
+    let client = connect(server).await?;
+    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
+    if !exists {
+        // `name` is a constant of this crate, never input.
+        client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.context("cannot create the embedded database")?;
+    }
+    Ok(())
+}

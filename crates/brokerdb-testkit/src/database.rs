@@ -1,0 +1,123 @@
+//! A freshly migrated database per test.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use brokerdb::conninfo;
+use brokerdb::roles;
+use tokio_postgres::{Client, Config};
+
+use crate::services::services;
+use crate::{connect, random_hex};
+
+/// A test's own database, cloned from the migrated template; dropped when this is dropped.
+#[derive(Debug)]
+pub struct TestDatabase {
+    name: String,
+    server_admin: Config,
+    admin: Config,
+}
+
+/// Creates a fresh, fully migrated database for one test.
+pub async fn database() -> TestDatabase {
+    let services = services().await;
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let name = format!("brokerdb_test_{secs}_{}", random_hex(6));
+    let client = connect(&services.admin).await.expect("connect to the admin database");
+    client
+        .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{}\"", services.template))
+        .await
+        .unwrap_or_else(|e| panic!("cannot clone the test template: {e}"));
+    TestDatabase {
+        admin: conninfo::for_database(&services.admin, &name),
+        server_admin: services.admin.clone(),
+        name,
+    }
+}
+
+impl TestDatabase {
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Superuser settings for this database.
+    pub fn admin_config(&self) -> Config {
+        self.admin.clone()
+    }
+
+    /// Settings for the runtime role (`brokerdb_app`, subject to row-level security).
+    pub fn runtime_config(&self) -> Config {
+        conninfo::for_role(&self.admin, roles::RUNTIME)
+    }
+
+    /// Settings for the system role (`brokerdb_system`, BYPASSRLS).
+    pub fn system_config(&self) -> Config {
+        conninfo::for_role(&self.admin, roles::SYSTEM)
+    }
+
+    /// The superuser URL of this database (for `DATABASE_URL` of a spawned `brokerdb`).
+    pub fn admin_url(&self) -> String {
+        to_url(&self.admin)
+    }
+
+    /// A superuser connection to this database.
+    pub async fn admin(&self) -> Client {
+        connect(&self.admin).await.expect("connect as superuser")
+    }
+
+    /// A runtime-role connection to this database.
+    pub async fn runtime(&self) -> Client {
+        connect(&self.runtime_config()).await.expect("connect as brokerdb_app")
+    }
+
+    /// A system-role connection to this database.
+    pub async fn system(&self) -> Client {
+        connect(&self.system_config()).await.expect("connect as brokerdb_system")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Drop runs outside async context: use a short-lived runtime on its own thread.
+        let admin = self.server_admin.clone();
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let client = connect(&admin).await.ok()?;
+                client.batch_execute(&sql).await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            tracing::warn!(database = %self.name, "could not drop test database; it is swept later");
+        }
+    }
+}
+
+fn to_url(cfg: &Config) -> String {
+    let host = match cfg.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = cfg.get_ports().first().copied().unwrap_or(5432);
+    let user = cfg.get_user().unwrap_or("postgres");
+    let password = cfg
+        .get_password()
+        .map(|p| format!(":{}", percent_encode(p)))
+        .unwrap_or_default();
+    format!("postgres://{user}{password}@{host}:{port}/{}", cfg.get_dbname().unwrap_or("postgres"))
+}
+
+fn percent_encode(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,36 @@
+//! Test support for brokerdb.
+//!
+//! - [`database`] gives each test its own freshly migrated database, cloned from a template
+//!   database that is migrated once per migration set (fast: a clone is a file copy), and dropped
+//!   when the handle is dropped.
+//! - [`redis`] gives each test a random key prefix on a shared Redis, whose keys are deleted when
+//!   the handle is dropped.
+//!
+//! Servers: `DATABASE_URL` (a superuser URL; the admin side that creates databases) and
+//! `REDIS_URL` when set, otherwise private servers started once per test binary with
+//! `brokerdb-embedded`. Nothing is skipped when a server is missing: setup panics with the reason.
+#![allow(clippy::expect_used, clippy::panic)]
+
+mod database;
+mod redis_prefix;
+mod services;
+
+pub use database::{TestDatabase, database};
+pub use redis_prefix::{TestRedis, redis};
+
+/// Connects with `cfg` and drives the connection on the current runtime.
+pub async fn connect(cfg: &tokio_postgres::Config) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = cfg.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "test connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// A random lower-case hex string of `bytes` bytes.
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let buf: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
+    hex::encode(buf)
+}
