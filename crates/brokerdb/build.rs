@@ -6,17 +6,25 @@ use std::path::PathBuf;
 use std::{env, fs};
 
 fn main() {
-    let dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join("migrations");
+    let dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join("migrations");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<(u32, String, PathBuf)> = Vec::new();
-    let entries = fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    let entries =
+        fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
     for entry in entries {
-        let path = entry.unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display())).path();
+        let path = entry
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+            .path();
         println!("cargo:rerun-if-changed={}", path.display());
         if path.extension().and_then(|e| e.to_str()) != Some("sql") {
             continue;
         }
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
         let (num, name) = stem
             .split_once('_')
             .unwrap_or_else(|| panic!("migration {stem} must be named NNNN_name.sql"));
@@ -27,7 +35,11 @@ fn main() {
     }
     files.sort();
     for pair in files.windows(2) {
-        assert!(pair[0].0 != pair[1].0, "two migrations share version {}", pair[0].0);
+        assert!(
+            pair[0].0 != pair[1].0,
+            "two migrations share version {}",
+            pair[0].0
+        );
     }
     let mut out = String::from("&[\n");
     for (version, name, path) in &files {

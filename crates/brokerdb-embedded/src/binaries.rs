@@ -17,7 +17,9 @@ fn on_path(name: &str, path_var: Option<&OsStr>) -> Option<PathBuf> {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// The newest `<root>/<major>/bin` that holds `name` (Debian: `/usr/lib/postgresql`).
@@ -78,7 +80,11 @@ pub(crate) fn redis_server(path_var: Option<&OsStr>) -> Result<PathBuf, Embedded
 fn redis_server_in(path_var: Option<&OsStr>, fallback: &Path) -> Result<PathBuf, EmbeddedError> {
     on_path("redis-server", path_var)
         .or_else(|| Some(fallback.to_path_buf()).filter(|p| is_executable(p)))
-        .ok_or(EmbeddedError::MissingBinary { binary: "redis-server", extra: "", package: "redis-server" })
+        .ok_or(EmbeddedError::MissingBinary {
+            binary: "redis-server",
+            extra: "",
+            package: "redis-server",
+        })
 }
 
 #[cfg(test)]
@@ -87,9 +93,10 @@ mod tests {
 
     #[test]
     fn missing_postgres_binaries_name_the_debian_package() {
-        let err = PostgresBinaries::find_in(Some(OsStr::new("/nonexistent")), Path::new("/nonexistent"))
-            .err()
-            .map(|e| e.to_string());
+        let err =
+            PostgresBinaries::find_in(Some(OsStr::new("/nonexistent")), Path::new("/nonexistent"))
+                .err()
+                .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some(
@@ -101,7 +108,9 @@ mod tests {
 
     #[test]
     fn missing_redis_server_names_the_debian_package() {
-        let err = redis_server_in(None, Path::new("/nonexistent")).err().map(|e| e.to_string());
+        let err = redis_server_in(None, Path::new("/nonexistent"))
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some(

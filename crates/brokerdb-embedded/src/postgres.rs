@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+use crate::EmbeddedError;
 use crate::binaries::PostgresBinaries;
 use crate::process::{free_port, log_tail, spawn, stop};
 use crate::run_as::RunAs;
-use crate::EmbeddedError;
 
 /// The superuser `initdb` creates; it authenticates with `trust` on loopback only.
 pub const SUPERUSER: &str = "postgres";
@@ -36,7 +36,11 @@ pub struct PostgresOptions {
 impl PostgresOptions {
     /// Durable cluster under `data_dir`, binaries searched on `path_var` then in the Debian layout.
     pub fn new(data_dir: impl Into<PathBuf>, path_var: Option<OsString>) -> Self {
-        Self { data_dir: data_dir.into(), durable: true, path_var }
+        Self {
+            data_dir: data_dir.into(),
+            durable: true,
+            path_var,
+        }
     }
 }
 
@@ -55,7 +59,8 @@ impl EmbeddedPostgres {
     /// loopback port and waits until it answers a query.
     pub async fn start(opts: &PostgresOptions) -> Result<Self, EmbeddedError> {
         let bins = PostgresBinaries::find(opts.path_var.as_deref())?;
-        std::fs::create_dir_all(&opts.data_dir).map_err(EmbeddedError::io("create", &opts.data_dir))?;
+        std::fs::create_dir_all(&opts.data_dir)
+            .map_err(EmbeddedError::io("create", &opts.data_dir))?;
         let data_dir = std::fs::canonicalize(&opts.data_dir)
             .map_err(EmbeddedError::io("resolve", &opts.data_dir))?;
         let cluster_dir = data_dir.join("postgres");
@@ -63,28 +68,54 @@ impl EmbeddedPostgres {
         let run_as = RunAs::for_postgres()?;
         let initialised_now = !cluster_dir.join("PG_VERSION").exists();
         if initialised_now {
-            initdb(&bins, &cluster_dir, &log_path, run_as.as_ref(), opts.durable)?;
+            initdb(
+                &bins,
+                &cluster_dir,
+                &log_path,
+                run_as.as_ref(),
+                opts.durable,
+            )?;
         } else if let Some(user) = &run_as {
             user.prepare_owned_dir(&cluster_dir)?;
         }
         // A port picked as free can be taken before the server binds it: try a few.
         let mut last_err = None;
         for _ in 0..3 {
-            let port = free_port().map_err(EmbeddedError::io("find a free port for", &cluster_dir))?;
-            let child = start_server(&bins, &cluster_dir, &log_path, run_as.as_ref(), port, opts.durable)?;
-            let mut pg = Self { child: Some(child), port, cluster_dir: cluster_dir.clone(), log_path: log_path.clone(), initialised_now };
+            let port =
+                free_port().map_err(EmbeddedError::io("find a free port for", &cluster_dir))?;
+            let child = start_server(
+                &bins,
+                &cluster_dir,
+                &log_path,
+                run_as.as_ref(),
+                port,
+                opts.durable,
+            )?;
+            let mut pg = Self {
+                child: Some(child),
+                port,
+                cluster_dir: cluster_dir.clone(),
+                log_path: log_path.clone(),
+                initialised_now,
+            };
             match pg.wait_ready().await {
                 Ok(()) => {
                     tracing::info!(port, dir = %cluster_dir.display(), reused = !initialised_now, "embedded PostgreSQL ready");
                     return Ok(pg);
                 }
-                Err(e @ EmbeddedError::StartFailed { .. }) if e.to_string().contains("could not bind") => {
+                Err(e @ EmbeddedError::StartFailed { .. })
+                    if e.to_string().contains("could not bind") =>
+                {
                     last_err = Some(e);
                 }
                 Err(e) => return Err(e),
             }
         }
-        Err(last_err.unwrap_or(EmbeddedError::NotReady { service: "postgres", seconds: 0, log: log_path }))
+        Err(last_err.unwrap_or(EmbeddedError::NotReady {
+            service: "postgres",
+            seconds: 0,
+            log: log_path,
+        }))
     }
 
     async fn wait_ready(&mut self) -> Result<(), EmbeddedError> {
@@ -101,7 +132,9 @@ impl EmbeddedPostgres {
                     });
                 }
             }
-            let attempt = tokio::time::timeout(Duration::from_secs(2), cfg.connect(tokio_postgres::NoTls)).await;
+            let attempt =
+                tokio::time::timeout(Duration::from_secs(2), cfg.connect(tokio_postgres::NoTls))
+                    .await;
             if let Ok(Ok((client, connection))) = attempt {
                 let conn = tokio::spawn(connection);
                 let ok = client.simple_query("SELECT 1").await.is_ok();
@@ -140,7 +173,10 @@ impl EmbeddedPostgres {
     /// Superuser connection settings for database `dbname`.
     pub fn config(&self, dbname: &str) -> tokio_postgres::Config {
         let mut cfg = tokio_postgres::Config::new();
-        cfg.host("127.0.0.1").port(self.port).user(SUPERUSER).dbname(dbname);
+        cfg.host("127.0.0.1")
+            .port(self.port)
+            .user(SUPERUSER)
+            .dbname(dbname);
         cfg.connect_timeout(Duration::from_secs(5));
         cfg
     }
@@ -153,7 +189,8 @@ impl EmbeddedPostgres {
     /// Stops the server (fast shutdown: open transactions roll back) and waits for it to exit.
     pub fn stop(&mut self) -> Result<(), EmbeddedError> {
         if let Some(mut child) = self.child.take() {
-            stop(&mut child, Signal::SIGINT, STOP_GRACE).map_err(EmbeddedError::io("stop postgres in", &self.cluster_dir))?;
+            stop(&mut child, Signal::SIGINT, STOP_GRACE)
+                .map_err(EmbeddedError::io("stop postgres in", &self.cluster_dir))?;
             tracing::info!(dir = %self.cluster_dir.display(), "embedded PostgreSQL stopped");
         }
         Ok(())
@@ -169,7 +206,11 @@ impl Drop for EmbeddedPostgres {
 }
 
 fn log_file(path: &Path) -> Result<std::fs::File, EmbeddedError> {
-    OpenOptions::new().create(true).append(true).open(path).map_err(EmbeddedError::io("open log file", path))
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(EmbeddedError::io("open log file", path))
 }
 
 fn as_user(cmd: &mut Command, run_as: Option<&RunAs>) {
@@ -180,47 +221,93 @@ fn as_user(cmd: &mut Command, run_as: Option<&RunAs>) {
     }
 }
 
-fn initdb(bins: &PostgresBinaries, cluster_dir: &Path, log_path: &Path, run_as: Option<&RunAs>, durable: bool) -> Result<(), EmbeddedError> {
+fn initdb(
+    bins: &PostgresBinaries,
+    cluster_dir: &Path,
+    log_path: &Path,
+    run_as: Option<&RunAs>,
+    durable: bool,
+) -> Result<(), EmbeddedError> {
     if cluster_dir.exists() {
-        let empty = std::fs::read_dir(cluster_dir).map_err(EmbeddedError::io("read", cluster_dir))?.next().is_none();
+        let empty = std::fs::read_dir(cluster_dir)
+            .map_err(EmbeddedError::io("read", cluster_dir))?
+            .next()
+            .is_none();
         if !empty {
-            return Err(EmbeddedError::NotADataDirectory { path: cluster_dir.to_path_buf() });
+            return Err(EmbeddedError::NotADataDirectory {
+                path: cluster_dir.to_path_buf(),
+            });
         }
     }
     match run_as {
         Some(user) => user.prepare_owned_dir(cluster_dir)?,
-        None => std::fs::create_dir_all(cluster_dir).map_err(EmbeddedError::io("create", cluster_dir))?,
+        None => std::fs::create_dir_all(cluster_dir)
+            .map_err(EmbeddedError::io("create", cluster_dir))?,
     }
     let log = log_file(log_path)?;
     let mut cmd = Command::new(&bins.initdb);
-    cmd.arg("-D").arg(cluster_dir)
-        .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C"])
+    cmd.arg("-D")
+        .arg(cluster_dir)
+        .args([
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+        ])
         .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(EmbeddedError::io("open log file", log_path))?)
+        .stdout(
+            log.try_clone()
+                .map_err(EmbeddedError::io("open log file", log_path))?,
+        )
         .stderr(log);
     if !durable {
         cmd.arg("--no-sync");
     }
     as_user(&mut cmd, run_as);
     tracing::info!(dir = %cluster_dir.display(), "initialising embedded PostgreSQL cluster");
-    let status = spawn(cmd, Signal::SIGKILL).and_then(|mut c| c.wait()).map_err(EmbeddedError::io("run initdb for", cluster_dir))?;
+    let status = spawn(cmd, Signal::SIGKILL)
+        .and_then(|mut c| c.wait())
+        .map_err(EmbeddedError::io("run initdb for", cluster_dir))?;
     if !status.success() {
-        return Err(EmbeddedError::StartFailed { service: "initdb", tail: log_tail(log_path, 6), log: log_path.to_path_buf() });
+        return Err(EmbeddedError::StartFailed {
+            service: "initdb",
+            tail: log_tail(log_path, 6),
+            log: log_path.to_path_buf(),
+        });
     }
     Ok(())
 }
 
-fn start_server(bins: &PostgresBinaries, cluster_dir: &Path, log_path: &Path, run_as: Option<&RunAs>, port: u16, durable: bool) -> Result<Child, EmbeddedError> {
+fn start_server(
+    bins: &PostgresBinaries,
+    cluster_dir: &Path,
+    log_path: &Path,
+    run_as: Option<&RunAs>,
+    port: u16,
+    durable: bool,
+) -> Result<Child, EmbeddedError> {
     let log = log_file(log_path)?;
     let mut cmd = Command::new(&bins.postgres);
-    cmd.arg("-D").arg(cluster_dir)
+    cmd.arg("-D")
+        .arg(cluster_dir)
         .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k", ""])
         .args(["-c", "max_connections=200"])
         .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(EmbeddedError::io("open log file", log_path))?)
+        .stdout(
+            log.try_clone()
+                .map_err(EmbeddedError::io("open log file", log_path))?,
+        )
         .stderr(log);
     if !durable {
-        cmd.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+        cmd.args([
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]);
     }
     as_user(&mut cmd, run_as);
     // SIGINT = fast shutdown should this process die without stopping the server.

@@ -56,9 +56,7 @@ fn set_parent_death_signal(cmd: &mut Command, signal: Signal) {
     // SAFETY: the closure runs in the forked child before exec and only makes the prctl(2)
     // system call, which is async-signal-safe; it allocates nothing and takes no locks.
     unsafe {
-        cmd.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(signal).map_err(std::io::Error::from)
-        });
+        cmd.pre_exec(move || nix::sys::prctl::set_pdeathsig(signal).map_err(std::io::Error::from));
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::process::{free_port, log_tail, spawn, stop};
 use crate::EmbeddedError;
+use crate::process::{free_port, log_tail, spawn, stop};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -43,17 +43,38 @@ impl EmbeddedRedis {
         let mut last_err = None;
         for _ in 0..3 {
             let port = free_port().map_err(EmbeddedError::io("find a free port for", &dir))?;
-            let log = OpenOptions::new().create(true).append(true).open(&log_path).map_err(EmbeddedError::io("open log file", &log_path))?;
+            let log = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+                .map_err(EmbeddedError::io("open log file", &log_path))?;
             let mut cmd = Command::new(&binary);
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .args(["--daemonize", "no", "--protected-mode", "yes"])
-                .arg("--dir")
-                .arg(&dir)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().map_err(EmbeddedError::io("open log file", &log_path))?)
-                .stderr(log);
-            let child = spawn(cmd, Signal::SIGTERM).map_err(EmbeddedError::io("start redis-server in", &dir))?;
-            let mut redis = Self { child: Some(child), port, log_path: log_path.clone() };
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--daemonize", "no", "--protected-mode", "yes"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(
+                log.try_clone()
+                    .map_err(EmbeddedError::io("open log file", &log_path))?,
+            )
+            .stderr(log);
+            let child = spawn(cmd, Signal::SIGTERM)
+                .map_err(EmbeddedError::io("start redis-server in", &dir))?;
+            let mut redis = Self {
+                child: Some(child),
+                port,
+                log_path: log_path.clone(),
+            };
             match redis.wait_ready().await {
                 Ok(()) => {
                     tracing::info!(port, "embedded Redis ready");
@@ -63,7 +84,11 @@ impl EmbeddedRedis {
                 Err(e) => return Err(e),
             }
         }
-        Err(last_err.unwrap_or(EmbeddedError::NotReady { service: "redis-server", seconds: 0, log: log_path }))
+        Err(last_err.unwrap_or(EmbeddedError::NotReady {
+            service: "redis-server",
+            seconds: 0,
+            log: log_path,
+        }))
     }
 
     async fn wait_ready(&mut self) -> Result<(), EmbeddedError> {
@@ -72,14 +97,22 @@ impl EmbeddedRedis {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(_)) = child.try_wait() {
                     self.child = None;
-                    return Err(EmbeddedError::StartFailed { service: "redis-server", tail: log_tail(&self.log_path, 4), log: self.log_path.clone() });
+                    return Err(EmbeddedError::StartFailed {
+                        service: "redis-server",
+                        tail: log_tail(&self.log_path, 4),
+                        log: self.log_path.clone(),
+                    });
                 }
             }
             if ping(self.port) {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(EmbeddedError::NotReady { service: "redis-server", seconds: READY_TIMEOUT.as_secs(), log: self.log_path.clone() });
+                return Err(EmbeddedError::NotReady {
+                    service: "redis-server",
+                    seconds: READY_TIMEOUT.as_secs(),
+                    log: self.log_path.clone(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -98,7 +131,9 @@ impl EmbeddedRedis {
     /// Shuts the server down and waits for it to exit.
     pub fn stop(&mut self) -> Result<(), EmbeddedError> {
         if let Some(mut child) = self.child.take() {
-            stop(&mut child, Signal::SIGTERM, Duration::from_secs(10)).map_err(EmbeddedError::io("stop redis-server logging to", &self.log_path))?;
+            stop(&mut child, Signal::SIGTERM, Duration::from_secs(10)).map_err(
+                EmbeddedError::io("stop redis-server logging to", &self.log_path),
+            )?;
             tracing::info!("embedded Redis stopped");
         }
         Ok(())
@@ -114,7 +149,9 @@ impl Drop for EmbeddedRedis {
 }
 
 fn ping(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)) else {
+    let Ok(mut stream) =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+    else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));

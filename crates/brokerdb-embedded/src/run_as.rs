@@ -26,14 +26,20 @@ impl RunAs {
             .ok()
             .flatten()
             .ok_or(EmbeddedError::NoUnprivilegedUser)?;
-        Ok(Some(Self { name: user.name, uid: user.uid, gid: user.gid }))
+        Ok(Some(Self {
+            name: user.name,
+            uid: user.uid,
+            gid: user.gid,
+        }))
     }
 
     /// Makes `dir` (created if missing, mode 0700) owned by this user, after checking the user
     /// can traverse every ancestor.
     pub fn prepare_owned_dir(&self, dir: &Path) -> Result<(), EmbeddedError> {
         for ancestor in dir.ancestors().skip(1) {
-            let Ok(meta) = std::fs::metadata(ancestor) else { continue };
+            let Ok(meta) = std::fs::metadata(ancestor) else {
+                continue;
+            };
             let others_x = meta.permissions().mode() & 0o001 != 0;
             let owner_x = meta.uid() == self.uid.as_raw() && meta.permissions().mode() & 0o100 != 0;
             if !others_x && !owner_x {

@@ -20,13 +20,18 @@ pub struct DatabaseTargets {
 /// Parses a PostgreSQL URL, naming the variable it came from on failure (never echoing it: it
 /// may hold a password).
 pub fn parse_postgres_url(var: &str, url: &str) -> anyhow::Result<Config> {
-    url.parse::<Config>().with_context(|| format!("{var} is not a valid PostgreSQL URL"))
+    url.parse::<Config>()
+        .with_context(|| format!("{var} is not a valid PostgreSQL URL"))
 }
 
 impl DatabaseTargets {
     /// Settings from explicit URLs; `None` when no database URL was given at all (embedded).
     pub fn from_args(args: &ConnectionArgs) -> anyhow::Result<Option<Self>> {
-        let admin = args.database_url.as_deref().map(|u| parse_postgres_url("DATABASE_URL", u)).transpose()?;
+        let admin = args
+            .database_url
+            .as_deref()
+            .map(|u| parse_postgres_url("DATABASE_URL", u))
+            .transpose()?;
         let runtime = args
             .database_runtime_url
             .as_deref()
@@ -102,9 +107,17 @@ mod tests {
 
     #[test]
     fn a_malformed_url_names_the_variable_without_echoing_it() {
-        let err = DatabaseTargets::from_args(&args(Some("postgres://u:s3cret@h:notaport/db"), None, None)).err();
+        let err = DatabaseTargets::from_args(&args(
+            Some("postgres://u:s3cret@h:notaport/db"),
+            None,
+            None,
+        ))
+        .err();
         let msg = err.map(|e| format!("{e:#}")).unwrap_or_default();
-        assert!(msg.starts_with("DATABASE_URL is not a valid PostgreSQL URL"), "{msg}");
+        assert!(
+            msg.starts_with("DATABASE_URL is not a valid PostgreSQL URL"),
+            "{msg}"
+        );
         assert!(!msg.contains("s3cret"), "{msg}");
     }
 }

@@ -29,16 +29,24 @@ impl Postgres {
     /// migrated with `brokerdb migrate`).
     pub async fn start(args: &ConnectionArgs) -> anyhow::Result<Self> {
         if let Some(targets) = DatabaseTargets::from_args(args)? {
-            return Ok(Self { targets, embedded: None });
+            return Ok(Self {
+                targets,
+                embedded: None,
+            });
         }
         let opts = PostgresOptions::new(&args.data_dir, std::env::var_os("PATH"));
-        let pg = EmbeddedPostgres::start(&opts).await.context("cannot start the embedded PostgreSQL")?;
+        let pg = EmbeddedPostgres::start(&opts)
+            .await
+            .context("cannot start the embedded PostgreSQL")?;
         let admin = pg.config(EMBEDDED_DATABASE);
         create_database_if_missing(&pg.config("postgres"), EMBEDDED_DATABASE).await?;
         let mut client = connect(&admin).await?;
         let applied = migrate::apply_pending(&mut client).await?;
         tracing::info!(applied = applied.len(), "embedded database migrated");
-        Ok(Self { targets: DatabaseTargets::from_admin(admin), embedded: Some(pg) })
+        Ok(Self {
+            targets: DatabaseTargets::from_admin(admin),
+            embedded: Some(pg),
+        })
     }
 }
 
@@ -54,11 +62,22 @@ impl Redis {
     /// Uses `url`, or starts a private redis-server under `data_dir`.
     pub async fn start(url: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<Self> {
         if let Some(url) = url {
-            return Ok(Self { url: url.to_owned(), embedded: None });
+            return Ok(Self {
+                url: url.to_owned(),
+                embedded: None,
+            });
         }
-        let opts = RedisOptions { data_dir: data_dir.to_path_buf(), path_var: std::env::var_os("PATH") };
-        let redis = EmbeddedRedis::start(&opts).await.context("cannot start the embedded Redis")?;
-        Ok(Self { url: redis.url(), embedded: Some(redis) })
+        let opts = RedisOptions {
+            data_dir: data_dir.to_path_buf(),
+            path_var: std::env::var_os("PATH"),
+        };
+        let redis = EmbeddedRedis::start(&opts)
+            .await
+            .context("cannot start the embedded Redis")?;
+        Ok(Self {
+            url: redis.url(),
+            embedded: Some(redis),
+        })
     }
 
     /// A connection manager (reconnects by itself), after checking the server answers.
@@ -69,10 +88,13 @@ impl Redis {
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(CONNECT_TIMEOUT))
             .set_number_of_retries(1);
-        let mut manager = tokio::time::timeout(CONNECT_TIMEOUT, client.get_connection_manager_with_config(config))
-            .await
-            .map_err(|_| anyhow::anyhow!("cannot connect to Redis: timed out"))?
-            .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {}", e))?;
+        let mut manager = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("cannot connect to Redis: timed out"))?
+        .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {}", e))?;
         let _: String = redis::cmd("PING")
             .query_async(&mut manager)
             .await
@@ -87,10 +109,12 @@ pub async fn connect(cfg: &Config) -> anyhow::Result<tokio_postgres::Client> {
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(CONNECT_TIMEOUT);
     }
-    let (client, connection) = cfg
-        .connect(NoTls)
-        .await
-        .with_context(|| format!("cannot connect to PostgreSQL as {}", conninfo::describe(&cfg)))?;
+    let (client, connection) = cfg.connect(NoTls).await.with_context(|| {
+        format!(
+            "cannot connect to PostgreSQL as {}",
+            conninfo::describe(&cfg)
+        )
+    })?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %e, "PostgreSQL connection ended");
@@ -106,7 +130,13 @@ pub fn pool(cfg: &Config, size: u16) -> anyhow::Result<Pool> {
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(CONNECT_TIMEOUT);
     }
-    let manager = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let manager = Manager::from_config(
+        cfg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
     Pool::builder(manager)
         .max_size(usize::from(size))
         .runtime(Runtime::Tokio1)
@@ -119,17 +149,29 @@ pub fn pool(cfg: &Config, size: u16) -> anyhow::Result<Pool> {
 /// Checks out one connection and runs `SELECT 1`, so bad settings fail at start-up.
 pub async fn check_pool(pool: &Pool, cfg: &Config) -> anyhow::Result<()> {
     let who = conninfo::describe(cfg);
-    let client = pool.get().await.map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL as {who}: {e}"))?;
-    client.simple_query("SELECT 1").await.with_context(|| format!("PostgreSQL as {who} does not answer"))?;
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL as {who}: {e}"))?;
+    client
+        .simple_query("SELECT 1")
+        .await
+        .with_context(|| format!("PostgreSQL as {who} does not answer"))?;
     Ok(())
 }
 
 async fn create_database_if_missing(server: &Config, name: &str) -> anyhow::Result<()> {
     let client = connect(server).await?;
-    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
     if !exists {
         // `name` is a constant of this crate, never input.
-        client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.context("cannot create the embedded database")?;
+        client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .context("cannot create the embedded database")?;
     }
     Ok(())
 }

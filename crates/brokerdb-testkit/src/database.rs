@@ -19,14 +19,34 @@ pub struct TestDatabase {
 
 /// Creates a fresh, fully migrated database for one test.
 pub async fn database() -> TestDatabase {
+    let template = services().await.template.clone();
+    create(Some(&template)).await
+}
+
+/// Creates an empty database (no migration applied) for tests of the migration runner. The
+/// cluster-wide roles exist already (the template build created them).
+pub async fn empty_database() -> TestDatabase {
+    create(None).await
+}
+
+async fn create(template: Option<&str>) -> TestDatabase {
     let services = services().await;
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     let name = format!("brokerdb_test_{secs}_{}", random_hex(6));
-    let client = connect(&services.admin).await.expect("connect to the admin database");
-    client
-        .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{}\"", services.template))
+    let client = connect(&services.admin)
         .await
-        .unwrap_or_else(|e| panic!("cannot clone the test template: {e}"));
+        .expect("connect to the admin database");
+    let sql = match template {
+        Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\""),
+        None => format!("CREATE DATABASE \"{name}\""),
+    };
+    client
+        .batch_execute(&sql)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
     TestDatabase {
         admin: conninfo::for_database(&services.admin, &name),
         server_admin: services.admin.clone(),
@@ -67,12 +87,16 @@ impl TestDatabase {
 
     /// A runtime-role connection to this database.
     pub async fn runtime(&self) -> Client {
-        connect(&self.runtime_config()).await.expect("connect as brokerdb_app")
+        connect(&self.runtime_config())
+            .await
+            .expect("connect as brokerdb_app")
     }
 
     /// A system-role connection to this database.
     pub async fn system(&self) -> Client {
-        connect(&self.system_config()).await.expect("connect as brokerdb_system")
+        connect(&self.system_config())
+            .await
+            .expect("connect as brokerdb_system")
     }
 }
 
@@ -82,7 +106,10 @@ impl Drop for TestDatabase {
         let admin = self.server_admin.clone();
         let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
         let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 let client = connect(&admin).await.ok()?;
                 client.batch_execute(&sql).await.ok()
@@ -106,7 +133,10 @@ fn to_url(cfg: &Config) -> String {
         .get_password()
         .map(|p| format!(":{}", percent_encode(p)))
         .unwrap_or_default();
-    format!("postgres://{user}{password}@{host}:{port}/{}", cfg.get_dbname().unwrap_or("postgres"))
+    format!(
+        "postgres://{user}{password}@{host}:{port}/{}",
+        cfg.get_dbname().unwrap_or("postgres")
+    )
 }
 
 fn percent_encode(bytes: &[u8]) -> String {

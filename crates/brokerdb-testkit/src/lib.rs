@@ -15,11 +15,13 @@ mod database;
 mod redis_prefix;
 mod services;
 
-pub use database::{TestDatabase, database};
+pub use database::{TestDatabase, database, empty_database};
 pub use redis_prefix::{TestRedis, redis};
 
 /// Connects with `cfg` and drives the connection on the current runtime.
-pub async fn connect(cfg: &tokio_postgres::Config) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+pub async fn connect(
+    cfg: &tokio_postgres::Config,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
     let (client, connection) = cfg.connect(tokio_postgres::NoTls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {

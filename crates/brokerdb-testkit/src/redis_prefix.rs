@@ -13,7 +13,10 @@ pub struct TestRedis {
 /// A fresh key prefix on the test Redis.
 pub async fn redis() -> TestRedis {
     let services = services().await;
-    TestRedis { url: services.redis_url.clone(), prefix: format!("test:{}:", random_hex(8)) }
+    TestRedis {
+        url: services.redis_url.clone(),
+        prefix: format!("test:{}:", random_hex(8)),
+    }
 }
 
 impl TestRedis {
@@ -35,10 +38,18 @@ impl TestRedis {
 
 impl Drop for TestRedis {
     fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
-        let Ok(mut conn) = client.get_connection() else { return };
+        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection() else {
+            return;
+        };
         // The prefix is hex: no glob metacharacters to escape.
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut conn).unwrap_or_default();
+        let keys: Vec<String> =
+            match redis::Commands::scan_match(&mut conn, format!("{}*", self.prefix)) {
+                Ok(iter) => iter.filter_map(Result::ok).collect(),
+                Err(_) => return,
+            };
         if !keys.is_empty() {
             let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
         }

@@ -43,31 +43,45 @@ async fn init() -> Services {
 
     let (admin, postgres) = match database_url {
         Some(url) => {
-            let cfg: Config = url.parse().unwrap_or_else(|e| panic!("DATABASE_URL is not a valid PostgreSQL URL: {e}"));
+            let cfg: Config = url
+                .parse()
+                .unwrap_or_else(|e| panic!("DATABASE_URL is not a valid PostgreSQL URL: {e}"));
             (cfg, None)
         }
         None => {
-            let mut opts = PostgresOptions::new(data_dir.clone().expect("data dir"), std::env::var_os("PATH"));
+            let mut opts = PostgresOptions::new(
+                data_dir.clone().expect("data dir"),
+                std::env::var_os("PATH"),
+            );
             opts.durable = false;
-            let pg = EmbeddedPostgres::start(&opts)
-                .await
-                .unwrap_or_else(|e| panic!("DATABASE_URL is not set and the embedded PostgreSQL did not start: {e}"));
+            let pg = EmbeddedPostgres::start(&opts).await.unwrap_or_else(|e| {
+                panic!("DATABASE_URL is not set and the embedded PostgreSQL did not start: {e}")
+            });
             (pg.config("postgres"), Some(pg))
         }
     };
     let (redis_url, redis) = match redis_url {
         Some(url) => (url, None),
         None => {
-            let opts = RedisOptions { data_dir: data_dir.clone().expect("data dir"), path_var: std::env::var_os("PATH") };
-            let r = EmbeddedRedis::start(&opts)
-                .await
-                .unwrap_or_else(|e| panic!("REDIS_URL is not set and the embedded Redis did not start: {e}"));
+            let opts = RedisOptions {
+                data_dir: data_dir.clone().expect("data dir"),
+                path_var: std::env::var_os("PATH"),
+            };
+            let r = EmbeddedRedis::start(&opts).await.unwrap_or_else(|e| {
+                panic!("REDIS_URL is not set and the embedded Redis did not start: {e}")
+            });
             (r.url(), Some(r))
         }
     };
     check_redis(&redis_url).await;
     let template = ensure_template(&admin).await;
-    Services { admin, redis_url, template, _postgres: postgres, _redis: redis }
+    Services {
+        admin,
+        redis_url,
+        template,
+        _postgres: postgres,
+        _redis: redis,
+    }
 }
 
 /// `<tmp>/brokerdb-testkit/<pid>`, after removing directories of test processes that are gone.
@@ -82,17 +96,22 @@ fn embedded_dir() -> PathBuf {
         }
     }
     let dir = root.join(std::process::id().to_string());
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir
 }
 
 async fn check_redis(url: &str) {
-    let client = redis::Client::open(url).unwrap_or_else(|e| panic!("REDIS_URL is not a valid Redis URL: {e}"));
+    let client = redis::Client::open(url)
+        .unwrap_or_else(|e| panic!("REDIS_URL is not a valid Redis URL: {e}"));
     let mut conn = client
         .get_multiplexed_async_connection()
         .await
         .unwrap_or_else(|e| panic!("cannot connect to Redis at {url}: {e}"));
-    let pong: String = redis::cmd("PING").query_async(&mut conn).await.unwrap_or_else(|e| panic!("Redis PING failed: {e}"));
+    let pong: String = redis::cmd("PING")
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("Redis PING failed: {e}"));
     assert_eq!(pong, "PONG");
 }
 
@@ -108,27 +127,52 @@ fn template_name() -> String {
 
 async fn ensure_template(admin: &Config) -> String {
     let name = template_name();
-    let client = connect(admin)
+    let client = connect(admin).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot connect to PostgreSQL as {}: {e}",
+            brokerdb::conninfo::describe(admin)
+        )
+    });
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK_KEY])
         .await
-        .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL as {}: {e}", brokerdb::conninfo::describe(admin)));
-    client.execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK_KEY]).await.expect("template lock");
-    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await.expect("pg_database").is_some();
+        .expect("template lock");
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .expect("pg_database")
+        .is_some();
     if !exists {
         build_template(&client, admin, &name).await;
     }
     drop_stale_test_databases(&client).await;
-    client.execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK_KEY]).await.expect("template unlock");
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK_KEY])
+        .await
+        .expect("template unlock");
     name
 }
 
 async fn build_template(client: &tokio_postgres::Client, admin: &Config, name: &str) {
     let building = format!("{name}_build");
     // Names are generated from hex digests: safe to quote as identifiers.
-    client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)")).await.expect("drop partial template");
-    client.batch_execute(&format!("CREATE DATABASE \"{building}\"")).await.expect("create template database");
+    client
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+        ))
+        .await
+        .expect("drop partial template");
+    client
+        .batch_execute(&format!("CREATE DATABASE \"{building}\""))
+        .await
+        .expect("create template database");
     {
-        let mut db = connect(&brokerdb::conninfo::for_database(admin, &building)).await.expect("connect to template");
-        apply_pending(&mut db).await.unwrap_or_else(|e| panic!("migrating the test template failed: {e}"));
+        let mut db = connect(&brokerdb::conninfo::for_database(admin, &building))
+            .await
+            .expect("connect to template");
+        apply_pending(&mut db)
+            .await
+            .unwrap_or_else(|e| panic!("migrating the test template failed: {e}"));
     }
     // The migrating connection closes asynchronously; retry the rename until it has gone.
     let rename = format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"");
@@ -145,16 +189,24 @@ async fn build_template(client: &tokio_postgres::Client, admin: &Config, name: &
 }
 
 async fn drop_stale_test_databases(client: &tokio_postgres::Client) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     let rows = client
-        .query("SELECT datname FROM pg_database WHERE datname LIKE 'brokerdb\\_test\\_%'", &[])
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'brokerdb\\_test\\_%'",
+            &[],
+        )
         .await
         .expect("list test databases");
     for row in rows {
         let name: String = row.get(0);
         let created: Option<u64> = name.split('_').nth(2).and_then(|s| s.parse().ok());
         if created.is_some_and(|t| now.saturating_sub(t) > STALE_AFTER.as_secs()) {
-            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
         }
     }
 }

@@ -63,13 +63,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn role_config_keeps_server_and_database_and_drops_the_password() -> Result<(), tokio_postgres::Error> {
-        let base: Config = "postgres://admin:s3cret@db.example:6543/brokerdb?connect_timeout=3".parse()?;
+    fn role_config_keeps_server_and_database_and_drops_the_password()
+    -> Result<(), tokio_postgres::Error> {
+        let base: Config =
+            "postgres://admin:s3cret@db.example:6543/brokerdb?connect_timeout=3".parse()?;
         let cfg = for_role(&base, "brokerdb_app");
         assert_eq!(cfg.get_user(), Some("brokerdb_app"));
         assert_eq!(cfg.get_password(), None);
         assert_eq!(describe(&cfg), "brokerdb_app@db.example:6543/brokerdb");
-        assert_eq!(cfg.get_connect_timeout(), Some(&std::time::Duration::from_secs(3)));
+        assert_eq!(
+            cfg.get_connect_timeout(),
+            Some(&std::time::Duration::from_secs(3))
+        );
         Ok(())
     }
 

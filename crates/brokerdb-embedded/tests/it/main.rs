@@ -14,7 +14,10 @@ fn data_dir() -> std::io::Result<tempfile::TempDir> {
     Ok(dir)
 }
 
-async fn query_one_i64(cfg: &tokio_postgres::Config, sql: &str) -> Result<i64, tokio_postgres::Error> {
+async fn query_one_i64(
+    cfg: &tokio_postgres::Config,
+    sql: &str,
+) -> Result<i64, tokio_postgres::Error> {
     let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
     Ok(client.query_one(sql, &[]).await?.get(0))
@@ -31,18 +34,28 @@ async fn postgres_data_survives_a_restart_and_the_cluster_is_reused() -> TestRes
     let cfg = pg.config("postgres");
     let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
-    client.batch_execute("CREATE TABLE kept (n bigint); INSERT INTO kept VALUES (42)").await?;
+    client
+        .batch_execute("CREATE TABLE kept (n bigint); INSERT INTO kept VALUES (42)")
+        .await?;
     drop(client);
     let first_port = pg.port();
     pg.stop()?;
     assert!(
-        tokio::net::TcpStream::connect(("127.0.0.1", first_port)).await.is_err(),
+        tokio::net::TcpStream::connect(("127.0.0.1", first_port))
+            .await
+            .is_err(),
         "the server still accepts connections after stop"
     );
 
     let pg = EmbeddedPostgres::start(&opts).await?;
-    assert!(!pg.initialised_now(), "a second start must reuse the cluster");
-    assert_eq!(query_one_i64(&pg.config("postgres"), "SELECT n FROM kept").await?, 42);
+    assert!(
+        !pg.initialised_now(),
+        "a second start must reuse the cluster"
+    );
+    assert_eq!(
+        query_one_i64(&pg.config("postgres"), "SELECT n FROM kept").await?,
+        42
+    );
     Ok(())
 }
 
@@ -53,10 +66,20 @@ async fn dropping_the_handle_stops_postgres() -> TestResult {
     opts.durable = false;
     let pg = EmbeddedPostgres::start(&opts).await?;
     let port = pg.port();
-    assert_eq!(query_one_i64(&pg.config("postgres"), "SELECT 7::bigint").await?, 7);
+    assert_eq!(
+        query_one_i64(&pg.config("postgres"), "SELECT 7::bigint").await?,
+        7
+    );
     drop(pg);
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err());
-    assert!(!dir.path().join("postgres/postmaster.pid").exists(), "fast shutdown removes the pid file");
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+    );
+    assert!(
+        !dir.path().join("postgres/postmaster.pid").exists(),
+        "fast shutdown removes the pid file"
+    );
     Ok(())
 }
 
@@ -66,15 +89,25 @@ async fn a_directory_holding_something_else_is_refused_with_a_clear_error() -> T
     std::fs::create_dir_all(dir.path().join("postgres"))?;
     std::fs::write(dir.path().join("postgres/notes.txt"), "not a cluster")?;
     let opts = PostgresOptions::new(dir.path(), std::env::var_os("PATH"));
-    let err = EmbeddedPostgres::start(&opts).await.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(err.ends_with("is not empty and is not a PostgreSQL data directory"), "{err}");
+    let err = EmbeddedPostgres::start(&opts)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.ends_with("is not empty and is not a PostgreSQL data directory"),
+        "{err}"
+    );
     Ok(())
 }
 
 #[tokio::test]
 async fn redis_answers_and_stops() -> TestResult {
     let dir = data_dir()?;
-    let opts = RedisOptions { data_dir: dir.path().to_path_buf(), path_var: std::env::var_os("PATH") };
+    let opts = RedisOptions {
+        data_dir: dir.path().to_path_buf(),
+        path_var: std::env::var_os("PATH"),
+    };
     let mut redis = EmbeddedRedis::start(&opts).await?;
     let port = redis.port();
     assert_eq!(redis.url(), format!("redis://127.0.0.1:{port}"));
@@ -90,6 +123,10 @@ async fn redis_answers_and_stops() -> TestResult {
     }
     assert_eq!(got, b"+OK\r\n$1\r\nv\r\n");
     redis.stop()?;
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err());
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+    );
     Ok(())
 }

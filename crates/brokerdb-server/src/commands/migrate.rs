@@ -17,10 +17,21 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         Some(url) => (parse_postgres_url("DATABASE_URL", url)?, None),
         None => {
             let opts = PostgresOptions::new(&args.connection.data_dir, std::env::var_os("PATH"));
-            let pg = EmbeddedPostgres::start(&opts).await.context("cannot start the embedded PostgreSQL")?;
+            let pg = EmbeddedPostgres::start(&opts)
+                .await
+                .context("cannot start the embedded PostgreSQL")?;
             let server = connect(&pg.config("postgres")).await?;
-            if server.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&EMBEDDED_DATABASE]).await?.is_none() {
-                server.batch_execute(&format!("CREATE DATABASE \"{EMBEDDED_DATABASE}\"")).await?;
+            if server
+                .query_opt(
+                    "SELECT 1 FROM pg_database WHERE datname = $1",
+                    &[&EMBEDDED_DATABASE],
+                )
+                .await?
+                .is_none()
+            {
+                server
+                    .batch_execute(&format!("CREATE DATABASE \"{EMBEDDED_DATABASE}\""))
+                    .await?;
             }
             (pg.config(EMBEDDED_DATABASE), Some(pg))
         }
@@ -34,7 +45,10 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
                 println!("applied  {}", m.label());
             }
             let total = migrate::Migration::embedded().len();
-            println!("database is up to date: {total} migrations applied ({} now)", applied.len());
+            println!(
+                "database is up to date: {total} migrations applied ({} now)",
+                applied.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -46,17 +60,35 @@ async fn print_status(client: &tokio_postgres::Client) -> anyhow::Result<ExitCod
     println!("{:<8} {:<40} {:<9} applied at", "version", "name", "state");
     for s in &statuses {
         let (state, when) = match &s.state {
-            MigrationState::Applied { applied_at } => ("applied", humantime::format_rfc3339_seconds(*applied_at).to_string()),
+            MigrationState::Applied { applied_at } => (
+                "applied",
+                humantime::format_rfc3339_seconds(*applied_at).to_string(),
+            ),
             MigrationState::Pending => ("pending", String::new()),
             MigrationState::Changed { .. } => {
                 changed = true;
-                ("CHANGED", "file differs from the applied migration".to_owned())
+                (
+                    "CHANGED",
+                    "file differs from the applied migration".to_owned(),
+                )
             }
             MigrationState::Unknown => ("unknown", "applied by a newer brokerdb".to_owned()),
         };
-        println!("{:<8} {:<40} {:<9} {when}", format!("{:04}", s.version), s.name, state);
+        println!(
+            "{:<8} {:<40} {:<9} {when}",
+            format!("{:04}", s.version),
+            s.name,
+            state
+        );
     }
-    let pending = statuses.iter().filter(|s| s.state == MigrationState::Pending).count();
+    let pending = statuses
+        .iter()
+        .filter(|s| s.state == MigrationState::Pending)
+        .count();
     println!("{} applied, {pending} pending", statuses.len() - pending);
-    Ok(if changed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if changed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

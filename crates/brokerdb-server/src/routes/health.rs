@@ -29,10 +29,16 @@ pub struct Check {
 
 impl Check {
     fn ok() -> Self {
-        Self { status: "ok", error: None }
+        Self {
+            status: "ok",
+            error: None,
+        }
     }
     fn failed(error: impl Into<String>) -> Self {
-        Self { status: "unavailable", error: Some(error.into()) }
+        Self {
+            status: "unavailable",
+            error: Some(error.into()),
+        }
     }
     fn is_ok(&self) -> bool {
         self.status == "ok"
@@ -58,7 +64,9 @@ pub struct Readiness {
 }
 
 async fn within<T>(what: &str, fut: impl Future<Output = Result<T, String>>) -> Result<T, String> {
-    tokio::time::timeout(CHECK_TIMEOUT, fut).await.unwrap_or_else(|_| Err(format!("{what} timed out")))
+    tokio::time::timeout(CHECK_TIMEOUT, fut)
+        .await
+        .unwrap_or_else(|_| Err(format!("{what} timed out")))
 }
 
 /// `GET /readyz`: 200 when PostgreSQL (both roles) and Redis answer and every migration is
@@ -67,42 +75,95 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     let (db, redis) = tokio::join!(check_database(&state), check_redis(&state));
     let (database, migrations) = db;
     let ready = database.is_ok() && redis.is_ok() && migrations.check.is_ok();
-    let body = Readiness { status: if ready { "ok" } else { "unavailable" }, database, redis, migrations };
-    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+    let body = Readiness {
+        status: if ready { "ok" } else { "unavailable" },
+        database,
+        redis,
+        migrations,
+    };
+    (
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(body),
+    )
 }
 
 async fn check_database(state: &AppState) -> (Check, MigrationsCheck) {
-    let unknown = |msg: &str| MigrationsCheck { check: Check::failed(msg), applied: 0, pending: 0 };
+    let unknown = |msg: &str| MigrationsCheck {
+        check: Check::failed(msg),
+        applied: 0,
+        pending: 0,
+    };
     let system = within("system role", async {
-        let client = state.system.get().await.map_err(|e| format!("system role: {e}"))?;
-        client.simple_query("SELECT 1").await.map_err(|e| format!("system role: {e}")).map(|_| ())
+        let client = state
+            .system
+            .get()
+            .await
+            .map_err(|e| format!("system role: {e}"))?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map_err(|e| format!("system role: {e}"))
+            .map(|_| ())
     });
     let runtime = within("runtime role", async {
-        let client = state.runtime.get().await.map_err(|e| format!("runtime role: {e}"))?;
-        migrate::status(&client).await.map_err(|e| format!("runtime role: {e}"))
+        let client = state
+            .runtime
+            .get()
+            .await
+            .map_err(|e| format!("runtime role: {e}"))?;
+        migrate::status(&client)
+            .await
+            .map_err(|e| format!("runtime role: {e}"))
     });
     let (system, runtime) = tokio::join!(system, runtime);
     let statuses = match (system, runtime) {
         (Ok(()), Ok(statuses)) => statuses,
         (Err(e), _) | (_, Err(e)) => return (Check::failed(e), unknown("database unavailable")),
     };
-    let applied = statuses.iter().filter(|s| matches!(s.state, MigrationState::Applied { .. })).count();
-    let pending = statuses.iter().filter(|s| s.state == MigrationState::Pending).count();
-    let changed = statuses.iter().filter(|s| matches!(s.state, MigrationState::Changed { .. })).count();
+    let applied = statuses
+        .iter()
+        .filter(|s| matches!(s.state, MigrationState::Applied { .. }))
+        .count();
+    let pending = statuses
+        .iter()
+        .filter(|s| s.state == MigrationState::Pending)
+        .count();
+    let changed = statuses
+        .iter()
+        .filter(|s| matches!(s.state, MigrationState::Changed { .. }))
+        .count();
     let check = if changed > 0 {
-        Check::failed(format!("{changed} applied migration(s) changed since they were applied"))
+        Check::failed(format!(
+            "{changed} applied migration(s) changed since they were applied"
+        ))
     } else if pending > 0 {
-        Check::failed(format!("{pending} pending migration(s); run `brokerdb migrate`"))
+        Check::failed(format!(
+            "{pending} pending migration(s); run `brokerdb migrate`"
+        ))
     } else {
         Check::ok()
     };
-    (Check::ok(), MigrationsCheck { check, applied, pending })
+    (
+        Check::ok(),
+        MigrationsCheck {
+            check,
+            applied,
+            pending,
+        },
+    )
 }
 
 async fn check_redis(state: &AppState) -> Check {
     let mut conn = state.redis.clone();
     let ping = within("redis", async move {
-        redis::cmd("PING").query_async::<String>(&mut conn).await.map_err(|e| e.to_string())
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map_err(|e| e.to_string())
     });
     match ping.await {
         Ok(_) => Check::ok(),

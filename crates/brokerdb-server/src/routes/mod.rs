@@ -9,5 +9,7 @@ use crate::app::AppState;
 
 /// Every route of the service.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz))
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
 }

@@ -30,8 +30,15 @@ struct LedgerRow {
 }
 
 async fn read_ledger(client: &Client) -> Result<BTreeMap<u32, LedgerRow>, MigrationError> {
-    let db = |source| MigrationError::Database { action: "read the migration ledger", source };
-    let exists: bool = client.query_one(LEDGER_EXISTS, &[]).await.map_err(db)?.get(0);
+    let db = |source| MigrationError::Database {
+        action: "read the migration ledger",
+        source,
+    };
+    let exists: bool = client
+        .query_one(LEDGER_EXISTS, &[])
+        .await
+        .map_err(db)?
+        .get(0);
     let mut rows = BTreeMap::new();
     if !exists {
         return Ok(rows);
@@ -40,7 +47,11 @@ async fn read_ledger(client: &Client) -> Result<BTreeMap<u32, LedgerRow>, Migrat
         let version: i32 = row.get(0);
         rows.insert(
             version.unsigned_abs(),
-            LedgerRow { name: row.get(1), checksum: row.get(2), applied_at: row.get(3) },
+            LedgerRow {
+                name: row.get(1),
+                checksum: row.get(2),
+                applied_at: row.get(3),
+            },
         );
     }
     Ok(rows)
@@ -54,15 +65,25 @@ pub async fn status(client: &Client) -> Result<Vec<MigrationStatus>, MigrationEr
     for m in Migration::embedded() {
         let state = match ledger.remove(&m.version) {
             None => MigrationState::Pending,
-            Some(row) if row.checksum == m.checksum() => {
-                MigrationState::Applied { applied_at: row.applied_at }
-            }
-            Some(row) => MigrationState::Changed { applied_checksum: row.checksum },
+            Some(row) if row.checksum == m.checksum() => MigrationState::Applied {
+                applied_at: row.applied_at,
+            },
+            Some(row) => MigrationState::Changed {
+                applied_checksum: row.checksum,
+            },
         };
-        out.push(MigrationStatus { version: m.version, name: m.name.to_owned(), state });
+        out.push(MigrationStatus {
+            version: m.version,
+            name: m.name.to_owned(),
+            state,
+        });
     }
     for (version, row) in ledger {
-        out.push(MigrationStatus { version, name: row.name, state: MigrationState::Unknown });
+        out.push(MigrationStatus {
+            version,
+            name: row.name,
+            state: MigrationState::Unknown,
+        });
     }
     out.sort_by_key(|s| s.version);
     Ok(out)
@@ -75,11 +96,19 @@ pub async fn apply_pending(client: &mut Client) -> Result<Vec<Migration>, Migrat
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await
-        .map_err(|source| MigrationError::Database { action: "take the migration lock", source })?;
+        .map_err(|source| MigrationError::Database {
+            action: "take the migration lock",
+            source,
+        })?;
     let result = apply_locked(client).await;
-    let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await;
+    let unlock = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .await;
     let applied = result?;
-    unlock.map_err(|source| MigrationError::Database { action: "release the migration lock", source })?;
+    unlock.map_err(|source| MigrationError::Database {
+        action: "release the migration lock",
+        source,
+    })?;
     Ok(applied)
 }
 
@@ -87,11 +116,16 @@ async fn apply_locked(client: &mut Client) -> Result<Vec<Migration>, MigrationEr
     client
         .batch_execute(CREATE_LEDGER)
         .await
-        .map_err(|source| MigrationError::Database { action: "create the migration ledger", source })?;
+        .map_err(|source| MigrationError::Database {
+            action: "create the migration ledger",
+            source,
+        })?;
     let statuses = status(client).await?;
     for s in &statuses {
         if let MigrationState::Changed { applied_checksum } = &s.state {
-            let embedded = Migration::embedded().iter().find(|m| m.version == s.version);
+            let embedded = Migration::embedded()
+                .iter()
+                .find(|m| m.version == s.version);
             return Err(MigrationError::Changed {
                 label: format!("{:04}_{}", s.version, s.name),
                 applied: applied_checksum.clone(),
@@ -101,15 +135,24 @@ async fn apply_locked(client: &mut Client) -> Result<Vec<Migration>, MigrationEr
     }
     let pending: Vec<Migration> = Migration::embedded()
         .iter()
-        .filter(|m| statuses.iter().any(|s| s.version == m.version && s.state == MigrationState::Pending))
+        .filter(|m| {
+            statuses
+                .iter()
+                .any(|s| s.version == m.version && s.state == MigrationState::Pending)
+        })
         .copied()
         .collect();
     for m in &pending {
-        let failed = |source| MigrationError::Failed { label: m.label(), source };
+        let failed = |source| MigrationError::Failed {
+            label: m.label(),
+            source,
+        };
         let tx = client.transaction().await.map_err(failed)?;
         tx.batch_execute(m.sql).await.map_err(failed)?;
         let version = i32::try_from(m.version).unwrap_or(i32::MAX);
-        tx.execute(RECORD, &[&version, &m.name, &m.checksum()]).await.map_err(failed)?;
+        tx.execute(RECORD, &[&version, &m.name, &m.checksum()])
+            .await
+            .map_err(failed)?;
         tx.commit().await.map_err(failed)?;
         tracing::info!(migration = %m.label(), "applied migration");
     }

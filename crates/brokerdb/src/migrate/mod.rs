@@ -80,9 +80,12 @@ pub struct MigrationStatus {
 impl MigrationStatus {
     /// True when the database has every embedded migration applied unchanged.
     pub fn all_current(statuses: &[MigrationStatus]) -> bool {
-        statuses
-            .iter()
-            .all(|s| matches!(s.state, MigrationState::Applied { .. } | MigrationState::Unknown))
+        statuses.iter().all(|s| {
+            matches!(
+                s.state,
+                MigrationState::Applied { .. } | MigrationState::Unknown
+            )
+        })
     }
 }
 
@@ -136,7 +139,11 @@ mod tests {
 
     #[test]
     fn checksum_is_hex_sha256_of_the_text() {
-        let m = Migration { version: 1, name: "x", sql: "" };
+        let m = Migration {
+            version: 1,
+            name: "x",
+            sql: "",
+        };
         assert_eq!(
             m.checksum(),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -1,0 +1,20 @@
+//! Integration tests of the schema and the migration runner, against real PostgreSQL.
+
+mod isolation;
+mod migrations;
+mod schema;
+
+/// Test result: any error fails the test with its message.
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// The SQLSTATE of a database error, if it is one.
+pub fn sqlstate(err: &tokio_postgres::Error) -> Option<&str> {
+    err.code().map(tokio_postgres::error::SqlState::code)
+}
+
+/// The server's message of a database error (without the "db error:" prefix).
+pub fn db_message(err: &tokio_postgres::Error) -> String {
+    err.as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_else(|| err.to_string())
+}
