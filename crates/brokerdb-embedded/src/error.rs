@@ -20,7 +20,7 @@ pub enum EmbeddedError {
         package: &'static str,
     },
     /// A file-system operation failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,

@@ -122,15 +122,15 @@ impl EmbeddedPostgres {
         let deadline = Instant::now() + READY_TIMEOUT;
         let cfg = self.config("postgres");
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(_)) = child.try_wait() {
-                    self.child = None;
-                    return Err(EmbeddedError::StartFailed {
-                        service: "postgres",
-                        tail: log_tail(&self.log_path, 6),
-                        log: self.log_path.clone(),
-                    });
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(_)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(EmbeddedError::StartFailed {
+                    service: "postgres",
+                    tail: log_tail(&self.log_path, 6),
+                    log: self.log_path.clone(),
+                });
             }
             let attempt =
                 tokio::time::timeout(Duration::from_secs(2), cfg.connect(tokio_postgres::NoTls))

@@ -94,15 +94,15 @@ impl EmbeddedRedis {
     async fn wait_ready(&mut self) -> Result<(), EmbeddedError> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(_)) = child.try_wait() {
-                    self.child = None;
-                    return Err(EmbeddedError::StartFailed {
-                        service: "redis-server",
-                        tail: log_tail(&self.log_path, 4),
-                        log: self.log_path.clone(),
-                    });
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(_)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(EmbeddedError::StartFailed {
+                    service: "redis-server",
+                    tail: log_tail(&self.log_path, 4),
+                    log: self.log_path.clone(),
+                });
             }
             if ping(self.port) {
                 return Ok(());

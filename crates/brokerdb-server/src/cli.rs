@@ -30,16 +30,31 @@ pub struct ConnectionArgs {
     /// Admin PostgreSQL URL (owner or superuser), e.g. postgres://postgres@127.0.0.1:5432/brokerdb.
     /// The runtime and system roles connect to the same server and database under their own
     /// names unless DATABASE_RUNTIME_URL / DATABASE_SYSTEM_URL are given.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
     /// PostgreSQL URL for the runtime role (brokerdb_app); needed when roles use passwords.
-    #[arg(long, env = "DATABASE_RUNTIME_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_RUNTIME_URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_runtime_url: Option<String>,
     /// PostgreSQL URL for the system role (brokerdb_system); needed when roles use passwords.
-    #[arg(long, env = "DATABASE_SYSTEM_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_SYSTEM_URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_system_url: Option<String>,
     /// Directory of the private (embedded) servers, used when no URL is given.
-    #[arg(long, env = "BROKERDB_DATA_DIR", default_value = ".brokerdb")]
+    #[arg(
+        long,
+        env = "BROKERDB_DATA_DIR",
+        default_value = ".brokerdb",
+        global = true
+    )]
     pub data_dir: PathBuf,
 }
 

@@ -149,10 +149,14 @@ pub fn pool(cfg: &Config, size: u16) -> anyhow::Result<Pool> {
 /// Checks out one connection and runs `SELECT 1`, so bad settings fail at start-up.
 pub async fn check_pool(pool: &Pool, cfg: &Config) -> anyhow::Result<()> {
     let who = conninfo::describe(cfg);
-    let client = pool
-        .get()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL as {who}: {e}"))?;
+    let client = pool.get().await.map_err(|e| {
+        // deadpool's error does not expose the driver error as its source: unwrap it here.
+        let detail = match &e {
+            deadpool_postgres::PoolError::Backend(inner) => error_chain(inner),
+            other => error_chain(other),
+        };
+        anyhow::anyhow!("cannot connect to PostgreSQL as {who}: {detail}")
+    })?;
     client
         .simple_query("SELECT 1")
         .await
@@ -174,4 +178,19 @@ async fn create_database_if_missing(server: &Config, name: &str) -> anyhow::Resu
             .context("cannot create the embedded database")?;
     }
     Ok(())
+}
+
+/// An error and its sources joined with ": ", skipping a source already quoted by its parent.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let msg = e.to_string();
+        if !out.contains(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        source = e.source();
+    }
+    out
 }

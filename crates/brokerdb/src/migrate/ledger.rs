@@ -14,7 +14,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x6272_6f6b_6572_6462; // "brokerdb"
 const LEDGER_EXISTS: &str = "SELECT to_regclass('public.brokerdb_schema_migrations') IS NOT NULL";
 const LEDGER_ROWS: &str =
     "SELECT version, name, checksum, applied_at FROM brokerdb_schema_migrations ORDER BY version";
-const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS brokerdb_schema_migrations (
+const CREATE_LEDGER: &str = "CREATE TABLE brokerdb_schema_migrations (
     version INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
     checksum TEXT NOT NULL,
@@ -113,13 +113,18 @@ pub async fn apply_pending(client: &mut Client) -> Result<Vec<Migration>, Migrat
 }
 
 async fn apply_locked(client: &mut Client) -> Result<Vec<Migration>, MigrationError> {
-    client
-        .batch_execute(CREATE_LEDGER)
+    let create = |source| MigrationError::Database {
+        action: "create the migration ledger",
+        source,
+    };
+    let exists: bool = client
+        .query_one(LEDGER_EXISTS, &[])
         .await
-        .map_err(|source| MigrationError::Database {
-            action: "create the migration ledger",
-            source,
-        })?;
+        .map_err(create)?
+        .get(0);
+    if !exists {
+        client.batch_execute(CREATE_LEDGER).await.map_err(create)?;
+    }
     let statuses = status(client).await?;
     for s in &statuses {
         if let MigrationState::Changed { applied_checksum } = &s.state {

@@ -107,7 +107,7 @@ pub enum MigrationError {
         embedded: String,
     },
     /// A migration's SQL failed; nothing of it was applied.
-    #[error("migration {label} failed and was rolled back: {source}")]
+    #[error("migration {label} failed and was rolled back")]
     Failed {
         /// `NNNN_name`.
         label: String,
@@ -116,7 +116,7 @@ pub enum MigrationError {
         source: tokio_postgres::Error,
     },
     /// The ledger could not be read or written.
-    #[error("cannot {action}: {source}")]
+    #[error("cannot {action}")]
     Database {
         /// What was being done.
         action: &'static str,

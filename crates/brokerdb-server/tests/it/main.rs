@@ -1,0 +1,8 @@
+//! Integration tests of the service and the CLI, against real PostgreSQL and Redis.
+
+mod cli;
+mod readiness;
+mod support;
+
+/// Test result: any error fails the test with its message.
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -1,0 +1,101 @@
+//! `/healthz` and `/readyz`, driven in-process.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use brokerdb_embedded::{EmbeddedRedis, RedisOptions};
+use brokerdb_server::app::{AppState, router};
+use brokerdb_server::services::{Redis, pool};
+use brokerdb_testkit::{TestDatabase, database, empty_database, redis};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::TestResult;
+
+async fn state(db: &TestDatabase, redis_url: &str) -> Result<AppState, Box<dyn std::error::Error>> {
+    Ok(AppState {
+        runtime: pool(&db.runtime_config(), 2)?,
+        system: pool(&db.system_config(), 2)?,
+        redis: Redis {
+            url: redis_url.to_owned(),
+            embedded: None,
+        }
+        .connect()
+        .await?,
+    })
+}
+
+async fn get(
+    state: AppState,
+    path: &str,
+) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
+    let response = router(state)
+        .oneshot(Request::get(path).body(Body::empty())?)
+        .await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((status, serde_json::from_slice(&body)?))
+}
+
+#[tokio::test]
+async fn readyz_is_200_when_database_redis_and_migrations_are_ok() -> TestResult {
+    let db = database().await;
+    let r = redis().await;
+    let (status, body) = get(state(&db, r.url()).await?, "/readyz").await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let applied = brokerdb::migrate::Migration::embedded().len();
+    assert_eq!(
+        body,
+        json!({
+            "status": "ok",
+            "database": { "status": "ok" },
+            "redis": { "status": "ok" },
+            "migrations": { "status": "ok", "applied": applied, "pending": 0 }
+        })
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn readyz_is_503_and_counts_pending_migrations_on_an_unmigrated_database() -> TestResult {
+    let db = empty_database().await;
+    let r = redis().await;
+    let (status, body) = get(state(&db, r.url()).await?, "/readyz").await?;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let pending = brokerdb::migrate::Migration::embedded().len();
+    assert_eq!(body["database"]["status"], "ok");
+    assert_eq!(body["migrations"]["pending"], pending);
+    assert_eq!(
+        body["migrations"]["error"],
+        format!("{pending} pending migration(s); run `brokerdb migrate`")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_redis_goes_away() -> TestResult {
+    let db = database().await;
+    let dir = tempfile::tempdir()?;
+    let mut server = EmbeddedRedis::start(&RedisOptions {
+        data_dir: dir.path().to_path_buf(),
+        path_var: std::env::var_os("PATH"),
+    })
+    .await?;
+    let state = state(&db, &server.url()).await?;
+    assert_eq!(get(state.clone(), "/readyz").await?.0, StatusCode::OK);
+    server.stop()?;
+    let (status, body) = get(state, "/readyz").await?;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["redis"]["status"], "unavailable");
+    assert_eq!(body["database"]["status"], "ok");
+    Ok(())
+}
+
+#[tokio::test]
+async fn healthz_answers_without_checking_dependencies() -> TestResult {
+    let db = database().await;
+    let r = redis().await;
+    let (status, body) = get(state(&db, r.url()).await?, "/healthz").await?;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "status": "ok" })));
+    Ok(())
+}
