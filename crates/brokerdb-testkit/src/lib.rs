@@ -1,9 +1,9 @@
 //! Test support for brokerdb.
 //!
-//! - [`database`] gives each test its own freshly migrated database, cloned from a template
+//! - [`database()`] gives each test its own freshly migrated database, cloned from a template
 //!   database that is migrated once per migration set (fast: a clone is a file copy), and dropped
 //!   when the handle is dropped.
-//! - [`redis`] gives each test a random key prefix on a shared Redis, whose keys are deleted when
+//! - [`redis()`] gives each test a random key prefix on a shared Redis, whose keys are deleted when
 //!   the handle is dropped.
 //!
 //! Servers: `DATABASE_URL` (a superuser URL; the admin side that creates databases) and
