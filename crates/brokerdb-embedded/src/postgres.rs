@@ -1,17 +1,16 @@
 //! A private PostgreSQL cluster.
 
 use std::ffi::OsString;
-use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
 use crate::EmbeddedError;
 use crate::binaries::PostgresBinaries;
-use crate::process::{free_port, log_tail, spawn, stop};
+use crate::process::{free_port, log_tail, log_to, spawn, stop};
 use crate::run_as::RunAs;
 
 /// The superuser `initdb` creates; it authenticates with `trust` on loopback only.
@@ -205,14 +204,6 @@ impl Drop for EmbeddedPostgres {
     }
 }
 
-fn log_file(path: &Path) -> Result<std::fs::File, EmbeddedError> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(EmbeddedError::io("open log file", path))
-}
-
 fn as_user(cmd: &mut Command, run_as: Option<&RunAs>) {
     if let Some(user) = run_as {
         cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw());
@@ -244,23 +235,15 @@ fn initdb(
         None => std::fs::create_dir_all(cluster_dir)
             .map_err(EmbeddedError::io("create", cluster_dir))?,
     }
-    let log = log_file(log_path)?;
     let mut cmd = Command::new(&bins.initdb);
-    cmd.arg("-D")
-        .arg(cluster_dir)
-        .args([
-            "-U",
-            SUPERUSER,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-        ])
-        .stdin(Stdio::null())
-        .stdout(
-            log.try_clone()
-                .map_err(EmbeddedError::io("open log file", log_path))?,
-        )
-        .stderr(log);
+    cmd.arg("-D").arg(cluster_dir).args([
+        "-U",
+        SUPERUSER,
+        "--auth=trust",
+        "--encoding=UTF8",
+        "--locale=C",
+    ]);
+    log_to(&mut cmd, log_path)?;
     if !durable {
         cmd.arg("--no-sync");
     }
@@ -287,18 +270,12 @@ fn start_server(
     port: u16,
     durable: bool,
 ) -> Result<Child, EmbeddedError> {
-    let log = log_file(log_path)?;
     let mut cmd = Command::new(&bins.postgres);
     cmd.arg("-D")
         .arg(cluster_dir)
         .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k", ""])
-        .args(["-c", "max_connections=200"])
-        .stdin(Stdio::null())
-        .stdout(
-            log.try_clone()
-                .map_err(EmbeddedError::io("open log file", log_path))?,
-        )
-        .stderr(log);
+        .args(["-c", "max_connections=200"]);
+    log_to(&mut cmd, log_path)?;
     if !durable {
         cmd.args([
             "-c",

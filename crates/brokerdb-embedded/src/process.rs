@@ -1,15 +1,18 @@
 //! Spawning server processes that die with their parent, and stopping them.
 
+use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+
+use crate::EmbeddedError;
 
 type SpawnReply = mpsc::Sender<std::io::Result<Child>>;
 
@@ -77,6 +80,19 @@ pub(crate) fn stop(child: &mut Child, signal: Signal, grace: Duration) -> std::i
     tracing::warn!(pid = child.id(), "server did not stop in time; killing it");
     child.kill()?;
     child.wait().map(|_| ())
+}
+
+/// Gives `cmd` no stdin and appends its stdout and stderr to the log file at `path`.
+pub(crate) fn log_to(cmd: &mut Command, path: &Path) -> Result<(), EmbeddedError> {
+    let open = || {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(EmbeddedError::io("open log file", path))
+    };
+    cmd.stdin(Stdio::null()).stdout(open()?).stderr(open()?);
+    Ok(())
 }
 
 /// A loopback TCP port that was free a moment ago.

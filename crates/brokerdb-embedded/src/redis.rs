@@ -1,17 +1,16 @@
 //! A private redis-server.
 
 use std::ffi::OsString;
-use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
 use crate::EmbeddedError;
-use crate::process::{free_port, log_tail, spawn, stop};
+use crate::process::{free_port, log_tail, log_to, spawn, stop};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -43,11 +42,6 @@ impl EmbeddedRedis {
         let mut last_err = None;
         for _ in 0..3 {
             let port = free_port().map_err(EmbeddedError::io("find a free port for", &dir))?;
-            let log = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log_path)
-                .map_err(EmbeddedError::io("open log file", &log_path))?;
             let mut cmd = Command::new(&binary);
             cmd.args([
                 "--port",
@@ -61,13 +55,8 @@ impl EmbeddedRedis {
             ])
             .args(["--daemonize", "no", "--protected-mode", "yes"])
             .arg("--dir")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(
-                log.try_clone()
-                    .map_err(EmbeddedError::io("open log file", &log_path))?,
-            )
-            .stderr(log);
+            .arg(&dir);
+            log_to(&mut cmd, &log_path)?;
             let child = spawn(cmd, Signal::SIGTERM)
                 .map_err(EmbeddedError::io("start redis-server in", &dir))?;
             let mut redis = Self {

@@ -164,7 +164,8 @@ pub async fn check_pool(pool: &Pool, cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_database_if_missing(server: &Config, name: &str) -> anyhow::Result<()> {
+/// Creates database `name` (a constant, never input) on `server` unless it exists.
+pub async fn create_database_if_missing(server: &Config, name: &str) -> anyhow::Result<()> {
     let client = connect(server).await?;
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])

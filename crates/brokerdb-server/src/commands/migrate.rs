@@ -8,7 +8,7 @@ use brokerdb_embedded::{EmbeddedPostgres, PostgresOptions};
 
 use crate::cli::{MigrateAction, MigrateArgs};
 use crate::config::parse_postgres_url;
-use crate::services::{EMBEDDED_DATABASE, connect};
+use crate::services::{EMBEDDED_DATABASE, connect, create_database_if_missing};
 
 /// Applies pending migrations (or lists their state) on DATABASE_URL, or on the embedded
 /// cluster under `--data-dir` when no URL is given.
@@ -20,19 +20,7 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
             let pg = EmbeddedPostgres::start(&opts)
                 .await
                 .context("cannot start the embedded PostgreSQL")?;
-            let server = connect(&pg.config("postgres")).await?;
-            if server
-                .query_opt(
-                    "SELECT 1 FROM pg_database WHERE datname = $1",
-                    &[&EMBEDDED_DATABASE],
-                )
-                .await?
-                .is_none()
-            {
-                server
-                    .batch_execute(&format!("CREATE DATABASE \"{EMBEDDED_DATABASE}\""))
-                    .await?;
-            }
+            create_database_if_missing(&pg.config("postgres"), EMBEDDED_DATABASE).await?;
             (pg.config(EMBEDDED_DATABASE), Some(pg))
         }
     };

@@ -29,18 +29,17 @@ struct LedgerRow {
     applied_at: SystemTime,
 }
 
+async fn ledger_exists(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    Ok(client.query_one(LEDGER_EXISTS, &[]).await?.get(0))
+}
+
 async fn read_ledger(client: &Client) -> Result<BTreeMap<u32, LedgerRow>, MigrationError> {
     let db = |source| MigrationError::Database {
         action: "read the migration ledger",
         source,
     };
-    let exists: bool = client
-        .query_one(LEDGER_EXISTS, &[])
-        .await
-        .map_err(db)?
-        .get(0);
     let mut rows = BTreeMap::new();
-    if !exists {
+    if !ledger_exists(client).await.map_err(db)? {
         return Ok(rows);
     }
     for row in client.query(LEDGER_ROWS, &[]).await.map_err(db)? {
@@ -117,12 +116,7 @@ async fn apply_locked(client: &mut Client) -> Result<Vec<Migration>, MigrationEr
         action: "create the migration ledger",
         source,
     };
-    let exists: bool = client
-        .query_one(LEDGER_EXISTS, &[])
-        .await
-        .map_err(create)?
-        .get(0);
-    if !exists {
+    if !ledger_exists(client).await.map_err(create)? {
         client.batch_execute(CREATE_LEDGER).await.map_err(create)?;
     }
     let statuses = status(client).await?;

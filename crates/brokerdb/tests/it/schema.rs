@@ -131,6 +131,15 @@ async fn every_table_with_updated_at_has_the_touch_trigger() -> TestResult {
     Ok(())
 }
 
+/// Tenant `t_a` with one row in each append-only table.
+async fn seed_append_only_rows(admin: &tokio_postgres::Client) -> TestResult {
+    admin
+        .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A')")
+        .await?;
+    seed_audit_event(admin, "t_a").await?;
+    seed_ssrf_decision(admin, "t_a").await
+}
+
 async fn seed_audit_event(client: &tokio_postgres::Client, tenant: &str) -> TestResult {
     client
         .execute(
@@ -160,11 +169,7 @@ async fn seed_ssrf_decision(client: &tokio_postgres::Client, tenant: &str) -> Te
 async fn the_runtime_role_has_no_update_or_delete_grant_on_audit_tables() -> TestResult {
     let db = database().await;
     let admin = db.admin().await;
-    admin
-        .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A')")
-        .await?;
-    seed_audit_event(&admin, "t_a").await?;
-    seed_ssrf_decision(&admin, "t_a").await?;
+    seed_append_only_rows(&admin).await?;
     let mut app = db.runtime().await;
     for table in APPEND_ONLY {
         for stmt in [
@@ -205,11 +210,7 @@ async fn the_runtime_role_has_no_update_or_delete_grant_on_audit_tables() -> Tes
 async fn append_only_triggers_fire_even_for_a_superuser() -> TestResult {
     let db = database().await;
     let admin = db.admin().await;
-    admin
-        .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A')")
-        .await?;
-    seed_audit_event(&admin, "t_a").await?;
-    seed_ssrf_decision(&admin, "t_a").await?;
+    seed_append_only_rows(&admin).await?;
     for table in APPEND_ONLY {
         for stmt in [
             format!("UPDATE {table} SET correlation_id = 'x'"),
