@@ -5,19 +5,42 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Router;
+use brokerdb::db::{CursorKey, Db, DbSettings};
 use deadpool_postgres::Pool;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::routes;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// Runtime-role pool (tenant scope).
+    /// The data layer.
+    pub db: Db,
+    /// Runtime-role pool (tenant scope); readiness reads the migration ledger through it.
     pub runtime: Pool,
-    /// System-role pool (BYPASSRLS).
-    pub system: Pool,
     /// Redis connection manager.
     pub redis: redis::aio::ConnectionManager,
+    /// Renders the Prometheus metrics.
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// State over the application's pools and Redis manager.
+    pub fn new(
+        runtime: Pool,
+        system: Pool,
+        redis: redis::aio::ConnectionManager,
+        settings: DbSettings,
+        cursor_key: CursorKey,
+    ) -> Self {
+        let db = Db::new(runtime.clone(), system, settings, cursor_key);
+        Self {
+            db,
+            runtime,
+            redis,
+            metrics: crate::metrics::handle(),
+        }
+    }
 }
 
 /// The router with every route.

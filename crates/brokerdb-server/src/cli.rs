@@ -22,6 +22,27 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending schema migrations (or show their status).
     Migrate(MigrateArgs),
+    /// Measure hot operations through the library and the same SQL through pgbench, in one run
+    /// (seeds the database brokerdb_bench next to the configured one).
+    Bench(BenchArgs),
+}
+
+/// Options of `brokerdb bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Where PostgreSQL is (DATABASE_URL must be a superuser; without it the embedded cluster).
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Users seeded per tenant.
+    #[arg(long, env = "BENCH_USERS", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub users: u32,
+    /// Seconds per measurement.
+    #[arg(long, env = "BENCH_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub seconds: u64,
+    /// Concurrent callers to measure, comma-separated.
+    #[arg(long, env = "BENCH_CONCURRENCY", value_delimiter = ',', default_value = "1,16",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Vec<u16>,
 }
 
 /// Where PostgreSQL and Redis are; absent URLs mean "start a private server".
@@ -73,6 +94,53 @@ pub struct ServeArgs {
     /// Maximum connections in each PostgreSQL pool (runtime and system).
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub pool_size: u16,
+    /// Data-layer tunables.
+    #[command(flatten)]
+    pub data: DataLayerArgs,
+}
+
+/// Tunables of the data layer.
+#[derive(Debug, Clone, Args)]
+pub struct DataLayerArgs {
+    /// Repository operations slower than this many milliseconds count in
+    /// brokerdb_slow_ops_total and log a (rate-limited) warning.
+    #[arg(long, env = "SLOW_QUERY_MS", default_value_t = 300)]
+    pub slow_query_ms: u64,
+    /// Log every SQL statement with its duration (never its parameter values).
+    #[arg(long, env = "DB_TRACE", default_value = "false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub db_trace: bool,
+    /// 64 hex characters (32 bytes) signing keyset cursors; give every instance the same one.
+    /// Without it a random key is used and cursors do not survive a restart.
+    #[arg(long, env = "BROKERDB_CURSOR_SECRET", hide_env_values = true)]
+    pub cursor_secret: Option<String>,
+}
+
+impl DataLayerArgs {
+    /// The data-layer settings these flags describe.
+    pub fn settings(&self) -> brokerdb::db::DbSettings {
+        brokerdb::db::DbSettings {
+            slow_threshold: std::time::Duration::from_millis(self.slow_query_ms),
+            trace_statements: self.db_trace,
+        }
+    }
+
+    /// The cursor key, or a clear error naming the variable (never echoing it).
+    pub fn cursor_key(&self) -> anyhow::Result<brokerdb::db::CursorKey> {
+        let Some(secret) = self.cursor_secret.as_deref() else {
+            tracing::warn!(
+                "BROKERDB_CURSOR_SECRET is not set: using a random cursor key (cursors end with this process)"
+            );
+            return Ok(brokerdb::db::CursorKey::random());
+        };
+        let bytes: [u8; 32] = hex::decode(secret.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                anyhow::anyhow!("BROKERDB_CURSOR_SECRET must be 64 hex characters (32 bytes)")
+            })?;
+        Ok(brokerdb::db::CursorKey::from_bytes(bytes))
+    }
 }
 
 /// Options of `brokerdb migrate`.

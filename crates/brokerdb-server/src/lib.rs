@@ -7,5 +7,6 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod metrics;
 pub mod routes;
 pub mod services;

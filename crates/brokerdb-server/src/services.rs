@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use brokerdb::{conninfo, migrate};
 use brokerdb_embedded::{EmbeddedPostgres, EmbeddedRedis, PostgresOptions, RedisOptions};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::Pool;
 use tokio_postgres::{Config, NoTls};
 
 use crate::cli::ConnectionArgs;
@@ -126,24 +126,7 @@ pub async fn connect(cfg: &Config) -> anyhow::Result<tokio_postgres::Client> {
 /// A pool for one role. `Fast` recycling adds no query per checkout; broken connections are
 /// still detected and replaced.
 pub fn pool(cfg: &Config, size: u16) -> anyhow::Result<Pool> {
-    let mut cfg = cfg.clone();
-    if cfg.get_connect_timeout().is_none() {
-        cfg.connect_timeout(CONNECT_TIMEOUT);
-    }
-    let manager = Manager::from_config(
-        cfg,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    Pool::builder(manager)
-        .max_size(usize::from(size))
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(CONNECT_TIMEOUT))
-        .create_timeout(Some(CONNECT_TIMEOUT))
-        .build()
-        .context("cannot build the PostgreSQL pool")
+    brokerdb::db::pool::build(cfg, usize::from(size)).context("cannot build the PostgreSQL pool")
 }
 
 /// Checks out one connection and runs `SELECT 1`, so bad settings fail at start-up.

@@ -3,6 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use brokerdb::conninfo;
+use brokerdb::db::{CursorKey, Db, DbSettings, pool};
 use brokerdb::roles;
 use tokio_postgres::{Client, Config};
 
@@ -78,6 +79,19 @@ impl TestDatabase {
     /// The superuser URL of this database (for `DATABASE_URL` of a spawned `brokerdb`).
     pub fn admin_url(&self) -> String {
         to_url(&self.admin)
+    }
+
+    /// A [`Db`] on this database: runtime and system pools of 4 connections, default settings,
+    /// a random cursor key.
+    pub fn db(&self) -> Db {
+        self.db_with(DbSettings::default())
+    }
+
+    /// A [`Db`] on this database with `settings`.
+    pub fn db_with(&self, settings: DbSettings) -> Db {
+        let runtime = pool::build(&self.runtime_config(), 4).expect("runtime pool");
+        let system = pool::build(&self.system_config(), 4).expect("system pool");
+        Db::new(runtime, system, settings, CursorKey::random())
     }
 
     /// A superuser connection to this database.

@@ -6,7 +6,9 @@
 //! the application hands connections in.
 
 pub mod conninfo;
+pub mod db;
 pub mod migrate;
+pub mod model;
 pub mod roles;
 
 pub use migrate::{Migration, MigrationError, MigrationState, MigrationStatus};

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod bench;
 mod migrate;
 mod serve;
 
@@ -12,5 +13,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -20,15 +20,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     check_pool(&runtime, &postgres.targets.runtime).await?;
     check_pool(&system, &postgres.targets.system).await?;
     let manager = redis.connect().await?;
-    let app = Application::bind(
-        args.listen,
-        AppState {
-            runtime,
-            system,
-            redis: manager,
-        },
-    )
-    .await?;
+    let state = AppState::new(
+        runtime,
+        system,
+        manager,
+        args.data.settings(),
+        args.data.cursor_key()?,
+    );
+    let app = Application::bind(args.listen, state).await?;
     let addr = app.local_addr()?;
     tracing::info!(
         %addr,

@@ -1,6 +1,7 @@
 //! HTTP routes.
 
 mod health;
+mod metrics;
 
 use axum::Router;
 use axum::routing::get;
@@ -12,4 +13,5 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
 }

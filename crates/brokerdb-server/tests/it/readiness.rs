@@ -2,6 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use brokerdb::db::{CursorKey, DbSettings};
 use brokerdb_embedded::{EmbeddedRedis, RedisOptions};
 use brokerdb_server::app::{AppState, router};
 use brokerdb_server::services::{Redis, pool};
@@ -13,16 +14,18 @@ use tower::ServiceExt;
 use crate::TestResult;
 
 async fn state(db: &TestDatabase, redis_url: &str) -> Result<AppState, Box<dyn std::error::Error>> {
-    Ok(AppState {
-        runtime: pool(&db.runtime_config(), 2)?,
-        system: pool(&db.system_config(), 2)?,
-        redis: Redis {
+    Ok(AppState::new(
+        pool(&db.runtime_config(), 2)?,
+        pool(&db.system_config(), 2)?,
+        Redis {
             url: redis_url.to_owned(),
             embedded: None,
         }
         .connect()
         .await?,
-    })
+        DbSettings::default(),
+        CursorKey::random(),
+    ))
 }
 
 async fn get(
@@ -97,5 +100,31 @@ async fn healthz_answers_without_checking_dependencies() -> TestResult {
     let r = redis().await;
     let (status, body) = get(state(&db, r.url()).await?, "/healthz").await?;
     assert_eq!((status, body), (StatusCode::OK, json!({ "status": "ok" })));
+    Ok(())
+}
+
+#[tokio::test]
+async fn metrics_expose_repository_and_pool_metrics_after_a_request() -> TestResult {
+    let db = database().await;
+    let r = redis().await;
+    let state = state(&db, r.url()).await?;
+    assert_eq!(get(state.clone(), "/readyz").await?.0, StatusCode::OK);
+    let response = router(state)
+        .oneshot(Request::get("/metrics").body(Body::empty())?)
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = String::from_utf8(response.into_body().collect().await?.to_bytes().to_vec())?;
+    for expected in [
+        "brokerdb_repo_op_duration_seconds_bucket{repo=\"health\",op=\"ping\",le=",
+        "brokerdb_repo_op_duration_seconds_count{repo=\"health\",op=\"ping\"}",
+        "brokerdb_tx_retries_total",
+        "brokerdb_pool_connections{pool=\"runtime\",state=\"max\"} 2",
+        "brokerdb_pool_connections{pool=\"system\",state=\"size\"}",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected} missing from /metrics:\n{text}"
+        );
+    }
     Ok(())
 }

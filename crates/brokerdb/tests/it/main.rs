@@ -1,5 +1,7 @@
 //! Integration tests of the schema and the migration runner, against real PostgreSQL.
 
+mod db_scope;
+mod db_tx;
 mod isolation;
 mod migrations;
 mod schema;

@@ -1,0 +1,56 @@
+//! Measuring an operation through the library's tenant scope.
+
+use std::time::{Duration, Instant};
+
+use brokerdb::db::Db;
+use brokerdb::model::TenantId;
+
+use super::stats::Measurement;
+use super::workload::{Operation, TENANT};
+
+/// `callers` tasks run `op` back to back for `seconds` (after a one-second warm-up).
+pub async fn measure(
+    db: &Db,
+    op: Operation,
+    callers: usize,
+    users: u32,
+    seconds: u64,
+) -> anyhow::Result<Measurement> {
+    let tenant: TenantId = TENANT.parse()?;
+    let arg_max = (op.arg_max)(users).max(1);
+    let run = |limit: Duration| {
+        let tasks: Vec<_> = (0..callers)
+            .map(|_| {
+                let (db, tenant) = (db.clone(), tenant.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    let end = Instant::now() + limit;
+                    while Instant::now() < end {
+                        let arg = rand::random_range(1..=arg_max).to_string();
+                        let started = Instant::now();
+                        db.tenant(&tenant).query(op.sql, &[&arg]).await?;
+                        latencies.push(started.elapsed().as_micros() as u64);
+                    }
+                    Ok::<_, brokerdb::db::DbError>(latencies)
+                })
+            })
+            .collect();
+        async move {
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await??);
+            }
+            anyhow::Ok(all)
+        }
+    };
+    run(Duration::from_secs(1)).await?;
+    let started = Instant::now();
+    let latencies = run(Duration::from_secs(seconds)).await?;
+    Ok(Measurement::from_latencies(
+        op.name,
+        "brokerdb (library, tenant scope)",
+        callers,
+        latencies,
+        started.elapsed(),
+    ))
+}

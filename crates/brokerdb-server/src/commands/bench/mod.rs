@@ -1,0 +1,77 @@
+//! `brokerdb bench`: hot operations through the library and, in the same run, the same SQL
+//! through `pgbench -M prepared`, with p50/p95/p99, throughput and the ratio to raw.
+
+mod library;
+mod pgbench;
+mod stats;
+mod workload;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use brokerdb::conninfo;
+use brokerdb::db::{CursorKey, Db, DbSettings, pool};
+use brokerdb_embedded::{EmbeddedPostgres, PostgresOptions};
+
+use crate::cli::BenchArgs;
+use crate::services::{connect, create_database_if_missing};
+use stats::Measurement;
+use workload::{BENCH_DATABASE, OPERATIONS};
+
+/// Seeds the bench database, runs every operation at every concurrency, prints a table.
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let (server, _embedded) = match args.connection.database_url.as_deref() {
+        Some(url) => (
+            crate::config::parse_postgres_url("DATABASE_URL", url)?,
+            None,
+        ),
+        None => {
+            let opts = PostgresOptions::new(&args.connection.data_dir, std::env::var_os("PATH"));
+            let pg = EmbeddedPostgres::start(&opts)
+                .await
+                .context("cannot start the embedded PostgreSQL")?;
+            (pg.config("postgres"), Some(pg))
+        }
+    };
+    create_database_if_missing(&server, BENCH_DATABASE).await?;
+    let admin = conninfo::for_database(&server, BENCH_DATABASE);
+    let mut client = connect(&admin).await?;
+    brokerdb::migrate::apply_pending(&mut client).await?;
+    eprintln!("seeding {} users per tenant (2 tenants) …", args.users);
+    workload::seed(&client, args.users).await?;
+
+    let max_callers = usize::from(args.concurrency.iter().copied().max().unwrap_or(1));
+    let runtime_cfg = conninfo::for_role(&admin, brokerdb::roles::RUNTIME);
+    let system_cfg = conninfo::for_role(&admin, brokerdb::roles::SYSTEM);
+    let db = Db::new(
+        pool::build(&runtime_cfg, max_callers)?,
+        pool::build(&system_cfg, max_callers)?,
+        DbSettings::default(),
+        CursorKey::random(),
+    );
+    let mut results: Vec<Measurement> = Vec::new();
+    for op in OPERATIONS {
+        for callers in args.concurrency.iter().copied().map(usize::from) {
+            eprintln!("{} × {callers} …", op.name);
+            results.push(library::measure(&db, op, callers, args.users, args.seconds).await?);
+            results.push(pgbench::measure(
+                &runtime_cfg,
+                op,
+                op.scoped_script(args.users),
+                "pgbench, same 4 statements pipelined",
+                callers,
+                args.seconds,
+            )?);
+            results.push(pgbench::measure(
+                &system_cfg,
+                op,
+                op.plain_script(args.users),
+                "pgbench, plain SELECT (no scope)",
+                callers,
+                args.seconds,
+            )?);
+        }
+    }
+    println!("{}", stats::table(&results));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,102 @@
+//! Measuring the same SQL with `pgbench -M prepared`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio_postgres::Config;
+
+use super::stats::Measurement;
+use super::workload::{BENCH_DATABASE, Operation};
+
+/// Runs `script` with pgbench as the user of `cfg` for `seconds`; latencies from the
+/// per-transaction log.
+pub fn measure(
+    cfg: &Config,
+    op: Operation,
+    script: String,
+    label: &'static str,
+    callers: usize,
+    seconds: u64,
+) -> anyhow::Result<Measurement> {
+    let dir = tempfile_dir()?;
+    let script_path = dir.join("script.sql");
+    std::fs::write(&script_path, script)?;
+    let host = match cfg.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = cfg.get_ports().first().copied().unwrap_or(5432).to_string();
+    let user = cfg.get_user().unwrap_or("postgres").to_owned();
+    let threads = callers.min(2).to_string();
+    let output = Command::new("pgbench")
+        .args([
+            "-n", "-M", "prepared", "-h", &host, "-p", &port, "-U", &user,
+        ])
+        .args([
+            "-c",
+            &callers.to_string(),
+            "-j",
+            &threads,
+            "-T",
+            &seconds.to_string(),
+        ])
+        .arg("-f")
+        .arg(&script_path)
+        .arg("-l")
+        .arg(format!("--log-prefix={}", dir.join("log").display()))
+        .arg(BENCH_DATABASE)
+        .current_dir(&dir)
+        .output()
+        .context("cannot run pgbench (Debian package postgresql-client)")?;
+    if !output.status.success() {
+        bail!(
+            "pgbench failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let tps: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("pgbench printed no tps")?;
+    let mut latencies = Vec::new();
+    for entry in std::fs::read_dir(&dir)?.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("log") {
+            for line in std::fs::read_to_string(entry.path())?.lines() {
+                if let Some(us) = line
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    latencies.push(us);
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut m = Measurement::from_latencies(
+        op.name,
+        label,
+        callers,
+        latencies,
+        Duration::from_secs(seconds),
+    );
+    m.throughput = tps;
+    Ok(m)
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "brokerdb-bench-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

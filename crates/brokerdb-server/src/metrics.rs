@@ -1,0 +1,52 @@
+//! The process-wide Prometheus recorder.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Buckets (seconds) of the operation-duration histogram: 100 µs … 5 s.
+const DURATION_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// The handle of the global recorder, installed on first use. When another recorder is already
+/// installed (an embedding application's), metrics go there and this handle renders nothing.
+pub fn handle() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(DURATION_BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder is already installed; /metrics will be empty");
+            }
+            metrics::describe_histogram!(
+                "brokerdb_repo_op_duration_seconds",
+                metrics::Unit::Seconds,
+                "Repository operation duration"
+            );
+            metrics::describe_counter!(
+                "brokerdb_slow_ops_total",
+                "Repository operations slower than SLOW_QUERY_MS"
+            );
+            metrics::describe_counter!(
+                "brokerdb_repo_errors_total",
+                "Repository operations that failed, by error code"
+            );
+            metrics::describe_counter!(
+                "brokerdb_tx_retries_total",
+                "Transactions retried after a serialization failure or deadlock"
+            );
+            metrics::describe_gauge!(
+                "brokerdb_pool_connections",
+                "PostgreSQL pool connections by pool and state"
+            );
+            metrics::counter!("brokerdb_tx_retries_total").absolute(0);
+            handle
+        })
+        .clone()
+}

@@ -1,0 +1,244 @@
+//! The library's error: one enum, the spec's stable codes, SQLSTATEs mapped at one boundary.
+//!
+//! Messages never contain SQL, parameter values or secrets: only codes, constraint names and
+//! fixed text. A database error's own message (which can quote values in its detail) is never
+//! copied into a [`DbError`].
+
+use std::borrow::Cow;
+
+use tokio_postgres::error::SqlState;
+
+use crate::model::ValidationError;
+
+/// The stable code of every failure (`errors-and-validation.md` §1, plus `unavailable` and
+/// `timeout` for infrastructure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// Input rejected; nothing was written.
+    ValidationError,
+    /// A row the operation requires does not exist.
+    NotFound,
+    /// A unique index rejected the write.
+    UniqueViolation,
+    /// The write contradicts existing state (or lost a race after retries).
+    Conflict,
+    /// Referential integrity failure.
+    IntegrityViolation,
+    /// The entity's lifecycle forbids the change.
+    StateTransitionInvalid,
+    /// A required capability is absent.
+    DependencyMissing,
+    /// The database could not be reached or the connection was lost.
+    Unavailable,
+    /// A statement or lock timeout expired.
+    Timeout,
+    /// Anything else.
+    UnexpectedError,
+}
+
+impl ErrorCode {
+    /// The snake_case code, as the spec and the HTTP API spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ValidationError => "validation_error",
+            Self::NotFound => "not_found",
+            Self::UniqueViolation => "unique_violation",
+            Self::Conflict => "conflict",
+            Self::IntegrityViolation => "integrity_violation",
+            Self::StateTransitionInvalid => "state_transition_invalid",
+            Self::DependencyMissing => "dependency_missing",
+            Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
+            Self::UnexpectedError => "unexpected_error",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every failure of the library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// Input rejected before any I/O (or by a CHECK constraint).
+    #[error("validation_error: {0}")]
+    Validation(#[from] ValidationError),
+    /// A required row does not exist (or belongs to another tenant).
+    #[error("not_found: {entity} not found")]
+    NotFound {
+        /// What was looked for.
+        entity: &'static str,
+    },
+    /// A unique index rejected the write.
+    #[error("unique_violation: {constraint}")]
+    UniqueViolation {
+        /// Name of the violated constraint or index.
+        constraint: String,
+    },
+    /// The write contradicts existing state.
+    #[error("conflict: {message}")]
+    Conflict {
+        /// Fixed text saying what conflicts.
+        message: Cow<'static, str>,
+    },
+    /// A serialization failure or deadlock (SQLSTATE 40001 / 40P01). Retried by
+    /// `run_in_transaction`; reported with code `conflict` when retries are exhausted.
+    #[error("conflict: concurrent transactions collided (serialization failure or deadlock)")]
+    Contention,
+    /// Referential integrity failure.
+    #[error("integrity_violation: {constraint}")]
+    IntegrityViolation {
+        /// Name of the violated foreign key, when known.
+        constraint: String,
+    },
+    /// The lifecycle forbids the change.
+    #[error("state_transition_invalid: {message}")]
+    StateTransitionInvalid {
+        /// Fixed text naming the transition.
+        message: Cow<'static, str>,
+    },
+    /// A required capability is absent.
+    #[error("dependency_missing: {what}")]
+    DependencyMissing {
+        /// What is missing.
+        what: &'static str,
+    },
+    /// The database is unreachable or the connection was lost.
+    #[error("unavailable: {message}")]
+    Unavailable {
+        /// Fixed text (never connection strings).
+        message: Cow<'static, str>,
+    },
+    /// A statement or lock timeout expired.
+    #[error("timeout: {message}")]
+    Timeout {
+        /// Which timeout.
+        message: Cow<'static, str>,
+    },
+    /// Anything else.
+    #[error("unexpected_error: {message}")]
+    Unexpected {
+        /// Fixed text; for database errors, the SQLSTATE.
+        message: Cow<'static, str>,
+    },
+}
+
+impl DbError {
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Validation(_) => ErrorCode::ValidationError,
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::UniqueViolation { .. } => ErrorCode::UniqueViolation,
+            Self::Conflict { .. } | Self::Contention => ErrorCode::Conflict,
+            Self::IntegrityViolation { .. } => ErrorCode::IntegrityViolation,
+            Self::StateTransitionInvalid { .. } => ErrorCode::StateTransitionInvalid,
+            Self::DependencyMissing { .. } => ErrorCode::DependencyMissing,
+            Self::Unavailable { .. } => ErrorCode::Unavailable,
+            Self::Timeout { .. } => ErrorCode::Timeout,
+            Self::Unexpected { .. } => ErrorCode::UnexpectedError,
+        }
+    }
+
+    /// True for failures a new attempt of the whole transaction may cure.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Contention)
+    }
+
+    /// A `not_found` error for `entity`.
+    pub fn not_found(entity: &'static str) -> Self {
+        Self::NotFound { entity }
+    }
+
+    /// A validation error on `field`.
+    pub fn validation(field: &'static str, message: &'static str) -> Self {
+        Self::Validation(ValidationError::new(field, message))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for DbError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        match err {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            deadpool_postgres::PoolError::Timeout(_) => Self::Unavailable {
+                message: "timed out waiting for a database connection".into(),
+            },
+            _ => Self::Unavailable {
+                message: "no database connection available".into(),
+            },
+        }
+    }
+}
+
+/// The one place SQLSTATEs become codes.
+impl From<tokio_postgres::Error> for DbError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        let Some(db) = err.as_db_error() else {
+            // No server error: the connection failed, closed, or the I/O broke.
+            return Self::Unavailable {
+                message: "database connection failed or was lost".into(),
+            };
+        };
+        let constraint = || db.constraint().unwrap_or("unnamed constraint").to_owned();
+        let code = db.code();
+        match code {
+            c if *c == SqlState::UNIQUE_VIOLATION => Self::UniqueViolation {
+                constraint: constraint(),
+            },
+            c if *c == SqlState::FOREIGN_KEY_VIOLATION => Self::IntegrityViolation {
+                constraint: constraint(),
+            },
+            c if *c == SqlState::CHECK_VIOLATION => Self::Validation(ValidationError::new(
+                constraint(),
+                "violates a check constraint",
+            )),
+            c if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+            {
+                Self::Contention
+            }
+            c if *c == SqlState::QUERY_CANCELED => Self::Timeout {
+                message: "statement timeout".into(),
+            },
+            c if *c == SqlState::LOCK_NOT_AVAILABLE => Self::Timeout {
+                message: "lock timeout".into(),
+            },
+            c if c.code().starts_with("08")
+                || *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CRASH_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+                || *c == SqlState::TOO_MANY_CONNECTIONS =>
+            {
+                Self::Unavailable {
+                    message: format!("database unavailable (SQLSTATE {})", c.code()).into(),
+                }
+            }
+            c => Self::Unexpected {
+                message: format!("database error (SQLSTATE {})", c.code()).into(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_spec_spelling() {
+        assert_eq!(DbError::Contention.code().as_str(), "conflict");
+        assert_eq!(
+            DbError::not_found("workload").to_string(),
+            "not_found: workload not found"
+        );
+        assert_eq!(
+            ErrorCode::StateTransitionInvalid.to_string(),
+            "state_transition_invalid"
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! The data layer every repository uses: the [`Db`] handle, its two scopes, transactions with
+//! retry, the error type, paging, and observability.
+//!
+//! There is no default scope. A tenant-scoped statement runs through [`Db::tenant`] (runtime role,
+//! row-level security keyed on the transaction-local `brokerdb.tenant_id`) or inside a [`Tx`]
+//! opened from it; a pre-tenant lookup runs through [`Db::system`] (BYPASSRLS role). The pools are
+//! private, so no query can be issued without choosing one of the two.
+
+mod error;
+mod observe;
+pub mod paging;
+pub mod pool;
+mod scope;
+mod tx;
+pub mod warn;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+
+pub use error::{DbError, ErrorCode};
+pub use paging::CursorKey;
+pub use scope::{Params, Scope, ScopeKey, SystemScope, TenantScope};
+pub use tx::{IsolationLevel, Tx, TxFuture, TxOptions, run_in_transaction};
+
+/// Tunables of the data layer; the application fills them from its configuration.
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    /// Operations slower than this count in `brokerdb_slow_ops_total` (default 300 ms).
+    pub slow_threshold: Duration,
+    /// Log every statement with its duration (never its parameters).
+    pub trace_statements: bool,
+}
+
+impl Default for DbSettings {
+    fn default() -> Self {
+        Self {
+            slow_threshold: Duration::from_millis(300),
+            trace_statements: false,
+        }
+    }
+}
+
+/// The handle repositories work through, built from pools the application owns.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Pool,
+    system: Pool,
+    settings: DbSettings,
+    cursor_key: CursorKey,
+    tx_retries: AtomicU64,
+}
+
+impl Db {
+    /// `runtime` must connect as the runtime role (no BYPASSRLS), `system` as the system role.
+    /// `cursor_key` signs keyset cursors; give every instance of a deployment the same key.
+    pub fn new(runtime: Pool, system: Pool, settings: DbSettings, cursor_key: CursorKey) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                runtime,
+                system,
+                settings,
+                cursor_key,
+                tx_retries: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The tenant scope: every statement runs in a transaction with `brokerdb.tenant_id` set,
+    /// as the runtime role, so row-level security shows only `tenant`'s rows.
+    pub fn tenant<'a>(&'a self, tenant: &'a crate::model::TenantId) -> TenantScope<'a> {
+        TenantScope::new(self, tenant)
+    }
+
+    /// The system scope (BYPASSRLS): for lookups that have no tenant yet, sweeps and global
+    /// admin data. Every use must say why in its doc.
+    pub fn system(&self) -> SystemScope<'_> {
+        SystemScope::new(self)
+    }
+
+    /// The key that signs keyset cursors.
+    pub fn cursor_key(&self) -> &CursorKey {
+        &self.inner.cursor_key
+    }
+
+    /// Transactions retried after a serialization failure or deadlock since start.
+    pub fn tx_retries(&self) -> u64 {
+        self.inner.tx_retries.load(Ordering::Relaxed)
+    }
+
+    /// Publishes the pool gauges (`brokerdb_pool_connections{pool,state}`); call before rendering
+    /// metrics.
+    pub fn record_pool_gauges(&self) {
+        for (name, pool) in [
+            ("runtime", &self.inner.runtime),
+            ("system", &self.inner.system),
+        ] {
+            let status = pool.status();
+            metrics::gauge!("brokerdb_pool_connections", "pool" => name, "state" => "size")
+                .set(status.size as f64);
+            metrics::gauge!("brokerdb_pool_connections", "pool" => name, "state" => "available")
+                .set(status.available as f64);
+            metrics::gauge!("brokerdb_pool_connections", "pool" => name, "state" => "waiting")
+                .set(status.waiting as f64);
+            metrics::gauge!("brokerdb_pool_connections", "pool" => name, "state" => "max")
+                .set(status.max_size as f64);
+        }
+    }
+
+    pub(crate) fn settings(&self) -> &DbSettings {
+        &self.inner.settings
+    }
+
+    pub(crate) fn pool(&self, system: bool) -> &Pool {
+        if system {
+            &self.inner.system
+        } else {
+            &self.inner.runtime
+        }
+    }
+
+    pub(crate) fn count_retry(&self) {
+        self.inner.tx_retries.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("brokerdb_tx_retries_total").increment(1);
+    }
+}

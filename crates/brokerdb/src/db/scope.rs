@@ -1,0 +1,248 @@
+//! The tenant and system scopes: where a statement runs and under which role.
+
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Object;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
+
+use super::warn::RateLimited;
+use super::{Db, DbError};
+use crate::model::TenantId;
+
+/// Statement parameters.
+pub type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+const BEGIN: &str = "BEGIN";
+const SET_TENANT: &str = "SELECT set_config('brokerdb.tenant_id', $1, true)";
+const COMMIT: &str = "COMMIT";
+const SLOW_CHECKOUT: Duration = Duration::from_millis(100);
+static CHECKOUT_WARNING: RateLimited = RateLimited::new(Duration::from_secs(60));
+
+/// Where a transaction or statement runs: a tenant (runtime role, RLS) or the system role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeKey {
+    /// The runtime role with `brokerdb.tenant_id` set to this tenant.
+    Tenant(TenantId),
+    /// The system role (BYPASSRLS).
+    System,
+}
+
+/// Statements on behalf of one tenant, as the runtime role under row-level security.
+#[derive(Clone, Copy)]
+pub struct TenantScope<'a> {
+    pub(crate) db: &'a Db,
+    pub(crate) tenant: &'a TenantId,
+}
+
+/// Statements as the system role (BYPASSRLS): pre-tenant lookups, sweeps, global admin data.
+#[derive(Clone, Copy)]
+pub struct SystemScope<'a> {
+    pub(crate) db: &'a Db,
+}
+
+/// Checks out a connection, warning (rate-limited) when the pool makes callers wait.
+pub(crate) async fn checkout(db: &Db, system: bool) -> Result<Object, DbError> {
+    let started = Instant::now();
+    let client = db.pool(system).get().await?;
+    let waited = started.elapsed();
+    if waited > SLOW_CHECKOUT
+        && let Some(suppressed) = CHECKOUT_WARNING.check()
+    {
+        let status = db.pool(system).status();
+        tracing::warn!(
+            waited_ms = waited.as_millis() as u64,
+            size = status.size,
+            max = status.max_size,
+            waiting = status.waiting,
+            suppressed,
+            "waited for a database connection; the pool may be too small"
+        );
+    }
+    Ok(client)
+}
+
+impl<'a> TenantScope<'a> {
+    pub(crate) fn new(db: &'a Db, tenant: &'a TenantId) -> Self {
+        Self { db, tenant }
+    }
+
+    /// The tenant this scope is bound to.
+    pub fn tenant_id(&self) -> &TenantId {
+        self.tenant
+    }
+
+    /// The handle this scope came from.
+    pub fn db(&self) -> &'a Db {
+        self.db
+    }
+
+    pub(crate) fn key(&self) -> ScopeKey {
+        ScopeKey::Tenant(self.tenant.clone())
+    }
+
+    /// Runs one statement in its own transaction with the tenant set, returning its rows.
+    ///
+    /// `BEGIN`, `set_config`, the statement and `COMMIT` go out together (one round trip). All
+    /// four are prepared statements: pipelining keeps its order only then (an unprepared
+    /// `BEGIN` would be parsed first and the rest would run outside the transaction).
+    pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
+        let (client, [begin, set, stmt, commit]) = self.prepare(sql).await?;
+        let started = Instant::now();
+        let tenant = self.tenant.as_str();
+        let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
+        let (b, s, rows, c) = tokio::join!(
+            client.execute(&begin, &[]),
+            client.execute(&set, &set_params),
+            client.query(&stmt, params),
+            client.execute(&commit, &[]),
+        );
+        self.db.trace_statement(sql, started);
+        let result = b
+            .and(s)
+            .and(rows)
+            .and_then(|rows| c.map(|_| rows))
+            .map_err(DbError::from);
+        release(client, &result);
+        result
+    }
+
+    /// Runs one statement (in its own tenant-scoped transaction) and returns the rows affected.
+    pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, DbError> {
+        let (client, [begin, set, stmt, commit]) = self.prepare(sql).await?;
+        let started = Instant::now();
+        let tenant = self.tenant.as_str();
+        let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
+        let (b, s, n, c) = tokio::join!(
+            client.execute(&begin, &[]),
+            client.execute(&set, &set_params),
+            client.execute(&stmt, params),
+            client.execute(&commit, &[]),
+        );
+        self.db.trace_statement(sql, started);
+        let result = b
+            .and(s)
+            .and(n)
+            .and_then(|n| c.map(|_| n))
+            .map_err(DbError::from);
+        release(client, &result);
+        result
+    }
+
+    /// A connection with the four statements of a scoped call prepared (cached per connection,
+    /// so after the first use this costs no round trip).
+    async fn prepare(&self, sql: &'static str) -> Result<(Object, [Statement; 4]), DbError> {
+        let client = checkout(self.db, false).await?;
+        let statements = [
+            client.prepare_cached(BEGIN).await?,
+            client.prepare_cached(SET_TENANT).await?,
+            client.prepare_cached(sql).await?,
+            client.prepare_cached(COMMIT).await?,
+        ];
+        Ok((client, statements))
+    }
+
+    /// At most one row (`None` when there is none); more than one is `unexpected_error`.
+    pub async fn query_opt(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Option<Row>, DbError> {
+        at_most_one(self.query(sql, params).await?)
+    }
+}
+
+impl<'a> SystemScope<'a> {
+    pub(crate) fn new(db: &'a Db) -> Self {
+        Self { db }
+    }
+
+    /// The handle this scope came from.
+    pub fn db(&self) -> &'a Db {
+        self.db
+    }
+
+    pub(crate) fn key(&self) -> ScopeKey {
+        ScopeKey::System
+    }
+
+    /// Runs one statement as the system role (autocommit: one statement, one round trip).
+    pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
+        let client = checkout(self.db, true).await?;
+        let started = Instant::now();
+        let stmt = client.prepare_cached(sql).await?;
+        let rows = client.query(&stmt, params).await.map_err(DbError::from);
+        self.db.trace_statement(sql, started);
+        release(client, &rows);
+        rows
+    }
+
+    /// Runs one statement as the system role and returns the rows affected.
+    pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, DbError> {
+        let client = checkout(self.db, true).await?;
+        let started = Instant::now();
+        let stmt = client.prepare_cached(sql).await?;
+        let n = client.execute(&stmt, params).await.map_err(DbError::from);
+        self.db.trace_statement(sql, started);
+        release(client, &n);
+        n
+    }
+
+    /// At most one row (`None` when there is none); more than one is `unexpected_error`.
+    pub async fn query_opt(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Option<Row>, DbError> {
+        at_most_one(self.query(sql, params).await?)
+    }
+}
+
+/// Returns `client` to the pool unless `result` says its connection is broken; then the
+/// connection is dropped so no later caller gets it.
+pub(crate) fn release<T>(client: Object, result: &Result<T, DbError>) {
+    if matches!(result, Err(DbError::Unavailable { .. })) {
+        drop(Object::take(client));
+    }
+}
+
+pub(crate) fn at_most_one(mut rows: Vec<Row>) -> Result<Option<Row>, DbError> {
+    match rows.len() {
+        0 | 1 => Ok(rows.pop()),
+        _ => Err(DbError::Unexpected {
+            message: "query returned more than one row".into(),
+        }),
+    }
+}
+
+/// A scope a transaction can be opened in (sealed: the tenant and system scopes).
+pub trait Scope: private::Sealed {
+    #[doc(hidden)]
+    fn scope_db(&self) -> &Db;
+    #[doc(hidden)]
+    fn scope_key(&self) -> ScopeKey;
+}
+
+impl Scope for TenantScope<'_> {
+    fn scope_db(&self) -> &Db {
+        self.db
+    }
+    fn scope_key(&self) -> ScopeKey {
+        self.key()
+    }
+}
+
+impl Scope for SystemScope<'_> {
+    fn scope_db(&self) -> &Db {
+        self.db
+    }
+    fn scope_key(&self) -> ScopeKey {
+        self.key()
+    }
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for super::TenantScope<'_> {}
+    impl Sealed for super::SystemScope<'_> {}
+}

@@ -1,0 +1,209 @@
+//! Business identifiers: validated newtypes over `String`, one line each.
+//!
+//! Every id is trimmed on the way in. Most only need to be non-empty; template ids, key ids and
+//! session ids follow their own rule. Ids the module mints (`generate`) are a prefix plus 32
+//! lower-case hex digits (a v4 UUID without hyphens), as data-model §0 says.
+
+use super::encoding::is_uuid;
+use super::text::trimmed_non_empty;
+use super::validation::{ValidationError, impl_text_newtype};
+
+macro_rules! id {
+    ($doc:literal $name:ident($field:literal, $rule:ident) $(, generated with $prefix:literal)?) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The spec's field name, used in validation errors.
+            pub const FIELD: &'static str = $field;
+
+            /// Validates `s` (after trimming) and keeps the normalized value.
+            pub fn parse(s: &str) -> Result<Self, ValidationError> {
+                $rule(Self::FIELD, s).map(Self)
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The id as an owned `String`.
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+
+            $(
+                /// The prefix of generated ids.
+                pub const PREFIX: &'static str = $prefix;
+
+                /// A fresh random id: the prefix plus 32 lower-case hex digits.
+                pub fn generate() -> Self {
+                    Self(format!("{}{}", $prefix, uuid::Uuid::new_v4().simple()))
+                }
+            )?
+        }
+
+        impl_text_newtype!($name, $name::parse);
+    };
+}
+
+id!("A tenant's business id." TenantId("tenant_id", non_empty), generated with "t_");
+id!("A human user's id." UserId("user_id", non_empty), generated with "u_");
+id!("A workload's id." WorkloadId("workload_id", non_empty), generated with "w_");
+id!("An integration's id." IntegrationId("integration_id", non_empty), generated with "int_");
+id!("A policy rule's id." PolicyId("policy_id", non_empty), generated with "pol_");
+id!("An approval request's id." ApprovalId("approval_id", non_empty), generated with "apr_");
+id!("An admin identity's id." IdentityId("identity_id", non_empty), generated with "adm_");
+id!("An admin access request's id." AccessRequestId("request_id", non_empty), generated with "aar_");
+id!("A reference to a stored secret." SecretRef("secret_ref", non_empty));
+id!("An audit event's id." EventId("event_id", non_empty));
+id!("A workload session's id: a UUID, stored lower-case." SessionId("session_id", uuid_rule));
+id!("A template's id, `tpl_[a-z0-9_]+`." TemplateId("template_id", template_id_rule));
+id!("A key id: 1..128 chars of `[A-Za-z0-9._:-]`." Kid("kid", kid_rule));
+
+fn non_empty(field: &'static str, s: &str) -> Result<String, ValidationError> {
+    trimmed_non_empty(field, s).map(str::to_owned)
+}
+
+fn uuid_rule(field: &'static str, s: &str) -> Result<String, ValidationError> {
+    let s = trimmed_non_empty(field, s)?;
+    match is_uuid(s) {
+        true => Ok(s.to_ascii_lowercase()),
+        false => Err(ValidationError::new(field, "must be a UUID")),
+    }
+}
+
+fn template_id_rule(field: &'static str, s: &str) -> Result<String, ValidationError> {
+    let s = trimmed_non_empty(field, s)?;
+    match s.strip_prefix("tpl_") {
+        Some(rest)
+            if !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_')) =>
+        {
+            Ok(s.to_owned())
+        }
+        _ => Err(ValidationError::new(field, "must match tpl_[a-z0-9_]+")),
+    }
+}
+
+fn kid_rule(field: &'static str, s: &str) -> Result<String, ValidationError> {
+    let s = trimmed_non_empty(field, s)?;
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-');
+    match s.len() <= 128 && s.bytes().all(allowed) {
+        true => Ok(s.to_owned()),
+        false => Err(ValidationError::new(
+            field,
+            "must be 1..128 characters of [A-Za-z0-9._:-]",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_postgres::types::{FromSql, Type};
+
+    #[test]
+    fn ids_are_trimmed_and_must_not_be_empty() -> Result<(), ValidationError> {
+        assert_eq!(TenantId::parse("  t_1\n")?.as_str(), "t_1");
+        assert_eq!("evt_2".parse::<EventId>()?.into_inner(), "evt_2");
+        assert_eq!(SecretRef::try_from(" sec ".to_owned())?.to_string(), "sec");
+        let err = WorkloadId::parse(" \t ").err();
+        assert_eq!(
+            err,
+            Some(ValidationError::new("workload_id", "cannot be empty"))
+        );
+        assert_eq!(
+            AccessRequestId::parse("").err().map(|e| e.field),
+            Some("request_id".into())
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn generated_ids_are_prefix_and_32_lower_hex() {
+        let cases = [
+            (TenantId::generate().into_inner(), "t_"),
+            (UserId::generate().into_inner(), "u_"),
+            (WorkloadId::generate().into_inner(), "w_"),
+            (IntegrationId::generate().into_inner(), "int_"),
+            (PolicyId::generate().into_inner(), "pol_"),
+            (ApprovalId::generate().into_inner(), "apr_"),
+            (IdentityId::generate().into_inner(), "adm_"),
+            (AccessRequestId::generate().into_inner(), "aar_"),
+        ];
+        for (id, prefix) in cases {
+            let hex = id.strip_prefix(prefix).unwrap_or_default();
+            assert_eq!(hex.len(), 32, "{id}");
+            assert!(
+                hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                "{id}"
+            );
+        }
+        assert_ne!(TenantId::generate(), TenantId::generate());
+    }
+
+    #[test]
+    fn template_ids_follow_the_tpl_pattern() {
+        assert!(TemplateId::parse("tpl_gmail_v2").is_ok());
+        assert!(TemplateId::parse(" tpl_0 ").is_ok());
+        for bad in [
+            "tpl_",
+            "tpl_Gmail",
+            "tpl-gmail",
+            "gmail",
+            "tpl_a-b",
+            "tpl_é",
+            "",
+        ] {
+            assert!(TemplateId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn kids_are_1_to_128_chars_of_the_allowed_class() {
+        assert!(Kid::parse("key-2026.01:a_B").is_ok());
+        assert!(Kid::parse(&"k".repeat(128)).is_ok());
+        assert!(Kid::parse(&"k".repeat(129)).is_err());
+        for bad in ["", "a b", "a/b", "ké", "a+b"] {
+            assert!(Kid::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_ids_are_uuids_stored_lower_case() -> Result<(), ValidationError> {
+        let id = SessionId::parse("9F1C2A4E-8B3D-4C5E-9A7B-1D2E3F4A5B6C")?;
+        assert_eq!(id.as_str(), "9f1c2a4e-8b3d-4c5e-9a7b-1d2e3f4a5b6c");
+        assert!(SessionId::parse("00000000-0000-0000-0000-000000000000").is_ok());
+        assert!(SessionId::parse("9f1c2a4e-8b3d-0c5e-9a7b-1d2e3f4a5b6c").is_err());
+        assert!(SessionId::parse("not-a-uuid").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn ids_order_by_bytes() -> Result<(), ValidationError> {
+        assert!(EventId::parse("B")? < EventId::parse("a")?);
+        Ok(())
+    }
+
+    #[test]
+    fn serde_round_trips_and_validates() -> Result<(), serde_json::Error> {
+        let id: TenantId = serde_json::from_str("\" t_1 \"")?;
+        assert_eq!(serde_json::to_string(&id)?, "\"t_1\"");
+        assert!(serde_json::from_str::<TenantId>("\"   \"").is_err());
+        assert!(serde_json::from_str::<TemplateId>("\"gmail\"").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn reading_from_sql_validates() {
+        let id = TenantId::from_sql(&Type::TEXT, b"t_1").ok();
+        assert_eq!(id.map(TenantId::into_inner), Some("t_1".to_owned()));
+        assert!(TenantId::from_sql(&Type::TEXT, b"  ").is_err());
+        assert!(<TenantId as FromSql>::accepts(&Type::TEXT));
+        assert!(!<TenantId as FromSql>::accepts(&Type::INT4));
+    }
+}

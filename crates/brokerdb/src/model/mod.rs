@@ -1,0 +1,28 @@
+//! Validated domain values: parse, don't validate.
+//!
+//! Each type here can only be built through a constructor that applies the exact rule of
+//! `errors-and-validation.md` §3 (trimming, normalization, character classes), so a value that
+//! exists is valid. Every failure is a [`ValidationError`] naming the spec's field, never quoting
+//! the input. Deserializing (serde) and reading from PostgreSQL (`FromSql`) apply the same rules.
+
+mod encoding;
+mod http;
+mod ids;
+mod net;
+mod text;
+mod time;
+mod validation;
+
+pub use encoding::{
+    Base64Payload, DpopThumbprint, Email, MAX_AAD_BYTES, MAX_CIPHERTEXT_BYTES,
+    MAX_WRAPPED_DATA_KEY_BYTES, TokenHash, aad_b64, ciphertext_b64, is_uuid, wrapped_data_key_b64,
+};
+pub use http::HttpMethod;
+pub use ids::{
+    AccessRequestId, ApprovalId, EventId, IdentityId, IntegrationId, Kid, PolicyId, SecretRef,
+    SessionId, TemplateId, TenantId, UserId, WorkloadId,
+};
+pub use net::{IpAllowlist, IpOrCidr, PolicyHost};
+pub use text::{NonEmptyString, is_trim_char, normalize_unique_list, trim, trimmed_non_empty};
+pub use time::Timestamp;
+pub use validation::ValidationError;

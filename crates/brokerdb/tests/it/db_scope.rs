@@ -1,0 +1,134 @@
+//! The tenant and system scopes, and SQLSTATE mapping, against real PostgreSQL.
+
+use brokerdb::db::{Db, DbError, ErrorCode};
+use brokerdb::model::TenantId;
+use brokerdb_testkit::{TestDatabase, database};
+
+use crate::TestResult;
+
+pub const SEED: &str = r"
+INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'Tenant A'), ('t_b', 'Tenant B');
+INSERT INTO human_users (user_id, tenant_id, email) VALUES
+  ('u_a1', 't_a', 'a1@example.com'), ('u_a2', 't_a', 'a2@example.com'), ('u_b1', 't_b', 'b1@example.com');
+";
+
+pub fn tenant(id: &str) -> Result<TenantId, Box<dyn std::error::Error>> {
+    Ok(id.parse::<TenantId>()?)
+}
+
+pub async fn seeded() -> Result<(TestDatabase, Db), Box<dyn std::error::Error>> {
+    let db = database().await;
+    db.admin().await.batch_execute(SEED).await?;
+    let handle = db.db();
+    Ok((db, handle))
+}
+
+#[tokio::test]
+async fn a_scoped_query_without_where_tenant_id_sees_only_its_tenant() -> TestResult {
+    let (_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let rows = db
+        .tenant(&a)
+        .query("SELECT user_id FROM human_users ORDER BY user_id", &[])
+        .await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(ids, ["u_a1", "u_a2"]);
+    let b = tenant("t_b")?;
+    let n = db
+        .tenant(&b)
+        .execute("UPDATE human_users SET enabled = FALSE", &[])
+        .await?;
+    assert_eq!(n, 1, "tenant B's update touched another tenant's rows");
+    let count: i64 = db
+        .system()
+        .query("SELECT count(*) FROM human_users WHERE enabled", &[])
+        .await?[0]
+        .get(0);
+    assert_eq!(count, 2, "the system scope sees every tenant");
+    Ok(())
+}
+
+#[tokio::test]
+async fn repeated_scoped_reads_on_pooled_connections_never_leak_the_tenant() -> TestResult {
+    let (_db, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    for i in 0..20 {
+        let t = if i % 2 == 0 { &a } else { &b };
+        let rows = db
+            .tenant(t)
+            .query("SELECT DISTINCT tenant_id FROM human_users", &[])
+            .await?;
+        let seen: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        assert_eq!(seen, [t.as_str()], "iteration {i}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn constraint_violations_map_to_their_codes_without_values() -> TestResult {
+    let (_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let dup = db
+        .tenant(&a)
+        .execute("INSERT INTO human_users (user_id, tenant_id, email) VALUES ('u_new', 't_a', 'a1@example.com')", &[])
+        .await
+        .err()
+        .ok_or("duplicate email accepted")?;
+    assert_eq!(dup.code(), ErrorCode::UniqueViolation);
+    assert_eq!(
+        dup.to_string(),
+        "unique_violation: uq_human_users_tenant_email"
+    );
+    assert!(!dup.to_string().contains("a1@example.com"));
+
+    let fk = db
+        .tenant(&a)
+        .execute(
+            "INSERT INTO enrollment_tokens (token_hash, workload_id, tenant_id, expires_at)
+             VALUES (repeat('b', 64), 'w_missing', 't_a', now() + interval '1 hour')",
+            &[],
+        )
+        .await
+        .err()
+        .ok_or("dangling workload accepted")?;
+    assert_eq!(fk.code(), ErrorCode::IntegrityViolation);
+
+    let check = db
+        .tenant(&a)
+        .execute(
+            "INSERT INTO enrollment_tokens (token_hash, workload_id, tenant_id, expires_at)
+             VALUES ('not-a-hash', 'w_missing', 't_a', now() + interval '1 hour')",
+            &[],
+        )
+        .await
+        .err()
+        .ok_or("bad token hash accepted")?;
+    assert_eq!(check.code(), ErrorCode::ValidationError, "{check}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable() -> TestResult {
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host("127.0.0.1")
+        .port(1)
+        .user("brokerdb_app")
+        .dbname("x");
+    let pool = brokerdb::db::pool::build(&cfg, 1)?;
+    let db = Db::new(
+        pool.clone(),
+        pool,
+        Default::default(),
+        brokerdb::db::CursorKey::random(),
+    );
+    let a = tenant("t_a")?;
+    let err = db
+        .tenant(&a)
+        .query("SELECT 1", &[])
+        .await
+        .err()
+        .ok_or("connected to port 1")?;
+    assert_eq!(err.code(), ErrorCode::Unavailable);
+    assert!(matches!(err, DbError::Unavailable { .. }));
+    Ok(())
+}
