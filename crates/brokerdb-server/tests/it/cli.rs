@@ -22,6 +22,9 @@ fn every_command_has_help_naming_its_environment_variables() -> TestResult {
             &["migrate", "status", "--help"][..],
             "exits 1 when an applied migration has changed",
         ),
+        (&["bench", "--help"][..], "[env: BENCH_CONCURRENCY"),
+        (&["serve", "--help"][..], "[env: SLOW_QUERY_MS"),
+        (&["serve", "--help"][..], "[env: DB_TRACE"),
     ] {
         let out = run(brokerdb().args(args))?;
         let text = String::from_utf8_lossy(&out.stdout);
@@ -229,5 +232,68 @@ fn serve_without_urls_runs_on_embedded_servers_and_reuses_their_data() -> TestRe
         stderr.contains("applied=0"),
         "the second start re-applied migrations: {stderr}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
+    let db = brokerdb_testkit::database().await;
+    let out = run(brokerdb()
+        .args([
+            "bench",
+            "--users",
+            "200",
+            "--seconds",
+            "1",
+            "--concurrency",
+            "1,2",
+            "--database-url",
+            &db.admin_url(),
+        ])
+        .env("RUST_LOG", "warn"))?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| operation"))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        12,
+        "2 operations × 2 concurrencies × 3 implementations:\n{table}"
+    );
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let ratio: f64 = cells[8].parse()?;
+        let ops: f64 = cells[4].parse()?;
+        assert!(ratio.is_finite() && ratio > 0.0 && ops > 0.0, "{row}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_malformed_cursor_secret_is_one_clear_error() -> TestResult {
+    let db = brokerdb_testkit::database().await;
+    let r = redis().await;
+    let out = run(brokerdb()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db.admin_url(),
+            "--redis-url",
+            r.url(),
+        ])
+        .env("BROKERDB_CURSOR_SECRET", "not-hex-s3cret"))?;
+    let line = assert_one_error(
+        &out,
+        "error: BROKERDB_CURSOR_SECRET must be 64 hex characters",
+    )?;
+    assert!(!line.contains("s3cret"));
     Ok(())
 }

@@ -107,7 +107,17 @@ async fn healthz_answers_without_checking_dependencies() -> TestResult {
 async fn metrics_expose_repository_and_pool_metrics_after_a_request() -> TestResult {
     let db = database().await;
     let r = redis().await;
-    let state = state(&db, r.url()).await?;
+    let mut state = state(&db, r.url()).await?;
+    // Every operation counts as slow, so the slow-operation counter shows too.
+    state.db = brokerdb::db::Db::new(
+        pool(&db.runtime_config(), 2)?,
+        pool(&db.system_config(), 2)?,
+        DbSettings {
+            slow_threshold: std::time::Duration::ZERO,
+            ..DbSettings::default()
+        },
+        CursorKey::random(),
+    );
     assert_eq!(get(state.clone(), "/readyz").await?.0, StatusCode::OK);
     let response = router(state)
         .oneshot(Request::get("/metrics").body(Body::empty())?)
@@ -118,6 +128,7 @@ async fn metrics_expose_repository_and_pool_metrics_after_a_request() -> TestRes
         "brokerdb_repo_op_duration_seconds_bucket{repo=\"health\",op=\"ping\",le=",
         "brokerdb_repo_op_duration_seconds_count{repo=\"health\",op=\"ping\"}",
         "brokerdb_tx_retries_total",
+        "brokerdb_slow_ops_total{repo=\"health\",op=\"ping\"}",
         "brokerdb_pool_connections{pool=\"runtime\",state=\"max\"} 2",
         "brokerdb_pool_connections{pool=\"system\",state=\"size\"}",
     ] {

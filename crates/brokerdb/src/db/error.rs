@@ -179,10 +179,7 @@ impl From<deadpool_postgres::PoolError> for DbError {
 impl From<tokio_postgres::Error> for DbError {
     fn from(err: tokio_postgres::Error) -> Self {
         let Some(db) = err.as_db_error() else {
-            // No server error: the connection failed, closed, or the I/O broke.
-            return Self::Unavailable {
-                message: "database connection failed or was lost".into(),
-            };
+            return client_error(&err);
         };
         let constraint = || db.constraint().unwrap_or("unnamed constraint").to_owned();
         let code = db.code();
@@ -221,6 +218,34 @@ impl From<tokio_postgres::Error> for DbError {
             c => Self::Unexpected {
                 message: format!("database error (SQLSTATE {})", c.code()).into(),
             },
+        }
+    }
+}
+
+/// Kinds of driver error (their fixed descriptions) that mean the connection is unusable.
+const CONNECTION_FAILURES: [&str; 8] = [
+    "error communicating with the server",
+    "connection closed",
+    "error connecting to server",
+    "timeout waiting for server",
+    "error performing TLS handshake",
+    "authentication error",
+    "unexpected message from server",
+    "error parsing response from server",
+];
+
+/// An error raised by the driver, not the server: a lost connection is `unavailable`; a
+/// parameter or column type mismatch is a bug, `unexpected_error`. The driver's description
+/// names the kind and an index or column name, never a value.
+fn client_error(err: &tokio_postgres::Error) -> DbError {
+    let text = err.to_string();
+    if err.is_closed() || CONNECTION_FAILURES.iter().any(|k| text.starts_with(k)) {
+        DbError::Unavailable {
+            message: "database connection failed or was lost".into(),
+        }
+    } else {
+        DbError::Unexpected {
+            message: format!("database client error: {text}").into(),
         }
     }
 }

@@ -132,3 +132,80 @@ async fn an_unreachable_database_is_unavailable() -> TestResult {
     assert!(matches!(err, DbError::Unavailable { .. }));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_parameter_of_the_wrong_type_is_unexpected_not_unavailable() -> TestResult {
+    let (_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let err = db
+        .tenant(&a)
+        .query("SELECT user_id FROM human_users LIMIT $1::int", &[&"ten"])
+        .await
+        .err()
+        .ok_or("a text parameter was accepted for an int")?;
+    assert_eq!(err.code(), ErrorCode::UnexpectedError, "{err}");
+    assert_eq!(
+        err.to_string(),
+        "unexpected_error: database client error: error serializing parameter 0"
+    );
+    Ok(())
+}
+
+/// Collects formatted log output for one test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn statement_tracing_logs_sql_and_duration_but_never_parameter_values() -> TestResult {
+    let test_db = database().await;
+    test_db.admin().await.batch_execute(SEED).await?;
+    let db = test_db.db_with(brokerdb::db::DbSettings {
+        trace_statements: true,
+        ..Default::default()
+    });
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let a = tenant("t_a")?;
+    let secret = "hunter2-secret-value";
+    db.tenant(&a)
+        .query(
+            "SELECT user_id FROM human_users WHERE email = $1",
+            &[&secret],
+        )
+        .await?;
+
+    let logs = String::from_utf8(captured.0.lock().map_err(|_| "poisoned")?.clone())?;
+    assert!(
+        logs.contains("SELECT user_id FROM human_users WHERE email = $1"),
+        "{logs}"
+    );
+    assert!(logs.contains("elapsed_us="), "{logs}");
+    assert!(
+        !logs.contains(secret),
+        "a parameter value reached the log: {logs}"
+    );
+    assert!(
+        !logs.contains("t_a"),
+        "the tenant id parameter reached the log: {logs}"
+    );
+    Ok(())
+}

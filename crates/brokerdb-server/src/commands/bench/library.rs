@@ -26,7 +26,7 @@ pub async fn measure(
                     let mut latencies = Vec::new();
                     let end = Instant::now() + limit;
                     while Instant::now() < end {
-                        let arg = rand::random_range(1..=arg_max).to_string();
+                        let arg = i32::try_from(rand::random_range(1..=arg_max)).unwrap_or(1);
                         let started = Instant::now();
                         db.tenant(&tenant).query(op.sql, &[&arg]).await?;
                         latencies.push(started.elapsed().as_micros() as u64);

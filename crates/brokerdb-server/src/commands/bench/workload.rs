@@ -23,7 +23,7 @@ pub struct Operation {
 pub const OPERATIONS: [Operation; 2] = [
     Operation {
         name: "point read (user by id)",
-        sql: "SELECT user_id, email, display_name, enabled, created_at FROM human_users WHERE user_id = 'u_bench_' || $1",
+        sql: "SELECT user_id, email, display_name, enabled, created_at FROM human_users WHERE user_id = 'u_bench_' || $1::int",
         arg_max: |users| users,
     },
     Operation {
