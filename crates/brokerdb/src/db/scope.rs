@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::Object;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Row, Statement};
+use tokio_postgres::{GenericClient, Row, Statement};
 
 use super::warn::RateLimited;
 use super::{Db, DbError};
@@ -87,43 +87,36 @@ impl<'a> TenantScope<'a> {
     /// four are prepared statements: pipelining keeps its order only then (an unprepared
     /// `BEGIN` would be parsed first and the rest would run outside the transaction).
     pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
-        let (client, [begin, set, stmt, commit]) = self.prepare(sql).await?;
-        let started = Instant::now();
-        let tenant = self.tenant.as_str();
-        let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
-        let (b, s, rows, c) = tokio::join!(
-            client.execute(&begin, &[]),
-            client.execute(&set, &set_params),
-            client.query(&stmt, params),
-            client.execute(&commit, &[]),
-        );
-        self.db.trace_statement(sql, started);
-        let result = b
-            .and(s)
-            .and(rows)
-            .and_then(|rows| c.map(|_| rows))
-            .map_err(DbError::from);
-        release(client, &result);
-        result
+        self.run(sql, params, true).await.map(Outcome::into_rows)
     }
 
     /// Runs one statement (in its own tenant-scoped transaction) and returns the rows affected.
     pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, DbError> {
+        self.run(sql, params, false).await.map(Outcome::into_count)
+    }
+
+    async fn run(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+        rows: bool,
+    ) -> Result<Outcome, DbError> {
         let (client, [begin, set, stmt, commit]) = self.prepare(sql).await?;
         let started = Instant::now();
         let tenant = self.tenant.as_str();
         let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
-        let (b, s, n, c) = tokio::join!(
+        // join! polls in order, and each call sends its messages on its first poll.
+        let (b, s, out, c) = tokio::join!(
             client.execute(&begin, &[]),
             client.execute(&set, &set_params),
-            client.execute(&stmt, params),
+            run_prepared(&**client, &stmt, params, rows),
             client.execute(&commit, &[]),
         );
         self.db.trace_statement(sql, started);
         let result = b
             .and(s)
-            .and(n)
-            .and_then(|n| c.map(|_| n))
+            .and(out)
+            .and_then(|out| c.map(|_| out))
             .map_err(DbError::from);
         release(client, &result);
         result
@@ -168,24 +161,29 @@ impl<'a> SystemScope<'a> {
 
     /// Runs one statement as the system role (autocommit: one statement, one round trip).
     pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
-        let client = checkout(self.db, true).await?;
-        let started = Instant::now();
-        let stmt = client.prepare_cached(sql).await?;
-        let rows = client.query(&stmt, params).await.map_err(DbError::from);
-        self.db.trace_statement(sql, started);
-        release(client, &rows);
-        rows
+        self.run(sql, params, true).await.map(Outcome::into_rows)
     }
 
     /// Runs one statement as the system role and returns the rows affected.
     pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, DbError> {
+        self.run(sql, params, false).await.map(Outcome::into_count)
+    }
+
+    async fn run(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+        rows: bool,
+    ) -> Result<Outcome, DbError> {
         let client = checkout(self.db, true).await?;
         let started = Instant::now();
         let stmt = client.prepare_cached(sql).await?;
-        let n = client.execute(&stmt, params).await.map_err(DbError::from);
+        let out = run_prepared(&**client, &stmt, params, rows)
+            .await
+            .map_err(DbError::from);
         self.db.trace_statement(sql, started);
-        release(client, &n);
-        n
+        release(client, &out);
+        out
     }
 
     /// At most one row (`None` when there is none); more than one is `unexpected_error`.
@@ -195,6 +193,42 @@ impl<'a> SystemScope<'a> {
         params: Params<'_>,
     ) -> Result<Option<Row>, DbError> {
         at_most_one(self.query(sql, params).await?)
+    }
+}
+
+/// What a statement gave back: its rows, or how many rows it affected.
+pub(crate) enum Outcome {
+    Rows(Vec<Row>),
+    Count(u64),
+}
+
+impl Outcome {
+    pub(crate) fn into_rows(self) -> Vec<Row> {
+        match self {
+            Self::Rows(rows) => rows,
+            Self::Count(_) => Vec::new(),
+        }
+    }
+
+    pub(crate) fn into_count(self) -> u64 {
+        match self {
+            Self::Rows(rows) => rows.len() as u64,
+            Self::Count(n) => n,
+        }
+    }
+}
+
+/// Runs a prepared statement for its rows (`rows`) or its row count.
+pub(crate) async fn run_prepared(
+    client: &impl GenericClient,
+    stmt: &Statement,
+    params: Params<'_>,
+    rows: bool,
+) -> Result<Outcome, tokio_postgres::Error> {
+    if rows {
+        client.query(stmt, params).await.map(Outcome::Rows)
+    } else {
+        client.execute(stmt, params).await.map(Outcome::Count)
     }
 }
 

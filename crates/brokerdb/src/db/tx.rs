@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::Object;
 use tokio_postgres::Row;
 
-use super::scope::{Params, Scope, ScopeKey, at_most_one, checkout, release};
+use super::scope::{
+    Outcome, Params, Scope, ScopeKey, at_most_one, checkout, release, run_prepared,
+};
 use super::warn::RateLimited;
 use super::{Db, DbError};
 use crate::model::ValidationError;
@@ -106,20 +108,25 @@ impl Tx<'_> {
 
     /// Runs a statement in this transaction and returns its rows.
     pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
-        let started = Instant::now();
-        let stmt = self.inner.prepare_cached(sql).await?;
-        let rows = self.inner.query(&stmt, params).await;
-        self.db.trace_statement(sql, started);
-        Ok(rows?)
+        self.run(sql, params, true).await.map(Outcome::into_rows)
     }
 
     /// Runs a statement in this transaction and returns the rows affected.
     pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, DbError> {
+        self.run(sql, params, false).await.map(Outcome::into_count)
+    }
+
+    async fn run(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+        rows: bool,
+    ) -> Result<Outcome, DbError> {
         let started = Instant::now();
         let stmt = self.inner.prepare_cached(sql).await?;
-        let n = self.inner.execute(&stmt, params).await;
+        let out = run_prepared(&*self.inner, &stmt, params, rows).await;
         self.db.trace_statement(sql, started);
-        Ok(n?)
+        Ok(out?)
     }
 
     /// At most one row; more than one is `unexpected_error`.
