@@ -9,6 +9,7 @@ pub mod conninfo;
 pub mod db;
 pub mod migrate;
 pub mod model;
+pub mod repo;
 pub mod roles;
 
 pub use migrate::{Migration, MigrationError, MigrationState, MigrationStatus};

@@ -23,7 +23,7 @@ use deadpool_postgres::Pool;
 pub use error::{DbError, ErrorCode};
 pub use paging::CursorKey;
 pub use scope::{Params, Scope, ScopeKey, SystemScope, TenantScope};
-pub use tx::{IsolationLevel, Tx, TxFuture, TxOptions, run_in_transaction};
+pub use tx::{IsolationLevel, Tx, TxFuture, TxOptions, ensure_caller_scope, run_in_transaction};
 
 /// Tunables of the data layer; the application fills them from its configuration.
 #[derive(Debug, Clone)]

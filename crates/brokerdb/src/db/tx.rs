@@ -154,9 +154,7 @@ pub async fn run_in_transaction<T: Send>(
     mut work: impl for<'t, 'c> FnMut(&'t mut Tx<'c>) -> TxFuture<'t, T> + Send,
 ) -> Result<T, DbError> {
     if let Some(tx) = caller {
-        if tx.scope != scope.scope_key() {
-            return Err(ValidationError::new("transaction", "belongs to another scope").into());
-        }
+        ensure_caller_scope(scope, tx)?;
         return work(tx).await;
     }
     let db = scope.scope_db();
@@ -192,6 +190,16 @@ pub async fn run_in_transaction<T: Send>(
         );
         tokio::time::sleep(backoff).await;
         attempt += 1;
+    }
+}
+
+/// Refuses a caller's transaction that belongs to another scope (another tenant, or the
+/// system role) than the one the call is made in: fail closed, never run in the wrong scope.
+pub fn ensure_caller_scope(scope: &impl Scope, tx: &Tx<'_>) -> Result<(), DbError> {
+    if tx.scope == scope.scope_key() {
+        Ok(())
+    } else {
+        Err(ValidationError::new("transaction", "belongs to another scope").into())
     }
 }
 

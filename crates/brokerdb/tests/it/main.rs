@@ -4,6 +4,9 @@ mod db_scope;
 mod db_tx;
 mod isolation;
 mod migrations;
+mod repo_enrollment_tokens;
+mod repo_tenants;
+mod repo_workloads;
 mod schema;
 
 /// Test result: any error fails the test with its message.

@@ -1,0 +1,179 @@
+//! EnrollmentTokenRepository (spec §5): one-time tokens a workload exchanges for its first
+//! certificate. Every function is tx-capable and runs in the workload's tenant scope (the
+//! enrolment flow resolves the tenant from the workload first, in the system scope).
+
+use serde::Serialize;
+use tokio_postgres::Row;
+
+use super::query_in;
+use crate::db::{DbError, TenantScope, Tx, TxOptions, run_in_transaction};
+use crate::model::{TenantId, Timestamp, TokenHash, ValidationError, WorkloadId};
+
+const REPO: &str = "enrollment_tokens";
+const WORKLOAD_TENANT: &str = "SELECT tenant_id FROM workloads WHERE workload_id = $1";
+const INSERT: &str =
+    "INSERT INTO enrollment_tokens (token_hash, workload_id, tenant_id, expires_at, created_at)
+     VALUES ($1, $2, $3, $4, $5)
+     RETURNING token_hash, workload_id, tenant_id, expires_at, created_at, used_at";
+const CONSUME: &str = "UPDATE enrollment_tokens SET used_at = $2
+     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND ($3::text IS NULL OR workload_id = $3)
+     RETURNING token_hash, workload_id, tenant_id, expires_at, created_at, used_at";
+const HAS_CONSUMED: &str = "SELECT EXISTS (SELECT 1 FROM enrollment_tokens WHERE workload_id = $1 AND used_at IS NOT NULL)";
+const INVALIDATE: &str = "UPDATE enrollment_tokens SET used_at = $2
+     WHERE workload_id = $1 AND used_at IS NULL AND expires_at > $2";
+
+/// `EnrollmentTokenRecord`; `used_at` is omitted while unused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnrollmentTokenRecord {
+    /// SHA-256 hex of the one-time token.
+    pub token_hash: String,
+    /// The workload it enrols.
+    pub workload_id: WorkloadId,
+    /// The workload's tenant.
+    pub tenant_id: TenantId,
+    /// Last instant it can be consumed (exclusive).
+    pub expires_at: Timestamp,
+    /// Issue time.
+    pub created_at: Timestamp,
+    /// When it was consumed or invalidated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<Timestamp>,
+}
+
+fn from_row(row: &Row) -> Result<EnrollmentTokenRecord, DbError> {
+    Ok(EnrollmentTokenRecord {
+        token_hash: row.try_get(0)?,
+        workload_id: row.try_get(1)?,
+        tenant_id: row.try_get(2)?,
+        expires_at: row.try_get(3)?,
+        created_at: row.try_get(4)?,
+        used_at: row.try_get(5)?,
+    })
+}
+
+/// What `issue` needs.
+#[derive(Debug, Clone)]
+pub struct IssueEnrollmentToken {
+    /// SHA-256 hex of the token (the raw token is never stored).
+    pub token_hash: TokenHash,
+    /// The workload to enrol; must belong to the scope's tenant.
+    pub workload_id: WorkloadId,
+    /// Must be strictly after `created_at`.
+    pub expires_at: Timestamp,
+    /// Defaults to now.
+    pub created_at: Option<Timestamp>,
+}
+
+/// Issues a token for a workload of the scope's tenant.
+///
+/// `expires_at ≤ created_at` → `validation_error` (before any I/O; no wall-clock check).
+/// Unknown workload → `not_found`. A workload of another tenant is invisible here, so it is
+/// `not_found` too (the spec's `conflict` would tell a caller that the id exists elsewhere).
+/// Duplicate hash → `unique_violation`.
+pub async fn issue(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    input: &IssueEnrollmentToken,
+) -> Result<EnrollmentTokenRecord, DbError> {
+    let created_at = input.created_at.unwrap_or_else(Timestamp::now);
+    if input.expires_at <= created_at {
+        return Err(ValidationError::new("expires_at", "must be after created_at").into());
+    }
+    let (input, tenant) = (input.clone(), scope.tenant_id().clone());
+    let opts = TxOptions::default();
+    let fut = run_in_transaction(scope, tx, &opts, move |tx| {
+        let (input, tenant) = (input.clone(), tenant.clone());
+        Box::pin(async move {
+            if tx
+                .query_opt(WORKLOAD_TENANT, &[&input.workload_id])
+                .await?
+                .is_none()
+            {
+                return Err(DbError::not_found("workload"));
+            }
+            let hash = input.token_hash.as_str();
+            let rows = tx
+                .query(
+                    INSERT,
+                    &[
+                        &hash,
+                        &input.workload_id,
+                        &tenant,
+                        &input.expires_at,
+                        &created_at,
+                    ],
+                )
+                .await?;
+            rows.first()
+                .map(from_row)
+                .unwrap_or_else(|| Err(DbError::not_found("enrollment token")))
+        })
+    });
+    scope.db().observe(REPO, "issue", fut).await
+}
+
+/// Consumes a token once: one conditional update sets `used_at = now` only if the token is
+/// unused, `expires_at > now`, and (when given) it belongs to `workload_id`. Any other case
+/// (unknown, used, expired, other workload) is `not_found`, deliberately indistinguishable.
+/// Of any number of concurrent consumers exactly one succeeds.
+pub async fn consume_once(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    token_hash: &TokenHash,
+    workload_id: Option<&WorkloadId>,
+    now: Timestamp,
+) -> Result<EnrollmentTokenRecord, DbError> {
+    let workload = workload_id.map(WorkloadId::as_str);
+    let rows = scope
+        .db()
+        .observe(
+            REPO,
+            "consume_once",
+            query_in(scope, tx, CONSUME, &[&token_hash.as_str(), &now, &workload]),
+        )
+        .await?;
+    rows.first()
+        .map(from_row)
+        .unwrap_or_else(|| Err(DbError::not_found("enrollment token")))
+}
+
+/// True when any token of the workload has been consumed (or invalidated).
+pub async fn has_consumed_for_workload(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    workload_id: &WorkloadId,
+) -> Result<bool, DbError> {
+    let rows = scope
+        .db()
+        .observe(
+            REPO,
+            "has_consumed",
+            query_in(scope, tx, HAS_CONSUMED, &[workload_id]),
+        )
+        .await?;
+    Ok(rows
+        .first()
+        .map(|r| r.try_get(0))
+        .transpose()?
+        .unwrap_or(false))
+}
+
+/// Marks every unused, unexpired token of the workload as used at `now`; returns how many.
+/// Expired and already used tokens are untouched.
+pub async fn invalidate_active(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    workload_id: &WorkloadId,
+    now: Timestamp,
+) -> Result<u64, DbError> {
+    let fut = async {
+        match tx {
+            Some(tx) => {
+                crate::db::ensure_caller_scope(scope, tx)?;
+                tx.execute(INVALIDATE, &[workload_id, &now]).await
+            }
+            None => scope.execute(INVALIDATE, &[workload_id, &now]).await,
+        }
+    };
+    scope.db().observe(REPO, "invalidate_active", fut).await
+}

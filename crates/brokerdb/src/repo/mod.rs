@@ -1,0 +1,32 @@
+//! Repositories: one module per aggregate, each a few functions that take the scope they run in.
+//!
+//! The scope in each signature says whose rows a call can touch: `&TenantScope` (the runtime
+//! role under row-level security: another tenant's row is simply "not found") or `&SystemScope`
+//! (BYPASSRLS, only for lookups made before the tenant is known; each such function says why).
+//! Tx-capable functions take `Option<&mut Tx>`: given a transaction, every statement runs on it
+//! and nothing else is opened.
+
+pub mod enrollment_tokens;
+pub mod tenants;
+pub mod workloads;
+
+use tokio_postgres::Row;
+
+use crate::db::{DbError, Params, TenantScope, Tx};
+
+/// Runs one statement on the caller's transaction when one is given (which must belong to the
+/// same tenant), otherwise in its own tenant-scoped transaction (one round trip).
+pub(crate) async fn query_in(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    sql: &'static str,
+    params: Params<'_>,
+) -> Result<Vec<Row>, DbError> {
+    match tx {
+        Some(tx) => {
+            crate::db::ensure_caller_scope(scope, tx)?;
+            tx.query(sql, params).await
+        }
+        None => scope.query(sql, params).await,
+    }
+}

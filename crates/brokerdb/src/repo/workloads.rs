@@ -1,0 +1,258 @@
+//! WorkloadRepository (spec §4).
+
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
+
+use crate::db::paging::{Page, PageRequest};
+use crate::db::{DbError, SystemScope, TenantScope};
+use crate::model::{
+    IpAllowlist, TenantId, Timestamp, ValidationError, WorkloadId, trimmed_non_empty,
+};
+
+const REPO: &str = "workloads";
+const INSERT: &str = "INSERT INTO workloads (workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, enrollment_mode)
+     VALUES ($1, $2, $3, $4, TRUE, $5, $6::text::workload_enrollment_mode)
+     RETURNING workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at";
+const BY_ID: &str = "SELECT workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at FROM workloads WHERE workload_id = $1";
+const BY_SAN: &str = "SELECT workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at FROM workloads WHERE mtls_san_uri = $1";
+const TENANT_OF: &str = "SELECT tenant_id FROM workloads WHERE workload_id = $1";
+const PAGE: &str = "SELECT workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at, count(*) OVER () AS total
+     FROM workloads ORDER BY created_at, workload_id LIMIT $1 OFFSET $2";
+const COUNT: &str = "SELECT count(*) FROM workloads";
+const UPDATE: &str = "UPDATE workloads SET enabled = COALESCE($2, enabled), ip_allowlist = COALESCE($3, ip_allowlist)
+     WHERE workload_id = $1
+     RETURNING workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at";
+
+/// How a workload gets its client certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollmentMode {
+    /// Issued by the broker's CA.
+    BrokerCa,
+    /// Issued by an external CA.
+    ExternalCa,
+}
+
+impl EnrollmentMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::BrokerCa => "broker_ca",
+            Self::ExternalCa => "external_ca",
+        }
+    }
+}
+
+/// `WorkloadCreateRequest`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadCreateRequest {
+    /// Unique per tenant.
+    pub name: String,
+    /// IPs or CIDRs; normalized (trimmed, unique, sorted).
+    #[serde(default)]
+    pub ip_allowlist: Option<Vec<String>>,
+    /// Required.
+    pub enrollment_mode: EnrollmentMode,
+}
+
+/// `WorkloadUpdateRequest`: only the fields present change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadUpdateRequest {
+    /// New enabled flag.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// New allowlist (normalized).
+    #[serde(default)]
+    pub ip_allowlist: Option<Vec<String>>,
+}
+
+/// The Workload DTO (`enrollment_mode` is not exposed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Workload {
+    /// Business id.
+    pub workload_id: WorkloadId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Name, unique per tenant.
+    pub name: String,
+    /// Client-certificate SAN URI, unique globally.
+    pub mtls_san_uri: String,
+    /// Enabled flag.
+    pub enabled: bool,
+    /// Normalized IP/CIDR allowlist.
+    pub ip_allowlist: Vec<String>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+fn from_row(row: &Row) -> Result<Workload, DbError> {
+    Ok(Workload {
+        workload_id: row.try_get(0)?,
+        tenant_id: row.try_get(1)?,
+        name: row.try_get(2)?,
+        mtls_san_uri: row.try_get(3)?,
+        enabled: row.try_get(4)?,
+        ip_allowlist: row.try_get(5)?,
+        created_at: row.try_get(6)?,
+    })
+}
+
+fn allowlist(items: Option<&[String]>) -> Result<Option<Vec<String>>, ValidationError> {
+    items
+        .map(|items| IpAllowlist::parse(items.iter().map(String::as_str)).map(|l| l.to_strings()))
+        .transpose()
+}
+
+/// Creates a workload of the scope's tenant, always enabled. `workload_id` defaults to
+/// `w_<32 hex>`; `mtls_san_uri` (trimmed, non-empty) defaults to
+/// `spiffe://broker/tenants/<tenant>/workloads/<workload>`. Duplicate id, SAN URI or name →
+/// `unique_violation`; unknown tenant → `integrity_violation`.
+pub async fn create(
+    scope: &TenantScope<'_>,
+    request: &WorkloadCreateRequest,
+    workload_id: Option<WorkloadId>,
+    mtls_san_uri: Option<&str>,
+) -> Result<Workload, DbError> {
+    let ip_allowlist = allowlist(request.ip_allowlist.as_deref())?.unwrap_or_default();
+    let workload_id = workload_id.unwrap_or_else(WorkloadId::generate);
+    let tenant = scope.tenant_id();
+    let san = match mtls_san_uri {
+        Some(given) => trimmed_non_empty("mtls_san_uri", given)?.to_owned(),
+        None => format!("spiffe://broker/tenants/{tenant}/workloads/{workload_id}"),
+    };
+    let mode = request.enrollment_mode.as_str();
+    let rows = scope
+        .db()
+        .observe(
+            REPO,
+            "create",
+            scope.query(
+                INSERT,
+                &[
+                    &workload_id,
+                    tenant,
+                    &request.name,
+                    &san,
+                    &ip_allowlist,
+                    &mode,
+                ],
+            ),
+        )
+        .await?;
+    rows.first()
+        .map(from_row)
+        .unwrap_or_else(|| Err(DbError::not_found("workload")))
+}
+
+/// A workload of the scope's tenant, or `None` (also for another tenant's workload).
+pub async fn get_by_id(
+    scope: &TenantScope<'_>,
+    workload_id: &WorkloadId,
+) -> Result<Option<Workload>, DbError> {
+    scope
+        .db()
+        .observe(REPO, "get_by_id", scope.query_opt(BY_ID, &[workload_id]))
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// The workload presenting a client certificate with this SAN URI, or `None` (system scope:
+/// the certificate is checked before the tenant is known).
+pub async fn get_by_san_uri(
+    system: &SystemScope<'_>,
+    san_uri: &str,
+) -> Result<Option<Workload>, DbError> {
+    let san = trimmed_non_empty("san_uri", san_uri)?;
+    system
+        .db()
+        .observe(REPO, "get_by_san_uri", system.query_opt(BY_SAN, &[&san]))
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// The tenant owning a workload, or `None` (system scope: tenant resolution).
+pub async fn resolve_tenant_by_workload(
+    system: &SystemScope<'_>,
+    workload_id: &WorkloadId,
+) -> Result<Option<TenantId>, DbError> {
+    let row = system
+        .db()
+        .observe(
+            REPO,
+            "resolve_tenant",
+            system.query_opt(TENANT_OF, &[workload_id]),
+        )
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// One page of the scope's workloads, oldest first (then by id). Page size 1..=100 (the
+/// caller's `PageRequest`; 50 is a sensible default).
+pub async fn list_by_tenant(
+    scope: &TenantScope<'_>,
+    page: PageRequest,
+) -> Result<Page<Workload>, DbError> {
+    let rows = scope
+        .db()
+        .observe(
+            REPO,
+            "list_by_tenant",
+            scope.query(PAGE, &[&page.limit(), &page.offset()]),
+        )
+        .await?;
+    let total = match rows.first() {
+        Some(row) => row.try_get::<_, i64>("total")?,
+        // Past the last page the window gives no total: count separately.
+        None if page.page() > 1 => scope
+            .query(COUNT, &[])
+            .await?
+            .first()
+            .map(|r| r.try_get::<_, i64>(0))
+            .transpose()?
+            .unwrap_or(0),
+        None => 0,
+    };
+    let items = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+    Ok(Page::new(items, page, u64::try_from(total).unwrap_or(0)))
+}
+
+/// Changes the fields present in `request` (the allowlist is validated before any write).
+/// Unknown (or another tenant's) workload → `not_found`.
+pub async fn update(
+    scope: &TenantScope<'_>,
+    workload_id: &WorkloadId,
+    request: &WorkloadUpdateRequest,
+) -> Result<Workload, DbError> {
+    let ip_allowlist = allowlist(request.ip_allowlist.as_deref())?;
+    let rows = scope
+        .db()
+        .observe(
+            REPO,
+            "update",
+            scope.query(UPDATE, &[workload_id, &request.enabled, &ip_allowlist]),
+        )
+        .await?;
+    rows.first()
+        .map(from_row)
+        .unwrap_or_else(|| Err(DbError::not_found("workload")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COLUMNS: &str =
+        "workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at";
+
+    #[test]
+    fn column_list_matches_every_select() {
+        for sql in [BY_ID, BY_SAN] {
+            assert!(sql.contains(COLUMNS), "{sql}");
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! WorkloadRepository against real PostgreSQL.
+
+use brokerdb::db::ErrorCode;
+use brokerdb::db::paging::PageRequest;
+use brokerdb::model::WorkloadId;
+use brokerdb::repo::workloads::{
+    self, EnrollmentMode, WorkloadCreateRequest, WorkloadUpdateRequest,
+};
+
+use crate::TestResult;
+use crate::db_scope::{seeded, tenant};
+
+fn request(name: &str, ips: Option<&[&str]>) -> WorkloadCreateRequest {
+    WorkloadCreateRequest {
+        name: name.to_owned(),
+        ip_allowlist: ips.map(|ips| ips.iter().map(|s| (*s).to_owned()).collect()),
+        enrollment_mode: EnrollmentMode::BrokerCa,
+    }
+}
+
+#[tokio::test]
+async fn create_defaults_the_san_uri_normalizes_the_allowlist_and_enforces_uniqueness() -> TestResult
+{
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let scope = db.tenant(&a);
+    let w = workloads::create(
+        &scope,
+        &request("api", Some(&[" 10.0.0.0/8", "::1", "192.168.1.1"])),
+        None,
+        None,
+    )
+    .await?;
+    assert!(w.enabled);
+    assert_eq!(
+        w.mtls_san_uri,
+        format!("spiffe://broker/tenants/t_a/workloads/{}", w.workload_id)
+    );
+    assert_eq!(
+        w.ip_allowlist,
+        ["10.0.0.0/8", "192.168.1.1", "::1"],
+        "trimmed and sorted by byte order"
+    );
+
+    let custom = workloads::create(
+        &scope,
+        &request("batch", None),
+        Some(WorkloadId::parse("w_custom")?),
+        Some(" spiffe://x/y "),
+    )
+    .await?;
+    assert_eq!(
+        (custom.workload_id.as_str(), custom.mtls_san_uri.as_str()),
+        ("w_custom", "spiffe://x/y")
+    );
+    assert!(custom.ip_allowlist.is_empty());
+
+    for (req, id, san, code) in [
+        (request("api", None), None, None, ErrorCode::UniqueViolation),
+        (
+            request("other", None),
+            Some("w_custom"),
+            None,
+            ErrorCode::UniqueViolation,
+        ),
+        (
+            request("other2", None),
+            None,
+            Some("spiffe://x/y"),
+            ErrorCode::UniqueViolation,
+        ),
+        (
+            request("bad", Some(&["10.0.0.1/33"])),
+            None,
+            None,
+            ErrorCode::ValidationError,
+        ),
+        (
+            request("dup", Some(&["10.0.0.1", " 10.0.0.1"])),
+            None,
+            None,
+            ErrorCode::ValidationError,
+        ),
+        (
+            request("blank-san", None),
+            None,
+            Some("  "),
+            ErrorCode::ValidationError,
+        ),
+    ] {
+        let id = id.map(WorkloadId::parse).transpose()?;
+        let got = workloads::create(&scope, &req, id, san)
+            .await
+            .err()
+            .map(|e| e.code());
+        assert_eq!(got, Some(code), "{}", req.name);
+    }
+    let ghost = tenant("t_ghost")?;
+    let got = workloads::create(&db.tenant(&ghost), &request("x", None), None, None)
+        .await
+        .err()
+        .map(|e| e.code());
+    assert_eq!(got, Some(ErrorCode::IntegrityViolation), "unknown tenant");
+    Ok(())
+}
+
+#[tokio::test]
+async fn reads_are_tenant_scoped_and_pre_tenant_lookups_use_the_system_scope() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    let w = workloads::create(&db.tenant(&a), &request("api", None), None, None).await?;
+
+    assert_eq!(
+        workloads::get_by_id(&db.tenant(&a), &w.workload_id)
+            .await?
+            .as_ref(),
+        Some(&w)
+    );
+    assert_eq!(
+        workloads::get_by_id(&db.tenant(&b), &w.workload_id).await?,
+        None,
+        "tenant B must not see it"
+    );
+    assert_eq!(
+        workloads::get_by_san_uri(&db.system(), &format!(" {} ", w.mtls_san_uri))
+            .await?
+            .as_ref(),
+        Some(&w)
+    );
+    assert_eq!(
+        workloads::get_by_san_uri(&db.system(), "spiffe://none").await?,
+        None
+    );
+    assert_eq!(
+        workloads::get_by_san_uri(&db.system(), "")
+            .await
+            .err()
+            .map(|e| e.code()),
+        Some(ErrorCode::ValidationError)
+    );
+    assert_eq!(
+        workloads::resolve_tenant_by_workload(&db.system(), &w.workload_id).await?,
+        Some(a.clone())
+    );
+    assert_eq!(
+        workloads::resolve_tenant_by_workload(&db.system(), &WorkloadId::parse("w_none")?).await?,
+        None
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn update_changes_only_the_fields_given_and_never_another_tenants_workload() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    let w = workloads::create(
+        &db.tenant(&a),
+        &request("api", Some(&["10.0.0.1"])),
+        None,
+        None,
+    )
+    .await?;
+
+    let off = workloads::update(
+        &db.tenant(&a),
+        &w.workload_id,
+        &WorkloadUpdateRequest {
+            enabled: Some(false),
+            ip_allowlist: None,
+        },
+    )
+    .await?;
+    assert_eq!(
+        (off.enabled, off.ip_allowlist.clone()),
+        (false, vec!["10.0.0.1".to_owned()])
+    );
+    let ips = WorkloadUpdateRequest {
+        enabled: None,
+        ip_allowlist: Some(vec!["2001:db8::/32".into(), "1.2.3.4".into()]),
+    };
+    let moved = workloads::update(&db.tenant(&a), &w.workload_id, &ips).await?;
+    assert_eq!(
+        (moved.enabled, moved.ip_allowlist),
+        (
+            false,
+            vec!["1.2.3.4".to_owned(), "2001:db8::/32".to_owned()]
+        )
+    );
+
+    let bad = WorkloadUpdateRequest {
+        enabled: Some(true),
+        ip_allowlist: Some(vec!["300.1.1.1".into()]),
+    };
+    assert_eq!(
+        workloads::update(&db.tenant(&a), &w.workload_id, &bad)
+            .await
+            .err()
+            .map(|e| e.code()),
+        Some(ErrorCode::ValidationError)
+    );
+    assert_eq!(
+        workloads::get_by_id(&db.tenant(&a), &w.workload_id)
+            .await?
+            .map(|w| w.enabled),
+        Some(false),
+        "nothing written"
+    );
+
+    let enable = WorkloadUpdateRequest {
+        enabled: Some(true),
+        ip_allowlist: None,
+    };
+    assert_eq!(
+        workloads::update(&db.tenant(&b), &w.workload_id, &enable)
+            .await
+            .err()
+            .map(|e| e.code()),
+        Some(ErrorCode::NotFound)
+    );
+    assert_eq!(
+        workloads::update(&db.tenant(&a), &WorkloadId::parse("w_none")?, &enable)
+            .await
+            .err()
+            .map(|e| e.code()),
+        Some(ErrorCode::NotFound)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn list_pages_are_right_at_the_edges() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    let empty = workloads::list_by_tenant(&db.tenant(&a), PageRequest::new(1, 2)?).await?;
+    assert_eq!(
+        (empty.items.len(), empty.total, empty.total_pages),
+        (0, 0, 0)
+    );
+    for name in ["w1", "w2", "w3", "w4", "w5"] {
+        workloads::create(&db.tenant(&a), &request(name, None), None, None).await?;
+    }
+    workloads::create(&db.tenant(&b), &request("other", None), None, None).await?;
+
+    let names = |p: &brokerdb::db::paging::Page<workloads::Workload>| {
+        p.items.iter().map(|w| w.name.clone()).collect::<Vec<_>>()
+    };
+    let first = workloads::list_by_tenant(&db.tenant(&a), PageRequest::new(1, 2)?).await?;
+    assert_eq!(
+        (names(&first), first.total, first.total_pages),
+        (vec!["w1".to_owned(), "w2".to_owned()], 5, 3)
+    );
+    let last = workloads::list_by_tenant(&db.tenant(&a), PageRequest::new(3, 2)?).await?;
+    assert_eq!(
+        (names(&last), last.total),
+        (vec!["w5".to_owned()], 5),
+        "last partial page"
+    );
+    let past = workloads::list_by_tenant(&db.tenant(&a), PageRequest::new(9, 2)?).await?;
+    assert_eq!(
+        (past.items.len(), past.total, past.total_pages, past.page),
+        (0, 5, 3, 9),
+        "past the end"
+    );
+    let exact = workloads::list_by_tenant(&db.tenant(&a), PageRequest::new(1, 5)?).await?;
+    assert_eq!(
+        (exact.items.len(), exact.total_pages),
+        (5, 1),
+        "exactly one page"
+    );
+    Ok(())
+}
