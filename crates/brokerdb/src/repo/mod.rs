@@ -7,6 +7,7 @@
 //! and nothing else is opened.
 
 pub mod enrollment_tokens;
+pub mod sessions;
 pub mod tenants;
 pub mod workloads;
 

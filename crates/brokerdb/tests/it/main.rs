@@ -5,6 +5,7 @@ mod db_tx;
 mod isolation;
 mod migrations;
 mod repo_enrollment_tokens;
+mod repo_sessions;
 mod repo_tenants;
 mod repo_workloads;
 mod schema;

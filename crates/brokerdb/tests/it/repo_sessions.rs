@@ -1,0 +1,165 @@
+//! SessionRepository against real PostgreSQL.
+
+use brokerdb::db::{Db, ErrorCode};
+use brokerdb::model::{NonEmptyString, SessionId, TenantId, Timestamp, TokenHash, WorkloadId};
+use brokerdb::repo::sessions::{self, SessionRecord};
+use brokerdb::repo::workloads::{self, EnrollmentMode, WorkloadCreateRequest};
+
+use crate::TestResult;
+use crate::db_scope::{seeded, tenant};
+
+async fn workload(db: &Db, t: &TenantId) -> Result<WorkloadId, Box<dyn std::error::Error>> {
+    let req = WorkloadCreateRequest {
+        name: "api".into(),
+        ip_allowlist: None,
+        enrollment_mode: EnrollmentMode::BrokerCa,
+    };
+    Ok(workloads::create(&db.tenant(t), &req, None, None)
+        .await?
+        .workload_id)
+}
+
+fn record(
+    session: &str,
+    t: &TenantId,
+    w: &WorkloadId,
+    hash: char,
+    ttl_secs: i64,
+) -> Result<SessionRecord, Box<dyn std::error::Error>> {
+    let expires = Timestamp::from_unix_millis(Timestamp::now().unix_millis() + ttl_secs * 1000)?;
+    Ok(SessionRecord {
+        session_id: SessionId::parse(session)?,
+        workload_id: w.clone(),
+        tenant_id: t.clone(),
+        cert_fingerprint256: NonEmptyString::new("cert_fingerprint_256", "sha256:abc")?,
+        token_hash: TokenHash::parse(&hash.to_string().repeat(64))?,
+        expires_at: expires,
+        dpop_key_thumbprint: None,
+        scopes: Some(vec!["read".into()]),
+    })
+}
+
+const S1: &str = "9f1c2a4e-8b3d-4c5e-9a7b-1d2e3f4a5b6c";
+const S2: &str = "0b4a7c1e-2d3f-4a5b-8c6d-7e8f9a0b1c2d";
+
+#[tokio::test]
+async fn upsert_then_lookup_by_token_hash_and_revocation_hides_it_for_good() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let w = workload(&db, &a).await?;
+    let rec = record(S1, &a, &w, 'a', 3600)?;
+    assert_eq!(sessions::upsert(&db.tenant(&a), &rec).await?, rec);
+    let json = serde_json::to_value(&rec)?;
+    assert!(
+        json.get("certFingerprint256").is_some() && json.get("dpopKeyThumbprint").is_none(),
+        "{json}"
+    );
+
+    let found = sessions::get_by_token_hash(&db.system(), &rec.token_hash).await?;
+    assert_eq!(found.as_ref(), Some(&rec));
+
+    sessions::revoke_by_id(&db.tenant(&a), &rec.session_id).await?;
+    assert_eq!(
+        sessions::get_by_token_hash(&db.system(), &rec.token_hash).await?,
+        None
+    );
+    // Re-upserting a revoked session must not bring it back.
+    sessions::upsert(&db.tenant(&a), &rec).await?;
+    assert_eq!(
+        sessions::get_by_token_hash(&db.system(), &rec.token_hash).await?,
+        None
+    );
+
+    let missing = sessions::revoke_by_id(&db.tenant(&a), &SessionId::parse(S2)?)
+        .await
+        .err()
+        .map(|e| e.code());
+    assert_eq!(missing, Some(ErrorCode::NotFound));
+    let b = tenant("t_b")?;
+    let foreign = sessions::revoke_by_id(&db.tenant(&b), &rec.session_id)
+        .await
+        .err()
+        .map(|e| e.code());
+    assert_eq!(
+        foreign,
+        Some(ErrorCode::NotFound),
+        "tenant B cannot revoke tenant A's session"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn expired_sessions_are_invisible_and_swept() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let w = workload(&db, &a).await?;
+    let old = record(S1, &a, &w, 'a', -10)?;
+    let live = record(S2, &a, &w, 'b', 3600)?;
+    sessions::upsert(&db.tenant(&a), &old).await?;
+    sessions::upsert(&db.tenant(&a), &live).await?;
+    assert_eq!(
+        sessions::get_by_token_hash(&db.system(), &old.token_hash).await?,
+        None
+    );
+    assert_eq!(
+        sessions::delete_expired(&db.system(), Timestamp::now()).await?,
+        1
+    );
+    assert!(
+        sessions::get_by_token_hash(&db.system(), &live.token_hash)
+            .await?
+            .is_some()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn upsert_rejects_another_tenant_and_unknown_workloads() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    let w = workload(&db, &a).await?;
+    let rec = record(S1, &a, &w, 'a', 3600)?;
+    let wrong_scope = sessions::upsert(&db.tenant(&b), &rec)
+        .await
+        .err()
+        .map(|e| e.code());
+    assert_eq!(wrong_scope, Some(ErrorCode::ValidationError));
+    let ghost = record(S2, &a, &WorkloadId::parse("w_none")?, 'b', 3600)?;
+    assert_eq!(
+        sessions::upsert(&db.tenant(&a), &ghost)
+            .await
+            .err()
+            .map(|e| e.code()),
+        Some(ErrorCode::IntegrityViolation)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_upserts_of_two_sessions_with_one_token_hash_give_one_unique_violation()
+-> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let w = workload(&db, &a).await?;
+    let tasks: Vec<_> = [S1, S2]
+        .into_iter()
+        .map(|id| {
+            let rec = record(id, &a, &w, 'c', 3600).map_err(|e| e.to_string());
+            let (db, a) = (db.clone(), a.clone());
+            tokio::spawn(async move {
+                let rec = rec?;
+                sessions::upsert(&db.tenant(&a), &rec)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.code().as_str().to_owned())
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await?);
+    }
+    outcomes.sort();
+    assert_eq!(outcomes, vec![Ok(()), Err("unique_violation".to_owned())]);
+    Ok(())
+}
