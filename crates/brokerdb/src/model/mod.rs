@@ -9,6 +9,7 @@ mod encoding;
 mod http;
 mod ids;
 mod net;
+mod role;
 mod text;
 mod time;
 mod validation;
@@ -23,6 +24,7 @@ pub use ids::{
     SessionId, TemplateId, TenantId, UserId, WorkloadId,
 };
 pub use net::{IpAllowlist, IpOrCidr, PolicyHost};
+pub use role::UserRole;
 pub use text::{NonEmptyString, is_trim_char, normalize_unique_list, trim, trimmed_non_empty};
 pub use time::Timestamp;
 pub use validation::ValidationError;

@@ -9,6 +9,7 @@
 pub mod enrollment_tokens;
 pub mod sessions;
 pub mod tenants;
+pub mod users;
 pub mod workloads;
 
 use tokio_postgres::Row;

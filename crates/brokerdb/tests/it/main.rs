@@ -7,6 +7,7 @@ mod migrations;
 mod repo_enrollment_tokens;
 mod repo_sessions;
 mod repo_tenants;
+mod repo_users;
 mod repo_workloads;
 mod schema;
 

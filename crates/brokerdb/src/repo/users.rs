@@ -1,0 +1,472 @@
+//! UserRepository (spec §3) and the users list of seed 001: offset pages with filters and an
+//! allowlisted sort, and a keyset variant for deep paging. All in the tenant scope.
+
+use serde::Serialize;
+use tokio_postgres::Row;
+
+use crate::db::paging::{Direction, Page, PageRequest, Sort, SortField, contains_pattern};
+use crate::db::{DbError, TenantScope, TxOptions, run_in_transaction};
+use crate::model::{Email, NonEmptyString, TenantId, Timestamp, UserId, UserRole, ValidationError};
+
+const REPO: &str = "users";
+
+macro_rules! cols {
+    () => {
+        "u.user_id, u.tenant_id, u.email, u.display_name, u.oidc_subject, u.oidc_issuer, u.enabled, u.created_at, \
+         ARRAY(SELECT r.role::text FROM human_user_roles r WHERE r.tenant_id = u.tenant_id AND r.user_id = u.user_id ORDER BY 1) AS roles"
+    };
+}
+/// `$1` search pattern, `$2` enabled, `$3` role, `$4` created_from (inclusive), `$5` created_to (exclusive).
+macro_rules! filters {
+    () => {
+        "($1::text IS NULL OR u.email ILIKE $1 OR u.display_name ILIKE $1) \
+         AND ($2::bool IS NULL OR u.enabled = $2) \
+         AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM human_user_roles r WHERE r.tenant_id = u.tenant_id \
+              AND r.user_id = u.user_id AND r.role = $3::text::user_role)) \
+         AND ($4::timestamptz IS NULL OR u.created_at >= $4) AND ($5::timestamptz IS NULL OR u.created_at < $5)"
+    };
+}
+/// Offset page: `$6` limit, `$7` offset.
+macro_rules! page_sql {
+    ($order:literal) => {
+        concat!(
+            "SELECT ",
+            cols!(),
+            ", count(*) OVER () AS total FROM human_users u WHERE ",
+            filters!(),
+            " ORDER BY ",
+            $order,
+            " LIMIT $6 OFFSET $7"
+        )
+    };
+}
+/// Keyset page: `$6` last key (text, cast), `$7` last user_id, `$8` limit.
+macro_rules! keyset_sql {
+    ($key:literal, $cast:literal, $cmp:literal, $order:literal) => {
+        concat!(
+            "SELECT ",
+            cols!(),
+            " FROM human_users u WHERE ",
+            filters!(),
+            " AND ($6::text IS NULL OR (",
+            $key,
+            ", u.user_id) ",
+            $cmp,
+            " ($6::text",
+            $cast,
+            ", $7::text)) ORDER BY ",
+            $order,
+            " LIMIT $8"
+        )
+    };
+}
+
+const COUNT: &str = concat!("SELECT count(*) FROM human_users u WHERE ", filters!());
+const BY_ID: &str = concat!(
+    "SELECT ",
+    cols!(),
+    " FROM human_users u WHERE u.user_id = $1"
+);
+const CREATE: &str = "WITH u AS (
+       INSERT INTO human_users (user_id, tenant_id, email, display_name, oidc_subject, oidc_issuer, enabled)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *),
+     r AS (INSERT INTO human_user_roles (tenant_id, user_id, role)
+           SELECT u.tenant_id, u.user_id, role::user_role FROM u, unnest($8::text[]) AS role RETURNING role)
+     SELECT u.user_id, u.tenant_id, u.email, u.display_name, u.oidc_subject, u.oidc_issuer, u.enabled, u.created_at,
+            ARRAY(SELECT role::text FROM r ORDER BY 1) AS roles FROM u";
+const LOCK_USER: &str = "SELECT 1 FROM human_users WHERE user_id = $1 FOR UPDATE";
+const DELETE_ROLES: &str = "DELETE FROM human_user_roles WHERE user_id = $1";
+const INSERT_ROLES: &str = "INSERT INTO human_user_roles (tenant_id, user_id, role)
+     SELECT $2, $1, role::user_role FROM unnest($3::text[]) AS role";
+
+/// The `HumanUser` record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HumanUser {
+    /// Business id.
+    pub user_id: UserId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Email, unique per tenant.
+    pub email: String,
+    /// Roles, unique and sorted.
+    pub roles: Vec<UserRole>,
+    /// Enabled flag.
+    pub enabled: bool,
+    /// Omitted when unset or empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Omitted when unset or empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc_subject: Option<String>,
+    /// Omitted when unset or empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc_issuer: Option<String>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.is_empty())
+}
+
+fn from_row(row: &Row) -> Result<HumanUser, DbError> {
+    let labels: Vec<String> = row.try_get(8)?;
+    let roles = labels
+        .iter()
+        .map(|l| UserRole::parse(l))
+        .collect::<Result<Vec<_>, _>>();
+    let roles = roles.map_err(|_| DbError::Unexpected {
+        message: "stored role violates its contract".into(),
+    })?;
+    if roles.is_empty() {
+        return Err(DbError::Unexpected {
+            message: "stored user has no role".into(),
+        });
+    }
+    Ok(HumanUser {
+        user_id: row.try_get(0)?,
+        tenant_id: row.try_get(1)?,
+        email: row.try_get(2)?,
+        display_name: non_empty(row.try_get(3)?),
+        oidc_subject: non_empty(row.try_get(4)?),
+        oidc_issuer: non_empty(row.try_get(5)?),
+        enabled: row.try_get(6)?,
+        created_at: row.try_get(7)?,
+        roles,
+    })
+}
+
+fn labels(roles: &[UserRole]) -> Vec<&'static str> {
+    roles.iter().map(|r| r.as_str()).collect()
+}
+
+/// `CreateHumanUserInput` (the tenant is the scope's).
+#[derive(Debug, Clone)]
+pub struct CreateHumanUser {
+    /// Defaults to `u_<32 hex>`.
+    pub user_id: Option<UserId>,
+    /// Email (format-checked), unique per tenant.
+    pub email: Email,
+    /// Role labels; at least one, no duplicates.
+    pub roles: Vec<String>,
+    /// Defaults to true.
+    pub enabled: Option<bool>,
+    /// Optional, non-empty.
+    pub display_name: Option<NonEmptyString>,
+    /// Optional, non-empty.
+    pub oidc_subject: Option<NonEmptyString>,
+    /// Optional, non-empty.
+    pub oidc_issuer: Option<NonEmptyString>,
+}
+
+/// Creates a user and its roles in one statement (atomic). Unknown tenant →
+/// `integrity_violation`; duplicate id or `(tenant, email)` → `unique_violation`.
+pub async fn create(
+    scope: &TenantScope<'_>,
+    input: &CreateHumanUser,
+) -> Result<HumanUser, DbError> {
+    let roles = UserRole::normalize_set(input.roles.iter().map(String::as_str))?;
+    let user_id = input.user_id.clone().unwrap_or_else(UserId::generate);
+    let text = |v: &Option<NonEmptyString>| v.as_ref().map(|s| s.as_str().to_owned());
+    let params = (
+        text(&input.display_name),
+        text(&input.oidc_subject),
+        text(&input.oidc_issuer),
+    );
+    let enabled = input.enabled.unwrap_or(true);
+    let rows = scope
+        .db()
+        .observe(
+            REPO,
+            "create",
+            scope.query(
+                CREATE,
+                &[
+                    &user_id,
+                    scope.tenant_id(),
+                    &input.email.as_str(),
+                    &params.0,
+                    &params.1,
+                    &params.2,
+                    &enabled,
+                    &labels(&roles),
+                ],
+            ),
+        )
+        .await?;
+    rows.first()
+        .map(from_row)
+        .unwrap_or_else(|| Err(DbError::not_found("user")))
+}
+
+/// A user of the scope's tenant, or `None` (also for another tenant's user).
+pub async fn get_by_id(
+    scope: &TenantScope<'_>,
+    user_id: &UserId,
+) -> Result<Option<HumanUser>, DbError> {
+    let row = scope
+        .db()
+        .observe(REPO, "get_by_id", scope.query_opt(BY_ID, &[user_id]))
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Replaces the user's whole role set atomically (the user row is locked first, so concurrent
+/// replacements serialize). Unknown (or another tenant's) user → `not_found`.
+pub async fn update_roles(
+    scope: &TenantScope<'_>,
+    user_id: &UserId,
+    roles: &[String],
+) -> Result<HumanUser, DbError> {
+    let roles = UserRole::normalize_set(roles.iter().map(String::as_str))?;
+    let (user, tenant) = (user_id.clone(), scope.tenant_id().clone());
+    let opts = TxOptions::default();
+    let fut = run_in_transaction(scope, None, &opts, move |tx| {
+        let (user, tenant, roles) = (user.clone(), tenant.clone(), labels(&roles));
+        Box::pin(async move {
+            if tx.query_opt(LOCK_USER, &[&user]).await?.is_none() {
+                return Err(DbError::not_found("user"));
+            }
+            tx.execute(DELETE_ROLES, &[&user]).await?;
+            tx.execute(INSERT_ROLES, &[&user, &tenant, &roles]).await?;
+            let row = tx.query_opt(BY_ID, &[&user]).await?;
+            row.as_ref()
+                .map(from_row)
+                .unwrap_or_else(|| Err(DbError::not_found("user")))
+        })
+    });
+    scope.db().observe(REPO, "update_roles", fut).await
+}
+
+/// Sortable fields of the users list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    /// Creation time.
+    CreatedAt,
+    /// Email (byte order).
+    Email,
+    /// Display name (missing sorts as empty).
+    DisplayName,
+}
+
+impl SortField for UserSort {
+    const ALL: &'static [Self] = &[Self::CreatedAt, Self::Email, Self::DisplayName];
+    fn name(self) -> &'static str {
+        match self {
+            Self::CreatedAt => "created_at",
+            Self::Email => "email",
+            Self::DisplayName => "display_name",
+        }
+    }
+}
+
+/// Filters of the users list; all optional, combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Case-insensitive substring of email or display name (bound, wildcards escaped).
+    pub q: Option<String>,
+    /// Enabled flag.
+    pub enabled: Option<bool>,
+    /// Has this role.
+    pub role: Option<UserRole>,
+    /// Created at or after.
+    pub created_from: Option<Timestamp>,
+    /// Created before.
+    pub created_to: Option<Timestamp>,
+}
+
+impl UserFilter {
+    fn pattern(&self) -> Option<String> {
+        self.q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(contains_pattern)
+    }
+}
+
+fn page_sql(sort: Sort<UserSort>) -> &'static str {
+    match (sort.field, sort.direction) {
+        (UserSort::CreatedAt, Direction::Asc) => page_sql!("u.created_at ASC, u.user_id ASC"),
+        (UserSort::CreatedAt, Direction::Desc) => page_sql!("u.created_at DESC, u.user_id DESC"),
+        (UserSort::Email, Direction::Asc) => page_sql!("u.email ASC, u.user_id ASC"),
+        (UserSort::Email, Direction::Desc) => page_sql!("u.email DESC, u.user_id DESC"),
+        (UserSort::DisplayName, Direction::Asc) => {
+            page_sql!("COALESCE(u.display_name, '') ASC, u.user_id ASC")
+        }
+        (UserSort::DisplayName, Direction::Desc) => {
+            page_sql!("COALESCE(u.display_name, '') DESC, u.user_id DESC")
+        }
+    }
+}
+
+fn keyset_sql(sort: Sort<UserSort>) -> &'static str {
+    match (sort.field, sort.direction) {
+        (UserSort::CreatedAt, Direction::Asc) => keyset_sql!(
+            "u.created_at",
+            "::timestamptz",
+            ">",
+            "u.created_at ASC, u.user_id ASC"
+        ),
+        (UserSort::CreatedAt, Direction::Desc) => keyset_sql!(
+            "u.created_at",
+            "::timestamptz",
+            "<",
+            "u.created_at DESC, u.user_id DESC"
+        ),
+        (UserSort::Email, Direction::Asc) => {
+            keyset_sql!("u.email", "", ">", "u.email ASC, u.user_id ASC")
+        }
+        (UserSort::Email, Direction::Desc) => {
+            keyset_sql!("u.email", "", "<", "u.email DESC, u.user_id DESC")
+        }
+        (UserSort::DisplayName, Direction::Asc) => {
+            keyset_sql!(
+                "COALESCE(u.display_name, '')",
+                "",
+                ">",
+                "COALESCE(u.display_name, '') ASC, u.user_id ASC"
+            )
+        }
+        (UserSort::DisplayName, Direction::Desc) => {
+            keyset_sql!(
+                "COALESCE(u.display_name, '')",
+                "",
+                "<",
+                "COALESCE(u.display_name, '') DESC, u.user_id DESC"
+            )
+        }
+    }
+}
+
+/// One offset page of the scope's users: `{items, page, pageSize, total, totalPages}`.
+pub async fn list(
+    scope: &TenantScope<'_>,
+    filter: &UserFilter,
+    sort: Sort<UserSort>,
+    page: PageRequest,
+) -> Result<Page<HumanUser>, DbError> {
+    let q = filter.pattern();
+    let role = filter.role.map(UserRole::as_str);
+    let fut = async {
+        let rows = scope
+            .query(
+                page_sql(sort),
+                &[
+                    &q,
+                    &filter.enabled,
+                    &role,
+                    &filter.created_from,
+                    &filter.created_to,
+                    &page.limit(),
+                    &page.offset(),
+                ],
+            )
+            .await?;
+        let total: i64 = match rows.first() {
+            Some(row) => row.try_get("total")?,
+            // Past the last page the window has no row to carry the total: count it.
+            None if page.page() > 1 => scope
+                .query(
+                    COUNT,
+                    &[
+                        &q,
+                        &filter.enabled,
+                        &role,
+                        &filter.created_from,
+                        &filter.created_to,
+                    ],
+                )
+                .await?
+                .first()
+                .map(|r| r.try_get(0))
+                .transpose()?
+                .unwrap_or(0),
+            None => 0,
+        };
+        let items = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+        Ok(Page::new(items, page, u64::try_from(total).unwrap_or(0)))
+    };
+    scope.db().observe(REPO, "list", fut).await
+}
+
+/// A keyset page: items and the cursor of the next page (absent on the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserSlice {
+    /// This page's users.
+    pub items: Vec<HumanUser>,
+    /// Opaque; pass back to get the next page. Bound to the tenant and the sort.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+fn sort_key(user: &HumanUser, field: UserSort) -> String {
+    match field {
+        UserSort::CreatedAt => user.created_at.to_string(),
+        UserSort::Email => user.email.clone(),
+        UserSort::DisplayName => user.display_name.clone().unwrap_or_default(),
+    }
+}
+
+/// Keyset paging over the same filters and sorts, for deep pages: `limit` 1..=100; `cursor`
+/// from the previous slice (a tampered, malformed, other-sort or other-tenant cursor →
+/// `validation_error`). Fetches `limit + 1` rows, so the last page has no cursor.
+pub async fn list_after(
+    scope: &TenantScope<'_>,
+    filter: &UserFilter,
+    sort: Sort<UserSort>,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<UserSlice, DbError> {
+    if !(1..=100).contains(&limit) {
+        return Err(ValidationError::new("limit", "must be an integer from 1 to 100").into());
+    }
+    let key = scope.db().cursor_key();
+    let after = cursor
+        .map(|c| key.decode(scope.tenant_id().as_str(), &sort.tag(), c))
+        .transpose()?;
+    let (last_key, last_id) = match after.as_deref() {
+        Some([k, id]) => (Some(k.clone()), Some(id.clone())),
+        Some(_) => {
+            return Err(
+                ValidationError::new("cursor", "is not a valid cursor for this list").into(),
+            );
+        }
+        None => (None, None),
+    };
+    let q = filter.pattern();
+    let role = filter.role.map(UserRole::as_str);
+    let fetch = limit + 1;
+    let rows = scope
+        .db()
+        .observe(
+            REPO,
+            "list_after",
+            scope.query(
+                keyset_sql(sort),
+                &[
+                    &q,
+                    &filter.enabled,
+                    &role,
+                    &filter.created_from,
+                    &filter.created_to,
+                    &last_key,
+                    &last_id,
+                    &fetch,
+                ],
+            ),
+        )
+        .await?;
+    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let more = items.len() as i64 > limit;
+    items.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = match items.last() {
+        Some(last) if more => Some(key.encode(
+            scope.tenant_id().as_str(),
+            &sort.tag(),
+            &[sort_key(last, sort.field), last.user_id.to_string()],
+        )),
+        _ => None,
+    };
+    Ok(UserSlice { items, next_cursor })
+}

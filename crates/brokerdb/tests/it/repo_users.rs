@@ -1,0 +1,390 @@
+//! UserRepository and the users list against real PostgreSQL.
+
+use brokerdb::db::paging::{PageRequest, Sort};
+use brokerdb::db::{Db, ErrorCode};
+use brokerdb::model::{Email, NonEmptyString, TenantId, UserId, UserRole};
+use brokerdb::repo::users::{self, CreateHumanUser, HumanUser, UserFilter, UserSort};
+use brokerdb_testkit::database;
+
+use crate::TestResult;
+use crate::db_scope::tenant;
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn input(email: &str, roles: &[&str], name: Option<&str>) -> Res<CreateHumanUser> {
+    Ok(CreateHumanUser {
+        user_id: None,
+        email: Email::parse(email)?,
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        enabled: None,
+        display_name: name
+            .map(|n| NonEmptyString::new("display_name", n))
+            .transpose()?,
+        oidc_subject: None,
+        oidc_issuer: None,
+    })
+}
+
+async fn two_tenants() -> Res<(brokerdb_testkit::TestDatabase, Db, TenantId, TenantId)> {
+    let test_db = database().await;
+    test_db
+        .admin()
+        .await
+        .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A'), ('t_b', 'B')")
+        .await?;
+    let db = test_db.db();
+    Ok((test_db, db, tenant("t_a")?, tenant("t_b")?))
+}
+
+#[tokio::test]
+async fn create_get_and_update_roles_with_their_error_paths() -> TestResult {
+    let (_t, db, a, b) = two_tenants().await?;
+    let u = users::create(
+        &db.tenant(&a),
+        &input("ann@example.com", &["operator", " admin"], Some("Ann"))?,
+    )
+    .await?;
+    assert!(u.user_id.as_str().starts_with("u_"));
+    assert_eq!(
+        (u.roles.clone(), u.enabled, u.display_name.as_deref()),
+        (vec![UserRole::Admin, UserRole::Operator], true, Some("Ann"))
+    );
+    let json = serde_json::to_value(&u)?;
+    assert!(
+        json.get("oidc_subject").is_none(),
+        "unset optional fields are omitted: {json}"
+    );
+
+    for (inp, code) in [
+        (
+            input("ann@example.com", &["admin"], None)?,
+            ErrorCode::UniqueViolation,
+        ),
+        (
+            input("bob@example.com", &["admin", "admin"], None)?,
+            ErrorCode::ValidationError,
+        ),
+        (
+            input("bob@example.com", &[], None)?,
+            ErrorCode::ValidationError,
+        ),
+        (
+            input("bob@example.com", &["root"], None)?,
+            ErrorCode::ValidationError,
+        ),
+    ] {
+        assert_eq!(
+            users::create(&db.tenant(&a), &inp)
+                .await
+                .err()
+                .map(|e| e.code()),
+            Some(code)
+        );
+    }
+    let same_id = CreateHumanUser {
+        user_id: Some(u.user_id.clone()),
+        ..input("c@example.com", &["admin"], None)?
+    };
+    assert_eq!(
+        users::create(&db.tenant(&b), &same_id)
+            .await
+            .err()
+            .map(|e| e.code()),
+        Some(ErrorCode::UniqueViolation)
+    );
+    let ghost = tenant("t_ghost")?;
+    let got = users::create(
+        &db.tenant(&ghost),
+        &input("g@example.com", &["admin"], None)?,
+    )
+    .await
+    .err()
+    .map(|e| e.code());
+    assert_eq!(got, Some(ErrorCode::IntegrityViolation));
+
+    assert_eq!(
+        users::get_by_id(&db.tenant(&a), &u.user_id).await?.as_ref(),
+        Some(&u)
+    );
+    assert_eq!(
+        users::get_by_id(&db.tenant(&b), &u.user_id).await?,
+        None,
+        "invisible to tenant B"
+    );
+
+    let updated = users::update_roles(&db.tenant(&a), &u.user_id, &["owner".into()]).await?;
+    assert_eq!(updated.roles, [UserRole::Owner]);
+    let foreign = users::update_roles(&db.tenant(&b), &u.user_id, &["auditor".into()])
+        .await
+        .err()
+        .map(|e| e.code());
+    assert_eq!(foreign, Some(ErrorCode::NotFound));
+    let bad = users::update_roles(
+        &db.tenant(&a),
+        &u.user_id,
+        &["owner".into(), "owner".into()],
+    )
+    .await
+    .err()
+    .map(|e| e.code());
+    assert_eq!(bad, Some(ErrorCode::ValidationError));
+    assert_eq!(
+        users::get_by_id(&db.tenant(&a), &u.user_id)
+            .await?
+            .map(|u| u.roles),
+        Some(vec![UserRole::Owner])
+    );
+    assert_eq!(
+        users::update_roles(&db.tenant(&a), &UserId::parse("u_none")?, &["admin".into()])
+            .await
+            .err()
+            .map(|e| e.code()),
+        Some(ErrorCode::NotFound)
+    );
+    Ok(())
+}
+
+async fn seed_list(db: &Db, a: &TenantId, b: &TenantId) -> Res<Vec<HumanUser>> {
+    let mut out = Vec::new();
+    for (email, roles, name, enabled) in [
+        (
+            "carol@example.com",
+            &["admin"][..],
+            Some("Carol 50%_off"),
+            true,
+        ),
+        ("alice@example.com", &["auditor"][..], Some("Alice"), true),
+        ("bob@example.com", &["admin", "operator"][..], None, false),
+        ("dave@example.com", &["operator"][..], Some("dave"), true),
+        ("eve@example.com", &["owner"][..], Some("Eve"), true),
+    ] {
+        let inp = CreateHumanUser {
+            enabled: Some(enabled),
+            ..input(email, roles, name)?
+        };
+        out.push(users::create(&db.tenant(a), &inp).await?);
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await; // distinct created_at
+    }
+    users::create(
+        &db.tenant(b),
+        &input("zed@example.com", &["admin"], Some("Zed"))?,
+    )
+    .await?;
+    Ok(out)
+}
+
+fn emails(items: &[HumanUser]) -> Vec<&str> {
+    items
+        .iter()
+        .map(|u| u.email.split('@').next().unwrap_or(""))
+        .collect()
+}
+
+#[tokio::test]
+async fn list_filters_sorts_and_pages_at_the_edges() -> TestResult {
+    let (_t, db, a, b) = two_tenants().await?;
+    let empty = users::list(
+        &db.tenant(&a),
+        &UserFilter::default(),
+        Sort::parse("created_at", "asc")?,
+        PageRequest::new(1, 10)?,
+    )
+    .await?;
+    assert_eq!(
+        (empty.items.len(), empty.total, empty.total_pages),
+        (0, 0, 0)
+    );
+    let seeded = seed_list(&db, &a, &b).await?;
+    let scope = db.tenant(&a);
+    let all = UserFilter::default();
+    let list = |f: UserFilter, field: &'static str, dir: &'static str, page: i64, size: i64| {
+        let parsed = Sort::<UserSort>::parse(field, dir)
+            .and_then(|s| PageRequest::new(page, size).map(|p| (s, p)));
+        async move {
+            let (sort, page) = parsed?;
+            users::list(&scope, &f, sort, page)
+                .await
+                .map_err(Box::<dyn std::error::Error>::from)
+        }
+    };
+
+    let p = list(all.clone(), "created_at", "asc", 1, 10).await?;
+    assert_eq!(
+        (emails(&p.items), p.total, p.total_pages),
+        (vec!["carol", "alice", "bob", "dave", "eve"], 5, 1),
+        "tenant B's user is not listed"
+    );
+    assert_eq!(
+        emails(&list(all.clone(), "email", "asc", 1, 10).await?.items),
+        ["alice", "bob", "carol", "dave", "eve"]
+    );
+    assert_eq!(
+        emails(&list(all.clone(), "email", "DESC", 1, 10).await?.items),
+        ["eve", "dave", "carol", "bob", "alice"]
+    );
+    assert_eq!(
+        emails(&list(all.clone(), "display_name", "asc", 1, 10).await?.items),
+        ["bob", "alice", "carol", "eve", "dave"],
+        "missing name sorts first; byte order"
+    );
+    assert_eq!(
+        emails(&list(all.clone(), "created_at", "desc", 1, 2).await?.items),
+        ["eve", "dave"]
+    );
+
+    let last = list(all.clone(), "created_at", "asc", 3, 2).await?;
+    assert_eq!(
+        (emails(&last.items), last.total, last.total_pages),
+        (vec!["eve"], 5, 3),
+        "last partial page"
+    );
+    let past = list(all.clone(), "created_at", "asc", 4, 2).await?;
+    assert_eq!(
+        (past.items.len(), past.total, past.total_pages),
+        (0, 5, 3),
+        "past the end keeps the totals"
+    );
+    let exact = list(all.clone(), "created_at", "asc", 1, 5).await?;
+    assert_eq!((exact.items.len(), exact.total_pages), (5, 1));
+
+    let q = |s: &str| UserFilter {
+        q: Some(s.into()),
+        ..UserFilter::default()
+    };
+    assert_eq!(
+        emails(&list(q("ALICE"), "email", "asc", 1, 10).await?.items),
+        ["alice"],
+        "case-insensitive email"
+    );
+    assert_eq!(
+        emails(&list(q("dav"), "email", "asc", 1, 10).await?.items),
+        ["dave"]
+    );
+    assert_eq!(
+        emails(&list(q("50%_"), "email", "asc", 1, 10).await?.items),
+        ["carol"],
+        "% and _ are literal"
+    );
+    assert_eq!(
+        list(q("%"), "email", "asc", 1, 10).await?.total,
+        1,
+        "a bare % matches only a literal %"
+    );
+    let enabled = UserFilter {
+        enabled: Some(false),
+        ..UserFilter::default()
+    };
+    assert_eq!(
+        emails(&list(enabled, "email", "asc", 1, 10).await?.items),
+        ["bob"]
+    );
+    let role = UserFilter {
+        role: Some(UserRole::Operator),
+        ..UserFilter::default()
+    };
+    assert_eq!(
+        emails(&list(role, "email", "asc", 1, 10).await?.items),
+        ["bob", "dave"]
+    );
+    let window = UserFilter {
+        created_from: Some(seeded[1].created_at),
+        created_to: Some(seeded[3].created_at),
+        ..UserFilter::default()
+    };
+    assert_eq!(
+        emails(&list(window, "created_at", "asc", 1, 10).await?.items),
+        ["alice", "bob"],
+        "from inclusive, to exclusive"
+    );
+
+    assert!(Sort::<UserSort>::parse("password", "asc").is_err());
+    assert!(Sort::<UserSort>::parse("email", "up").is_err());
+    assert!(
+        PageRequest::new(1, 0).is_err()
+            && PageRequest::new(1, 101).is_err()
+            && PageRequest::new(0, 10).is_err()
+    );
+    let as_db: brokerdb::db::DbError = PageRequest::new(1, 101).err().ok_or("accepted 101")?.into();
+    assert_eq!(as_db.code(), ErrorCode::ValidationError);
+    Ok(())
+}
+
+#[tokio::test]
+async fn keyset_pages_walk_every_row_once_and_reject_foreign_or_tampered_cursors() -> TestResult {
+    let (_t, db, a, b) = two_tenants().await?;
+    seed_list(&db, &a, &b).await?;
+    let scope = db.tenant(&a);
+    for (field, dir, expected) in [
+        (
+            "created_at",
+            "desc",
+            vec!["eve", "dave", "bob", "alice", "carol"],
+        ),
+        ("email", "asc", vec!["alice", "bob", "carol", "dave", "eve"]),
+        (
+            "display_name",
+            "desc",
+            vec!["dave", "eve", "carol", "alice", "bob"],
+        ),
+    ] {
+        let sort = Sort::<UserSort>::parse(field, dir)?;
+        let (mut seen, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+        loop {
+            let slice =
+                users::list_after(&scope, &UserFilter::default(), sort, 2, cursor.as_deref())
+                    .await?;
+            seen.extend(emails(&slice.items).into_iter().map(str::to_owned));
+            pages += 1;
+            match slice.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(
+            (seen, pages),
+            (
+                expected.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+                3
+            ),
+            "{field} {dir}"
+        );
+    }
+    let sort = Sort::<UserSort>::parse("email", "asc")?;
+    let first = users::list_after(&scope, &UserFilter::default(), sort, 2, None).await?;
+    let cursor = first.next_cursor.ok_or("no cursor")?;
+    let code = |r: Result<users::UserSlice, brokerdb::db::DbError>| r.err().map(|e| e.code());
+    assert_eq!(
+        code(
+            users::list_after(
+                &db.tenant(&b),
+                &UserFilter::default(),
+                sort,
+                2,
+                Some(&cursor)
+            )
+            .await
+        ),
+        Some(ErrorCode::ValidationError),
+        "another tenant"
+    );
+    let other_sort = Sort::<UserSort>::parse("email", "desc")?;
+    assert_eq!(
+        code(users::list_after(&scope, &UserFilter::default(), other_sort, 2, Some(&cursor)).await),
+        Some(ErrorCode::ValidationError),
+        "another sort"
+    );
+    let tampered = format!("x{cursor}");
+    assert_eq!(
+        code(users::list_after(&scope, &UserFilter::default(), sort, 2, Some(&tampered)).await),
+        Some(ErrorCode::ValidationError)
+    );
+    assert_eq!(
+        code(users::list_after(&scope, &UserFilter::default(), sort, 0, None).await),
+        Some(ErrorCode::ValidationError)
+    );
+    assert_eq!(
+        code(users::list_after(&scope, &UserFilter::default(), sort, 101, None).await),
+        Some(ErrorCode::ValidationError)
+    );
+    Ok(())
+}
