@@ -1,0 +1,297 @@
+//! One table over every tenant-scoped repository function: called in tenant A's scope, none
+//! returns, changes or counts tenant B's rows.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use brokerdb::db::paging::{PageRequest, Sort};
+use brokerdb::db::{DbError, TxOptions};
+use brokerdb::model::{Email, NonEmptyString, SessionId, Timestamp, TokenHash};
+use brokerdb::repo::enrollment_tokens::{self, IssueEnrollmentToken};
+use brokerdb::repo::sessions::{self, SessionRecord};
+use brokerdb::repo::tenants;
+use brokerdb::repo::users::{self, CreateHumanUser, UserFilter, UserSort};
+use brokerdb::repo::workloads::{
+    self, EnrollmentMode, WorkloadCreateRequest, WorkloadUpdateRequest,
+};
+use brokerdb_testkit::database;
+
+use crate::TestResult;
+use crate::db_scope::tenant;
+
+type Outcome<'a> = Pin<Box<dyn Future<Output = Result<String, DbError>> + 'a>>;
+
+/// Tenant B's rows in every tenant table, as JSON text (the snapshot compared before/after).
+const SNAPSHOT: &str = "SELECT string_agg(t::text, ',' ORDER BY t::text) FROM (
+    SELECT row_to_json(x)::text AS t FROM tenants x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM workloads x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM human_users x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM human_user_roles x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM enrollment_tokens x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM workload_sessions x WHERE tenant_id = 't_b') s(t)";
+
+fn code(r: Result<impl Sized, DbError>) -> String {
+    match r {
+        Ok(_) => "ok".into(),
+        Err(e) => e.code().as_str().into(),
+    }
+}
+
+#[tokio::test]
+async fn no_tenant_scoped_function_reaches_another_tenants_rows() -> TestResult {
+    let test_db = database().await;
+    let admin = test_db.admin().await;
+    admin
+        .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A'), ('t_b', 'B')")
+        .await?;
+    let db = test_db.db();
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    let (sa, sb) = (db.tenant(&a), db.tenant(&b));
+
+    // Tenant B's rows.
+    let wreq = |n: &str| WorkloadCreateRequest {
+        name: n.into(),
+        ip_allowlist: None,
+        enrollment_mode: EnrollmentMode::BrokerCa,
+    };
+    let wb = workloads::create(&sb, &wreq("api"), None, None).await?;
+    let wa = workloads::create(&sa, &wreq("api"), None, None).await?;
+    let user = |email: &str| -> Result<CreateHumanUser, Box<dyn std::error::Error>> {
+        Ok(CreateHumanUser {
+            user_id: None,
+            email: Email::parse(email)?,
+            roles: vec!["admin".into()],
+            enabled: None,
+            display_name: None,
+            oidc_subject: None,
+            oidc_issuer: None,
+        })
+    };
+    let ub = users::create(&sb, &user("b@example.com")?).await?;
+    let far = Timestamp::now()
+        .checked_add(std::time::Duration::from_secs(3600))
+        .ok_or("overflow")?;
+    let hb = TokenHash::parse(&"b".repeat(64))?;
+    let token = IssueEnrollmentToken {
+        token_hash: hb.clone(),
+        workload_id: wb.workload_id.clone(),
+        expires_at: far,
+        created_at: None,
+    };
+    enrollment_tokens::issue(&sb, None, &token).await?;
+    let used = IssueEnrollmentToken {
+        token_hash: TokenHash::parse(&"c".repeat(64))?,
+        ..token.clone()
+    };
+    enrollment_tokens::issue(&sb, None, &used).await?;
+    enrollment_tokens::consume_once(&sb, None, &used.token_hash, None, Timestamp::now()).await?;
+    let session = SessionRecord {
+        session_id: SessionId::parse("9f1c2a4e-8b3d-4c5e-9a7b-1d2e3f4a5b6c")?,
+        workload_id: wb.workload_id.clone(),
+        tenant_id: b.clone(),
+        cert_fingerprint256: NonEmptyString::new("cert", "fp")?,
+        token_hash: TokenHash::parse(&"d".repeat(64))?,
+        expires_at: far,
+        dpop_key_thumbprint: None,
+        scopes: None,
+    };
+    sessions::upsert(&sb, &session).await?;
+    let before: Option<String> = admin.query_one(SNAPSHOT, &[]).await?.get(0);
+
+    let now = Timestamp::now();
+    let session_in_a = SessionRecord {
+        tenant_id: a.clone(),
+        session_id: SessionId::parse("0b4a7c1e-2d3f-4a5b-8c6d-7e8f9a0b1c2d")?,
+        token_hash: TokenHash::parse(&"e".repeat(64))?,
+        ..session.clone()
+    };
+    let sort = Sort::<UserSort>::parse("email", "asc")?;
+    let enable = WorkloadUpdateRequest {
+        enabled: Some(false),
+        ip_allowlist: None,
+    };
+    let token_in_a = IssueEnrollmentToken {
+        token_hash: TokenHash::parse(&"f".repeat(64))?,
+        ..token.clone()
+    };
+    let cases: Vec<(&str, &str, Outcome<'_>)> = vec![
+        (
+            "tenants::get_own",
+            "t_a",
+            Box::pin(async {
+                Ok(tenants::get_own(&sa)
+                    .await?
+                    .map(|t| t.tenant_id.to_string())
+                    .unwrap_or_default())
+            }),
+        ),
+        (
+            "workloads::get_by_id",
+            "none",
+            Box::pin(async {
+                Ok(workloads::get_by_id(&sa, &wb.workload_id)
+                    .await?
+                    .map_or("none".into(), |_| "found".into()))
+            }),
+        ),
+        (
+            "workloads::update",
+            "not_found",
+            Box::pin(async { Ok(code(workloads::update(&sa, &wb.workload_id, &enable).await)) }),
+        ),
+        (
+            "workloads::list_by_tenant",
+            "1 total 1",
+            Box::pin(async {
+                let p = workloads::list_by_tenant(&sa, PageRequest::new(1, 100)?).await?;
+                Ok(format!("{} total {}", p.items.len(), p.total))
+            }),
+        ),
+        (
+            "enrollment_tokens::issue (B's workload)",
+            "not_found",
+            Box::pin(async { Ok(code(enrollment_tokens::issue(&sa, None, &token_in_a).await)) }),
+        ),
+        (
+            "enrollment_tokens::consume_once",
+            "not_found",
+            Box::pin(async {
+                Ok(code(
+                    enrollment_tokens::consume_once(&sa, None, &hb, None, now).await,
+                ))
+            }),
+        ),
+        (
+            "enrollment_tokens::has_consumed",
+            "false",
+            Box::pin(async {
+                Ok(
+                    enrollment_tokens::has_consumed_for_workload(&sa, None, &wb.workload_id)
+                        .await?
+                        .to_string(),
+                )
+            }),
+        ),
+        (
+            "enrollment_tokens::invalidate_active",
+            "0",
+            Box::pin(async {
+                Ok(
+                    enrollment_tokens::invalidate_active(&sa, None, &wb.workload_id, now)
+                        .await?
+                        .to_string(),
+                )
+            }),
+        ),
+        (
+            "sessions::upsert (B's record)",
+            "validation_error",
+            Box::pin(async { Ok(code(sessions::upsert(&sa, &session).await)) }),
+        ),
+        (
+            "sessions::upsert (B's workload)",
+            "integrity_violation",
+            Box::pin(async { Ok(code(sessions::upsert(&sa, &session_in_a).await)) }),
+        ),
+        (
+            "sessions::revoke_by_id",
+            "not_found",
+            Box::pin(async { Ok(code(sessions::revoke_by_id(&sa, &session.session_id).await)) }),
+        ),
+        (
+            "users::get_by_id",
+            "none",
+            Box::pin(async {
+                Ok(users::get_by_id(&sa, &ub.user_id)
+                    .await?
+                    .map_or("none".into(), |_| "found".into()))
+            }),
+        ),
+        (
+            "users::update_roles",
+            "not_found",
+            Box::pin(async {
+                Ok(code(
+                    users::update_roles(&sa, &ub.user_id, &["owner".into()]).await,
+                ))
+            }),
+        ),
+        (
+            "users::list",
+            "0 total 0",
+            Box::pin(async {
+                let p = users::list(&sa, &UserFilter::default(), sort, PageRequest::new(1, 100)?)
+                    .await?;
+                Ok(format!("{} total {}", p.items.len(), p.total))
+            }),
+        ),
+        (
+            "users::list_after",
+            "0",
+            Box::pin(async {
+                Ok(
+                    users::list_after(&sa, &UserFilter::default(), sort, 100, None)
+                        .await?
+                        .items
+                        .len()
+                        .to_string(),
+                )
+            }),
+        ),
+        (
+            "users::create (B's email)",
+            "ok",
+            Box::pin(async {
+                Ok(code(
+                    users::create(
+                        &sa,
+                        &user("b@example.com").map_err(|_| DbError::validation("email", "bad"))?,
+                    )
+                    .await,
+                ))
+            }),
+        ),
+        (
+            "a caller transaction of tenant B",
+            "validation_error",
+            Box::pin(async {
+                let (inner_db, b, wa) = (db.clone(), b.clone(), wa.workload_id.clone());
+                let r = db
+                    .tenant(&a)
+                    .transaction(&TxOptions::default(), move |tx| {
+                        let (db, b, wa) = (inner_db.clone(), b.clone(), wa.clone());
+                        Box::pin(async move {
+                            enrollment_tokens::invalidate_active(
+                                &db.tenant(&b),
+                                Some(tx),
+                                &wa,
+                                Timestamp::now(),
+                            )
+                            .await
+                        })
+                    })
+                    .await;
+                Ok(code(r))
+            }),
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (name, expected, outcome) in cases {
+        let got = outcome.await.unwrap_or_else(|e| format!("error {e}"));
+        if got != expected {
+            wrong.push(format!("{name}: expected {expected}, got {got}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "cross-tenant leaks:\n{}",
+        wrong.join("\n")
+    );
+    let after: Option<String> = admin.query_one(SNAPSHOT, &[]).await?.get(0);
+    assert_eq!(before, after, "tenant B's rows changed");
+    assert!(
+        before.is_some_and(|s| s.len() > 100),
+        "the snapshot must cover tenant B's rows"
+    );
+    Ok(())
+}
