@@ -5,6 +5,7 @@
 //! per-role connection settings. It never reads the environment and never creates its own pools:
 //! the application hands connections in.
 
+pub mod audit;
 pub mod conninfo;
 pub mod db;
 pub mod migrate;

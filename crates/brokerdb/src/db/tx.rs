@@ -101,6 +101,11 @@ pub struct Tx<'c> {
 }
 
 impl Tx<'_> {
+    /// The handle this transaction came from.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// The scope this transaction runs in.
     pub fn scope(&self) -> &ScopeKey {
         &self.scope

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use tokio_postgres::Row;
 
+use crate::audit::{self, AuditEventType, TenantAuditEvent};
 use crate::db::paging::{Direction, Page, PageRequest, Sort, SortField, contains_pattern};
 use crate::db::{DbError, TenantScope, TxOptions, run_in_transaction};
 use crate::model::{Email, NonEmptyString, TenantId, Timestamp, UserId, UserRole, ValidationError};
@@ -212,23 +213,38 @@ pub async fn get_by_id(
 }
 
 /// Replaces the user's whole role set atomically (the user row is locked first, so concurrent
-/// replacements serialize). Unknown (or another tenant's) user → `not_found`.
+/// replacements serialize) and appends an `admin_action` audit event in the same transaction:
+/// both commit or neither does. Unknown (or another tenant's) user → `not_found`.
 pub async fn update_roles(
     scope: &TenantScope<'_>,
     user_id: &UserId,
     roles: &[String],
+    actor: &NonEmptyString,
+    correlation_id: &NonEmptyString,
 ) -> Result<HumanUser, DbError> {
     let roles = UserRole::normalize_set(roles.iter().map(String::as_str))?;
     let (user, tenant) = (user_id.clone(), scope.tenant_id().clone());
+    let mut event = TenantAuditEvent::new(AuditEventType::AdminAction, correlation_id.clone());
+    event.message = Some("user roles replaced".into());
+    event
+        .metadata
+        .insert("action".into(), "user.roles_replaced".into());
+    event.metadata.insert("actor".into(), actor.as_str().into());
+    event
+        .metadata
+        .insert("user_id".into(), user_id.as_str().into());
+    event.metadata.insert("roles".into(), labels(&roles).into());
     let opts = TxOptions::default();
     let fut = run_in_transaction(scope, None, &opts, move |tx| {
-        let (user, tenant, roles) = (user.clone(), tenant.clone(), labels(&roles));
+        let (user, tenant, roles, event) =
+            (user.clone(), tenant.clone(), labels(&roles), event.clone());
         Box::pin(async move {
             if tx.query_opt(LOCK_USER, &[&user]).await?.is_none() {
                 return Err(DbError::not_found("user"));
             }
             tx.execute(DELETE_ROLES, &[&user]).await?;
             tx.execute(INSERT_ROLES, &[&user, &tenant, &roles]).await?;
+            audit::append_in(tx, &event).await?;
             let row = tx.query_opt(BY_ID, &[&user]).await?;
             row.as_ref()
                 .map(from_row)

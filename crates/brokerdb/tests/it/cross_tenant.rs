@@ -212,7 +212,8 @@ async fn no_tenant_scoped_function_reaches_another_tenants_rows() -> TestResult 
             "not_found",
             Box::pin(async {
                 Ok(code(
-                    users::update_roles(&sa, &ub.user_id, &["owner".into()]).await,
+                    users::update_roles(&sa, &ub.user_id, &["owner".into()], &who()?, &who()?)
+                        .await,
                 ))
             }),
         ),
@@ -294,4 +295,8 @@ async fn no_tenant_scoped_function_reaches_another_tenants_rows() -> TestResult 
         "the snapshot must cover tenant B's rows"
     );
     Ok(())
+}
+
+fn who() -> Result<brokerdb::model::NonEmptyString, brokerdb::model::ValidationError> {
+    brokerdb::model::NonEmptyString::new("actor", "adm_test")
 }

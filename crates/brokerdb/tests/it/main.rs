@@ -1,5 +1,6 @@
 //! Integration tests of the schema and the migration runner, against real PostgreSQL.
 
+mod audit_chain;
 mod cross_tenant;
 mod db_scope;
 mod db_tx;

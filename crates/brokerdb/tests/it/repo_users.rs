@@ -112,17 +112,32 @@ async fn create_get_and_update_roles_with_their_error_paths() -> TestResult {
         "invisible to tenant B"
     );
 
-    let updated = users::update_roles(&db.tenant(&a), &u.user_id, &["owner".into()]).await?;
+    let updated = users::update_roles(
+        &db.tenant(&a),
+        &u.user_id,
+        &["owner".into()],
+        &who()?,
+        &who()?,
+    )
+    .await?;
     assert_eq!(updated.roles, [UserRole::Owner]);
-    let foreign = users::update_roles(&db.tenant(&b), &u.user_id, &["auditor".into()])
-        .await
-        .err()
-        .map(|e| e.code());
+    let foreign = users::update_roles(
+        &db.tenant(&b),
+        &u.user_id,
+        &["auditor".into()],
+        &who()?,
+        &who()?,
+    )
+    .await
+    .err()
+    .map(|e| e.code());
     assert_eq!(foreign, Some(ErrorCode::NotFound));
     let bad = users::update_roles(
         &db.tenant(&a),
         &u.user_id,
         &["owner".into(), "owner".into()],
+        &who()?,
+        &who()?,
     )
     .await
     .err()
@@ -135,10 +150,16 @@ async fn create_get_and_update_roles_with_their_error_paths() -> TestResult {
         Some(vec![UserRole::Owner])
     );
     assert_eq!(
-        users::update_roles(&db.tenant(&a), &UserId::parse("u_none")?, &["admin".into()])
-            .await
-            .err()
-            .map(|e| e.code()),
+        users::update_roles(
+            &db.tenant(&a),
+            &UserId::parse("u_none")?,
+            &["admin".into()],
+            &who()?,
+            &who()?
+        )
+        .await
+        .err()
+        .map(|e| e.code()),
         Some(ErrorCode::NotFound)
     );
     Ok(())
@@ -387,4 +408,8 @@ async fn keyset_pages_walk_every_row_once_and_reject_foreign_or_tampered_cursors
         Some(ErrorCode::ValidationError)
     );
     Ok(())
+}
+
+fn who() -> Result<brokerdb::model::NonEmptyString, brokerdb::model::ValidationError> {
+    brokerdb::model::NonEmptyString::new("actor", "adm_test")
 }
