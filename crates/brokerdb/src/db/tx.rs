@@ -60,20 +60,24 @@ pub struct TxOptions {
 
 impl Default for TxOptions {
     fn default() -> Self {
-        Self {
-            isolation: IsolationLevel::ReadCommitted,
-            read_only: false,
-            statement_timeout: None,
-            lock_timeout: None,
-            max_attempts: 5,
-            deadline: Duration::from_secs(10),
-            base_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(200),
-        }
+        Self::DEFAULT
     }
 }
 
 impl TxOptions {
+    /// Read committed, read-write, the server's timeouts, 5 attempts within 10 s, backoff 5 ms
+    /// doubling to 200 ms. A constant, so `&TxOptions::DEFAULT` lives as long as needed.
+    pub const DEFAULT: Self = Self {
+        isolation: IsolationLevel::ReadCommitted,
+        read_only: false,
+        statement_timeout: None,
+        lock_timeout: None,
+        max_attempts: 5,
+        deadline: Duration::from_secs(10),
+        base_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(200),
+    };
+
     /// Serializable, otherwise default.
     pub fn serializable() -> Self {
         Self {

@@ -6,6 +6,7 @@
 //! Tx-capable functions take `Option<&mut Tx>`: given a transaction, every statement runs on it
 //! and nothing else is opened.
 
+pub mod admin;
 pub mod enrollment_tokens;
 pub mod sessions;
 pub mod tenants;

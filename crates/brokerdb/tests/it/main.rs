@@ -6,6 +6,7 @@ mod db_scope;
 mod db_tx;
 mod isolation;
 mod migrations;
+mod repo_admin;
 mod repo_enrollment_tokens;
 mod repo_sessions;
 mod repo_tenants;

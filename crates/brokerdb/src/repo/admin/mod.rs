@@ -1,0 +1,42 @@
+//! AdminAuthRepository (spec §13): global control-plane identities, their role and tenant
+//! bindings, access requests and the signup policy.
+//!
+//! Everything here is global admin data, so every function runs in the **system scope** (the
+//! runtime role has no privilege on these tables). Every function is tx-capable: given a caller's
+//! system-scope transaction it runs there, otherwise in its own. Every write appends a system
+//! audit event in the same transaction.
+
+pub mod access_requests;
+pub mod identities;
+pub mod policy;
+mod principal;
+
+pub use principal::{AdminPrincipal, AdminSessionPrincipal};
+
+use crate::audit::{self, SystemAuditEvent};
+use crate::db::{DbError, Tx};
+use crate::model::NonEmptyString;
+
+const REPO: &str = "admin_auth";
+
+/// Who makes a change and under which request id: recorded in the audit event.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The acting admin identity (or `system`).
+    pub actor: NonEmptyString,
+    /// Trace id of the request.
+    pub correlation_id: NonEmptyString,
+}
+
+async fn audit(
+    tx: &mut Tx<'_>,
+    who: &Actor,
+    action: &'static str,
+    details: serde_json::Value,
+) -> Result<(), DbError> {
+    let mut event = SystemAuditEvent::new(action, who.actor.clone(), who.correlation_id.clone());
+    if let serde_json::Value::Object(map) = details {
+        event.details = map;
+    }
+    audit::append_system_in(tx, &event).await.map(|_| ())
+}
