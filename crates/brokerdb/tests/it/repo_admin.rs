@@ -498,3 +498,179 @@ async fn access_requests_are_decided_once_even_by_twenty_concurrent_deciders() -
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn admin_listings_filter_page_newest_first_and_refuse_bad_input() -> TestResult {
+    use brokerdb::model::UserRole;
+    use brokerdb::repo::admin::listing::{self, AdminListQuery};
+    let (_t, db) = setup().await?;
+    let sys = db.system();
+    for (who, roles, tenants) in [
+        ("ann", &["owner"][..], &["t_a"][..]),
+        ("ben", &["admin"][..], &["t_b"][..]),
+        ("cat", &["admin"][..], &["t_a"][..]),
+    ] {
+        identities::create(
+            &sys,
+            None,
+            None,
+            &principal(who, roles, tenants)?,
+            None,
+            &actor("system")?,
+        )
+        .await?;
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let subjects = |p: &listing::AdminPage<identities::AdminUser>| {
+        p.items
+            .iter()
+            .map(|u| u.subject.clone())
+            .collect::<Vec<_>>()
+    };
+
+    let all = listing::list_identities(&sys, &AdminListQuery::default()).await?;
+    assert_eq!(
+        (subjects(&all), all.next_cursor),
+        (
+            vec!["cat".to_owned(), "ben".to_owned(), "ann".to_owned()],
+            None
+        )
+    );
+    let admins_in_a = AdminListQuery {
+        role: Some(UserRole::Admin),
+        tenant_id: Some("t_a".into()),
+        ..AdminListQuery::default()
+    };
+    assert_eq!(
+        subjects(&listing::list_identities(&sys, &admins_in_a).await?),
+        ["cat"]
+    );
+    let search = AdminListQuery {
+        search: Some(" BEN@example ".into()),
+        ..AdminListQuery::default()
+    };
+    assert_eq!(
+        subjects(&listing::list_identities(&sys, &search).await?),
+        ["ben"]
+    );
+    let disabled = AdminListQuery {
+        status: Some(IdentityStatus::Disabled),
+        ..AdminListQuery::default()
+    };
+    assert!(
+        listing::list_identities(&sys, &disabled)
+            .await?
+            .items
+            .is_empty()
+    );
+
+    let first = listing::list_identities(
+        &sys,
+        &AdminListQuery {
+            limit: Some(2),
+            ..AdminListQuery::default()
+        },
+    )
+    .await?;
+    let cursor = first
+        .next_cursor
+        .clone()
+        .ok_or("a full page must carry a cursor")?;
+    let second = listing::list_identities(
+        &sys,
+        &AdminListQuery {
+            limit: Some(2),
+            cursor: Some(cursor.clone()),
+            ..AdminListQuery::default()
+        },
+    )
+    .await?;
+    assert_eq!(
+        (subjects(&first), subjects(&second), second.next_cursor),
+        (
+            vec!["cat".to_owned(), "ben".to_owned()],
+            vec!["ann".to_owned()],
+            None
+        )
+    );
+
+    for bad in [
+        AdminListQuery {
+            limit: Some(0),
+            ..AdminListQuery::default()
+        },
+        AdminListQuery {
+            limit: Some(101),
+            ..AdminListQuery::default()
+        },
+        AdminListQuery {
+            search: Some("  ".into()),
+            ..AdminListQuery::default()
+        },
+        AdminListQuery {
+            cursor: Some(format!("{cursor}x")),
+            ..AdminListQuery::default()
+        },
+    ] {
+        assert_eq!(
+            code(listing::list_identities(&sys, &bad).await),
+            Some(ErrorCode::ValidationError)
+        );
+    }
+    let foreign = AdminListQuery {
+        cursor: Some(cursor),
+        ..AdminListQuery::default()
+    };
+    assert_eq!(
+        code(listing::list_access_requests(&sys, &foreign).await),
+        Some(ErrorCode::ValidationError),
+        "a cursor of another list"
+    );
+
+    access_requests::create(
+        &sys,
+        None,
+        None,
+        &principal("dan", &["auditor"], &["t_x"])?,
+        None,
+        &actor("dan")?,
+    )
+    .await?;
+    access_requests::create(
+        &sys,
+        None,
+        None,
+        &principal("eve", &["admin"], &[])?,
+        None,
+        &actor("eve")?,
+    )
+    .await?;
+    let want_t_x = AdminListQuery {
+        tenant_id: Some("t_x".into()),
+        status: Some(AccessRequestStatus::Pending),
+        ..AdminListQuery::default()
+    };
+    let found = listing::list_access_requests(&sys, &want_t_x).await?;
+    assert_eq!(
+        found
+            .items
+            .iter()
+            .map(|r| r.subject.as_str())
+            .collect::<Vec<_>>(),
+        ["dan"]
+    );
+    let by_role = AdminListQuery {
+        role: Some(UserRole::Admin),
+        ..AdminListQuery::default()
+    };
+    assert_eq!(
+        listing::list_access_requests(&sys, &by_role)
+            .await?
+            .items
+            .iter()
+            .map(|r| r.subject.as_str())
+            .collect::<Vec<_>>(),
+        ["eve"]
+    );
+    Ok(())
+}

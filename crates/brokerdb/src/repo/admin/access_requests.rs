@@ -19,6 +19,18 @@ const INSERT: &str = concat!(
      VALUES ($1, $2, $3, $4, $5, $6::text[]::user_role[], $7, $8) RETURNING ",
     request_cols!()
 );
+/// Listing: `$1` status, `$2` tenant, `$3` role, `$4` search pattern, `$5`/`$6` cursor, `$7` limit.
+pub(super) const LIST: &str = concat!(
+    "SELECT ",
+    request_cols!(),
+    " FROM admin_access_requests r \
+     WHERE ($1::text IS NULL OR r.status = $1::text::admin_access_request_status) \
+       AND ($2::text IS NULL OR $2 = ANY (r.requested_tenant_ids)) \
+       AND ($3::text IS NULL OR $3::text::user_role = ANY (r.requested_roles)) \
+       AND ($4::text IS NULL OR r.email ILIKE $4 OR r.name ILIKE $4 OR r.subject ILIKE $4 OR r.request_id ILIKE $4) \
+       AND ($5::timestamptz IS NULL OR (r.created_at, r.request_id) < ($5, $6::text)) \
+     ORDER BY r.created_at DESC, r.request_id DESC LIMIT $7"
+);
 const BY_ID: &str = concat!(
     "SELECT ",
     request_cols!(),
@@ -48,7 +60,7 @@ pub enum AccessRequestStatus {
 }
 
 impl AccessRequestStatus {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Approved => "approved",
@@ -101,7 +113,7 @@ pub struct AdminAccessRequest {
     pub updated_at: Timestamp,
 }
 
-fn from_row(row: &Row) -> Result<AdminAccessRequest, DbError> {
+pub(super) fn from_row(row: &Row) -> Result<AdminAccessRequest, DbError> {
     let roles: Vec<String> = row.try_get(5)?;
     let roles = roles
         .iter()

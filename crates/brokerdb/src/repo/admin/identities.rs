@@ -27,6 +27,18 @@ const BY_PRINCIPAL: &str = concat!(
     identity_cols!(),
     " FROM admin_identities i WHERE i.issuer = $1 AND i.subject = $2"
 );
+/// Listing: `$1` status, `$2` tenant, `$3` role, `$4` search pattern, `$5`/`$6` cursor, `$7` limit.
+pub(super) const LIST: &str = concat!(
+    "SELECT ",
+    identity_cols!(),
+    " FROM admin_identities i \
+     WHERE ($1::text IS NULL OR i.status = $1::text::admin_identity_status) \
+       AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM admin_identity_tenant_scopes s WHERE s.identity_id = i.identity_id AND s.tenant_id = $2)) \
+       AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM admin_identity_role_bindings b WHERE b.identity_id = i.identity_id AND b.role = $3::text::user_role)) \
+       AND ($4::text IS NULL OR i.email ILIKE $4 OR i.name ILIKE $4 OR i.subject ILIKE $4) \
+       AND ($5::timestamptz IS NULL OR (i.created_at, i.identity_id) < ($5, $6::text)) \
+     ORDER BY i.created_at DESC, i.identity_id DESC LIMIT $7"
+);
 const UNKNOWN_TENANTS: &str = "SELECT t FROM unnest($1::text[]) AS t WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = t) ORDER BY 1";
 const INSERT: &str =
     "INSERT INTO admin_identities (identity_id, issuer, subject, email, name, status)
@@ -58,7 +70,7 @@ pub enum IdentityStatus {
 }
 
 impl IdentityStatus {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Pending => "pending",
@@ -103,7 +115,7 @@ pub struct AdminUser {
     pub updated_at: Timestamp,
 }
 
-fn from_row(row: &Row) -> Result<AdminUser, DbError> {
+pub(super) fn from_row(row: &Row) -> Result<AdminUser, DbError> {
     let labels: Vec<String> = row.try_get(6)?;
     let roles = labels
         .iter()

@@ -8,6 +8,7 @@
 
 pub mod access_requests;
 pub mod identities;
+pub mod listing;
 pub mod policy;
 mod principal;
 
