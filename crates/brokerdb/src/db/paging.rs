@@ -56,6 +56,19 @@ impl PageRequest {
     }
 }
 
+impl Default for PageRequest {
+    /// Page 1 of 50 rows (the maximum page size is [`MAX_PAGE_SIZE`], 100).
+    fn default() -> Self {
+        Self {
+            page: 1,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+}
+
+/// Page size when the caller gives none.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+
 /// The list envelope `{items, page, pageSize, total, totalPages}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

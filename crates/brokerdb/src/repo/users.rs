@@ -356,6 +356,7 @@ fn keyset_sql(sort: Sort<UserSort>) -> &'static str {
 }
 
 /// One offset page of the scope's users: `{items, page, pageSize, total, totalPages}`.
+/// `PageRequest::default()` is page 1 of 50; the maximum page size is 100.
 pub async fn list(
     scope: &TenantScope<'_>,
     filter: &UserFilter,

@@ -191,8 +191,8 @@ pub async fn resolve_tenant_by_workload(
     Ok(row.map(|r| r.try_get(0)).transpose()?)
 }
 
-/// One page of the scope's workloads, oldest first (then by id). Page size 1..=100 (the
-/// caller's `PageRequest`; 50 is a sensible default).
+/// One page of the scope's workloads, oldest first (then by id). `PageRequest::default()` is
+/// page 1 of 50; the maximum page size is 100.
 pub async fn list_by_tenant(
     scope: &TenantScope<'_>,
     page: PageRequest,

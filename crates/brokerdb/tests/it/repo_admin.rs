@@ -674,3 +674,63 @@ async fn admin_listings_filter_page_newest_first_and_refuse_bad_input() -> TestR
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn admin_writes_join_a_callers_transaction_and_roll_back_with_it_audit_included() -> TestResult
+{
+    use brokerdb::db::TxOptions;
+    let (test_db, db) = setup().await?;
+    let (db2, who) = (db.clone(), actor("adm_1")?);
+    let result: Result<(), DbError> = db
+        .system()
+        .transaction(&TxOptions::default(), move |tx| {
+            let (db, who) = (db2.clone(), who.clone());
+            Box::pin(async move {
+                let p = principal("zoe", &["admin"], &[])
+                    .map_err(|_| DbError::validation("principal", "bad"))?;
+                identities::create(&db.system(), Some(tx), None, &p, None, &who).await?;
+                let update = SignupPolicyUpdate {
+                    new_user_mode: NewUserMode::Allowed,
+                    require_verified_email: None,
+                    allowed_email_domains: None,
+                };
+                policy::set(&db.system(), Some(tx), &update, None, &who).await?;
+                Err(DbError::Conflict {
+                    message: "caller aborts".into(),
+                })
+            })
+        })
+        .await;
+    assert!(result.is_err());
+    let admin = test_db.admin().await;
+    let counts: (i64, i64, String) = {
+        let r = admin
+            .query_one("SELECT (SELECT count(*) FROM admin_identities), (SELECT count(*) FROM system_audit_events), (SELECT new_user_mode::text FROM admin_signup_policy)", &[])
+            .await?;
+        (r.get(0), r.get(1), r.get(2))
+    };
+    assert_eq!(
+        counts,
+        (0, 0, "blocked".to_owned()),
+        "identity, policy and their audit rows all rolled back"
+    );
+
+    // A tenant-scoped transaction is refused by system-scope functions.
+    let a = brokerdb::model::TenantId::parse("t_a")?;
+    let (db3, who) = (db.clone(), actor("adm_1")?);
+    let wrong = db
+        .tenant(&a)
+        .transaction(&TxOptions::default(), move |tx| {
+            let (db, who) = (db3.clone(), who.clone());
+            Box::pin(async move {
+                let p = principal("zed", &["admin"], &[])
+                    .map_err(|_| DbError::validation("principal", "bad"))?;
+                identities::create(&db.system(), Some(tx), None, &p, None, &who)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .await;
+    assert_eq!(code(wrong), Some(ErrorCode::ValidationError));
+    Ok(())
+}
