@@ -33,3 +33,29 @@ pub(crate) async fn query_in(
         None => scope.query(sql, params).await,
     }
 }
+
+/// Builds an offset page from rows that carry `count(*) OVER () AS total`. Past the last page
+/// no row carries the total, so it is counted with `count_sql` (the same filters, `params`).
+pub(crate) async fn offset_page<T>(
+    scope: &TenantScope<'_>,
+    rows: &[Row],
+    page: crate::db::paging::PageRequest,
+    count_sql: &'static str,
+    params: Params<'_>,
+    map: impl Fn(&Row) -> Result<T, DbError>,
+) -> Result<crate::db::paging::Page<T>, DbError> {
+    let total: i64 = match rows.first() {
+        Some(row) => row.try_get("total")?,
+        None if page.page() > 1 => match scope.query(count_sql, params).await?.first() {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        },
+        None => 0,
+    };
+    let items = rows.iter().map(map).collect::<Result<_, _>>()?;
+    Ok(crate::db::paging::Page::new(
+        items,
+        page,
+        u64::try_from(total).unwrap_or(0),
+    ))
+}

@@ -380,29 +380,14 @@ pub async fn list(
                 ],
             )
             .await?;
-        let total: i64 = match rows.first() {
-            Some(row) => row.try_get("total")?,
-            // Past the last page the window has no row to carry the total: count it.
-            None if page.page() > 1 => scope
-                .query(
-                    COUNT,
-                    &[
-                        &q,
-                        &filter.enabled,
-                        &role,
-                        &filter.created_from,
-                        &filter.created_to,
-                    ],
-                )
-                .await?
-                .first()
-                .map(|r| r.try_get(0))
-                .transpose()?
-                .unwrap_or(0),
-            None => 0,
-        };
-        let items = rows.iter().map(from_row).collect::<Result<_, _>>()?;
-        Ok(Page::new(items, page, u64::try_from(total).unwrap_or(0)))
+        let count_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+            &q,
+            &filter.enabled,
+            &role,
+            &filter.created_from,
+            &filter.created_to,
+        ];
+        super::offset_page(scope, &rows, page, COUNT, &count_params, from_row).await
     };
     scope.db().observe(REPO, "list", fut).await
 }

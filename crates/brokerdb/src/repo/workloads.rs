@@ -205,20 +205,7 @@ pub async fn list_by_tenant(
             scope.query(PAGE, &[&page.limit(), &page.offset()]),
         )
         .await?;
-    let total = match rows.first() {
-        Some(row) => row.try_get::<_, i64>("total")?,
-        // Past the last page the window gives no total: count separately.
-        None if page.page() > 1 => scope
-            .query(COUNT, &[])
-            .await?
-            .first()
-            .map(|r| r.try_get::<_, i64>(0))
-            .transpose()?
-            .unwrap_or(0),
-        None => 0,
-    };
-    let items = rows.iter().map(from_row).collect::<Result<_, _>>()?;
-    Ok(Page::new(items, page, u64::try_from(total).unwrap_or(0)))
+    super::offset_page(scope, &rows, page, COUNT, &[], from_row).await
 }
 
 /// Changes the fields present in `request` (the allowlist is validated before any write).

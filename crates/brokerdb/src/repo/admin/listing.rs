@@ -122,37 +122,17 @@ pub async fn list_identities(
     system: &SystemScope<'_>,
     q: &AdminListQuery<IdentityStatus>,
 ) -> Result<AdminPage<AdminUser>, DbError> {
-    const LIST: &str = "admin_identities";
-    let c = check(system, q, LIST)?;
     let status = q.status.map(|s| s.as_str());
-    let role = q.role.map(UserRole::as_str);
-    let fetch = c.limit + 1;
-    let rows = system
-        .db()
-        .observe(
-            REPO,
-            "list_identities",
-            system.query(
-                identities::LIST,
-                &[
-                    &status,
-                    &q.tenant_id,
-                    &role,
-                    &c.search,
-                    &c.after.0,
-                    &c.after.1,
-                    &fetch,
-                ],
-            ),
-        )
-        .await?;
-    let items = rows
-        .iter()
-        .map(identities::from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(page(system, LIST, items, c.limit, |u| {
+    let spec = Listing {
+        name: "admin_identities",
+        op: "list_identities",
+        sql: identities::LIST,
+        map: identities::from_row,
+    };
+    list(system, q, status, spec, |u| {
         (u.created_at, u.identity_id.to_string())
-    }))
+    })
+    .await
 }
 
 /// Access requests, newest first (`created_at` desc, `request_id` desc).
@@ -160,35 +140,50 @@ pub async fn list_access_requests(
     system: &SystemScope<'_>,
     q: &AdminListQuery<AccessRequestStatus>,
 ) -> Result<AdminPage<AdminAccessRequest>, DbError> {
-    const LIST: &str = "admin_access_requests";
-    let c = check(system, q, LIST)?;
     let status = q.status.map(|s| s.as_str());
+    let spec = Listing {
+        name: "admin_access_requests",
+        op: "list_access_requests",
+        sql: access_requests::LIST,
+        map: access_requests::from_row,
+    };
+    list(system, q, status, spec, |r| {
+        (r.created_at, r.request_id.to_string())
+    })
+    .await
+}
+
+/// One listing: its cursor binding, metric op name, SQL and row mapper.
+struct Listing<T> {
+    name: &'static str,
+    op: &'static str,
+    sql: &'static str,
+    map: fn(&tokio_postgres::Row) -> Result<T, DbError>,
+}
+
+async fn list<S, T>(
+    system: &SystemScope<'_>,
+    q: &AdminListQuery<S>,
+    status: Option<&'static str>,
+    spec: Listing<T>,
+    key: impl Fn(&T) -> (Timestamp, String),
+) -> Result<AdminPage<T>, DbError> {
+    let c = check(system, q, spec.name)?;
     let role = q.role.map(UserRole::as_str);
     let fetch = c.limit + 1;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+        &status,
+        &q.tenant_id,
+        &role,
+        &c.search,
+        &c.after.0,
+        &c.after.1,
+        &fetch,
+    ];
     let rows = system
         .db()
-        .observe(
-            REPO,
-            "list_access_requests",
-            system.query(
-                access_requests::LIST,
-                &[
-                    &status,
-                    &q.tenant_id,
-                    &role,
-                    &c.search,
-                    &c.after.0,
-                    &c.after.1,
-                    &fetch,
-                ],
-            ),
-        )
+        .observe(REPO, spec.op, system.query(spec.sql, &params))
         .await?;
-    let items = rows
-        .iter()
-        .map(access_requests::from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(page(system, LIST, items, c.limit, |r| {
-        (r.created_at, r.request_id.to_string())
-    }))
+    let items = rows.iter().map(spec.map).collect::<Result<Vec<_>, _>>()?;
+    Ok(page(system, spec.name, items, c.limit, key))
 }
