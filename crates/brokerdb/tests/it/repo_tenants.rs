@@ -16,11 +16,14 @@ async fn create_generates_or_trims_ids_and_rejects_blank_and_duplicate_ids() -> 
     assert!(
         generated.tenant_id.as_str().starts_with("t_") && generated.tenant_id.as_str().len() == 34
     );
+    // Distinct milliseconds, so "oldest first" does not fall back to the random generated ids.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     let from_empty = tenants::create(&system, "", Some("")).await?;
     assert!(
         from_empty.tenant_id.as_str().starts_with("t_"),
         "an empty id generates one"
     );
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     let trimmed = tenants::create(&system, "Beta", Some("  t_beta ")).await?;
     assert_eq!(trimmed.tenant_id.as_str(), "t_beta");
 

@@ -236,8 +236,11 @@ async fn list_pages_are_right_at_the_edges() -> TestResult {
         (empty.items.len(), empty.total, empty.total_pages),
         (0, 0, 0)
     );
+    // created_at has millisecond precision, so rows created within one millisecond are ordered by
+    // id: give ids in creation order.
     for name in ["w1", "w2", "w3", "w4", "w5"] {
-        workloads::create(&db.tenant(&a), &request(name, None), None, None).await?;
+        let id = WorkloadId::parse(&format!("w_{name}"))?;
+        workloads::create(&db.tenant(&a), &request(name, None), Some(id), None).await?;
     }
     workloads::create(&db.tenant(&b), &request("other", None), None, None).await?;
 
