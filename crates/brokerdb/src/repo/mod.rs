@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod enrollment_tokens;
 pub mod sessions;
+pub mod templates;
 pub mod tenants;
 pub mod users;
 pub mod workloads;
