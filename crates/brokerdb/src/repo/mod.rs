@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod enrollment_tokens;
+pub mod integrations;
 pub mod sessions;
 pub mod templates;
 pub mod tenants;

@@ -8,6 +8,7 @@ mod isolation;
 mod migrations;
 mod repo_admin;
 mod repo_enrollment_tokens;
+mod repo_integrations;
 mod repo_sessions;
 mod repo_templates;
 mod repo_tenants;

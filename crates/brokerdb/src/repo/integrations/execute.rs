@@ -1,0 +1,162 @@
+//! The execute-path lookup: workload, integration and resolved template in one statement.
+
+use serde::Serialize;
+
+use super::REPO;
+use crate::db::{DbError, TenantScope, Tx};
+use crate::model::{IntegrationId, TemplateId, WorkloadId};
+use crate::repo::query_in;
+use crate::repo::templates::Template;
+
+/// One row whatever exists: NULLs say what is missing. The template follows §7.2: a pinned
+/// version only if active (no fallback), else the highest active version.
+const LOOKUP: &str = "SELECT w.enabled, i.enabled, t.template_json, t.template_id, t.version
+     FROM (VALUES (1)) AS one(x)
+     LEFT JOIN workloads w ON w.workload_id = $1
+     LEFT JOIN integrations i ON i.integration_id = $2
+     LEFT JOIN LATERAL (
+         SELECT tv.template_json, tv.template_id, tv.version FROM template_versions tv
+          WHERE tv.template_id = i.template_id AND tv.status = 'active'
+            AND (i.template_version IS NULL OR tv.version = i.template_version)
+          ORDER BY tv.version DESC LIMIT 1) t ON TRUE";
+const BINDING: &str = "SELECT i.enabled, t.template_id, t.version
+     FROM integrations i
+     JOIN LATERAL (
+         SELECT tv.template_id, tv.version FROM template_versions tv
+          WHERE tv.template_id = i.template_id AND tv.status = 'active'
+            AND (i.template_version IS NULL OR tv.version = i.template_version)
+          ORDER BY tv.version DESC LIMIT 1) t ON TRUE
+     WHERE i.integration_id = $1";
+
+/// Whether a call may run; a disabled workload wins over a disabled integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    /// Both enabled.
+    Executable,
+    /// The workload is disabled.
+    WorkloadDisabled,
+    /// The integration is disabled (the workload is enabled).
+    IntegrationDisabled,
+}
+
+/// What the execute path needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecuteLookup {
+    /// Workload flag.
+    pub workload_enabled: bool,
+    /// Integration flag.
+    pub integration_enabled: bool,
+    /// Both enabled.
+    pub executable: bool,
+    /// Why (not) executable.
+    pub execution_status: ExecutionStatus,
+    /// The resolved template (stored snapshot, re-validated).
+    pub template: Template,
+    /// Its id.
+    pub template_id: TemplateId,
+    /// Its version.
+    pub template_version: i32,
+}
+
+/// Gating and template for one call, in one round trip (tx-capable). Missing workload,
+/// integration (another tenant's counts as missing) or resolvable template → `not_found`.
+/// Disabled entities are not errors: see `executable`.
+pub async fn get_template_for_execute(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    workload_id: &WorkloadId,
+    integration_id: &IntegrationId,
+) -> Result<ExecuteLookup, DbError> {
+    let rows = scope
+        .db()
+        .observe(
+            REPO,
+            "execute_lookup",
+            query_in(scope, tx, LOOKUP, &[workload_id, integration_id]),
+        )
+        .await?;
+    let row = rows.first().ok_or(DbError::Unexpected {
+        message: "lookup returned no row".into(),
+    })?;
+    let workload_enabled: bool = row
+        .try_get::<_, Option<bool>>(0)?
+        .ok_or(DbError::not_found("workload"))?;
+    let integration_enabled: bool = row
+        .try_get::<_, Option<bool>>(1)?
+        .ok_or(DbError::not_found("integration"))?;
+    let json: serde_json::Value = row
+        .try_get::<_, Option<serde_json::Value>>(2)?
+        .ok_or(DbError::not_found("template"))?;
+    let template = Template::from_json(json).map_err(|_| DbError::Unexpected {
+        message: "stored template violates its contract".into(),
+    })?;
+    let execution_status = match (workload_enabled, integration_enabled) {
+        (false, _) => ExecutionStatus::WorkloadDisabled,
+        (true, false) => ExecutionStatus::IntegrationDisabled,
+        (true, true) => ExecutionStatus::Executable,
+    };
+    Ok(ExecuteLookup {
+        workload_enabled,
+        integration_enabled,
+        executable: execution_status == ExecutionStatus::Executable,
+        execution_status,
+        template,
+        template_id: row.try_get(3)?,
+        template_version: row.try_get(4)?,
+    })
+}
+
+/// The same lookup for policy evaluation: `(integration_enabled, template)`.
+pub async fn get_template_for_policy_evaluation(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    workload_id: &WorkloadId,
+    integration_id: &IntegrationId,
+) -> Result<(bool, Template), DbError> {
+    let found = get_template_for_execute(scope, tx, workload_id, integration_id).await?;
+    Ok((found.integration_enabled, found.template))
+}
+
+/// `{tenant_id, integration_id, enabled, template_id, template_version}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TemplateBinding {
+    /// Tenant.
+    pub tenant_id: crate::model::TenantId,
+    /// Integration.
+    pub integration_id: IntegrationId,
+    /// Integration flag.
+    pub enabled: bool,
+    /// Resolved template id.
+    pub template_id: TemplateId,
+    /// Resolved version.
+    pub template_version: i32,
+}
+
+/// The integration's resolved template binding, or `None` when the integration is missing or
+/// its template is unresolvable (tx-capable; no workload involved).
+pub async fn get_template_binding(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    integration_id: &IntegrationId,
+) -> Result<Option<TemplateBinding>, DbError> {
+    let rows = scope
+        .db()
+        .observe(
+            REPO,
+            "template_binding",
+            query_in(scope, tx, BINDING, &[integration_id]),
+        )
+        .await?;
+    rows.first()
+        .map(|r| {
+            Ok(TemplateBinding {
+                tenant_id: scope.tenant_id().clone(),
+                integration_id: integration_id.clone(),
+                enabled: r.try_get(0)?,
+                template_id: r.try_get(1)?,
+                template_version: r.try_get(2)?,
+            })
+        })
+        .transpose()
+}
