@@ -61,3 +61,22 @@ pub(crate) async fn offset_page<T>(
         u64::try_from(total).unwrap_or(0),
     ))
 }
+
+/// An unfiltered offset page of a tenant table: `page_sql` takes `$1` limit, `$2` offset and
+/// yields `total` per row.
+pub(crate) async fn plain_page<T>(
+    scope: &TenantScope<'_>,
+    repo: &'static str,
+    page_sql: &'static str,
+    count_sql: &'static str,
+    page: crate::db::paging::PageRequest,
+    map: impl Fn(&Row) -> Result<T, DbError>,
+) -> Result<crate::db::paging::Page<T>, DbError> {
+    let (limit, offset) = (page.limit(), page.offset());
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&limit, &offset];
+    let rows = scope
+        .db()
+        .observe(repo, "list_by_tenant", scope.query(page_sql, &params))
+        .await?;
+    offset_page(scope, &rows, page, count_sql, &[], map).await
+}

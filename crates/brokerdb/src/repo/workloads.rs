@@ -197,15 +197,7 @@ pub async fn list_by_tenant(
     scope: &TenantScope<'_>,
     page: PageRequest,
 ) -> Result<Page<Workload>, DbError> {
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "list_by_tenant",
-            scope.query(PAGE, &[&page.limit(), &page.offset()]),
-        )
-        .await?;
-    super::offset_page(scope, &rows, page, COUNT, &[], from_row).await
+    super::plain_page(scope, REPO, PAGE, COUNT, page, from_row).await
 }
 
 /// Changes the fields present in `request` (the allowlist is validated before any write).

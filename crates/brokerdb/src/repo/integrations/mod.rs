@@ -237,15 +237,7 @@ pub async fn list_by_tenant(
     scope: &TenantScope<'_>,
     page: PageRequest,
 ) -> Result<Page<Integration>, DbError> {
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "list_by_tenant",
-            scope.query(PAGE, &[&page.limit(), &page.offset()]),
-        )
-        .await?;
-    super::offset_page(scope, &rows, page, COUNT, &[], from_row).await
+    super::plain_page(scope, REPO, PAGE, COUNT, page, from_row).await
 }
 
 /// Changes `enabled` and/or `template_id` (a new template unpins the version). Unknown →
