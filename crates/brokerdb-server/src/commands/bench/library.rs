@@ -3,10 +3,11 @@
 use std::time::{Duration, Instant};
 
 use brokerdb::db::Db;
-use brokerdb::model::TenantId;
+use brokerdb::model::{IntegrationId, TenantId, WorkloadId};
+use brokerdb::repo::integrations;
 
 use super::stats::Measurement;
-use super::workload::{Operation, TENANT};
+use super::workload::{Operation, TENANT, Via};
 
 /// `callers` tasks run `op` back to back for `seconds` (after a one-second warm-up).
 pub async fn measure(
@@ -28,7 +29,7 @@ pub async fn measure(
                     while Instant::now() < end {
                         let arg = i32::try_from(rand::random_range(1..=arg_max)).unwrap_or(1);
                         let started = Instant::now();
-                        db.tenant(&tenant).query(op.sql, &[&arg]).await?;
+                        run_once(&db, &tenant, op, arg).await?;
                         latencies.push(started.elapsed().as_micros() as u64);
                     }
                     Ok::<_, brokerdb::db::DbError>(latencies)
@@ -53,4 +54,27 @@ pub async fn measure(
         latencies,
         started.elapsed(),
     ))
+}
+
+async fn run_once(
+    db: &Db,
+    tenant: &TenantId,
+    op: Operation,
+    arg: i32,
+) -> Result<(), brokerdb::db::DbError> {
+    match op.via {
+        Via::Sql => db.tenant(tenant).query(op.sql, &[&arg]).await.map(|_| ()),
+        Via::ExecuteLookup => {
+            let workload = WorkloadId::parse(&format!("w_bench_{arg}"))?;
+            let integration = IntegrationId::parse("int_bench")?;
+            integrations::get_template_for_execute(
+                &db.tenant(tenant),
+                None,
+                &workload,
+                &integration,
+            )
+            .await
+            .map(|_| ())
+        }
+    }
 }

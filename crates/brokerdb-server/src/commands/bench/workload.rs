@@ -7,6 +7,16 @@ pub const BENCH_DATABASE: &str = "brokerdb_bench";
 /// The measured tenant.
 pub const TENANT: &str = "t_bench";
 
+/// How the library side runs an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// `sql` through the tenant scope, with the random argument as `$1`.
+    Sql,
+    /// `repo::integrations::get_template_for_execute` for workload `w_bench_<arg>` and
+    /// integration `int_bench` (decoding and validating the template included).
+    ExecuteLookup,
+}
+
 /// One measured operation: the SQL the library sends (with `$1` the random argument) and the
 /// pgbench variable that feeds it.
 #[derive(Debug, Clone, Copy)]
@@ -17,26 +27,45 @@ pub struct Operation {
     pub sql: &'static str,
     /// The random argument's upper bound, as a function of the user count.
     pub arg_max: fn(u32) -> u32,
+    /// Library path.
+    pub via: Via,
 }
 
-/// Scoped point read by primary business key, and a scoped 20-row page.
-pub const OPERATIONS: [Operation; 2] = [
+/// Workloads seeded for the execute lookup.
+pub const BENCH_WORKLOADS: u32 = 100;
+
+/// Scoped point read by primary business key, a scoped 20-row page, and the execute lookup.
+pub const OPERATIONS: [Operation; 3] = [
     Operation {
         name: "point read (user by id)",
         sql: "SELECT user_id, email, display_name, enabled, created_at FROM human_users WHERE user_id = 'u_bench_' || $1::int",
         arg_max: |users| users,
+        via: Via::Sql,
     },
     Operation {
         name: "20-row page (newest first)",
         sql: "SELECT user_id, email, display_name, enabled, created_at FROM human_users \
               ORDER BY created_at DESC, user_id DESC LIMIT 20 OFFSET $1::int",
         arg_max: |users| users.min(200),
+        via: Via::Sql,
+    },
+    Operation {
+        name: "execute lookup (workload + integration + template)",
+        sql: brokerdb::repo::integrations::EXECUTE_LOOKUP_SQL,
+        arg_max: |_| BENCH_WORKLOADS,
+        via: Via::ExecuteLookup,
     },
 ];
 
 impl Operation {
     fn pgbench_sql(&self) -> String {
-        self.sql.replace("$1", ":arg")
+        match self.via {
+            Via::Sql => self.sql.replace("$1", ":arg"),
+            Via::ExecuteLookup => self
+                .sql
+                .replace("$1", "('w_bench_' || :arg)")
+                .replace("$2", "'int_bench'"),
+        }
     }
 
     /// pgbench script: the library's exact four statements, pipelined, as the runtime role.
@@ -79,6 +108,38 @@ pub async fn seed(client: &Client, users: u32) -> anyhow::Result<()> {
             &[&n],
         )
         .await?;
-    client.batch_execute("ANALYZE human_users").await?;
+    let template = serde_json::json!({
+        "template_id": "tpl_bench", "version": 1, "provider": "acme",
+        "allowed_schemes": ["https"], "allowed_ports": [443], "allowed_hosts": ["api.example.com"],
+        "redirect_policy": {"mode": "deny"},
+        "path_groups": [{"group_id": "send", "risk_tier": "low", "approval_mode": "none", "methods": ["POST"],
+            "path_patterns": ["/v1/send"], "query_allowlist": [], "header_forward_allowlist": [],
+            "body_policy": {"max_bytes": 1024, "content_types": ["application/json"]}}],
+        "network_safety": {"deny_private_ip_ranges": true, "deny_link_local": true, "deny_loopback": true,
+            "deny_metadata_ranges": true, "dns_resolution_required": true}
+    });
+    client
+        .execute(
+            "INSERT INTO template_versions (tenant_id, template_id, version, provider, template_json)
+             VALUES ('t_bench', 'tpl_bench', 1, 'acme', $1) ON CONFLICT DO NOTHING",
+            &[&template],
+        )
+        .await?;
+    let workloads = i32::try_from(BENCH_WORKLOADS)?;
+    client
+        .execute(
+            "INSERT INTO workloads (workload_id, tenant_id, name, mtls_san_uri, enabled)
+             SELECT 'w_bench_' || g, 't_bench', 'bench ' || g, 'spiffe://bench/' || g, TRUE
+               FROM generate_series(1, $1::int) g ON CONFLICT DO NOTHING",
+            &[&workloads],
+        )
+        .await?;
+    client
+        .batch_execute(
+            "INSERT INTO integrations (integration_id, tenant_id, provider, name, template_id, enabled)
+             VALUES ('int_bench', 't_bench', 'acme', 'bench', 'tpl_bench', TRUE) ON CONFLICT DO NOTHING;
+             ANALYZE human_users; ANALYZE workloads; ANALYZE integrations; ANALYZE template_versions",
+        )
+        .await?;
     Ok(())
 }

@@ -19,6 +19,9 @@ const LOOKUP: &str = "SELECT w.enabled, i.enabled, t.template_json, t.template_i
           WHERE tv.template_id = i.template_id AND tv.status = 'active'
             AND (i.template_version IS NULL OR tv.version = i.template_version)
           ORDER BY tv.version DESC LIMIT 1) t ON TRUE";
+/// The statement [`get_template_for_execute`] sends (`$1` workload id, `$2` integration id), for
+/// benchmarks that compare it with the same SQL sent raw.
+pub const EXECUTE_LOOKUP_SQL: &str = LOOKUP;
 const BINDING: &str = "SELECT i.enabled, t.template_id, t.version
      FROM integrations i
      JOIN LATERAL (

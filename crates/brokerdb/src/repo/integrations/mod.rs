@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 pub use execute::{
-    ExecuteLookup, ExecutionStatus, TemplateBinding, get_template_binding,
+    EXECUTE_LOOKUP_SQL, ExecuteLookup, ExecutionStatus, TemplateBinding, get_template_binding,
     get_template_for_execute, get_template_for_policy_evaluation,
 };
 
