@@ -101,7 +101,25 @@ impl<'a> TenantScope<'a> {
         params: Params<'_>,
         rows: bool,
     ) -> Result<Outcome, DbError> {
-        let (client, [begin, set, stmt, commit]) = self.prepare(sql).await?;
+        let client = checkout(self.db, false).await?;
+        let result = self.run_on(&client, sql, params, rows).await;
+        release(client, &result);
+        result
+    }
+
+    /// Prepares the four statements (cached per connection: after the first use no round trip)
+    /// and sends them pipelined.
+    async fn run_on(
+        &self,
+        client: &Object,
+        sql: &'static str,
+        params: Params<'_>,
+        rows: bool,
+    ) -> Result<Outcome, DbError> {
+        let begin = client.prepare_cached(BEGIN).await?;
+        let set = client.prepare_cached(SET_TENANT).await?;
+        let stmt = client.prepare_cached(sql).await?;
+        let commit = client.prepare_cached(COMMIT).await?;
         let started = Instant::now();
         let tenant = self.tenant.as_str();
         let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
@@ -109,30 +127,11 @@ impl<'a> TenantScope<'a> {
         let (b, s, out, c) = tokio::join!(
             client.execute(&begin, &[]),
             client.execute(&set, &set_params),
-            run_prepared(&**client, &stmt, params, rows),
+            run_prepared(&***client, &stmt, params, rows),
             client.execute(&commit, &[]),
         );
         self.db.trace_statement(sql, started);
-        let result = b
-            .and(s)
-            .and(out)
-            .and_then(|out| c.map(|_| out))
-            .map_err(DbError::from);
-        release(client, &result);
-        result
-    }
-
-    /// A connection with the four statements of a scoped call prepared (cached per connection,
-    /// so after the first use this costs no round trip).
-    async fn prepare(&self, sql: &'static str) -> Result<(Object, [Statement; 4]), DbError> {
-        let client = checkout(self.db, false).await?;
-        let statements = [
-            client.prepare_cached(BEGIN).await?,
-            client.prepare_cached(SET_TENANT).await?,
-            client.prepare_cached(sql).await?,
-            client.prepare_cached(COMMIT).await?,
-        ];
-        Ok((client, statements))
+        Ok(b.and(s).and(out).and_then(|out| c.map(|_| out))?)
     }
 
     /// At most one row (`None` when there is none); more than one is `unexpected_error`.
@@ -176,14 +175,9 @@ impl<'a> SystemScope<'a> {
         rows: bool,
     ) -> Result<Outcome, DbError> {
         let client = checkout(self.db, true).await?;
-        let started = Instant::now();
-        let stmt = client.prepare_cached(sql).await?;
-        let out = run_prepared(&**client, &stmt, params, rows)
-            .await
-            .map_err(DbError::from);
-        self.db.trace_statement(sql, started);
-        release(client, &out);
-        out
+        let result = run_cached(self.db, &client, sql, params, rows).await;
+        release(client, &result);
+        result
     }
 
     /// At most one row (`None` when there is none); more than one is `unexpected_error`.
@@ -230,6 +224,26 @@ pub(crate) async fn run_prepared(
     } else {
         client.execute(stmt, params).await.map(Outcome::Count)
     }
+}
+
+/// Prepares `sql` (cached per connection), runs it, and traces it: one statement on a pooled
+/// client or inside a transaction.
+pub(crate) async fn run_cached(
+    db: &Db,
+    client: &impl deadpool_postgres::GenericClient,
+    sql: &'static str,
+    params: Params<'_>,
+    rows: bool,
+) -> Result<Outcome, DbError> {
+    let stmt = client.prepare_cached(sql).await?;
+    let started = Instant::now();
+    let out = if rows {
+        client.query(&stmt, params).await.map(Outcome::Rows)
+    } else {
+        client.execute(&stmt, params).await.map(Outcome::Count)
+    };
+    db.trace_statement(sql, started);
+    Ok(out?)
 }
 
 /// Returns `client` to the pool unless `result` says its connection is broken; then the

@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::Object;
 use tokio_postgres::Row;
 
-use super::scope::{
-    Outcome, Params, Scope, ScopeKey, at_most_one, checkout, release, run_prepared,
-};
+use super::scope::{Outcome, Params, Scope, ScopeKey, at_most_one, checkout, release, run_cached};
 use super::warn::RateLimited;
 use super::{Db, DbError};
 use crate::model::ValidationError;
@@ -131,11 +129,7 @@ impl Tx<'_> {
         params: Params<'_>,
         rows: bool,
     ) -> Result<Outcome, DbError> {
-        let started = Instant::now();
-        let stmt = self.inner.prepare_cached(sql).await?;
-        let out = run_prepared(&*self.inner, &stmt, params, rows).await;
-        self.db.trace_statement(sql, started);
-        Ok(out?)
+        run_cached(&self.db, &self.inner, sql, params, rows).await
     }
 
     /// At most one row; more than one is `unexpected_error`.

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use super::query_in;
+use super::{execute_in, query_in};
 use crate::db::{DbError, TenantScope, Tx, TxOptions, run_in_transaction};
 use crate::model::{TenantId, Timestamp, TokenHash, ValidationError, WorkloadId};
 
@@ -166,14 +166,12 @@ pub async fn invalidate_active(
     workload_id: &WorkloadId,
     now: Timestamp,
 ) -> Result<u64, DbError> {
-    let fut = async {
-        match tx {
-            Some(tx) => {
-                crate::db::ensure_caller_scope(scope, tx)?;
-                tx.execute(INVALIDATE, &[workload_id, &now]).await
-            }
-            None => scope.execute(INVALIDATE, &[workload_id, &now]).await,
-        }
-    };
-    scope.db().observe(REPO, "invalidate_active", fut).await
+    scope
+        .db()
+        .observe(
+            REPO,
+            "invalidate_active",
+            execute_in(scope, tx, INVALIDATE, &[workload_id, &now]),
+        )
+        .await
 }

@@ -36,6 +36,22 @@ pub(crate) async fn query_in(
     }
 }
 
+/// Like [`query_in`], returning the number of rows affected.
+pub(crate) async fn execute_in(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    sql: &'static str,
+    params: Params<'_>,
+) -> Result<u64, DbError> {
+    match tx {
+        Some(tx) => {
+            crate::db::ensure_caller_scope(scope, tx)?;
+            tx.execute(sql, params).await
+        }
+        None => scope.execute(sql, params).await,
+    }
+}
+
 /// Builds an offset page from rows that carry `count(*) OVER () AS total`. Past the last page
 /// no row carries the total, so it is counted with `count_sql` (the same filters, `params`).
 pub(crate) async fn offset_page<T>(
