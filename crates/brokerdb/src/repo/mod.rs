@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod enrollment_tokens;
 pub mod integrations;
+pub mod secrets;
 pub mod sessions;
 pub mod templates;
 pub mod tenants;
@@ -95,4 +96,21 @@ pub(crate) async fn plain_page<T>(
         .observe(repo, "list_by_tenant", scope.query(page_sql, &params))
         .await?;
     offset_page(scope, &rows, page, count_sql, &[], map).await
+}
+
+/// Like [`query_in`] for the system scope: the caller's transaction (which must be a system
+/// one) when given, otherwise one autocommit statement.
+pub(crate) async fn system_query_in(
+    scope: &crate::db::SystemScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    sql: &'static str,
+    params: Params<'_>,
+) -> Result<Vec<Row>, DbError> {
+    match tx {
+        Some(tx) => {
+            crate::db::ensure_caller_scope(scope, tx)?;
+            tx.query(sql, params).await
+        }
+        None => scope.query(sql, params).await,
+    }
 }

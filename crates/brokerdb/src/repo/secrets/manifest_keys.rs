@@ -1,0 +1,369 @@
+//! Manifest signing keys (spec §8.2): global records in the system scope, with the lifecycle
+//! `retired ⇄ active`, either → `revoked` (terminal). At most one key is active: the partial
+//! unique index `uq_manifest_signing_keys_single_active` enforces it, so two concurrent
+//! activations of different keys leave exactly one active and the other gets `unique_violation`.
+//!
+//! Every change is one conditional `UPDATE … WHERE status …`; only when it changes nothing is
+//! the row read to tell "missing" from "not allowed" from "already there".
+
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
+
+use crate::db::{DbError, SystemScope, Tx};
+use crate::model::{Kid, NonEmptyString, Timestamp};
+use crate::repo::system_query_in;
+
+const REPO: &str = "manifest_keys";
+macro_rules! cols {
+    () => {
+        "kid, alg::text, public_jwk, private_key_ref, status::text, created_at, activated_at, retired_at, revoked_at"
+    };
+}
+const INSERT: &str = concat!(
+    "INSERT INTO manifest_signing_keys (kid, alg, public_jwk, private_key_ref, status, created_at, retired_at) \
+     VALUES ($1, $2::text::manifest_signing_algorithm, $3, $4, 'retired', $5, $5) RETURNING ",
+    cols!()
+);
+const ACTIVATE: &str = concat!(
+    "UPDATE manifest_signing_keys SET status = 'active', activated_at = $2, retired_at = NULL, revoked_at = NULL \
+     WHERE kid = $1 AND status <> 'revoked' RETURNING ",
+    cols!()
+);
+const TRANSITION: &str = concat!(
+    "UPDATE manifest_signing_keys SET status = $2::text::manifest_signing_key_status, \
+       retired_at = CASE WHEN $2 = 'retired' THEN $3 ELSE retired_at END, \
+       revoked_at = CASE WHEN $2 = 'revoked' THEN $3 ELSE revoked_at END \
+     WHERE kid = $1 AND status::text <> $2 AND status <> 'revoked' RETURNING ",
+    cols!()
+);
+const BY_KID: &str = concat!(
+    "SELECT ",
+    cols!(),
+    " FROM manifest_signing_keys WHERE kid = $1"
+);
+const ACTIVE: &str = concat!(
+    "SELECT ",
+    cols!(),
+    " FROM manifest_signing_keys WHERE status = 'active' \
+     ORDER BY activated_at DESC, created_at DESC, kid LIMIT 1"
+);
+
+/// `EdDSA` or `ES256`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ManifestKeyAlg {
+    /// Ed25519 signatures.
+    EdDSA,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+}
+
+impl ManifestKeyAlg {
+    /// The enum label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EdDSA => "EdDSA",
+            Self::ES256 => "ES256",
+        }
+    }
+}
+
+/// JWK key type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyType {
+    /// Octet key pair (Ed25519).
+    #[serde(rename = "OKP")]
+    Okp,
+    /// Elliptic curve (P-256).
+    #[serde(rename = "EC")]
+    Ec,
+}
+
+/// JWK curve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Curve {
+    /// Ed25519.
+    Ed25519,
+    /// NIST P-256.
+    #[serde(rename = "P-256")]
+    P256,
+}
+
+/// JWK `use`: only signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyUse {
+    /// `"sig"`.
+    #[serde(rename = "sig")]
+    Sig,
+}
+
+/// One key of `ManifestKeys` (a public JWK, data-model §4.7); strict when deserialized, and
+/// every value a Rust caller can build is valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestKey {
+    /// Key id as published.
+    pub kid: String,
+    /// `OKP` or `EC`.
+    pub kty: KeyType,
+    /// Curve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<Curve>,
+    /// Public x coordinate (base64url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    /// Public y coordinate (base64url, EC only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+    /// Algorithm.
+    pub alg: ManifestKeyAlg,
+    /// Always `sig`.
+    #[serde(rename = "use")]
+    pub key_use: KeyUse,
+}
+
+/// `ManifestKeys`: the published verification keyset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestKeys {
+    /// Active key first, then retired keys, newest first.
+    pub keys: Vec<ManifestKey>,
+}
+
+/// Lifecycle status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// Signs new manifests (at most one).
+    Active,
+    /// Published for verification only.
+    Retired,
+    /// Withdrawn; terminal.
+    Revoked,
+}
+
+impl KeyStatus {
+    /// The enum label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Retired => "retired",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    fn from_label(s: &str) -> Result<Self, DbError> {
+        match s {
+            "active" => Ok(Self::Active),
+            "retired" => Ok(Self::Retired),
+            "revoked" => Ok(Self::Revoked),
+            _ => Err(unexpected("unknown manifest key status")),
+        }
+    }
+}
+
+/// Where [`transition`] may move a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyTransition {
+    /// Stop signing, keep verifying.
+    Retire,
+    /// Withdraw for good.
+    Revoke,
+}
+
+impl KeyTransition {
+    fn target(self) -> KeyStatus {
+        match self {
+            Self::Retire => KeyStatus::Retired,
+            Self::Revoke => KeyStatus::Revoked,
+        }
+    }
+}
+
+/// Input of [`create`].
+#[derive(Debug, Clone)]
+pub struct NewManifestSigningKey {
+    /// Unique key id.
+    pub kid: Kid,
+    /// Algorithm.
+    pub alg: ManifestKeyAlg,
+    /// Public half as published (not cross-checked with `kid`/`alg`, as in the spec).
+    pub public_jwk: ManifestKey,
+    /// Where the private half lives (never the key itself).
+    pub private_key_ref: NonEmptyString,
+    /// Creation time; also the initial `retired_at`.
+    pub created_at: Timestamp,
+}
+
+/// `ManifestSigningKeyRecord`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ManifestSigningKeyRecord {
+    /// Key id.
+    pub kid: Kid,
+    /// Algorithm.
+    pub alg: ManifestKeyAlg,
+    /// Public JWK.
+    pub public_jwk: ManifestKey,
+    /// Reference to the private key.
+    pub private_key_ref: String,
+    /// Lifecycle status.
+    pub status: KeyStatus,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last activation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activated_at: Option<Timestamp>,
+    /// Last retirement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<Timestamp>,
+    /// Revocation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+}
+
+fn unexpected(message: &'static str) -> DbError {
+    DbError::Unexpected {
+        message: message.into(),
+    }
+}
+
+fn from_row(row: &Row) -> Result<ManifestSigningKeyRecord, DbError> {
+    let alg = match row.try_get::<_, &str>(1)? {
+        "EdDSA" => ManifestKeyAlg::EdDSA,
+        "ES256" => ManifestKeyAlg::ES256,
+        _ => return Err(unexpected("unknown manifest key algorithm")),
+    };
+    let jwk: serde_json::Value = row.try_get(2)?;
+    Ok(ManifestSigningKeyRecord {
+        kid: row.try_get(0)?,
+        alg,
+        public_jwk: serde_json::from_value(jwk)
+            .map_err(|_| unexpected("stored public JWK violates its contract"))?,
+        private_key_ref: row.try_get(3)?,
+        status: KeyStatus::from_label(row.try_get(4)?)?,
+        created_at: row.try_get(5)?,
+        activated_at: row.try_get(6)?,
+        retired_at: row.try_get(7)?,
+        revoked_at: row.try_get(8)?,
+    })
+}
+
+/// Records a new key with status `retired` (published for verification, not yet signing) and
+/// `retired_at = created_at`. Duplicate kid → `unique_violation`.
+pub async fn create(
+    system: &SystemScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    key: &NewManifestSigningKey,
+) -> Result<ManifestSigningKeyRecord, DbError> {
+    let jwk = serde_json::to_value(&key.public_jwk).map_err(|_| unexpected("JWK encoding"))?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+        &key.kid,
+        &key.alg.as_str(),
+        &jwk,
+        &key.private_key_ref,
+        &key.created_at,
+    ];
+    let rows = system
+        .db()
+        .observe(REPO, "create", system_query_in(system, tx, INSERT, &params))
+        .await?;
+    rows.first()
+        .map(from_row)
+        .unwrap_or_else(|| Err(DbError::not_found("manifest signing key")))
+}
+
+/// Makes a key the active signing key: sets `activated_at`, clears `retired_at`/`revoked_at`.
+/// Missing → `not_found`; revoked → `state_transition_invalid`; another key active →
+/// `unique_violation` (it is not demoted: retire it and activate this one in one transaction).
+pub async fn set_active(
+    system: &SystemScope<'_>,
+    mut tx: Option<&mut Tx<'_>>,
+    kid: &Kid,
+    activated_at: Timestamp,
+) -> Result<ManifestSigningKeyRecord, DbError> {
+    let fut = async {
+        let rows =
+            system_query_in(system, tx.as_deref_mut(), ACTIVATE, &[kid, &activated_at]).await?;
+        if let Some(row) = rows.first() {
+            return from_row(row);
+        }
+        match current(system, tx, kid).await? {
+            None => Err(DbError::not_found("manifest signing key")),
+            Some(_) => Err(DbError::StateTransitionInvalid {
+                message: "a revoked key cannot be activated".into(),
+            }),
+        }
+    };
+    system.db().observe(REPO, "set_active", fut).await
+}
+
+async fn current(
+    system: &SystemScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    kid: &Kid,
+) -> Result<Option<ManifestSigningKeyRecord>, DbError> {
+    system_query_in(system, tx, BY_KID, &[kid])
+        .await?
+        .first()
+        .map(from_row)
+        .transpose()
+}
+
+/// Retires or revokes a key, stamping `retired_at` or `revoked_at` with `at` (other timestamps
+/// kept). Missing → `not_found`; revoked → retired is `state_transition_invalid`; already in the
+/// target status → returned unchanged, nothing written.
+pub async fn transition(
+    system: &SystemScope<'_>,
+    mut tx: Option<&mut Tx<'_>>,
+    kid: &Kid,
+    to: KeyTransition,
+    at: Timestamp,
+) -> Result<ManifestSigningKeyRecord, DbError> {
+    let target = to.target();
+    let fut = async {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [kid, &target.as_str(), &at];
+        let rows = system_query_in(system, tx.as_deref_mut(), TRANSITION, &params).await?;
+        if let Some(row) = rows.first() {
+            return from_row(row);
+        }
+        match current(system, tx, kid).await? {
+            None => Err(DbError::not_found("manifest signing key")),
+            Some(key) if key.status == target => Ok(key),
+            Some(_) => Err(DbError::StateTransitionInvalid {
+                message: "a revoked key cannot be retired".into(),
+            }),
+        }
+    };
+    system.db().observe(REPO, "transition", fut).await
+}
+
+/// [`transition`] to `retired`.
+pub async fn retire(
+    system: &SystemScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    kid: &Kid,
+    retired_at: Timestamp,
+) -> Result<ManifestSigningKeyRecord, DbError> {
+    transition(system, tx, kid, KeyTransition::Retire, retired_at).await
+}
+
+/// [`transition`] to `revoked`.
+pub async fn revoke(
+    system: &SystemScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    kid: &Kid,
+    revoked_at: Timestamp,
+) -> Result<ManifestSigningKeyRecord, DbError> {
+    transition(system, tx, kid, KeyTransition::Revoke, revoked_at).await
+}
+
+/// The active key, or `None`.
+pub async fn get_active(
+    system: &SystemScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+) -> Result<Option<ManifestSigningKeyRecord>, DbError> {
+    let rows = system
+        .db()
+        .observe(REPO, "get_active", system_query_in(system, tx, ACTIVE, &[]))
+        .await?;
+    rows.first().map(from_row).transpose()
+}
