@@ -5,6 +5,7 @@
 //! exists is valid. Every failure is a [`ValidationError`] naming the spec's field, never quoting
 //! the input. Deserializing (serde) and reading from PostgreSQL (`FromSql`) apply the same rules.
 
+mod descriptor;
 mod encoding;
 mod http;
 mod ids;
@@ -14,6 +15,7 @@ mod text;
 mod time;
 mod validation;
 
+pub use descriptor::{CanonicalRequestDescriptor, NormalizedHeader};
 pub use encoding::{
     Base64Payload, DpopThumbprint, Email, MAX_AAD_BYTES, MAX_CIPHERTEXT_BYTES,
     MAX_WRAPPED_DATA_KEY_BYTES, TokenHash, aad_b64, ciphertext_b64, is_uuid, wrapped_data_key_b64,

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod enrollment_tokens;
 pub mod integrations;
+pub mod policy_rules;
 pub mod secrets;
 pub mod sessions;
 pub mod templates;

@@ -9,6 +9,7 @@ mod migrations;
 mod repo_admin;
 mod repo_enrollment_tokens;
 mod repo_integrations;
+mod repo_policy_rules;
 mod repo_secrets;
 mod repo_sessions;
 mod repo_templates;

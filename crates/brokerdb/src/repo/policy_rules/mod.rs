@@ -1,0 +1,176 @@
+//! PolicyRuleRepository (spec §10): normalized policy rules of a tenant and the descriptor-scope
+//! match the policy engine runs on every request. Tenant scope throughout.
+//!
+//! Matching is one statement on the partial index `idx_policy_rules_primary_scope_enabled`
+//! (`tenant_id, integration_id, action_group, method, host WHERE enabled`); the narrowing keys,
+//! the "query keys present (even `[]`)" test on the stored snapshot and the specificity order are
+//! evaluated in SQL too, so the caller gets exactly the matching rules in order.
+
+mod dto;
+
+use tokio_postgres::Row;
+
+pub use dto::{PolicyConstraints, PolicyRule, PolicyRuleType, PolicyScope, RateLimit};
+
+use super::query_in;
+use crate::db::{DbError, TenantScope, Tx};
+use crate::model::{CanonicalRequestDescriptor, PolicyId, ValidationError, normalize_unique_list};
+
+const REPO: &str = "policy_rules";
+const INSERT: &str = "INSERT INTO policy_rules (policy_id, tenant_id, enabled, rule_type, workload_id, integration_id,
+       template_id, template_version, action_group, method, host, query_keys, constraints_json,
+       rate_limit_max_requests, rate_limit_interval_seconds, policy_json, created_by)
+     VALUES ($1, $2, TRUE, $3::text::policy_rule_type, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, '{}'::text[]),
+       $12, $13, $14, $15, $16)";
+const BY_ID: &str = "SELECT policy_json FROM policy_rules WHERE policy_id = $1 AND enabled";
+const DISABLE: &str = "UPDATE policy_rules SET enabled = FALSE WHERE policy_id = $1";
+/// The descriptor-scope match (spec §10.2), public so the bench can run the same SQL in pgbench.
+/// `$1` tenant, `$2` integration, `$3` action group, `$4` method, `$5` host, `$6` workload,
+/// `$7` template, `$8` template version, `$9` the descriptor's normalized query keys (`NULL`
+/// when they do not normalize: rules that test them are then returned flagged, see below).
+pub const MATCH_SQL: &str = "SELECT policy_json, policy_json->'scope' ? 'query_keys' AS tests_keys
+     FROM policy_rules
+     WHERE enabled AND tenant_id = $1 AND integration_id = $2 AND action_group = $3 AND method = $4 AND host = $5
+       AND (workload_id IS NULL OR workload_id = $6)
+       AND (template_id IS NULL OR template_id = $7)
+       AND (template_version IS NULL OR template_version = $8)
+       AND (NOT (policy_json->'scope' ? 'query_keys') OR $9::text[] IS NULL OR query_keys = $9::text[])
+     ORDER BY (workload_id IS NOT NULL)::int + (template_id IS NOT NULL)::int
+              + (template_version IS NOT NULL)::int + (cardinality(query_keys) > 0)::int DESC,
+              policy_id";
+
+fn from_json(json: serde_json::Value) -> Result<PolicyRule, DbError> {
+    serde_json::from_value(json).map_err(|_| DbError::Unexpected {
+        message: "stored policy rule violates its contract".into(),
+    })
+}
+
+fn from_row(row: &Row) -> Result<PolicyRule, DbError> {
+    from_json(row.try_get(0)?)
+}
+
+/// Normalizes (spec §10.1) and stores a rule, enabled. `scope.tenant_id` must be the tenant of
+/// the call (else `validation_error`: never written elsewhere); duplicate `policy_id` →
+/// `unique_violation`; unknown tenant → `integrity_violation`. Returns the normalized rule.
+pub async fn create(
+    scope: &TenantScope<'_>,
+    rule: &PolicyRule,
+    created_by: Option<&str>,
+) -> Result<PolicyRule, DbError> {
+    let rule = rule.normalized()?;
+    let s = &rule.scope;
+    if s.tenant_id != scope.tenant_id().as_str() {
+        return Err(ValidationError::new(
+            "scope.tenant_id",
+            "must be the tenant the call is made for",
+        )
+        .into());
+    }
+    let snapshot = serde_json::to_value(&rule)
+        .map_err(|_| ValidationError::new("policy", "cannot be serialized"))?;
+    let constraints = rule
+        .constraints
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|_| ValidationError::new("constraints", "cannot be serialized"))?;
+    let (max_requests, interval) = match rule.rate_limit {
+        Some(r) => (Some(r.max_requests), Some(r.interval_seconds)),
+        None => (None, None),
+    };
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 16] = [
+        &rule.policy_id,
+        &s.tenant_id,
+        &rule.rule_type.as_str(),
+        &s.workload_id,
+        &s.integration_id,
+        &s.template_id,
+        &s.template_version,
+        &s.action_group,
+        &s.method,
+        &s.host,
+        &s.query_keys,
+        &constraints,
+        &max_requests,
+        &interval,
+        &snapshot,
+        &created_by,
+    ];
+    scope
+        .db()
+        .observe(REPO, "create", scope.execute(INSERT, &params))
+        .await?;
+    Ok(rule)
+}
+
+/// An enabled rule by id, or `None` (missing or disabled).
+pub async fn get(
+    scope: &TenantScope<'_>,
+    policy_id: &PolicyId,
+) -> Result<Option<PolicyRule>, DbError> {
+    let rows = scope
+        .db()
+        .observe(REPO, "get", scope.query(BY_ID, &[policy_id]))
+        .await?;
+    rows.first().map(from_row).transpose()
+}
+
+/// Disables a rule (idempotent; there is no re-enable). Unknown → `not_found`.
+pub async fn disable(scope: &TenantScope<'_>, policy_id: &PolicyId) -> Result<(), DbError> {
+    let n = scope
+        .db()
+        .observe(REPO, "disable", scope.execute(DISABLE, &[policy_id]))
+        .await?;
+    match n {
+        0 => Err(DbError::not_found("policy rule")),
+        _ => Ok(()),
+    }
+}
+
+/// The enabled rules matching a descriptor (spec §10.2), most specific first, ties by
+/// `policy_id` (byte order). The descriptor's tenant must be the tenant of the call (else
+/// `validation_error`). Query keys that do not normalize (blank or duplicate) fail with
+/// `validation_error` only when a candidate rule tests query keys, as the spec says.
+/// Tx-capable; one round trip.
+pub async fn list_for_descriptor(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    descriptor: &CanonicalRequestDescriptor,
+) -> Result<Vec<PolicyRule>, DbError> {
+    descriptor.validate()?;
+    if descriptor.tenant_id != scope.tenant_id().as_str() {
+        return Err(ValidationError::new(
+            "descriptor.tenant_id",
+            "must be the tenant the call is made for",
+        )
+        .into());
+    }
+    let host = descriptor.policy_host()?;
+    let method = descriptor.http_method()?;
+    let keys = normalize_unique_list("descriptor.query_keys", &descriptor.query_keys);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+        scope.tenant_id(),
+        &descriptor.integration_id,
+        &descriptor.matched_path_group_id,
+        &method.as_str(),
+        &host.as_str(),
+        &descriptor.workload_id,
+        &descriptor.template_id,
+        &descriptor.template_version,
+        &keys.as_ref().ok(),
+    ];
+    let rows = scope
+        .db()
+        .observe(
+            REPO,
+            "list_for_descriptor",
+            query_in(scope, tx, MATCH_SQL, &params),
+        )
+        .await?;
+    if let Err(invalid) = keys
+        && rows.iter().any(|r| r.try_get::<_, bool>(1).unwrap_or(true))
+    {
+        return Err(invalid.into());
+    }
+    rows.iter().map(from_row).collect()
+}
