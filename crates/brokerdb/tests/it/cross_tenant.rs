@@ -300,3 +300,312 @@ async fn no_tenant_scoped_function_reaches_another_tenants_rows() -> TestResult 
 fn who() -> Result<brokerdb::model::NonEmptyString, brokerdb::model::ValidationError> {
     brokerdb::model::NonEmptyString::new("actor", "adm_test")
 }
+
+/// Tenant B's rows in the tables of integrations, secrets, templates and policy rules.
+const SNAPSHOT_II: &str = "SELECT string_agg(t::text, ',' ORDER BY t::text) FROM (
+    SELECT row_to_json(x)::text AS t FROM integrations x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM secrets x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM secret_versions x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM crypto_verification_defaults x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM template_versions x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM template_invalidation_outbox x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM policy_rules x WHERE tenant_id = 't_b') s(t)";
+
+fn found<T>(r: Option<T>) -> String {
+    r.map_or("none".into(), |_| "found".into())
+}
+
+#[tokio::test]
+async fn no_integration_secret_template_or_policy_function_reaches_another_tenants_rows()
+-> TestResult {
+    use brokerdb::model::{CanonicalRequestDescriptor, PolicyId, SecretRef, TemplateId};
+    use brokerdb::repo::integrations::{
+        self, CreateOptions, IntegrationUpdate, IntegrationWrite, SecretMaterial,
+    };
+    use brokerdb::repo::policy_rules::{self, PolicyRule};
+    use brokerdb::repo::secrets::{
+        CryptoDefaultsUpdate, NewSecretVersion, SecretEnvelope, SecretType, crypto_defaults,
+        envelopes,
+    };
+    use brokerdb::repo::templates::{self, Template, TemplateInvalidationSignal};
+    use serde_json::json;
+
+    let test_db = database().await;
+    let admin = test_db.admin().await;
+    admin
+        .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A'), ('t_b', 'B')")
+        .await?;
+    let db = test_db.db();
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    let (sa, sb) = (db.tenant(&a), db.tenant(&b));
+    let template = Template::from_json(json!({
+        "template_id": "tpl_mail", "version": 1, "provider": "acme",
+        "allowed_schemes": ["https"], "allowed_ports": [443], "allowed_hosts": ["api.example.com"],
+        "redirect_policy": {"mode": "deny"},
+        "path_groups": [{"group_id": "send", "risk_tier": "low", "approval_mode": "none", "methods": ["POST"],
+            "path_patterns": ["/v1/x"], "query_allowlist": [], "header_forward_allowlist": [],
+            "body_policy": {"max_bytes": 0, "content_types": []}}],
+        "network_safety": {"deny_private_ip_ranges": true, "deny_link_local": true, "deny_loopback": true,
+            "deny_metadata_ranges": true, "dns_resolution_required": true}
+    }))?;
+    templates::create_version(&sb, &template, None).await?;
+    let wreq = WorkloadCreateRequest {
+        name: "api".into(),
+        ip_allowlist: None,
+        enrollment_mode: EnrollmentMode::BrokerCa,
+    };
+    let wb = workloads::create(&sb, &wreq, None, None).await?.workload_id;
+    let wa = workloads::create(&sa, &wreq, None, None).await?.workload_id;
+    let write = IntegrationWrite {
+        provider: "acme".into(),
+        name: "mail".into(),
+        template_id: TemplateId::parse("tpl_mail")?,
+        secret_material: SecretMaterial {
+            kind: "api_key".into(),
+            value: "plaintext".into(),
+        },
+    };
+    let ib = integrations::create(&sb, &write, &CreateOptions::default())
+        .await?
+        .integration_id;
+    let ia = integrations::create(&sa, &write, &CreateOptions::default())
+        .await?
+        .integration_id;
+    let sref = SecretRef::parse("sec_b")?;
+    let version = |integration_id: &brokerdb::model::IntegrationId| NewSecretVersion {
+        secret_ref: sref.clone(),
+        integration_id: integration_id.clone(),
+        secret_type: SecretType::ApiKey,
+        envelope: SecretEnvelope {
+            key_id: "kek".into(),
+            content_encryption_alg: "A256GCM".into(),
+            key_encryption_alg: "dir".into(),
+            wrapped_data_key_b64: "AA==".into(),
+            iv_b64: "iv".into(),
+            ciphertext_b64: "AA==".into(),
+            auth_tag_b64: "tag".into(),
+            aad_b64: None,
+        },
+        created_at: None,
+    };
+    envelopes::create_version(&sb, &version(&ib)).await?;
+    let strict = CryptoDefaultsUpdate {
+        require_temporal_validity: false,
+        max_clock_skew_seconds: 120,
+    };
+    crypto_defaults::upsert(&sb, None, strict).await?;
+    let policy = |tenant_id: &str| -> Result<PolicyRule, serde_json::Error> {
+        serde_json::from_value(
+            json!({"policy_id": format!("pol_{tenant_id}"), "rule_type": "allow",
+            "scope": {"tenant_id": tenant_id, "integration_id": ib.as_str(), "action_group": "send",
+                "method": "POST", "host": "api.example.com"}}),
+        )
+    };
+    policy_rules::create(&sb, &policy("t_b")?, None).await?;
+    let signal = TemplateInvalidationSignal {
+        template_id: "tpl_mail".into(),
+        version: 1,
+        tenant_id: "t_b".into(),
+        updated_at: "2026-11-23T10:00:00.000Z".into(),
+    };
+    templates::persist_invalidation_outbox(&sb, None, &signal).await?;
+    let before: Option<String> = admin.query_one(SNAPSHOT_II, &[]).await?.get(0);
+
+    let tpl = TemplateId::parse("tpl_mail")?;
+    let pid = PolicyId::parse("pol_t_b")?;
+    let descriptor: CanonicalRequestDescriptor = serde_json::from_value(json!({
+        "tenant_id": "t_a", "workload_id": wa.as_str(), "integration_id": ib.as_str(),
+        "template_id": "tpl_mail", "template_version": 1, "method": "POST",
+        "canonical_url": "https://api.example.com/v1/x", "matched_path_group_id": "send",
+        "normalized_headers": [], "query_keys": []}))?;
+    let disable = IntegrationUpdate {
+        enabled: Some(false),
+        template_id: None,
+    };
+    let cases: Vec<(&str, &str, Outcome<'_>)> = vec![
+        (
+            "integrations::get_by_id",
+            "none",
+            Box::pin(async { Ok(found(integrations::get_by_id(&sa, &ib).await?)) }),
+        ),
+        (
+            "integrations::update",
+            "not_found",
+            Box::pin(async { Ok(code(integrations::update(&sa, &ib, &disable).await)) }),
+        ),
+        (
+            "integrations::bind_secret",
+            "not_found",
+            Box::pin(async {
+                Ok(code(
+                    integrations::bind_secret(&sa, &ib, &sref, 1, None).await,
+                ))
+            }),
+        ),
+        (
+            "integrations::list_by_tenant",
+            "1 total 1",
+            Box::pin(async {
+                let p = integrations::list_by_tenant(&sa, PageRequest::new(1, 100)?).await?;
+                Ok(format!("{} total {}", p.items.len(), p.total))
+            }),
+        ),
+        (
+            "integrations::get_template_for_execute (B's integration)",
+            "not_found",
+            Box::pin(async {
+                Ok(code(
+                    integrations::get_template_for_execute(&sa, None, &wa, &ib).await,
+                ))
+            }),
+        ),
+        (
+            "integrations::get_template_for_execute (B's workload)",
+            "not_found",
+            Box::pin(async {
+                Ok(code(
+                    integrations::get_template_for_execute(&sa, None, &wb, &ia).await,
+                ))
+            }),
+        ),
+        (
+            "integrations::get_template_binding",
+            "none",
+            Box::pin(async {
+                Ok(found(
+                    integrations::get_template_binding(&sa, None, &ib).await?,
+                ))
+            }),
+        ),
+        (
+            "templates::get_version",
+            "none",
+            Box::pin(async { Ok(found(templates::get_version(&sa, None, &tpl, 1).await?)) }),
+        ),
+        (
+            "templates::get_latest",
+            "none",
+            Box::pin(async { Ok(found(templates::get_latest(&sa, &tpl).await?)) }),
+        ),
+        (
+            "templates::list_versions",
+            "0",
+            Box::pin(async {
+                Ok(templates::list_versions(&sa, None, &tpl)
+                    .await?
+                    .len()
+                    .to_string())
+            }),
+        ),
+        (
+            "templates::list_latest",
+            "0",
+            Box::pin(async { Ok(templates::list_latest(&sa).await?.len().to_string()) }),
+        ),
+        (
+            "templates::persist_invalidation_outbox (B's signal)",
+            "validation_error",
+            Box::pin(async {
+                Ok(code(
+                    templates::persist_invalidation_outbox(&sa, None, &signal).await,
+                ))
+            }),
+        ),
+        (
+            "envelopes::get_active",
+            "none",
+            Box::pin(async { Ok(found(envelopes::get_active(&sa, &sref).await?)) }),
+        ),
+        (
+            "envelopes::get_version",
+            "none",
+            Box::pin(async { Ok(found(envelopes::get_version(&sa, &sref, 1).await?)) }),
+        ),
+        (
+            "envelopes::list_versions",
+            "0",
+            Box::pin(async {
+                Ok(envelopes::list_versions(&sa, &sref)
+                    .await?
+                    .len()
+                    .to_string())
+            }),
+        ),
+        (
+            "envelopes::set_active_version",
+            "not_found",
+            Box::pin(async { Ok(code(envelopes::set_active_version(&sa, &sref, 1).await)) }),
+        ),
+        (
+            "envelopes::create_version (B's secret_ref)",
+            "conflict",
+            Box::pin(async { Ok(code(envelopes::create_version(&sa, &version(&ia)).await)) }),
+        ),
+        (
+            "envelopes::create_version (B's integration)",
+            "integrity_violation",
+            Box::pin(async {
+                let mut v = version(&ib);
+                v.secret_ref = SecretRef::parse("sec_a").map_err(DbError::from)?;
+                Ok(code(envelopes::create_version(&sa, &v).await))
+            }),
+        ),
+        (
+            "crypto_defaults::get",
+            "0",
+            Box::pin(async {
+                Ok(crypto_defaults::get(&sa, None)
+                    .await?
+                    .max_clock_skew_seconds
+                    .to_string())
+            }),
+        ),
+        (
+            "policy_rules::get",
+            "none",
+            Box::pin(async { Ok(found(policy_rules::get(&sa, &pid).await?)) }),
+        ),
+        (
+            "policy_rules::disable",
+            "not_found",
+            Box::pin(async { Ok(code(policy_rules::disable(&sa, &pid).await)) }),
+        ),
+        (
+            "policy_rules::list_for_descriptor",
+            "0",
+            Box::pin(async {
+                Ok(policy_rules::list_for_descriptor(&sa, None, &descriptor)
+                    .await?
+                    .len()
+                    .to_string())
+            }),
+        ),
+        (
+            "policy_rules::create (B's scope)",
+            "validation_error",
+            Box::pin(async {
+                let rule = policy("t_b").map_err(|_| DbError::validation("policy", "bad"))?;
+                Ok(code(policy_rules::create(&sa, &rule, None).await))
+            }),
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (name, expected, outcome) in cases {
+        let got = outcome.await.unwrap_or_else(|e| format!("error {e}"));
+        if got != expected {
+            wrong.push(format!("{name}: expected {expected}, got {got}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "cross-tenant leaks:\n{}",
+        wrong.join("\n")
+    );
+    let after: Option<String> = admin.query_one(SNAPSHOT_II, &[]).await?.get(0);
+    assert_eq!(before, after, "tenant B's rows changed");
+    assert!(
+        before.is_some_and(|s| s.matches("t_b").count() >= 7),
+        "the snapshot must cover tenant B's rows in every table"
+    );
+    Ok(())
+}

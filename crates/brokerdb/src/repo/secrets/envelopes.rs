@@ -19,9 +19,10 @@ const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended('brokerdb.secr
 const OWNER: &str =
     "SELECT integration_id, type::text, (SELECT max(version) FROM secret_versions v WHERE v.secret_ref = s.secret_ref)
      FROM secrets s WHERE secret_ref = $1";
-const INSERT_SECRET: &str =
-    "INSERT INTO secrets (secret_ref, tenant_id, integration_id, type, active_version)
-     VALUES ($1, $2, $3, $4::text::secret_type, $5)";
+/// Inserts nothing when the integration is not this tenant's, so another tenant's integration
+/// is reported as a missing reference (not as a uniqueness clash that would reveal it).
+const INSERT_SECRET: &str = "INSERT INTO secrets (secret_ref, tenant_id, integration_id, type, active_version)
+     SELECT $1, $2, $3, $4::text::secret_type, $5 WHERE EXISTS (SELECT 1 FROM integrations WHERE integration_id = $3)";
 macro_rules! version_cols {
     () => {
         "v.version, v.key_id, v.content_encryption_alg, v.key_encryption_alg, v.wrapped_data_key_b64, v.iv_b64, \
@@ -265,9 +266,15 @@ pub async fn create_version(
                         &input.secret_type.as_str(),
                         &1_i32,
                     ];
-                    tx.execute(INSERT_SECRET, &params)
+                    let inserted = tx
+                        .execute(INSERT_SECRET, &params)
                         .await
                         .map_err(taken_by_another_tenant)?;
+                    if inserted == 0 {
+                        return Err(DbError::IntegrityViolation {
+                            constraint: "fk_secrets_integration".into(),
+                        });
+                    }
                     1
                 }
             };
