@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use brokerdb::db::Db;
-use brokerdb::model::{IntegrationId, TenantId, WorkloadId};
-use brokerdb::repo::integrations;
+use brokerdb::model::{CanonicalRequestDescriptor, IntegrationId, TenantId, WorkloadId};
+use brokerdb::repo::{integrations, policy_rules};
 
 use super::stats::Measurement;
 use super::workload::{Operation, TENANT, Via};
@@ -75,6 +75,25 @@ async fn run_once(
             )
             .await
             .map(|_| ())
+        }
+        Via::PolicyMatch => {
+            let descriptor = CanonicalRequestDescriptor {
+                tenant_id: TENANT.to_owned(),
+                workload_id: format!("w_bench_{arg}"),
+                integration_id: "int_bench".to_owned(),
+                template_id: "tpl_bench".to_owned(),
+                template_version: 1,
+                method: "POST".to_owned(),
+                canonical_url: "https://api.example.com/v1/send".to_owned(),
+                matched_path_group_id: "send".to_owned(),
+                normalized_headers: Vec::new(),
+                query_keys: Vec::new(),
+                query_fingerprint_base64: None,
+                body_sha256_base64: None,
+            };
+            policy_rules::list_for_descriptor(&db.tenant(tenant), None, &descriptor)
+                .await
+                .map(|_| ())
         }
     }
 }

@@ -49,8 +49,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         DbSettings::default(),
         CursorKey::random(),
     );
+    let selected: Vec<_> = OPERATIONS
+        .into_iter()
+        .filter(|op| args.only.is_empty() || args.only.iter().any(|w| op.name.contains(w.as_str())))
+        .collect();
+    if selected.is_empty() {
+        anyhow::bail!("--only matches no operation");
+    }
     let mut results: Vec<Measurement> = Vec::new();
-    for op in OPERATIONS {
+    for op in selected {
         for callers in args.concurrency.iter().copied().map(usize::from) {
             eprintln!("{} × {callers} …", op.name);
             results.push(library::measure(&db, op, callers, args.users, args.seconds).await?);

@@ -15,6 +15,9 @@ pub enum Via {
     /// `repo::integrations::get_template_for_execute` for workload `w_bench_<arg>` and
     /// integration `int_bench` (decoding and validating the template included).
     ExecuteLookup,
+    /// `repo::policy_rules::list_for_descriptor` for a descriptor of workload `w_bench_<arg>`
+    /// (validation, host normalization and decoding the matched rules included).
+    PolicyMatch,
 }
 
 /// One measured operation: the SQL the library sends (with `$1` the random argument) and the
@@ -34,8 +37,12 @@ pub struct Operation {
 /// Workloads seeded for the execute lookup.
 pub const BENCH_WORKLOADS: u32 = 100;
 
-/// Scoped point read by primary business key, a scoped 20-row page, and the execute lookup.
-pub const OPERATIONS: [Operation; 3] = [
+/// Policy rules seeded that can match a bench descriptor, and rules elsewhere in the tenant.
+pub const BENCH_POLICY_RULES: (u32, u32) = (8, 2_000);
+
+/// Scoped point read by primary business key, a scoped 20-row page, the execute lookup and the
+/// policy match.
+pub const OPERATIONS: [Operation; 4] = [
     Operation {
         name: "point read (user by id)",
         sql: "SELECT user_id, email, display_name, enabled, created_at FROM human_users WHERE user_id = 'u_bench_' || $1::int",
@@ -55,6 +62,12 @@ pub const OPERATIONS: [Operation; 3] = [
         arg_max: |_| BENCH_WORKLOADS,
         via: Via::ExecuteLookup,
     },
+    Operation {
+        name: "policy rules for scope (descriptor match)",
+        sql: brokerdb::repo::policy_rules::MATCH_SQL,
+        arg_max: |_| BENCH_WORKLOADS,
+        via: Via::PolicyMatch,
+    },
 ];
 
 impl Operation {
@@ -65,6 +78,17 @@ impl Operation {
                 .sql
                 .replace("$1", "('w_bench_' || :arg)")
                 .replace("$2", "'int_bench'"),
+            Via::PolicyMatch => self
+                .sql
+                .replace("$1", &format!("'{TENANT}'"))
+                .replace("$2", "'int_bench'")
+                .replace("$3", "'send'")
+                .replace("$4", "'POST'")
+                .replace("$5", "'api.example.com'")
+                .replace("$6", "('w_bench_' || :arg)")
+                .replace("$7", "'tpl_bench'")
+                .replace("$8", "1")
+                .replace("$9", "'{}'"),
         }
     }
 
@@ -141,5 +165,42 @@ pub async fn seed(client: &Client, users: u32) -> anyhow::Result<()> {
              ANALYZE human_users; ANALYZE workloads; ANALYZE integrations; ANALYZE template_versions",
         )
         .await?;
+    seed_policy_rules(client).await
+}
+
+/// Rules that can match a bench descriptor (various narrowing keys, one per 10 workloads for
+/// the workload-bound ones) and many that cannot (other groups and hosts).
+async fn seed_policy_rules(client: &Client) -> anyhow::Result<()> {
+    let (matching, others) = BENCH_POLICY_RULES;
+    let (matching, others) = (i32::try_from(matching)?, i32::try_from(others)?);
+    client
+        .execute(
+            "INSERT INTO policy_rules (policy_id, tenant_id, rule_type, workload_id, integration_id, template_id,
+                 template_version, action_group, method, host, query_keys, policy_json)
+             SELECT 'pol_bench_' || g, 't_bench', 'allow'::policy_rule_type,
+                    CASE WHEN g % 2 = 0 THEN 'w_bench_' || (g * 10) END, 'int_bench',
+                    CASE WHEN g % 3 = 0 THEN 'tpl_bench' END, CASE WHEN g % 4 = 0 THEN 1 END,
+                    'send', 'POST', 'api.example.com', '{}'::text[],
+                    jsonb_build_object('policy_id', 'pol_bench_' || g, 'rule_type', 'allow', 'rate_limit', NULL,
+                      'scope', jsonb_strip_nulls(jsonb_build_object('tenant_id', 't_bench',
+                        'workload_id', CASE WHEN g % 2 = 0 THEN 'w_bench_' || (g * 10) END,
+                        'integration_id', 'int_bench',
+                        'template_id', CASE WHEN g % 3 = 0 THEN 'tpl_bench' END,
+                        'template_version', CASE WHEN g % 4 = 0 THEN 1 END,
+                        'action_group', 'send', 'method', 'POST', 'host', 'api.example.com'))
+                      || CASE WHEN g % 5 = 0 THEN '{\"query_keys\": []}'::jsonb ELSE '{}'::jsonb END)
+               FROM generate_series(1, $1::int) g
+             UNION ALL
+             SELECT 'pol_other_' || g, 't_bench', 'deny'::policy_rule_type, NULL, 'int_bench', NULL, NULL,
+                    'group_' || (g % 40), 'POST', 'h' || (g % 25) || '.example.com', '{}'::text[],
+                    jsonb_build_object('policy_id', 'pol_other_' || g, 'rule_type', 'deny', 'rate_limit', NULL,
+                      'scope', jsonb_build_object('tenant_id', 't_bench', 'integration_id', 'int_bench',
+                        'action_group', 'group_' || (g % 40), 'method', 'POST', 'host', 'h' || (g % 25) || '.example.com'))
+               FROM generate_series(1, $2::int) g
+             ON CONFLICT DO NOTHING",
+            &[&matching, &others],
+        )
+        .await?;
+    client.batch_execute("ANALYZE policy_rules").await?;
     Ok(())
 }
