@@ -263,8 +263,8 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
         .collect();
     assert_eq!(
         rows.len(),
-        18,
-        "3 operations × 2 concurrencies × 3 implementations:\n{table}"
+        24,
+        "4 operations × 2 concurrencies × 3 implementations:\n{table}"
     );
     for row in rows {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
