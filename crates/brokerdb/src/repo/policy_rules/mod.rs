@@ -22,13 +22,13 @@ const INSERT: &str = "INSERT INTO policy_rules (policy_id, tenant_id, enabled, r
        rate_limit_max_requests, rate_limit_interval_seconds, policy_json, created_by)
      VALUES ($1, $2, TRUE, $3::text::policy_rule_type, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, '{}'::text[]),
        $12, $13, $14, $15, $16)";
-const BY_ID: &str = "SELECT policy_json FROM policy_rules WHERE policy_id = $1 AND enabled";
+const BY_ID: &str = "SELECT policy_json::text FROM policy_rules WHERE policy_id = $1 AND enabled";
 const DISABLE: &str = "UPDATE policy_rules SET enabled = FALSE WHERE policy_id = $1";
 /// The descriptor-scope match (spec §10.2), public so the bench can run the same SQL in pgbench.
 /// `$1` tenant, `$2` integration, `$3` action group, `$4` method, `$5` host, `$6` workload,
 /// `$7` template, `$8` template version, `$9` the descriptor's normalized query keys (`NULL`
 /// when they do not normalize: rules that test them are then returned flagged, see below).
-pub const MATCH_SQL: &str = "SELECT policy_json, policy_json->'scope' ? 'query_keys' AS tests_keys
+pub const MATCH_SQL: &str = "SELECT policy_json::text, policy_json->'scope' ? 'query_keys' AS tests_keys
      FROM policy_rules
      WHERE enabled AND tenant_id = $1 AND integration_id = $2 AND action_group = $3 AND method = $4 AND host = $5
        AND (workload_id IS NULL OR workload_id = $6)
@@ -39,14 +39,12 @@ pub const MATCH_SQL: &str = "SELECT policy_json, policy_json->'scope' ? 'query_k
               + (template_version IS NOT NULL)::int + (cardinality(query_keys) > 0)::int DESC,
               policy_id";
 
-fn from_json(json: serde_json::Value) -> Result<PolicyRule, DbError> {
-    serde_json::from_value(json).map_err(|_| DbError::Unexpected {
+/// Decodes the stored snapshot straight from its text (no intermediate JSON tree: this is on
+/// the policy engine's hot path).
+fn from_row(row: &Row) -> Result<PolicyRule, DbError> {
+    serde_json::from_str(row.try_get(0)?).map_err(|_| DbError::Unexpected {
         message: "stored policy rule violates its contract".into(),
     })
-}
-
-fn from_row(row: &Row) -> Result<PolicyRule, DbError> {
-    from_json(row.try_get(0)?)
 }
 
 /// Normalizes (spec §10.1) and stores a rule, enabled. `scope.tenant_id` must be the tenant of
