@@ -10,7 +10,7 @@ use crate::repo::templates::Template;
 
 /// One row whatever exists: NULLs say what is missing. The template follows §7.2: a pinned
 /// version only if active (no fallback), else the highest active version.
-const LOOKUP: &str = "SELECT w.enabled, i.enabled, t.template_json, t.template_id, t.version
+const LOOKUP: &str = "SELECT w.enabled, i.enabled, t.template_json::text, t.template_id, t.version
      FROM (VALUES (1)) AS one(x)
      LEFT JOIN workloads w ON w.workload_id = $1
      LEFT JOIN integrations i ON i.integration_id = $2
@@ -88,10 +88,10 @@ pub async fn get_template_for_execute(
     let integration_enabled: bool = row
         .try_get::<_, Option<bool>>(1)?
         .ok_or(DbError::not_found("integration"))?;
-    let json: serde_json::Value = row
-        .try_get::<_, Option<serde_json::Value>>(2)?
+    let json: &str = row
+        .try_get::<_, Option<&str>>(2)?
         .ok_or(DbError::not_found("template"))?;
-    let template = Template::from_json(json).map_err(|_| DbError::Unexpected {
+    let template = Template::from_json_str(json).map_err(|_| DbError::Unexpected {
         message: "stored template violates its contract".into(),
     })?;
     let execution_status = match (workload_enabled, integration_enabled) {

@@ -112,6 +112,16 @@ impl Template {
         Ok(template)
     }
 
+    /// Parses and validates a template from JSON text (what the repositories read: decoding the
+    /// text directly skips building a JSON tree on the execute path).
+    pub fn from_json_str(text: &str) -> Result<Self, ValidationError> {
+        let template: Self = serde_json::from_str(text).map_err(|_| {
+            ValidationError::new("template", "does not match the Template contract")
+        })?;
+        template.validate()?;
+        Ok(template)
+    }
+
     /// The value rules serde's shape cannot express.
     pub fn validate(&self) -> Result<(), ValidationError> {
         rule(self.version >= 1, "version", "must be an integer ≥ 1")?;

@@ -22,18 +22,17 @@ const LOCK: &str =
     "SELECT pg_advisory_xact_lock(hashtextextended('brokerdb.template:' || $1 || ':' || $2, 0))";
 const LATEST_ANY: &str = "SELECT version, provider FROM template_versions WHERE template_id = $1 ORDER BY version DESC LIMIT 1";
 const INSERT: &str = "INSERT INTO template_versions (tenant_id, template_id, version, provider, status, template_json, published_by)
-     VALUES ($1, $2, $3, $4, 'active', $5, $6) RETURNING template_json";
-const ACTIVE_VERSION: &str = "SELECT template_json FROM template_versions WHERE template_id = $1 AND version = $2 AND status = 'active'";
-const LATEST_ACTIVE: &str = "SELECT template_json FROM template_versions WHERE template_id = $1 AND status = 'active' ORDER BY version DESC LIMIT 1";
+     VALUES ($1, $2, $3, $4, 'active', $5, $6) RETURNING template_json::text";
+const ACTIVE_VERSION: &str = "SELECT template_json::text FROM template_versions WHERE template_id = $1 AND version = $2 AND status = 'active'";
+const LATEST_ACTIVE: &str = "SELECT template_json::text FROM template_versions WHERE template_id = $1 AND status = 'active' ORDER BY version DESC LIMIT 1";
 const ALL_VERSIONS: &str =
-    "SELECT template_json FROM template_versions WHERE template_id = $1 ORDER BY version";
+    "SELECT template_json::text FROM template_versions WHERE template_id = $1 ORDER BY version";
 const LATEST_PER_TEMPLATE: &str =
-    "SELECT DISTINCT ON (template_id) template_json FROM template_versions
+    "SELECT DISTINCT ON (template_id) template_json::text FROM template_versions
      WHERE status = 'active' ORDER BY template_id, version DESC";
 
 fn from_row(row: &Row) -> Result<Template, DbError> {
-    let json: serde_json::Value = row.try_get(0)?;
-    Template::from_json(json).map_err(|_| DbError::Unexpected {
+    Template::from_json_str(row.try_get(0)?).map_err(|_| DbError::Unexpected {
         message: "stored template violates its contract".into(),
     })
 }
