@@ -5,7 +5,9 @@
 //! exists is valid. Every failure is a [`ValidationError`] naming the spec's field, never quoting
 //! the input. Deserializing (serde) and reading from PostgreSQL (`FromSql`) apply the same rules.
 
+mod descriptor;
 mod encoding;
+mod enums;
 mod http;
 mod ids;
 mod net;
@@ -14,10 +16,12 @@ mod text;
 mod time;
 mod validation;
 
+pub use descriptor::{CanonicalRequestDescriptor, DescriptorHeader, Nullable};
 pub use encoding::{
     Base64Payload, DpopThumbprint, Email, MAX_AAD_BYTES, MAX_CIPHERTEXT_BYTES,
     MAX_WRAPPED_DATA_KEY_BYTES, TokenHash, aad_b64, ciphertext_b64, is_uuid, wrapped_data_key_b64,
 };
+pub use enums::{ApprovalStatus, AuditDecision, PolicyRuleType, RiskTier};
 pub use http::HttpMethod;
 pub use ids::{
     AccessRequestId, ApprovalId, EventId, IdentityId, IntegrationId, Kid, PolicyId, SecretRef,
