@@ -112,6 +112,86 @@ label_enum!(
     }
 );
 
+label_enum!(
+    /// `AuditEventType` (PostgreSQL `audit_event_type`).
+    AuditEventType("event_type") {
+        /// A workload session was issued.
+        SessionIssued = "session_issued",
+        /// An upstream call was executed.
+        Execute = "execute",
+        /// A policy decision.
+        PolicyDecision = "policy_decision",
+        /// An approval was requested.
+        ApprovalCreated = "approval_created",
+        /// An approval was decided.
+        ApprovalDecided = "approval_decided",
+        /// A violation.
+        Violation = "violation",
+        /// A throttled request.
+        Throttle = "throttle",
+        /// A sandbox alert.
+        SandboxAlert = "sandbox_alert",
+        /// An administrative change.
+        AdminAction = "admin_action",
+    }
+);
+
+label_enum!(
+    /// What a redaction profile does with a value.
+    RedactionAction("action") {
+        /// Keep as is.
+        Keep = "keep",
+        /// Replace with a mask.
+        Mask = "mask",
+        /// Replace with a salted hash.
+        Hash = "hash",
+        /// Remove.
+        Drop = "drop",
+    }
+);
+
+label_enum!(
+    /// Why the SSRF guard decided as it did (the 18 codes of data-model §2.22).
+    SsrfReasonCode("reason_code") {
+        /// Input failed validation.
+        InvalidInput = "invalid_input",
+        /// The URL does not parse.
+        RequestUrlInvalid = "request_url_invalid",
+        /// The URL carries userinfo.
+        RequestUrlUserinfoForbidden = "request_url_userinfo_forbidden",
+        /// The URL carries a fragment.
+        RequestUrlFragmentForbidden = "request_url_fragment_forbidden",
+        /// Scheme not allowed.
+        RequestSchemeNotAllowed = "request_scheme_not_allowed",
+        /// Host not allowed.
+        RequestHostNotAllowed = "request_host_not_allowed",
+        /// Port not allowed.
+        RequestPortNotAllowed = "request_port_not_allowed",
+        /// IP literal hosts are forbidden.
+        RequestIpLiteralForbidden = "request_ip_literal_forbidden",
+        /// The template's host is invalid.
+        TemplateHostInvalid = "template_host_invalid",
+        /// DNS resolution is required.
+        DnsResolutionRequired = "dns_resolution_required",
+        /// DNS resolution failed.
+        DnsResolutionFailed = "dns_resolution_failed",
+        /// DNS returned no address.
+        DnsResolutionEmpty = "dns_resolution_empty",
+        /// A resolved address is invalid.
+        ResolvedIpInvalid = "resolved_ip_invalid",
+        /// A resolved address is private.
+        ResolvedIpDeniedPrivateRange = "resolved_ip_denied_private_range",
+        /// A resolved address is loopback.
+        ResolvedIpDeniedLoopback = "resolved_ip_denied_loopback",
+        /// A resolved address is link-local.
+        ResolvedIpDeniedLinkLocal = "resolved_ip_denied_link_local",
+        /// A resolved address is a metadata endpoint.
+        ResolvedIpDeniedMetadataRange = "resolved_ip_denied_metadata_range",
+        /// A redirect was refused.
+        RedirectDenied = "redirect_denied",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,7 +213,9 @@ mod tests {
         assert!(PolicyRuleType::parse(" allow").is_err());
         assert_eq!(
             ApprovalStatus::parse("open").err().map(|e| e.to_string()),
-            Some("status: must be one of: pending approved denied expired executed canceled".into())
+            Some(
+                "status: must be one of: pending approved denied expired executed canceled".into()
+            )
         );
         Ok(())
     }

@@ -16,12 +16,16 @@ mod text;
 mod time;
 mod validation;
 
+pub(crate) use descriptor::json_integer;
 pub use descriptor::{CanonicalRequestDescriptor, DescriptorHeader, Nullable};
 pub use encoding::{
     Base64Payload, DpopThumbprint, Email, MAX_AAD_BYTES, MAX_CIPHERTEXT_BYTES,
     MAX_WRAPPED_DATA_KEY_BYTES, TokenHash, aad_b64, ciphertext_b64, is_uuid, wrapped_data_key_b64,
 };
-pub use enums::{ApprovalStatus, AuditDecision, PolicyRuleType, RiskTier};
+pub use enums::{
+    ApprovalStatus, AuditDecision, AuditEventType, PolicyRuleType, RedactionAction, RiskTier,
+    SsrfReasonCode,
+};
 pub use http::HttpMethod;
 pub use ids::{
     AccessRequestId, ApprovalId, EventId, IdentityId, IntegrationId, Kid, PolicyId, SecretRef,

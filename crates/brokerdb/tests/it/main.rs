@@ -7,6 +7,7 @@ mod db_tx;
 mod isolation;
 mod migrations;
 mod repo_admin;
+mod repo_approvals;
 mod repo_enrollment_tokens;
 mod repo_integrations;
 mod repo_sessions;
