@@ -8,6 +8,8 @@ mod isolation;
 mod migrations;
 mod repo_admin;
 mod repo_approvals;
+mod repo_audit_events;
+mod repo_audit_profiles;
 mod repo_enrollment_tokens;
 mod repo_integrations;
 mod repo_sessions;

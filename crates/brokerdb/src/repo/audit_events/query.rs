@@ -68,8 +68,11 @@ pub struct AuditQueryFilter {
 }
 
 impl AuditQueryFilter {
-    /// The statement for this filter combination (module docs).
-    fn sql(&self) -> &'static str {
+    /// The statement [`query`] runs for this filter combination (module docs). Parameters:
+    /// `$1` tenant, `$2` workload, `$3` integration, `$4` action group, `$5` decision,
+    /// `$6`/`$7` time bounds, `$8`/`$9` cursor timestamp and event id, `$10` row limit. Public
+    /// for EXPLAIN checks and the bench.
+    pub fn statement(&self) -> &'static str {
         if self.workload_id.is_some() {
             BY_WORKLOAD
         } else if self.integration_id.is_some() {
@@ -136,7 +139,7 @@ pub async fn query(
             REPO,
             "query",
             scope.query(
-                filter.sql(),
+                filter.statement(),
                 &[
                     tenant,
                     &filter.workload_id,
@@ -181,14 +184,14 @@ mod tests {
             decision: Some(AuditDecision::Denied),
             ..Default::default()
         };
-        assert_eq!(f.sql(), BY_DECISION);
+        assert_eq!(f.statement(), BY_DECISION);
         f.action_group = Some(NonEmptyString::new("action_group", "send")?);
-        assert_eq!(f.sql(), BY_ACTION_GROUP);
+        assert_eq!(f.statement(), BY_ACTION_GROUP);
         f.integration_id = Some(IntegrationId::parse("int_1")?);
-        assert_eq!(f.sql(), BY_INTEGRATION);
+        assert_eq!(f.statement(), BY_INTEGRATION);
         f.workload_id = Some(WorkloadId::parse("w_1")?);
-        assert_eq!(f.sql(), BY_WORKLOAD);
-        assert_eq!(AuditQueryFilter::default().sql(), BY_TENANT);
+        assert_eq!(f.statement(), BY_WORKLOAD);
+        assert_eq!(AuditQueryFilter::default().statement(), BY_TENANT);
         Ok(())
     }
 

@@ -21,9 +21,9 @@ macro_rules! cols {
     };
 }
 const INSERT: &str = concat!(
-    "INSERT INTO ssrf_guard_decisions (",
-    cols!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::audit_decision, $12, $13) \
+    "INSERT INTO ssrf_guard_decisions (event_id, \"timestamp\", tenant_id, workload_id, integration_id, \
+     template_id, template_version, destination_host, destination_port, resolved_ips, decision, reason_code, \
+     correlation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::audit_decision, $12, $13) \
      ON CONFLICT (event_id) DO NOTHING RETURNING ",
     cols!()
 );
