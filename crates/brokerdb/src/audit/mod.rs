@@ -26,8 +26,10 @@ pub use verify::{
 };
 
 const REPO: &str = "audit";
-/// Every column of an event; the trigger adds `chain_seq`, `prev_hash`, `hash`.
-pub(crate) const APPEND: &str = "INSERT INTO audit_events (event_id, tenant_id, timestamp, workload_id, integration_id,
+/// The statement of every tenant append: every column of an event (the trigger adds `chain_seq`,
+/// `prev_hash`, `hash`). Public for the bench. Never turn it into `INSERT … ON CONFLICT`: the
+/// link trigger fires before the conflict check, so a skipped row would leave a gap in the chain.
+pub const APPEND_SQL: &str = "INSERT INTO audit_events (event_id, tenant_id, timestamp, workload_id, integration_id,
          correlation_id, event_type, decision, action_group, risk_tier, upstream_status_code, latency_ms, event_json)
      VALUES ($1, $2, $3, $4, $5, $6, $7::text::audit_event_type, $8::text::audit_decision, $9, $10::text::risk_tier, $11, $12, $13)
      RETURNING chain_seq, hash";
@@ -202,7 +204,7 @@ pub(crate) async fn append_event(
         .observe(
             REPO,
             "append",
-            crate::repo::query_in(scope, tx, APPEND, &params),
+            crate::repo::query_in(scope, tx, APPEND_SQL, &params),
         )
         .await?;
     link(&rows)

@@ -9,7 +9,7 @@ mod query;
 mod redaction;
 mod ssrf;
 
-pub use query::{AuditQueryFilter, query};
+pub use query::{AuditQueryFilter, QUERY_BY_WORKLOAD_SQL, query};
 pub use redaction::{
     AuditRedactionProfile, AuditRedactionRules, RedactionAction, get_redaction_profile,
     upsert_redaction_profile,

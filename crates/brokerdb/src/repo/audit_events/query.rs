@@ -40,6 +40,8 @@ macro_rules! audit_query {
 
 const BY_TENANT: &str = audit_query!("");
 const BY_WORKLOAD: &str = audit_query!("AND workload_id = $2");
+/// The statement [`query`] runs when a workload filter is given (public for the bench).
+pub const QUERY_BY_WORKLOAD_SQL: &str = BY_WORKLOAD;
 const BY_INTEGRATION: &str = audit_query!("AND integration_id = $3");
 const BY_ACTION_GROUP: &str = audit_query!("AND action_group = $4");
 const BY_DECISION: &str = audit_query!("AND decision = $5::text::audit_decision");
