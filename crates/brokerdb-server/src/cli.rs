@@ -75,10 +75,10 @@ pub struct BenchArgs {
     #[arg(long, env = "BENCH_CONCURRENCY", value_delimiter = ',', default_value = "1,16",
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Vec<u16>,
-    /// Measure only operations whose name contains one of these words, comma-separated (e.g.
-    /// `audit`); default: all.
-    #[arg(long, env = "BENCH_OPERATIONS", value_delimiter = ',')]
-    pub operations: Vec<String>,
+    /// Measure only the operations whose name contains one of these words, comma-separated
+    /// (e.g. `policy,execute`); all of them when absent.
+    #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 /// Where PostgreSQL and Redis are; absent URLs mean "start a private server".

@@ -23,7 +23,6 @@ fn every_command_has_help_naming_its_environment_variables() -> TestResult {
             "exits 1 when an applied migration has changed",
         ),
         (&["bench", "--help"][..], "[env: BENCH_CONCURRENCY"),
-        (&["bench", "--help"][..], "[env: BENCH_OPERATIONS"),
         (&["audit", "--help"][..], "verify"),
         (&["serve", "--help"][..], "[env: SLOW_QUERY_MS"),
         (&["serve", "--help"][..], "[env: DB_TRACE"),

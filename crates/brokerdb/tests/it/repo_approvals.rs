@@ -14,7 +14,7 @@ type Error = Box<dyn std::error::Error>;
 
 /// The spec's worked descriptor (§1.4) for tenant `t`, path group `group`.
 pub fn descriptor(t: &str, group: &str) -> Result<CanonicalRequestDescriptor, Error> {
-    Ok(CanonicalRequestDescriptor::from_json(json!({
+    Ok(serde_json::from_value(json!({
         "tenant_id": t, "workload_id": "w_1", "integration_id": "int_1",
         "template_id": "tpl_gmail", "template_version": 1, "method": "POST",
         "canonical_url": "https://gmail.googleapis.com/gmail/v1/users/me/messages/send",

@@ -271,17 +271,14 @@ async fn the_query_filters_orders_newest_first_and_breaks_ties_by_event_id() -> 
     append_all(&db, "t_b", &[("evt_z", 15, "w_1", Allowed)]).await?;
     let a = tenant("t_a")?;
     let scope = db.tenant(&a);
-    let run = |f: AuditQueryFilter| {
-        let scope = scope;
-        async move {
-            let page = audit_events::query(&scope, &f).await?;
-            Ok::<_, DbError>(
-                page.items
-                    .iter()
-                    .map(|e| e.event_id.to_string())
-                    .collect::<Vec<_>>(),
-            )
-        }
+    let run = |f: AuditQueryFilter| async move {
+        let page = audit_events::query(&scope, &f).await?;
+        Ok::<_, DbError>(
+            page.items
+                .iter()
+                .map(|e| e.event_id.to_string())
+                .collect::<Vec<_>>(),
+        )
     };
     assert_eq!(
         run(AuditQueryFilter::default()).await?,

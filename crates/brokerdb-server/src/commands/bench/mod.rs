@@ -54,12 +54,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
     let selected: Vec<_> = OPERATIONS
         .into_iter()
-        .filter(|op| {
-            args.operations.is_empty() || args.operations.iter().any(|w| op.name.contains(w.as_str()))
-        })
+        .filter(|op| args.only.is_empty() || args.only.iter().any(|w| op.name.contains(w.as_str())))
         .collect();
     if selected.is_empty() {
-        anyhow::bail!("--operations matches no operation");
+        anyhow::bail!("--only matches no operation");
     }
     let mut results: Vec<Measurement> = Vec::new();
     for op in selected {

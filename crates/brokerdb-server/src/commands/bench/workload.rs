@@ -126,8 +126,10 @@ impl Operation {
                 .replace("$1", "('w_bench_' || :arg)")
                 .replace("$2", "'int_bench'"),
             Via::AuditAppend => substitute(self.sql, &append),
-            Via::UnchainedAppend => substitute(self.sql, &append)
-                .replace("INSERT INTO audit_events", "INSERT INTO bench_audit_unchained"),
+            Via::UnchainedAppend => substitute(self.sql, &append).replace(
+                "INSERT INTO audit_events",
+                "INSERT INTO bench_audit_unchained",
+            ),
             Via::AuditQuery => substitute(
                 self.sql,
                 &[

@@ -67,6 +67,7 @@ impl ApprovalRequest {
     pub(super) fn columns(&self) -> Result<Columns, ValidationError> {
         let d = &self.canonical_descriptor;
         d.validate()?;
+        d.ids()?;
         if self.summary.integration_id != d.integration_id.as_str() {
             return Err(ValidationError::new(
                 "summary.integration_id",

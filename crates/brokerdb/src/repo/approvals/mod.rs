@@ -57,7 +57,7 @@ fn same_tenant(
     scope: &TenantScope<'_>,
     d: &CanonicalRequestDescriptor,
 ) -> Result<(), ValidationError> {
-    if d.tenant_id == *scope.tenant_id() {
+    if d.tenant_id == scope.tenant_id().as_str() {
         Ok(())
     } else {
         Err(ValidationError::new(
@@ -177,6 +177,7 @@ pub async fn find_open(
     descriptor: &CanonicalRequestDescriptor,
 ) -> Result<Option<ApprovalRequest>, DbError> {
     descriptor.validate()?;
+    descriptor.ids()?;
     same_tenant(scope, descriptor)?;
     let (hash, now) = (descriptor.sha256(), Timestamp::now());
     let d = descriptor;

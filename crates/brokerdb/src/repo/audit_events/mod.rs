@@ -25,7 +25,7 @@ use crate::audit::{self, AuditEvent, AuditLink, AuditPolicyRef};
 use crate::db::{DbError, TenantScope, Tx};
 use crate::model::{
     AuditDecision, AuditEventType, CanonicalRequestDescriptor, EventId, NonEmptyString,
-    PolicyRuleType, RiskTier, Timestamp,
+    PolicyRuleType, RiskTier, Timestamp, ValidationError,
 };
 
 const REPO: &str = "audit_events";
@@ -83,18 +83,20 @@ pub struct PolicyDecisionEvent {
 }
 
 impl PolicyDecisionEvent {
-    /// The `policy_decision` audit event of spec §12.1.
-    pub fn to_event(&self) -> AuditEvent {
+    /// The `policy_decision` audit event of spec §12.1 (the descriptor must be valid).
+    pub fn to_event(&self) -> Result<AuditEvent, ValidationError> {
         let d = &self.descriptor;
+        d.validate()?;
+        let (tenant, workload, integration) = d.ids()?;
         let mut e = AuditEvent::new(
             self.event_id.clone(),
             self.timestamp,
-            d.tenant_id.clone(),
+            tenant,
             self.correlation_id.clone(),
             AuditEventType::PolicyDecision,
         );
-        e.workload_id = Some(d.workload_id.clone());
-        e.integration_id = Some(d.integration_id.clone());
+        e.workload_id = Some(workload);
+        e.integration_id = Some(integration);
         e.decision = Some(self.decision.decision);
         e.action_group = Some(self.decision.action_group.clone());
         e.risk_tier = Some(self.decision.risk_tier);
@@ -113,7 +115,7 @@ impl PolicyDecisionEvent {
         );
         metadata.insert("trace".into(), self.decision.trace.clone());
         e.metadata = Some(metadata);
-        e
+        Ok(e)
     }
 }
 
@@ -125,6 +127,5 @@ pub async fn append_policy_decision(
     tx: Option<&mut Tx<'_>>,
     input: &PolicyDecisionEvent,
 ) -> Result<AuditLink, DbError> {
-    input.descriptor.validate()?;
-    audit::append_event(scope, tx, &input.to_event()).await
+    audit::append_event(scope, tx, &input.to_event()?).await
 }
