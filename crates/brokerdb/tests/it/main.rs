@@ -33,3 +33,12 @@ pub fn db_message(err: &tokio_postgres::Error) -> String {
         .map(|d| d.message().to_owned())
         .unwrap_or_else(|| err.to_string())
 }
+
+/// Rows in `table`, counted as the superuser (past row-level security).
+pub async fn count_rows(
+    db: &brokerdb_testkit::TestDatabase,
+    table: &str,
+) -> Result<i64, tokio_postgres::Error> {
+    let sql = format!("SELECT count(*) FROM {table}");
+    Ok(db.admin().await.query_one(&sql, &[]).await?.get(0))
+}

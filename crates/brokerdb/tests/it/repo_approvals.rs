@@ -72,53 +72,25 @@ async fn create_stores_normalized_columns_the_descriptor_hash_and_the_snapshot()
     let want = approval("t_1", "apr_1", 600)?;
     let got = approvals::create(&db.tenant(&a), None, &want).await?;
     assert_eq!(got, want);
-    let row = test_db
+    let row: Value = test_db
         .admin()
         .await
         .query_one(
-            "SELECT destination_host, method, descriptor_sha256, workload_id, integration_id, action_group,
-                    risk_tier::text, path, approval_json->'summary'->>'destination_host', decided_at IS NULL
-             FROM approval_requests WHERE approval_id = 'apr_1'",
+            "SELECT row_to_json(x) FROM (SELECT destination_host, method, descriptor_sha256, workload_id,
+                    integration_id, action_group, risk_tier, path,
+                    approval_json->'summary'->>'destination_host' AS snapshot_host, decided_at
+             FROM approval_requests WHERE approval_id = 'apr_1') x",
             &[],
         )
-        .await?;
-    let cols: (
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        bool,
-    ) = (
-        row.get(0),
-        row.get(1),
-        row.get(2),
-        row.get(3),
-        row.get(4),
-        row.get(5),
-        row.get(6),
-        row.get(7),
-        row.get(8),
-        row.get(9),
-    );
+        .await?
+        .get(0);
     assert_eq!(
-        cols,
-        (
-            "gmail.googleapis.com".into(),
-            "POST".into(),
-            "2968cda3c5894300ba4d79f5fe3abf9afe7c837e61843cdd722d0d61827e022f".into(),
-            "w_1".into(),
-            "int_1".into(),
-            "gmail_send".into(),
-            "high".into(),
-            "/gmail/v1/users/me/messages/send".into(),
-            " Gmail.GoogleAPIs.com:443 ".into(),
-            true
-        ),
+        row,
+        json!({"destination_host": "gmail.googleapis.com", "method": "POST",
+            "descriptor_sha256": "2968cda3c5894300ba4d79f5fe3abf9afe7c837e61843cdd722d0d61827e022f",
+            "workload_id": "w_1", "integration_id": "int_1", "action_group": "gmail_send",
+            "risk_tier": "high", "path": "/gmail/v1/users/me/messages/send",
+            "snapshot_host": " Gmail.GoogleAPIs.com:443 ", "decided_at": null}),
         "columns normalized, snapshot as given"
     );
     assert_eq!(
@@ -180,12 +152,7 @@ async fn out_of_contract_approvals_are_rejected_before_any_write() -> TestResult
         code(approvals::create(&db.tenant(&a), None, &other_tenant).await),
         Some(ErrorCode::ValidationError)
     );
-    let n: i64 = test_db
-        .admin()
-        .await
-        .query_one("SELECT count(*) FROM approval_requests", &[])
-        .await?
-        .get(0);
+    let n = crate::count_rows(&test_db, "approval_requests").await?;
     assert_eq!(n, 0, "nothing written");
     Ok(())
 }
@@ -287,12 +254,7 @@ async fn twenty_concurrent_creates_of_one_descriptor_leave_exactly_one_open_appr
     assert_eq!((won.len(), lost), (1, 19));
     assert!(won[0].approval_id.as_str().starts_with("apr_"));
     assert_eq!(won[0].status, ApprovalStatus::Pending);
-    let n: i64 = test_db
-        .admin()
-        .await
-        .query_one("SELECT count(*) FROM approval_requests", &[])
-        .await?
-        .get(0);
+    let n = crate::count_rows(&test_db, "approval_requests").await?;
     assert_eq!(n, 1);
     Ok(())
 }

@@ -59,53 +59,23 @@ async fn an_appended_event_is_stored_in_its_columns_and_read_back_as_given() -> 
     }))?;
     let link = audit_events::append(&db.tenant(&a), None, &full).await?;
     assert_eq!(link.chain_seq, 1);
-    let row = test_db
+    let row: serde_json::Value = test_db
         .admin()
         .await
         .query_one(
-            "SELECT workload_id, integration_id, action_group, decision::text, risk_tier::text,
-                    upstream_status_code, latency_ms, correlation_id, event_type::text, \"timestamp\" = '2026-01-01T00:00:00Z'
-             FROM audit_events WHERE event_id = 'evt_full'",
+            "SELECT row_to_json(x) FROM (SELECT workload_id, integration_id, action_group, decision,
+                    risk_tier, upstream_status_code, latency_ms, correlation_id, event_type,
+                    \"timestamp\" = '2026-01-01T00:00:00Z' AS utc
+             FROM audit_events WHERE event_id = 'evt_full') x",
             &[],
         )
-        .await?;
-    let cols: (
-        String,
-        String,
-        String,
-        String,
-        String,
-        i32,
-        i32,
-        String,
-        String,
-        bool,
-    ) = (
-        row.get(0),
-        row.get(1),
-        row.get(2),
-        row.get(3),
-        row.get(4),
-        row.get(5),
-        row.get(6),
-        row.get(7),
-        row.get(8),
-        row.get(9),
-    );
+        .await?
+        .get(0);
     assert_eq!(
-        cols,
-        (
-            "w_1".into(),
-            "int_1".into(),
-            "send".into(),
-            "allowed".into(),
-            "low".into(),
-            202,
-            12,
-            "corr-9".into(),
-            "execute".into(),
-            true
-        )
+        row,
+        json!({"workload_id": "w_1", "integration_id": "int_1", "action_group": "send",
+            "decision": "allowed", "risk_tier": "low", "upstream_status_code": 202, "latency_ms": 12,
+            "correlation_id": "corr-9", "event_type": "execute", "utc": true})
     );
     let page = audit_events::query(&db.tenant(&a), &AuditQueryFilter::default()).await?;
     assert_eq!(page.items, vec![full]);

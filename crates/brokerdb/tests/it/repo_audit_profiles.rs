@@ -61,12 +61,7 @@ async fn an_ssrf_decision_is_stored_once_and_a_repeat_returns_the_stored_row() -
             Some(ErrorCode::Conflict)
         );
     }
-    let n: i64 = test_db
-        .admin()
-        .await
-        .query_one("SELECT count(*) FROM ssrf_guard_decisions", &[])
-        .await?
-        .get(0);
+    let n = crate::count_rows(&test_db, "ssrf_guard_decisions").await?;
     assert_eq!(n, 1);
     Ok(())
 }
@@ -97,12 +92,7 @@ async fn a_repeated_ssrf_decision_does_not_abort_the_callers_transaction() -> Te
             })
         })
         .await?;
-    let n: i64 = test_db
-        .admin()
-        .await
-        .query_one("SELECT count(*) FROM ssrf_guard_decisions", &[])
-        .await?
-        .get(0);
+    let n = crate::count_rows(&test_db, "ssrf_guard_decisions").await?;
     assert_eq!(n, 2, "the transaction went on and committed");
     Ok(())
 }
@@ -252,12 +242,7 @@ async fn redaction_profile_error_paths_name_what_is_wrong() -> TestResult {
         code(audit_events::upsert_redaction_profile(&db.tenant(&ghost), None, &orphan).await),
         Some(ErrorCode::IntegrityViolation)
     );
-    let n: i64 = test_db
-        .admin()
-        .await
-        .query_one("SELECT count(*) FROM audit_redaction_profiles", &[])
-        .await?
-        .get(0);
+    let n = crate::count_rows(&test_db, "audit_redaction_profiles").await?;
     assert_eq!(n, 0);
     Ok(())
 }
