@@ -8,6 +8,8 @@
 //! condition): absent bounds become `±infinity`, and the cursor is a row comparison
 //! `(timestamp, event_id) < ($8, $9)` that starts the scan right after the previous page.
 
+use tokio_postgres::types::Json;
+
 use super::REPO;
 use crate::audit::AuditEvent;
 use crate::db::paging::{KeysetPage, decode_cursor};
@@ -160,10 +162,14 @@ pub async fn query(
     let items = rows
         .iter()
         .map(|row| {
-            let json: serde_json::Value = row.try_get(0)?;
-            AuditEvent::from_json(json).map_err(|_| DbError::Unexpected {
-                message: "stored audit event violates its contract".into(),
-            })
+            // Straight from the jsonb bytes into the contract (no intermediate Value).
+            row.try_get::<_, Json<AuditEvent>>(0)
+                .ok()
+                .map(|Json(e)| e)
+                .filter(|e| e.validate().is_ok())
+                .ok_or(DbError::Unexpected {
+                    message: "stored audit event violates its contract".into(),
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(KeysetPage::from_rows(
