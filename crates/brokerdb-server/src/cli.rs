@@ -25,6 +25,38 @@ pub enum Command {
     /// Measure hot operations through the library and the same SQL through pgbench, in one run
     /// (seeds the database brokerdb_bench next to the configured one).
     Bench(BenchArgs),
+    /// Check the tamper-evident audit trail.
+    Audit(AuditArgs),
+}
+
+/// Options of `brokerdb audit`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: AuditAction,
+}
+
+/// Subcommands of `brokerdb audit`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditAction {
+    /// Walk the audit hash chains (every tenant's and the system events', or one tenant's) as the
+    /// system role, recomputing each link. Prints one line per chain; for a broken chain, the
+    /// first broken link with its tenant, chain_seq and event_id. Exits 0 when every chain is
+    /// intact and 1 when one is broken (a row edited, deleted or truncated, e.g. by a superuser
+    /// with triggers disabled).
+    Verify(AuditVerifyArgs),
+}
+
+/// Options of `brokerdb audit verify`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditVerifyArgs {
+    /// Verify only this tenant's chain (default: every tenant and the system chain).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Where PostgreSQL is.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 /// Options of `brokerdb bench`.

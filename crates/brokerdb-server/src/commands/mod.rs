@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod audit;
 mod bench;
 mod migrate;
 mod serve;
@@ -14,5 +15,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate::run(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
     }
 }

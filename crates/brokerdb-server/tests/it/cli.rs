@@ -23,6 +23,7 @@ fn every_command_has_help_naming_its_environment_variables() -> TestResult {
             "exits 1 when an applied migration has changed",
         ),
         (&["bench", "--help"][..], "[env: BENCH_CONCURRENCY"),
+        (&["audit", "--help"][..], "verify"),
         (&["serve", "--help"][..], "[env: SLOW_QUERY_MS"),
         (&["serve", "--help"][..], "[env: DB_TRACE"),
     ] {
@@ -263,9 +264,19 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
         .collect();
     assert_eq!(
         rows.len(),
-        24,
-        "4 operations × 2 concurrencies × 3 implementations:\n{table}"
+        40,
+        "(6 operations × 3 implementations + the unchained append × 2 pgbench variants) × 2 concurrencies:\n{table}"
     );
+    for op in [
+        "audit append (hash-chained)",
+        "audit append (same INSERT, unchained copy)",
+        "audit query page",
+    ] {
+        assert!(
+            rows.iter().any(|r| r.starts_with(&format!("| {op}"))),
+            "{op} missing:\n{table}"
+        );
+    }
     for row in rows {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         let ratio: f64 = cells[8].parse()?;

@@ -1,5 +1,6 @@
 //! Integration tests of the service and the CLI, against real PostgreSQL and Redis.
 
+mod audit_cli;
 mod cli;
 mod readiness;
 mod support;

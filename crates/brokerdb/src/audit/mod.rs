@@ -5,61 +5,36 @@
 //! together, and an audit failure fails the whole operation (it is returned, never swallowed).
 //! The chain links (`chain_seq`, `prev_hash`, `hash`) are filled by a database trigger that also
 //! serializes appends per chain; this module never computes them itself.
+//!
+//! [`append_event_in`] appends a full [`AuditEvent`] (the spec's contract); [`append_in`] is the
+//! short form for events a repository writes about its own changes ([`TenantAuditEvent`]).
 
+mod event;
+mod system;
 mod verify;
 
 use serde_json::{Map, Value};
 
-use crate::db::{DbError, ScopeKey, Tx};
+use crate::db::{DbError, ScopeKey, TenantScope, Tx};
 use crate::model::{EventId, NonEmptyString, Timestamp, ValidationError, WorkloadId};
 
-pub use verify::{BrokenLink, ChainReport, verify_system_chain, verify_tenant_chain};
+pub use crate::model::AuditEventType;
+pub use event::{AuditDestination, AuditEvent, AuditPolicyRef};
+pub use system::{SystemAuditRecord, list_system_events};
+pub use verify::{
+    BrokenLink, ChainReport, chained_tenants, verify_system_chain, verify_tenant_chain,
+};
 
 const REPO: &str = "audit";
-const APPEND: &str = "INSERT INTO audit_events (event_id, tenant_id, timestamp, workload_id, correlation_id, event_type, event_json)
-     VALUES ($1, $2, $3, $4, $5, $6::text::audit_event_type, $7) RETURNING chain_seq, hash";
+/// The statement of every tenant append: every column of an event (the trigger adds `chain_seq`,
+/// `prev_hash`, `hash`). Public for the bench. Never turn it into `INSERT … ON CONFLICT`: the
+/// link trigger fires before the conflict check, so a skipped row would leave a gap in the chain.
+pub const APPEND_SQL: &str = "INSERT INTO audit_events (event_id, tenant_id, timestamp, workload_id, integration_id,
+         correlation_id, event_type, decision, action_group, risk_tier, upstream_status_code, latency_ms, event_json)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::text::audit_event_type, $8::text::audit_decision, $9, $10::text::risk_tier, $11, $12, $13)
+     RETURNING chain_seq, hash";
 const APPEND_SYSTEM: &str = "INSERT INTO system_audit_events (event_id, timestamp, actor, action, correlation_id, event_json)
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING chain_seq, hash";
-
-/// `AuditEventType` (PostgreSQL enum `audit_event_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuditEventType {
-    /// A workload session was issued.
-    SessionIssued,
-    /// An upstream call was executed.
-    Execute,
-    /// A policy decision.
-    PolicyDecision,
-    /// An approval was requested.
-    ApprovalCreated,
-    /// An approval was decided.
-    ApprovalDecided,
-    /// A violation.
-    Violation,
-    /// A throttled request.
-    Throttle,
-    /// A sandbox alert.
-    SandboxAlert,
-    /// An administrative change.
-    AdminAction,
-}
-
-impl AuditEventType {
-    /// The enum label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SessionIssued => "session_issued",
-            Self::Execute => "execute",
-            Self::PolicyDecision => "policy_decision",
-            Self::ApprovalCreated => "approval_created",
-            Self::ApprovalDecided => "approval_decided",
-            Self::Violation => "violation",
-            Self::Throttle => "throttle",
-            Self::SandboxAlert => "sandbox_alert",
-            Self::AdminAction => "admin_action",
-        }
-    }
-}
 
 /// A tenant audit event to append (the tenant is the transaction's).
 #[derive(Debug, Clone)]
@@ -158,53 +133,78 @@ fn link(rows: &[tokio_postgres::Row]) -> Result<AuditLink, DbError> {
 /// belongs to that tenant. Commits or rolls back with `tx`.
 pub async fn append_in(tx: &mut Tx<'_>, event: &TenantAuditEvent) -> Result<AuditLink, DbError> {
     let ScopeKey::Tenant(tenant) = tx.scope().clone() else {
-        return Err(ValidationError::new(
-            "transaction",
-            "tenant events need a tenant-scoped transaction",
-        )
-        .into());
+        return Err(tenant_tx_required());
     };
-    let mut json = Map::new();
-    json.insert("event_id".into(), event.event_id.as_str().into());
-    json.insert("timestamp".into(), event.timestamp.to_string().into());
-    json.insert("tenant_id".into(), tenant.as_str().into());
-    json.insert(
-        "correlation_id".into(),
-        event.correlation_id.as_str().into(),
+    let mut full = AuditEvent::new(
+        event.event_id.clone(),
+        event.timestamp,
+        tenant,
+        event.correlation_id.clone(),
+        event.event_type,
     );
-    json.insert("event_type".into(), event.event_type.as_str().into());
-    if let Some(w) = &event.workload_id {
-        json.insert("workload_id".into(), w.as_str().into());
-    }
-    if let Some(m) = &event.message {
-        json.insert("message".into(), m.as_str().into());
-    }
-    if !event.metadata.is_empty() {
-        json.insert("metadata".into(), Value::Object(event.metadata.clone()));
-    }
-    let json = Value::Object(json);
-    let (workload, correlation, kind) = (
-        event.workload_id.as_ref(),
-        event.correlation_id.as_str(),
-        event.event_type.as_str(),
-    );
+    full.workload_id = event.workload_id.clone();
+    full.message = event.message.clone();
+    full.metadata = (!event.metadata.is_empty()).then(|| event.metadata.clone());
+    append_event_in(tx, &full).await
+}
+
+fn tenant_tx_required() -> DbError {
+    ValidationError::new(
+        "transaction",
+        "tenant events need a tenant-scoped transaction",
+    )
+    .into()
+}
+
+/// Appends `event` inside `tx`, a transaction of the event's tenant (another tenant's
+/// transaction is a `validation_error`). Commits or rolls back with `tx`; a failure (duplicate
+/// `event_id` → `unique_violation`, unknown tenant → `integrity_violation`) is returned.
+pub async fn append_event_in(tx: &mut Tx<'_>, event: &AuditEvent) -> Result<AuditLink, DbError> {
+    let ScopeKey::Tenant(tenant) = tx.scope().clone() else {
+        return Err(tenant_tx_required());
+    };
     let db = tx.db().clone();
-    let rows = db
+    append_event(&db.tenant(&tenant), Some(tx), event).await
+}
+
+/// Appends `event` in `scope`: inside `tx` when given, else as one statement in its own
+/// transaction (one round trip). The event's tenant must be the scope's.
+pub(crate) async fn append_event(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    event: &AuditEvent,
+) -> Result<AuditLink, DbError> {
+    event.validate()?;
+    if event.tenant_id != *scope.tenant_id() {
+        return Err(ValidationError::new("tenant_id", "does not match the tenant scope").into());
+    }
+    let json = event.to_json()?;
+    let (kind, decision, tier) = (
+        event.event_type.as_str(),
+        event.decision.map(|d| d.as_str()),
+        event.risk_tier.map(|r| r.as_str()),
+    );
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
+        &event.event_id,
+        &event.tenant_id,
+        &event.timestamp,
+        &event.workload_id,
+        &event.integration_id,
+        &event.correlation_id,
+        &kind,
+        &decision,
+        &event.action_group,
+        &tier,
+        &event.upstream_status_code,
+        &event.latency_ms,
+        &json,
+    ];
+    let rows = scope
+        .db()
         .observe(
             REPO,
             "append",
-            tx.query(
-                APPEND,
-                &[
-                    &event.event_id,
-                    &tenant,
-                    &event.timestamp,
-                    &workload,
-                    &correlation,
-                    &kind,
-                    &json,
-                ],
-            ),
+            crate::repo::query_in(scope, tx, APPEND_SQL, &params),
         )
         .await?;
     link(&rows)

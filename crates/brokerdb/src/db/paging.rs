@@ -236,6 +236,53 @@ impl CursorKey {
     }
 }
 
+/// One keyset page: items and the opaque cursor of the next page (absent on the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeysetPage<T> {
+    /// This page's items.
+    pub items: Vec<T>,
+    /// Pass back for the next page; signed and bound to the tenant and the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl<T> KeysetPage<T> {
+    /// Builds the page from `items` fetched with `LIMIT limit + 1`: a cursor is made from the
+    /// last kept item's sort key only when the extra row showed that more exist.
+    pub fn from_rows(
+        key: &CursorKey,
+        tenant: &str,
+        sort_tag: &str,
+        mut items: Vec<T>,
+        limit: i64,
+        sort_key: impl Fn(&T) -> Vec<String>,
+    ) -> Self {
+        let more = items.len() as i64 > limit;
+        items.truncate(usize::try_from(limit).unwrap_or(0));
+        let next_cursor = match items.last() {
+            Some(last) if more => Some(key.encode(tenant, sort_tag, &sort_key(last))),
+            _ => None,
+        };
+        Self { items, next_cursor }
+    }
+}
+
+/// Decodes an optional cursor that must carry exactly `N` values.
+pub fn decode_cursor<const N: usize>(
+    key: &CursorKey,
+    tenant: &str,
+    sort_tag: &str,
+    cursor: Option<&str>,
+) -> Result<Option<[String; N]>, ValidationError> {
+    cursor
+        .map(|c| {
+            key.decode(tenant, sort_tag, c)?
+                .try_into()
+                .map_err(|_| ValidationError::new("cursor", "is not a valid cursor for this list"))
+        })
+        .transpose()
+}
+
 fn unreachable_key() -> Hmac<Sha256> {
     // HMAC accepts keys of any length; a 32-byte key cannot be rejected.
     unreachable!("HMAC-SHA256 accepts any key length")

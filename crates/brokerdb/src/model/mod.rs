@@ -6,9 +6,12 @@
 //! the input. Deserializing (serde) and reading from PostgreSQL (`FromSql`) apply the same rules.
 
 mod descriptor;
+mod descriptor_keys;
 mod encoding;
+mod enums;
 mod http;
 mod ids;
+mod json;
 mod net;
 mod role;
 mod text;
@@ -20,11 +23,16 @@ pub use encoding::{
     Base64Payload, DpopThumbprint, Email, MAX_AAD_BYTES, MAX_CIPHERTEXT_BYTES,
     MAX_WRAPPED_DATA_KEY_BYTES, TokenHash, aad_b64, ciphertext_b64, is_uuid, wrapped_data_key_b64,
 };
+pub use enums::{
+    ApprovalStatus, AuditDecision, AuditEventType, PolicyRuleType, RedactionAction, RiskTier,
+    SsrfReasonCode,
+};
 pub use http::HttpMethod;
 pub use ids::{
     AccessRequestId, ApprovalId, EventId, IdentityId, IntegrationId, Kid, PolicyId, SecretRef,
     SessionId, TemplateId, TenantId, UserId, WorkloadId,
 };
+pub(crate) use json::json_integer;
 pub use net::{IpAllowlist, IpOrCidr, PolicyHost};
 pub use role::UserRole;
 pub use text::{NonEmptyString, is_trim_char, normalize_unique_list, trim, trimmed_non_empty};

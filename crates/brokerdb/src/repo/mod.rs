@@ -7,6 +7,8 @@
 //! and nothing else is opened.
 
 pub mod admin;
+pub mod approvals;
+pub mod audit_events;
 pub mod enrollment_tokens;
 pub mod integrations;
 pub mod policy_rules;

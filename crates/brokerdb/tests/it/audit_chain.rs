@@ -1,8 +1,9 @@
 //! Audit appends in the caller's transaction and the hash chains of migration 0007.
 
-use brokerdb::audit::{self, AuditEventType, SystemAuditEvent, TenantAuditEvent};
+use brokerdb::audit::{self, AuditEvent, AuditEventType, SystemAuditEvent, TenantAuditEvent};
 use brokerdb::db::{Db, DbError, ErrorCode, TxOptions};
-use brokerdb::model::{NonEmptyString, TenantId};
+use brokerdb::model::{EventId, NonEmptyString, TenantId, Timestamp};
+use brokerdb::repo::audit_events::{self, AuditQueryFilter};
 
 use crate::TestResult;
 use crate::db_scope::{seeded, tenant};
@@ -130,8 +131,24 @@ async fn verify_finds_a_row_edited_or_deleted_by_a_superuser_with_triggers_disab
     let verify = || async { audit::verify_tenant_chain(&db.system(), &a).await };
     assert!(verify().await?.is_valid());
 
+    let event_at = |seq: i64| {
+        let admin = &admin;
+        async move {
+            let id: String = admin
+                .query_one(
+                    "SELECT event_id FROM audit_events WHERE chain_seq = $1",
+                    &[&seq],
+                )
+                .await?
+                .get(0);
+            Ok::<_, Box<dyn std::error::Error>>(Some(EventId::parse(&id)?))
+        }
+    };
+    let (third, fourth) = (event_at(3).await?, event_at(4).await?);
+
+    // ALL: also the system triggers (foreign keys); only a superuser can.
     admin
-        .batch_execute("ALTER TABLE audit_events DISABLE TRIGGER USER")
+        .batch_execute("ALTER TABLE audit_events DISABLE TRIGGER ALL")
         .await?;
     admin
         .batch_execute(
@@ -141,12 +158,14 @@ async fn verify_finds_a_row_edited_or_deleted_by_a_superuser_with_triggers_disab
     let report = verify().await?;
     let broken = report.first_broken.ok_or("an edited row went unnoticed")?;
     assert_eq!(
-        (broken.chain_seq, broken.reason),
+        (broken.chain_seq, broken.event_id, broken.reason),
         (
             3,
+            third,
             "row content does not match its hash (the row was modified)"
         )
     );
+    assert_eq!(report.links, 2, "links checked before the break");
 
     // Put a valid-looking row back? Impossible without the previous hashes; instead delete it.
     admin
@@ -157,8 +176,9 @@ async fn verify_finds_a_row_edited_or_deleted_by_a_superuser_with_triggers_disab
         .first_broken
         .ok_or("a deleted row went unnoticed")?;
     assert_eq!(
-        (broken.chain_seq, broken.reason),
-        (3, "link missing (a row was deleted)")
+        (broken.chain_seq, broken.event_id, broken.reason),
+        (3, fourth, "link missing (a row was deleted)"),
+        "the gap is reported with the first row after it"
     );
 
     admin
@@ -173,7 +193,7 @@ async fn verify_finds_a_row_edited_or_deleted_by_a_superuser_with_triggers_disab
         "chain ends before its head (trailing rows were deleted)"
     );
     admin
-        .batch_execute("ALTER TABLE audit_events ENABLE TRIGGER USER")
+        .batch_execute("ALTER TABLE audit_events ENABLE TRIGGER ALL")
         .await?;
     Ok(())
 }
@@ -259,6 +279,163 @@ async fn replacing_a_users_roles_leaves_an_audit_row_in_the_same_transaction() -
         audit::verify_tenant_chain(&db.system(), &a)
             .await?
             .is_valid()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn sixteen_tasks_appending_a_thousand_events_each_form_one_valid_chain() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let tasks: Vec<_> = (0..16)
+        .map(|task| {
+            let (db, a) = (db.clone(), a.clone());
+            tokio::spawn(async move {
+                for i in 0..1000 {
+                    let event = AuditEvent::new(
+                        EventId::parse(&format!("evt_{task}_{i}"))?,
+                        Timestamp::now(),
+                        a.clone(),
+                        text("corr"),
+                        AuditEventType::Execute,
+                    );
+                    audit_events::append(&db.tenant(&a), None, &event).await?;
+                }
+                Ok::<_, DbError>(())
+            })
+        })
+        .collect();
+    // Verification while appends commit sees one consistent snapshot: never a false break.
+    let mut checks = 0;
+    while tasks.iter().any(|t| !t.is_finished()) {
+        let report = audit::verify_tenant_chain(&db.system(), &a).await?;
+        assert_eq!(report.first_broken, None, "after {} links", report.links);
+        checks += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let report = audit::verify_tenant_chain(&db.system(), &a).await?;
+    assert_eq!((report.links, report.first_broken), (16_000, None));
+    assert!(checks > 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn audit_rows_cannot_be_changed_by_the_runtime_role_nor_while_triggers_are_on() -> TestResult
+{
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    append(&db, &a, 2).await?;
+    let runtime = test_db.runtime().await;
+    runtime
+        .batch_execute("SELECT set_config('brokerdb.tenant_id', 't_a', false)")
+        .await?;
+    for sql in [
+        "UPDATE audit_events SET correlation_id = 'x'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+        "UPDATE ssrf_guard_decisions SET correlation_id = 'x'",
+        "DELETE FROM ssrf_guard_decisions",
+        "TRUNCATE ssrf_guard_decisions",
+    ] {
+        let err = runtime.batch_execute(sql).await.err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| crate::sqlstate(e) == Some("42501")
+                    && crate::db_message(e).starts_with("permission denied")),
+            "{sql}: {err:?}"
+        );
+    }
+    let admin = test_db.admin().await;
+    for sql in [
+        "UPDATE audit_events SET correlation_id = 'x'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+    ] {
+        let err = admin.batch_execute(sql).await.err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| crate::db_message(e) == "audit_events is append-only"),
+            "superuser, triggers on: {sql}: {err:?}"
+        );
+    }
+    assert!(
+        audit::verify_tenant_chain(&db.system(), &a)
+            .await?
+            .is_valid()
+    );
+
+    // The chain head is writable by the appending role (0007: the link trigger runs as it), so
+    // a compromised runtime role could move its tenant's head; verify reports it.
+    runtime
+        .batch_execute("UPDATE audit_chain_heads SET chain_seq = 1")
+        .await?;
+    let broken = audit::verify_tenant_chain(&db.system(), &a)
+        .await?
+        .first_broken
+        .ok_or("a moved head went unnoticed")?;
+    assert_eq!(
+        broken.reason,
+        "chain ends before its head (trailing rows were deleted)"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_tenant_query_never_returns_system_events_and_the_system_listing_no_tenant_events()
+-> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    append(&db, &a, 3).await?;
+    let system_event = SystemAuditEvent::new("manifest_key.rotated", text("adm_1"), text("corr"));
+    let id = system_event.event_id.clone();
+    db.system()
+        .transaction(&TxOptions::default(), move |tx| {
+            let e = system_event.clone();
+            Box::pin(async move { audit::append_system_in(tx, &e).await.map(|_| ()) })
+        })
+        .await?;
+    let tenant_page = audit_events::query(&db.tenant(&a), &AuditQueryFilter::default()).await?;
+    assert_eq!(tenant_page.items.len(), 3);
+    assert!(
+        tenant_page
+            .items
+            .iter()
+            .all(|e| e.tenant_id == a && e.event_id != id)
+    );
+    let system_page = audit::list_system_events(&db.system(), None, None).await?;
+    let ids: Vec<&EventId> = system_page.items.iter().map(|e| &e.event_id).collect();
+    assert_eq!(ids, [&id], "only the system event");
+    assert_eq!(system_page.items[0].action, "manifest_key.rotated");
+    // The system listing pages with its own cursor, which a tenant query refuses.
+    for n in 0..3 {
+        let e = SystemAuditEvent::new("signup_policy.set", text("adm_1"), text(&format!("c{n}")));
+        db.system()
+            .transaction(&TxOptions::default(), move |tx| {
+                let e = e.clone();
+                Box::pin(async move { audit::append_system_in(tx, &e).await.map(|_| ()) })
+            })
+            .await?;
+    }
+    let first = audit::list_system_events(&db.system(), Some(3), None).await?;
+    let cursor = first.next_cursor.ok_or("a second page")?;
+    let rest = audit::list_system_events(&db.system(), Some(3), Some(&cursor)).await?;
+    assert_eq!(
+        (first.items.len(), rest.items.len(), rest.next_cursor),
+        (3, 1, None)
+    );
+    let foreign = AuditQueryFilter {
+        cursor: Some(cursor),
+        ..Default::default()
+    };
+    assert_eq!(
+        audit_events::query(&db.tenant(&a), &foreign)
+            .await
+            .err()
+            .map(|e| e.code()),
+        Some(ErrorCode::ValidationError)
     );
     Ok(())
 }

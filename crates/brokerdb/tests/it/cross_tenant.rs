@@ -16,6 +16,15 @@ use brokerdb::repo::workloads::{
 };
 use brokerdb_testkit::database;
 
+use brokerdb::audit::{AuditEvent, AuditEventType};
+use brokerdb::model::{ApprovalStatus, EventId};
+use brokerdb::repo::approvals;
+use brokerdb::repo::audit_events::{
+    self, AuditQueryFilter, AuditRedactionProfile, SsrfGuardDecisionProjection,
+};
+
+use crate::repo_approvals::approval;
+
 use crate::TestResult;
 use crate::db_scope::tenant;
 
@@ -28,7 +37,12 @@ const SNAPSHOT: &str = "SELECT string_agg(t::text, ',' ORDER BY t::text) FROM (
     UNION ALL SELECT row_to_json(x)::text FROM human_users x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM human_user_roles x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM enrollment_tokens x WHERE tenant_id = 't_b'
-    UNION ALL SELECT row_to_json(x)::text FROM workload_sessions x WHERE tenant_id = 't_b') s(t)";
+    UNION ALL SELECT row_to_json(x)::text FROM workload_sessions x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM approval_requests x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM audit_events x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM audit_chain_heads x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM ssrf_guard_decisions x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM audit_redaction_profiles x WHERE tenant_id = 't_b') s(t)";
 
 fn code(r: Result<impl Sized, DbError>) -> String {
     match r {
@@ -96,6 +110,30 @@ async fn no_tenant_scoped_function_reaches_another_tenants_rows() -> TestResult 
         scopes: None,
     };
     sessions::upsert(&sb, &session).await?;
+    let b_approval = approval("t_b", "apr_b", 600)?;
+    approvals::create(&sb, None, &b_approval).await?;
+    let b_event = AuditEvent::new(
+        EventId::parse("evt_b")?,
+        Timestamp::now(),
+        b.clone(),
+        who()?,
+        AuditEventType::Execute,
+    );
+    audit_events::append(&sb, None, &b_event).await?;
+    let mut b_ssrf: SsrfGuardDecisionProjection = serde_json::from_value(serde_json::json!({
+        "event_id": "evt_ssrf_b", "timestamp": "2026-01-01T00:00:00Z", "tenant_id": "t_b",
+        "workload_id": "w_1", "integration_id": "int_1", "template_id": "tpl_x", "template_version": 1,
+        "destination_host": "example.com", "destination_port": 443, "resolved_ips": ["93.184.216.34"],
+        "decision": "denied", "reason_code": "redirect_denied", "correlation_id": "c"}))?;
+    audit_events::append_ssrf_guard_decision(&sb, None, &b_ssrf).await?;
+    let profile = |t: &str| {
+        AuditRedactionProfile::from_json(serde_json::json!({"tenant_id": t, "profile_id": "p",
+            "rules": {"message_action": "keep", "metadata_default_action": "keep",
+                "metadata_key_actions": {}, "metadata_allow_keys": [], "sensitive_key_patterns": ["key"],
+                "canonical_header_value_action": "mask", "policy_identifier_action": "keep",
+                "max_depth": 2, "max_collection_size": 10, "max_string_length": 64}}))
+    };
+    audit_events::upsert_redaction_profile(&sb, None, &profile("t_b")?).await?;
     let before: Option<String> = admin.query_one(SNAPSHOT, &[]).await?.get(0);
 
     let now = Timestamp::now();
@@ -114,7 +152,116 @@ async fn no_tenant_scoped_function_reaches_another_tenants_rows() -> TestResult 
         token_hash: TokenHash::parse(&"f".repeat(64))?,
         ..token.clone()
     };
+    // Tenant A uses B's ids; a projection in A's scope reusing B's event id.
+    b_ssrf.tenant_id = a.clone();
+    let a_event_named_like_b = AuditEvent {
+        tenant_id: a.clone(),
+        ..b_event.clone()
+    };
+    let approval_id_b = b_approval.approval_id.clone();
     let cases: Vec<(&str, &str, Outcome<'_>)> = vec![
+        (
+            "approvals::get_by_id",
+            "none",
+            Box::pin(async {
+                Ok(approvals::get_by_id(&sa, &approval_id_b)
+                    .await?
+                    .map_or("none".into(), |_| "found".into()))
+            }),
+        ),
+        (
+            "approvals::transition",
+            "not_found",
+            Box::pin(async {
+                Ok(code(
+                    approvals::transition(&sa, None, &approval_id_b, ApprovalStatus::Denied, None)
+                        .await,
+                ))
+            }),
+        ),
+        (
+            "approvals::list",
+            "0",
+            Box::pin(async { Ok(approvals::list(&sa, None, None).await?.len().to_string()) }),
+        ),
+        (
+            "approvals::find_open (B's descriptor)",
+            "validation_error",
+            Box::pin(async {
+                Ok(code(
+                    approvals::find_open(&sa, None, &b_approval.canonical_descriptor).await,
+                ))
+            }),
+        ),
+        (
+            "approvals::create (B's descriptor)",
+            "validation_error",
+            Box::pin(async { Ok(code(approvals::create(&sa, None, &b_approval).await)) }),
+        ),
+        (
+            "audit_events::append (B's event)",
+            "validation_error",
+            Box::pin(async { Ok(code(audit_events::append(&sa, None, &b_event).await)) }),
+        ),
+        (
+            "audit_events::append (B's event id)",
+            "unique_violation",
+            Box::pin(async {
+                Ok(code(
+                    audit_events::append(&sa, None, &a_event_named_like_b).await,
+                ))
+            }),
+        ),
+        (
+            "audit_events::query",
+            "0",
+            Box::pin(async {
+                Ok(audit_events::query(&sa, &AuditQueryFilter::default())
+                    .await?
+                    .items
+                    .len()
+                    .to_string())
+            }),
+        ),
+        (
+            "audit_events::query (tenant_id B)",
+            "validation_error",
+            Box::pin(async {
+                let f = AuditQueryFilter {
+                    tenant_id: Some(b.clone()),
+                    ..Default::default()
+                };
+                Ok(code(audit_events::query(&sa, &f).await))
+            }),
+        ),
+        (
+            "audit_events::append_ssrf_guard_decision (B's event id)",
+            "conflict",
+            Box::pin(async {
+                Ok(code(
+                    audit_events::append_ssrf_guard_decision(&sa, None, &b_ssrf).await,
+                ))
+            }),
+        ),
+        (
+            "audit_events::get_redaction_profile",
+            "none",
+            Box::pin(async {
+                Ok(audit_events::get_redaction_profile(&sa, None)
+                    .await?
+                    .map_or("none".into(), |_| "found".into()))
+            }),
+        ),
+        (
+            "audit_events::upsert_redaction_profile (B's)",
+            "validation_error",
+            Box::pin(async {
+                let p = profile("t_b").map_err(|_| DbError::validation("profile", "bad"))?;
+                Ok(code(
+                    audit_events::upsert_redaction_profile(&sa, None, &p).await,
+                ))
+            }),
+        ),
         (
             "tenants::get_own",
             "t_a",

@@ -7,6 +7,9 @@ mod db_tx;
 mod isolation;
 mod migrations;
 mod repo_admin;
+mod repo_approvals;
+mod repo_audit_events;
+mod repo_audit_profiles;
 mod repo_enrollment_tokens;
 mod repo_integrations;
 mod repo_policy_rules;
@@ -31,4 +34,13 @@ pub fn db_message(err: &tokio_postgres::Error) -> String {
     err.as_db_error()
         .map(|d| d.message().to_owned())
         .unwrap_or_else(|| err.to_string())
+}
+
+/// Rows in `table`, counted as the superuser (past row-level security).
+pub async fn count_rows(
+    db: &brokerdb_testkit::TestDatabase,
+    table: &str,
+) -> Result<i64, tokio_postgres::Error> {
+    let sql = format!("SELECT count(*) FROM {table}");
+    Ok(db.admin().await.query_one(&sql, &[]).await?.get(0))
 }

@@ -2,12 +2,17 @@
 
 use std::time::{Duration, Instant};
 
-use brokerdb::db::Db;
-use brokerdb::model::{CanonicalRequestDescriptor, IntegrationId, TenantId, WorkloadId};
+use brokerdb::audit::{AuditEvent, AuditEventType};
+use brokerdb::db::{Db, DbError};
+use brokerdb::model::{
+    AuditDecision, CanonicalRequestDescriptor, EventId, IntegrationId, NonEmptyString, RiskTier,
+    TenantId, Timestamp, WorkloadId,
+};
+use brokerdb::repo::audit_events::{self, AuditQueryFilter};
 use brokerdb::repo::{integrations, policy_rules};
 
 use super::stats::Measurement;
-use super::workload::{Operation, TENANT, Via};
+use super::workload::{AUDIT_PAGE, Operation, TENANT, Via};
 
 /// `callers` tasks run `op` back to back for `seconds` (after a one-second warm-up).
 pub async fn measure(
@@ -95,5 +100,47 @@ async fn run_once(
                 .await
                 .map(|_| ())
         }
+        Via::AuditAppend => {
+            let event = bench_event(tenant, arg)?;
+            audit_events::append(&db.tenant(tenant), None, &event)
+                .await
+                .map(|_| ())
+        }
+        Via::AuditQuery => {
+            let filter = AuditQueryFilter {
+                workload_id: Some(WorkloadId::parse(&format!("w_bench_{arg}"))?),
+                limit: Some(AUDIT_PAGE),
+                ..Default::default()
+            };
+            audit_events::query(&db.tenant(tenant), &filter)
+                .await
+                .map(|_| ())
+        }
+        Via::UnchainedAppend => Err(DbError::DependencyMissing {
+            what: "a library path (this row is measured with pgbench only)",
+        }),
     }
+}
+
+/// The event the append row writes: the columns pgbench writes too.
+fn bench_event(tenant: &TenantId, arg: i32) -> Result<AuditEvent, DbError> {
+    let mut e = AuditEvent::new(
+        EventId::parse(&format!("evt_{}", uuid_hex()))?,
+        Timestamp::now(),
+        tenant.clone(),
+        NonEmptyString::new("correlation_id", "bench")?,
+        AuditEventType::Execute,
+    );
+    e.workload_id = Some(WorkloadId::parse(&format!("w_bench_{arg}"))?);
+    e.integration_id = Some(IntegrationId::parse("int_bench")?);
+    e.decision = Some(AuditDecision::Allowed);
+    e.action_group = Some("send".into());
+    e.risk_tier = Some(RiskTier::Low);
+    e.upstream_status_code = Some(200);
+    e.latency_ms = Some(12);
+    Ok(e)
+}
+
+fn uuid_hex() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }

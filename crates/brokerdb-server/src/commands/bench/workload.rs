@@ -18,6 +18,15 @@ pub enum Via {
     /// `repo::policy_rules::list_for_descriptor` for a descriptor of workload `w_bench_<arg>`
     /// (validation, host normalization and decoding the matched rules included).
     PolicyMatch,
+    /// `repo::audit_events::append` of an `execute` event of workload `w_bench_<arg>` (one
+    /// pipelined statement; the trigger links it into the tenant's hash chain).
+    AuditAppend,
+    /// No library side: the same INSERT in pgbench into `bench_audit_unchained`, a copy of
+    /// `audit_events` (same columns, constraints, indexes, RLS) without the chain trigger. Its
+    /// pgbench rows against the chained ones' are the cost of the chain.
+    UnchainedAppend,
+    /// `repo::audit_events::query`: the 50 newest events of workload `w_bench_<arg>`.
+    AuditQuery,
 }
 
 /// One measured operation: the SQL the library sends (with `$1` the random argument) and the
@@ -40,9 +49,12 @@ pub const BENCH_WORKLOADS: u32 = 100;
 /// Policy rules seeded that can match a bench descriptor, and rules elsewhere in the tenant.
 pub const BENCH_POLICY_RULES: (u32, u32) = (8, 2_000);
 
-/// Scoped point read by primary business key, a scoped 20-row page, the execute lookup and the
-/// policy match.
-pub const OPERATIONS: [Operation; 4] = [
+/// Page size of the audit query row.
+pub const AUDIT_PAGE: i64 = 50;
+
+/// Scoped point read by primary business key, a scoped 20-row page, the execute lookup, the
+/// policy match, audit appends with and without the hash chain, and an audit query page.
+pub const OPERATIONS: [Operation; 7] = [
     Operation {
         name: "point read (user by id)",
         sql: "SELECT user_id, email, display_name, enabled, created_at FROM human_users WHERE user_id = 'u_bench_' || $1::int",
@@ -68,10 +80,57 @@ pub const OPERATIONS: [Operation; 4] = [
         arg_max: |_| BENCH_WORKLOADS,
         via: Via::PolicyMatch,
     },
+    Operation {
+        name: "audit append (hash-chained)",
+        sql: brokerdb::audit::APPEND_SQL,
+        arg_max: |_| BENCH_WORKLOADS,
+        via: Via::AuditAppend,
+    },
+    Operation {
+        name: "audit append (same INSERT, unchained copy)",
+        sql: brokerdb::audit::APPEND_SQL,
+        arg_max: |_| BENCH_WORKLOADS,
+        via: Via::UnchainedAppend,
+    },
+    Operation {
+        name: "audit query page (50 newest of a workload)",
+        sql: brokerdb::repo::audit_events::QUERY_BY_WORKLOAD_SQL,
+        arg_max: |_| BENCH_WORKLOADS,
+        via: Via::AuditQuery,
+    },
 ];
+
+/// The `event_json` pgbench appends (the library builds the same shape from the event); a
+/// valid AuditEvent, as the query row reads these rows back. `\u003a` is `:` in JSON: pgbench
+/// would read `:00` as a variable.
+const PGBENCH_EVENT_JSON: &str = r#"'{"event_id": "evt_pgbench", "timestamp": "2026-01-01T00\u003a00\u003a00.000Z", "tenant_id": "t_bench", "correlation_id": "bench", "event_type": "execute", "workload_id": "w_bench_1", "integration_id": "int_bench", "decision": "allowed", "action_group": "send", "risk_tier": "low", "upstream_status_code": 200, "latency_ms": 12}'"#;
+
+/// Replaces `$n` placeholders with `values[n - 1]`, highest first (so `$1` never eats `$10`).
+fn substitute(sql: &str, values: &[&str]) -> String {
+    let mut out = sql.to_owned();
+    for (i, v) in values.iter().enumerate().rev() {
+        out = out.replace(&format!("${}", i + 1), v);
+    }
+    out
+}
 
 impl Operation {
     fn pgbench_sql(&self) -> String {
+        let append = [
+            "gen_random_uuid()::text",
+            "'t_bench'",
+            "date_trunc('milliseconds', now())",
+            "('w_bench_' || :arg)",
+            "'int_bench'",
+            "'bench'",
+            "'execute'",
+            "'allowed'",
+            "'send'",
+            "'low'",
+            "200",
+            "12",
+            PGBENCH_EVENT_JSON,
+        ];
         match self.via {
             Via::Sql => self.sql.replace("$1", ":arg"),
             Via::ExecuteLookup => self
@@ -89,6 +148,26 @@ impl Operation {
                 .replace("$7", "'tpl_bench'")
                 .replace("$8", "1")
                 .replace("$9", "'{}'"),
+            Via::AuditAppend => substitute(self.sql, &append),
+            Via::UnchainedAppend => substitute(self.sql, &append).replace(
+                "INSERT INTO audit_events",
+                "INSERT INTO bench_audit_unchained",
+            ),
+            Via::AuditQuery => substitute(
+                self.sql,
+                &[
+                    "'t_bench'",
+                    "('w_bench_' || :arg)",
+                    "NULL",
+                    "NULL",
+                    "NULL",
+                    "NULL",
+                    "NULL",
+                    "NULL",
+                    "NULL",
+                    &(AUDIT_PAGE + 1).to_string(),
+                ],
+            ),
         }
     }
 
@@ -165,7 +244,8 @@ pub async fn seed(client: &Client, users: u32) -> anyhow::Result<()> {
              ANALYZE human_users; ANALYZE workloads; ANALYZE integrations; ANALYZE template_versions",
         )
         .await?;
-    seed_policy_rules(client).await
+    seed_policy_rules(client).await?;
+    seed_audit(client, n).await
 }
 
 /// Rules that can match a bench descriptor (various narrowing keys, one per 10 workloads for
@@ -204,3 +284,58 @@ async fn seed_policy_rules(client: &Client) -> anyhow::Result<()> {
     client.batch_execute("ANALYZE policy_rules").await?;
     Ok(())
 }
+
+/// `bench_audit_unchained` (once), and `events` audit events of `t_bench` spread over the
+/// bench workloads (once; appended through the chain trigger), then ANALYZE.
+async fn seed_audit(client: &Client, events: i32) -> anyhow::Result<()> {
+    client.batch_execute(UNCHAINED_COPY).await?;
+    let seeded: i64 = client
+        .query_one(
+            "SELECT count(*) FROM audit_events WHERE correlation_id = 'bench-seed'",
+            &[],
+        )
+        .await?
+        .get(0);
+    if seeded == 0 {
+        let workloads = i32::try_from(BENCH_WORKLOADS)?;
+        client
+            .execute(
+                "INSERT INTO audit_events (event_id, tenant_id, \"timestamp\", workload_id, integration_id,
+                     correlation_id, event_type, decision, action_group, event_json)
+                 SELECT e.id, 't_bench', e.ts, e.w, 'int_bench', 'bench-seed', 'execute', 'allowed', 'send',
+                        jsonb_build_object('event_id', e.id, 'timestamp', brokerdb_utc_text(e.ts),
+                            'tenant_id', 't_bench', 'correlation_id', 'bench-seed', 'event_type', 'execute',
+                            'workload_id', e.w, 'integration_id', 'int_bench', 'decision', 'allowed',
+                            'action_group', 'send')
+                   FROM (SELECT 'evt_seed_' || g AS id, 'w_bench_' || (1 + g % $2::int) AS w,
+                                date_trunc('milliseconds', now()) - make_interval(secs => g) AS ts
+                           FROM generate_series(1, $1::int) g) e
+                  ORDER BY e.ts",
+                &[&events, &workloads],
+            )
+            .await?;
+    }
+    client
+        .batch_execute("ANALYZE audit_events; ANALYZE bench_audit_unchained")
+        .await?;
+    Ok(())
+}
+
+/// A copy of `audit_events` without the hash chain: same columns, defaults, CHECKs, indexes,
+/// foreign key, RLS policy and grants; the chain columns nullable and no trigger.
+const UNCHAINED_COPY: &str = "DO $do$ BEGIN
+    IF to_regclass('bench_audit_unchained') IS NULL THEN
+        CREATE TABLE bench_audit_unchained
+            (LIKE audit_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+        ALTER TABLE bench_audit_unchained
+            ALTER COLUMN chain_seq DROP NOT NULL, ALTER COLUMN prev_hash DROP NOT NULL,
+            ALTER COLUMN hash DROP NOT NULL,
+            ADD FOREIGN KEY (tenant_id) REFERENCES tenants (tenant_id);
+        ALTER TABLE bench_audit_unchained ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE bench_audit_unchained FORCE ROW LEVEL SECURITY;
+        CREATE POLICY tenant_isolation ON bench_audit_unchained
+            USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id', true), ''))
+            WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id', true), ''));
+        GRANT SELECT, INSERT ON bench_audit_unchained TO brokerdb_app, brokerdb_system;
+    END IF;
+END $do$";

@@ -2,36 +2,11 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use crate::model::PolicyRuleType;
 use crate::model::{
     Email, HttpMethod, PolicyHost, PolicyId, ValidationError, normalize_unique_list,
     trimmed_non_empty,
 };
-
-/// `PolicyRuleType` (PostgreSQL enum `policy_rule_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PolicyRuleType {
-    /// Allow the request.
-    Allow,
-    /// Deny the request.
-    Deny,
-    /// Ask a human first.
-    ApprovalRequired,
-    /// Throttle (requires `rate_limit`).
-    RateLimit,
-}
-
-impl PolicyRuleType {
-    /// The enum label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Allow => "allow",
-            Self::Deny => "deny",
-            Self::ApprovalRequired => "approval_required",
-            Self::RateLimit => "rate_limit",
-        }
-    }
-}
 
 /// Where a rule applies (strict). Optional narrowing keys are omitted when they do not narrow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,222 @@
+//! The PostgreSQL enums the approval and audit contracts use (data-model §1), as Rust enums with
+//! their exact labels. Bind them as text and cast in SQL (`$1::text::risk_tier`).
+
+use super::validation::ValidationError;
+
+/// Declares a label enum: `ALL`, `as_str`, `parse` (exact label), `Display`, serde as the label.
+macro_rules! label_enum {
+    ($(#[$doc:meta])* $name:ident($field:literal) { $($(#[$vdoc:meta])* $variant:ident = $label:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            /// The label, as PostgreSQL and JSON spell it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $label,)+
+                }
+            }
+
+            /// The value with exactly this label; anything else is a validation error.
+            pub fn parse(text: &str) -> Result<Self, ValidationError> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == text)
+                    .ok_or_else(|| ValidationError::new($field, concat!("must be one of:", $(" ", $label,)+)))
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <::std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::parse(&s).map_err(::serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+label_enum!(
+    /// `ApprovalStatus` (PostgreSQL `approval_status`).
+    ApprovalStatus("status") {
+        /// Waiting for a decision.
+        Pending = "pending",
+        /// Approved; may be executed once.
+        Approved = "approved",
+        /// Refused (terminal).
+        Denied = "denied",
+        /// Not decided in time (terminal).
+        Expired = "expired",
+        /// Approved and carried out (terminal).
+        Executed = "executed",
+        /// Withdrawn (terminal).
+        Canceled = "canceled",
+    }
+);
+
+label_enum!(
+    /// `RiskTier` (PostgreSQL `risk_tier`).
+    RiskTier("risk_tier") {
+        /// Low risk.
+        Low = "low",
+        /// Medium risk.
+        Medium = "medium",
+        /// High risk.
+        High = "high",
+    }
+);
+
+label_enum!(
+    /// `AuditDecision` (PostgreSQL `audit_decision`).
+    AuditDecision("decision") {
+        /// The request may proceed.
+        Allowed = "allowed",
+        /// The request is refused.
+        Denied = "denied",
+        /// A human must approve first.
+        ApprovalRequired = "approval_required",
+        /// Rate-limited.
+        Throttled = "throttled",
+    }
+);
+
+label_enum!(
+    /// `PolicyRuleType` (PostgreSQL `policy_rule_type`).
+    PolicyRuleType("rule_type") {
+        /// Allows matching requests.
+        Allow = "allow",
+        /// Denies matching requests.
+        Deny = "deny",
+        /// Requires a human approval.
+        ApprovalRequired = "approval_required",
+        /// Rate-limits matching requests.
+        RateLimit = "rate_limit",
+    }
+);
+
+label_enum!(
+    /// `AuditEventType` (PostgreSQL `audit_event_type`).
+    AuditEventType("event_type") {
+        /// A workload session was issued.
+        SessionIssued = "session_issued",
+        /// An upstream call was executed.
+        Execute = "execute",
+        /// A policy decision.
+        PolicyDecision = "policy_decision",
+        /// An approval was requested.
+        ApprovalCreated = "approval_created",
+        /// An approval was decided.
+        ApprovalDecided = "approval_decided",
+        /// A violation.
+        Violation = "violation",
+        /// A throttled request.
+        Throttle = "throttle",
+        /// A sandbox alert.
+        SandboxAlert = "sandbox_alert",
+        /// An administrative change.
+        AdminAction = "admin_action",
+    }
+);
+
+label_enum!(
+    /// What a redaction profile does with a value.
+    RedactionAction("action") {
+        /// Keep as is.
+        Keep = "keep",
+        /// Replace with a mask.
+        Mask = "mask",
+        /// Replace with a salted hash.
+        Hash = "hash",
+        /// Remove.
+        Drop = "drop",
+    }
+);
+
+label_enum!(
+    /// Why the SSRF guard decided as it did (the 18 codes of data-model §2.22).
+    SsrfReasonCode("reason_code") {
+        /// Input failed validation.
+        InvalidInput = "invalid_input",
+        /// The URL does not parse.
+        RequestUrlInvalid = "request_url_invalid",
+        /// The URL carries userinfo.
+        RequestUrlUserinfoForbidden = "request_url_userinfo_forbidden",
+        /// The URL carries a fragment.
+        RequestUrlFragmentForbidden = "request_url_fragment_forbidden",
+        /// Scheme not allowed.
+        RequestSchemeNotAllowed = "request_scheme_not_allowed",
+        /// Host not allowed.
+        RequestHostNotAllowed = "request_host_not_allowed",
+        /// Port not allowed.
+        RequestPortNotAllowed = "request_port_not_allowed",
+        /// IP literal hosts are forbidden.
+        RequestIpLiteralForbidden = "request_ip_literal_forbidden",
+        /// The template's host is invalid.
+        TemplateHostInvalid = "template_host_invalid",
+        /// DNS resolution is required.
+        DnsResolutionRequired = "dns_resolution_required",
+        /// DNS resolution failed.
+        DnsResolutionFailed = "dns_resolution_failed",
+        /// DNS returned no address.
+        DnsResolutionEmpty = "dns_resolution_empty",
+        /// A resolved address is invalid.
+        ResolvedIpInvalid = "resolved_ip_invalid",
+        /// A resolved address is private.
+        ResolvedIpDeniedPrivateRange = "resolved_ip_denied_private_range",
+        /// A resolved address is loopback.
+        ResolvedIpDeniedLoopback = "resolved_ip_denied_loopback",
+        /// A resolved address is link-local.
+        ResolvedIpDeniedLinkLocal = "resolved_ip_denied_link_local",
+        /// A resolved address is a metadata endpoint.
+        ResolvedIpDeniedMetadataRange = "resolved_ip_denied_metadata_range",
+        /// A redirect was refused.
+        RedirectDenied = "redirect_denied",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_round_trip_exactly() -> Result<(), serde_json::Error> {
+        for s in ApprovalStatus::ALL {
+            assert_eq!(ApprovalStatus::parse(s.as_str()), Ok(*s));
+        }
+        assert_eq!(
+            serde_json::to_string(&AuditDecision::ApprovalRequired)?,
+            "\"approval_required\""
+        );
+        assert_eq!(
+            serde_json::from_str::<RiskTier>("\"high\"")?,
+            RiskTier::High
+        );
+        assert!(serde_json::from_str::<RiskTier>("\"HIGH\"").is_err());
+        assert!(PolicyRuleType::parse(" allow").is_err());
+        assert_eq!(
+            ApprovalStatus::parse("open").err().map(|e| e.to_string()),
+            Some(
+                "status: must be one of: pending approved denied expired executed canceled".into()
+            )
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,233 @@
+//! ApprovalRequestRepository (spec §11): approval requests of a tenant, deduplicated by the
+//! canonical descriptor hash (§1.4). Tenant scope throughout; writes are tx-capable.
+//!
+//! **Dedupe.** At most one `pending` approval exists per (tenant, workload, integration,
+//! descriptor hash): the partial unique index `uq_approval_requests_pending_descriptor` enforces
+//! it, so concurrent creators cannot both win. The insert is `ON CONFLICT DO NOTHING`, so a
+//! losing creator gets `unique_violation` **without aborting its transaction**: inside a caller's
+//! transaction it can go on to [`find_open`] and use the winner's approval.
+//!
+//! **Stale pending approvals.** The index ignores `expires_at` (the spec's "dedupe gap": a
+//! pending approval past its expiry blocked every new one forever, as nothing expired it).
+//! [`create`] therefore first marks pending approvals of the same key whose `expires_at` has
+//! passed as `expired` (with `decided_at` = now), in the same transaction as the insert. So an
+//! expired-but-pending approval never blocks a new one, and it is never silently overwritten:
+//! it stays, as `expired`.
+//!
+//! **Transitions** are one conditional `UPDATE … WHERE status = <the only allowed source>`, so
+//! of concurrent deciders exactly one wins ([`transition`]).
+
+mod dto;
+mod transition;
+
+pub use dto::{ApprovalRequest, ApprovalSummary};
+pub use transition::{Transitioned, transition};
+
+use dto::from_snapshot;
+
+use super::query_in;
+use crate::db::{DbError, TenantScope, Tx, TxOptions, run_in_transaction};
+use crate::model::{
+    ApprovalId, ApprovalStatus, CanonicalRequestDescriptor, NonEmptyString, Timestamp,
+    ValidationError,
+};
+
+const REPO: &str = "approvals";
+const EXPIRE_STALE: &str = "UPDATE approval_requests
+     SET status = 'expired', decided_at = $5, approval_json = jsonb_set(approval_json, '{status}', '\"expired\"')
+     WHERE tenant_id = $1 AND workload_id = $2 AND integration_id = $3 AND descriptor_sha256 = $4
+       AND status = 'pending' AND expires_at <= $5";
+const INSERT: &str = "INSERT INTO approval_requests (approval_id, tenant_id, status, expires_at, correlation_id,
+         workload_id, integration_id, action_group, risk_tier, destination_host, method, path,
+         descriptor_sha256, canonical_descriptor, approval_json)
+     VALUES ($1, $2, $3::text::approval_status, $4, $5, $6, $7, $8, $9::text::risk_tier, $10, $11, $12, $13, $14, $15)
+     ON CONFLICT DO NOTHING RETURNING approval_json";
+const PENDING_EXISTS: &str = "SELECT 1 FROM approval_requests
+     WHERE tenant_id = $1 AND workload_id = $2 AND integration_id = $3 AND descriptor_sha256 = $4 AND status = 'pending'";
+const FIND_OPEN: &str = "SELECT approval_json FROM approval_requests
+     WHERE tenant_id = $1 AND workload_id = $2 AND integration_id = $3 AND descriptor_sha256 = $4
+       AND status = 'pending' AND expires_at > $5
+     ORDER BY created_at DESC, approval_id DESC LIMIT 1";
+const BY_ID: &str = "SELECT approval_json FROM approval_requests WHERE approval_id = $1";
+const LIST: &str = "SELECT approval_json FROM approval_requests
+     WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2::text::approval_status)
+     ORDER BY created_at DESC, approval_id DESC LIMIT $3";
+
+fn same_tenant(
+    scope: &TenantScope<'_>,
+    d: &CanonicalRequestDescriptor,
+) -> Result<(), ValidationError> {
+    if d.tenant_id == scope.tenant_id().as_str() {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            "canonical_descriptor.tenant_id",
+            "does not match the tenant scope",
+        ))
+    }
+}
+
+/// Stores `approval` (any status). Stale pending approvals of the same key are expired first
+/// (module docs). A second pending approval for the same key →
+/// `unique_violation(uq_approval_requests_pending_descriptor)`; a duplicate id →
+/// `unique_violation(uq_approval_requests_approval_id)`; unknown tenant → `integrity_violation`.
+/// The descriptor's tenant must be the scope's. Tx-capable.
+pub async fn create(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    approval: &ApprovalRequest,
+) -> Result<ApprovalRequest, DbError> {
+    let cols = approval.columns()?;
+    same_tenant(scope, &approval.canonical_descriptor)?;
+    let (a, now) = (approval.clone(), Timestamp::now());
+    let fut = run_in_transaction(scope, tx, &TxOptions::DEFAULT, move |tx| {
+        let (a, hash, host, method, snapshot) = (
+            a.clone(),
+            cols.hash.clone(),
+            cols.host.as_str().to_owned(),
+            cols.method.as_str(),
+            cols.snapshot.clone(),
+        );
+        Box::pin(async move {
+            let d = &a.canonical_descriptor;
+            let key: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [&d.tenant_id, &d.workload_id, &d.integration_id, &hash];
+            tx.execute(EXPIRE_STALE, &[key[0], key[1], key[2], key[3], &now])
+                .await?;
+            let (status, tier) = (a.status.as_str(), a.summary.risk_tier.as_str());
+            let descriptor = d.to_json();
+            let rows = tx
+                .query(
+                    INSERT,
+                    &[
+                        &a.approval_id,
+                        &d.tenant_id,
+                        &status,
+                        &a.expires_at,
+                        &a.correlation_id,
+                        &d.workload_id,
+                        &d.integration_id,
+                        &a.summary.action_group,
+                        &tier,
+                        &host,
+                        &method,
+                        &a.summary.path,
+                        &hash,
+                        &descriptor,
+                        &snapshot,
+                    ],
+                )
+                .await?;
+            if let Some(row) = rows.first() {
+                return from_snapshot(row);
+            }
+            let pending_taken = a.status == ApprovalStatus::Pending
+                && tx.query_opt(PENDING_EXISTS, &key).await?.is_some();
+            Err(DbError::UniqueViolation {
+                constraint: if pending_taken {
+                    "uq_approval_requests_pending_descriptor"
+                } else {
+                    "uq_approval_requests_approval_id"
+                }
+                .into(),
+            })
+        })
+    });
+    scope.db().observe(REPO, "create", fut).await
+}
+
+/// Builds a pending approval (`approval_id` generated when `None`) and [`create`]s it in the
+/// same transaction. `expires_at` is not required to be in the future.
+pub async fn create_from_canonical_descriptor(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    request: NewApproval,
+) -> Result<ApprovalRequest, DbError> {
+    let approval = ApprovalRequest {
+        approval_id: request.approval_id.unwrap_or_else(ApprovalId::generate),
+        status: ApprovalStatus::Pending,
+        expires_at: request.expires_at,
+        correlation_id: request.correlation_id,
+        summary: request.summary,
+        canonical_descriptor: request.canonical_descriptor,
+    };
+    create(scope, tx, &approval).await
+}
+
+/// Input of [`create_from_canonical_descriptor`].
+#[derive(Debug, Clone)]
+pub struct NewApproval {
+    /// `None`: generate `apr_<32 hex>`.
+    pub approval_id: Option<ApprovalId>,
+    /// Trace id.
+    pub correlation_id: NonEmptyString,
+    /// Expiry.
+    pub expires_at: Timestamp,
+    /// Summary shown to the approver.
+    pub summary: ApprovalSummary,
+    /// The request.
+    pub canonical_descriptor: CanonicalRequestDescriptor,
+}
+
+/// The newest open approval for the descriptor: `pending` and not past `expires_at` (wall
+/// clock), or `None`. The descriptor's tenant must be the scope's. Tx-capable.
+pub async fn find_open(
+    scope: &TenantScope<'_>,
+    tx: Option<&mut Tx<'_>>,
+    descriptor: &CanonicalRequestDescriptor,
+) -> Result<Option<ApprovalRequest>, DbError> {
+    descriptor.validate()?;
+    descriptor.ids()?;
+    same_tenant(scope, descriptor)?;
+    let (hash, now) = (descriptor.sha256(), Timestamp::now());
+    let d = descriptor;
+    let rows = scope
+        .db()
+        .observe(
+            REPO,
+            "find_open",
+            query_in(
+                scope,
+                tx,
+                FIND_OPEN,
+                &[&d.tenant_id, &d.workload_id, &d.integration_id, &hash, &now],
+            ),
+        )
+        .await?;
+    rows.first().map(from_snapshot).transpose()
+}
+
+/// The approval, or `None` (also for another tenant's id).
+pub async fn get_by_id(
+    scope: &TenantScope<'_>,
+    approval_id: &ApprovalId,
+) -> Result<Option<ApprovalRequest>, DbError> {
+    let rows = scope
+        .db()
+        .observe(REPO, "get_by_id", scope.query(BY_ID, &[approval_id]))
+        .await?;
+    rows.first().map(from_snapshot).transpose()
+}
+
+/// The tenant's approvals, newest first (`created_at` desc, `approval_id` desc), optionally of
+/// one status; `limit` 1..=200 (default 100). No cursor (spec).
+pub async fn list(
+    scope: &TenantScope<'_>,
+    status: Option<ApprovalStatus>,
+    limit: Option<i64>,
+) -> Result<Vec<ApprovalRequest>, DbError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=200).contains(&limit) {
+        return Err(ValidationError::new("limit", "must be an integer from 1 to 200").into());
+    }
+    let status = status.map(ApprovalStatus::as_str);
+    let rows = scope
+        .db()
+        .observe(
+            REPO,
+            "list",
+            scope.query(LIST, &[scope.tenant_id(), &status, &limit]),
+        )
+        .await?;
+    rows.iter().map(from_snapshot).collect()
+}

@@ -1,0 +1,580 @@
+//! AuditEventRepository against real PostgreSQL: appends, policy decisions, the keyset query
+//! and its indexes.
+
+use std::collections::HashSet;
+
+use brokerdb::audit::{AuditEvent, AuditEventType};
+use brokerdb::db::{DbError, ErrorCode, TxOptions};
+use brokerdb::model::{
+    ApprovalId, ApprovalStatus, AuditDecision, EventId, NonEmptyString, PolicyRuleType, RiskTier,
+    TenantId, Timestamp, WorkloadId,
+};
+use brokerdb::repo::approvals;
+use brokerdb::repo::audit_events::{
+    self, AuditQueryFilter, PolicyDecision, PolicyDecisionEvent, PolicyMatch,
+};
+use serde_json::json;
+
+use crate::TestResult;
+use crate::db_scope::{seeded, tenant};
+use crate::repo_approvals::{approval, descriptor};
+
+type Error = Box<dyn std::error::Error>;
+
+fn at(ms: i64) -> Result<Timestamp, Error> {
+    Ok(Timestamp::from_unix_millis(1_767_225_600_000 + ms)?) // 2026-01-01T00:00:00Z + ms
+}
+
+fn event(t: &str, id: &str, ms: i64) -> Result<AuditEvent, Error> {
+    Ok(AuditEvent::new(
+        EventId::parse(id)?,
+        at(ms)?,
+        TenantId::parse(t)?,
+        NonEmptyString::new("correlation_id", "corr")?,
+        AuditEventType::Execute,
+    ))
+}
+
+fn code<T>(r: Result<T, DbError>) -> Option<ErrorCode> {
+    r.err().map(|e| e.code())
+}
+
+fn ids(events: &[AuditEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.event_id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn an_appended_event_is_stored_in_its_columns_and_read_back_as_given() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let full = AuditEvent::from_json(json!({
+        "event_id": "evt_full", "timestamp": "2026-01-01T01:00:00+01:00", "tenant_id": "t_a",
+        "correlation_id": "corr-9", "event_type": "execute", "workload_id": "w_1",
+        "integration_id": "int_1", "action_group": "send", "decision": "allowed", "risk_tier": "low",
+        "destination": {"scheme": "https", "host": "api.example.com", "port": 443, "path_group": "send"},
+        "latency_ms": 12, "upstream_status_code": 202,
+        "canonical_descriptor": serde_json::to_value(descriptor("t_a", "send")?)?,
+        "policy": {"rule_id": "pol_1", "rule_type": "allow", "approval_id": null},
+        "message": "sent", "metadata": {"bytes": 10}
+    }))?;
+    let link = audit_events::append(&db.tenant(&a), None, &full).await?;
+    assert_eq!(link.chain_seq, 1);
+    let row: serde_json::Value = test_db
+        .admin()
+        .await
+        .query_one(
+            "SELECT row_to_json(x) FROM (SELECT workload_id, integration_id, action_group, decision,
+                    risk_tier, upstream_status_code, latency_ms, correlation_id, event_type,
+                    \"timestamp\" = '2026-01-01T00:00:00Z' AS utc
+             FROM audit_events WHERE event_id = 'evt_full') x",
+            &[],
+        )
+        .await?
+        .get(0);
+    assert_eq!(
+        row,
+        json!({"workload_id": "w_1", "integration_id": "int_1", "action_group": "send",
+            "decision": "allowed", "risk_tier": "low", "upstream_status_code": 202, "latency_ms": 12,
+            "correlation_id": "corr-9", "event_type": "execute", "utc": true})
+    );
+    let page = audit_events::query(&db.tenant(&a), &AuditQueryFilter::default()).await?;
+    assert_eq!(page.items, vec![full]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn append_error_paths() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let scope = db.tenant(&a);
+    audit_events::append(&scope, None, &event("t_a", "evt_1", 0)?).await?;
+    let again = audit_events::append(&scope, None, &event("t_a", "evt_1", 5)?).await;
+    assert_eq!(
+        again.err().map(|e| e.to_string()),
+        Some("unique_violation: uq_audit_events_event_id".into()),
+        "plain appends are not idempotent"
+    );
+    let mut negative = event("t_a", "evt_2", 0)?;
+    negative.latency_ms = Some(-1);
+    assert_eq!(
+        code(audit_events::append(&scope, None, &negative).await),
+        Some(ErrorCode::ValidationError)
+    );
+    let mut status = event("t_a", "evt_3", 0)?;
+    status.upstream_status_code = Some(600);
+    assert_eq!(
+        code(audit_events::append(&scope, None, &status).await),
+        Some(ErrorCode::ValidationError)
+    );
+    assert_eq!(
+        code(audit_events::append(&scope, None, &event("t_b", "evt_4", 0)?).await),
+        Some(ErrorCode::ValidationError),
+        "another tenant's event"
+    );
+    let ghost = tenant("t_ghost")?;
+    assert_eq!(
+        code(audit_events::append(&db.tenant(&ghost), None, &event("t_ghost", "evt_5", 0)?).await),
+        Some(ErrorCode::IntegrityViolation)
+    );
+    for bad in [
+        json!({"event_id": "e", "timestamp": "2026-01-01T00:00:00Z", "tenant_id": "t_a", "correlation_id": "c", "event_type": "login"}),
+        json!({"event_id": "e", "timestamp": "2026-01-01", "tenant_id": "t_a", "correlation_id": "c", "event_type": "execute"}),
+        json!({"event_id": "e", "timestamp": "2026-01-01T00:00:00Z", "tenant_id": "t_a", "event_type": "execute"}),
+    ] {
+        assert!(AuditEvent::from_json(bad.clone()).is_err(), "{bad}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_policy_decision_event_is_built_from_the_descriptor_and_the_verdict() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let scope = db.tenant(&a);
+    let d = descriptor("t_a", "gmail_send")?;
+    let decision = PolicyDecision {
+        decision: AuditDecision::ApprovalRequired,
+        reason_code: "approval_required_by_rule".into(),
+        action_group: "gmail_send".into(),
+        risk_tier: RiskTier::High,
+        policy_match: Some(PolicyMatch {
+            policy_id: Some("pol_7".into()),
+            rule_type: Some(PolicyRuleType::ApprovalRequired),
+        }),
+        trace: json!(["matched pol_7"]),
+    };
+    let input = PolicyDecisionEvent {
+        descriptor: d.clone(),
+        decision: decision.clone(),
+        correlation_id: "corr-1".parse()?,
+        timestamp: at(0)?,
+        event_id: EventId::parse("evt_pd1")?,
+    };
+    audit_events::append_policy_decision(&scope, None, &input).await?;
+    let no_rule = PolicyDecisionEvent {
+        event_id: EventId::parse("evt_pd2")?,
+        timestamp: at(1)?,
+        decision: PolicyDecision {
+            policy_match: Some(PolicyMatch {
+                policy_id: Some("pol_x".into()),
+                rule_type: None,
+            }),
+            decision: AuditDecision::Denied,
+            ..decision
+        },
+        ..input.clone()
+    };
+    audit_events::append_policy_decision(&scope, None, &no_rule).await?;
+    let rows = test_db
+        .admin()
+        .await
+        .query(
+            "SELECT event_json, decision::text, workload_id, integration_id FROM audit_events ORDER BY chain_seq",
+            &[],
+        )
+        .await?;
+    let first: serde_json::Value = rows[0].get(0);
+    assert_eq!(
+        first,
+        json!({"event_id": "evt_pd1", "timestamp": "2026-01-01T00:00:00.000Z", "tenant_id": "t_a",
+            "correlation_id": "corr-1", "event_type": "policy_decision", "workload_id": "w_1",
+            "integration_id": "int_1", "decision": "approval_required", "action_group": "gmail_send",
+            "risk_tier": "high", "canonical_descriptor": serde_json::to_value(&d)?,
+            "policy": {"rule_id": "pol_7", "rule_type": "approval_required", "approval_id": null},
+            "metadata": {"reason_code": "approval_required_by_rule", "trace": ["matched pol_7"]}})
+    );
+    let second: serde_json::Value = rows[1].get(0);
+    assert_eq!(second.get("policy"), None, "no rule type, no policy");
+    assert_eq!(
+        (
+            rows[1].get::<_, String>(1),
+            rows[1].get::<_, String>(2),
+            rows[1].get::<_, String>(3)
+        ),
+        ("denied".into(), "w_1".into(), "int_1".into())
+    );
+    let foreign = PolicyDecisionEvent {
+        descriptor: descriptor("t_b", "gmail_send")?,
+        event_id: EventId::parse("evt_pd3")?,
+        ..input
+    };
+    assert_eq!(
+        code(audit_events::append_policy_decision(&scope, None, &foreign).await),
+        Some(ErrorCode::ValidationError)
+    );
+    Ok(())
+}
+
+/// Appends events for `t`: `(id, ms, workload, decision)`.
+async fn append_all(
+    db: &brokerdb::db::Db,
+    t: &str,
+    rows: &[(&str, i64, &str, AuditDecision)],
+) -> Result<(), Error> {
+    let tid = tenant(t)?;
+    for (id, ms, w, d) in rows {
+        let mut e = event(t, id, *ms)?;
+        e.workload_id = Some(WorkloadId::parse(w)?);
+        e.decision = Some(*d);
+        e.action_group = Some(if *ms % 2 == 0 { "even" } else { "odd" }.into());
+        audit_events::append(&db.tenant(&tid), None, &e).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_query_filters_orders_newest_first_and_breaks_ties_by_event_id() -> TestResult {
+    let (_t, db) = seeded().await?;
+    use AuditDecision::{Allowed, Denied};
+    append_all(
+        &db,
+        "t_a",
+        &[
+            ("evt_a", 0, "w_1", Allowed),
+            ("evt_c", 10, "w_2", Denied),
+            ("evt_b", 10, "w_1", Allowed),
+            ("evt_d", 20, "w_1", Denied),
+            ("evt_e", 30, "w_2", Allowed),
+        ],
+    )
+    .await?;
+    append_all(&db, "t_b", &[("evt_z", 15, "w_1", Allowed)]).await?;
+    let a = tenant("t_a")?;
+    let scope = db.tenant(&a);
+    let run = |f: AuditQueryFilter| async move {
+        let page = audit_events::query(&scope, &f).await?;
+        Ok::<_, DbError>(
+            page.items
+                .iter()
+                .map(|e| e.event_id.to_string())
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        run(AuditQueryFilter::default()).await?,
+        ["evt_e", "evt_d", "evt_c", "evt_b", "evt_a"],
+        "timestamp desc, then event_id desc; never tenant B's"
+    );
+    let w1 = AuditQueryFilter {
+        workload_id: Some(WorkloadId::parse("w_1")?),
+        ..Default::default()
+    };
+    assert_eq!(run(w1.clone()).await?, ["evt_d", "evt_b", "evt_a"]);
+    let w1_denied = AuditQueryFilter {
+        decision: Some(Denied),
+        ..w1
+    };
+    assert_eq!(run(w1_denied).await?, ["evt_d"]);
+    let even = AuditQueryFilter {
+        action_group: Some("even".parse()?),
+        ..Default::default()
+    };
+    assert_eq!(
+        run(even).await?,
+        ["evt_e", "evt_d", "evt_c", "evt_b", "evt_a"]
+    );
+    let window = AuditQueryFilter {
+        time_min: Some(at(10)?),
+        time_max: Some(at(20)?),
+        ..Default::default()
+    };
+    assert_eq!(
+        run(window).await?,
+        ["evt_d", "evt_c", "evt_b"],
+        "bounds inclusive"
+    );
+    let none = AuditQueryFilter {
+        integration_id: Some("int_none".parse()?),
+        ..Default::default()
+    };
+    assert!(run(none).await?.is_empty());
+    let own = AuditQueryFilter {
+        tenant_id: Some(a.clone()),
+        limit: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(run(own).await?, ["evt_e"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn pages_chain_through_signed_tenant_bound_cursors_without_gaps_or_repeats() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let rows: Vec<(String, i64)> = (0..23)
+        .map(|i| (format!("evt_{i:02}"), (i / 3) * 7))
+        .collect();
+    let borrowed: Vec<(&str, i64, &str, AuditDecision)> = rows
+        .iter()
+        .map(|(id, ms)| (id.as_str(), *ms, "w_1", AuditDecision::Allowed))
+        .collect();
+    append_all(&db, "t_a", &borrowed).await?;
+    let scope = db.tenant(&a);
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let f = AuditQueryFilter {
+            limit: Some(5),
+            cursor: cursor.clone(),
+            ..Default::default()
+        };
+        let page = audit_events::query(&scope, &f).await?;
+        pages += 1;
+        seen.extend(ids(&page.items).iter().map(|s| s.to_string()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 5);
+    assert_eq!(seen.len(), 23);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 23, "no repeats");
+    let mut sorted = seen.clone();
+    sorted.sort_by(|x, y| y.cmp(x));
+    assert_eq!(seen, sorted, "newest first across pages");
+
+    // A page that is exactly full and last has no cursor.
+    let all = audit_events::query(
+        &scope,
+        &AuditQueryFilter {
+            limit: Some(23),
+            ..Default::default()
+        },
+    )
+    .await?;
+    assert_eq!((all.items.len(), all.next_cursor), (23, None));
+
+    let first = audit_events::query(
+        &scope,
+        &AuditQueryFilter {
+            limit: Some(5),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let good = first.next_cursor.ok_or("a cursor")?;
+    let mut tampered = good.clone().into_bytes();
+    tampered[3] ^= 1;
+    let b = tenant("t_b")?;
+    for (label, t, cursor) in [
+        ("tampered", &a, String::from_utf8(tampered)?),
+        ("garbage", &a, "abc".to_owned()),
+        (
+            "spec-style unsigned",
+            &a,
+            "MjAyNi0wMS0wMlQwMDowMDowMC4wMDBafGV2dF8yfHRfMQ".to_owned(),
+        ),
+        ("another tenant's", &b, good.clone()),
+    ] {
+        let f = AuditQueryFilter {
+            cursor: Some(cursor),
+            ..Default::default()
+        };
+        assert_eq!(
+            code(audit_events::query(&db.tenant(t), &f).await),
+            Some(ErrorCode::ValidationError),
+            "{label} cursor"
+        );
+    }
+    let mismatch = AuditQueryFilter {
+        tenant_id: Some(b.clone()),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(audit_events::query(&scope, &mismatch).await),
+        Some(ErrorCode::ValidationError),
+        "tenant filter other than the scope"
+    );
+    for limit in [0, 201] {
+        let f = AuditQueryFilter {
+            limit: Some(limit),
+            ..Default::default()
+        };
+        assert_eq!(
+            code(audit_events::query(&scope, &f).await),
+            Some(ErrorCode::ValidationError),
+            "limit {limit}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_filter_combination_is_an_index_scan_on_ten_thousand_rows() -> TestResult {
+    let (test_db, _db) = seeded().await?;
+    let admin = test_db.admin().await;
+    admin
+        .batch_execute(
+            "INSERT INTO audit_events (event_id, tenant_id, \"timestamp\", workload_id, integration_id,
+                 correlation_id, event_type, decision, action_group, event_json)
+             SELECT 'evt_' || g, CASE WHEN g % 2 = 0 THEN 't_a' ELSE 't_b' END,
+                    '2026-01-01'::timestamptz + g * interval '1 second', 'w_' || (g % 50), 'int_' || (g % 7),
+                    'c', 'execute', (ARRAY['allowed','denied','approval_required','throttled'])[1 + g % 4]::audit_decision,
+                    'grp_' || (g % 11), '{}'::jsonb
+               FROM generate_series(1, 10000) g;
+             ANALYZE audit_events;",
+        )
+        .await?;
+    // Each filter combination with the parameters query() would bind: $1 tenant, $2–$5
+    // filters, $6/$7 time bounds, $8/$9 cursor, $10 limit + 1.
+    let cases: [(AuditQueryFilter, &str); 6] = [
+        (
+            AuditQueryFilter::default(),
+            "('t_a', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 51)",
+        ),
+        (
+            AuditQueryFilter::default(),
+            "('t_a', NULL, NULL, NULL, NULL, '2026-01-01T00:10:00Z', '2026-01-01T02:00:00Z', '2026-01-01T01:00:00Z', 'evt_3600', 51)",
+        ),
+        (
+            AuditQueryFilter {
+                workload_id: Some("w_4".parse()?),
+                decision: Some(AuditDecision::Denied),
+                ..Default::default()
+            },
+            "('t_a', 'w_4', NULL, NULL, 'denied', NULL, NULL, NULL, NULL, 51)",
+        ),
+        (
+            AuditQueryFilter {
+                integration_id: Some("int_2".parse()?),
+                ..Default::default()
+            },
+            "('t_a', NULL, 'int_2', NULL, NULL, NULL, NULL, '2026-01-01T01:00:00Z', 'evt_3600', 51)",
+        ),
+        (
+            AuditQueryFilter {
+                action_group: Some("grp_4".parse()?),
+                decision: Some(AuditDecision::Allowed),
+                ..Default::default()
+            },
+            "('t_a', NULL, NULL, 'grp_4', 'allowed', NULL, NULL, NULL, NULL, 51)",
+        ),
+        (
+            AuditQueryFilter {
+                decision: Some(AuditDecision::Throttled),
+                ..Default::default()
+            },
+            "('t_a', NULL, NULL, NULL, 'throttled', NULL, NULL, NULL, NULL, 51)",
+        ),
+    ];
+    admin
+        .batch_execute(
+            "SET ROLE brokerdb_app; SELECT set_config('brokerdb.tenant_id', 't_a', false)",
+        )
+        .await?;
+    for mode in ["force_custom_plan", "force_generic_plan"] {
+        admin
+            .batch_execute(&format!("SET plan_cache_mode = {mode}"))
+            .await?;
+        for (i, (f, params)) in cases.iter().enumerate() {
+            admin
+                .batch_execute(&format!("PREPARE q{i} AS {}", f.statement()))
+                .await?;
+            let plan: Vec<String> = admin
+                .query(&format!("EXPLAIN EXECUTE q{i}{params}"), &[])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let plan = plan.join("\n");
+            assert!(
+                !plan.contains("Seq Scan") && plan.contains("Index"),
+                "{mode}, case {i}:\n{plan}"
+            );
+            if mode == "force_custom_plan" && i < 2 {
+                assert!(
+                    plan.contains("Index Scan using idx_audit_events_tenant_timestamp_event")
+                        && !plan.contains("Sort"),
+                    "an unfiltered page reads the keyset index in order and stops:\n{plan}"
+                );
+            }
+            admin.batch_execute(&format!("DEALLOCATE q{i}")).await?;
+        }
+    }
+    admin.batch_execute("RESET ROLE").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_decision_and_its_audit_row_commit_together_and_a_failed_audit_fails_both() -> TestResult
+{
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    approvals::create(&db.tenant(&a), None, &approval("t_a", "apr_1", 600)?).await?;
+    audit_events::append(&db.tenant(&a), None, &event("t_a", "evt_taken", 0)?).await?;
+    let decide = |event_id: &'static str, fail_after: bool| {
+        let (db, a) = (db.clone(), a.clone());
+        let (inner, ta) = (db.clone(), a.clone());
+        async move {
+            db.tenant(&a)
+                .transaction(&TxOptions::default(), move |tx| {
+                    let (db, a) = (inner.clone(), ta.clone());
+                    Box::pin(async move {
+                        let scope = db.tenant(&a);
+                        let id = ApprovalId::parse("apr_1")?;
+                        approvals::transition(
+                            &scope,
+                            Some(&mut *tx),
+                            &id,
+                            ApprovalStatus::Approved,
+                            None,
+                        )
+                        .await?;
+                        let mut e = AuditEvent::new(
+                            EventId::parse(event_id)?,
+                            Timestamp::now(),
+                            a.clone(),
+                            NonEmptyString::new("correlation_id", "c")?,
+                            AuditEventType::ApprovalDecided,
+                        );
+                        e.metadata = Some(serde_json::Map::from_iter([(
+                            "approval_id".into(),
+                            json!("apr_1"),
+                        )]));
+                        audit_events::append(&scope, Some(tx), &e).await?;
+                        if fail_after {
+                            return Err(DbError::Conflict {
+                                message: "the caller fails after both writes".into(),
+                            });
+                        }
+                        Ok(())
+                    })
+                })
+                .await
+        }
+    };
+    let state = || async {
+        let admin = test_db.admin().await;
+        let status: String = admin
+            .query_one("SELECT status::text FROM approval_requests", &[])
+            .await?
+            .get(0);
+        let events: i64 = admin
+            .query_one("SELECT count(*) FROM audit_events", &[])
+            .await?
+            .get(0);
+        Ok::<_, Error>((status, events))
+    };
+    assert_eq!(
+        code(decide("evt_taken", false).await),
+        Some(ErrorCode::UniqueViolation)
+    );
+    assert_eq!(
+        state().await?,
+        ("pending".into(), 1),
+        "the failed audit insert undid the decision"
+    );
+    assert_eq!(
+        code(decide("evt_new", true).await),
+        Some(ErrorCode::Conflict)
+    );
+    assert_eq!(
+        state().await?,
+        ("pending".into(), 1),
+        "rollback removed both"
+    );
+    decide("evt_new", false).await?;
+    assert_eq!(state().await?, ("approved".into(), 2), "committed together");
+    Ok(())
+}
