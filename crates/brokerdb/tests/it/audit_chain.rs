@@ -367,9 +367,22 @@ async fn audit_rows_cannot_be_changed_by_the_runtime_role_nor_while_triggers_are
             .is_valid()
     );
 
-    // The chain head is writable by the appending role (0007: the link trigger runs as it), so
-    // a compromised runtime role could move its tenant's head; verify reports it.
-    runtime
+    // The chain heads are written only by the link trigger (0008): the runtime role cannot
+    // move its tenant's head either.
+    for sql in [
+        "UPDATE audit_chain_heads SET chain_seq = 1",
+        "DELETE FROM audit_chain_heads",
+        "INSERT INTO audit_chain_heads (tenant_id, chain_seq, hash) VALUES ('t_a', 0, repeat('0', 64))",
+    ] {
+        let err = runtime.batch_execute(sql).await.err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| crate::sqlstate(e) == Some("42501")),
+            "{sql}: {err:?}"
+        );
+    }
+    // A head moved by a superuser is reported.
+    admin
         .batch_execute("UPDATE audit_chain_heads SET chain_seq = 1")
         .await?;
     let broken = audit::verify_tenant_chain(&db.system(), &a)
