@@ -17,6 +17,8 @@
 //! or Redis Cluster ([`RedisConn::cluster`]). The same adapter code runs on both. The crate never
 //! reads the environment.
 //!
+//! Needs Redis 6.2 or later (GETDEL, `SET … GET`); tested with 7.0.
+//!
 //! # Guarantees
 //! - **Atomic**: every read-modify-write is one Lua script (`src/lua/*.lua`, run with EVALSHA,
 //!   loaded again on NOSCRIPT) or one command: consume-once (GETDEL), rate-limit

@@ -74,7 +74,11 @@ pub(crate) async fn subscribe<T: Send + 'static>(
                     return;
                 }
                 if let Some(event) = decode(msg.get_payload_bytes()) {
-                    handler(event);
+                    // A panicking handler must not end the subscription.
+                    let call = std::panic::AssertUnwindSafe(|| handler(event));
+                    if std::panic::catch_unwind(call).is_err() {
+                        tracing::error!("a pub/sub handler panicked; the message was dropped");
+                    }
                 }
             }
             tracing::warn!("redis subscription lost; resubscribing");

@@ -97,3 +97,22 @@ on_both!(
         assert_eq!(code(bus.subscribe(|_| {}).await), ErrorCode::DependencyMissing);
     }
 );
+
+on_both!(
+    async fn a_panicking_handler_does_not_end_its_subscription(b) {
+        let bus = PolicyInvalidationBus::new(b.conn.clone(), Some(&b.prefix));
+        let inbox: Inbox = Arc::default();
+        let sink = inbox.clone();
+        let _sub = bus
+            .subscribe(move |e| {
+                assert_ne!(e.entity_id, "boom", "handler bug");
+                sink.lock().unwrap().push(e);
+            })
+            .await
+            .unwrap();
+        bus.publish(&event("boom")).await.unwrap();
+        bus.publish(&event("after")).await.unwrap();
+        wait_for(&inbox, 1).await;
+        assert_eq!(*inbox.lock().unwrap(), [event("after")]);
+    }
+);
