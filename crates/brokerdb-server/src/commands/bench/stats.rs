@@ -89,7 +89,7 @@ pub fn table(rows: &[Measurement]) -> String {
             .map(|x| x.throughput)
             .unwrap_or(f64::NAN);
         out.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {:.2} |\n",
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} |\n",
             r.operation,
             r.callers,
             r.implementation,
@@ -97,10 +97,19 @@ pub fn table(rows: &[Measurement]) -> String {
             r.p50.as_micros(),
             r.p95.as_micros(),
             r.p99.as_micros(),
-            r.throughput / raw
+            ratio(r.throughput, raw)
         ));
     }
     out
+}
+
+/// `x / raw` with two decimals, or `—` when the row has no raw reference.
+fn ratio(x: f64, raw: f64) -> String {
+    if raw.is_finite() && raw > 0.0 {
+        format!("{:.2}", x / raw)
+    } else {
+        "—".to_owned()
+    }
 }
 
 #[cfg(test)]
