@@ -16,6 +16,13 @@ fn data_dir() -> std::io::Result<tempfile::TempDir> {
     Ok(dir)
 }
 
+fn redis_options(dir: &tempfile::TempDir) -> RedisOptions {
+    RedisOptions {
+        data_dir: dir.path().to_path_buf(),
+        path_var: std::env::var_os("PATH"),
+    }
+}
+
 async fn query_one_i64(
     cfg: &tokio_postgres::Config,
     sql: &str,
@@ -106,10 +113,7 @@ async fn a_directory_holding_something_else_is_refused_with_a_clear_error() -> T
 #[tokio::test]
 async fn redis_answers_and_stops() -> TestResult {
     let dir = data_dir()?;
-    let opts = RedisOptions {
-        data_dir: dir.path().to_path_buf(),
-        path_var: std::env::var_os("PATH"),
-    };
+    let opts = redis_options(&dir);
     let mut redis = EmbeddedRedis::start(&opts).await?;
     let port = redis.port();
     assert_eq!(redis.url(), format!("redis://127.0.0.1:{port}"));
@@ -154,10 +158,7 @@ async fn send(
 #[tokio::test]
 async fn redis_restarts_on_the_same_port() -> TestResult {
     let dir = data_dir()?;
-    let opts = RedisOptions {
-        data_dir: dir.path().to_path_buf(),
-        path_var: std::env::var_os("PATH"),
-    };
+    let opts = redis_options(&dir);
     let mut redis = EmbeddedRedis::start(&opts).await?;
     let port = redis.port();
     redis.stop()?;
@@ -175,10 +176,7 @@ async fn redis_restarts_on_the_same_port() -> TestResult {
 #[tokio::test]
 async fn a_three_master_cluster_serves_every_slot_and_stops() -> TestResult {
     let dir = data_dir()?;
-    let opts = RedisOptions {
-        data_dir: dir.path().to_path_buf(),
-        path_var: std::env::var_os("PATH"),
-    };
+    let opts = redis_options(&dir);
     let mut cluster = EmbeddedRedisCluster::start(&opts, 3).await?;
     let ports = cluster.ports();
     assert_eq!(ports.len(), 3);

@@ -3,22 +3,9 @@
 use std::time::Duration;
 
 use brokerdb::db::ErrorCode;
-use brokerdb_redis::auth::{AuthOptions, AuthStores, EnrollmentTokenEntry, EnrollmentTokenStore};
+use brokerdb_redis::auth::{AuthOptions, AuthStores, EnrollmentTokenEntry};
 
-use crate::support::{Backend, TestClock, after, code};
-
-fn store(b: &Backend, clock: &TestClock) -> EnrollmentTokenStore {
-    AuthStores::new(
-        b.conn.clone(),
-        AuthOptions {
-            key_prefix: Some(b.prefix.clone()),
-            now: Some(clock.clock()),
-            ..AuthOptions::default()
-        },
-    )
-    .unwrap()
-    .enrollment
-}
+use crate::support::{TestClock, after, auth_stores, code};
 
 fn entry(clock: &TestClock, c: char, secs: u64) -> EnrollmentTokenEntry {
     serde_json::from_value(serde_json::json!({
@@ -32,7 +19,7 @@ fn entry(clock: &TestClock, c: char, secs: u64) -> EnrollmentTokenEntry {
 on_both!(
     async fn a_token_is_consumed_exactly_once(b) {
         let clock = TestClock::new();
-        let s = store(&b, &clock);
+        let s = auth_stores(&b, &clock).enrollment;
         let e = entry(&clock, 'a', 600);
         s.issue_enrollment_token(&e).await.unwrap();
         let hash = "a".repeat(64);
@@ -48,7 +35,7 @@ on_both!(
 on_both!(
     async fn issuing_twice_is_a_conflict_and_bad_input_a_validation_error(b) {
         let clock = TestClock::new();
-        let s = store(&b, &clock);
+        let s = auth_stores(&b, &clock).enrollment;
         s.issue_enrollment_token(&entry(&clock, 'b', 60)).await.unwrap();
         assert_eq!(code(s.issue_enrollment_token(&entry(&clock, 'b', 60)).await), ErrorCode::Conflict);
         let mut past = entry(&clock, 'c', 1);
@@ -66,7 +53,7 @@ on_both!(
 on_both!(
     async fn a_held_lock_or_an_expired_token_yields_none(b) {
         let clock = TestClock::new();
-        let s = store(&b, &clock);
+        let s = auth_stores(&b, &clock).enrollment;
         s.issue_enrollment_token(&entry(&clock, 'd', 60)).await.unwrap();
         let hash = "d".repeat(64);
         let lock = b.key(&format!("enroll:lock:{hash}"));
@@ -84,7 +71,7 @@ on_both!(
 on_both!(
     async fn a_corrupt_entry_is_a_validation_error_and_the_lock_is_released(b) {
         let clock = TestClock::new();
-        let s = store(&b, &clock);
+        let s = auth_stores(&b, &clock).enrollment;
         let hash = "e".repeat(64);
         b.set(&b.key(&format!("enroll:{hash}")), "{broken").await;
         assert_eq!(code(s.consume_enrollment_token_by_hash(&hash).await), ErrorCode::ValidationError);
@@ -95,7 +82,7 @@ on_both!(
 on_both!(
     async fn concurrent_consumers_get_the_token_at_most_once(b) {
         let clock = TestClock::new();
-        let s = store(&b, &clock);
+        let s = auth_stores(&b, &clock).enrollment;
         s.issue_enrollment_token(&entry(&clock, 'f', 60)).await.unwrap();
         let tasks: Vec<_> = (0..16)
             .map(|_| {

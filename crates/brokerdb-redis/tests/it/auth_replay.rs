@@ -1,27 +1,13 @@
 //! DPoP replay store (spec §1.3).
 
 use brokerdb::db::ErrorCode;
-use brokerdb_redis::auth::{AuthOptions, AuthStores, ReplayStore};
 
-use crate::support::{Backend, TestClock, after, code};
-
-fn store(b: &Backend, clock: &TestClock) -> ReplayStore {
-    AuthStores::new(
-        b.conn.clone(),
-        AuthOptions {
-            key_prefix: Some(b.prefix.clone()),
-            now: Some(clock.clock()),
-            ..AuthOptions::default()
-        },
-    )
-    .unwrap()
-    .replay
-}
+use crate::support::{TestClock, after, auth_stores, code};
 
 on_both!(
     async fn a_jti_is_accepted_once_per_scope_under_a_hashed_key(b) {
         let clock = TestClock::new();
-        let s = store(&b, &clock);
+        let s = auth_stores(&b, &clock).replay;
         let exp = after(clock.now(), 30);
         assert!(s.reserve_dpop_jti("GET https://x/y", "jti-1", exp).await.unwrap());
         assert!(!s.reserve_dpop_jti("GET https://x/y", "jti-1", exp).await.unwrap());
@@ -36,7 +22,7 @@ on_both!(
 on_both!(
     async fn concurrent_reservations_of_one_jti_have_one_winner(b) {
         let clock = TestClock::new();
-        let s = store(&b, &clock);
+        let s = auth_stores(&b, &clock).replay;
         let exp = after(clock.now(), 30);
         let tasks: Vec<_> = (0..2)
             .chain(0..30)
@@ -56,7 +42,7 @@ on_both!(
 on_both!(
     async fn bounds_and_past_expiry_are_validation_errors(b) {
         let clock = TestClock::new();
-        let s = store(&b, &clock);
+        let s = auth_stores(&b, &clock).replay;
         let exp = after(clock.now(), 30);
         assert!(s.reserve_dpop_jti(&"s".repeat(256), &"j".repeat(512), exp).await.unwrap());
         for (scope, jti) in [

@@ -5,21 +5,8 @@ use std::time::Duration;
 use brokerdb::db::ErrorCode;
 use brokerdb::model::TokenHash;
 use brokerdb::repo::sessions::SessionRecord;
-use brokerdb_redis::auth::{AuthOptions, AuthStores};
 
-use crate::support::{Backend, TestClock, after, code};
-
-fn stores(b: &Backend, clock: &TestClock) -> AuthStores {
-    AuthStores::new(
-        b.conn.clone(),
-        AuthOptions {
-            key_prefix: Some(b.prefix.clone()),
-            now: Some(clock.clock()),
-            ..AuthOptions::default()
-        },
-    )
-    .unwrap()
-}
+use crate::support::{TestClock, after, auth_stores, code};
 
 fn hash(c: char) -> String {
     c.to_string().repeat(64)
@@ -41,7 +28,7 @@ fn session(clock: &TestClock, token: char, secs: u64) -> SessionRecord {
 on_both!(
     async fn an_upserted_session_is_found_by_its_token_hash_until_it_expires(b) {
         let clock = TestClock::new();
-        let s = stores(&b, &clock).sessions;
+        let s = auth_stores(&b, &clock).sessions;
         let record = session(&clock, 'a', 90);
         s.upsert_session(&record).await.unwrap();
 
@@ -66,7 +53,7 @@ on_both!(
 on_both!(
     async fn bad_input_is_rejected_before_any_write(b) {
         let clock = TestClock::new();
-        let s = stores(&b, &clock).sessions;
+        let s = auth_stores(&b, &clock).sessions;
         let mut past = session(&clock, 'a', 1);
         past.expires_at = clock.now();
         assert_eq!(code(s.upsert_session(&past).await), ErrorCode::ValidationError);
@@ -81,7 +68,7 @@ on_both!(
 on_both!(
     async fn a_corrupt_session_record_is_a_validation_error_and_kept(b) {
         let clock = TestClock::new();
-        let s = stores(&b, &clock).sessions;
+        let s = auth_stores(&b, &clock).sessions;
         let key = b.key(&format!("sess:token:{}", hash('c')));
         for corrupt in ["{not json", r#"{"sessionId":"x"}"#] {
             b.set(&key, corrupt).await;
@@ -94,7 +81,7 @@ on_both!(
 on_both!(
     async fn revoking_by_id_removes_both_keys_and_is_idempotent(b) {
         let clock = TestClock::new();
-        let s = stores(&b, &clock).sessions;
+        let s = auth_stores(&b, &clock).sessions;
         let record = session(&clock, 'd', 60);
         s.upsert_session(&record).await.unwrap();
         let id = "9F1C2A4E-8B3D-4C5E-9A7B-1D2E3F4A5B6C";
@@ -108,7 +95,7 @@ on_both!(
 on_both!(
     async fn a_new_token_for_the_same_session_retires_the_old_one(b) {
         let clock = TestClock::new();
-        let s = stores(&b, &clock).sessions;
+        let s = auth_stores(&b, &clock).sessions;
         s.upsert_session(&session(&clock, 'e', 60)).await.unwrap();
         let mut rotated = session(&clock, 'f', 60);
         rotated.token_hash = TokenHash::parse(&hash('f')).unwrap();

@@ -1,13 +1,11 @@
 //! Redis going away and coming back, on a private server this test stops and restarts (never
 //! the shared one).
 
-use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use brokerdb::db::ErrorCode;
 use brokerdb::model::Timestamp;
-use brokerdb_embedded::{EmbeddedRedis, RedisOptions};
 use brokerdb_redis::audit::{AuditCache, AuditCacheFilter, AuditCacheOptions};
 use brokerdb_redis::canonicalizer::{CanonicalizerCache, CanonicalizerOptions};
 use brokerdb_redis::forwarder::{ForwarderOptions, ForwarderScope, ForwarderStore};
@@ -18,7 +16,7 @@ use brokerdb_redis::policy::{
 use brokerdb_redis::ssrf::{SsrfGuardOptions, SsrfGuardStore};
 use brokerdb_redis::{AdapterError, ConnSettings, RedisConn};
 
-use crate::support::code;
+use crate::support::{code, private_redis};
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 
@@ -50,14 +48,7 @@ fn event() -> PolicyInvalidationEvent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_fail_fast_while_redis_is_down_and_work_again_when_it_returns() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut server = EmbeddedRedis::start(&RedisOptions {
-        data_dir: dir.path().to_path_buf(),
-        path_var: std::env::var_os("PATH"),
-    })
-    .await
-    .unwrap();
+    let (_dir, mut server) = private_redis().await;
     let client = redis::Client::open(server.url()).unwrap();
     let conn = RedisConn::standalone(
         client,

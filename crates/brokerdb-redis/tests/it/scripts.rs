@@ -1,11 +1,9 @@
 //! Scripts run as EVALSHA and survive a script cache flush (NOSCRIPT → load → retry), on a
 //! private standalone server and on the private cluster.
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use brokerdb::model::Timestamp;
-use brokerdb_embedded::{EmbeddedRedis, RedisOptions};
 use brokerdb_redis::audit::{AuditCache, AuditCacheFilter, AuditCacheOptions};
 use brokerdb_redis::crypto::CryptoRotationLock;
 use brokerdb_redis::forwarder::{
@@ -17,7 +15,7 @@ use brokerdb_redis::ssrf::{
 };
 use brokerdb_redis::{ConnSettings, RedisConn};
 
-use crate::support::after;
+use crate::support::{after, private_redis};
 
 /// Calls every scripted operation once; `round` keeps keys fresh between rounds.
 async fn exercise(conn: &RedisConn, prefix: &str, round: u32) {
@@ -130,14 +128,7 @@ async fn info_commandstats(port: u16) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_run_as_evalsha_and_are_reloaded_after_a_flush_on_a_private_server() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let server = EmbeddedRedis::start(&RedisOptions {
-        data_dir: dir.path().to_path_buf(),
-        path_var: std::env::var_os("PATH"),
-    })
-    .await
-    .unwrap();
+    let (_dir, server) = private_redis().await;
     let client = redis::Client::open(server.url()).unwrap();
     let conn = RedisConn::standalone(
         client.clone(),

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use brokerdb::db::ErrorCode;
 use brokerdb::model::Timestamp;
+use brokerdb_embedded::{EmbeddedRedis, RedisOptions};
+use brokerdb_redis::auth::{AuthOptions, AuthStores};
 use brokerdb_redis::{AdapterError, Clock, ConnSettings, RedisConn};
 use brokerdb_testkit::{TestRedis, TestRedisCluster};
 use redis::FromRedisValue;
@@ -183,4 +185,31 @@ pub fn code<T: std::fmt::Debug>(r: Result<T, AdapterError>) -> ErrorCode {
         Ok(v) => panic!("expected an error, got {v:?}"),
         Err(e) => e.code(),
     }
+}
+
+/// The auth stores of `b` (its prefix) on `clock`.
+pub fn auth_stores(b: &Backend, clock: &TestClock) -> AuthStores {
+    AuthStores::new(
+        b.conn.clone(),
+        AuthOptions {
+            key_prefix: Some(b.prefix.clone()),
+            now: Some(clock.clock()),
+            ..AuthOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+/// A private redis-server this test may stop, flush or restart (never the shared one); keep the
+/// directory alive as long as the server.
+pub async fn private_redis() -> (tempfile::TempDir, EmbeddedRedis) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let opts = RedisOptions {
+        data_dir: dir.path().to_path_buf(),
+        path_var: std::env::var_os("PATH"),
+    };
+    let server = EmbeddedRedis::start(&opts).await.unwrap();
+    (dir, server)
 }
