@@ -59,27 +59,24 @@ pub async fn measure_all(args: &BenchArgs) -> anyhow::Result<(Vec<Measurement>, 
                 };
                 let conn = RedisConn::standalone(client.clone(), settings)?;
                 // Fresh keys for every run: idempotency records outlive a run.
-                let run_prefix = format!("{prefix}{}:", rows.len());
-                let call = redis_ops::adapter(op, &conn, &run_prefix);
-                let (lat, elapsed) = timed::run(&call, callers, args.seconds).await?;
-                let label = format!("brokerdb-redis adapter, pool {pool}");
-                rows.push(
-                    Measurement::from_latencies(op.name(), label, callers, lat, elapsed)
-                        .in_group(format!("pool {pool}")),
-                );
-
+                let adapter = redis_ops::adapter(op, &conn, &format!("{prefix}{}a:", rows.len()));
                 let mut raw_conns = Vec::new();
                 for _ in 0..pool {
                     raw_conns.push(
                         ConnectionManager::new_with_config(client.clone(), config.clone()).await?,
                     );
                 }
-                let run_prefix = format!("{prefix}{}:", rows.len());
-                let call = redis_ops::raw(op, raw_conns, &run_prefix)?;
-                let (lat, elapsed) = timed::run(&call, callers, args.seconds).await?;
-                let label = format!("raw redis-rs, same commands, pool {pool}");
+                let raw = redis_ops::raw(op, raw_conns, &format!("{prefix}{}r:", rows.len()))?;
+                let [(lat, elapsed), (raw_lat, raw_elapsed)] =
+                    timed::run_interleaved(&adapter, &raw, callers, args.seconds).await?;
+                let label = format!("brokerdb-redis adapter, pool {pool}");
                 rows.push(
                     Measurement::from_latencies(op.name(), label, callers, lat, elapsed)
+                        .in_group(format!("pool {pool}")),
+                );
+                let label = format!("raw redis-rs, same commands, pool {pool}");
+                rows.push(
+                    Measurement::from_latencies(op.name(), label, callers, raw_lat, raw_elapsed)
                         .baseline_of(format!("pool {pool}")),
                 );
             }

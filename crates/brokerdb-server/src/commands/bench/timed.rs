@@ -1,4 +1,4 @@
-//! Running one operation from N concurrent callers for a fixed time.
+//! Running operations from N concurrent callers for a fixed time.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,17 +10,28 @@ pub type Call = Arc<dyn Fn(usize, u64) -> CallFuture + Send + Sync>;
 /// Its future.
 pub type CallFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
-/// `callers` tasks run `call` back to back for `seconds` after a one-second warm-up; returns
-/// every latency in microseconds and the measured wall time.
-pub async fn run(
-    call: &Call,
+/// `a` and `b` alternately, one second each, `seconds` times after a warm-up of each: machine
+/// noise (other processes) then hits both alike, so their ratio stays meaningful. Returns the
+/// latencies (µs) and wall time of each.
+pub async fn run_interleaved(
+    a: &Call,
+    b: &Call,
     callers: usize,
     seconds: u64,
-) -> anyhow::Result<(Vec<u64>, Duration)> {
-    round(call, callers, Duration::from_secs(1), 0).await?;
-    let started = Instant::now();
-    let latencies = round(call, callers, Duration::from_secs(seconds), 1 << 32).await?;
-    Ok((latencies, started.elapsed()))
+) -> anyhow::Result<[(Vec<u64>, Duration); 2]> {
+    round(a, callers, Duration::from_secs(1), 0).await?;
+    round(b, callers, Duration::from_secs(1), 0).await?;
+    let mut out = [(Vec::new(), Duration::ZERO), (Vec::new(), Duration::ZERO)];
+    for i in 0..seconds {
+        for (call, slot) in [a, b].into_iter().zip(out.iter_mut()) {
+            let started = Instant::now();
+            let first = (i + 1) << 32;
+            slot.0
+                .extend(round(call, callers, Duration::from_secs(1), first).await?);
+            slot.1 += started.elapsed();
+        }
+    }
+    Ok(out)
 }
 
 async fn round(
