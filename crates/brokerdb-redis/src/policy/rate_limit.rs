@@ -74,7 +74,8 @@ impl PolicyRateLimitStore {
 
     /// Counts one hit for `key` (1..1024 characters, used verbatim) under `rule` and decides.
     /// Atomic: of N concurrent hits on a limit L exactly min(N, L) are allowed. `reset_at` is
-    /// `now` plus the window's remaining TTL. Any Redis failure is an error (fail closed).
+    /// `now` plus the window's remaining TTL. Any Redis failure is an error (fail closed). (The
+    /// reference's `descriptor` argument, which it never read, is not taken.)
     pub async fn check_and_consume(
         &self,
         key: &str,
