@@ -7,13 +7,14 @@
 
 mod idempotency;
 mod lock;
+mod record;
 
 use brokerdb::model::trimmed_non_empty;
 
 use crate::support::{Clock, normalize_prefix, system_clock};
 use crate::{AdapterError, RedisConn};
 
-pub use idempotency::{
+pub use record::{
     IdempotencyConflict, IdempotencyCreate, IdempotencyRecord, IdempotencyState, MAX_RESPONSE_BYTES,
 };
 

@@ -11,84 +11,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, ScriptInvocation, Value};
+use redis::{Cmd, FromRedisValue, ScriptInvocation};
 
 use crate::AdapterError;
 
-/// Default bound of one Redis call, reconnect waits included.
-pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(1000);
-/// Default number of multiplexed connections (see the crate docs for the measurement).
-pub const DEFAULT_POOL_SIZE: usize = 4;
-/// Largest pool accepted.
-pub const MAX_POOL_SIZE: usize = 64;
+mod backend;
+mod settings;
 
-/// How a [`RedisConn`] is built from a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnSettings {
-    /// Bound of every call (default 1 s); when it expires the call fails with `unavailable`.
-    pub command_timeout: Duration,
-    /// Multiplexed connections, used round-robin (1..=64, default 4).
-    pub pool_size: usize,
-}
-
-impl Default for ConnSettings {
-    fn default() -> Self {
-        Self {
-            command_timeout: DEFAULT_COMMAND_TIMEOUT,
-            pool_size: DEFAULT_POOL_SIZE,
-        }
-    }
-}
-
-impl ConnSettings {
-    fn validate(&self) -> Result<(), AdapterError> {
-        if !(1..=MAX_POOL_SIZE).contains(&self.pool_size) {
-            return Err(AdapterError::invalid("pool_size", "must be 1..64"));
-        }
-        if self.command_timeout.is_zero() {
-            return Err(AdapterError::invalid("command_timeout", "must be positive"));
-        }
-        Ok(())
-    }
-}
-
-/// One multiplexed connection of either kind.
-#[derive(Clone)]
-enum Conn {
-    Standalone(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Self::Standalone(c) => c.req_packed_command(cmd),
-            Self::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Self::Standalone(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Self::Standalone(c) => c.get_db(),
-            Self::Cluster(c) => c.get_db(),
-        }
-    }
-}
+use backend::Conn;
+pub use settings::{ConnSettings, DEFAULT_COMMAND_TIMEOUT, DEFAULT_POOL_SIZE, MAX_POOL_SIZE};
 
 /// A cheap-to-clone handle on Redis (standalone or cluster) shared by every adapter.
 #[derive(Clone)]
