@@ -78,12 +78,31 @@ pub(crate) fn redis_server(path_var: Option<&OsStr>) -> Result<PathBuf, Embedded
 }
 
 fn redis_server_in(path_var: Option<&OsStr>, fallback: &Path) -> Result<PathBuf, EmbeddedError> {
-    on_path("redis-server", path_var)
+    redis_binary(path_var, "redis-server", fallback, "redis-server")
+}
+
+/// The `redis-cli` binary (creates clusters).
+pub(crate) fn redis_cli(path_var: Option<&OsStr>) -> Result<PathBuf, EmbeddedError> {
+    redis_binary(
+        path_var,
+        "redis-cli",
+        Path::new("/usr/bin/redis-cli"),
+        "redis-tools",
+    )
+}
+
+fn redis_binary(
+    path_var: Option<&OsStr>,
+    binary: &'static str,
+    fallback: &Path,
+    package: &'static str,
+) -> Result<PathBuf, EmbeddedError> {
+    on_path(binary, path_var)
         .or_else(|| Some(fallback.to_path_buf()).filter(|p| is_executable(p)))
         .ok_or(EmbeddedError::MissingBinary {
-            binary: "redis-server",
+            binary,
             extra: "",
-            package: "redis-server",
+            package,
         })
 }
 

@@ -30,41 +30,40 @@ pub struct EmbeddedRedis {
     child: Option<Child>,
     port: u16,
     log_path: PathBuf,
+    binary: PathBuf,
+    dir: PathBuf,
+    extra: Vec<String>,
 }
 
 impl EmbeddedRedis {
     /// Starts redis-server on a free loopback port and waits until it answers PING.
     pub async fn start(opts: &RedisOptions) -> Result<Self, EmbeddedError> {
+        Self::start_with(opts, "redis", &[]).await
+    }
+
+    /// Like [`Self::start`], in `<data_dir>/<name>` with `extra` arguments appended (the cluster
+    /// nodes use it). A port lost to another process between probe and bind is retried.
+    pub(crate) async fn start_with(
+        opts: &RedisOptions,
+        name: &str,
+        extra: &[String],
+    ) -> Result<Self, EmbeddedError> {
         let binary = crate::binaries::redis_server(opts.path_var.as_deref())?;
-        let dir = opts.data_dir.join("redis");
+        let dir = opts.data_dir.join(name);
         std::fs::create_dir_all(&dir).map_err(EmbeddedError::io("create", &dir))?;
-        let log_path = opts.data_dir.join("redis.log");
+        let log_path = opts.data_dir.join(format!("{name}.log"));
         let mut last_err = None;
         for _ in 0..3 {
             let port = free_port().map_err(EmbeddedError::io("find a free port for", &dir))?;
-            let mut cmd = Command::new(&binary);
-            cmd.args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--daemonize", "no", "--protected-mode", "yes"])
-            .arg("--dir")
-            .arg(&dir);
-            log_to(&mut cmd, &log_path)?;
-            let child = spawn(cmd, Signal::SIGTERM)
-                .map_err(EmbeddedError::io("start redis-server in", &dir))?;
             let mut redis = Self {
-                child: Some(child),
+                child: None,
                 port,
                 log_path: log_path.clone(),
+                binary: binary.clone(),
+                dir: dir.clone(),
+                extra: extra.to_vec(),
             };
-            match redis.wait_ready().await {
+            match redis.spawn_and_wait().await {
                 Ok(()) => {
                     tracing::info!(port, "embedded Redis ready");
                     return Ok(redis);
@@ -80,6 +79,40 @@ impl EmbeddedRedis {
         }))
     }
 
+    /// Starts the server again on the same port after [`Self::stop`] (clients that reconnect by
+    /// themselves find it again). Does nothing while it runs.
+    pub async fn restart(&mut self) -> Result<(), EmbeddedError> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        self.spawn_and_wait().await?;
+        tracing::info!(port = self.port, "embedded Redis restarted");
+        Ok(())
+    }
+
+    async fn spawn_and_wait(&mut self) -> Result<(), EmbeddedError> {
+        let mut cmd = Command::new(&self.binary);
+        cmd.args([
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--daemonize", "no", "--protected-mode", "yes"])
+        .arg("--dir")
+        .arg(&self.dir)
+        .args(&self.extra);
+        log_to(&mut cmd, &self.log_path)?;
+        let child = spawn(cmd, Signal::SIGTERM)
+            .map_err(EmbeddedError::io("start redis-server in", &self.dir))?;
+        self.child = Some(child);
+        self.wait_ready().await
+    }
+
     async fn wait_ready(&mut self) -> Result<(), EmbeddedError> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
@@ -93,7 +126,7 @@ impl EmbeddedRedis {
                     log: self.log_path.clone(),
                 });
             }
-            if ping(self.port) {
+            if command(self.port, b"PING\r\n", b"+PONG\r\n") {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -137,16 +170,23 @@ impl Drop for EmbeddedRedis {
     }
 }
 
-fn ping(port: u16) -> bool {
-    let Ok(mut stream) =
+/// Sends one inline `request` to the server on `port` and reports whether its reply starts with
+/// `expected` (replies are short: one read suffices).
+pub(crate) fn command(port: u16, request: &[u8], expected: &[u8]) -> bool {
+    reply(port, request).is_some_and(|r| r.starts_with(expected))
+}
+
+/// The first bytes (up to 4 KiB) of the server's reply to one inline `request`.
+pub(crate) fn reply(port: u16, request: &[u8]) -> Option<Vec<u8>> {
+    let mut stream =
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
-    else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    if stream.write_all(b"PING\r\n").is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 7];
-    stream.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+            .ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .ok()?;
+    stream.write_all(request).ok()?;
+    let mut buf = vec![0u8; 4096];
+    let n = stream.read(&mut buf).ok()?;
+    buf.truncate(n);
+    Some(buf)
 }

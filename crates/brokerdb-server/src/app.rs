@@ -18,8 +18,10 @@ pub struct AppState {
     pub db: Db,
     /// Runtime-role pool (tenant scope); readiness reads the migration ledger through it.
     pub runtime: Pool,
-    /// Redis connection manager.
+    /// Redis connection manager (readiness).
     pub redis: redis::aio::ConnectionManager,
+    /// The Redis adapters' connection pool (`brokerdb_redis`), when configured.
+    pub redis_adapters: Option<brokerdb_redis::RedisConn>,
     /// Renders the Prometheus metrics.
     pub metrics: PrometheusHandle,
 }
@@ -38,8 +40,16 @@ impl AppState {
             db,
             runtime,
             redis,
+            redis_adapters: None,
             metrics: crate::metrics::handle(),
         }
+    }
+
+    /// The same state with the Redis adapters' pool.
+    #[must_use]
+    pub fn with_redis_adapters(mut self, conn: brokerdb_redis::RedisConn) -> Self {
+        self.redis_adapters = Some(conn);
+        self
     }
 }
 

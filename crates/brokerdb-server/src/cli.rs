@@ -75,10 +75,30 @@ pub struct BenchArgs {
     #[arg(long, env = "BENCH_CONCURRENCY", value_delimiter = ',', default_value = "1,16",
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Vec<u16>,
-    /// Measure only the operations whose name contains one of these words, comma-separated
-    /// (e.g. `policy,execute`); all of them when absent.
+    /// Measure only some rows, comma-separated words: `postgres` or `redis` selects a store,
+    /// any other word the rows whose name contains it (e.g. `policy,execute`, `rate-limit`).
+    /// All rows when absent.
     #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Redis URL for the Redis rows, e.g. redis://127.0.0.1:6379. Without it a private
+    /// redis-server is started. Keys go under a random `brokerdb-bench:` prefix and expire.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Redis adapter pool sizes to measure (multiplexed connections), comma-separated.
+    #[arg(long, env = "BENCH_REDIS_POOLS", value_delimiter = ',', default_value = "1,4",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub redis_pools: Vec<u16>,
+}
+
+impl BenchArgs {
+    /// Whether `--only` selects the row `name` of `store` (`postgres` or `redis`).
+    pub fn selects(&self, store: &str, name: &str) -> bool {
+        self.only.is_empty()
+            || self
+                .only
+                .iter()
+                .any(|w| w == store || name.contains(w.as_str()))
+    }
 }
 
 /// Where PostgreSQL and Redis are; absent URLs mean "start a private server".
@@ -133,6 +153,34 @@ pub struct ServeArgs {
     /// Data-layer tunables.
     #[command(flatten)]
     pub data: DataLayerArgs,
+    /// Redis adapter tunables.
+    #[command(flatten)]
+    pub redis: RedisArgs,
+}
+
+/// Tunables of the Redis adapters.
+#[derive(Debug, Clone, Args)]
+pub struct RedisArgs {
+    /// Bound of every Redis adapter call, in milliseconds, reconnect waits included. When it
+    /// expires the call fails with `unavailable`: cache reads fall back to PostgreSQL, security
+    /// state (rate limits, locks, idempotency, replay, enrollment) refuses.
+    #[arg(long, env = "REDIS_COMMAND_TIMEOUT_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub redis_command_timeout_ms: u64,
+    /// Multiplexed Redis connections the adapters share, used round-robin.
+    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub redis_pool_size: u16,
+}
+
+impl RedisArgs {
+    /// The connection settings these flags describe.
+    pub fn settings(&self) -> brokerdb_redis::ConnSettings {
+        brokerdb_redis::ConnSettings {
+            command_timeout: std::time::Duration::from_millis(self.redis_command_timeout_ms),
+            pool_size: usize::from(self.redis_pool_size),
+        }
+    }
 }
 
 /// Tunables of the data layer.

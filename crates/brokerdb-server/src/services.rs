@@ -80,10 +80,15 @@ impl Redis {
         })
     }
 
+    /// A client for the URL (no I/O).
+    pub fn client(&self) -> anyhow::Result<redis::Client> {
+        redis::Client::open(self.url.as_str())
+            .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL ({})", e))
+    }
+
     /// A connection manager (reconnects by itself), after checking the server answers.
     pub async fn connect(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
-        let client = redis::Client::open(self.url.as_str())
-            .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL ({})", e))?;
+        let client = self.client()?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(CONNECT_TIMEOUT))

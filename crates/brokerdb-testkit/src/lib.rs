@@ -5,6 +5,8 @@
 //!   when the handle is dropped.
 //! - [`redis()`] gives each test a random key prefix on a shared Redis, whose keys are deleted when
 //!   the handle is dropped.
+//! - [`redis_cluster()`] does the same on a private 3-master Redis Cluster that the test binary
+//!   starts on first use (loopback ports, nothing on disk) and that dies with the process.
 //!
 //! Servers: `DATABASE_URL` (a superuser URL; the admin side that creates databases) and
 //! `REDIS_URL` when set, otherwise private servers started once per test binary with
@@ -12,10 +14,12 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 mod database;
+mod redis_cluster;
 mod redis_prefix;
 mod services;
 
 pub use database::{TestDatabase, database, empty_database};
+pub use redis_cluster::{TestRedisCluster, redis_cluster};
 pub use redis_prefix::{TestRedis, redis};
 
 /// Connects with `cfg` and drives the connection on the current runtime.

@@ -85,7 +85,7 @@ async fn init() -> Services {
 }
 
 /// `<tmp>/brokerdb-testkit/<pid>`, after removing directories of test processes that are gone.
-fn embedded_dir() -> PathBuf {
+pub(crate) fn embedded_dir() -> PathBuf {
     let root = std::env::temp_dir().join("brokerdb-testkit");
     if let Ok(entries) = std::fs::read_dir(&root) {
         for entry in entries.flatten() {

@@ -3,7 +3,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use brokerdb_embedded::{EmbeddedPostgres, EmbeddedRedis, PostgresOptions, RedisOptions};
+use brokerdb_embedded::{
+    EmbeddedPostgres, EmbeddedRedis, EmbeddedRedisCluster, PostgresOptions, RedisOptions,
+};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -12,6 +14,13 @@ fn data_dir() -> std::io::Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
     Ok(dir)
+}
+
+fn redis_options(dir: &tempfile::TempDir) -> RedisOptions {
+    RedisOptions {
+        data_dir: dir.path().to_path_buf(),
+        path_var: std::env::var_os("PATH"),
+    }
 }
 
 async fn query_one_i64(
@@ -104,10 +113,7 @@ async fn a_directory_holding_something_else_is_refused_with_a_clear_error() -> T
 #[tokio::test]
 async fn redis_answers_and_stops() -> TestResult {
     let dir = data_dir()?;
-    let opts = RedisOptions {
-        data_dir: dir.path().to_path_buf(),
-        path_var: std::env::var_os("PATH"),
-    };
+    let opts = redis_options(&dir);
     let mut redis = EmbeddedRedis::start(&opts).await?;
     let port = redis.port();
     assert_eq!(redis.url(), format!("redis://127.0.0.1:{port}"));
@@ -128,5 +134,64 @@ async fn redis_answers_and_stops() -> TestResult {
             .await
             .is_err()
     );
+    Ok(())
+}
+
+async fn send(
+    port: u16,
+    request: &[u8],
+    until: &[u8],
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.write_all(request).await?;
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while !got.windows(until.len()).any(|w| w == until) {
+        let n = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await??;
+        assert!(n > 0, "connection closed early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    Ok(got)
+}
+
+#[tokio::test]
+async fn redis_restarts_on_the_same_port() -> TestResult {
+    let dir = data_dir()?;
+    let opts = redis_options(&dir);
+    let mut redis = EmbeddedRedis::start(&opts).await?;
+    let port = redis.port();
+    redis.stop()?;
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+    );
+    redis.restart().await?;
+    assert_eq!(redis.port(), port);
+    assert_eq!(send(port, b"PING\r\n", b"\r\n").await?, b"+PONG\r\n");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_three_master_cluster_serves_every_slot_and_stops() -> TestResult {
+    let dir = data_dir()?;
+    let opts = redis_options(&dir);
+    let mut cluster = EmbeddedRedisCluster::start(&opts, 3).await?;
+    let ports = cluster.ports();
+    assert_eq!(ports.len(), 3);
+    let info = send(ports[0], b"CLUSTER INFO\r\n", b"cluster_known_nodes").await?;
+    let info = String::from_utf8_lossy(&info);
+    assert!(info.contains("cluster_state:ok"), "{info}");
+    assert!(info.contains("cluster_slots_assigned:16384"), "{info}");
+    assert!(info.contains("cluster_size:3"), "{info}");
+    cluster.stop()?;
+    for port in ports {
+        assert!(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+        );
+    }
     Ok(())
 }

@@ -20,13 +20,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     check_pool(&runtime, &postgres.targets.runtime).await?;
     check_pool(&system, &postgres.targets.system).await?;
     let manager = redis.connect().await?;
+    let adapters = brokerdb_redis::RedisConn::standalone(redis.client()?, args.redis.settings())
+        .map_err(|e| anyhow::anyhow!("cannot set up the Redis adapters: {e}"))?;
     let state = AppState::new(
         runtime,
         system,
         manager,
         args.data.settings(),
         args.data.cursor_key()?,
-    );
+    )
+    .with_redis_adapters(adapters);
     let app = Application::bind(args.listen, state).await?;
     let addr = app.local_addr()?;
     tracing::info!(

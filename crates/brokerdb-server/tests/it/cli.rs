@@ -242,6 +242,8 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
     let out = run(brokerdb()
         .args([
             "bench",
+            "--only",
+            "postgres",
             "--users",
             "200",
             "--seconds",
@@ -283,6 +285,55 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
         let ops: f64 = cells[4].parse()?;
         assert!(ratio.is_finite() && ratio > 0.0 && ops > 0.0, "{row}");
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn bench_prints_redis_rows_against_raw_evalsha_and_redis_benchmark() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let out = run(brokerdb()
+        .args([
+            "bench",
+            "--only",
+            "redis",
+            "--seconds",
+            "1",
+            "--concurrency",
+            "2",
+        ])
+        .args(["--redis-pools", "2", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("REDIS_URL")
+        .env("RUST_LOG", "warn"))?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| operation"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    assert_eq!(
+        rows.len(),
+        7,
+        "3 operations × (adapter + raw) + redis-benchmark for the rate limit:\n{stdout}"
+    );
+    for row in &rows {
+        let ops: f64 = row[4].parse()?;
+        assert!(ops > 0.0, "{row:?}");
+        if !row[3].starts_with("redis-benchmark") {
+            let ratio: f64 = row[8].parse()?;
+            assert!(ratio.is_finite() && ratio > 0.0, "{row:?}");
+        }
+    }
+    assert!(
+        stdout.contains("raw: redis-benchmark -h 127.0.0.1 -p "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("/ redis-benchmark = "), "{stdout}");
     Ok(())
 }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use crate::db::paging::{Page, PageRequest};
-use crate::db::{DbError, SystemScope, TenantScope};
+use crate::db::{DbError, SystemScope, TenantScope, Tx};
 use crate::model::{
     IpAllowlist, TenantId, Timestamp, ValidationError, WorkloadId, trimmed_non_empty,
 };
@@ -169,6 +169,18 @@ pub async fn get_by_san_uri(
     system
         .db()
         .observe(REPO, "get_by_san_uri", system.query_opt(BY_SAN, &[&san]))
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Like [`get_by_san_uri`], on the caller's transaction: it sees what that transaction's scope
+/// allows (a tenant-scoped transaction finds only its own tenant's workloads).
+pub async fn get_by_san_uri_in(tx: &Tx<'_>, san_uri: &str) -> Result<Option<Workload>, DbError> {
+    let san = trimmed_non_empty("san_uri", san_uri)?;
+    tx.db()
+        .observe(REPO, "get_by_san_uri", tx.query_opt(BY_SAN, &[&san]))
         .await?
         .as_ref()
         .map(from_row)

@@ -1,9 +1,14 @@
-//! `brokerdb bench`: hot operations through the library and, in the same run, the same SQL
-//! through `pgbench -M prepared`, with p50/p95/p99, throughput and the ratio to raw.
+//! `brokerdb bench`: hot operations through the library and, in the same run, the raw
+//! equivalent — the same SQL through `pgbench -M prepared`, the same Redis scripts as raw
+//! EVALSHAs and in `redis-benchmark` — with p50/p95/p99, throughput and the ratio to raw.
 
 mod library;
 mod pgbench;
+mod redis;
+mod redis_benchmark;
+mod redis_ops;
 mod stats;
+mod timed;
 mod workload;
 
 use std::process::ExitCode;
@@ -18,8 +23,38 @@ use crate::services::{connect, create_database_if_missing};
 use stats::Measurement;
 use workload::{BENCH_DATABASE, OPERATIONS};
 
-/// Seeds the bench database, runs every operation at every concurrency, prints a table.
+/// Runs every selected operation at every concurrency and prints one table (plus the exact
+/// redis-benchmark command lines and the adapters' ratio to redis-benchmark).
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let postgres_rows = OPERATIONS
+        .iter()
+        .any(|op| args.selects("postgres", op.name));
+    let redis_rows = redis_ops::RedisOp::ALL
+        .iter()
+        .any(|op| args.selects("redis", op.name()));
+    if !postgres_rows && !redis_rows {
+        anyhow::bail!("--only matches no row");
+    }
+    let mut results = Vec::new();
+    if postgres_rows {
+        results.extend(postgres(&args).await?);
+    }
+    let mut notes = Vec::new();
+    if redis_rows {
+        let (rows, commands) = redis::measure_all(&args).await?;
+        notes.extend(commands.into_iter().map(|c| format!("raw: {c}")));
+        notes.extend(redis::versus_redis_benchmark(&rows));
+        results.extend(rows);
+    }
+    println!("{}", stats::table(&results));
+    for note in notes {
+        println!("{note}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Seeds the bench database and measures the PostgreSQL operations.
+async fn postgres(args: &BenchArgs) -> anyhow::Result<Vec<Measurement>> {
     let (server, _embedded) = match args.connection.database_url.as_deref() {
         Some(url) => (
             crate::config::parse_postgres_url("DATABASE_URL", url)?,
@@ -54,11 +89,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
     let selected: Vec<_> = OPERATIONS
         .into_iter()
-        .filter(|op| args.only.is_empty() || args.only.iter().any(|w| op.name.contains(w.as_str())))
+        .filter(|op| args.selects("postgres", op.name))
         .collect();
-    if selected.is_empty() {
-        anyhow::bail!("--only matches no operation");
-    }
     let mut results: Vec<Measurement> = Vec::new();
     for op in selected {
         for callers in args.concurrency.iter().copied().map(usize::from) {
@@ -71,6 +103,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 op,
                 op.scoped_script(args.users),
                 "pgbench, same 4 statements pipelined",
+                true,
                 callers,
                 args.seconds,
             )?);
@@ -79,11 +112,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 op,
                 op.plain_script(args.users),
                 "pgbench, plain SELECT (no scope)",
+                false,
                 callers,
                 args.seconds,
             )?);
         }
     }
-    println!("{}", stats::table(&results));
-    Ok(ExitCode::SUCCESS)
+    Ok(results)
 }

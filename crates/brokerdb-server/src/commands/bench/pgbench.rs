@@ -16,6 +16,7 @@ pub fn measure(
     op: Operation,
     script: String,
     label: &'static str,
+    baseline: bool,
     callers: usize,
     seconds: u64,
 ) -> anyhow::Result<Measurement> {
@@ -88,7 +89,7 @@ pub fn measure(
         Duration::from_secs(seconds),
     );
     m.throughput = tps;
-    Ok(m)
+    Ok(if baseline { m.baseline_of("") } else { m })
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

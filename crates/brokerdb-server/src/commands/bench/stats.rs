@@ -7,8 +7,12 @@ use std::time::Duration;
 pub struct Measurement {
     /// Operation label.
     pub operation: &'static str,
-    /// Who ran it: `brokerdb` or a pgbench variant.
-    pub implementation: &'static str,
+    /// Who ran it: `brokerdb`, a pgbench variant, a raw Redis client, redis-benchmark.
+    pub implementation: String,
+    /// Rows are compared with the baseline row of the same operation, callers and group.
+    pub group: String,
+    /// This row is its group's raw reference (ratio 1).
+    pub baseline: bool,
     /// Concurrent callers.
     pub callers: usize,
     /// Operations per second.
@@ -25,7 +29,7 @@ impl Measurement {
     /// From raw latencies in microseconds over `elapsed`.
     pub fn from_latencies(
         operation: &'static str,
-        implementation: &'static str,
+        implementation: impl Into<String>,
         callers: usize,
         mut micros: Vec<u64>,
         elapsed: Duration,
@@ -37,7 +41,9 @@ impl Measurement {
         };
         Self {
             operation,
-            implementation,
+            implementation: implementation.into(),
+            group: String::new(),
+            baseline: false,
             callers,
             throughput: micros.len() as f64 / elapsed.as_secs_f64().max(f64::EPSILON),
             p50: pick(0.50),
@@ -47,11 +53,29 @@ impl Measurement {
     }
 }
 
-/// A Markdown table; `ratio` compares each row's throughput to the pgbench row running the same
-/// statements (same operation and callers).
+impl Measurement {
+    /// The same row, as the raw reference of `group`.
+    #[must_use]
+    pub fn baseline_of(mut self, group: impl Into<String>) -> Self {
+        self.group = group.into();
+        self.baseline = true;
+        self
+    }
+
+    /// The same row, compared with the baseline of `group`.
+    #[must_use]
+    pub fn in_group(mut self, group: impl Into<String>) -> Self {
+        self.group = group.into();
+        self
+    }
+}
+
+/// A Markdown table; `ratio` compares each row's throughput to its group's raw reference (for
+/// PostgreSQL pgbench running the same statements; for Redis a raw client sending the same
+/// EVALSHAs) at the same operation and callers.
 pub fn table(rows: &[Measurement]) -> String {
     let mut out = String::from(
-        "| operation | callers | implementation | ops/s | p50 µs | p95 µs | p99 µs | ratio to pgbench (same statements) |\n|---|---|---|---|---|---|---|---|\n",
+        "| operation | callers | implementation | ops/s | p50 µs | p95 µs | p99 µs | ratio to raw (same statements / scripts) |\n|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let raw = rows
@@ -59,12 +83,13 @@ pub fn table(rows: &[Measurement]) -> String {
             .find(|x| {
                 x.operation == r.operation
                     && x.callers == r.callers
-                    && x.implementation.contains("same 4 statements")
+                    && x.group == r.group
+                    && x.baseline
             })
             .map(|x| x.throughput)
             .unwrap_or(f64::NAN);
         out.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {:.2} |\n",
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} |\n",
             r.operation,
             r.callers,
             r.implementation,
@@ -72,10 +97,19 @@ pub fn table(rows: &[Measurement]) -> String {
             r.p50.as_micros(),
             r.p95.as_micros(),
             r.p99.as_micros(),
-            r.throughput / raw
+            ratio(r.throughput, raw)
         ));
     }
     out
+}
+
+/// `x / raw` with two decimals, or `—` when the row has no raw reference.
+fn ratio(x: f64, raw: f64) -> String {
+    if raw.is_finite() && raw > 0.0 {
+        format!("{:.2}", x / raw)
+    } else {
+        "—".to_owned()
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,105 @@
+//! A private Redis Cluster: N master nodes on loopback ports, no replicas, nothing on disk.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::process::free_port;
+use crate::redis::{command, reply};
+use crate::{EmbeddedError, EmbeddedRedis, RedisOptions};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running Redis Cluster of master nodes; every node is shut down when this is dropped (and
+/// dies with the process that started it).
+#[derive(Debug)]
+pub struct EmbeddedRedisCluster {
+    nodes: Vec<EmbeddedRedis>,
+}
+
+impl EmbeddedRedisCluster {
+    /// Starts `masters` (at least 3, as `redis-cli --cluster create` requires) cluster-enabled
+    /// servers under `<data_dir>/cluster-<i>`, joins them with `redis-cli --cluster create`
+    /// (`redis-tools`), and waits until every node reports `cluster_state:ok`.
+    pub async fn start(opts: &RedisOptions, masters: usize) -> Result<Self, EmbeddedError> {
+        let cli = crate::binaries::redis_cli(opts.path_var.as_deref())?;
+        let mut nodes = Vec::with_capacity(masters.max(3));
+        for i in 0..masters.max(3) {
+            let bus_port =
+                free_port().map_err(EmbeddedError::io("find a free port for", &opts.data_dir))?;
+            let config = opts.data_dir.join(format!("cluster-{i}/nodes.conf"));
+            let extra = [
+                "--cluster-enabled".to_owned(),
+                "yes".to_owned(),
+                "--cluster-port".to_owned(),
+                bus_port.to_string(),
+                "--cluster-config-file".to_owned(),
+                config.display().to_string(),
+                "--cluster-node-timeout".to_owned(),
+                "2000".to_owned(),
+            ];
+            let _ = std::fs::remove_file(&config);
+            nodes.push(EmbeddedRedis::start_with(opts, &format!("cluster-{i}"), &extra).await?);
+        }
+        let cluster = Self { nodes };
+        let log = opts.data_dir.join("cluster-create.log");
+        let output = Command::new(&cli)
+            .args(["--cluster", "create"])
+            .args(
+                cluster
+                    .nodes
+                    .iter()
+                    .map(|n| format!("127.0.0.1:{}", n.port())),
+            )
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .map_err(EmbeddedError::io("run redis-cli for", &opts.data_dir))?;
+        if !output.status.success() {
+            let _ = std::fs::write(&log, &output.stdout);
+            return Err(EmbeddedError::StartFailed {
+                service: "redis-cli --cluster create",
+                tail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                log,
+            });
+        }
+        cluster.wait_ok(&log).await?;
+        tracing::info!(ports = ?cluster.ports(), "embedded Redis Cluster ready");
+        Ok(cluster)
+    }
+
+    async fn wait_ok(&self, log: &std::path::Path) -> Result<(), EmbeddedError> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let ok = self.nodes.iter().all(|n| {
+                reply(n.port(), b"CLUSTER INFO\r\n")
+                    .is_some_and(|r| String::from_utf8_lossy(&r).contains("cluster_state:ok"))
+                    && command(n.port(), b"PING\r\n", b"+PONG")
+            });
+            if ok {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(EmbeddedError::NotReady {
+                    service: "redis cluster",
+                    seconds: READY_TIMEOUT.as_secs(),
+                    log: log.to_path_buf(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The nodes' loopback ports.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(EmbeddedRedis::port).collect()
+    }
+
+    /// One `redis://127.0.0.1:<port>` URL per node (a cluster client needs any of them).
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(EmbeddedRedis::url).collect()
+    }
+
+    /// Shuts every node down.
+    pub fn stop(&mut self) -> Result<(), EmbeddedError> {
+        self.nodes.iter_mut().try_for_each(EmbeddedRedis::stop)
+    }
+}

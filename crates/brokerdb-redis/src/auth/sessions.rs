@@ -1,0 +1,109 @@
+//! Session store (spec §1.1): the session record under its token hash, and the token hash
+//! under the session id so a session can be revoked by id.
+
+use std::sync::Arc;
+
+use brokerdb::model::{SessionId, TokenHash, ValidationError};
+use brokerdb::repo::sessions::SessionRecord;
+use redis::cmd;
+
+use super::Shared;
+use crate::AdapterError;
+use crate::support::{expect_ok, to_json, ttl_seconds_until};
+
+/// Workload sessions (`sess:token:<hash>`, `sess:id:<uuid>`).
+#[derive(Clone)]
+pub struct SessionStore {
+    shared: Arc<Shared>,
+}
+
+impl SessionStore {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    fn token_key(&self, hash: &str) -> String {
+        self.shared.key(&["sess:token:", hash])
+    }
+
+    fn id_key(&self, id: &SessionId) -> String {
+        self.shared.key(&["sess:id:", id.as_str()])
+    }
+
+    /// Stores `session` until its `expiresAt` (TTL rounded up to whole seconds; an expiry not
+    /// in the future → `validation_error`): the record under the token hash, then the token
+    /// hash under the session id. Re-upserting a session with a new token hash deletes the old
+    /// token's record (the reference left it usable until it expired).
+    pub async fn upsert_session(&self, session: &SessionRecord) -> Result<(), AdapterError> {
+        let ttl = ttl_seconds_until("expiresAt", session.expires_at, (self.shared.now)())?;
+        let hash = session.token_hash.as_str();
+        let json = to_json(session)?;
+        let conn = &self.shared.conn;
+        let token_key = self.token_key(hash);
+        expect_ok(
+            conn.query(cmd("SET").arg(&token_key).arg(&json).arg("EX").arg(ttl))
+                .await?,
+        )?;
+        let previous: Option<String> = conn
+            .query(
+                cmd("SET")
+                    .arg(self.id_key(&session.session_id))
+                    .arg(hash)
+                    .arg("EX")
+                    .arg(ttl)
+                    .arg("GET"),
+            )
+            .await?;
+        if let Some(old) = previous.filter(|old| old != hash && TokenHash::parse(old).is_ok()) {
+            let _: i64 = conn.query(cmd("DEL").arg(self.token_key(&old))).await?;
+        }
+        Ok(())
+    }
+
+    /// The live session for a token hash (64 lower-case hex, else `validation_error`), or
+    /// `None`. A stored value that is not a valid session record is a `validation_error` (the
+    /// spec keeps it for inspection rather than healing it). An expired record is deleted
+    /// together with its id index.
+    pub async fn get_session_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<SessionRecord>, AdapterError> {
+        let hash = TokenHash::parse(token_hash)?;
+        let conn = &self.shared.conn;
+        let token_key = self.token_key(hash.as_str());
+        let Some(raw): Option<String> = conn.query(cmd("GET").arg(&token_key)).await? else {
+            return Ok(None);
+        };
+        let record: SessionRecord = serde_json::from_str(&raw).map_err(|_| {
+            ValidationError::new("session", "stored session record violates its contract")
+        })?;
+        if record.expires_at <= (self.shared.now)() {
+            let _: i64 = conn
+                .query(
+                    cmd("DEL")
+                        .arg(&token_key)
+                        .arg(self.id_key(&record.session_id)),
+                )
+                .await?;
+            return Ok(None);
+        }
+        Ok(Some(record))
+    }
+
+    /// Revokes a session by id (a UUID, else `validation_error`): deletes the id index and the
+    /// token record it points to. Idempotent.
+    pub async fn revoke_session_by_id(&self, session_id: &str) -> Result<(), AdapterError> {
+        let id = SessionId::parse(session_id)?;
+        let conn = &self.shared.conn;
+        let id_key = self.id_key(&id);
+        let hash: Option<String> = conn.query(cmd("GET").arg(&id_key)).await?;
+        let mut del = cmd("DEL");
+        del.arg(&id_key);
+        if let Some(hash) = hash {
+            del.arg(self.token_key(&hash));
+        }
+        // One DEL; on a cluster the client splits it per slot.
+        let _: i64 = conn.query(&del).await?;
+        Ok(())
+    }
+}

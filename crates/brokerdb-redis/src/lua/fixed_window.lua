@@ -1,0 +1,10 @@
+-- Fixed-window rate-limit step (spec §3 step 4, §6).
+-- KEYS[1] counter; ARGV[1] window in ms. Returns {count, ttl_ms}.
+-- The window starts at the first hit and is never extended; denied hits still count.
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}

@@ -1,0 +1,90 @@
+//! Policy-engine rate limit (spec §3): `rl:v1:<key>`, a fixed window per caller-supplied key.
+
+use brokerdb::model::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{DEFAULT_PREFIX, PolicyRuleType};
+use crate::fixed_window::{self, RateLimitDecision};
+use crate::support::{check_len, normalize_prefix};
+use crate::{AdapterError, RedisConn};
+
+/// Longest key accepted (the reference had no bound).
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// `{max_requests, interval_seconds}` of a rate-limit rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Hits allowed per window (≥ 1).
+    pub max_requests: i64,
+    /// Window length in seconds (≥ 1).
+    pub interval_seconds: i64,
+}
+
+/// The parts of a `PolicyRule` the check reads: its type and its limit. Deserializes from a
+/// whole PolicyRule JSON (other fields ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimitRule {
+    /// Must be `rate_limit`.
+    pub rule_type: PolicyRuleType,
+    /// Must be present.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl RateLimitRule {
+    fn limits(&self) -> Result<(u64, u64), AdapterError> {
+        if self.rule_type != PolicyRuleType::RateLimit {
+            return Err(AdapterError::invalid(
+                "rule.rule_type",
+                "must be rate_limit",
+            ));
+        }
+        let Some(limit) = self.rate_limit else {
+            return Err(AdapterError::invalid("rule.rate_limit", "is required"));
+        };
+        let positive = |n: i64, field| {
+            u64::try_from(n)
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or(AdapterError::invalid(field, "must be an integer ≥ 1"))
+        };
+        Ok((
+            positive(limit.max_requests, "rule.rate_limit.max_requests")?,
+            positive(limit.interval_seconds, "rule.rate_limit.interval_seconds")?,
+        ))
+    }
+}
+
+/// Rate limits of the policy engine.
+#[derive(Clone)]
+pub struct PolicyRateLimitStore {
+    conn: RedisConn,
+    prefix: String,
+}
+
+impl PolicyRateLimitStore {
+    /// A store over `conn` (prefix default `broker:pe:`).
+    pub fn new(conn: RedisConn, key_prefix: Option<&str>) -> Self {
+        Self {
+            conn,
+            prefix: normalize_prefix(key_prefix, DEFAULT_PREFIX),
+        }
+    }
+
+    /// Counts one hit for `key` (1..1024 characters, used verbatim) under `rule` and decides.
+    /// Atomic: of N concurrent hits on a limit L exactly min(N, L) are allowed. `reset_at` is
+    /// `now` plus the window's remaining TTL. Any Redis failure is an error (fail closed). (The
+    /// reference's `descriptor` argument, which it never read, is not taken.)
+    pub async fn check_and_consume(
+        &self,
+        key: &str,
+        rule: &RateLimitRule,
+        now: Timestamp,
+    ) -> Result<RateLimitDecision, AdapterError> {
+        check_len("key", key, 1, MAX_KEY_LEN, "must be 1..1024 characters")?;
+        let (max_requests, interval_seconds) = rule.limits()?;
+        let redis_key = format!("{}rl:v1:{key}", self.prefix);
+        fixed_window::hit(&self.conn, &redis_key, max_requests, interval_seconds, now).await
+    }
+}

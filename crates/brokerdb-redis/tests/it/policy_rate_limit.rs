@@ -1,0 +1,108 @@
+//! Policy-engine rate limit (spec §3).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use brokerdb::db::ErrorCode;
+use brokerdb::model::Timestamp;
+use brokerdb_redis::policy::{PolicyRateLimitStore, PolicyRuleType, RateLimit, RateLimitRule};
+
+use crate::support::code;
+
+fn rule(max_requests: i64, interval_seconds: i64) -> RateLimitRule {
+    RateLimitRule {
+        rule_type: PolicyRuleType::RateLimit,
+        rate_limit: Some(RateLimit {
+            max_requests,
+            interval_seconds,
+        }),
+    }
+}
+
+on_both!(
+    async fn hits_beyond_the_limit_are_denied_and_still_counted(b) {
+        let s = PolicyRateLimitStore::new(b.conn.clone(), Some(&b.prefix));
+        let now = Timestamp::now();
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let d = s.check_and_consume("tenant:t_1:send", &rule(3, 60), now).await.unwrap();
+            assert!(d.reset_at > now && d.reset_at <= now.checked_add(Duration::from_secs(60)).unwrap());
+            seen.push((d.allowed, d.remaining));
+        }
+        assert_eq!(seen, [(true, 2), (true, 1), (true, 0), (false, 0), (false, 0)]);
+        let key = b.key("rl:v1:tenant:t_1:send");
+        assert_eq!(b.get(&key).await.as_deref(), Some("5"));
+        assert!((1..=60_000).contains(&b.pttl(&key).await), "window set by the first hit");
+    }
+);
+
+on_both!(
+    async fn a_counter_that_lost_its_ttl_gets_a_window_again(b) {
+        let s = PolicyRateLimitStore::new(b.conn.clone(), Some(&b.prefix));
+        let key = b.key("rl:v1:k");
+        b.set(&key, "7").await;
+        let d = s.check_and_consume("k", &rule(10, 5), Timestamp::now()).await.unwrap();
+        assert_eq!((d.allowed, d.remaining), (true, 2));
+        assert!((1..=5_000).contains(&b.pttl(&key).await));
+    }
+);
+
+on_both!(
+    async fn a_corrupt_counter_fails_closed(b) {
+        let s = PolicyRateLimitStore::new(b.conn.clone(), Some(&b.prefix));
+        b.set(&b.key("rl:v1:bad"), "not a number").await;
+        let r = s.check_and_consume("bad", &rule(10, 5), Timestamp::now()).await;
+        assert_eq!(code(r), ErrorCode::UnexpectedError);
+    }
+);
+
+on_both!(
+    async fn invalid_keys_and_rules_are_validation_errors(b) {
+        let s = PolicyRateLimitStore::new(b.conn.clone(), Some(&b.prefix));
+        let now = Timestamp::now();
+        let allow = RateLimitRule { rule_type: PolicyRuleType::Allow, rate_limit: rule(1, 1).rate_limit };
+        let missing = RateLimitRule { rule_type: PolicyRuleType::RateLimit, rate_limit: None };
+        for (key, r) in [
+            ("", rule(1, 1)),
+            (&"k".repeat(1025) as &str, rule(1, 1)),
+            ("k", allow),
+            ("k", missing),
+            ("k", rule(0, 1)),
+            ("k", rule(1, 0)),
+        ] {
+            assert_eq!(code(s.check_and_consume(key, &r, now).await), ErrorCode::ValidationError);
+        }
+        let from_dto: RateLimitRule = serde_json::from_value(serde_json::json!({
+            "policy_id": "pol_1", "rule_type": "rate_limit", "scope": {},
+            "rate_limit": {"max_requests": 2, "interval_seconds": 9}
+        }))
+        .unwrap();
+        assert_eq!(from_dto, rule(2, 9));
+    }
+);
+
+on_both!(
+    async fn sixteen_tasks_of_one_hundred_calls_get_exactly_the_limit(b) {
+        let s = PolicyRateLimitStore::new(b.conn.clone(), Some(&b.prefix));
+        let allowed = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (s, allowed) = (s.clone(), allowed.clone());
+                tokio::spawn(async move {
+                    for _ in 0..100 {
+                        let d = s.check_and_consume("exact", &rule(500, 60), Timestamp::now()).await.unwrap();
+                        if d.allowed {
+                            allowed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(allowed.load(Ordering::Relaxed), 500);
+        assert_eq!(b.get(&b.key("rl:v1:exact")).await.as_deref(), Some("1600"));
+    }
+);
