@@ -11,54 +11,41 @@ use brokerdb::model::{
 use brokerdb::repo::audit_events::{self, AuditQueryFilter};
 use brokerdb::repo::{integrations, policy_rules};
 
-use super::stats::Measurement;
 use super::workload::{AUDIT_PAGE, Operation, TENANT, Via};
 
-/// `callers` tasks run `op` back to back for `seconds` (after a one-second warm-up).
-pub async fn measure(
+/// `callers` tasks run `op` back to back for `limit`: every latency (µs) and the wall time.
+pub async fn slice(
     db: &Db,
     op: Operation,
     callers: usize,
     users: u32,
-    seconds: u64,
-) -> anyhow::Result<Measurement> {
+    limit: Duration,
+) -> anyhow::Result<(Vec<u64>, Duration)> {
     let tenant: TenantId = TENANT.parse()?;
     let arg_max = (op.arg_max)(users).max(1);
-    let run = |limit: Duration| {
-        let tasks: Vec<_> = (0..callers)
-            .map(|_| {
-                let (db, tenant) = (db.clone(), tenant.clone());
-                tokio::spawn(async move {
-                    let mut latencies = Vec::new();
-                    let end = Instant::now() + limit;
-                    while Instant::now() < end {
-                        let arg = i32::try_from(rand::random_range(1..=arg_max)).unwrap_or(1);
-                        let started = Instant::now();
-                        run_once(&db, &tenant, op, arg).await?;
-                        latencies.push(started.elapsed().as_micros() as u64);
-                    }
-                    Ok::<_, brokerdb::db::DbError>(latencies)
-                })
-            })
-            .collect();
-        async move {
-            let mut all = Vec::new();
-            for t in tasks {
-                all.extend(t.await??);
-            }
-            anyhow::Ok(all)
-        }
-    };
-    run(Duration::from_secs(1)).await?;
     let started = Instant::now();
-    let latencies = run(Duration::from_secs(seconds)).await?;
-    Ok(Measurement::from_latencies(
-        op.name,
-        "brokerdb (library, tenant scope)",
-        callers,
-        latencies,
-        started.elapsed(),
-    ))
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let (db, tenant) = (db.clone(), tenant.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let end = Instant::now() + limit;
+                while Instant::now() < end {
+                    let arg = i32::try_from(rand::random_range(1..=arg_max)).unwrap_or(1);
+                    let started = Instant::now();
+                    run_once(&db, &tenant, op, arg).await?;
+                    latencies
+                        .push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+                }
+                Ok::<_, brokerdb::db::DbError>(latencies)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok((all, started.elapsed()))
 }
 
 async fn run_once(

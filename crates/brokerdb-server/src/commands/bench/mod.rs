@@ -92,30 +92,51 @@ async fn postgres(args: &BenchArgs) -> anyhow::Result<Vec<Measurement>> {
         .filter(|op| args.selects("postgres", op.name))
         .collect();
     let mut results: Vec<Measurement> = Vec::new();
+    let second = std::time::Duration::from_secs(1);
     for op in selected {
+        let (scoped_script, plain_script) =
+            (op.scoped_script(args.users), op.plain_script(args.users));
+        let with_library = op.via != workload::Via::UnchainedAppend;
         for callers in args.concurrency.iter().copied().map(usize::from) {
             eprintln!("{} × {callers} …", op.name);
-            if op.via != workload::Via::UnchainedAppend {
-                results.push(library::measure(&db, op, callers, args.users, args.seconds).await?);
+            // One-second slices of the library and of both pgbench runs, alternating, so load
+            // from other processes hits all three alike (after a warm-up of the library).
+            if with_library {
+                library::slice(&db, op, callers, args.users, second).await?;
             }
-            results.push(pgbench::measure(
-                &runtime_cfg,
+            let (mut lib, mut lib_time) = (Vec::new(), std::time::Duration::ZERO);
+            let (mut scoped, mut plain) = (pgbench::Slices::default(), pgbench::Slices::default());
+            for _ in 0..args.seconds {
+                if with_library {
+                    let (latencies, elapsed) =
+                        library::slice(&db, op, callers, args.users, second).await?;
+                    lib.extend(latencies);
+                    lib_time += elapsed;
+                }
+                scoped.push(pgbench::slice(&runtime_cfg, &scoped_script, callers, 1)?);
+                plain.push(pgbench::slice(&system_cfg, &plain_script, callers, 1)?);
+            }
+            if with_library {
+                results.push(Measurement::from_latencies(
+                    op.name,
+                    "brokerdb (library, tenant scope)",
+                    callers,
+                    lib,
+                    lib_time,
+                ));
+            }
+            results.push(scoped.into_measurement(
                 op,
-                op.scoped_script(args.users),
                 "pgbench, same 4 statements pipelined",
                 true,
                 callers,
-                args.seconds,
-            )?);
-            results.push(pgbench::measure(
-                &system_cfg,
+            ));
+            results.push(plain.into_measurement(
                 op,
-                op.plain_script(args.users),
                 "pgbench, plain SELECT (no scope)",
                 false,
                 callers,
-                args.seconds,
-            )?);
+            ));
         }
     }
     Ok(results)

@@ -9,17 +9,14 @@ use tokio_postgres::Config;
 use super::stats::Measurement;
 use super::workload::{BENCH_DATABASE, Operation};
 
-/// Runs `script` with pgbench as the user of `cfg` for `seconds`; latencies from the
-/// per-transaction log.
-pub fn measure(
+/// Runs `script` with pgbench as the user of `cfg` for `seconds`: the latencies (µs, from the
+/// per-transaction log) and pgbench's tps.
+pub fn slice(
     cfg: &Config,
-    op: Operation,
-    script: String,
-    label: &'static str,
-    baseline: bool,
+    script: &str,
     callers: usize,
     seconds: u64,
-) -> anyhow::Result<Measurement> {
+) -> anyhow::Result<(Vec<u64>, f64)> {
     let dir = tempfile_dir()?;
     let script_path = dir.join("script.sql");
     std::fs::write(&script_path, script)?;
@@ -81,15 +78,43 @@ pub fn measure(
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let mut m = Measurement::from_latencies(
-        op.name,
-        label,
-        callers,
-        latencies,
-        Duration::from_secs(seconds),
-    );
-    m.throughput = tps;
-    Ok(if baseline { m.baseline_of("") } else { m })
+    Ok((latencies, tps))
+}
+
+/// Latencies and tps of several slices of equal length, as one row.
+#[derive(Debug, Default)]
+pub struct Slices {
+    latencies: Vec<u64>,
+    tps_sum: f64,
+    count: u32,
+}
+
+impl Slices {
+    /// Adds one slice.
+    pub fn push(&mut self, (latencies, tps): (Vec<u64>, f64)) {
+        self.latencies.extend(latencies);
+        self.tps_sum += tps;
+        self.count += 1;
+    }
+
+    /// The row: percentiles over every transaction, throughput the mean tps of the slices.
+    pub fn into_measurement(
+        self,
+        op: Operation,
+        label: &'static str,
+        baseline: bool,
+        callers: usize,
+    ) -> Measurement {
+        let mut m = Measurement::from_latencies(
+            op.name,
+            label,
+            callers,
+            self.latencies,
+            Duration::from_secs(u64::from(self.count)),
+        );
+        m.throughput = self.tps_sum / f64::from(self.count.max(1));
+        if baseline { m.baseline_of("") } else { m }
+    }
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
