@@ -11,6 +11,13 @@
 //! | [`forwarder`] | execution locks and idempotency records |
 //! | [`ssrf`] | DNS cache with compare-and-set, rebinding history, template invalidation signal |
 //!
+//! The JSON contracts the adapters key by or store are the `brokerdb` crate's own types, so a
+//! value crosses PostgreSQL and Redis unconverted: [`brokerdb::model::CanonicalRequestDescriptor`]
+//! (its [`sha256`](brokerdb::model::CanonicalRequestDescriptor::sha256) names the approve-once
+//! key), [`brokerdb::audit::AuditEvent`] (the audit query cache), and the label enums
+//! ([`brokerdb::model::ApprovalStatus`], [`brokerdb::model::AuditDecision`],
+//! [`brokerdb::model::PolicyRuleType`]).
+//!
 //! # Connections
 //! The application builds its Redis clients and hands them in as a [`RedisConn`]: standalone
 //! ([`RedisConn::standalone`], a small round-robin pool of reconnecting multiplexed connections)
@@ -84,7 +91,6 @@ pub mod auth;
 mod cache;
 pub mod canonicalizer;
 mod conn;
-pub mod contract;
 pub mod crypto;
 mod error;
 mod fixed_window;

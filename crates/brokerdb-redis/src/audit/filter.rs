@@ -1,9 +1,8 @@
 //! The audit cache filter and its stable encoding (spec §7), whose SHA-256 names a cached query.
 
-use brokerdb::model::{Timestamp, ValidationError};
+use brokerdb::model::{AuditDecision, Timestamp, ValidationError};
 use serde::{Deserialize, Serialize};
 
-use crate::contract::AuditDecision;
 use crate::support::sha256_hex;
 
 /// What a cached audit query selected. Strict: paging fields (`limit`, `cursor`) are not part

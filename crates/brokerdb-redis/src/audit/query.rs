@@ -1,10 +1,10 @@
 //! Cached audit queries: read, write, cache-aside and the per-tenant bust.
 
+use brokerdb::audit::AuditEvent;
 use redis::cmd;
 use serde::{Deserialize, Serialize};
 
 use super::{AuditCache, AuditCacheFilter, fresh_generation};
-use crate::contract::AuditEvent;
 use crate::scripts::{GENERATION_GET, GENERATION_SET};
 use crate::support::{count_cache, expect_ok, fail_open, to_json};
 use crate::{AdapterError, owner_lock};

@@ -1,10 +1,9 @@
 //! Approve-once cache: the approval that covers one exact request (by descriptor hash).
 
-use brokerdb::model::{Timestamp, ValidationError};
+use brokerdb::model::{ApprovalStatus, CanonicalRequestDescriptor, Timestamp, ValidationError};
 use serde::{Deserialize, Serialize};
 
 use super::CanonicalizerCache;
-use crate::contract::{ApprovalStatus, CanonicalRequestDescriptor};
 use crate::support::{non_empty, to_json};
 use crate::{AdapterError, cache};
 
@@ -42,8 +41,11 @@ impl ApprovalOnceEntry {
 }
 
 impl CanonicalizerCache {
+    /// The key of this request: the descriptor is validated first (spec §5), then hashed as
+    /// repositories §1.4 says (the same hash approval dedupe stores).
     fn approval_key(&self, d: &CanonicalRequestDescriptor) -> Result<String, AdapterError> {
-        let hash = d.sha256()?;
+        d.validate()?;
+        let hash = d.sha256();
         Ok(format!(
             "{}approval:once:{}:{}:{}:{hash}",
             self.prefix, d.tenant_id, d.workload_id, d.integration_id

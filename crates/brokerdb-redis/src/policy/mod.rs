@@ -5,24 +5,10 @@
 mod invalidation;
 mod rate_limit;
 
-use serde::{Deserialize, Serialize};
-
+/// The rule type a [`RateLimitRule`] carries (the `brokerdb` model enum, re-exported).
+pub use brokerdb::model::PolicyRuleType;
 pub use invalidation::{PolicyEntityType, PolicyInvalidationBus, PolicyInvalidationEvent};
 pub use rate_limit::{PolicyRateLimitStore, RateLimit, RateLimitRule};
 
 /// Default key prefix.
 pub const DEFAULT_PREFIX: &str = "broker:pe:";
-
-/// `PolicyRuleType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PolicyRuleType {
-    /// Allow the request.
-    Allow,
-    /// Deny the request.
-    Deny,
-    /// Ask a human first.
-    ApprovalRequired,
-    /// Count the request against a limit.
-    RateLimit,
-}

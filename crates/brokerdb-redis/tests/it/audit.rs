@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use brokerdb::audit::AuditEvent;
 use brokerdb::db::ErrorCode;
 use brokerdb_redis::AdapterError;
 use brokerdb_redis::audit::{AuditCache, AuditCacheFilter, AuditCacheOptions};
-use brokerdb_redis::contract::AuditEvent;
 
 use crate::support::{Backend, code};
 

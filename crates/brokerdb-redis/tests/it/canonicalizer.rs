@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use brokerdb::db::ErrorCode;
+use brokerdb::model::{ApprovalStatus, CanonicalRequestDescriptor};
 use brokerdb::repo::templates::Template;
 use brokerdb_redis::canonicalizer::{
     ApprovalOnceEntry, CanonicalizerCache, CanonicalizerOptions, RouteRateLimit,
 };
-use brokerdb_redis::contract::{ApprovalStatus, CanonicalRequestDescriptor};
 
 use crate::support::{Backend, TestClock, code};
 
@@ -114,6 +114,9 @@ on_both!(
         let mut bad_descriptor = descriptor();
         bad_descriptor.canonical_url = "not a url".into();
         assert_eq!(code(c.get_approval_once_cache(&bad_descriptor).await), ErrorCode::ValidationError);
+        let mut lower_case = descriptor();
+        lower_case.method = "post".into();
+        assert_eq!(code(c.get_approval_once_cache(&lower_case).await), ErrorCode::ValidationError, "method is the exact enum");
         assert_eq!(code(c.set_approval_once_cache(&descriptor(), &entry, 0).await), ErrorCode::ValidationError);
         let mut bad_entry = entry;
         bad_entry.template_version = 0;

@@ -65,8 +65,9 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 }
 
 impl CanonicalRequestDescriptor {
-    /// Checks what the schema says beyond JSON types: `template_version ≥ 1`, a known method, an
-    /// absolute URL.
+    /// Checks what the schema says beyond JSON types: `template_version ≥ 1`, `method` exactly
+    /// one of the five upper-case verbs (the schema's enum; the descriptor is hashed byte for
+    /// byte, so `post` would name a different request than `POST`), an absolute URL.
     pub fn validate(&self) -> Result<(), ValidationError> {
         if self.template_version < 1 {
             return Err(ValidationError::new(
@@ -74,7 +75,12 @@ impl CanonicalRequestDescriptor {
                 "must be an integer ≥ 1",
             ));
         }
-        self.http_method()?;
+        if self.http_method()?.as_str() != self.method {
+            return Err(ValidationError::new(
+                "descriptor.method",
+                "must be exactly GET, POST, PUT, PATCH or DELETE",
+            ));
+        }
         self.url()?;
         Ok(())
     }
@@ -142,6 +148,13 @@ mod tests {
         assert_eq!(d.policy_host().unwrap().as_str(), "127.0.0.1");
         d.canonical_url = "not a url".into();
         assert!(d.validate().is_err());
+        d.canonical_url = "https://a.example/".into();
+        for method in ["post", " POST", "Post"] {
+            d.method = method.into();
+            let field = d.validate().err().map(|e| e.field);
+            assert_eq!(field, Some("descriptor.method".into()), "{method:?}");
+        }
+        d.method = "POST".into();
         d.canonical_url = "https://a.example/".into();
         d.template_version = 0;
         assert!(d.validate().is_err());

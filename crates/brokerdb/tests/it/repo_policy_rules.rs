@@ -30,7 +30,7 @@ fn allow(id: &str, extra: Value) -> Res<PolicyRule> {
 
 fn descriptor(extra: Value) -> Res<CanonicalRequestDescriptor> {
     let mut d = json!({"tenant_id": "t_a", "workload_id": "w_1", "integration_id": "int_1",
-        "template_id": "tpl_mail", "template_version": 2, "method": "post",
+        "template_id": "tpl_mail", "template_version": 2, "method": "POST",
         "canonical_url": "https://API.Example.com:8443/v1/send?b=1&a=2",
         "matched_path_group_id": "send", "normalized_headers": [], "query_keys": ["b", "a"]});
     if let (Some(o), Some(e)) = (d.as_object_mut(), extra.as_object()) {
