@@ -423,18 +423,7 @@ async fn no_tenant_scoped_function_reaches_another_tenants_rows() -> TestResult 
             }),
         ),
     ];
-    let mut wrong = Vec::new();
-    for (name, expected, outcome) in cases {
-        let got = outcome.await.unwrap_or_else(|e| format!("error {e}"));
-        if got != expected {
-            wrong.push(format!("{name}: expected {expected}, got {got}"));
-        }
-    }
-    assert!(
-        wrong.is_empty(),
-        "cross-tenant leaks:\n{}",
-        wrong.join("\n")
-    );
+    assert_outcomes(cases).await;
     let after: Option<String> = admin.query_one(SNAPSHOT, &[]).await?.get(0);
     assert_eq!(before, after, "tenant B's rows changed");
     assert!(
@@ -457,6 +446,22 @@ const SNAPSHOT_II: &str = "SELECT string_agg(t::text, ',' ORDER BY t::text) FROM
     UNION ALL SELECT row_to_json(x)::text FROM template_versions x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM template_invalidation_outbox x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM policy_rules x WHERE tenant_id = 't_b') s(t)";
+
+/// Runs every case and fails with the list of those whose outcome was not the expected one.
+async fn assert_outcomes(cases: Vec<(&str, &str, Outcome<'_>)>) {
+    let mut wrong = Vec::new();
+    for (name, expected, outcome) in cases {
+        let got = outcome.await.unwrap_or_else(|e| format!("error {e}"));
+        if got != expected {
+            wrong.push(format!("{name}: expected {expected}, got {got}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "cross-tenant leaks:\n{}",
+        wrong.join("\n")
+    );
+}
 
 fn found<T>(r: Option<T>) -> String {
     r.map_or("none".into(), |_| "found".into())
@@ -736,18 +741,7 @@ async fn no_integration_secret_template_or_policy_function_reaches_another_tenan
             }),
         ),
     ];
-    let mut wrong = Vec::new();
-    for (name, expected, outcome) in cases {
-        let got = outcome.await.unwrap_or_else(|e| format!("error {e}"));
-        if got != expected {
-            wrong.push(format!("{name}: expected {expected}, got {got}"));
-        }
-    }
-    assert!(
-        wrong.is_empty(),
-        "cross-tenant leaks:\n{}",
-        wrong.join("\n")
-    );
+    assert_outcomes(cases).await;
     let after: Option<String> = admin.query_one(SNAPSHOT_II, &[]).await?.get(0);
     assert_eq!(before, after, "tenant B's rows changed");
     assert!(
