@@ -1,5 +1,6 @@
 //! Measuring an operation through the library's tenant scope.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brokerdb::audit::{AuditEvent, AuditEventType};
@@ -11,6 +12,7 @@ use brokerdb::model::{
 use brokerdb::repo::audit_events::{self, AuditQueryFilter};
 use brokerdb::repo::{integrations, policy_rules};
 
+use super::timed::{self, Call};
 use super::workload::{AUDIT_PAGE, Operation, TENANT, Via};
 
 /// `callers` tasks run `op` back to back for `limit`: every latency (µs) and the wall time.
@@ -23,29 +25,17 @@ pub async fn slice(
 ) -> anyhow::Result<(Vec<u64>, Duration)> {
     let tenant: TenantId = TENANT.parse()?;
     let arg_max = (op.arg_max)(users).max(1);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..callers)
-        .map(|_| {
-            let (db, tenant) = (db.clone(), tenant.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let end = Instant::now() + limit;
-                while Instant::now() < end {
-                    let arg = i32::try_from(rand::random_range(1..=arg_max)).unwrap_or(1);
-                    let started = Instant::now();
-                    run_once(&db, &tenant, op, arg).await?;
-                    latencies
-                        .push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
-                }
-                Ok::<_, brokerdb::db::DbError>(latencies)
-            })
+    let shared = Arc::new((db.clone(), tenant));
+    let call: Call = Arc::new(move |_, _| {
+        let shared = Arc::clone(&shared);
+        Box::pin(async move {
+            let arg = i32::try_from(rand::random_range(1..=arg_max)).unwrap_or(1);
+            Ok(run_once(&shared.0, &shared.1, op, arg).await?)
         })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    Ok((all, started.elapsed()))
+    });
+    let started = Instant::now();
+    let latencies = timed::round(&call, callers, limit, 0).await?;
+    Ok((latencies, started.elapsed()))
 }
 
 async fn run_once(

@@ -34,7 +34,9 @@ pub async fn run_interleaved(
     Ok(out)
 }
 
-async fn round(
+/// `callers` tasks run `call` back to back for `limit`; every latency (µs). `first` numbers
+/// the iterations (each caller counts up from it).
+pub async fn round(
     call: &Call,
     callers: usize,
     limit: Duration,
