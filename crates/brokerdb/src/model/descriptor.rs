@@ -69,41 +69,41 @@ impl CanonicalRequestDescriptor {
     /// one of the five upper-case verbs (the schema's enum; the descriptor is hashed byte for
     /// byte, so `post` would name a different request than `POST`), an absolute URL.
     pub fn validate(&self) -> Result<(), ValidationError> {
+        self.checked().map(|_| ())
+    }
+
+    /// Validates (as [`Self::validate`]) and returns what policy matching needs: the method and
+    /// the destination host under the policy-host rule (port and path ignored, case-folded, IDN
+    /// as punycode). The URL is parsed once.
+    pub fn policy_scope(&self) -> Result<(HttpMethod, PolicyHost), ValidationError> {
+        let (method, url) = self.checked()?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| ValidationError::new("descriptor.canonical_url", "must have a host"))?;
+        let host = PolicyHost::parse(host).map_err(|e| e.with_field("descriptor.canonical_url"))?;
+        Ok((method, host))
+    }
+
+    fn checked(&self) -> Result<(HttpMethod, url::Url), ValidationError> {
         if self.template_version < 1 {
             return Err(ValidationError::new(
                 "descriptor.template_version",
                 "must be an integer ≥ 1",
             ));
         }
-        if self.http_method()?.as_str() != self.method {
-            return Err(ValidationError::new(
-                "descriptor.method",
-                "must be exactly GET, POST, PUT, PATCH or DELETE",
-            ));
-        }
-        self.url()?;
-        Ok(())
-    }
-
-    /// The method as one of the five verbs.
-    pub fn http_method(&self) -> Result<HttpMethod, ValidationError> {
-        HttpMethod::parse(&self.method).map_err(|e| e.with_field("descriptor.method"))
-    }
-
-    fn url(&self) -> Result<url::Url, ValidationError> {
-        url::Url::parse(&self.canonical_url).map_err(|_| {
+        let method = HttpMethod::ALL
+            .into_iter()
+            .find(|m| m.as_str() == self.method)
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "descriptor.method",
+                    "must be exactly GET, POST, PUT, PATCH or DELETE",
+                )
+            })?;
+        let url = url::Url::parse(&self.canonical_url).map_err(|_| {
             ValidationError::new("descriptor.canonical_url", "must be an absolute URL")
-        })
-    }
-
-    /// The destination host under the policy-host rule (port and path ignored, case-folded,
-    /// IDN as punycode).
-    pub fn policy_host(&self) -> Result<PolicyHost, ValidationError> {
-        let url = self.url()?;
-        let host = url
-            .host_str()
-            .ok_or_else(|| ValidationError::new("descriptor.canonical_url", "must have a host"))?;
-        PolicyHost::parse(host).map_err(|e| e.with_field("descriptor.canonical_url"))
+        })?;
+        Ok((method, url))
     }
 }
 
@@ -141,11 +141,11 @@ mod tests {
     #[test]
     fn the_policy_host_ignores_port_and_case_and_uses_punycode() {
         let mut d: CanonicalRequestDescriptor = serde_json::from_value(base()).unwrap();
-        assert_eq!(d.policy_host().unwrap().as_str(), "gmail.googleapis.com");
+        assert_eq!(d.policy_scope().unwrap().1.as_str(), "gmail.googleapis.com");
         d.canonical_url = "https://Bücher.de:8443/x?y=1".into();
-        assert_eq!(d.policy_host().unwrap().as_str(), "xn--bcher-kva.de");
+        assert_eq!(d.policy_scope().unwrap().1.as_str(), "xn--bcher-kva.de");
         d.canonical_url = "https://0x7f.1/".into();
-        assert_eq!(d.policy_host().unwrap().as_str(), "127.0.0.1");
+        assert_eq!(d.policy_scope().unwrap().1.as_str(), "127.0.0.1");
         d.canonical_url = "not a url".into();
         assert!(d.validate().is_err());
         d.canonical_url = "https://a.example/".into();

@@ -135,7 +135,7 @@ pub async fn list_for_descriptor(
     tx: Option<&mut Tx<'_>>,
     descriptor: &CanonicalRequestDescriptor,
 ) -> Result<Vec<PolicyRule>, DbError> {
-    descriptor.validate()?;
+    let (method, host) = descriptor.policy_scope()?;
     if descriptor.tenant_id != scope.tenant_id().as_str() {
         return Err(ValidationError::new(
             "descriptor.tenant_id",
@@ -143,8 +143,6 @@ pub async fn list_for_descriptor(
         )
         .into());
     }
-    let host = descriptor.policy_host()?;
-    let method = descriptor.http_method()?;
     let keys = normalize_unique_list("descriptor.query_keys", &descriptor.query_keys);
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
         scope.tenant_id(),
