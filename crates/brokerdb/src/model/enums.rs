@@ -137,6 +137,38 @@ label_enum!(
 );
 
 label_enum!(
+    /// `SecretType` (PostgreSQL `secret_type`).
+    SecretType("secret_type") {
+        /// A static API key.
+        ApiKey = "api_key",
+        /// An OAuth refresh token.
+        OauthRefreshToken = "oauth_refresh_token",
+    }
+);
+
+label_enum!(
+    /// A manifest signing key's algorithm (PostgreSQL `manifest_signing_algorithm`).
+    ManifestKeyAlg("alg") {
+        /// Ed25519 signatures.
+        EdDSA = "EdDSA",
+        /// ECDSA P-256 with SHA-256.
+        ES256 = "ES256",
+    }
+);
+
+label_enum!(
+    /// A manifest signing key's lifecycle status (PostgreSQL `manifest_signing_key_status`).
+    ManifestKeyStatus("status") {
+        /// Signs new manifests (at most one).
+        Active = "active",
+        /// Published for verification only.
+        Retired = "retired",
+        /// Withdrawn; terminal.
+        Revoked = "revoked",
+    }
+);
+
+label_enum!(
     /// What a redaction profile does with a value.
     RedactionAction("action") {
         /// Keep as is.

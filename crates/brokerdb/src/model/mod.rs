@@ -24,8 +24,8 @@ pub use encoding::{
     MAX_WRAPPED_DATA_KEY_BYTES, TokenHash, aad_b64, ciphertext_b64, is_uuid, wrapped_data_key_b64,
 };
 pub use enums::{
-    ApprovalStatus, AuditDecision, AuditEventType, PolicyRuleType, RedactionAction, RiskTier,
-    SsrfReasonCode,
+    ApprovalStatus, AuditDecision, AuditEventType, ManifestKeyAlg, ManifestKeyStatus,
+    PolicyRuleType, RedactionAction, RiskTier, SecretType, SsrfReasonCode,
 };
 pub use http::HttpMethod;
 pub use ids::{

@@ -7,7 +7,7 @@ use brokerdb::db::{Db, ErrorCode, TxOptions, run_in_transaction};
 use brokerdb::model::{IntegrationId, Kid, NonEmptyString, SecretRef, TemplateId, Timestamp};
 use brokerdb::repo::integrations::{self, CreateOptions, IntegrationWrite, SecretMaterial};
 use brokerdb::repo::secrets::{
-    CryptoDefaultsUpdate, KeyStatus, ManifestKey, ManifestKeyAlg, NewManifestSigningKey,
+    CryptoDefaultsUpdate, ManifestKey, ManifestKeyAlg, ManifestKeyStatus, NewManifestSigningKey,
     NewSecretVersion, SecretEnvelope, SecretType, WeakEtag, crypto_defaults, envelopes, keyset,
     manifest_keys,
 };
@@ -321,7 +321,7 @@ async fn manifest_keys_follow_their_lifecycle_with_at_most_one_active() -> TestR
     let sys = db.system();
     let t0 = "2026-11-01T00:00:00.000Z";
     let k1 = manifest_keys::create(&sys, None, &key("mk-1", t0)?).await?;
-    assert_eq!(k1.status, KeyStatus::Retired);
+    assert_eq!(k1.status, ManifestKeyStatus::Retired);
     assert_eq!(k1.retired_at, Some(Timestamp::parse(t0)?));
     assert_eq!((k1.activated_at, k1.revoked_at), (None, None));
     let json = serde_json::to_value(&k1)?;
@@ -337,7 +337,7 @@ async fn manifest_keys_follow_their_lifecycle_with_at_most_one_active() -> TestR
     let active = manifest_keys::set_active(&sys, None, &kid1, t1).await?;
     assert_eq!(
         (active.status, active.activated_at, active.retired_at),
-        (KeyStatus::Active, Some(t1), None)
+        (ManifestKeyStatus::Active, Some(t1), None)
     );
     manifest_keys::create(&sys, None, &key("mk-2", "2026-11-03T00:00:00Z")?).await?;
     assert_eq!(
@@ -363,7 +363,7 @@ async fn manifest_keys_follow_their_lifecycle_with_at_most_one_active() -> TestR
     let retired = manifest_keys::retire(&sys, None, &kid1, t2).await?;
     assert_eq!(
         (retired.status, retired.activated_at, retired.retired_at),
-        (KeyStatus::Retired, Some(t1), Some(t2)),
+        (ManifestKeyStatus::Retired, Some(t1), Some(t2)),
         "retiring keeps activated_at"
     );
     let again = manifest_keys::retire(&sys, None, &kid1, t1).await?;
@@ -373,7 +373,7 @@ async fn manifest_keys_follow_their_lifecycle_with_at_most_one_active() -> TestR
     let revoked = manifest_keys::revoke(&sys, None, &kid1, t3).await?;
     assert_eq!(
         (revoked.status, revoked.revoked_at, revoked.retired_at),
-        (KeyStatus::Revoked, Some(t3), Some(t2))
+        (ManifestKeyStatus::Revoked, Some(t3), Some(t2))
     );
     assert_eq!(
         manifest_keys::revoke(&sys, None, &kid1, t1).await?,

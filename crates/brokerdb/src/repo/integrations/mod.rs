@@ -14,7 +14,7 @@ pub use execute::{
 use crate::db::paging::{Page, PageRequest};
 use crate::db::{DbError, TenantScope};
 use crate::model::{
-    IntegrationId, SecretRef, TemplateId, Timestamp, ValidationError, trimmed_non_empty,
+    IntegrationId, SecretRef, SecretType, TemplateId, Timestamp, ValidationError, trimmed_non_empty,
 };
 
 const REPO: &str = "integrations";
@@ -170,16 +170,12 @@ pub async fn create(
     payload: &IntegrationWrite,
     opts: &CreateOptions,
 ) -> Result<Integration, DbError> {
-    if !matches!(
-        payload.secret_material.kind.as_str(),
-        "api_key" | "oauth_refresh_token"
-    ) {
-        return Err(ValidationError::new(
+    SecretType::parse(&payload.secret_material.kind).map_err(|_| {
+        ValidationError::new(
             "secret_material.type",
             "must be api_key or oauth_refresh_token",
         )
-        .into());
-    }
+    })?;
     let template_version = positive("template_version", opts.template_version)?;
     let secret_version = positive("secret_version", opts.secret_version)?;
     let secret_ref = opts

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use crate::db::{DbError, TenantScope, TxOptions, run_in_transaction};
+pub use crate::model::SecretType;
 use crate::model::{
     IntegrationId, Kid, SecretRef, TenantId, Timestamp, ValidationError, aad_b64, ciphertext_b64,
     trimmed_non_empty, wrapped_data_key_b64,
@@ -58,36 +59,6 @@ const ALL_VERSIONS: &str = concat!(
 );
 const SET_ACTIVE: &str = "UPDATE secrets s SET active_version = $2 WHERE secret_ref = $1
      AND EXISTS (SELECT 1 FROM secret_versions v WHERE v.secret_ref = $1 AND v.version = $2)";
-
-/// `SecretType` (PostgreSQL enum `secret_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SecretType {
-    /// A static API key.
-    ApiKey,
-    /// An OAuth refresh token.
-    OauthRefreshToken,
-}
-
-impl SecretType {
-    /// The enum label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ApiKey => "api_key",
-            Self::OauthRefreshToken => "oauth_refresh_token",
-        }
-    }
-
-    fn from_label(s: &str) -> Result<Self, DbError> {
-        match s {
-            "api_key" => Ok(Self::ApiKey),
-            "oauth_refresh_token" => Ok(Self::OauthRefreshToken),
-            _ => Err(DbError::Unexpected {
-                message: "unknown secret type".into(),
-            }),
-        }
-    }
-}
 
 /// `SecretEnvelope`: AES-256-GCM ciphertext with its wrapped data key. Strict when deserialized.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,7 +181,9 @@ fn from_row(
         secret_ref: secret_ref.clone(),
         tenant_id: tenant.clone(),
         integration_id: row.try_get(0)?,
-        secret_type: SecretType::from_label(&kind)?,
+        secret_type: SecretType::parse(&kind).map_err(|_| DbError::Unexpected {
+            message: "unknown secret type".into(),
+        })?,
         version: row.try_get(2)?,
         envelope: SecretEnvelope {
             key_id: row.try_get(3)?,

@@ -11,6 +11,7 @@ use tokio_postgres::Row;
 
 use crate::db::{DbError, SystemScope, Tx};
 use crate::model::{Kid, NonEmptyString, Timestamp};
+pub use crate::model::{ManifestKeyAlg, ManifestKeyStatus};
 use crate::repo::system_query_in;
 
 const REPO: &str = "manifest_keys";
@@ -47,25 +48,6 @@ const ACTIVE: &str = concat!(
     " FROM manifest_signing_keys WHERE status = 'active' \
      ORDER BY activated_at DESC, created_at DESC, kid LIMIT 1"
 );
-
-/// `EdDSA` or `ES256`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ManifestKeyAlg {
-    /// Ed25519 signatures.
-    EdDSA,
-    /// ECDSA P-256 with SHA-256.
-    ES256,
-}
-
-impl ManifestKeyAlg {
-    /// The enum label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::EdDSA => "EdDSA",
-            Self::ES256 => "ES256",
-        }
-    }
-}
 
 /// JWK key type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,38 +111,6 @@ pub struct ManifestKeys {
     pub keys: Vec<ManifestKey>,
 }
 
-/// Lifecycle status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyStatus {
-    /// Signs new manifests (at most one).
-    Active,
-    /// Published for verification only.
-    Retired,
-    /// Withdrawn; terminal.
-    Revoked,
-}
-
-impl KeyStatus {
-    /// The enum label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Retired => "retired",
-            Self::Revoked => "revoked",
-        }
-    }
-
-    fn from_label(s: &str) -> Result<Self, DbError> {
-        match s {
-            "active" => Ok(Self::Active),
-            "retired" => Ok(Self::Retired),
-            "revoked" => Ok(Self::Revoked),
-            _ => Err(unexpected("unknown manifest key status")),
-        }
-    }
-}
-
 /// Where [`transition`] may move a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyTransition {
@@ -171,10 +121,10 @@ pub enum KeyTransition {
 }
 
 impl KeyTransition {
-    fn target(self) -> KeyStatus {
+    fn target(self) -> ManifestKeyStatus {
         match self {
-            Self::Retire => KeyStatus::Retired,
-            Self::Revoke => KeyStatus::Revoked,
+            Self::Retire => ManifestKeyStatus::Retired,
+            Self::Revoke => ManifestKeyStatus::Revoked,
         }
     }
 }
@@ -206,7 +156,7 @@ pub struct ManifestSigningKeyRecord {
     /// Reference to the private key.
     pub private_key_ref: String,
     /// Lifecycle status.
-    pub status: KeyStatus,
+    pub status: ManifestKeyStatus,
     /// Created.
     pub created_at: Timestamp,
     /// Last activation.
@@ -227,11 +177,8 @@ fn unexpected(message: &'static str) -> DbError {
 }
 
 fn from_row(row: &Row) -> Result<ManifestSigningKeyRecord, DbError> {
-    let alg = match row.try_get::<_, &str>(1)? {
-        "EdDSA" => ManifestKeyAlg::EdDSA,
-        "ES256" => ManifestKeyAlg::ES256,
-        _ => return Err(unexpected("unknown manifest key algorithm")),
-    };
+    let alg = ManifestKeyAlg::parse(row.try_get(1)?)
+        .map_err(|_| unexpected("unknown manifest key algorithm"))?;
     let jwk: serde_json::Value = row.try_get(2)?;
     Ok(ManifestSigningKeyRecord {
         kid: row.try_get(0)?,
@@ -239,7 +186,8 @@ fn from_row(row: &Row) -> Result<ManifestSigningKeyRecord, DbError> {
         public_jwk: serde_json::from_value(jwk)
             .map_err(|_| unexpected("stored public JWK violates its contract"))?,
         private_key_ref: row.try_get(3)?,
-        status: KeyStatus::from_label(row.try_get(4)?)?,
+        status: ManifestKeyStatus::parse(row.try_get(4)?)
+            .map_err(|_| unexpected("unknown manifest key status"))?,
         created_at: row.try_get(5)?,
         activated_at: row.try_get(6)?,
         retired_at: row.try_get(7)?,

@@ -11,6 +11,6 @@ pub use crypto_defaults::{CryptoDefaultsUpdate, CryptoVerificationDefaults};
 pub use envelopes::{NewSecretVersion, SecretEnvelope, SecretEnvelopeVersion, SecretType};
 pub use keyset::{VerificationKeyset, WeakEtag};
 pub use manifest_keys::{
-    Curve, KeyStatus, KeyTransition, KeyType, KeyUse, ManifestKey, ManifestKeyAlg, ManifestKeys,
-    ManifestSigningKeyRecord, NewManifestSigningKey,
+    Curve, KeyTransition, KeyType, KeyUse, ManifestKey, ManifestKeyAlg, ManifestKeyStatus,
+    ManifestKeys, ManifestSigningKeyRecord, NewManifestSigningKey,
 };
