@@ -1,6 +1,7 @@
 //! Policy-engine rate limit (spec §3): `rl:v1:<key>`, a fixed window per caller-supplied key.
 
 use brokerdb::model::Timestamp;
+pub use brokerdb::repo::policy_rules::RateLimit;
 use serde::{Deserialize, Serialize};
 
 use super::{DEFAULT_PREFIX, PolicyRuleType};
@@ -10,16 +11,6 @@ use crate::{AdapterError, RedisConn};
 
 /// Longest key accepted (the reference had no bound).
 pub const MAX_KEY_LEN: usize = 1024;
-
-/// `{max_requests, interval_seconds}` of a rate-limit rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    /// Hits allowed per window (≥ 1).
-    pub max_requests: i64,
-    /// Window length in seconds (≥ 1).
-    pub interval_seconds: i64,
-}
 
 /// The parts of a `PolicyRule` the check reads: its type and its limit. Deserializes from a
 /// whole PolicyRule JSON (other fields ignored).
@@ -43,7 +34,7 @@ impl RateLimitRule {
         let Some(limit) = self.rate_limit else {
             return Err(AdapterError::invalid("rule.rate_limit", "is required"));
         };
-        let positive = |n: i64, field| {
+        let positive = |n: i32, field| {
             u64::try_from(n)
                 .ok()
                 .filter(|n| *n >= 1)

@@ -10,7 +10,7 @@ use brokerdb_redis::policy::{PolicyRateLimitStore, PolicyRuleType, RateLimit, Ra
 
 use crate::support::code;
 
-fn rule(max_requests: i64, interval_seconds: i64) -> RateLimitRule {
+fn rule(max_requests: i32, interval_seconds: i32) -> RateLimitRule {
     RateLimitRule {
         rule_type: PolicyRuleType::RateLimit,
         rate_limit: Some(RateLimit {

@@ -45,7 +45,7 @@ fn rule() -> RateLimitRule {
     RateLimitRule {
         rule_type: PolicyRuleType::RateLimit,
         rate_limit: Some(RateLimit {
-            max_requests: i64::MAX,
+            max_requests: i32::MAX,
             interval_seconds: 60,
         }),
     }
