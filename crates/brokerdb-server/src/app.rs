@@ -24,25 +24,29 @@ pub struct AppState {
     pub redis_adapters: Option<brokerdb_redis::RedisConn>,
     /// Renders the Prometheus metrics.
     pub metrics: PrometheusHandle,
+    /// Age of the last audit checkpoint, when the service writes them.
+    pub checkpoints: crate::checkpoints::CheckpointClock,
 }
 
 impl AppState {
-    /// State over the application's pools and Redis manager.
-    pub fn new(
+    /// State over the application's pools and Redis manager. Fails when a pool's role would
+    /// switch tenant isolation off, or a pool cannot connect ([`Db::connect`]).
+    pub async fn new(
         runtime: Pool,
         system: Pool,
         redis: redis::aio::ConnectionManager,
         settings: DbSettings,
         cursor_key: CursorKey,
-    ) -> Self {
-        let db = Db::new(runtime.clone(), system, settings, cursor_key);
-        Self {
+    ) -> Result<Self, brokerdb::db::ConnectError> {
+        let db = Db::connect(runtime.clone(), system, settings, cursor_key).await?;
+        Ok(Self {
             db,
             runtime,
             redis,
             redis_adapters: None,
             metrics: crate::metrics::handle(),
-        }
+            checkpoints: crate::checkpoints::CheckpointClock::default(),
+        })
     }
 
     /// The same state with the Redis adapters' pool.

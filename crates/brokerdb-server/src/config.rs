@@ -6,6 +6,18 @@ use tokio_postgres::Config;
 
 use crate::cli::ConnectionArgs;
 
+/// A refused `Db::connect` as the user should read it: a pool whose role is unsafe names the
+/// variables that set the roles' URLs; a pool that cannot connect keeps its cause.
+pub fn explain_connect_error(err: brokerdb::db::ConnectError) -> anyhow::Error {
+    match err {
+        e @ brokerdb::db::ConnectError::UnsafeRole { .. } => anyhow::anyhow!(
+            "{e} (DATABASE_RUNTIME_URL sets the runtime pool's URL and DATABASE_SYSTEM_URL the \
+             system pool's; without them both are derived from DATABASE_URL with the user replaced)"
+        ),
+        other => anyhow::Error::new(other),
+    }
+}
+
 /// Connection settings of the three database roles.
 #[derive(Debug, Clone)]
 pub struct DatabaseTargets {

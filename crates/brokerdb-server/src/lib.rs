@@ -4,6 +4,7 @@
 //! the pools and clients and hands them to the library crates.
 
 pub mod app;
+pub mod checkpoints;
 pub mod cli;
 pub mod commands;
 pub mod config;

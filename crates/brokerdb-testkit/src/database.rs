@@ -48,11 +48,20 @@ async fn create(template: Option<&str>) -> TestDatabase {
         .batch_execute(&sql)
         .await
         .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
-    TestDatabase {
+    let db = TestDatabase {
         admin: conninfo::for_database(&services.admin, &name),
         server_admin: services.admin.clone(),
         name,
+    };
+    if template.is_some() {
+        // A clone does not inherit the template's database-level grants: the runner re-applies
+        // them (nothing is pending, so that is all it does), as it would after a restore.
+        let mut client = db.admin().await;
+        brokerdb::migrate::apply_pending(&mut client)
+            .await
+            .unwrap_or_else(|e| panic!("cannot harden the test database: {e}"));
     }
+    db
 }
 
 impl TestDatabase {
@@ -83,15 +92,18 @@ impl TestDatabase {
 
     /// A [`Db`] on this database: runtime and system pools of 4 connections, default settings,
     /// a random cursor key.
-    pub fn db(&self) -> Db {
-        self.db_with(DbSettings::default())
+    pub async fn db(&self) -> Db {
+        self.db_with(DbSettings::default()).await
     }
 
-    /// A [`Db`] on this database with `settings`.
-    pub fn db_with(&self, settings: DbSettings) -> Db {
+    /// A [`Db`] on this database with `settings` (through [`Db::connect`], so the pools' roles are
+    /// checked as in production).
+    pub async fn db_with(&self, settings: DbSettings) -> Db {
         let runtime = pool::build(&self.runtime_config(), 4).expect("runtime pool");
         let system = pool::build(&self.system_config(), 4).expect("system pool");
-        Db::new(runtime, system, settings, CursorKey::random())
+        Db::connect(runtime, system, settings, CursorKey::random())
+            .await
+            .unwrap_or_else(|e| panic!("Db::connect refused the test database's roles: {e}"))
     }
 
     /// A superuser connection to this database.

@@ -9,7 +9,7 @@ use brokerdb_redis::auth::WorkloadLookup;
 async fn the_workload_is_found_by_its_trimmed_san_uri_in_the_system_scope_or_a_caller_transaction()
 {
     let test = brokerdb_testkit::database().await;
-    let db = test.db();
+    let db = test.db().await;
     for t in ["t_a", "t_b"] {
         tenants::create(&db.system(), t, Some(t)).await.unwrap();
     }

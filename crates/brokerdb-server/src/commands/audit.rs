@@ -1,35 +1,66 @@
-//! `brokerdb audit verify [--tenant T]`: walks the audit hash chains and reports the first
-//! broken link of each.
+//! `brokerdb audit …`: seal the audit chains, sign checkpoints of their heads, and verify them.
 
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use brokerdb::audit::{self, ChainReport};
+use brokerdb::audit::checkpoint::{self, database_name, read_checkpoints};
+use brokerdb::audit::{
+    self, ChainReport, CheckpointKey, CheckpointSet, CheckpointSigner, VerifyOptions,
+};
 use brokerdb::db::{CursorKey, Db, DbSettings};
 use brokerdb::model::TenantId;
 
-use crate::cli::{AuditAction, AuditArgs, AuditVerifyArgs};
+use crate::cli::{
+    AuditAction, AuditArgs, AuditCheckpointArgs, AuditKeygenArgs, AuditSealArgs, AuditVerifyArgs,
+    ConnectionArgs,
+};
 use crate::services::{Postgres, check_pool, pool};
 
 /// Runs an `audit` subcommand.
 pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     match args.action {
         AuditAction::Verify(args) => verify(args).await,
+        AuditAction::Checkpoint(args) => write_checkpoint(args).await,
+        AuditAction::Keygen(args) => keygen(&args),
+        AuditAction::Seal(args) => seal(args).await,
     }
 }
 
-/// One line for a chain: `ok` with its length, or `BROKEN` with the first broken link.
+/// The data layer on the configured (or embedded) database; only the system role is used.
+async fn open(connection: &ConnectionArgs) -> anyhow::Result<(Postgres, Db)> {
+    let postgres = Postgres::start(connection).await?;
+    let system = pool(&postgres.targets.system, 2)?;
+    check_pool(&system, &postgres.targets.system).await?;
+    let runtime = pool(&postgres.targets.runtime, 1)?;
+    let db = Db::connect(runtime, system, DbSettings::default(), CursorKey::random())
+        .await
+        .map_err(crate::config::explain_connect_error)?;
+    Ok((postgres, db))
+}
+
+/// One line for a chain: `ok` with its length, or `BROKEN` with the first problem.
 fn line(chain: &str, report: &ChainReport) -> String {
+    let checkpoints = match report.checkpoints {
+        0 => String::new(),
+        n => format!(
+            ", extends {n} signed checkpoint{}",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
     match &report.first_broken {
-        None => format!("ok      {chain}: {} links", report.links),
+        None => format!("ok      {chain}: {} links{checkpoints}", report.links),
         Some(b) => format!(
-            "BROKEN  {chain}: first broken link at chain_seq {}{}: {}",
-            b.chain_seq,
+            "BROKEN  {chain}: {}{}: {}",
+            b.chain_seq
+                .map(|s| format!("at chain_seq {s}"))
+                .unwrap_or_else(|| "unsealed row".to_owned()),
             b.event_id
                 .as_ref()
                 .map(|e| format!(" (event_id {e})"))
                 .unwrap_or_default(),
-            b.reason
+            b.reason()
         ),
     }
 }
@@ -41,21 +72,40 @@ async fn verify(args: AuditVerifyArgs) -> anyhow::Result<ExitCode> {
         .map(TenantId::parse)
         .transpose()
         .context("--tenant is not a valid tenant id")?;
-    let postgres = Postgres::start(&args.connection).await?;
-    // Only the system role (BYPASSRLS, read-only here) is used; the runtime pool stays empty.
-    let system = pool(&postgres.targets.system, 2)?;
-    check_pool(&system, &postgres.targets.system).await?;
-    let runtime = pool(&postgres.targets.runtime, 1)?;
-    let db = Db::new(runtime, system, DbSettings::default(), CursorKey::random());
+    let key = args
+        .public_key
+        .as_deref()
+        .map(CheckpointKey::from_hex)
+        .transpose()?;
+    let (_postgres, db) = open(&args.connection).await?;
+    let system = db.system();
+    let checkpoints = match (&args.checkpoints, &key) {
+        (Some(path), Some(key)) => {
+            let database = database_name(&system).await?;
+            let set = CheckpointSet::verified(read_checkpoints(path)?, key, &database)?;
+            println!(
+                "checking against {} signed checkpoint{} from {}",
+                set.len(),
+                if set.len() == 1 { "" } else { "s" },
+                path.display()
+            );
+            set
+        }
+        _ => CheckpointSet::empty(),
+    };
+    let opts = VerifyOptions {
+        max_merge_delay: args.max_merge_delay,
+        checkpoints,
+    };
     let tenants = match &only {
         Some(t) => vec![t.clone()],
-        None => audit::chained_tenants(&db.system())
+        None => audit::chained_tenants(&system)
             .await
             .context("cannot list the tenants")?,
     };
     let (mut chains, mut broken, mut links) = (0, 0, 0);
     for t in &tenants {
-        let report = audit::verify_tenant_chain(&db.system(), t)
+        let report = audit::verify_tenant_chain(&system, t, &opts)
             .await
             .with_context(|| format!("cannot read the audit chain of tenant {t}"))?;
         println!("{}", line(&format!("tenant {t}"), &report));
@@ -64,7 +114,7 @@ async fn verify(args: AuditVerifyArgs) -> anyhow::Result<ExitCode> {
         broken += usize::from(!report.is_valid());
     }
     if only.is_none() {
-        let report = audit::verify_system_chain(&db.system())
+        let report = audit::verify_system_chain(&system, &opts)
             .await
             .context("cannot read the system audit chain")?;
         println!("{}", line("system", &report));
@@ -79,4 +129,56 @@ async fn verify(args: AuditVerifyArgs) -> anyhow::Result<ExitCode> {
         println!("audit trail BROKEN: {broken} of {chains} chains");
         Ok(ExitCode::FAILURE)
     }
+}
+
+async fn write_checkpoint(args: AuditCheckpointArgs) -> anyhow::Result<ExitCode> {
+    // The key is checked before any server is touched: a bad key fails fast.
+    let signer = CheckpointSigner::read_file(&args.key)?;
+    let (_postgres, db) = open(&args.connection).await?;
+    if args.seal_first {
+        audit::seal_pending(&db.system(), audit::DEFAULT_BATCH)
+            .await
+            .context("cannot seal the queued audit rows")?;
+    }
+    let checkpoints = audit::create_checkpoints(&db.system(), &signer)
+        .await
+        .context("cannot read the chain heads")?;
+    if args.out == Path::new("-") {
+        std::io::stdout().write_all(checkpoint::to_jsonl(&checkpoints).as_bytes())?;
+    } else {
+        let path = checkpoint::write_checkpoints(&args.out, &checkpoints)?;
+        eprintln!(
+            "signed {} chain head{} into {}",
+            checkpoints.len(),
+            if checkpoints.len() == 1 { "" } else { "s" },
+            path.display()
+        );
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keygen(args: &AuditKeygenArgs) -> anyhow::Result<ExitCode> {
+    let signer = CheckpointSigner::create_file(&args.out)?;
+    eprintln!(
+        "wrote a new checkpoint signing key to {} (mode 0600); its public key:",
+        args.out.display()
+    );
+    println!("{}", signer.public_key().to_hex());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn seal(args: AuditSealArgs) -> anyhow::Result<ExitCode> {
+    let (_postgres, db) = open(&args.connection).await?;
+    let report = audit::seal_pending(&db.system(), args.batch)
+        .await
+        .context("cannot seal the queued audit rows")?;
+    if report.busy {
+        println!("another sealer is running (the service?): it seals the queue");
+    }
+    println!(
+        "sealed {} tenant and {} system audit rows ({} queue entries dropped)",
+        report.tenant_links, report.system_links, report.dropped
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,10 @@
 //! `brokerdb serve`.
 
+use anyhow::Context;
+use brokerdb::audit::{self, CheckpointSigner, SealerSettings};
+
 use crate::app::{AppState, Application};
+use crate::checkpoints::{self, CheckpointClock};
 use crate::cli::ServeArgs;
 use crate::services::{Postgres, Redis, check_pool, pool};
 
@@ -13,6 +17,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         redis::Client::open(url)
             .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL ({})", e))?;
     }
+    let cursor_key = args.data.cursor_key()?;
+    let signer = args
+        .audit
+        .audit_checkpoint_key_file
+        .as_deref()
+        .map(CheckpointSigner::read_file)
+        .transpose()
+        .context("AUDIT_CHECKPOINT_KEY_FILE cannot be used")?;
     let postgres = Postgres::start(&args.connection).await?;
     let redis = Redis::start(redis_url, &args.connection.data_dir).await?;
     let runtime = pool(&postgres.targets.runtime, args.pool_size)?;
@@ -22,14 +34,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let manager = redis.connect().await?;
     let adapters = brokerdb_redis::RedisConn::standalone(redis.client()?, args.redis.settings())
         .map_err(|e| anyhow::anyhow!("cannot set up the Redis adapters: {e}"))?;
-    let state = AppState::new(
-        runtime,
-        system,
-        manager,
-        args.data.settings(),
-        args.data.cursor_key()?,
-    )
-    .with_redis_adapters(adapters);
+    let mut state = AppState::new(runtime, system, manager, args.data.settings(), cursor_key)
+        .await
+        .map_err(crate::config::explain_connect_error)?
+        .with_redis_adapters(adapters);
+    let sealer = audit::spawn_sealer(
+        state.db.clone(),
+        SealerSettings {
+            interval: args.audit.audit_seal_interval,
+            max_merge_delay: args.audit.audit_max_merge_delay,
+            ..SealerSettings::default()
+        },
+    );
+    let checkpointer = match (signer, args.audit.audit_checkpoint_dir.clone()) {
+        (Some(signer), Some(dir)) => {
+            state.checkpoints = CheckpointClock::started_now();
+            Some(checkpoints::spawn(
+                state.db.clone(),
+                signer,
+                dir,
+                args.audit.audit_checkpoint_interval,
+                state.checkpoints.clone(),
+            ))
+        }
+        _ => None,
+    };
     let app = Application::bind(args.listen, state).await?;
     let addr = app.local_addr()?;
     tracing::info!(
@@ -40,6 +69,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     app.run_until(shutdown_signal()).await?;
     tracing::info!("shutting down");
+    if let Some(task) = checkpointer {
+        task.abort();
+    }
+    // The last round commits before the servers stop: nothing committed stays unsealed.
+    sealer.stop().await;
     drop(redis);
     drop(postgres);
     Ok(())

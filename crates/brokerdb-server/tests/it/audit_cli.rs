@@ -1,4 +1,4 @@
-//! `brokerdb audit verify`, run as a user runs it.
+//! `brokerdb audit verify / seal / keygen / checkpoint`, run as a user runs them.
 
 use brokerdb::audit::{self, AuditEvent, AuditEventType, SystemAuditEvent};
 use brokerdb::db::{Db, TxOptions};
@@ -11,7 +11,8 @@ use crate::support::{brokerdb, run};
 
 type Error = Box<dyn std::error::Error>;
 
-/// Tenants t_a (4 events) and t_b (3 events), and 2 system events.
+/// Tenants t_a (4 events) and t_b (3 events), and 2 system events, sealed by `brokerdb audit
+/// seal`.
 async fn seeded() -> Result<(TestDatabase, Db), Error> {
     let test_db = database().await;
     test_db
@@ -19,7 +20,7 @@ async fn seeded() -> Result<(TestDatabase, Db), Error> {
         .await
         .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A'), ('t_b', 'B')")
         .await?;
-    let db = test_db.db();
+    let db = test_db.db().await;
     for (t, n) in [("t_a", 4), ("t_b", 3)] {
         let tenant = TenantId::parse(t)?;
         for i in 1..=n {
@@ -42,10 +43,16 @@ async fn seeded() -> Result<(TestDatabase, Db), Error> {
         db.system()
             .transaction(&TxOptions::default(), move |tx| {
                 let e = e.clone();
-                Box::pin(async move { audit::append_system_in(tx, &e).await.map(|_| ()) })
+                Box::pin(async move { audit::append_system_in(tx, &e).await })
             })
             .await?;
     }
+    let out = run(brokerdb().args(["audit", "seal", "--database-url", &test_db.admin_url()]))?;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "sealed 7 tenant and 2 system audit rows (0 queue entries dropped)\n"
+    );
+    assert!(out.status.success());
     Ok((test_db, db))
 }
 
@@ -67,9 +74,12 @@ fn audit_verify_has_help_saying_what_it_reports_and_its_exit_codes() -> TestResu
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     for expect in [
-        "first broken link with its tenant, chain_seq and event_id",
-        "Exits 0 when every chain is intact and 1 when one is broken",
+        "the first problem with its position and event id",
+        "Exits 0 when every chain is intact and 1 otherwise",
         "--tenant <TENANT>",
+        "--checkpoints <CHECKPOINTS>",
+        "--public-key <PUBLIC_KEY>",
+        "--max-merge-delay <MAX_MERGE_DELAY>",
         "[env: DATABASE_URL",
     ] {
         assert!(text.contains(expect), "{expect:?} not in:\n{text}");
@@ -116,15 +126,15 @@ async fn an_edited_and_a_deleted_row_are_each_reported_with_exit_code_1() -> Tes
     assert_eq!(code, Some(1), "{out}");
     assert_eq!(
         out,
-        "BROKEN  tenant t_a: first broken link at chain_seq 2 (event_id evt_t_a_2): row content does not match its hash (the row was modified)\n\
-         BROKEN  tenant t_b: first broken link at chain_seq 2 (event_id evt_t_b_3): link missing (a row was deleted)\n\
+        "BROKEN  tenant t_a: at chain_seq 2 (event_id evt_t_a_2): row content does not match its seal (the row was modified)\n\
+         BROKEN  tenant t_b: at chain_seq 2 (event_id evt_t_b_2): the sealed audit row is missing (the row was deleted)\n\
          ok      system: 2 links\n\
          audit trail BROKEN: 2 of 3 chains\n"
     );
     let (code, out) = verify(&test_db, &["--tenant", "t_b"])?;
     assert_eq!(code, Some(1));
     assert!(
-        out.starts_with("BROKEN  tenant t_b: first broken link at chain_seq 2"),
+        out.starts_with("BROKEN  tenant t_b: at chain_seq 2"),
         "{out}"
     );
     Ok(())
@@ -158,6 +168,131 @@ async fn a_bad_tenant_or_an_unreachable_database_is_one_clear_error() -> TestRes
             "error: cannot connect to PostgreSQL as brokerdb_system@127.0.0.1:1/brokerdb"
         ) && !stderr.contains("s3cret"),
         "{stderr}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_chain_rewound_after_a_signed_checkpoint_fails_verify_with_exit_code_1() -> TestResult {
+    let (test_db, _db) = seeded().await?;
+    let dir = tempfile::tempdir()?;
+    let key = dir.path().join("checkpoint.key");
+    let out = run(brokerdb().args(["audit", "keygen", "--out"]).arg(&key))?;
+    assert!(out.status.success());
+    let public = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(public.len(), 64, "the public key alone on stdout: {public}");
+    let checkpoints = dir.path().join("checkpoints");
+    let out = run(brokerdb()
+        .args([
+            "audit",
+            "checkpoint",
+            "--database-url",
+            &test_db.admin_url(),
+            "--key",
+        ])
+        .arg(&key)
+        .arg("--out")
+        .arg(&checkpoints))?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("signed 3 chain heads into "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let with_checkpoints = |test_db: &TestDatabase| {
+        run(brokerdb()
+            .args(["audit", "verify", "--database-url", &test_db.admin_url()])
+            .arg("--checkpoints")
+            .arg(&checkpoints)
+            .args(["--public-key", &public]))
+    };
+    let out = with_checkpoints(&test_db)?;
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        ),
+        (
+            Some(0),
+            "checking against 3 signed checkpoints from ".to_owned()
+                + &checkpoints.display().to_string()
+                + "\nok      tenant t_a: 4 links, extends 1 signed checkpoint\n\
+                   ok      tenant t_b: 3 links, extends 1 signed checkpoint\n\
+                   ok      system: 2 links, extends 1 signed checkpoint\n\
+                   audit trail intact: 3 chains, 9 links verified\n"
+        )
+    );
+
+    // An administrator deletes t_a's last event and its seal: consistent, but short.
+    test_db
+        .admin()
+        .await
+        .batch_execute(
+            "ALTER TABLE audit_events DISABLE TRIGGER ALL; ALTER TABLE audit_seals DISABLE TRIGGER ALL;
+             DELETE FROM audit_events WHERE event_id = 'evt_t_a_4';
+             DELETE FROM audit_seals WHERE event_id = 'evt_t_a_4';
+             ALTER TABLE audit_events ENABLE TRIGGER ALL; ALTER TABLE audit_seals ENABLE TRIGGER ALL;",
+        )
+        .await?;
+    assert_eq!(
+        verify(&test_db, &["--tenant", "t_a"])?.0,
+        Some(0),
+        "consistent"
+    );
+    let out = with_checkpoints(&test_db)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("BROKEN  tenant t_a: at chain_seq 4: the chain is shorter than a signed checkpoint (it was rewound or truncated)"),
+        "{stdout}"
+    );
+
+    // A checkpoint verified with another key is an error, not a pass.
+    let other = run(brokerdb()
+        .args(["audit", "keygen", "--out"])
+        .arg(dir.path().join("other.key")))?;
+    let other = String::from_utf8_lossy(&other.stdout).trim().to_owned();
+    let out = run(brokerdb()
+        .args(["audit", "verify", "--database-url", &test_db.admin_url()])
+        .arg("--checkpoints")
+        .arg(&checkpoints)
+        .args(["--public-key", &other]))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("error: ") && stderr.contains("signature does not verify"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[test]
+fn keygen_refuses_to_overwrite_and_checkpoint_refuses_a_readable_key() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    let key = dir.path().join("k");
+    assert!(
+        run(brokerdb().args(["audit", "keygen", "--out"]).arg(&key))?
+            .status
+            .success()
+    );
+    let again = run(brokerdb().args(["audit", "keygen", "--out"]).arg(&key))?;
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("cannot create"));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644))?;
+    let out = run(brokerdb()
+        .args(["audit", "checkpoint", "--out", "-", "--key"])
+        .arg(&key)
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/x"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("is readable by group or others (mode 644); run chmod 600 on it"),
+        "checked before connecting: {stderr}"
     );
     Ok(())
 }

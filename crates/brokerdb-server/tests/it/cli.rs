@@ -270,7 +270,7 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
         "(6 operations × 3 implementations + the unchained append × 2 pgbench variants) × 2 concurrencies:\n{table}"
     );
     for op in [
-        "audit append (hash-chained)",
+        "audit append (chained: queued, sealed after commit)",
         "audit append (same INSERT, unchained copy)",
         "audit query page",
     ] {

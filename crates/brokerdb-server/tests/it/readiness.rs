@@ -25,7 +25,8 @@ async fn state(db: &TestDatabase, redis_url: &str) -> Result<AppState, Box<dyn s
         .await?,
         DbSettings::default(),
         CursorKey::random(),
-    ))
+    )
+    .await?)
 }
 
 async fn get(
@@ -109,7 +110,7 @@ async fn metrics_expose_repository_and_pool_metrics_after_a_request() -> TestRes
     let r = redis().await;
     let mut state = state(&db, r.url()).await?;
     // Every operation counts as slow, so the slow-operation counter shows too.
-    state.db = brokerdb::db::Db::new(
+    state.db = brokerdb::db::Db::connect(
         pool(&db.runtime_config(), 2)?,
         pool(&db.system_config(), 2)?,
         DbSettings {
@@ -117,7 +118,8 @@ async fn metrics_expose_repository_and_pool_metrics_after_a_request() -> TestRes
             ..DbSettings::default()
         },
         CursorKey::random(),
-    );
+    )
+    .await?;
     assert_eq!(get(state.clone(), "/readyz").await?.0, StatusCode::OK);
     let response = router(state)
         .oneshot(Request::get("/metrics").body(Body::empty())?)

@@ -10,10 +10,11 @@ use crate::model::{EventId, Timestamp};
 use crate::repo::audit_events::{checked_limit, cursor_position};
 
 const SORT_TAG: &str = "system_audit_events:timestamp_desc,event_id_desc";
-const PAGE: &str = "SELECT event_id, \"timestamp\", actor, action, correlation_id, event_json, chain_seq
-     FROM system_audit_events
-     WHERE (\"timestamp\", event_id) < (COALESCE($1, 'infinity'::timestamptz), COALESCE($2, ''::text))
-     ORDER BY \"timestamp\" DESC, event_id DESC LIMIT $3";
+const PAGE: &str = "SELECT e.event_id, e.\"timestamp\", e.actor, e.action, e.correlation_id, e.event_json,
+            (SELECT s.chain_seq FROM system_audit_seals s WHERE s.event_id = e.event_id)
+     FROM system_audit_events e
+     WHERE (e.\"timestamp\", e.event_id) < (COALESCE($1, 'infinity'::timestamptz), COALESCE($2, ''::text))
+     ORDER BY e.\"timestamp\" DESC, e.event_id DESC LIMIT $3";
 
 /// A stored system event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,8 +31,8 @@ pub struct SystemAuditRecord {
     pub correlation_id: String,
     /// Details.
     pub details: Map<String, Value>,
-    /// Position in the system chain.
-    pub chain_seq: i64,
+    /// Position in the system chain; `None` until the sealer has sealed it.
+    pub chain_seq: Option<i64>,
 }
 
 /// System events, newest first (`timestamp` desc, `event_id` desc); `limit` 1..=200 (default

@@ -6,6 +6,7 @@
 //! opened from it; a pre-tenant lookup runs through [`Db::system`] (BYPASSRLS role). The pools are
 //! private, so no query can be issued without choosing one of the two.
 
+mod connect;
 mod error;
 mod observe;
 pub mod paging;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 
+pub use connect::{ConnectError, PoolRole};
 pub use error::{DbError, ErrorCode};
 pub use paging::CursorKey;
 pub use scope::{Params, Scope, ScopeKey, SystemScope, TenantScope};
@@ -43,7 +45,8 @@ impl Default for DbSettings {
     }
 }
 
-/// The handle repositories work through, built from pools the application owns.
+/// The handle repositories work through, built from pools the application owns by
+/// [`Db::connect`], which refuses pools whose roles would switch tenant isolation off.
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
@@ -58,9 +61,9 @@ struct Inner {
 }
 
 impl Db {
-    /// `runtime` must connect as the runtime role (no BYPASSRLS), `system` as the system role.
-    /// `cursor_key` signs keyset cursors; give every instance of a deployment the same key.
-    pub fn new(runtime: Pool, system: Pool, settings: DbSettings, cursor_key: CursorKey) -> Self {
+    /// The handle over two pools, unchecked: only [`Db::connect`] (which checks the pools' roles
+    /// first) hands it out.
+    fn assemble(runtime: Pool, system: Pool, settings: DbSettings, cursor_key: CursorKey) -> Self {
         Self {
             inner: Arc::new(Inner {
                 runtime,

@@ -3,18 +3,36 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use super::{Migration, MigrationError, MigrationState, MigrationStatus};
 
-/// Session advisory lock key held while migrating, so concurrent migrators of one database
-/// apply each migration once.
-const MIGRATION_LOCK_KEY: i64 = 0x6272_6f6b_6572_6462; // "brokerdb"
+/// The table whose lock serializes migrators. Nobody but its creator (the migrating superuser
+/// or owner member) has a privilege on it, so no runtime role can lock it to block `migrate`
+/// (an advisory lock, which any role can take, could be held to do exactly that).
+const CREATE_LOCK_TABLE: &str = "CREATE TABLE IF NOT EXISTS brokerdb_migration_lock ()";
+const TAKE_LOCK: &str = "LOCK TABLE brokerdb_migration_lock IN ACCESS EXCLUSIVE MODE";
+/// Database-level privileges are not copied by `CREATE DATABASE … TEMPLATE` nor restored by
+/// `pg_dump` without `--create`, so every run re-asserts them: no temporary tables for anyone but
+/// superusers (a temporary table shadows a real one for any function that searches `pg_temp`).
+const HARDEN_DATABASE: &str = "DO $harden$
+BEGIN
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'brokerdb_app') THEN
+        EXECUTE format('REVOKE TEMPORARY, CREATE ON DATABASE %I FROM brokerdb_app, brokerdb_system',
+                       current_database());
+    END IF;
+END
+$harden$";
+const STILL_TEMPORARY: &str = "SELECT r.rolname::text FROM pg_catalog.pg_roles r
+     WHERE r.rolname IN ('brokerdb_app', 'brokerdb_system')
+       AND has_database_privilege(r.oid, current_database(), 'TEMPORARY')
+     ORDER BY 1 LIMIT 1";
 
 const LEDGER_EXISTS: &str = "SELECT to_regclass('public.brokerdb_schema_migrations') IS NOT NULL";
 const LEDGER_ROWS: &str =
     "SELECT version, name, checksum, applied_at FROM brokerdb_schema_migrations ORDER BY version";
-const CREATE_LEDGER: &str = "CREATE TABLE brokerdb_schema_migrations (
+const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS brokerdb_schema_migrations (
     version INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
     checksum TEXT NOT NULL,
@@ -29,11 +47,13 @@ struct LedgerRow {
     applied_at: SystemTime,
 }
 
-async fn ledger_exists(client: &Client) -> Result<bool, tokio_postgres::Error> {
+async fn ledger_exists(client: &impl GenericClient) -> Result<bool, tokio_postgres::Error> {
     Ok(client.query_one(LEDGER_EXISTS, &[]).await?.get(0))
 }
 
-async fn read_ledger(client: &Client) -> Result<BTreeMap<u32, LedgerRow>, MigrationError> {
+async fn read_ledger(
+    client: &impl GenericClient,
+) -> Result<BTreeMap<u32, LedgerRow>, MigrationError> {
     let db = |source| MigrationError::Database {
         action: "read the migration ledger",
         source,
@@ -59,6 +79,10 @@ async fn read_ledger(client: &Client) -> Result<BTreeMap<u32, LedgerRow>, Migrat
 /// The state of every embedded migration (and of applied ones this build does not know), in
 /// version order. Reads only; a database without a ledger has every migration pending.
 pub async fn status(client: &Client) -> Result<Vec<MigrationStatus>, MigrationError> {
+    status_of(client).await
+}
+
+async fn status_of(client: &impl GenericClient) -> Result<Vec<MigrationStatus>, MigrationError> {
     let mut ledger = read_ledger(client).await?;
     let mut out = Vec::new();
     for m in Migration::embedded() {
@@ -90,36 +114,61 @@ pub async fn status(client: &Client) -> Result<Vec<MigrationStatus>, MigrationEr
 
 /// Applies every pending migration in version order, each in its own transaction with its ledger
 /// row, and returns the ones applied. Refuses (applying nothing) when an applied migration has
-/// changed. Holds a session advisory lock meanwhile, so concurrent callers wait rather than race.
+/// changed. Each transaction first locks `brokerdb_migration_lock` and re-reads the ledger, so
+/// concurrent callers wait rather than race. Then it revokes `TEMPORARY` on the database from
+/// everyone (every run: see `HARDEN_DATABASE`) and fails if a runtime role still has it.
 pub async fn apply_pending(client: &mut Client) -> Result<Vec<Migration>, MigrationError> {
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
-        .await
-        .map_err(|source| MigrationError::Database {
-            action: "take the migration lock",
-            source,
-        })?;
-    let result = apply_locked(client).await;
-    let unlock = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
-        .await;
-    let applied = result?;
-    unlock.map_err(|source| MigrationError::Database {
-        action: "release the migration lock",
-        source,
-    })?;
+    bootstrap(client).await?;
+    let mut applied = Vec::new();
+    while let Some(m) = apply_next(client).await? {
+        applied.push(m);
+    }
+    harden(client).await?;
     Ok(applied)
 }
 
-async fn apply_locked(client: &mut Client) -> Result<Vec<Migration>, MigrationError> {
+/// Creates the ledger and the lock table if missing. Two migrators creating them at once can
+/// collide in the catalog; the loser sees them on its second try.
+async fn bootstrap(client: &Client) -> Result<(), MigrationError> {
     let create = |source| MigrationError::Database {
         action: "create the migration ledger",
         source,
     };
-    if !ledger_exists(client).await.map_err(create)? {
-        client.batch_execute(CREATE_LEDGER).await.map_err(create)?;
+    let mut attempt = 0;
+    loop {
+        let result = async {
+            if !ledger_exists(client).await? {
+                client.batch_execute(CREATE_LEDGER).await?;
+            }
+            client.batch_execute(CREATE_LOCK_TABLE).await
+        }
+        .await;
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 10 && is_catalog_race(&e) => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+            }
+            Err(e) => return Err(create(e)),
+        }
     }
-    let statuses = status(client).await?;
+}
+
+fn is_catalog_race(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    e.code()
+        .is_some_and(|c| *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::DUPLICATE_TABLE)
+}
+
+/// Applies the lowest pending migration under the lock; `None` when nothing is pending.
+async fn apply_next(client: &mut Client) -> Result<Option<Migration>, MigrationError> {
+    let lock = |source| MigrationError::Database {
+        action: "take the migration lock",
+        source,
+    };
+    let tx = client.transaction().await.map_err(lock)?;
+    tx.batch_execute(TAKE_LOCK).await.map_err(lock)?;
+    let statuses = status_of(&tx).await?;
     for s in &statuses {
         if let MigrationState::Changed { applied_checksum } = &s.state {
             let embedded = Migration::embedded()
@@ -132,28 +181,37 @@ async fn apply_locked(client: &mut Client) -> Result<Vec<Migration>, MigrationEr
             });
         }
     }
-    let pending: Vec<Migration> = Migration::embedded()
-        .iter()
-        .filter(|m| {
-            statuses
-                .iter()
-                .any(|s| s.version == m.version && s.state == MigrationState::Pending)
-        })
-        .copied()
-        .collect();
-    for m in &pending {
-        let failed = |source| MigrationError::Failed {
-            label: m.label(),
-            source,
-        };
-        let tx = client.transaction().await.map_err(failed)?;
-        tx.batch_execute(m.sql).await.map_err(failed)?;
-        let version = i32::try_from(m.version).unwrap_or(i32::MAX);
-        tx.execute(RECORD, &[&version, &m.name, &m.checksum()])
-            .await
-            .map_err(failed)?;
-        tx.commit().await.map_err(failed)?;
-        tracing::info!(migration = %m.label(), "applied migration");
+    let Some(m) = Migration::embedded().iter().find(|m| {
+        statuses
+            .iter()
+            .any(|s| s.version == m.version && s.state == MigrationState::Pending)
+    }) else {
+        tx.commit().await.map_err(lock)?;
+        return Ok(None);
+    };
+    let failed = |source| MigrationError::Failed {
+        label: m.label(),
+        source,
+    };
+    tx.batch_execute(m.sql).await.map_err(failed)?;
+    let version = i32::try_from(m.version).unwrap_or(i32::MAX);
+    tx.execute(RECORD, &[&version, &m.name, &m.checksum()])
+        .await
+        .map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
+    tracing::info!(migration = %m.label(), "applied migration");
+    Ok(Some(*m))
+}
+
+/// Revokes `TEMPORARY` on the database and checks that it took.
+async fn harden(client: &Client) -> Result<(), MigrationError> {
+    let db = |source| MigrationError::Database {
+        action: "revoke TEMPORARY on the database",
+        source,
+    };
+    client.batch_execute(HARDEN_DATABASE).await.map_err(db)?;
+    if let Some(row) = client.query_opt(STILL_TEMPORARY, &[]).await.map_err(db)? {
+        return Err(MigrationError::Insecure { role: row.get(0) });
     }
-    Ok(pending)
+    Ok(())
 }

@@ -115,6 +115,16 @@ pub enum MigrationError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// A runtime role can still create temporary tables after the runner revoked that privilege
+    /// (the migrating user is neither superuser nor the database's owner).
+    #[error(
+        "role {role} may still create temporary tables in this database; as its owner run: \
+         REVOKE TEMPORARY ON DATABASE <database> FROM PUBLIC, {role}"
+    )]
+    Insecure {
+        /// The role that keeps the privilege.
+        role: String,
+    },
     /// The ledger could not be read or written.
     #[error("cannot {action}")]
     Database {

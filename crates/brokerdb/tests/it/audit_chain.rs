@@ -1,12 +1,21 @@
-//! Audit appends in the caller's transaction and the hash chains of migration 0007.
+//! Audit appends in the caller's transaction, the sealer, checkpoints, and what verify detects.
 
-use brokerdb::audit::{self, AuditEvent, AuditEventType, SystemAuditEvent, TenantAuditEvent};
+use std::time::Duration;
+
+use brokerdb::audit::checkpoint::{LoadedCheckpoint, read_checkpoints, write_checkpoints};
+use brokerdb::audit::{
+    self, AuditEvent, AuditEventType, BreakKind, ChainReport, Checkpoint, CheckpointSet,
+    CheckpointSigner, SealerSettings, SystemAuditEvent, TenantAuditEvent, VerifyOptions,
+};
 use brokerdb::db::{Db, DbError, ErrorCode, TxOptions};
 use brokerdb::model::{EventId, NonEmptyString, TenantId, Timestamp};
 use brokerdb::repo::audit_events::{self, AuditQueryFilter};
+use brokerdb_testkit::TestDatabase;
 
 use crate::TestResult;
 use crate::db_scope::{seeded, tenant};
+
+type Error = Box<dyn std::error::Error>;
 
 fn text(s: &str) -> NonEmptyString {
     NonEmptyString::new("test", s).unwrap_or_else(|_| unreachable!("non-empty literal"))
@@ -19,12 +28,57 @@ async fn append(db: &Db, t: &TenantId, n: usize) -> Result<(), DbError> {
             .transaction(&TxOptions::default(), |tx| {
                 Box::pin(async move {
                     let event = TenantAuditEvent::new(AuditEventType::Execute, text("corr"));
-                    audit::append_in(tx, &event).await.map(|_| ())
+                    audit::append_in(tx, &event).await
                 })
             })
             .await?;
     }
     Ok(())
+}
+
+async fn seal(db: &Db) -> Result<audit::SealReport, DbError> {
+    audit::seal_pending(&db.system(), audit::DEFAULT_BATCH).await
+}
+
+async fn verify(db: &Db, t: &TenantId) -> Result<ChainReport, DbError> {
+    audit::verify_tenant_chain(&db.system(), t, &VerifyOptions::default()).await
+}
+
+async fn verify_with(db: &Db, t: &TenantId, opts: &VerifyOptions) -> Result<ChainReport, DbError> {
+    audit::verify_tenant_chain(&db.system(), t, opts).await
+}
+
+/// The kind and position of a report's first break.
+fn first_break(report: &ChainReport) -> Option<(BreakKind, Option<i64>)> {
+    report.first_broken.as_ref().map(|b| (b.kind, b.chain_seq))
+}
+
+/// A seeded database whose tenant `t_a` has `n` sealed events.
+async fn sealed_chain(n: usize) -> Result<(TestDatabase, Db, TenantId), Error> {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    append(&db, &a, n).await?;
+    seal(&db).await?;
+    Ok((test_db, db, a))
+}
+
+/// Checkpoints of the current heads, verified with the signer's own key.
+async fn checkpoints_now(db: &Db, signer: &CheckpointSigner) -> Result<CheckpointSet, Error> {
+    let checkpoints = audit::create_checkpoints(&db.system(), signer).await?;
+    let database = audit::checkpoint::database_name(&db.system()).await?;
+    let loaded = checkpoints
+        .into_iter()
+        .map(|checkpoint| LoadedCheckpoint {
+            checkpoint,
+            path: "memory".into(),
+            line: 1,
+        })
+        .collect();
+    Ok(CheckpointSet::verified(
+        loaded,
+        &signer.public_key(),
+        &database,
+    )?)
 }
 
 #[tokio::test]
@@ -53,10 +107,10 @@ async fn a_change_and_its_audit_row_commit_or_roll_back_together() -> TestResult
         .await;
     assert!(failed.is_err());
     let admin = test_db.admin().await;
-    let audit_rows: i64 = admin
-        .query_one("SELECT count(*) FROM audit_events", &[])
-        .await?
-        .get(0);
+    let count = |sql: &'static str| {
+        let admin = &admin;
+        async move { Ok::<i64, Error>(admin.query_one(sql, &[]).await?.get(0)) }
+    };
     let enabled: bool = admin
         .query_one(
             "SELECT enabled FROM human_users WHERE user_id = 'u_a1'",
@@ -64,7 +118,15 @@ async fn a_change_and_its_audit_row_commit_or_roll_back_together() -> TestResult
         )
         .await?
         .get(0);
-    assert_eq!((audit_rows, enabled), (0, true), "both rolled back");
+    assert_eq!(
+        (
+            count("SELECT count(*) FROM audit_events").await?,
+            count("SELECT count(*) FROM audit_seal_queue").await?,
+            enabled
+        ),
+        (0, 0, true),
+        "the change, its audit row and its queue entry all rolled back"
+    );
 
     // An audit insert that fails (duplicate event id) fails the whole operation.
     let event = TenantAuditEvent::new(AuditEventType::AdminAction, text("c2"));
@@ -79,7 +141,7 @@ async fn a_change_and_its_audit_row_commit_or_roll_back_together() -> TestResult
                 )
                 .await?;
                 audit::append_in(tx, &event).await?;
-                audit::append_in(tx, &event).await.map(|_| ())
+                audit::append_in(tx, &event).await
             })
         })
         .await;
@@ -102,7 +164,7 @@ async fn a_change_and_its_audit_row_commit_or_roll_back_together() -> TestResult
 }
 
 #[tokio::test]
-async fn concurrent_appends_form_one_valid_chain_per_tenant() -> TestResult {
+async fn sealed_appends_form_one_valid_chain_per_tenant() -> TestResult {
     let (_t, db) = seeded().await?;
     let (a, b) = (tenant("t_a")?, tenant("t_b")?);
     let tasks: Vec<_> = (0..8)
@@ -114,87 +176,302 @@ async fn concurrent_appends_form_one_valid_chain_per_tenant() -> TestResult {
     for t in tasks {
         t.await??;
     }
+    let sealed = seal(&db).await?;
+    assert_eq!((sealed.tenant_links, sealed.dropped), (200, 0));
     for t in [&a, &b] {
-        let report = audit::verify_tenant_chain(&db.system(), t).await?;
+        let report = verify(&db, t).await?;
         assert_eq!((report.links, report.first_broken), (100, None), "{t}");
     }
+    assert_eq!(seal(&db).await?.tenant_links, 0, "nothing is sealed twice");
     Ok(())
 }
 
 #[tokio::test]
-async fn verify_finds_a_row_edited_or_deleted_by_a_superuser_with_triggers_disabled() -> TestResult
-{
-    let (test_db, db) = seeded().await?;
-    let a = tenant("t_a")?;
-    append(&db, &a, 5).await?;
+async fn verify_reports_a_row_edited_by_a_superuser_with_triggers_disabled() -> TestResult {
+    let (test_db, db, a) = sealed_chain(5).await?;
     let admin = test_db.admin().await;
-    let verify = || async { audit::verify_tenant_chain(&db.system(), &a).await };
-    assert!(verify().await?.is_valid());
-
-    let event_at = |seq: i64| {
-        let admin = &admin;
-        async move {
-            let id: String = admin
-                .query_one(
-                    "SELECT event_id FROM audit_events WHERE chain_seq = $1",
-                    &[&seq],
-                )
-                .await?
-                .get(0);
-            Ok::<_, Box<dyn std::error::Error>>(Some(EventId::parse(&id)?))
-        }
-    };
-    let (third, fourth) = (event_at(3).await?, event_at(4).await?);
-
-    // ALL: also the system triggers (foreign keys); only a superuser can.
-    admin
-        .batch_execute("ALTER TABLE audit_events DISABLE TRIGGER ALL")
-        .await?;
     admin
         .batch_execute(
-            r#"UPDATE audit_events SET event_json = '{"forged": true}' WHERE chain_seq = 3"#,
+            "ALTER TABLE audit_events DISABLE TRIGGER ALL;
+             UPDATE audit_events SET event_json = '{\"forged\": true}'
+              WHERE event_id = (SELECT event_id FROM audit_seals WHERE chain_seq = 3);
+             ALTER TABLE audit_events ENABLE TRIGGER ALL",
         )
         .await?;
-    let report = verify().await?;
-    let broken = report.first_broken.ok_or("an edited row went unnoticed")?;
+    let report = verify(&db, &a).await?;
     assert_eq!(
-        (broken.chain_seq, broken.event_id, broken.reason),
-        (
-            3,
-            third,
-            "row content does not match its hash (the row was modified)"
-        )
+        first_break(&report),
+        Some((BreakKind::RowModified, Some(3)))
     );
     assert_eq!(report.links, 2, "links checked before the break");
+    Ok(())
+}
 
-    // Put a valid-looking row back? Impossible without the previous hashes; instead delete it.
+#[tokio::test]
+async fn verify_reports_a_deleted_row_and_a_deleted_seal() -> TestResult {
+    let (test_db, db, a) = sealed_chain(5).await?;
+    let admin = test_db.admin().await;
     admin
-        .batch_execute("DELETE FROM audit_events WHERE chain_seq = 3")
+        .batch_execute(
+            "ALTER TABLE audit_events DISABLE TRIGGER ALL;
+             DELETE FROM audit_events
+              WHERE event_id = (SELECT event_id FROM audit_seals WHERE chain_seq = 2);
+             ALTER TABLE audit_events ENABLE TRIGGER ALL",
+        )
         .await?;
-    let broken = verify()
-        .await?
-        .first_broken
-        .ok_or("a deleted row went unnoticed")?;
     assert_eq!(
-        (broken.chain_seq, broken.event_id, broken.reason),
-        (3, fourth, "link missing (a row was deleted)"),
-        "the gap is reported with the first row after it"
-    );
-
-    admin
-        .batch_execute("DELETE FROM audit_events WHERE chain_seq >= 4")
-        .await?;
-    let broken = verify()
-        .await?
-        .first_broken
-        .ok_or("deleted trailing rows went unnoticed")?;
-    assert_eq!(
-        broken.reason,
-        "chain ends before its head (trailing rows were deleted)"
+        first_break(&verify(&db, &a).await?),
+        Some((BreakKind::RowMissing, Some(2)))
     );
     admin
-        .batch_execute("ALTER TABLE audit_events ENABLE TRIGGER ALL")
+        .batch_execute(
+            "ALTER TABLE audit_seals DISABLE TRIGGER ALL;
+             DELETE FROM audit_seals WHERE chain_seq = 1;
+             ALTER TABLE audit_seals ENABLE TRIGGER ALL",
+        )
         .await?;
+    assert_eq!(
+        first_break(&verify(&db, &a).await?),
+        Some((BreakKind::SealMissing, Some(1)))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_chain_rewritten_and_resealed_by_an_administrator_fails_only_against_a_checkpoint()
+-> TestResult {
+    let (test_db, db, a) = sealed_chain(4).await?;
+    let signer = CheckpointSigner::generate();
+    let before = checkpoints_now(&db, &signer).await?;
+    assert_eq!(before.len(), 1, "one non-empty chain");
+    let untouched = verify_with(
+        &db,
+        &a,
+        &VerifyOptions {
+            checkpoints: before.clone(),
+            ..VerifyOptions::default()
+        },
+    )
+    .await?;
+    assert_eq!(
+        (
+            untouched.links,
+            untouched.checkpoints,
+            untouched.first_broken
+        ),
+        (4, 1, None),
+        "an untouched chain verifies against its checkpoint"
+    );
+
+    // The owner edits row 2, throws the seals away and has them recomputed in order: the result
+    // is internally consistent.
+    test_db
+        .admin()
+        .await
+        .batch_execute(
+            "ALTER TABLE audit_events DISABLE TRIGGER ALL;
+             ALTER TABLE audit_seals DISABLE TRIGGER ALL;
+             UPDATE audit_events SET correlation_id = 'rewritten'
+              WHERE event_id = (SELECT event_id FROM audit_seals WHERE chain_seq = 2);
+             INSERT INTO audit_seal_queue (tenant_id, event_id)
+               SELECT tenant_id, event_id FROM audit_seals ORDER BY chain_seq;
+             DELETE FROM audit_seals;
+             ALTER TABLE audit_events ENABLE TRIGGER ALL;
+             ALTER TABLE audit_seals ENABLE TRIGGER ALL",
+        )
+        .await?;
+    seal(&db).await?;
+    assert!(
+        verify(&db, &a).await?.is_valid(),
+        "without a checkpoint the rewrite is undetectable"
+    );
+    let report = verify_with(
+        &db,
+        &a,
+        &VerifyOptions {
+            checkpoints: before,
+            ..VerifyOptions::default()
+        },
+    )
+    .await?;
+    assert_eq!(
+        first_break(&report),
+        Some((BreakKind::CheckpointMismatch, Some(4)))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_chain_rewound_by_an_administrator_fails_against_a_checkpoint() -> TestResult {
+    let (test_db, db, a) = sealed_chain(5).await?;
+    let signer = CheckpointSigner::generate();
+    let before = checkpoints_now(&db, &signer).await?;
+    test_db
+        .admin()
+        .await
+        .batch_execute(
+            "ALTER TABLE audit_events DISABLE TRIGGER ALL;
+             ALTER TABLE audit_seals DISABLE TRIGGER ALL;
+             DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_seals WHERE chain_seq > 3);
+             DELETE FROM audit_seals WHERE chain_seq > 3;
+             ALTER TABLE audit_events ENABLE TRIGGER ALL;
+             ALTER TABLE audit_seals ENABLE TRIGGER ALL",
+        )
+        .await?;
+    assert!(
+        verify(&db, &a).await?.is_valid(),
+        "a clean rewind is consistent"
+    );
+    let report = verify_with(
+        &db,
+        &a,
+        &VerifyOptions {
+            checkpoints: before,
+            ..VerifyOptions::default()
+        },
+    )
+    .await?;
+    assert_eq!(
+        first_break(&report),
+        Some((BreakKind::ShorterThanCheckpoint, Some(5)))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn checkpoint_files_round_trip_and_a_forged_one_is_refused() -> TestResult {
+    let (_t, db, _a) = sealed_chain(2).await?;
+    let signer = CheckpointSigner::generate();
+    let checkpoints = audit::create_checkpoints(&db.system(), &signer).await?;
+    let dir = std::env::temp_dir().join(format!("brokerdb-ckpt-it-{}", rand::random::<u64>()));
+    let path = write_checkpoints(&dir, &checkpoints)?;
+    let database = audit::checkpoint::database_name(&db.system()).await?;
+    let set = CheckpointSet::verified(read_checkpoints(&dir)?, &signer.public_key(), &database)?;
+    assert_eq!(set.len(), 1);
+
+    let mut forged: Checkpoint = checkpoints[0].clone();
+    forged.size += 1;
+    std::fs::write(&path, format!("{}\n", serde_json::to_string(&forged)?))?;
+    let refused =
+        CheckpointSet::verified(read_checkpoints(&path)?, &signer.public_key(), &database);
+    assert!(matches!(
+        refused,
+        Err(audit::CheckpointError::BadSignature { line: 1, .. })
+    ));
+    let other_key = CheckpointSet::verified(
+        read_checkpoints(&dir)?,
+        &CheckpointSigner::generate().public_key(),
+        &database,
+    );
+    assert!(other_key.is_err(), "a checkpoint of another key is refused");
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_insert_skipped_by_on_conflict_leaves_the_chain_untouched() -> TestResult {
+    let (test_db, db, a) = sealed_chain(2).await?;
+    let existing: String = test_db
+        .admin()
+        .await
+        .query_one("SELECT event_id FROM audit_seals WHERE chain_seq = 1", &[])
+        .await?
+        .get(0);
+    let runtime = test_db.runtime().await;
+    runtime
+        .batch_execute("SELECT set_config('brokerdb.tenant_id', 't_a', false)")
+        .await?;
+    let inserted = runtime
+        .execute(
+            "INSERT INTO audit_events (event_id, tenant_id, timestamp, correlation_id, event_type, event_json)
+             VALUES ($1, 't_a', now(), 'c', 'execute', '{}')
+             ON CONFLICT (event_id) DO NOTHING",
+            &[&existing],
+        )
+        .await?;
+    assert_eq!(inserted, 0);
+    let queued: i64 = test_db
+        .admin()
+        .await
+        .query_one("SELECT count(*) FROM audit_seal_queue", &[])
+        .await?
+        .get(0);
+    assert_eq!(queued, 0, "a skipped row is never queued");
+    assert_eq!(seal(&db).await?.tenant_links, 0);
+    let report = verify(&db, &a).await?;
+    assert_eq!((report.links, report.first_broken), (2, None));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_backdated_event_is_refused_and_created_at_is_the_databases() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let old = Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 3_600_000)?;
+    let event = AuditEvent::new(
+        EventId::parse("evt_backdated")?,
+        old,
+        a.clone(),
+        text("corr"),
+        AuditEventType::Execute,
+    );
+    let err = audit_events::append(&db.tenant(&a), None, &event)
+        .await
+        .err()
+        .ok_or("a backdated event was stored")?;
+    assert_eq!(err.code(), ErrorCode::ValidationError);
+    assert!(err.to_string().contains("timestamp"), "{err}");
+    let near = Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 60_000)?;
+    let recent = AuditEvent::new(
+        EventId::parse("evt_recent")?,
+        near,
+        a.clone(),
+        text("corr"),
+        AuditEventType::Execute,
+    );
+    audit_events::append(&db.tenant(&a), None, &recent).await?;
+
+    let runtime = test_db.runtime().await;
+    let denied = runtime
+        .batch_execute(
+            "BEGIN; SELECT set_config('brokerdb.tenant_id', 't_a', true);
+             INSERT INTO audit_events (event_id, tenant_id, timestamp, correlation_id, event_type, event_json, created_at)
+             VALUES ('evt_x', 't_a', now() - interval '1 hour', 'c', 'execute', '{}', now() - interval '1 hour')",
+        )
+        .await
+        .err()
+        .ok_or("the runtime role chose created_at")?;
+    assert_eq!(crate::sqlstate(&denied), Some("42501"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn verify_fails_on_a_row_left_unsealed_or_taken_off_the_queue() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    append(&db, &a, 2).await?;
+    assert!(
+        verify(&db, &a).await?.is_valid(),
+        "within the maximum merge delay an unsealed row is fine"
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let strict = VerifyOptions {
+        max_merge_delay: Duration::from_millis(10),
+        ..VerifyOptions::default()
+    };
+    assert_eq!(
+        first_break(&verify_with(&db, &a, &strict).await?),
+        Some((BreakKind::SealOverdue, None))
+    );
+    test_db
+        .admin()
+        .await
+        .batch_execute("DELETE FROM audit_seal_queue")
+        .await?;
+    assert_eq!(
+        first_break(&verify(&db, &a).await?),
+        Some((BreakKind::NotQueued, None))
+    );
     Ok(())
 }
 
@@ -209,15 +486,17 @@ async fn system_events_have_their_own_chain_and_never_mix_with_tenant_events() -
                 Box::pin(async move {
                     let event =
                         SystemAuditEvent::new("signup_policy.set", text("adm_1"), text("corr"));
-                    audit::append_system_in(tx, &event).await.map(|_| ())
+                    audit::append_system_in(tx, &event).await
                 })
             })
             .await?;
     }
-    let system = audit::verify_system_chain(&db.system()).await?;
+    let sealed = seal(&db).await?;
+    assert_eq!((sealed.tenant_links, sealed.system_links), (2, 3));
+    let system = audit::verify_system_chain(&db.system(), &VerifyOptions::default()).await?;
     assert_eq!((system.links, system.first_broken), (3, None));
     assert_eq!(
-        audit::verify_tenant_chain(&db.system(), &a).await?.links,
+        verify(&db, &a).await?.links,
         2,
         "tenant chain holds only tenant events"
     );
@@ -228,7 +507,7 @@ async fn system_events_have_their_own_chain_and_never_mix_with_tenant_events() -
         .transaction(&TxOptions::default(), |tx| {
             Box::pin(async move {
                 let event = SystemAuditEvent::new("x", text("adm_1"), text("corr"));
-                audit::append_system_in(tx, &event).await.map(|_| ())
+                audit::append_system_in(tx, &event).await
             })
         })
         .await;
@@ -275,59 +554,110 @@ async fn replacing_a_users_roles_leaves_an_audit_row_in_the_same_transaction() -
         meta,
         serde_json::json!({"action": "user.roles_replaced", "actor": "adm_7", "user_id": "u_a1", "roles": ["owner"]})
     );
-    assert!(
-        audit::verify_tenant_chain(&db.system(), &a)
-            .await?
-            .is_valid()
-    );
+    seal(&db).await?;
+    assert_eq!(verify(&db, &a).await?.links, 1);
     Ok(())
 }
 
+/// 16 writers × 1,000 appends across 4 tenants, every fifth transaction rolled back, while the
+/// sealer is killed and restarted again and again: every committed row ends up sealed in order,
+/// no rolled-back row anywhere, every chain intact.
 #[tokio::test]
-async fn sixteen_tasks_appending_a_thousand_events_each_form_one_valid_chain() -> TestResult {
-    let (_t, db) = seeded().await?;
-    let a = tenant("t_a")?;
-    let tasks: Vec<_> = (0..16)
-        .map(|task| {
-            let (db, a) = (db.clone(), a.clone());
+async fn sixteen_writers_with_rollbacks_and_a_sealer_killed_mid_batch_lose_nothing() -> TestResult {
+    let test_db = brokerdb_testkit::database().await;
+    test_db
+        .admin()
+        .await
+        .batch_execute(
+            "INSERT INTO tenants (tenant_id, name) SELECT 't_' || g, 'T' || g FROM generate_series(1, 4) g",
+        )
+        .await?;
+    let db = test_db.db_with(Default::default()).await;
+    let tenants: Vec<TenantId> = (1..=4)
+        .map(|g| tenant(&format!("t_{g}")))
+        .collect::<Result<_, _>>()?;
+    let writers: Vec<_> = (0..16)
+        .map(|w| {
+            let (db, t) = (db.clone(), tenants[w % 4].clone());
             tokio::spawn(async move {
+                let mut committed = 0u64;
                 for i in 0..1000 {
-                    let event = AuditEvent::new(
-                        EventId::parse(&format!("evt_{task}_{i}"))?,
-                        Timestamp::now(),
-                        a.clone(),
-                        text("corr"),
-                        AuditEventType::Execute,
-                    );
-                    audit_events::append(&db.tenant(&a), None, &event).await?;
+                    let roll_back = i % 5 == 4;
+                    let event = TenantAuditEvent::new(AuditEventType::Execute, text("load"));
+                    let outcome = db
+                        .tenant(&t)
+                        .transaction(&TxOptions::default(), move |tx| {
+                            let event = event.clone();
+                            Box::pin(async move {
+                                audit::append_in(tx, &event).await?;
+                                if roll_back {
+                                    return Err(DbError::Conflict {
+                                        message: "deliberate rollback".into(),
+                                    });
+                                }
+                                Ok(())
+                            })
+                        })
+                        .await;
+                    match outcome {
+                        Ok(()) => committed += 1,
+                        Err(DbError::Conflict { .. }) if roll_back => {}
+                        Err(e) => return Err(e),
+                    }
                 }
-                Ok::<_, DbError>(())
+                Ok::<_, DbError>(committed)
             })
         })
         .collect();
-    // Verification while appends commit sees one consistent snapshot: never a false break.
-    let mut checks = 0;
-    while tasks.iter().any(|t| !t.is_finished()) {
-        let report = audit::verify_tenant_chain(&db.system(), &a).await?;
-        assert_eq!(report.first_broken, None, "after {} links", report.links);
-        checks += 1;
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut kills = 0;
+    while writers.iter().any(|w| !w.is_finished()) {
+        let sealer = audit::spawn_sealer(
+            db.clone(),
+            SealerSettings {
+                interval: Duration::from_millis(5),
+                batch: 300,
+                ..SealerSettings::default()
+            },
+        );
+        tokio::time::sleep(Duration::from_millis(rand::random_range(5..60))).await;
+        sealer.abort(); // as a crash: a batch in progress rolls back
+        kills += 1;
     }
-    for t in tasks {
-        t.await??;
+    let mut committed = 0;
+    for w in writers {
+        committed += w.await??;
     }
-    let report = audit::verify_tenant_chain(&db.system(), &a).await?;
-    assert_eq!((report.links, report.first_broken), (16_000, None));
-    assert!(checks > 0);
+    assert_eq!(committed, 12_800);
+    // A killed sealer's transaction rolls back when its connection processes the ROLLBACK;
+    // until then the lock is taken and a sealer leaves the work to it.
+    while seal(&db).await?.busy {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut links = 0;
+    for t in &tenants {
+        let report = verify(&db, t).await?;
+        assert_eq!(report.first_broken, None, "{t}");
+        links += report.links;
+    }
+    assert_eq!(
+        links, committed,
+        "every committed row is sealed exactly once"
+    );
+    let rows: i64 = test_db
+        .admin()
+        .await
+        .query_one("SELECT count(*) FROM audit_events", &[])
+        .await?
+        .get(0);
+    assert_eq!(rows as u64, committed, "no rolled-back row was stored");
+    assert!(kills > 1, "the sealer was killed while it worked");
     Ok(())
 }
 
 #[tokio::test]
-async fn audit_rows_cannot_be_changed_by_the_runtime_role_nor_while_triggers_are_on() -> TestResult
-{
-    let (test_db, db) = seeded().await?;
-    let a = tenant("t_a")?;
-    append(&db, &a, 2).await?;
+async fn audit_rows_and_seals_cannot_be_changed_by_the_runtime_roles_nor_while_triggers_are_on()
+-> TestResult {
+    let (test_db, db, _a) = sealed_chain(2).await?;
     let runtime = test_db.runtime().await;
     runtime
         .batch_execute("SELECT set_config('brokerdb.tenant_id', 't_a', false)")
@@ -339,6 +669,9 @@ async fn audit_rows_cannot_be_changed_by_the_runtime_role_nor_while_triggers_are
         "UPDATE ssrf_guard_decisions SET correlation_id = 'x'",
         "DELETE FROM ssrf_guard_decisions",
         "TRUNCATE ssrf_guard_decisions",
+        "SELECT * FROM audit_seals",
+        "DELETE FROM audit_seal_queue",
+        "INSERT INTO audit_seals (tenant_id, chain_seq, event_id, prev_hash, hash) VALUES ('t_a', 9, 'e', repeat('0', 64), repeat('0', 64))",
     ] {
         let err = runtime.batch_execute(sql).await.err();
         assert!(
@@ -348,51 +681,42 @@ async fn audit_rows_cannot_be_changed_by_the_runtime_role_nor_while_triggers_are
             "{sql}: {err:?}"
         );
     }
-    let admin = test_db.admin().await;
+    let system = test_db.system().await;
     for sql in [
+        "UPDATE audit_seals SET hash = repeat('0', 64)",
+        "DELETE FROM audit_seals",
+        "TRUNCATE audit_seals",
         "UPDATE audit_events SET correlation_id = 'x'",
-        "DELETE FROM audit_events",
-        "TRUNCATE audit_events",
+    ] {
+        let err = system.batch_execute(sql).await.err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| crate::sqlstate(e) == Some("42501")),
+            "system role: {sql}: {err:?}"
+        );
+    }
+    let admin = test_db.admin().await;
+    for (sql, table) in [
+        (
+            "UPDATE audit_events SET correlation_id = 'x'",
+            "audit_events",
+        ),
+        ("DELETE FROM audit_events", "audit_events"),
+        ("TRUNCATE audit_events CASCADE", "audit_events"),
+        (
+            "UPDATE audit_seals SET hash = repeat('0', 64)",
+            "audit_seals",
+        ),
+        ("DELETE FROM audit_seals", "audit_seals"),
     ] {
         let err = admin.batch_execute(sql).await.err();
         assert!(
             err.as_ref()
-                .is_some_and(|e| crate::db_message(e) == "audit_events is append-only"),
+                .is_some_and(|e| crate::db_message(e) == format!("{table} is append-only")),
             "superuser, triggers on: {sql}: {err:?}"
         );
     }
-    assert!(
-        audit::verify_tenant_chain(&db.system(), &a)
-            .await?
-            .is_valid()
-    );
-
-    // The chain heads are written only by the link trigger (0008): the runtime role cannot
-    // move its tenant's head either.
-    for sql in [
-        "UPDATE audit_chain_heads SET chain_seq = 1",
-        "DELETE FROM audit_chain_heads",
-        "INSERT INTO audit_chain_heads (tenant_id, chain_seq, hash) VALUES ('t_a', 0, repeat('0', 64))",
-    ] {
-        let err = runtime.batch_execute(sql).await.err();
-        assert!(
-            err.as_ref()
-                .is_some_and(|e| crate::sqlstate(e) == Some("42501")),
-            "{sql}: {err:?}"
-        );
-    }
-    // A head moved by a superuser is reported.
-    admin
-        .batch_execute("UPDATE audit_chain_heads SET chain_seq = 1")
-        .await?;
-    let broken = audit::verify_tenant_chain(&db.system(), &a)
-        .await?
-        .first_broken
-        .ok_or("a moved head went unnoticed")?;
-    assert_eq!(
-        broken.reason,
-        "chain ends before its head (trailing rows were deleted)"
-    );
+    assert!(verify(&db, &tenant("t_a")?).await?.is_valid());
     Ok(())
 }
 
@@ -407,7 +731,7 @@ async fn a_tenant_query_never_returns_system_events_and_the_system_listing_no_te
     db.system()
         .transaction(&TxOptions::default(), move |tx| {
             let e = system_event.clone();
-            Box::pin(async move { audit::append_system_in(tx, &e).await.map(|_| ()) })
+            Box::pin(async move { audit::append_system_in(tx, &e).await })
         })
         .await?;
     let tenant_page = audit_events::query(&db.tenant(&a), &AuditQueryFilter::default()).await?;
@@ -422,13 +746,17 @@ async fn a_tenant_query_never_returns_system_events_and_the_system_listing_no_te
     let ids: Vec<&EventId> = system_page.items.iter().map(|e| &e.event_id).collect();
     assert_eq!(ids, [&id], "only the system event");
     assert_eq!(system_page.items[0].action, "manifest_key.rotated");
+    assert_eq!(system_page.items[0].chain_seq, None, "not sealed yet");
+    seal(&db).await?;
+    let sealed = audit::list_system_events(&db.system(), None, None).await?;
+    assert_eq!(sealed.items[0].chain_seq, Some(1));
     // The system listing pages with its own cursor, which a tenant query refuses.
     for n in 0..3 {
         let e = SystemAuditEvent::new("signup_policy.set", text("adm_1"), text(&format!("c{n}")));
         db.system()
             .transaction(&TxOptions::default(), move |tx| {
                 let e = e.clone();
-                Box::pin(async move { audit::append_system_in(tx, &e).await.map(|_| ()) })
+                Box::pin(async move { audit::append_system_in(tx, &e).await })
             })
             .await?;
     }

@@ -40,7 +40,8 @@ const SNAPSHOT: &str = "SELECT string_agg(t::text, ',' ORDER BY t::text) FROM (
     UNION ALL SELECT row_to_json(x)::text FROM workload_sessions x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM approval_requests x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM audit_events x WHERE tenant_id = 't_b'
-    UNION ALL SELECT row_to_json(x)::text FROM audit_chain_heads x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM audit_seal_queue x WHERE tenant_id = 't_b'
+    UNION ALL SELECT row_to_json(x)::text FROM audit_seals x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM ssrf_guard_decisions x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM audit_redaction_profiles x WHERE tenant_id = 't_b') s(t)";
 
@@ -58,7 +59,7 @@ async fn no_tenant_scoped_function_reaches_another_tenants_rows() -> TestResult 
     admin
         .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A'), ('t_b', 'B')")
         .await?;
-    let db = test_db.db();
+    let db = test_db.db().await;
     let (a, b) = (tenant("t_a")?, tenant("t_b")?);
     let (sa, sb) = (db.tenant(&a), db.tenant(&b));
 
@@ -487,7 +488,7 @@ async fn no_integration_secret_template_or_policy_function_reaches_another_tenan
     admin
         .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A'), ('t_b', 'B')")
         .await?;
-    let db = test_db.db();
+    let db = test_db.db().await;
     let (a, b) = (tenant("t_a")?, tenant("t_b")?);
     let (sa, sb) = (db.tenant(&a), db.tenant(&b));
     let template = Template::from_json(json!({

@@ -19,7 +19,7 @@ pub fn tenant(id: &str) -> Result<TenantId, Box<dyn std::error::Error>> {
 pub async fn seeded() -> Result<(TestDatabase, Db), Box<dyn std::error::Error>> {
     let db = database().await;
     db.admin().await.batch_execute(SEED).await?;
-    let handle = db.db();
+    let handle = db.db().await;
     Ok((db, handle))
 }
 
@@ -115,21 +115,23 @@ async fn an_unreachable_database_is_unavailable() -> TestResult {
         .user("brokerdb_app")
         .dbname("x");
     let pool = brokerdb::db::pool::build(&cfg, 1)?;
-    let db = Db::new(
+    let err = Db::connect(
         pool.clone(),
         pool,
         Default::default(),
         brokerdb::db::CursorKey::random(),
-    );
-    let a = tenant("t_a")?;
-    let err = db
-        .tenant(&a)
-        .query("SELECT 1", &[])
-        .await
-        .err()
-        .ok_or("connected to port 1")?;
+    )
+    .await
+    .err()
+    .ok_or("connected to port 1")?;
     assert_eq!(err.code(), ErrorCode::Unavailable);
-    assert!(matches!(err, DbError::Unavailable { .. }));
+    assert!(matches!(
+        err,
+        brokerdb::db::ConnectError::Check {
+            source: DbError::Unavailable { .. },
+            ..
+        }
+    ));
     Ok(())
 }
 
@@ -172,10 +174,12 @@ impl std::io::Write for Captured {
 async fn statement_tracing_logs_sql_and_duration_but_never_parameter_values() -> TestResult {
     let test_db = database().await;
     test_db.admin().await.batch_execute(SEED).await?;
-    let db = test_db.db_with(brokerdb::db::DbSettings {
-        trace_statements: true,
-        ..Default::default()
-    });
+    let db = test_db
+        .db_with(brokerdb::db::DbSettings {
+            trace_statements: true,
+            ..Default::default()
+        })
+        .await;
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()

@@ -39,7 +39,7 @@ async fn setup() -> Res<(TestDatabase, Db)> {
         .await
         .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A'), ('t_b', 'B')")
         .await?;
-    let db = test_db.db();
+    let db = test_db.db().await;
     Ok((test_db, db))
 }
 
@@ -126,7 +126,8 @@ async fn the_signup_policy_defaults_fail_closed_and_updates_only_what_is_given()
         code(policy::set(&db.system(), None, &dup, None, &actor("adm_2")?).await),
         Some(ErrorCode::ValidationError)
     );
-    let chain = audit::verify_system_chain(&db.system()).await?;
+    audit::seal_pending(&db.system(), audit::DEFAULT_BATCH).await?;
+    let chain = audit::verify_system_chain(&db.system(), &Default::default()).await?;
     assert_eq!(
         (chain.links, chain.is_valid()),
         (2, true),
@@ -490,7 +491,8 @@ async fn access_requests_are_decided_once_even_by_twenty_concurrent_deciders() -
         "exactly one decider wins ({refused} refused, {idempotent} saw their own target already set)"
     );
     assert_eq!(winners + refused + idempotent, 20);
-    let chain = audit::verify_system_chain(&sys).await?;
+    audit::seal_pending(&sys, audit::DEFAULT_BATCH).await?;
+    let chain = audit::verify_system_chain(&sys, &Default::default()).await?;
     assert_eq!(
         (chain.links, chain.is_valid()),
         (2, true),

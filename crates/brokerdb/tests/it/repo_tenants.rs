@@ -9,7 +9,7 @@ use crate::TestResult;
 #[tokio::test]
 async fn create_generates_or_trims_ids_and_rejects_blank_and_duplicate_ids() -> TestResult {
     let test_db = database().await;
-    let db = test_db.db();
+    let db = test_db.db().await;
     let system = db.system();
 
     let generated = tenants::create(&system, "Acme", None).await?;

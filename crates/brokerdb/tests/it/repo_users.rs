@@ -32,7 +32,7 @@ async fn two_tenants() -> Res<(brokerdb_testkit::TestDatabase, Db, TenantId, Ten
         .await
         .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A'), ('t_b', 'B')")
         .await?;
-    let db = test_db.db();
+    let db = test_db.db().await;
     Ok((test_db, db, tenant("t_a")?, tenant("t_b")?))
 }
 

@@ -194,7 +194,7 @@ async fn the_runtime_role_has_no_update_or_delete_grant_on_audit_tables() -> Tes
         // Appending is allowed.
         let grants = admin
             .query_one(
-                "SELECT has_table_privilege('brokerdb_app', $1, 'INSERT'), has_table_privilege('brokerdb_app', $1, 'SELECT')",
+                "SELECT has_any_column_privilege('brokerdb_app', $1, 'INSERT'), has_table_privilege('brokerdb_app', $1, 'SELECT')",
                 &[&table],
             )
             .await?;

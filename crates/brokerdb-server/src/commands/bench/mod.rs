@@ -81,12 +81,21 @@ async fn postgres(args: &BenchArgs) -> anyhow::Result<Vec<Measurement>> {
     let max_callers = usize::from(args.concurrency.iter().copied().max().unwrap_or(1));
     let runtime_cfg = conninfo::for_role(&admin, brokerdb::roles::RUNTIME);
     let system_cfg = conninfo::for_role(&admin, brokerdb::roles::SYSTEM);
-    let db = Db::new(
+    let db = Db::connect(
         pool::build(&runtime_cfg, max_callers)?,
         pool::build(&system_cfg, max_callers)?,
         DbSettings::default(),
         CursorKey::random(),
-    );
+    )
+    .await
+    .map_err(crate::config::explain_connect_error)?;
+    // As in `serve`: appends are sealed after commit by one sealer task, which keeps the queue
+    // short while the append rows run (the seed's rows are sealed first).
+    brokerdb::audit::seal_pending(&db.system(), brokerdb::audit::DEFAULT_BATCH)
+        .await
+        .context("cannot seal the seeded audit events")?;
+    let sealer =
+        brokerdb::audit::spawn_sealer(db.clone(), brokerdb::audit::SealerSettings::default());
     let selected: Vec<_> = OPERATIONS
         .into_iter()
         .filter(|op| args.selects("postgres", op.name))
@@ -139,5 +148,6 @@ async fn postgres(args: &BenchArgs) -> anyhow::Result<Vec<Measurement>> {
             ));
         }
     }
+    sealer.stop().await;
     Ok(results)
 }

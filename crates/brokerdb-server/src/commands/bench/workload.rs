@@ -19,10 +19,11 @@ pub enum Via {
     /// (validation, host normalization and decoding the matched rules included).
     PolicyMatch,
     /// `repo::audit_events::append` of an `execute` event of workload `w_bench_<arg>` (one
-    /// pipelined statement; the trigger links it into the tenant's hash chain).
+    /// pipelined statement; the statement trigger queues it, and the bench's sealer task seals
+    /// it into the tenant's chain after commit, as `serve` does).
     AuditAppend,
     /// No library side: the same INSERT in pgbench into `bench_audit_unchained`, a copy of
-    /// `audit_events` (same columns, constraints, indexes, RLS) without the chain trigger. Its
+    /// `audit_events` (same columns, constraints, indexes, RLS) without the queue trigger. Its
     /// pgbench rows against the chained ones' are the cost of the chain.
     UnchainedAppend,
     /// `repo::audit_events::query`: the 50 newest events of workload `w_bench_<arg>`.
@@ -81,7 +82,7 @@ pub const OPERATIONS: [Operation; 7] = [
         via: Via::PolicyMatch,
     },
     Operation {
-        name: "audit append (hash-chained)",
+        name: "audit append (chained: queued, sealed after commit)",
         sql: brokerdb::audit::APPEND_SQL,
         arg_max: |_| BENCH_WORKLOADS,
         via: Via::AuditAppend,
@@ -300,10 +301,11 @@ async fn seed_audit(client: &Client, events: i32) -> anyhow::Result<()> {
         let workloads = i32::try_from(BENCH_WORKLOADS)?;
         client
             .execute(
-                "INSERT INTO audit_events (event_id, tenant_id, \"timestamp\", workload_id, integration_id,
-                     correlation_id, event_type, decision, action_group, event_json)
-                 SELECT e.id, 't_bench', e.ts, e.w, 'int_bench', 'bench-seed', 'execute', 'allowed', 'send',
-                        jsonb_build_object('event_id', e.id, 'timestamp', brokerdb_utc_text(e.ts),
+                "INSERT INTO audit_events (event_id, tenant_id, \"timestamp\", created_at, workload_id,
+                     integration_id, correlation_id, event_type, decision, action_group, event_json)
+                 SELECT e.id, 't_bench', e.ts, e.ts, e.w, 'int_bench', 'bench-seed', 'execute', 'allowed', 'send',
+                        jsonb_build_object('event_id', e.id,
+                            'timestamp', to_char(e.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
                             'tenant_id', 't_bench', 'correlation_id', 'bench-seed', 'event_type', 'execute',
                             'workload_id', e.w, 'integration_id', 'int_bench', 'decision', 'allowed',
                             'action_group', 'send')
@@ -321,15 +323,13 @@ async fn seed_audit(client: &Client, events: i32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A copy of `audit_events` without the hash chain: same columns, defaults, CHECKs, indexes,
-/// foreign key, RLS policy and grants; the chain columns nullable and no trigger.
+/// A copy of `audit_events` without the chain: same columns, defaults, CHECKs, indexes, foreign
+/// key, RLS policy and grants, and no queue trigger.
 const UNCHAINED_COPY: &str = "DO $do$ BEGIN
     IF to_regclass('bench_audit_unchained') IS NULL THEN
         CREATE TABLE bench_audit_unchained
             (LIKE audit_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
         ALTER TABLE bench_audit_unchained
-            ALTER COLUMN chain_seq DROP NOT NULL, ALTER COLUMN prev_hash DROP NOT NULL,
-            ALTER COLUMN hash DROP NOT NULL,
             ADD FOREIGN KEY (tenant_id) REFERENCES tenants (tenant_id);
         ALTER TABLE bench_audit_unchained ENABLE ROW LEVEL SECURITY;
         ALTER TABLE bench_audit_unchained FORCE ROW LEVEL SECURITY;

@@ -21,7 +21,7 @@ pub(crate) use query::{checked_limit, cursor_position};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::audit::{self, AuditEvent, AuditLink, AuditPolicyRef};
+use crate::audit::{self, AuditEvent, AuditPolicyRef};
 use crate::db::{DbError, TenantScope, Tx};
 use crate::model::{
     AuditDecision, AuditEventType, CanonicalRequestDescriptor, EventId, NonEmptyString,
@@ -37,7 +37,7 @@ pub async fn append(
     scope: &TenantScope<'_>,
     tx: Option<&mut Tx<'_>>,
     event: &AuditEvent,
-) -> Result<AuditLink, DbError> {
+) -> Result<(), DbError> {
     audit::append_event(scope, tx, event).await
 }
 
@@ -126,6 +126,6 @@ pub async fn append_policy_decision(
     scope: &TenantScope<'_>,
     tx: Option<&mut Tx<'_>>,
     input: &PolicyDecisionEvent,
-) -> Result<AuditLink, DbError> {
+) -> Result<(), DbError> {
     audit::append_event(scope, tx, &input.to_event()?).await
 }
