@@ -13,7 +13,7 @@ const FP: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd
 const OTHER_FP: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
 
 fn key(b: &Backend, idem: &str) -> String {
-    b.key(&format!("idem:t_1:w_1:int_1:send:{idem}"))
+    b.key(&format!("idem:v2:{{t_1}}:w_1:int_1:send:{idem}"))
 }
 
 on_both!(
