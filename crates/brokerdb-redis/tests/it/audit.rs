@@ -116,6 +116,7 @@ on_both!(
         let zero = AuditCache::new(b.conn.clone(), AuditCacheOptions { cache_ttl_seconds: 0, ..AuditCacheOptions::default() });
         assert_eq!(code(zero.set_cached_audit_query("t", &filter(), &[], None).await), ErrorCode::ValidationError);
         assert_eq!(c.tenant_prefix("t_1").unwrap(), b.key("audit-query:v2:{t_1}:"));
+        assert_eq!(code(c.tenant_prefix("t:1")), ErrorCode::ValidationError, "not a tenant id");
     }
 );
 

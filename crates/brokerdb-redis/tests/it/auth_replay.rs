@@ -57,3 +57,18 @@ on_both!(
         assert_eq!(code(s.reserve_dpop_jti("s", "j", clock.now()).await), ErrorCode::ValidationError);
     }
 );
+
+on_both!(
+    async fn separators_inside_scope_or_jti_do_not_make_a_replay(b) {
+        let clock = TestClock::new();
+        let s = auth_stores(&b, &clock).replay;
+        let exp = after(clock.now(), 30);
+        // v1 hashed `scope|jti`: both of these were `a|b|c`, so the second proof was refused as
+        // a replay of the first.
+        assert!(s.reserve_dpop_jti("a|b", "c", exp).await.unwrap());
+        assert!(s.reserve_dpop_jti("a", "b|c", exp).await.unwrap());
+        assert!(s.reserve_dpop_jti("a:b", "c", exp).await.unwrap());
+        assert!(s.reserve_dpop_jti("a", "b:c", exp).await.unwrap());
+        assert!(!s.reserve_dpop_jti("a", "b|c", exp).await.unwrap(), "a real replay is still one");
+    }
+);

@@ -77,7 +77,7 @@ on_both!(
             assert_eq!(c.get_template_cache("t_1", "tpl_mail", 2).await.unwrap(), None);
             assert!(!b.exists(&key).await, "deleted");
         }
-        for (t, tpl, v) in [(" ", "tpl", 1), ("t", "", 1), ("t", "tpl", 0)] {
+        for (t, tpl, v) in [(" ", "tpl", 1), ("t:x", "tpl", 1), ("t", "", 1), ("t", "tpl", 0)] {
             assert_eq!(code(c.get_template_cache(t, tpl, v).await), ErrorCode::ValidationError);
         }
         let mut bad = template();
@@ -144,6 +144,8 @@ on_both!(
             RouteRateLimit { host: "*.example.com", ..route },
             RouteRateLimit { method: "HEAD", ..route },
             RouteRateLimit { tenant_id: "", ..route },
+            RouteRateLimit { tenant_id: "t_1:w_1", ..route },
+            RouteRateLimit { workload_id: "{w_1}", ..route },
             RouteRateLimit { max_requests: 0, ..route },
             RouteRateLimit { interval_seconds: 0, ..route },
         ] {
