@@ -1,8 +1,10 @@
-//! Crypto rotation lock (spec §5): `<prefix>rotation-lock:v1:<lock_name>` holds the owner's
-//! token (a v4 UUID) for at most `ttl_ms`; only that token releases it.
+//! Crypto rotation lock (spec §5): `<prefix>rotation-lock:v2:<lock_name>` (the name
+//! percent-encoded, crate docs) holds the owner's token (a v4 UUID) for at most `ttl_ms`; only
+//! that token releases it.
 
 use brokerdb::model::{is_uuid, trim};
 
+use crate::keys::layouts::ROTATION_LOCK;
 use crate::support::normalize_prefix;
 use crate::{AdapterError, RedisConn, owner_lock};
 
@@ -10,6 +12,20 @@ use crate::{AdapterError, RedisConn, owner_lock};
 pub const DEFAULT_PREFIX: &str = "broker:crypto:";
 /// Longest lock hold accepted (15 minutes).
 pub const MAX_TTL_MS: u64 = 900_000;
+
+/// `<prefix>rotation-lock:v2:<lock_name>`: the name trimmed, 1..128 characters of
+/// `[A-Za-z0-9:_-]` (else `validation_error`), then encoded as one part.
+pub(crate) fn lock_key(prefix: &str, lock_name: &str) -> Result<String, AdapterError> {
+    let name = trim(lock_name);
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-');
+    if name.is_empty() || name.len() > 128 || !name.chars().all(allowed) {
+        return Err(AdapterError::invalid(
+            "lock_name",
+            "must be 1..128 characters of [A-Za-z0-9:_-]",
+        ));
+    }
+    Ok(ROTATION_LOCK.key(prefix, [name]))
+}
 
 /// Manifest-key rotation locks.
 #[derive(Clone)]
@@ -28,15 +44,7 @@ impl CryptoRotationLock {
     }
 
     fn key(&self, lock_name: &str) -> Result<String, AdapterError> {
-        let name = trim(lock_name);
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-');
-        if name.is_empty() || name.len() > 128 || !name.chars().all(allowed) {
-            return Err(AdapterError::invalid(
-                "lock_name",
-                "must be 1..128 characters of [A-Za-z0-9:_-]",
-            ));
-        }
-        Ok(format!("{}rotation-lock:v1:{name}", self.prefix))
+        lock_key(&self.prefix, lock_name)
     }
 
     /// Takes lock `lock_name` (trimmed, 1..128 of `[A-Za-z0-9:_-]`) for `ttl_ms` (1..900 000):

@@ -1,18 +1,22 @@
 //! Audit query cache (spec §7): cached `queryAuditEvents` results per tenant and filter, and
 //! generic JSON helpers.
 //!
-//! Keys (prefix default empty): `<p>audit:{<tenant>}:gen` holds the tenant's cache generation
-//! (random); entries live at `<p>audit:{<tenant>}:query:<generation>:<sha256(filter)>`. Busting a
-//! tenant replaces the generation — one SET, O(1), where the reference SCANned the whole
-//! keyspace — and the old entries expire on their own. The braces are a hash tag: the reading
-//! script touches the generation and the entry, which must share a cluster slot.
+//! Keys (prefix default empty; the tenant percent-encoded, crate docs):
+//! `<p>audit-gen:v2:{<tenant>}` holds the tenant's cache generation (16 random lower-case hex
+//! digits); entries live at
+//! `<p>audit-query:v2:{<tenant>}:<generation>:<sha256(filter)>`. Busting a tenant replaces the
+//! generation — one SET, O(1), where the reference SCANned the whole keyspace — and the old
+//! entries expire on their own. The braces are a hash tag: the reading script touches the
+//! generation and the entry, which must share a cluster slot (a slot depends only on the text
+//! between the braces, which both keys share).
 
 mod filter;
 mod query;
 mod raw;
 
-use brokerdb::model::trimmed_non_empty;
+use brokerdb::model::TenantId;
 
+use crate::keys::layouts::{AUDIT_GENERATION, AUDIT_QUERY};
 use crate::support::normalize_prefix;
 use crate::{AdapterError, RedisConn};
 
@@ -24,6 +28,31 @@ pub const DEFAULT_TTL_SECONDS: u64 = 30;
 pub const DEFAULT_JITTER_SECONDS: u64 = 5;
 /// Default SCAN batch of `delete_by_prefix`.
 pub const DEFAULT_SCAN_COUNT: u64 = 100;
+
+/// `<p>audit-gen:v2:{<tenant>}`; the tenant by its id rule, else `validation_error`.
+pub(crate) fn generation_key(prefix: &str, tenant_id: &str) -> Result<String, AdapterError> {
+    let tenant = TenantId::parse(tenant_id)?;
+    Ok(AUDIT_GENERATION.key(prefix, [tenant.as_str()]))
+}
+
+/// `<p>audit-query:v2:{<tenant>}:`, what every entry key of the tenant starts with.
+pub(crate) fn tenant_prefix(prefix: &str, tenant_id: &str) -> Result<String, AdapterError> {
+    let tenant = TenantId::parse(tenant_id)?;
+    Ok(AUDIT_QUERY.tenant_prefix(prefix, tenant.as_str()))
+}
+
+/// `<p>audit-query:v2:{<tenant>}:<generation>:<filter hash>`. The generation scripts read from
+/// Redis and append to [`tenant_prefix`] is the crate's own lower-case hex, which encodes to
+/// itself, so this is the key they address.
+pub(crate) fn query_key(
+    prefix: &str,
+    tenant_id: &str,
+    generation: &str,
+    filter: &AuditCacheFilter,
+) -> Result<String, AdapterError> {
+    let tenant = TenantId::parse(tenant_id)?;
+    Ok(AUDIT_QUERY.key(prefix, [tenant.as_str(), generation, &filter.query_hash()]))
+}
 
 /// Options of [`AuditCache::new`].
 #[derive(Debug, Clone)]
@@ -67,32 +96,25 @@ impl AuditCache {
         }
     }
 
-    fn tenant_base(&self, tenant_id: &str) -> Result<String, AdapterError> {
-        let tenant = trimmed_non_empty("tenant_id", tenant_id)?;
-        Ok(format!("{}audit:{{{tenant}}}:", self.prefix))
-    }
-
     fn generation_key(&self, tenant_id: &str) -> Result<String, AdapterError> {
-        Ok(format!("{}gen", self.tenant_base(tenant_id)?))
+        generation_key(&self.prefix, tenant_id)
     }
 
-    /// The prefix of every entry of `tenant_id` (`<p>audit:{<tenant>}:query:`).
+    /// The prefix of every entry of `tenant_id` (`<p>audit-query:v2:{<tenant>}:`); the tenant
+    /// by its id rule (trimmed, 1..128 of `[A-Za-z0-9._-]`), else `validation_error`.
     pub fn tenant_prefix(&self, tenant_id: &str) -> Result<String, AdapterError> {
-        Ok(format!("{}query:", self.tenant_base(tenant_id)?))
+        tenant_prefix(&self.prefix, tenant_id)
     }
 
-    /// The key of one cached query under `generation`.
+    /// The key of one cached query under `generation`
+    /// (`<p>audit-query:v2:{<tenant>}:<generation>:<filter hash>`, parts percent-encoded).
     pub fn query_key(
         &self,
         tenant_id: &str,
         generation: &str,
         filter: &AuditCacheFilter,
     ) -> Result<String, AdapterError> {
-        Ok(format!(
-            "{}{generation}:{}",
-            self.tenant_prefix(tenant_id)?,
-            filter.query_hash()
-        ))
+        query_key(&self.prefix, tenant_id, generation, filter)
     }
 
     fn ttl(&self, ttl_seconds: Option<u64>) -> Result<u64, AdapterError> {

@@ -8,7 +8,18 @@ use serde::{Deserialize, Serialize};
 
 use super::Shared;
 use crate::AdapterError;
+use crate::keys::layouts::{ENROLLMENT, ENROLLMENT_LOCK};
 use crate::support::{to_json, ttl_seconds_until};
+
+/// `<prefix>enroll:<hash>` (64 lower-case hex, so the v1 layout is unchanged).
+pub(crate) fn entry_key(prefix: &str, hash: &TokenHash) -> String {
+    ENROLLMENT.key(prefix, [hash.as_str()])
+}
+
+/// `<prefix>enroll:lock:<hash>` (v1 layout unchanged).
+pub(crate) fn lock_key(prefix: &str, hash: &TokenHash) -> String {
+    ENROLLMENT_LOCK.key(prefix, [hash.as_str()])
+}
 
 /// The stored enrollment token (camelCase on the wire: `{tokenHash, workloadId, expiresAt}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +51,7 @@ impl EnrollmentTokenStore {
         record: &EnrollmentTokenEntry,
     ) -> Result<(), AdapterError> {
         let ttl = ttl_seconds_until("expiresAt", record.expires_at, (self.shared.now)())?;
-        let key = self.shared.key(&["enroll:", record.token_hash.as_str()]);
+        let key = entry_key(&self.shared.prefix, &record.token_hash);
         let set: Option<String> = self
             .shared
             .conn
@@ -72,7 +83,7 @@ impl EnrollmentTokenStore {
     ) -> Result<Option<EnrollmentTokenEntry>, AdapterError> {
         let hash = TokenHash::parse(token_hash)?;
         let conn = &self.shared.conn;
-        let lock = self.shared.key(&["enroll:lock:", hash.as_str()]);
+        let lock = lock_key(&self.shared.prefix, &hash);
         let locked: Option<String> = conn
             .query(
                 cmd("SET")
@@ -94,7 +105,7 @@ impl EnrollmentTokenStore {
     }
 
     async fn take(&self, hash: &TokenHash) -> Result<Option<EnrollmentTokenEntry>, AdapterError> {
-        let key = self.shared.key(&["enroll:", hash.as_str()]);
+        let key = entry_key(&self.shared.prefix, hash);
         let Some(raw): Option<String> = self.shared.conn.query(cmd("GETDEL").arg(key)).await?
         else {
             return Ok(None);

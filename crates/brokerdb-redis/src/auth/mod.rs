@@ -1,14 +1,14 @@
 //! Auth stores (spec §1): workload sessions, one-time enrollment tokens, DPoP replay markers —
 //! and the workload lookup by certificate SAN URI, which reads PostgreSQL (spec §2).
 //!
-//! Keys (prefix default `broker:auth:`): `sess:token:<tokenHash>`, `sess:id:<sessionId>`,
-//! `enroll:<tokenHash>`, `enroll:lock:<tokenHash>`, `dpop:<sha256hex(scope|jti)>`. Keys hold
-//! token hashes, never tokens. This is security state: every Redis failure is an error (fail
-//! closed), never a silent miss.
+//! Keys (prefix default `broker:auth:`; encoding in the crate docs): `sess:token:<tokenHash>`,
+//! `sess:id:<sessionId>`, `enroll:<tokenHash>`, `enroll:lock:<tokenHash>`,
+//! `dpop:v2:<sha256hex(enc(scope):enc(jti))>`. Keys hold token hashes, never tokens. This is
+//! security state: every Redis failure is an error (fail closed), never a silent miss.
 
-mod enrollment;
-mod replay;
-mod sessions;
+pub(crate) mod enrollment;
+pub(crate) mod replay;
+pub(crate) mod sessions;
 mod workloads;
 
 use std::sync::Arc;
@@ -51,14 +51,6 @@ pub(crate) struct Shared {
     pub prefix: String,
     pub now: Clock,
     pub consume_lock_seconds: u64,
-}
-
-impl Shared {
-    pub fn key(&self, parts: &[&str]) -> String {
-        let mut key = self.prefix.clone();
-        parts.iter().for_each(|p| key.push_str(p));
-        key
-    }
 }
 
 /// The three Redis auth stores over one connection.

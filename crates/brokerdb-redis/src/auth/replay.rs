@@ -7,9 +7,30 @@ use redis::cmd;
 
 use super::Shared;
 use crate::AdapterError;
-use crate::support::{check_len, sha256_hex, ttl_seconds_until};
+use crate::keys::{self, layouts::DPOP};
+use crate::support::{check_len, ttl_seconds_until};
 
-/// DPoP `jti` markers (`dpop:<sha256hex(replayScope|jti)>`).
+/// `<prefix>dpop:v2:<digest>`, the digest being SHA-256 of the percent-encoded scope and jti
+/// joined by `:` (v1 hashed `scope|jti`, so scope `a|b` + jti `c` and scope `a` + jti `b|c`
+/// shared a marker). `replay_scope` 1..256 and `jti` 1..512 characters, else
+/// `validation_error`.
+pub(crate) fn marker_key(
+    prefix: &str,
+    replay_scope: &str,
+    jti: &str,
+) -> Result<String, AdapterError> {
+    check_len(
+        "replayScope",
+        replay_scope,
+        1,
+        256,
+        "must be 1..256 characters",
+    )?;
+    check_len("jti", jti, 1, 512, "must be 1..512 characters")?;
+    Ok(DPOP.key(prefix, [&keys::digest(&[replay_scope, jti])]))
+}
+
+/// DPoP `jti` markers (`dpop:v2:<sha256hex(enc(replayScope):enc(jti))>`).
 #[derive(Clone)]
 pub struct ReplayStore {
     shared: Arc<Shared>,
@@ -29,17 +50,8 @@ impl ReplayStore {
         jti: &str,
         expires_at: Timestamp,
     ) -> Result<bool, AdapterError> {
-        check_len(
-            "replayScope",
-            replay_scope,
-            1,
-            256,
-            "must be 1..256 characters",
-        )?;
-        check_len("jti", jti, 1, 512, "must be 1..512 characters")?;
+        let key = marker_key(&self.shared.prefix, replay_scope, jti)?;
         let ttl = ttl_seconds_until("expiresAt", expires_at, (self.shared.now)())?;
-        let digest = sha256_hex(format!("{replay_scope}|{jti}").as_bytes());
-        let key = self.shared.key(&["dpop:", &digest]);
         let set: Option<String> = self
             .shared
             .conn

@@ -9,7 +9,18 @@ use redis::cmd;
 
 use super::Shared;
 use crate::AdapterError;
+use crate::keys::layouts::{SESSION_ID, SESSION_TOKEN};
 use crate::support::{expect_ok, to_json, ttl_seconds_until};
+
+/// `<prefix>sess:token:<hash>` (the hash is 64 lower-case hex, so the v1 layout is unchanged).
+pub(crate) fn token_key(prefix: &str, hash: &str) -> String {
+    SESSION_TOKEN.key(prefix, [hash])
+}
+
+/// `<prefix>sess:id:<uuid>` (lower-case UUID, so the v1 layout is unchanged).
+pub(crate) fn id_key(prefix: &str, id: &SessionId) -> String {
+    SESSION_ID.key(prefix, [id.as_str()])
+}
 
 /// Workload sessions (`sess:token:<hash>`, `sess:id:<uuid>`).
 #[derive(Clone)]
@@ -23,11 +34,11 @@ impl SessionStore {
     }
 
     fn token_key(&self, hash: &str) -> String {
-        self.shared.key(&["sess:token:", hash])
+        token_key(&self.shared.prefix, hash)
     }
 
     fn id_key(&self, id: &SessionId) -> String {
-        self.shared.key(&["sess:id:", id.as_str()])
+        id_key(&self.shared.prefix, id)
     }
 
     /// Stores `session` until its `expiresAt` (TTL rounded up to whole seconds; an expiry not

@@ -1,13 +1,42 @@
 //! Approve-once cache: the approval that covers one exact request (by descriptor hash).
 
-use brokerdb::model::{ApprovalStatus, CanonicalRequestDescriptor, Timestamp, ValidationError};
+use brokerdb::model::{
+    ApprovalStatus, CanonicalRequestDescriptor, IntegrationId, TenantId, Timestamp,
+    ValidationError, WorkloadId,
+};
 use serde::{Deserialize, Serialize};
 
 use super::CanonicalizerCache;
+use crate::keys::layouts::APPROVAL_ONCE;
 use crate::support::{non_empty, to_json};
 use crate::{AdapterError, cache};
 
 const CACHE: &str = "canonicalizer_approval_once";
+
+/// `<prefix>approval-once:v2:{<tenant>}:<workload>:<integration>:<descriptor sha256>`. The
+/// descriptor is validated first (spec §5) and its ids by their model rule (under
+/// `descriptor.<field>`); the hash is the one repositories §1.4 give (the one approval dedupe
+/// stores).
+pub(crate) fn approval_key(
+    prefix: &str,
+    d: &CanonicalRequestDescriptor,
+) -> Result<String, AdapterError> {
+    d.validate()?;
+    let tenant = TenantId::parse(&d.tenant_id).map_err(|e| e.with_field("descriptor.tenant_id"))?;
+    let workload =
+        WorkloadId::parse(&d.workload_id).map_err(|e| e.with_field("descriptor.workload_id"))?;
+    let integration = IntegrationId::parse(&d.integration_id)
+        .map_err(|e| e.with_field("descriptor.integration_id"))?;
+    Ok(APPROVAL_ONCE.key(
+        prefix,
+        [
+            tenant.as_str(),
+            workload.as_str(),
+            integration.as_str(),
+            &d.sha256(),
+        ],
+    ))
+}
 
 /// `{approval_id, status, expires_at, template_id, template_version}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,15 +70,8 @@ impl ApprovalOnceEntry {
 }
 
 impl CanonicalizerCache {
-    /// The key of this request: the descriptor is validated first (spec §5), then hashed as
-    /// repositories §1.4 says (the same hash approval dedupe stores).
     fn approval_key(&self, d: &CanonicalRequestDescriptor) -> Result<String, AdapterError> {
-        d.validate()?;
-        let hash = d.sha256();
-        Ok(format!(
-            "{}approval:once:{}:{}:{}:{hash}",
-            self.prefix, d.tenant_id, d.workload_id, d.integration_id
-        ))
+        approval_key(&self.prefix, d)
     }
 
     /// The cached approval for this exact request, or `None` (miss, unreachable, corrupt →

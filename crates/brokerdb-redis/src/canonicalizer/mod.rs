@@ -1,17 +1,17 @@
 //! Canonicalizer caches (spec §6): template versions, approve-once decisions, and per-route rate
 //! limits.
 //!
-//! Keys (prefix default `broker:canon:`): `template:<tenant>:<template>:<version>`,
-//! `approval:once:<tenant>:<workload>:<integration>:<descriptor_hash>`,
-//! `rl:<tenant>:<workload>:<integration>:<action_group>:<METHOD>:<host>`. Every cache key is
-//! fully determined by what an invalidation carries, so busting is one DEL
+//! Keys (prefix default `broker:canon:`; every part percent-encoded, the tenant a hash tag —
+//! crate docs): `template:v2:{<tenant>}:<template>:<version>`,
+//! `approval-once:v2:{<tenant>}:<workload>:<integration>:<descriptor_hash>`,
+//! `route-rl:v2:{<tenant>}:<workload>:<integration>:<action_group>:<METHOD>:<host>`. Every cache
+//! key is fully determined by what an invalidation carries, so busting is one DEL
 //! ([`CanonicalizerCache::invalidate_template_cache`],
-//! [`CanonicalizerCache::invalidate_approval_once_cache`]): no SCAN and no generation counter,
-//! and the layouts stay those of the reference.
+//! [`CanonicalizerCache::invalidate_approval_once_cache`]): no SCAN and no generation counter.
 
-mod approval_once;
-mod rate_limit;
-mod template;
+pub(crate) mod approval_once;
+pub(crate) mod rate_limit;
+pub(crate) mod template;
 
 use crate::support::{Clock, normalize_prefix, system_clock};
 use crate::{AdapterError, RedisConn};

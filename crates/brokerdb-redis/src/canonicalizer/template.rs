@@ -1,13 +1,33 @@
-//! Template cache: `template:<tenant>:<template>:<version>` → Template JSON.
+//! Template cache: `template:v2:{<tenant>}:<template>:<version>` → Template JSON.
 
-use brokerdb::model::trimmed_non_empty;
+use brokerdb::model::{TenantId, trimmed_non_empty};
 use brokerdb::repo::templates::Template;
 
 use super::CanonicalizerCache;
+use crate::keys::layouts::TEMPLATE;
 use crate::support::to_json;
 use crate::{AdapterError, cache};
 
 const CACHE: &str = "canonicalizer_template";
+
+/// `<prefix>template:v2:{<tenant>}:<template>:<version>`: the tenant by its id rule, the
+/// template id trimmed and non-empty, `version` ≥ 1, else `validation_error`.
+pub(crate) fn template_key(
+    prefix: &str,
+    tenant_id: &str,
+    template_id: &str,
+    version: i64,
+) -> Result<String, AdapterError> {
+    let tenant = TenantId::parse(tenant_id)?;
+    let template = trimmed_non_empty("template_id", template_id)?;
+    if version < 1 {
+        return Err(AdapterError::invalid(
+            "version",
+            "must be a positive integer",
+        ));
+    }
+    Ok(TEMPLATE.key(prefix, [tenant.as_str(), template, &version.to_string()]))
+}
 
 impl CanonicalizerCache {
     fn template_key(
@@ -16,22 +36,12 @@ impl CanonicalizerCache {
         template_id: &str,
         version: i64,
     ) -> Result<String, AdapterError> {
-        let tenant = trimmed_non_empty("tenant_id", tenant_id)?;
-        let template = trimmed_non_empty("template_id", template_id)?;
-        if version < 1 {
-            return Err(AdapterError::invalid(
-                "version",
-                "must be a positive integer",
-            ));
-        }
-        Ok(format!(
-            "{}template:{tenant}:{template}:{version}",
-            self.prefix
-        ))
+        template_key(&self.prefix, tenant_id, template_id, version)
     }
 
     /// The cached template, or `None` (miss, Redis unreachable, or a corrupt entry — which is
-    /// deleted). Ids trimmed and non-empty, `version` ≥ 1, else `validation_error`.
+    /// deleted). `tenant_id` by its id rule (trimmed, 1..128 of `[A-Za-z0-9._-]`), `template_id`
+    /// trimmed and non-empty, `version` ≥ 1, else `validation_error`.
     pub async fn get_template_cache(
         &self,
         tenant_id: &str,

@@ -59,7 +59,7 @@ impl ForwarderStore {
             response_bytes: None,
             error_code: None,
         })?;
-        let key = self.key("idem", scope);
+        let key = self.idempotency_key(scope);
         let reply: Vec<Value> = self
             .conn
             .invoke(IDEMPOTENCY_CREATE.key(&key).arg(&record).arg(ttl))
@@ -103,7 +103,7 @@ impl ForwarderStore {
         &self,
         scope: &ForwarderScope,
     ) -> Result<Option<IdempotencyRecord>, AdapterError> {
-        let key = self.key("idem", scope);
+        let key = self.idempotency_key(scope);
         cache::read_strict(
             &self.conn,
             "forwarder_idempotency",
@@ -170,7 +170,7 @@ impl ForwarderStore {
         bytes: u64,
         error_code: &str,
     ) -> Result<bool, AdapterError> {
-        let key = self.key("idem", scope);
+        let key = self.idempotency_key(scope);
         let updated: i64 = self
             .conn
             .invoke(

@@ -17,7 +17,7 @@ impl ForwarderStore {
         if !(1_000..=60_000).contains(&ttl_ms) {
             return Err(AdapterError::invalid("ttl_ms", "must be 1000..60000"));
         }
-        owner_lock::acquire(&self.conn, &self.key("lock", scope), ttl_ms).await
+        owner_lock::acquire(&self.conn, &self.lock_key(scope), ttl_ms).await
     }
 
     /// Releases the lock if `lock_token` (trimmed; must be a UUID, as every token this store
@@ -32,6 +32,6 @@ impl ForwarderStore {
         if !is_uuid(token) {
             return Err(AdapterError::invalid("lock_token", "must be a UUID"));
         }
-        owner_lock::release(&self.conn, &self.key("lock", scope), token).await
+        owner_lock::release(&self.conn, &self.lock_key(scope), token).await
     }
 }

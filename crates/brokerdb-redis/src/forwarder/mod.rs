@@ -1,16 +1,18 @@
 //! Forwarder execution locks and idempotency records (spec §8).
 //!
-//! Keys (prefix default `broker:fw:`):
-//! `lock:<tenant>:<workload>:<integration>:<action_group>:<idempotency_key>` (owner token) and
-//! `idem:<tenant>:<workload>:<integration>:<action_group>:<idempotency_key>` (JSON record).
-//! Security state: every Redis failure is an error (fail closed).
+//! Keys (prefix default `broker:fw:`; every part percent-encoded, the tenant a hash tag — crate
+//! docs): `lock:v2:{<tenant>}:<workload>:<integration>:<action_group>:<idempotency_key>` (owner
+//! token) and `idem:v2:{<tenant>}:<workload>:<integration>:<action_group>:<idempotency_key>`
+//! (JSON record). Security state: every Redis failure is an error (fail closed).
 
 mod idempotency;
 mod lock;
 mod record;
 
-use brokerdb::model::trimmed_non_empty;
+use brokerdb::model::{IntegrationId, TenantId, WorkloadId, trimmed_non_empty};
 
+use crate::keys::Layout;
+use crate::keys::layouts::{FORWARDER_IDEMPOTENCY, FORWARDER_LOCK};
 use crate::support::{Clock, normalize_prefix, system_clock};
 use crate::{AdapterError, RedisConn};
 
@@ -24,12 +26,17 @@ pub const DEFAULT_PREFIX: &str = "broker:fw:";
 /// Which request an idempotency key belongs to; every part trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwarderScope {
-    suffix: String,
+    tenant_id: TenantId,
+    workload_id: WorkloadId,
+    integration_id: IntegrationId,
+    action_group: String,
+    idempotency_key: String,
 }
 
 impl ForwarderScope {
-    /// Validates the parts: ids and `action_group` trimmed and non-empty, `idempotency_key`
-    /// trimmed and `^[A-Za-z0-9._:-]{1,128}$`.
+    /// Validates the parts: the ids by their model rule (trimmed, 1..128 of `[A-Za-z0-9._-]`),
+    /// `action_group` trimmed and non-empty, `idempotency_key` trimmed and
+    /// `^[A-Za-z0-9._:-]{1,128}$`. Anything else → `validation_error`.
     pub fn new(
         tenant_id: &str,
         workload_id: &str,
@@ -37,12 +44,10 @@ impl ForwarderScope {
         action_group: &str,
         idempotency_key: &str,
     ) -> Result<Self, AdapterError> {
-        let parts = [
-            trimmed_non_empty("tenant_id", tenant_id)?,
-            trimmed_non_empty("workload_id", workload_id)?,
-            trimmed_non_empty("integration_id", integration_id)?,
-            trimmed_non_empty("action_group", action_group)?,
-        ];
+        let tenant_id = TenantId::parse(tenant_id)?;
+        let workload_id = WorkloadId::parse(workload_id)?;
+        let integration_id = IntegrationId::parse(integration_id)?;
+        let action_group = trimmed_non_empty("action_group", action_group)?.to_owned();
         let key = brokerdb::model::trim(idempotency_key);
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
         if key.is_empty() || key.len() > 128 || !key.chars().all(allowed) {
@@ -52,9 +57,37 @@ impl ForwarderScope {
             ));
         }
         Ok(Self {
-            suffix: format!("{}:{key}", parts.join(":")),
+            tenant_id,
+            workload_id,
+            integration_id,
+            action_group,
+            idempotency_key: key.to_owned(),
         })
     }
+
+    /// The key of this scope in `layout`.
+    fn key(&self, layout: Layout<5>, prefix: &str) -> String {
+        layout.key(
+            prefix,
+            [
+                self.tenant_id.as_str(),
+                self.workload_id.as_str(),
+                self.integration_id.as_str(),
+                &self.action_group,
+                &self.idempotency_key,
+            ],
+        )
+    }
+}
+
+/// `<prefix>lock:v2:{<tenant>}:<workload>:<integration>:<action_group>:<idempotency_key>`.
+pub(crate) fn lock_key(prefix: &str, scope: &ForwarderScope) -> String {
+    scope.key(FORWARDER_LOCK, prefix)
+}
+
+/// `<prefix>idem:v2:{<tenant>}:<workload>:<integration>:<action_group>:<idempotency_key>`.
+pub(crate) fn idempotency_key(prefix: &str, scope: &ForwarderScope) -> String {
+    scope.key(FORWARDER_IDEMPOTENCY, prefix)
 }
 
 /// Options of [`ForwarderStore::new`].
@@ -84,7 +117,11 @@ impl ForwarderStore {
         }
     }
 
-    fn key(&self, kind: &str, scope: &ForwarderScope) -> String {
-        format!("{}{kind}:{}", self.prefix, scope.suffix)
+    fn lock_key(&self, scope: &ForwarderScope) -> String {
+        lock_key(&self.prefix, scope)
+    }
+
+    fn idempotency_key(&self, scope: &ForwarderScope) -> String {
+        idempotency_key(&self.prefix, scope)
     }
 }

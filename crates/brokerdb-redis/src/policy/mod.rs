@@ -1,9 +1,10 @@
 //! Policy-engine adapters: the rate-limit store (spec §3) and the invalidation bus (spec §4).
 //!
-//! Keys (prefix default `broker:pe:`): `rl:v1:<key>`; channel `invalidation:v1`.
+//! Keys (prefix default `broker:pe:`): `rl:v2:<key>` (the caller's key percent-encoded as one
+//! part, crate docs); channel `invalidation:v1`.
 
 mod invalidation;
-mod rate_limit;
+pub(crate) mod rate_limit;
 
 /// The rule type a [`RateLimitRule`] carries (the `brokerdb` model enum, re-exported).
 pub use brokerdb::model::PolicyRuleType;

@@ -1,4 +1,5 @@
-//! Policy-engine rate limit (spec §3): `rl:v1:<key>`, a fixed window per caller-supplied key.
+//! Policy-engine rate limit (spec §3): `rl:v2:<encoded key>`, a fixed window per
+//! caller-supplied key.
 
 use brokerdb::model::Timestamp;
 pub use brokerdb::repo::policy_rules::RateLimit;
@@ -6,11 +7,19 @@ use serde::{Deserialize, Serialize};
 
 use super::{DEFAULT_PREFIX, PolicyRuleType};
 use crate::fixed_window::{self, RateLimitDecision};
+use crate::keys::layouts::POLICY_RATE_LIMIT;
 use crate::support::{check_len, normalize_prefix};
 use crate::{AdapterError, RedisConn};
 
 /// Longest key accepted (the reference had no bound).
 pub const MAX_KEY_LEN: usize = 1024;
+
+/// `<prefix>rl:v2:<key>` with `key` (1..1024 characters, else `validation_error`) percent-encoded
+/// as one part: whatever separators the caller put in it stay inside that part.
+pub(crate) fn counter_key(prefix: &str, key: &str) -> Result<String, AdapterError> {
+    check_len("key", key, 1, MAX_KEY_LEN, "must be 1..1024 characters")?;
+    Ok(POLICY_RATE_LIMIT.key(prefix, [key]))
+}
 
 /// The parts of a `PolicyRule` the check reads: its type and its limit. Deserializes from a
 /// whole PolicyRule JSON (other fields ignored).
@@ -63,7 +72,8 @@ impl PolicyRateLimitStore {
         }
     }
 
-    /// Counts one hit for `key` (1..1024 characters, used verbatim) under `rule` and decides.
+    /// Counts one hit for `key` (1..1024 characters, any text: it is encoded as one key part, so
+    /// two different keys never share a counter) under `rule` and decides.
     /// Atomic: of N concurrent hits on a limit L exactly min(N, L) are allowed. `reset_at` is
     /// `now` plus the window's remaining TTL. Any Redis failure is an error (fail closed). (The
     /// reference's `descriptor` argument, which it never read, is not taken.)
@@ -73,9 +83,8 @@ impl PolicyRateLimitStore {
         rule: &RateLimitRule,
         now: Timestamp,
     ) -> Result<RateLimitDecision, AdapterError> {
-        check_len("key", key, 1, MAX_KEY_LEN, "must be 1..1024 characters")?;
+        let redis_key = counter_key(&self.prefix, key)?;
         let (max_requests, interval_seconds) = rule.limits()?;
-        let redis_key = format!("{}rl:v1:{key}", self.prefix);
         fixed_window::hit(&self.conn, &redis_key, max_requests, interval_seconds, now).await
     }
 }

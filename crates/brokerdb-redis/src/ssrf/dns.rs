@@ -1,12 +1,12 @@
-//! DNS resolution cache: `dns:v1:<host>`, written by compare-and-set on the resolution time.
+//! DNS resolution cache: `dns:v2:<host>`, written by compare-and-set on the resolution time.
 
 use std::net::IpAddr;
 
 use brokerdb::model::{ValidationError, trim};
 use serde::{Deserialize, Serialize};
 
-use super::SsrfGuardStore;
 use super::host::denylist_class;
+use super::{SsrfGuardStore, dns_key};
 use crate::scripts::DNS_COMPARE_AND_SET;
 use crate::support::to_json;
 use crate::{AdapterError, cache};
@@ -78,7 +78,7 @@ impl SsrfGuardStore {
         &self,
         host: &str,
     ) -> Result<Option<DnsResolutionCacheEntry>, AdapterError> {
-        let key = self.key("dns", host)?;
+        let key = dns_key(&self.prefix, host)?;
         cache::read(&self.conn, "ssrf_dns", &key, |raw| {
             serde_json::from_slice::<DnsResolutionCacheEntry>(raw)
                 .ok()
@@ -95,7 +95,7 @@ impl SsrfGuardStore {
         host: &str,
         entry: &DnsResolutionCacheEntry,
     ) -> Result<DnsCacheUpsert, AdapterError> {
-        let key = self.key("dns", host)?;
+        let key = dns_key(&self.prefix, host)?;
         entry.validate()?;
         let applied: i64 = self
             .conn

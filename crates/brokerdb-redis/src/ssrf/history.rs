@@ -1,11 +1,11 @@
-//! DNS rebinding history: `dns-history:v1:<host>`, a bounded JSON array, oldest first.
+//! DNS rebinding history: `dns-history:v2:<host>`, a bounded JSON array, oldest first.
 
 use std::net::IpAddr;
 
 use brokerdb::model::{ValidationError, trim};
 use serde::{Deserialize, Serialize};
 
-use super::SsrfGuardStore;
+use super::{SsrfGuardStore, history_key};
 use crate::scripts::DNS_HISTORY_APPEND;
 use crate::support::to_json;
 use crate::{AdapterError, cache};
@@ -51,7 +51,7 @@ impl SsrfGuardStore {
         host: &str,
         observation: &DnsRebindingObservation,
     ) -> Result<u64, AdapterError> {
-        let key = self.key("dns-history", host)?;
+        let key = history_key(&self.prefix, host)?;
         observation.validate()?;
         let size: i64 = self
             .conn
@@ -74,7 +74,7 @@ impl SsrfGuardStore {
         &self,
         host: &str,
     ) -> Result<Vec<DnsRebindingObservation>, AdapterError> {
-        let key = self.key("dns-history", host)?;
+        let key = history_key(&self.prefix, host)?;
         let history = cache::read_strict(&self.conn, "ssrf_dns_history", &key, |raw| {
             serde_json::from_slice::<Vec<DnsRebindingObservation>>(raw)
                 .ok()

@@ -1,14 +1,17 @@
 //! SSRF guard adapters (spec §9): the DNS resolution cache with compare-and-set, the DNS
 //! rebinding history, and the template invalidation signal.
 //!
-//! Keys (prefix default `broker:ssrf:`): `dns:v1:<host>`, `dns-history:v1:<host>`; channel
-//! `invalidation:v1`. Hosts are SSRF-normalized first.
+//! Keys (prefix default `broker:ssrf:`): `dns:v2:<host>`, `dns-history:v2:<host>`; channel
+//! `invalidation:v1`. Hosts are SSRF-normalized first, then percent-encoded (crate docs; an IPv6
+//! literal's `:` becomes `%3A`).
 
 mod dns;
 mod history;
 mod host;
 mod signal;
 
+use crate::keys::Layout;
+use crate::keys::layouts::{DNS, DNS_HISTORY};
 use crate::support::normalize_prefix;
 use crate::{AdapterError, RedisConn};
 
@@ -22,6 +25,20 @@ pub const DEFAULT_PREFIX: &str = "broker:ssrf:";
 pub const DEFAULT_HISTORY_TTL_SECONDS: u64 = 86_400;
 /// Default number of observations kept per host.
 pub const DEFAULT_HISTORY_MAX_ENTRIES: u64 = 100;
+
+/// `<prefix>dns:v2:<host>`, the host SSRF-normalized (invalid → `validation_error`).
+pub(crate) fn dns_key(prefix: &str, host: &str) -> Result<String, AdapterError> {
+    host_key(DNS, prefix, host)
+}
+
+/// `<prefix>dns-history:v2:<host>`, the host SSRF-normalized (invalid → `validation_error`).
+pub(crate) fn history_key(prefix: &str, host: &str) -> Result<String, AdapterError> {
+    host_key(DNS_HISTORY, prefix, host)
+}
+
+fn host_key(layout: Layout<1>, prefix: &str, host: &str) -> Result<String, AdapterError> {
+    Ok(layout.key(prefix, [&normalize_host(host)?]))
+}
 
 /// Options of [`SsrfGuardStore::new`].
 #[derive(Debug, Clone)]
@@ -74,13 +91,5 @@ impl SsrfGuardStore {
             history_ttl: options.dns_history_ttl_seconds,
             history_max: options.dns_history_max_entries,
         })
-    }
-
-    fn key(&self, kind: &str, host: &str) -> Result<String, AdapterError> {
-        Ok(format!(
-            "{}{kind}:v1:{}",
-            self.prefix,
-            normalize_host(host)?
-        ))
     }
 }

@@ -45,8 +45,8 @@ on_both!(
         assert_eq!(c.get_cached_audit_query("t_1", &filter()).await.unwrap(), Some(vec![event("e1"), event("e2")]));
         assert_eq!(c.get_cached_audit_query("t_2", &filter()).await.unwrap(), Some(vec![]), "an empty list is a hit");
 
-        let generation = b.get(&b.key("audit:{t_1}:gen")).await.unwrap();
-        let entry = b.key(&format!("audit:{{t_1}}:query:{generation}:{}", filter().query_hash()));
+        let generation = b.get(&b.key("audit-gen:v2:{t_1}")).await.unwrap();
+        let entry = b.key(&format!("audit-query:v2:{{t_1}}:{generation}:{}", filter().query_hash()));
         assert_eq!(c.query_key("t_1", &generation, &filter()).unwrap(), entry);
         let ttl = b.pttl(&entry).await;
         assert!((25_000..=35_000).contains(&ttl), "30 s + up to 5 s jitter: {ttl}");
@@ -101,7 +101,7 @@ on_both!(
     async fn corrupt_entries_heal_and_bad_input_is_rejected(b) {
         let c = cache(&b);
         c.set_cached_audit_query("t_1", &filter(), &[event("e")], None).await.unwrap();
-        let generation = b.get(&b.key("audit:{t_1}:gen")).await.unwrap();
+        let generation = b.get(&b.key("audit-gen:v2:{t_1}")).await.unwrap();
         let entry = c.query_key("t_1", &generation, &filter()).unwrap();
         for corrupt in ["nope", r#"{"events":[{"event_id":"x"}]}"#, r#"{"events":[],"extra":1}"#] {
             b.set(&entry, corrupt).await;
@@ -115,7 +115,8 @@ on_both!(
         assert_eq!(code(c.get_cached_audit_query("  ", &filter()).await), ErrorCode::ValidationError);
         let zero = AuditCache::new(b.conn.clone(), AuditCacheOptions { cache_ttl_seconds: 0, ..AuditCacheOptions::default() });
         assert_eq!(code(zero.set_cached_audit_query("t", &filter(), &[], None).await), ErrorCode::ValidationError);
-        assert_eq!(c.tenant_prefix("t_1").unwrap(), b.key("audit:{t_1}:query:"));
+        assert_eq!(c.tenant_prefix("t_1").unwrap(), b.key("audit-query:v2:{t_1}:"));
+        assert_eq!(code(c.tenant_prefix("t:1")), ErrorCode::ValidationError, "not a tenant id");
     }
 );
 

@@ -12,8 +12,9 @@ on_both!(
         assert!(s.reserve_dpop_jti("GET https://x/y", "jti-1", exp).await.unwrap());
         assert!(!s.reserve_dpop_jti("GET https://x/y", "jti-1", exp).await.unwrap());
         assert!(s.reserve_dpop_jti("GET https://x/z", "jti-1", exp).await.unwrap());
-        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"GET https://x/y|jti-1"));
-        let key = b.key(&format!("dpop:{digest}"));
+        // v2: SHA-256 of the percent-encoded scope and jti joined by `:`.
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"GET%20https%3A%2F%2Fx%2Fy:jti-1"));
+        let key = b.key(&format!("dpop:v2:{digest}"));
         assert_eq!(b.get(&key).await.as_deref(), Some("1"));
         assert!((1..=30_000).contains(&b.pttl(&key).await));
     }
@@ -54,5 +55,20 @@ on_both!(
             assert_eq!(code(s.reserve_dpop_jti(scope, &jti, exp).await), ErrorCode::ValidationError);
         }
         assert_eq!(code(s.reserve_dpop_jti("s", "j", clock.now()).await), ErrorCode::ValidationError);
+    }
+);
+
+on_both!(
+    async fn separators_inside_scope_or_jti_do_not_make_a_replay(b) {
+        let clock = TestClock::new();
+        let s = auth_stores(&b, &clock).replay;
+        let exp = after(clock.now(), 30);
+        // v1 hashed `scope|jti`: both of these were `a|b|c`, so the second proof was refused as
+        // a replay of the first.
+        assert!(s.reserve_dpop_jti("a|b", "c", exp).await.unwrap());
+        assert!(s.reserve_dpop_jti("a", "b|c", exp).await.unwrap());
+        assert!(s.reserve_dpop_jti("a:b", "c", exp).await.unwrap());
+        assert!(s.reserve_dpop_jti("a", "b:c", exp).await.unwrap());
+        assert!(!s.reserve_dpop_jti("a", "b|c", exp).await.unwrap(), "a real replay is still one");
     }
 );

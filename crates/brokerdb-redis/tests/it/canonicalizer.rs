@@ -54,7 +54,7 @@ on_both!(
         assert_eq!(c.get_template_cache("t_1", "tpl_mail", 2).await.unwrap(), None);
         c.set_template_cache(" t_1 ", "tpl_mail ", 2, &template()).await.unwrap();
         assert_eq!(c.get_template_cache("t_1", "tpl_mail", 2).await.unwrap(), Some(template()));
-        let key = b.key("template:t_1:tpl_mail:2");
+        let key = b.key("template:v2:{t_1}:tpl_mail:2");
         assert!((295_000..=300_000).contains(&b.pttl(&key).await));
         c.invalidate_template_cache("t_1", "tpl_mail", 2).await.unwrap();
         assert_eq!(c.get_template_cache("t_1", "tpl_mail", 2).await.unwrap(), None);
@@ -63,7 +63,7 @@ on_both!(
             key_prefix: Some(b.prefix.clone()), template_cache_ttl_seconds: 7, now: None,
         }).unwrap();
         short.set_template_cache("t_1", "tpl_mail", 3, &template()).await.unwrap();
-        assert!((1..=7_000).contains(&b.pttl(&b.key("template:t_1:tpl_mail:3")).await));
+        assert!((1..=7_000).contains(&b.pttl(&b.key("template:v2:{t_1}:tpl_mail:3")).await));
     }
 );
 
@@ -71,13 +71,13 @@ on_both!(
     async fn corrupt_templates_heal_to_a_miss_and_bad_input_is_rejected(b) {
         let clock = TestClock::new();
         let c = cache(&b, &clock);
-        let key = b.key("template:t_1:tpl_mail:2");
+        let key = b.key("template:v2:{t_1}:tpl_mail:2");
         for corrupt in ["{nope", r#"{"template_id":"tpl_mail"}"#] {
             b.set(&key, corrupt).await;
             assert_eq!(c.get_template_cache("t_1", "tpl_mail", 2).await.unwrap(), None);
             assert!(!b.exists(&key).await, "deleted");
         }
-        for (t, tpl, v) in [(" ", "tpl", 1), ("t", "", 1), ("t", "tpl", 0)] {
+        for (t, tpl, v) in [(" ", "tpl", 1), ("t:x", "tpl", 1), ("t", "", 1), ("t", "tpl", 0)] {
             assert_eq!(code(c.get_template_cache(t, tpl, v).await), ErrorCode::ValidationError);
         }
         let mut bad = template();
@@ -101,7 +101,7 @@ on_both!(
         };
         assert_eq!(c.get_approval_once_cache(&descriptor()).await.unwrap(), None);
         c.set_approval_once_cache(&descriptor(), &entry, 45).await.unwrap();
-        let key = b.key("approval:once:t_1:w_1:int_1:2968cda3c5894300ba4d79f5fe3abf9afe7c837e61843cdd722d0d61827e022f");
+        let key = b.key("approval-once:v2:{t_1}:w_1:int_1:2968cda3c5894300ba4d79f5fe3abf9afe7c837e61843cdd722d0d61827e022f");
         assert!((1..=45_000).contains(&b.pttl(&key).await));
         assert_eq!(c.get_approval_once_cache(&descriptor()).await.unwrap(), Some(entry.clone()));
         c.invalidate_approval_once_cache(&descriptor()).await.unwrap();
@@ -138,12 +138,14 @@ on_both!(
         c.increment_rate_limit_counter(&route).await.unwrap();
         let third = c.increment_rate_limit_counter(&route).await.unwrap();
         assert_eq!((third.allowed, third.remaining), (false, 0));
-        assert_eq!(b.get(&b.key("rl:t_1:w_1:int_1:send:POST:api.example.com")).await.as_deref(), Some("3"));
+        assert_eq!(b.get(&b.key("route-rl:v2:{t_1}:w_1:int_1:send:POST:api.example.com")).await.as_deref(), Some("3"));
 
         for bad in [
             RouteRateLimit { host: "*.example.com", ..route },
             RouteRateLimit { method: "HEAD", ..route },
             RouteRateLimit { tenant_id: "", ..route },
+            RouteRateLimit { tenant_id: "t_1:w_1", ..route },
+            RouteRateLimit { workload_id: "{w_1}", ..route },
             RouteRateLimit { max_requests: 0, ..route },
             RouteRateLimit { interval_seconds: 0, ..route },
         ] {

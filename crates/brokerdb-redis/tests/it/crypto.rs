@@ -10,7 +10,7 @@ on_both!(
         let lock = CryptoRotationLock::new(b.conn.clone(), Some(&b.prefix));
         let token = lock.acquire(" manifest:rotate ", 30_000).await.unwrap().unwrap();
         assert!(brokerdb::model::is_uuid(&token));
-        let key = b.key("rotation-lock:v1:manifest:rotate");
+        let key = b.key("rotation-lock:v2:manifest%3Arotate");
         assert_eq!(b.get(&key).await, Some(token.clone()));
         assert!((1..=30_000).contains(&b.pttl(&key).await));
         assert_eq!(lock.acquire("manifest:rotate", 30_000).await.unwrap(), None);
@@ -36,7 +36,7 @@ on_both!(
             holders.extend(t.await.unwrap().unwrap());
         }
         assert_eq!(holders.len(), 1);
-        assert_eq!(b.get(&b.key("rotation-lock:v1:contended")).await, holders.first().cloned());
+        assert_eq!(b.get(&b.key("rotation-lock:v2:contended")).await, holders.first().cloned());
     }
 );
 

@@ -1,9 +1,9 @@
 //! Forwarder idempotency records (spec §8.2).
 
 use brokerdb::db::ErrorCode;
-use brokerdb::model::Timestamp;
+use brokerdb::model::{TenantId, Timestamp};
 use brokerdb_redis::forwarder::{
-    IdempotencyConflict, IdempotencyCreate, IdempotencyState, MAX_RESPONSE_BYTES,
+    ForwarderScope, IdempotencyConflict, IdempotencyCreate, IdempotencyState, MAX_RESPONSE_BYTES,
 };
 
 use crate::forwarder_lock::{scope, store};
@@ -13,7 +13,7 @@ const FP: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd
 const OTHER_FP: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
 
 fn key(b: &Backend, idem: &str) -> String {
-    b.key(&format!("idem:t_1:w_1:int_1:send:{idem}"))
+    b.key(&format!("idem:v2:{{t_1}}:w_1:int_1:send:{idem}"))
 }
 
 on_both!(
@@ -147,5 +147,33 @@ on_both!(
         }
         assert_eq!(code(s.fail_idempotency_record(&scope("v"), "c", "  ").await), ErrorCode::ValidationError);
         assert!(!b.exists(&key(&b, "v")).await, "nothing written");
+    }
+);
+
+on_both!(
+    async fn scopes_that_v1_keyed_alike_keep_their_own_records_and_locks(b) {
+        let s = store(&b);
+        let exp = after(Timestamp::now(), 600);
+        // The issue's tenant `acme:w1` (key `z`) aliased tenant `acme`, workload `w1` (key `k1:z`):
+        // such a tenant id can no longer be named, here or anywhere in the model.
+        assert_eq!(code(ForwarderScope::new("acme:w1", "int_1", "send", "k1", "z")), ErrorCode::ValidationError);
+        assert!(TenantId::parse("acme:w1").is_err());
+        // Free-form parts may still hold `:`. v1 keyed both of these `idem:acme:w1:int_1:send:k1:z`,
+        // so the second caller was handed the first one's stored upstream response.
+        let first = ForwarderScope::new("acme", "w1", "int_1", "send", "k1:z").unwrap();
+        let second = ForwarderScope::new("acme", "w1", "int_1", "send:k1", "z").unwrap();
+        assert_eq!(s.create_idempotency_record(&first, FP, "corr-a", exp).await.unwrap(), IdempotencyCreate::Created);
+        assert!(s.complete_idempotency_record(&first, "corr-a", 201, 42).await.unwrap());
+        assert_eq!(s.get_idempotency_record(&second).await.unwrap(), None, "no response of the other scope");
+        assert_eq!(s.create_idempotency_record(&second, OTHER_FP, "corr-b", exp).await.unwrap(), IdempotencyCreate::Created);
+        let mine = s.get_idempotency_record(&second).await.unwrap().unwrap();
+        assert_eq!((mine.state, mine.correlation_id.as_str(), mine.upstream_status_code), (IdempotencyState::InProgress, "corr-b", None));
+        let theirs = s.get_idempotency_record(&first).await.unwrap().unwrap();
+        assert_eq!((theirs.state, theirs.correlation_id.as_str(), theirs.upstream_status_code), (IdempotencyState::Completed, "corr-a", Some(201)));
+        assert!(b.exists(&b.key("idem:v2:{acme}:w1:int_1:send:k1%3Az")).await);
+        assert!(b.exists(&b.key("idem:v2:{acme}:w1:int_1:send%3Ak1:z")).await);
+
+        assert!(s.acquire_execution_lock(&first, 5_000).await.unwrap().is_some());
+        assert!(s.acquire_execution_lock(&second, 5_000).await.unwrap().is_some(), "the other scope's lock is its own");
     }
 );

@@ -23,7 +23,7 @@ on_both!(
     async fn the_lock_has_one_holder_and_only_its_token_releases_it(b) {
         let s = store(&b);
         let token = s.acquire_execution_lock(&scope("idem-1"), 5_000).await.unwrap().unwrap();
-        let key = b.key("lock:t_1:w_1:int_1:send:idem-1");
+        let key = b.key("lock:v2:{t_1}:w_1:int_1:send:idem-1");
         assert_eq!(b.get(&key).await, Some(token.clone()));
         assert!((1..=5_000).contains(&b.pttl(&key).await));
         assert_eq!(s.acquire_execution_lock(&scope("idem-1"), 5_000).await.unwrap(), None);

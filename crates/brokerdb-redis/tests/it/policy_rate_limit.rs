@@ -31,7 +31,7 @@ on_both!(
             seen.push((d.allowed, d.remaining));
         }
         assert_eq!(seen, [(true, 2), (true, 1), (true, 0), (false, 0), (false, 0)]);
-        let key = b.key("rl:v1:tenant:t_1:send");
+        let key = b.key("rl:v2:tenant%3At_1%3Asend");
         assert_eq!(b.get(&key).await.as_deref(), Some("5"));
         assert!((1..=60_000).contains(&b.pttl(&key).await), "window set by the first hit");
     }
@@ -40,7 +40,7 @@ on_both!(
 on_both!(
     async fn a_counter_that_lost_its_ttl_gets_a_window_again(b) {
         let s = PolicyRateLimitStore::new(b.conn.clone(), Some(&b.prefix));
-        let key = b.key("rl:v1:k");
+        let key = b.key("rl:v2:k");
         b.set(&key, "7").await;
         let d = s.check_and_consume("k", &rule(10, 5), Timestamp::now()).await.unwrap();
         assert_eq!((d.allowed, d.remaining), (true, 2));
@@ -51,7 +51,7 @@ on_both!(
 on_both!(
     async fn a_corrupt_counter_fails_closed(b) {
         let s = PolicyRateLimitStore::new(b.conn.clone(), Some(&b.prefix));
-        b.set(&b.key("rl:v1:bad"), "not a number").await;
+        b.set(&b.key("rl:v2:bad"), "not a number").await;
         let r = s.check_and_consume("bad", &rule(10, 5), Timestamp::now()).await;
         assert_eq!(code(r), ErrorCode::UnexpectedError);
     }
@@ -103,6 +103,6 @@ on_both!(
             t.await.unwrap();
         }
         assert_eq!(allowed.load(Ordering::Relaxed), 500);
-        assert_eq!(b.get(&b.key("rl:v1:exact")).await.as_deref(), Some("1600"));
+        assert_eq!(b.get(&b.key("rl:v2:exact")).await.as_deref(), Some("1600"));
     }
 );

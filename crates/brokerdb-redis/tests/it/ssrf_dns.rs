@@ -39,7 +39,7 @@ fn observation(at: i64) -> DnsRebindingObservation {
 on_both!(
     async fn the_dns_cache_keeps_the_newest_resolution(b) {
         let s = store(&b, 100);
-        let key = b.key("dns:v1:api.example.com");
+        let key = b.key("dns:v2:api.example.com");
         let first = s.upsert_dns_resolution_cache("API.Example.com.", &entry(2_000, 30, &["93.184.216.34"])).await.unwrap();
         assert_eq!((first.outcome, first.applied), (DnsUpsertOutcome::Applied, true));
         let ttl = b.pttl(&key).await;
@@ -74,7 +74,7 @@ on_both!(
         for host in ["", "a..b", "bad_host.com", "[::1]"] {
             assert_eq!(code(s.read_dns_resolution_cache(host).await), ErrorCode::ValidationError, "{host:?}");
         }
-        let key = b.key("dns:v1:a.example");
+        let key = b.key("dns:v2:a.example");
         b.set(&key, r#"{"resolved_ips":["127.0.0.1"],"resolved_at_epoch_ms":1,"ttl_seconds":5}"#).await;
         assert_eq!(s.read_dns_resolution_cache("a.example").await.unwrap(), None);
         assert!(!b.exists(&key).await, "denylisted entry deleted on read");
@@ -96,7 +96,7 @@ on_both!(
         }
         let history = s.read_dns_rebinding_history("H.example.").await.unwrap();
         assert_eq!(history, [observation(3), observation(4), observation(5)], "oldest dropped first");
-        let key = b.key("dns-history:v1:h.example");
+        let key = b.key("dns-history:v2:h.example");
         assert!((86_000_000..=86_400_000).contains(&b.pttl(&key).await));
         assert!(s.read_dns_rebinding_history("none.example").await.unwrap().is_empty());
 

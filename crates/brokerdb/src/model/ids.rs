@@ -1,16 +1,48 @@
 //! Business identifiers: validated newtypes over `String`, one line each.
 //!
-//! Every id is trimmed on the way in. Most only need to be non-empty; template ids, key ids and
-//! session ids follow their own rule. Ids the module mints (`generate`) are a prefix plus 32
-//! lower-case hex digits (a v4 UUID without hyphens), as data-model §0 says.
+//! Every id is trimmed on the way in, then checked against its rule:
+//!
+//! - **Business ids** ([`TenantId`], [`UserId`], [`WorkloadId`], [`IntegrationId`], [`PolicyId`],
+//!   [`ApprovalId`], [`IdentityId`], [`AccessRequestId`], [`SecretRef`], [`EventId`]): 1..=128
+//!   characters of `[A-Za-z0-9._-]` (ASCII letters, digits, `.`, `_`, `-`). No separators (`:`,
+//!   `/`, `|`, `@`), braces, `%`, whitespace or non-ASCII characters, so an id can never be
+//!   mistaken for part of another id where ids are joined (Redis keys, cache keys, log lines).
+//!   Blank input is "cannot be empty"; anything else outside the rule is "must be 1..128
+//!   characters of [A-Za-z0-9._-]" under the id's field name (the value itself is never echoed).
+//!   Existing rows whose ids break the rule can no longer be read (reading validates): check a
+//!   database with `SELECT tenant_id FROM tenants WHERE tenant_id !~ '^[A-Za-z0-9._-]{1,128}$'`
+//!   (and likewise for the other id columns) before upgrading.
+//! - [`TemplateId`]: `tpl_[a-z0-9_]+`; [`Kid`]: 1..128 characters of `[A-Za-z0-9._:-]`;
+//!   [`SessionId`]: a UUID, stored lower-case.
+//!
+//! Ids the module mints (`generate`) are a prefix plus 32 lower-case hex digits (a v4 UUID
+//! without hyphens), as data-model §0 says, and so satisfy their rule.
 
 use super::encoding::is_uuid;
 use super::text::trimmed_non_empty;
 use super::validation::{ValidationError, impl_text_newtype};
 
+/// The rule line of an id type's docs.
+macro_rules! rule_doc {
+    (business_id) => {
+        "Trimmed, then 1..128 characters of `[A-Za-z0-9._-]` (module docs)."
+    };
+    (uuid_rule) => {
+        "Trimmed, then a UUID (stored lower-case)."
+    };
+    (template_id_rule) => {
+        "Trimmed, then `tpl_[a-z0-9_]+`."
+    };
+    (kid_rule) => {
+        "Trimmed, then 1..128 characters of `[A-Za-z0-9._:-]`."
+    };
+}
+
 macro_rules! id {
     ($doc:literal $name:ident($field:literal, $rule:ident) $(, generated with $prefix:literal)?) => {
         #[doc = $doc]
+        #[doc = ""]
+        #[doc = rule_doc!($rule)]
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
 
@@ -48,22 +80,34 @@ macro_rules! id {
     };
 }
 
-id!("A tenant's business id." TenantId("tenant_id", non_empty), generated with "t_");
-id!("A human user's id." UserId("user_id", non_empty), generated with "u_");
-id!("A workload's id." WorkloadId("workload_id", non_empty), generated with "w_");
-id!("An integration's id." IntegrationId("integration_id", non_empty), generated with "int_");
-id!("A policy rule's id." PolicyId("policy_id", non_empty), generated with "pol_");
-id!("An approval request's id." ApprovalId("approval_id", non_empty), generated with "apr_");
-id!("An admin identity's id." IdentityId("identity_id", non_empty), generated with "adm_");
-id!("An admin access request's id." AccessRequestId("request_id", non_empty), generated with "aar_");
-id!("A reference to a stored secret." SecretRef("secret_ref", non_empty));
-id!("An audit event's id." EventId("event_id", non_empty));
+id!("A tenant's business id." TenantId("tenant_id", business_id), generated with "t_");
+id!("A human user's id." UserId("user_id", business_id), generated with "u_");
+id!("A workload's id." WorkloadId("workload_id", business_id), generated with "w_");
+id!("An integration's id." IntegrationId("integration_id", business_id), generated with "int_");
+id!("A policy rule's id." PolicyId("policy_id", business_id), generated with "pol_");
+id!("An approval request's id." ApprovalId("approval_id", business_id), generated with "apr_");
+id!("An admin identity's id." IdentityId("identity_id", business_id), generated with "adm_");
+id!("An admin access request's id." AccessRequestId("request_id", business_id), generated with "aar_");
+id!("A reference to a stored secret." SecretRef("secret_ref", business_id));
+id!("An audit event's id." EventId("event_id", business_id));
 id!("A workload session's id: a UUID, stored lower-case." SessionId("session_id", uuid_rule));
 id!("A template's id, `tpl_[a-z0-9_]+`." TemplateId("template_id", template_id_rule));
 id!("A key id: 1..128 chars of `[A-Za-z0-9._:-]`." Kid("kid", kid_rule));
 
-fn non_empty(field: &'static str, s: &str) -> Result<String, ValidationError> {
-    trimmed_non_empty(field, s).map(str::to_owned)
+/// Longest business id, in characters (all ASCII, so also in bytes).
+const MAX_BUSINESS_ID_LEN: usize = 128;
+
+/// The business-id rule (module docs): trimmed, then 1..=128 of `[A-Za-z0-9._-]`.
+fn business_id(field: &'static str, s: &str) -> Result<String, ValidationError> {
+    let s = trimmed_non_empty(field, s)?;
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    match s.len() <= MAX_BUSINESS_ID_LEN && s.bytes().all(allowed) {
+        true => Ok(s.to_owned()),
+        false => Err(ValidationError::new(
+            field,
+            "must be 1..128 characters of [A-Za-z0-9._-]",
+        )),
+    }
 }
 
 fn uuid_rule(field: &'static str, s: &str) -> Result<String, ValidationError> {
@@ -120,6 +164,45 @@ mod tests {
             AccessRequestId::parse("").err().map(|e| e.field),
             Some("request_id".into())
         );
+        Ok(())
+    }
+
+    #[test]
+    fn business_ids_are_1_to_128_chars_of_the_id_set() -> Result<(), ValidationError> {
+        assert_eq!(
+            TenantId::parse(" Acme-1.prod_eu ")?.as_str(),
+            "Acme-1.prod_eu"
+        );
+        assert!(WorkloadId::parse(&"w".repeat(128)).is_ok());
+        let refused =
+            ValidationError::new("tenant_id", "must be 1..128 characters of [A-Za-z0-9._-]");
+        for bad in [
+            "acme:w1", "a/b", "a|b", "a@b", "a b", "{acme}", "a%3A", "é", "a\u{0}b", "a*",
+        ] {
+            assert_eq!(TenantId::parse(bad).err(), Some(refused.clone()), "{bad:?}");
+        }
+        assert_eq!(TenantId::parse(&"t".repeat(129)).err(), Some(refused));
+        type Parse = fn(&str) -> Result<(), ValidationError>;
+        let parsers: [(&str, Parse); 10] = [
+            ("tenant_id", |s| TenantId::parse(s).map(drop)),
+            ("user_id", |s| UserId::parse(s).map(drop)),
+            ("workload_id", |s| WorkloadId::parse(s).map(drop)),
+            ("integration_id", |s| IntegrationId::parse(s).map(drop)),
+            ("policy_id", |s| PolicyId::parse(s).map(drop)),
+            ("approval_id", |s| ApprovalId::parse(s).map(drop)),
+            ("identity_id", |s| IdentityId::parse(s).map(drop)),
+            ("request_id", |s| AccessRequestId::parse(s).map(drop)),
+            ("secret_ref", |s| SecretRef::parse(s).map(drop)),
+            ("event_id", |s| EventId::parse(s).map(drop)),
+        ];
+        for (field, parse) in parsers {
+            assert_eq!(parse("ok_1.x-Y"), Ok(()), "{field}");
+            let err = parse("has:colon").err();
+            assert_eq!(err.as_ref().map(|e| e.field.as_ref()), Some(field));
+            let text = err.map(|e| e.to_string()).unwrap_or_default();
+            assert!(text.contains("[A-Za-z0-9._-]"), "{text}");
+            assert!(!text.contains("colon"), "the value is never echoed: {text}");
+        }
         Ok(())
     }
 
@@ -194,6 +277,7 @@ mod tests {
         let id: TenantId = serde_json::from_str("\" t_1 \"")?;
         assert_eq!(serde_json::to_string(&id)?, "\"t_1\"");
         assert!(serde_json::from_str::<TenantId>("\"   \"").is_err());
+        assert!(serde_json::from_str::<TenantId>("\"acme:w1\"").is_err());
         assert!(serde_json::from_str::<TemplateId>("\"gmail\"").is_err());
         Ok(())
     }
@@ -203,6 +287,7 @@ mod tests {
         let id = TenantId::from_sql(&Type::TEXT, b"t_1").ok();
         assert_eq!(id.map(TenantId::into_inner), Some("t_1".to_owned()));
         assert!(TenantId::from_sql(&Type::TEXT, b"  ").is_err());
+        assert!(TenantId::from_sql(&Type::TEXT, b"acme:w1").is_err());
         assert!(<TenantId as FromSql>::accepts(&Type::TEXT));
         assert!(!<TenantId as FromSql>::accepts(&Type::INT4));
     }
