@@ -6,6 +6,7 @@ mod db_scope;
 mod db_tx;
 mod isolation;
 mod migrations;
+mod privileges;
 mod repo_admin;
 mod repo_approvals;
 mod repo_audit_events;
