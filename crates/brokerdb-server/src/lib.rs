@@ -8,6 +8,7 @@ pub mod checkpoints;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod logging;
 pub mod metrics;
 pub mod routes;
 pub mod services;

@@ -8,10 +8,9 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = brokerdb_server::cli::Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(brokerdb_server::logging::filter(
+            std::env::var("RUST_LOG").ok().as_deref(),
+        ))
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();

@@ -296,3 +296,27 @@ fn keygen_refuses_to_overwrite_and_checkpoint_refuses_a_readable_key() -> TestRe
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn rust_log_trace_never_logs_bind_parameters() -> TestResult {
+    let (test_db, _db) = seeded().await?;
+    let out = run(brokerdb()
+        .args([
+            "audit",
+            "verify",
+            "--tenant",
+            "t_a",
+            "--database-url",
+            &test_db.admin_url(),
+        ])
+        .env("RUST_LOG", "trace"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Before the pin this printed `DEBUG tokio_postgres::query: executing statement s0 with
+    // parameters: [...]` for every statement.
+    assert!(
+        !stderr.contains("tokio_postgres") && !stderr.contains("with parameters"),
+        "the driver logged statements or bind parameters: {stderr}"
+    );
+    Ok(())
+}

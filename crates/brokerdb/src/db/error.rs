@@ -74,12 +74,18 @@ pub enum DbError {
         /// What was looked for.
         entity: &'static str,
     },
-    /// A unique index rejected the write.
-    #[error("unique_violation: {constraint}")]
+    /// A unique index rejected the write: another row (of this tenant or, for globally unique
+    /// business keys, of any tenant: the error is the same) has the same value.
+    #[error("unique_violation: another row has the same {field}")]
     UniqueViolation {
-        /// Name of the violated constraint or index.
-        constraint: String,
+        /// The field (or comma-separated fields) the violated constraint guards.
+        field: Cow<'static, str>,
     },
+    /// Row-level security refused the write: the row it would create or update belongs to
+    /// another tenant (an upsert that met another tenant's row). Repositories report it as the
+    /// unique violation it stands for, so it tells the caller no more than any conflict.
+    #[error("conflict: the write conflicts with an existing row")]
+    RowSecurity,
     /// The write contradicts existing state.
     #[error("conflict: {message}")]
     Conflict {
@@ -135,7 +141,7 @@ impl DbError {
             Self::Validation(_) => ErrorCode::ValidationError,
             Self::NotFound { .. } => ErrorCode::NotFound,
             Self::UniqueViolation { .. } => ErrorCode::UniqueViolation,
-            Self::Conflict { .. } | Self::Contention => ErrorCode::Conflict,
+            Self::Conflict { .. } | Self::Contention | Self::RowSecurity => ErrorCode::Conflict,
             Self::IntegrityViolation { .. } => ErrorCode::IntegrityViolation,
             Self::StateTransitionInvalid { .. } => ErrorCode::StateTransitionInvalid,
             Self::DependencyMissing { .. } => ErrorCode::DependencyMissing,
@@ -184,9 +190,20 @@ impl From<tokio_postgres::Error> for DbError {
         let constraint = || db.constraint().unwrap_or("unnamed constraint").to_owned();
         let code = db.code();
         match code {
-            c if *c == SqlState::UNIQUE_VIOLATION => Self::UniqueViolation {
-                constraint: constraint(),
-            },
+            c if *c == SqlState::UNIQUE_VIOLATION => {
+                let name = db.constraint().unwrap_or("unnamed constraint");
+                tracing::debug!(constraint = name, "unique violation");
+                Self::UniqueViolation {
+                    field: super::constraints::unique_field(name).into(),
+                }
+            }
+            c if *c == SqlState::INSUFFICIENT_PRIVILEGE
+                && db
+                    .message()
+                    .starts_with("new row violates row-level security policy") =>
+            {
+                Self::RowSecurity
+            }
             c if *c == SqlState::FOREIGN_KEY_VIOLATION => Self::IntegrityViolation {
                 constraint: constraint(),
             },

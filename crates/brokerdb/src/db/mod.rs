@@ -7,6 +7,7 @@
 //! private, so no query can be issued without choosing one of the two.
 
 mod connect;
+mod constraints;
 mod error;
 mod observe;
 pub mod paging;

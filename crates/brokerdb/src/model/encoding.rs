@@ -116,12 +116,28 @@ pub fn ciphertext_b64(s: &str) -> Result<Base64Payload, ValidationError> {
     Base64Payload::parse_bounded("ciphertext_b64", s, MAX_CIPHERTEXT_BYTES)
 }
 
-/// Declares a string newtype whose whole value must satisfy `$ok` (no trimming).
+/// Declares a string newtype whose whole value must satisfy `$ok` (no trimming). `redacted`
+/// values never show in `Debug` (they identify a credential).
 macro_rules! exact_text {
     ($doc:literal $name:ident($field:literal, $message:literal, $ok:expr)) => {
         #[doc = $doc]
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
+        exact_text!(@impl $name($field, $message, $ok));
+    };
+    (redacted $doc:literal $name:ident($field:literal, $message:literal, $ok:expr)) => {
+        #[doc = $doc]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+        exact_text!(@impl $name($field, $message, $ok));
+    };
+    (@impl $name:ident($field:literal, $message:literal, $ok:expr)) => {
 
         impl $name {
             /// Validates `s` exactly as given.
@@ -148,7 +164,7 @@ macro_rules! exact_text {
     };
 }
 
-exact_text!("A token hash: 64 lower-case hex digits." TokenHash("token_hash", "must be 64 lower-case hex digits",
+exact_text!(redacted "A token hash: 64 lower-case hex digits; `Debug` shows `TokenHash(<redacted>)`." TokenHash("token_hash", "must be 64 lower-case hex digits",
     |s| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))));
 
 exact_text!("A DPoP key thumbprint: 43 chars of `[A-Za-z0-9_-]`." DpopThumbprint("dpop_key_thumbprint",
@@ -272,6 +288,12 @@ mod tests {
     #[test]
     fn token_hash_is_64_lower_hex() {
         assert!(TokenHash::parse(&"ab12".repeat(16)).is_ok());
+        let hash = TokenHash::parse(&"ab12".repeat(16)).map(|h| format!("{h:?}"));
+        assert_eq!(
+            hash.as_deref(),
+            Ok("TokenHash(<redacted>)"),
+            "Debug never shows a hash"
+        );
         assert!(TokenHash::parse(&"AB12".repeat(16)).is_err());
         assert!(TokenHash::parse(&"ab1".repeat(21)).is_err());
         assert!(TokenHash::parse(&format!(" {}", "a".repeat(63))).is_err());

@@ -25,8 +25,8 @@ const INVALIDATE: &str = "UPDATE enrollment_tokens SET used_at = $2
 /// `EnrollmentTokenRecord`; `used_at` is omitted while unused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EnrollmentTokenRecord {
-    /// SHA-256 hex of the one-time token.
-    pub token_hash: String,
+    /// SHA-256 hex of the one-time token (`Debug` redacts it).
+    pub token_hash: TokenHash,
     /// The workload it enrols.
     pub workload_id: WorkloadId,
     /// The workload's tenant.

@@ -116,7 +116,14 @@ pub async fn upsert(
                 ],
             ),
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // The session id is another tenant's: the same error as any duplicate id.
+            DbError::RowSecurity => DbError::UniqueViolation {
+                field: "session_id".into(),
+            },
+            other => other,
+        })?;
     rows.first()
         .map(from_row)
         .unwrap_or_else(|| Err(DbError::not_found("session")))

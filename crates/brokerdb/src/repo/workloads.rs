@@ -98,6 +98,33 @@ fn from_row(row: &Row) -> Result<Workload, DbError> {
     })
 }
 
+/// A SPIFFE SAN URI whose path starts with a `tenants` segment (the default layout,
+/// `spiffe://<trust domain>/tenants/<tenant>/…`) must name `tenant` there. The scheme and the
+/// `tenants` segment are compared case-insensitively, so a differently cased spelling is no way
+/// around it; other SAN URIs are the operator's own layout and pass.
+fn check_san_namespace(san: &str, tenant: &TenantId) -> Result<(), ValidationError> {
+    let Some((scheme, rest)) = san.split_once("://") else {
+        return Ok(());
+    };
+    if !scheme.eq_ignore_ascii_case("spiffe") {
+        return Ok(());
+    }
+    let mut segments = rest.split('/').skip(1); // the trust domain comes first
+    match segments.next() {
+        Some(s) if s.eq_ignore_ascii_case("tenants") => {
+            if segments.next() == Some(tenant.as_str()) {
+                Ok(())
+            } else {
+                Err(ValidationError::new(
+                    "mtls_san_uri",
+                    "is in the spiffe://…/tenants/<tenant>/… layout but names another tenant",
+                ))
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 fn allowlist(items: Option<&[String]>) -> Result<Option<Vec<String>>, ValidationError> {
     items
         .map(|items| IpAllowlist::parse(items.iter().map(String::as_str)).map(|l| l.to_strings()))
@@ -106,8 +133,11 @@ fn allowlist(items: Option<&[String]>) -> Result<Option<Vec<String>>, Validation
 
 /// Creates a workload of the scope's tenant, always enabled. `workload_id` defaults to
 /// `w_<32 hex>`; `mtls_san_uri` (trimmed, non-empty) defaults to
-/// `spiffe://broker/tenants/<tenant>/workloads/<workload>`. Duplicate id, SAN URI or name →
-/// `unique_violation`; unknown tenant → `integrity_violation`.
+/// `spiffe://broker/tenants/<tenant>/workloads/<workload>`. A given SAN URI in that layout must
+/// name the scope's own tenant (`validation_error` otherwise), so no tenant can claim the SAN
+/// URI another tenant's default would be and have the pre-tenant lookup resolve it to itself.
+/// Duplicate id, SAN URI or name → `unique_violation` (naming the field; the same error whether
+/// the other row is this tenant's or another's); unknown tenant → `integrity_violation`.
 pub async fn create(
     scope: &TenantScope<'_>,
     request: &WorkloadCreateRequest,
@@ -118,7 +148,11 @@ pub async fn create(
     let workload_id = workload_id.unwrap_or_else(WorkloadId::generate);
     let tenant = scope.tenant_id();
     let san = match mtls_san_uri {
-        Some(given) => trimmed_non_empty("mtls_san_uri", given)?.to_owned(),
+        Some(given) => {
+            let given = trimmed_non_empty("mtls_san_uri", given)?;
+            check_san_namespace(given, tenant)?;
+            given.to_owned()
+        }
         None => format!("spiffe://broker/tenants/{tenant}/workloads/{workload_id}"),
     };
     let mode = request.enrollment_mode.as_str();

@@ -167,14 +167,14 @@ async fn duplicates_are_unique_violations_and_an_unknown_tenant_an_integrity_vio
     let second = approvals::create(&scope, None, &approval("t_a", "apr_2", 600)?).await;
     assert_eq!(
         second.err().map(|e| e.to_string()),
-        Some("unique_violation: uq_approval_requests_pending_descriptor".into())
+        Some("unique_violation: another row has the same descriptor".into())
     );
     let mut other_descriptor = approval("t_a", "apr_1", 600)?;
     other_descriptor.canonical_descriptor = descriptor("t_a", "other_group")?;
     let same_id = approvals::create(&scope, None, &other_descriptor).await;
     assert_eq!(
         same_id.err().map(|e| e.to_string()),
-        Some("unique_violation: uq_approval_requests_approval_id".into())
+        Some("unique_violation: another row has the same approval_id".into())
     );
     // A non-pending approval for the same descriptor is not deduplicated.
     let mut approved = approval("t_a", "apr_3", 600)?;
@@ -243,10 +243,7 @@ async fn twenty_concurrent_creates_of_one_descriptor_leave_exactly_one_open_appr
         match t.await? {
             Ok(a) => won.push(a),
             Err(e) => {
-                assert_eq!(
-                    e,
-                    "unique_violation: uq_approval_requests_pending_descriptor"
-                );
+                assert_eq!(e, "unique_violation: another row has the same descriptor");
                 lost += 1;
             }
         }

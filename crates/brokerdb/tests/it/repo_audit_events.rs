@@ -100,7 +100,7 @@ async fn append_error_paths() -> TestResult {
     let again = audit_events::append(&scope, None, &event("t_a", "evt_1", 5)?).await;
     assert_eq!(
         again.err().map(|e| e.to_string()),
-        Some("unique_violation: uq_audit_events_event_id".into()),
+        Some("unique_violation: another row has the same event_id".into()),
         "plain appends are not idempotent"
     );
     let mut negative = event("t_a", "evt_2", 0)?;

@@ -163,3 +163,44 @@ async fn concurrent_upserts_of_two_sessions_with_one_token_hash_give_one_unique_
     assert_eq!(outcomes, vec![Ok(()), Err("unique_violation".to_owned())]);
     Ok(())
 }
+
+#[tokio::test]
+async fn another_tenants_session_id_is_the_same_unique_violation_as_any_duplicate_id() -> TestResult
+{
+    let (_t, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    let (wa, wb) = (workload(&db, &a).await?, workload(&db, &b).await?);
+    sessions::upsert(&db.tenant(&a), &record(S1, &a, &wa, 'a', 3600)?).await?;
+    // Tenant B reuses A's session id: before, an RLS refusal (SQLSTATE 42501) told B the id exists
+    // elsewhere; now it is the unique violation any taken id gives, naming no constraint.
+    let taken = sessions::upsert(&db.tenant(&b), &record(S1, &b, &wb, 'b', 3600)?)
+        .await
+        .err()
+        .ok_or("tenant B took over tenant A's session")?;
+    assert_eq!(
+        (taken.code(), taken.to_string()),
+        (
+            ErrorCode::UniqueViolation,
+            "unique_violation: another row has the same session_id".to_owned()
+        )
+    );
+    // A duplicate token hash within B reads the same way, with its own field.
+    sessions::upsert(&db.tenant(&b), &record(S2, &b, &wb, 'c', 3600)?).await?;
+    let dup = sessions::upsert(
+        &db.tenant(&b),
+        &record("1b4a7c1e-2d3f-4a5b-8c6d-7e8f9a0b1c2d", &b, &wb, 'c', 3600)?,
+    )
+    .await
+    .err()
+    .ok_or("a duplicate token hash was accepted")?;
+    assert_eq!(
+        dup.to_string(),
+        "unique_violation: another row has the same token_hash"
+    );
+    let still_a: Option<TenantId> =
+        sessions::get_by_token_hash(&db.system(), &TokenHash::parse(&"a".repeat(64))?)
+            .await?
+            .map(|s| s.tenant_id);
+    assert_eq!(still_a, Some(a), "A's session is untouched");
+    Ok(())
+}

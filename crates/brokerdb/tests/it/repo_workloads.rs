@@ -272,3 +272,89 @@ async fn list_pages_are_right_at_the_edges() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_san_uri_in_another_tenants_namespace_is_refused_so_the_lookup_cannot_be_hijacked()
+-> TestResult {
+    let (_t, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    // Tenant A claims the SAN URI tenant B's workload w_victim would get by default.
+    for squat in [
+        "spiffe://broker/tenants/t_b/workloads/w_victim",
+        "SPIFFE://broker/Tenants/t_b/workloads/w_victim",
+        "spiffe://other-domain/tenants/t_b/x",
+        "spiffe://broker/tenants/",
+    ] {
+        let err = workloads::create(&db.tenant(&a), &request("squat", None), None, Some(squat))
+            .await
+            .err()
+            .ok_or(format!("{squat} accepted"))?;
+        assert_eq!(
+            (err.code(), err.to_string()),
+            (
+                ErrorCode::ValidationError,
+                "validation_error: mtls_san_uri: is in the spiffe://…/tenants/<tenant>/… layout but names another tenant".to_owned()
+            ),
+            "{squat}"
+        );
+    }
+    let victim = workloads::create(
+        &db.tenant(&b),
+        &request("victim", None),
+        Some(WorkloadId::parse("w_victim")?),
+        None,
+    )
+    .await?;
+    let found = workloads::get_by_san_uri(&db.system(), &victim.mtls_san_uri).await?;
+    assert_eq!(found.map(|w| w.tenant_id), Some(b.clone()));
+    // Its own namespace and a layout of the operator's own are fine.
+    workloads::create(
+        &db.tenant(&a),
+        &request("own", None),
+        None,
+        Some("spiffe://broker/tenants/t_a/workloads/w_own"),
+    )
+    .await?;
+    workloads::create(
+        &db.tenant(&a),
+        &request("custom", None),
+        None,
+        Some("spiffe://x/y"),
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_workload_id_taken_in_another_tenant_reads_like_one_taken_in_the_own_tenant() -> TestResult
+{
+    let (_t, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    let id = WorkloadId::parse("w_shared")?;
+    workloads::create(
+        &db.tenant(&a),
+        &request("one", None),
+        Some(id.clone()),
+        None,
+    )
+    .await?;
+    let own = workloads::create(
+        &db.tenant(&a),
+        &request("two", None),
+        Some(id.clone()),
+        None,
+    )
+    .await
+    .err()
+    .ok_or("duplicate accepted")?;
+    let other = workloads::create(&db.tenant(&b), &request("two", None), Some(id), None)
+        .await
+        .err()
+        .ok_or("another tenant's id accepted")?;
+    assert_eq!(own.to_string(), other.to_string());
+    assert_eq!(
+        other.to_string(),
+        "unique_violation: another row has the same workload_id"
+    );
+    Ok(())
+}

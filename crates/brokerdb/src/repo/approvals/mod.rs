@@ -124,10 +124,10 @@ pub async fn create(
             let pending_taken = a.status == ApprovalStatus::Pending
                 && tx.query_opt(PENDING_EXISTS, &key).await?.is_some();
             Err(DbError::UniqueViolation {
-                constraint: if pending_taken {
-                    "uq_approval_requests_pending_descriptor"
+                field: if pending_taken {
+                    "descriptor"
                 } else {
-                    "uq_approval_requests_approval_id"
+                    "approval_id"
                 }
                 .into(),
             })

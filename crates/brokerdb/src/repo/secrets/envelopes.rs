@@ -282,13 +282,9 @@ pub async fn create_version(
 /// holds it, which the spec reports as a conflict (nothing is revealed about that tenant).
 fn taken_by_another_tenant(err: DbError) -> DbError {
     match err {
-        DbError::UniqueViolation { ref constraint, .. }
-            if constraint == "uq_secrets_secret_ref" =>
-        {
-            DbError::Conflict {
-                message: "the secret_ref is taken".into(),
-            }
-        }
+        DbError::UniqueViolation { ref field } if field == "secret_ref" => DbError::Conflict {
+            message: "the secret_ref is taken".into(),
+        },
         other => other,
     }
 }
