@@ -156,8 +156,11 @@ async fn bootstrap(client: &Client) -> Result<(), MigrationError> {
 
 fn is_catalog_race(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
-    e.code()
-        .is_some_and(|c| *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::DUPLICATE_TABLE)
+    e.code().is_some_and(|c| {
+        *c == SqlState::UNIQUE_VIOLATION
+            || *c == SqlState::DUPLICATE_TABLE
+            || *c == SqlState::DUPLICATE_OBJECT
+    })
 }
 
 /// Applies the lowest pending migration under the lock; `None` when nothing is pending.

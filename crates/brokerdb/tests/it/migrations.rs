@@ -110,7 +110,7 @@ async fn concurrent_migrators_apply_each_migration_exactly_once() -> TestResult 
             apply_pending(&mut client)
                 .await
                 .map(|a| a.len())
-                .map_err(|e| e.to_string())
+                .map_err(|e| format!("{e:?}"))
         }));
     }
     let mut total = 0;
@@ -130,5 +130,112 @@ async fn the_runtime_role_can_read_the_ledger_for_readiness() -> TestResult {
             .iter()
             .all(|s| matches!(s.state, MigrationState::Applied { .. }))
     );
+    Ok(())
+}
+
+/// An empty database migrated up to (and including) `version` as an older build would have.
+async fn migrated_to(
+    version: u32,
+) -> Result<brokerdb_testkit::TestDatabase, Box<dyn std::error::Error>> {
+    let db = empty_database().await;
+    let client = db.admin().await;
+    client
+        .batch_execute(
+            "CREATE TABLE brokerdb_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                 checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await?;
+    for m in Migration::embedded()
+        .iter()
+        .filter(|m| m.version <= version)
+    {
+        client
+            .batch_execute(&format!("BEGIN;\n{}\nCOMMIT;", m.sql))
+            .await?;
+        client
+            .execute(
+                "INSERT INTO brokerdb_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                &[&(m.version as i32), &m.name, &m.checksum()],
+            )
+            .await?;
+    }
+    Ok(db)
+}
+
+/// Three tenant events and one system event on the trigger-linked chains of 0007/0008.
+const LEGACY_EVENTS: &str = "INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A');
+    INSERT INTO audit_events (event_id, tenant_id, timestamp, correlation_id, event_type, event_json)
+    VALUES ('evt_3', 't_a', now(), 'c', 'execute', '{}');
+    INSERT INTO audit_events (event_id, tenant_id, timestamp, correlation_id, event_type, event_json)
+    VALUES ('evt_1', 't_a', now(), 'c', 'execute', '{\"n\": 1}');
+    INSERT INTO audit_events (event_id, tenant_id, timestamp, correlation_id, event_type, event_json)
+    VALUES ('evt_2', 't_a', now(), 'c', 'execute', '{}');
+    INSERT INTO system_audit_events (event_id, timestamp, actor, action, correlation_id, event_json)
+    VALUES ('evt_s', now(), 'adm', 'x', 'c', '{}');";
+
+#[tokio::test]
+async fn events_of_the_trigger_linked_chain_are_resealed_in_their_old_order() -> TestResult {
+    let db = migrated_to(8).await?;
+    let mut admin = db.admin().await;
+    admin.batch_execute(LEGACY_EVENTS).await?;
+    let applied = apply_pending(&mut admin).await?;
+    assert_eq!(
+        applied.iter().map(|m| m.version).collect::<Vec<_>>(),
+        (9..=Migration::embedded().len() as u32).collect::<Vec<_>>()
+    );
+    let handle = db.db().await;
+    let sealed = brokerdb::audit::seal_pending(&handle.system(), 100).await?;
+    assert_eq!((sealed.tenant_links, sealed.system_links), (3, 1));
+    let order: Vec<String> = admin
+        .query("SELECT event_id FROM audit_seals ORDER BY chain_seq", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(order, ["evt_3", "evt_1", "evt_2"], "the old chain's order");
+    let opts = brokerdb::audit::VerifyOptions::default();
+    let t = brokerdb::model::TenantId::parse("t_a")?;
+    assert!(
+        brokerdb::audit::verify_tenant_chain(&handle.system(), &t, &opts)
+            .await?
+            .is_valid()
+    );
+    assert!(
+        brokerdb::audit::verify_system_chain(&handle.system(), &opts)
+            .await?
+            .is_valid()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_broken_trigger_linked_chain_stops_the_upgrade_instead_of_being_resealed() -> TestResult {
+    let db = migrated_to(8).await?;
+    let mut admin = db.admin().await;
+    admin.batch_execute(LEGACY_EVENTS).await?;
+    admin
+        .batch_execute(
+            "ALTER TABLE audit_events DISABLE TRIGGER ALL;
+             UPDATE audit_events SET correlation_id = 'forged' WHERE event_id = 'evt_1';
+             ALTER TABLE audit_events ENABLE TRIGGER ALL;",
+        )
+        .await?;
+    let err = apply_pending(&mut admin)
+        .await
+        .err()
+        .ok_or("a broken chain was re-sealed")?;
+    let MigrationError::Failed { label, source } = &err else {
+        return Err(format!("unexpected error {err}").into());
+    };
+    assert_eq!(label, "0010_audit_sealing");
+    assert_eq!(
+        crate::db_message(source),
+        "the tenant audit chain t_a is broken at chain_seq 2; refusing to re-seal it"
+    );
+    let version: i32 = admin
+        .query_one("SELECT max(version) FROM brokerdb_schema_migrations", &[])
+        .await?
+        .get(0);
+    assert_eq!(version, 9, "0010 rolled back entirely");
     Ok(())
 }
