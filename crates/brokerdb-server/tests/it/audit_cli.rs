@@ -6,6 +6,8 @@ use brokerdb::model::{EventId, NonEmptyString, TenantId, Timestamp};
 use brokerdb::repo::audit_events;
 use brokerdb_testkit::{TestDatabase, database};
 
+use std::time::Duration;
+
 use crate::TestResult;
 use crate::support::{brokerdb, run};
 
@@ -317,6 +319,97 @@ async fn rust_log_trace_never_logs_bind_parameters() -> TestResult {
     assert!(
         !stderr.contains("tokio_postgres") && !stderr.contains("with parameters"),
         "the driver logged statements or bind parameters: {stderr}"
+    );
+    Ok(())
+}
+
+/// `serve` seals what is appended while it runs, writes a checkpoint on start and every interval
+/// when a key and directory are configured, and shows their age on /metrics.
+#[tokio::test]
+async fn serve_seals_appends_and_writes_periodic_checkpoints() -> TestResult {
+    use crate::support::{Served, free_port, http_get};
+    let test_db = database().await;
+    test_db
+        .admin()
+        .await
+        .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A')")
+        .await?;
+    let r = brokerdb_testkit::redis().await;
+    let dir = tempfile::tempdir()?;
+    let key = dir.path().join("k");
+    let out = run(brokerdb().args(["audit", "keygen", "--out"]).arg(&key))?;
+    let public = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let checkpoints = dir.path().join("checkpoints");
+    let port = free_port()?;
+    let child = brokerdb()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--database-url",
+            &test_db.admin_url(),
+            "--redis-url",
+            r.url(),
+        ])
+        .env("AUDIT_CHECKPOINT_KEY_FILE", &key)
+        .env("AUDIT_CHECKPOINT_DIR", &checkpoints)
+        .env("AUDIT_CHECKPOINT_INTERVAL", "500ms")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let mut served = Served { child, port };
+    assert_eq!(served.wait_ready(Duration::from_secs(60))?.0, 200);
+
+    let db = test_db.db().await;
+    let a = TenantId::parse("t_a")?;
+    for i in 0..3 {
+        let e = AuditEvent::new(
+            EventId::parse(&format!("evt_served_{i}"))?,
+            Timestamp::now(),
+            a.clone(),
+            NonEmptyString::new("correlation_id", "c")?,
+            AuditEventType::Execute,
+        );
+        audit_events::append(&db.tenant(&a), None, &e).await?;
+    }
+    let admin = test_db.admin().await;
+    let mut sealed = 0i64;
+    for _ in 0..100 {
+        sealed = admin
+            .query_one("SELECT count(*) FROM audit_seals", &[])
+            .await?
+            .get(0);
+        if sealed == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sealed, 3, "the service's sealer sealed the appends");
+    tokio::time::sleep(Duration::from_millis(1200)).await; // at least one more checkpoint round
+    let (status, metrics) = http_get(port, "/metrics")?;
+    assert_eq!(status, 200);
+    for expected in [
+        "brokerdb_audit_checkpoint_age_seconds ",
+        "brokerdb_audit_max_merge_delay_seconds 1",
+        "brokerdb_audit_sealed_total{chain=\"tenant\"}",
+    ] {
+        assert!(metrics.contains(expected), "{expected} not in:\n{metrics}");
+    }
+    let (exit, stderr) = served.terminate()?;
+    assert!(exit.success(), "{stderr}");
+    let files = std::fs::read_dir(&checkpoints)?.count();
+    assert!(
+        files >= 2,
+        "a checkpoint on start and per interval: {files}"
+    );
+    let out = run(brokerdb()
+        .args(["audit", "verify", "--database-url", &test_db.admin_url()])
+        .arg("--checkpoints")
+        .arg(&checkpoints)
+        .args(["--public-key", &public]))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("ok      tenant t_a: 3 links, extends"),
+        "{stdout}"
     );
     Ok(())
 }
