@@ -48,6 +48,34 @@ async fn verify_with(db: &Db, t: &TenantId, opts: &VerifyOptions) -> Result<Chai
     audit::verify_tenant_chain(&db.system(), t, opts).await
 }
 
+/// Verifies `t`'s chain against `checkpoints`.
+async fn verify_against(
+    db: &Db,
+    t: &TenantId,
+    checkpoints: CheckpointSet,
+) -> Result<ChainReport, DbError> {
+    let opts = VerifyOptions {
+        checkpoints,
+        ..VerifyOptions::default()
+    };
+    verify_with(db, t, &opts).await
+}
+
+/// Runs `sql` as a superuser with the append-only triggers of the audit and seal tables off:
+/// what a database administrator can do.
+async fn tamper(test_db: &TestDatabase, sql: &str) -> Result<(), Error> {
+    test_db
+        .admin()
+        .await
+        .batch_execute(&format!(
+            "ALTER TABLE audit_events DISABLE TRIGGER ALL; ALTER TABLE audit_seals DISABLE TRIGGER ALL;
+             {sql};
+             ALTER TABLE audit_events ENABLE TRIGGER ALL; ALTER TABLE audit_seals ENABLE TRIGGER ALL"
+        ))
+        .await?;
+    Ok(())
+}
+
 /// The kind and position of a report's first break.
 fn first_break(report: &ChainReport) -> Option<(BreakKind, Option<i64>)> {
     report.first_broken.as_ref().map(|b| (b.kind, b.chain_seq))
@@ -189,15 +217,12 @@ async fn sealed_appends_form_one_valid_chain_per_tenant() -> TestResult {
 #[tokio::test]
 async fn verify_reports_a_row_edited_by_a_superuser_with_triggers_disabled() -> TestResult {
     let (test_db, db, a) = sealed_chain(5).await?;
-    let admin = test_db.admin().await;
-    admin
-        .batch_execute(
-            "ALTER TABLE audit_events DISABLE TRIGGER ALL;
-             UPDATE audit_events SET event_json = '{\"forged\": true}'
-              WHERE event_id = (SELECT event_id FROM audit_seals WHERE chain_seq = 3);
-             ALTER TABLE audit_events ENABLE TRIGGER ALL",
-        )
-        .await?;
+    tamper(
+        &test_db,
+        "UPDATE audit_events SET event_json = '{\"forged\": true}'
+              WHERE event_id = (SELECT event_id FROM audit_seals WHERE chain_seq = 3)",
+    )
+    .await?;
     let report = verify(&db, &a).await?;
     assert_eq!(
         first_break(&report),
@@ -210,26 +235,17 @@ async fn verify_reports_a_row_edited_by_a_superuser_with_triggers_disabled() -> 
 #[tokio::test]
 async fn verify_reports_a_deleted_row_and_a_deleted_seal() -> TestResult {
     let (test_db, db, a) = sealed_chain(5).await?;
-    let admin = test_db.admin().await;
-    admin
-        .batch_execute(
-            "ALTER TABLE audit_events DISABLE TRIGGER ALL;
-             DELETE FROM audit_events
-              WHERE event_id = (SELECT event_id FROM audit_seals WHERE chain_seq = 2);
-             ALTER TABLE audit_events ENABLE TRIGGER ALL",
-        )
-        .await?;
+    tamper(
+        &test_db,
+        "DELETE FROM audit_events
+              WHERE event_id = (SELECT event_id FROM audit_seals WHERE chain_seq = 2)",
+    )
+    .await?;
     assert_eq!(
         first_break(&verify(&db, &a).await?),
         Some((BreakKind::RowMissing, Some(2)))
     );
-    admin
-        .batch_execute(
-            "ALTER TABLE audit_seals DISABLE TRIGGER ALL;
-             DELETE FROM audit_seals WHERE chain_seq = 1;
-             ALTER TABLE audit_seals ENABLE TRIGGER ALL",
-        )
-        .await?;
+    tamper(&test_db, "DELETE FROM audit_seals WHERE chain_seq = 1").await?;
     assert_eq!(
         first_break(&verify(&db, &a).await?),
         Some((BreakKind::SealMissing, Some(1)))
@@ -244,15 +260,7 @@ async fn a_chain_rewritten_and_resealed_by_an_administrator_fails_only_against_a
     let signer = CheckpointSigner::generate();
     let before = checkpoints_now(&db, &signer).await?;
     assert_eq!(before.len(), 1, "one non-empty chain");
-    let untouched = verify_with(
-        &db,
-        &a,
-        &VerifyOptions {
-            checkpoints: before.clone(),
-            ..VerifyOptions::default()
-        },
-    )
-    .await?;
+    let untouched = verify_against(&db, &a, before.clone()).await?;
     assert_eq!(
         (
             untouched.links,
@@ -265,35 +273,21 @@ async fn a_chain_rewritten_and_resealed_by_an_administrator_fails_only_against_a
 
     // The owner edits row 2, throws the seals away and has them recomputed in order: the result
     // is internally consistent.
-    test_db
-        .admin()
-        .await
-        .batch_execute(
-            "ALTER TABLE audit_events DISABLE TRIGGER ALL;
-             ALTER TABLE audit_seals DISABLE TRIGGER ALL;
-             UPDATE audit_events SET correlation_id = 'rewritten'
+    tamper(
+        &test_db,
+        "UPDATE audit_events SET correlation_id = 'rewritten'
               WHERE event_id = (SELECT event_id FROM audit_seals WHERE chain_seq = 2);
              INSERT INTO audit_seal_queue (tenant_id, event_id)
                SELECT tenant_id, event_id FROM audit_seals ORDER BY chain_seq;
-             DELETE FROM audit_seals;
-             ALTER TABLE audit_events ENABLE TRIGGER ALL;
-             ALTER TABLE audit_seals ENABLE TRIGGER ALL",
-        )
-        .await?;
+             DELETE FROM audit_seals",
+    )
+    .await?;
     seal(&db).await?;
     assert!(
         verify(&db, &a).await?.is_valid(),
         "without a checkpoint the rewrite is undetectable"
     );
-    let report = verify_with(
-        &db,
-        &a,
-        &VerifyOptions {
-            checkpoints: before,
-            ..VerifyOptions::default()
-        },
-    )
-    .await?;
+    let report = verify_against(&db, &a, before).await?;
     assert_eq!(
         first_break(&report),
         Some((BreakKind::CheckpointMismatch, Some(4)))
@@ -306,31 +300,17 @@ async fn a_chain_rewound_by_an_administrator_fails_against_a_checkpoint() -> Tes
     let (test_db, db, a) = sealed_chain(5).await?;
     let signer = CheckpointSigner::generate();
     let before = checkpoints_now(&db, &signer).await?;
-    test_db
-        .admin()
-        .await
-        .batch_execute(
-            "ALTER TABLE audit_events DISABLE TRIGGER ALL;
-             ALTER TABLE audit_seals DISABLE TRIGGER ALL;
-             DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_seals WHERE chain_seq > 3);
-             DELETE FROM audit_seals WHERE chain_seq > 3;
-             ALTER TABLE audit_events ENABLE TRIGGER ALL;
-             ALTER TABLE audit_seals ENABLE TRIGGER ALL",
-        )
-        .await?;
+    tamper(
+        &test_db,
+        "DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_seals WHERE chain_seq > 3);
+             DELETE FROM audit_seals WHERE chain_seq > 3",
+    )
+    .await?;
     assert!(
         verify(&db, &a).await?.is_valid(),
         "a clean rewind is consistent"
     );
-    let report = verify_with(
-        &db,
-        &a,
-        &VerifyOptions {
-            checkpoints: before,
-            ..VerifyOptions::default()
-        },
-    )
-    .await?;
+    let report = verify_against(&db, &a, before).await?;
     assert_eq!(
         first_break(&report),
         Some((BreakKind::ShorterThanCheckpoint, Some(5)))
