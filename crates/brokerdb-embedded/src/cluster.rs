@@ -1,10 +1,14 @@
 //! A private Redis Cluster: N master nodes on loopback ports, no replicas, nothing on disk.
+//!
+//! Unlike the standalone server (Unix socket only), the nodes listen on loopback TCP without a
+//! password: the cluster bus and `redis-cli --cluster create` need TCP. It is for tests only and
+//! holds nothing but test keys.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::process::free_port;
-use crate::redis::{command, reply};
+use crate::redis::{command, tcp_reply};
 use crate::{EmbeddedError, EmbeddedRedis, RedisOptions};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -14,6 +18,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct EmbeddedRedisCluster {
     nodes: Vec<EmbeddedRedis>,
+    ports: Vec<u16>,
 }
 
 impl EmbeddedRedisCluster {
@@ -38,18 +43,16 @@ impl EmbeddedRedisCluster {
                 "2000".to_owned(),
             ];
             let _ = std::fs::remove_file(&config);
-            nodes.push(EmbeddedRedis::start_with(opts, &format!("cluster-{i}"), &extra).await?);
+            nodes.push(EmbeddedRedis::start_tcp(opts, &format!("cluster-{i}"), &extra).await?);
         }
-        let cluster = Self { nodes };
+        // Cluster nodes listen on loopback TCP (they gossip over it and `redis-cli --cluster
+        // create` joins them over it): test-only, unlike the socket-only standalone server.
+        let ports = nodes.iter().filter_map(EmbeddedRedis::port).collect();
+        let cluster = Self { nodes, ports };
         let log = opts.data_dir.join("cluster-create.log");
         let output = Command::new(&cli)
             .args(["--cluster", "create"])
-            .args(
-                cluster
-                    .nodes
-                    .iter()
-                    .map(|n| format!("127.0.0.1:{}", n.port())),
-            )
+            .args(cluster.ports.iter().map(|port| format!("127.0.0.1:{port}")))
             .args(["--cluster-replicas", "0", "--cluster-yes"])
             .output()
             .map_err(EmbeddedError::io("run redis-cli for", &opts.data_dir))?;
@@ -69,10 +72,10 @@ impl EmbeddedRedisCluster {
     async fn wait_ok(&self, log: &std::path::Path) -> Result<(), EmbeddedError> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            let ok = self.nodes.iter().all(|n| {
-                reply(n.port(), b"CLUSTER INFO\r\n")
+            let ok = self.ports.iter().all(|&port| {
+                tcp_reply(port, b"CLUSTER INFO\r\n")
                     .is_some_and(|r| String::from_utf8_lossy(&r).contains("cluster_state:ok"))
-                    && command(n.port(), b"PING\r\n", b"+PONG")
+                    && command(port, b"PING\r\n", b"+PONG")
             });
             if ok {
                 return Ok(());
@@ -90,7 +93,7 @@ impl EmbeddedRedisCluster {
 
     /// The nodes' loopback ports.
     pub fn ports(&self) -> Vec<u16> {
-        self.nodes.iter().map(EmbeddedRedis::port).collect()
+        self.ports.clone()
     }
 
     /// One `redis://127.0.0.1:<port>` URL per node (a cluster client needs any of them).

@@ -67,10 +67,7 @@ impl Redis {
                 embedded: None,
             });
         }
-        let opts = RedisOptions {
-            data_dir: data_dir.to_path_buf(),
-            path_var: std::env::var_os("PATH"),
-        };
+        let opts = RedisOptions::new(data_dir, std::env::var_os("PATH"));
         let redis = EmbeddedRedis::start(&opts)
             .await
             .context("cannot start the embedded Redis")?;

@@ -137,9 +137,13 @@ impl Drop for TestDatabase {
 }
 
 fn to_url(cfg: &Config) -> String {
+    // A socket directory (the embedded cluster) is a percent-encoded host, as libpq reads it.
     let host = match cfg.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        _ => "127.0.0.1".to_owned(),
+        Some(tokio_postgres::config::Host::Unix(dir)) => {
+            percent_encode(dir.as_os_str().as_encoded_bytes())
+        }
+        None => "127.0.0.1".to_owned(),
     };
     let port = cfg.get_ports().first().copied().unwrap_or(5432);
     let user = cfg.get_user().unwrap_or("postgres");

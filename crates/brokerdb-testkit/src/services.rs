@@ -63,10 +63,7 @@ async fn init() -> Services {
     let (redis_url, redis) = match redis_url {
         Some(url) => (url, None),
         None => {
-            let opts = RedisOptions {
-                data_dir: data_dir.clone().expect("data dir"),
-                path_var: std::env::var_os("PATH"),
-            };
+            let opts = RedisOptions::new(data_dir.expect("data dir"), std::env::var_os("PATH"));
             let r = EmbeddedRedis::start(&opts).await.unwrap_or_else(|e| {
                 panic!("REDIS_URL is not set and the embedded Redis did not start: {e}")
             });

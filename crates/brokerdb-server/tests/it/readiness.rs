@@ -79,11 +79,8 @@ async fn readyz_is_503_and_counts_pending_migrations_on_an_unmigrated_database()
 async fn readyz_is_503_when_redis_goes_away() -> TestResult {
     let db = database().await;
     let dir = tempfile::tempdir()?;
-    let mut server = EmbeddedRedis::start(&RedisOptions {
-        data_dir: dir.path().to_path_buf(),
-        path_var: std::env::var_os("PATH"),
-    })
-    .await?;
+    let mut server =
+        EmbeddedRedis::start(&RedisOptions::new(dir.path(), std::env::var_os("PATH"))).await?;
     let state = state(&db, &server.url()).await?;
     assert_eq!(get(state.clone(), "/readyz").await?.0, StatusCode::OK);
     server.stop()?;

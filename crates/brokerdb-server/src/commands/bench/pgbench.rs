@@ -20,9 +20,11 @@ pub fn slice(
     let dir = tempfile_dir()?;
     let script_path = dir.join("script.sql");
     std::fs::write(&script_path, script)?;
+    // A socket directory (the embedded cluster) is a host to libpq as well.
     let host = match cfg.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        _ => "127.0.0.1".to_owned(),
+        Some(tokio_postgres::config::Host::Unix(dir)) => dir.display().to_string(),
+        None => "127.0.0.1".to_owned(),
     };
     let port = cfg.get_ports().first().copied().unwrap_or(5432).to_string();
     let user = cfg.get_user().unwrap_or("postgres").to_owned();
