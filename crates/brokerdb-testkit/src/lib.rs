@@ -5,6 +5,7 @@
 //!   when the handle is dropped.
 //! - [`redis()`] gives each test a random key prefix on a shared Redis, whose keys are deleted when
 //!   the handle is dropped.
+//! - [`tls::test_certificates`] makes a throwaway CA and a server certificate for TLS tests.
 //! - [`redis_cluster()`] does the same on a private 3-master Redis Cluster that the test binary
 //!   starts on first use (loopback ports, nothing on disk) and that dies with the process.
 //!
@@ -17,22 +18,18 @@ mod database;
 mod redis_cluster;
 mod redis_prefix;
 mod services;
+pub mod tls;
 
 pub use database::{TestDatabase, database, empty_database};
 pub use redis_cluster::{TestRedisCluster, redis_cluster};
 pub use redis_prefix::{TestRedis, redis};
 
-/// Connects with `cfg` and drives the connection on the current runtime.
+/// Connects with `info` (over TLS as its settings say) and drives the connection on the current
+/// runtime.
 pub async fn connect(
-    cfg: &tokio_postgres::Config,
-) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let (client, connection) = cfg.connect(tokio_postgres::NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "test connection ended");
-        }
-    });
-    Ok(client)
+    info: &brokerdb::conninfo::ConnInfo,
+) -> Result<tokio_postgres::Client, brokerdb::conninfo::ConnectError> {
+    info.connect().await
 }
 
 /// A random lower-case hex string of `bytes` bytes.
