@@ -54,18 +54,28 @@ impl Postgres {
 pub struct Redis {
     /// Connection URL.
     pub url: String,
+    /// CA certificates (PEM) for a `rediss://` URL; the system roots when absent.
+    pub ca_file: Option<std::path::PathBuf>,
     /// The private server, when no URL was given; stopped on drop.
     pub embedded: Option<EmbeddedRedis>,
 }
 
 impl Redis {
-    /// Uses `url`, or starts a private redis-server under `data_dir`.
-    pub async fn start(url: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<Self> {
+    /// Uses `url` (checked against `ca_file` when it is `rediss://`), or starts a private
+    /// redis-server under `data_dir`.
+    pub async fn start(
+        url: Option<&str>,
+        ca_file: Option<&std::path::Path>,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Self> {
         if let Some(url) = url {
-            return Ok(Self {
+            let redis = Self {
                 url: url.to_owned(),
+                ca_file: ca_file.map(std::path::Path::to_path_buf),
                 embedded: None,
-            });
+            };
+            redis.client()?;
+            return Ok(redis);
         }
         let opts = RedisOptions::new(data_dir, std::env::var_os("PATH"));
         let redis = EmbeddedRedis::start(&opts)
@@ -73,14 +83,14 @@ impl Redis {
             .context("cannot start the embedded Redis")?;
         Ok(Self {
             url: redis.url(),
+            ca_file: None,
             embedded: Some(redis),
         })
     }
 
-    /// A client for the URL (no I/O).
+    /// A client for the URL (no I/O but reading the CA file).
     pub fn client(&self) -> anyhow::Result<redis::Client> {
-        redis::Client::open(self.url.as_str())
-            .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL ({})", e))
+        redis_client(&self.url, self.ca_file.as_deref())
     }
 
     /// A connection manager (reconnects by itself), after checking the server answers.
@@ -103,6 +113,17 @@ impl Redis {
             .map_err(|e| anyhow::anyhow!("Redis does not answer PING: {}", e))?;
         Ok(manager)
     }
+}
+
+/// A client for a Redis URL and an optional CA file, with errors that name the variable and
+/// never echo the URL.
+pub fn redis_client(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<redis::Client> {
+    brokerdb_redis::open_client(url, ca_file).map_err(|e| match e {
+        brokerdb_redis::ClientError::InvalidUrl => {
+            anyhow::anyhow!("REDIS_URL is not a valid Redis URL ({e})")
+        }
+        other => anyhow::anyhow!("REDIS_CA_FILE: {other}"),
+    })
 }
 
 /// One direct connection (over TLS as the settings say), driven on the current runtime.
