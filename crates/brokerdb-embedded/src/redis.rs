@@ -133,8 +133,9 @@ impl EmbeddedRedis {
     }
 
     /// A server on a free loopback TCP port in `<data_dir>/<name>` with `extra` arguments
-    /// appended (the Redis Cluster nodes, which `redis-cli --cluster create` joins over TCP). A
-    /// port lost to another process between probe and bind is retried.
+    /// appended (the Redis Cluster nodes, which `redis-cli --cluster create` joins over TCP).
+    /// With [`RedisOptions::tls`] that port speaks TLS only (`--port 0`). A port lost to another
+    /// process between probe and bind is retried.
     pub(crate) async fn start_tcp(
         opts: &RedisOptions,
         name: &str,
@@ -148,7 +149,7 @@ impl EmbeddedRedis {
             let mut redis = Self {
                 child: None,
                 listen: Listen::Tcp(port),
-                tls: None,
+                tls: opts.tls.clone().map(|tls| (tls, port)),
                 password: None,
                 log_path: log_path.clone(),
                 binary: binary.clone(),
@@ -157,7 +158,7 @@ impl EmbeddedRedis {
             };
             match redis.spawn_and_wait().await {
                 Ok(()) => {
-                    tracing::info!(port, "embedded Redis ready");
+                    tracing::info!(port, tls = opts.tls.is_some(), "embedded Redis ready");
                     return Ok(redis);
                 }
                 Err(e @ EmbeddedError::StartFailed { .. }) => last_err = Some(e),
@@ -206,6 +207,10 @@ impl EmbeddedRedis {
                     .arg(socket)
                     .args(["--unixsocketperm", "700"]);
             }
+            // A TLS cluster node: its port is the TLS port below.
+            Listen::Tcp(_) if self.tls.is_some() => {
+                cmd.args(["--port", "0"]);
+            }
             Listen::Tcp(port) => {
                 cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
             }
@@ -245,10 +250,17 @@ impl EmbeddedRedis {
                     log: self.log_path.clone(),
                 });
             }
-            // With a password, an unauthenticated PING gets -NOAUTH: it answers all the same.
-            let answers = reply(&self.listen, b"PING\r\n")
-                .is_some_and(|r| r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH"));
-            if answers && self.tls_port().is_none_or(tcp_accepts) {
+            // With a password, an unauthenticated PING gets -NOAUTH: it answers all the same. A
+            // TLS-only node cannot be asked in plaintext: its port accepting is enough.
+            let answers = match (&self.listen, self.tls_port()) {
+                (Listen::Tcp(_), Some(port)) => tcp_accepts(port),
+                (listen, tls_port) => {
+                    reply(listen, b"PING\r\n")
+                        .is_some_and(|r| r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH"))
+                        && tls_port.is_none_or(tcp_accepts)
+                }
+            };
+            if answers {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -262,8 +274,8 @@ impl EmbeddedRedis {
         }
     }
 
-    /// The plain loopback TCP port: only Redis Cluster nodes have one (a server from
-    /// [`Self::start`] listens on its Unix socket only).
+    /// The loopback TCP port of a Redis Cluster node (a TLS port when the cluster was started
+    /// with TLS); `None` for a server from [`Self::start`], which listens on its Unix socket.
     pub fn port(&self) -> Option<u16> {
         match self.listen {
             Listen::Tcp(port) => Some(port),
@@ -285,7 +297,7 @@ impl EmbeddedRedis {
     }
 
     /// Connection URL: `redis+unix:///<socket>` (with `?pass=<password>` when started with
-    /// TLS), or `redis://127.0.0.1:<port>` for a cluster node.
+    /// TLS), or `redis://127.0.0.1:<port>` (`rediss://` for TLS) for a cluster node.
     pub fn url(&self) -> String {
         match &self.listen {
             Listen::Socket(path) => {
@@ -295,6 +307,7 @@ impl EmbeddedRedis {
                     None => format!("redis+unix://{path}"),
                 }
             }
+            Listen::Tcp(port) if self.tls.is_some() => format!("rediss://127.0.0.1:{port}"),
             Listen::Tcp(port) => format!("redis://127.0.0.1:{port}"),
         }
     }

@@ -32,6 +32,24 @@ pub async fn connect(
     info.connect().await
 }
 
+/// A directory of this test process (`<tmp>/brokerdb-testkit/<pid>/<name>`, created empty),
+/// removed by a later test process once this one is gone: for servers a test binary keeps in a
+/// `static` (never dropped, so a `TempDir` there would never be removed). Mode 0755, so the
+/// `postgres` user can enter it when tests run as root.
+pub fn process_dir(name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let root = services::embedded_dir();
+    for dir in [root.parent(), Some(root.as_path())].into_iter().flatten() {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+    }
+    let dir = root.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+    dir
+}
+
 /// A random lower-case hex string of `bytes` bytes.
 pub(crate) fn random_hex(bytes: usize) -> String {
     let buf: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();

@@ -46,7 +46,11 @@ pub fn test_certificates(dir: &Path) -> TestCertificates {
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
     ];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    // Client use too: Redis Cluster nodes present it to each other on the TLS cluster bus.
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     let key = KeyPair::generate().expect("server key");
     let cert = params.signed_by(&key, &ca).expect("server certificate");
 

@@ -1,8 +1,6 @@
 //! TLS to PostgreSQL against a private cluster with `ssl=on`, a certificate from a throwaway CA
 //! and a `hostssl`-only `pg_hba.conf` (never the machine's shared server).
 
-use std::os::unix::fs::PermissionsExt;
-
 use brokerdb::conninfo::ConnInfo;
 use brokerdb::db::pool;
 use brokerdb_embedded::{EmbeddedPostgres, PostgresOptions, PostgresTls};
@@ -12,7 +10,6 @@ use tokio::sync::OnceCell;
 use crate::TestResult;
 
 struct TlsServer {
-    _dir: tempfile::TempDir,
     certs: TestCertificates,
     pg: EmbeddedPostgres,
 }
@@ -23,11 +20,10 @@ static SERVER: OnceCell<TlsServer> = OnceCell::const_new();
 async fn server() -> Result<&'static TlsServer, String> {
     SERVER
         .get_or_try_init(|| async {
-            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-                .map_err(|e| e.to_string())?;
-            let certs = test_certificates(dir.path());
-            let mut opts = PostgresOptions::new(dir.path().join("data"), std::env::var_os("PATH"));
+            // A static is never dropped: a directory the testkit sweeps after this process.
+            let dir = brokerdb_testkit::process_dir("tls-postgres");
+            let certs = test_certificates(&dir);
+            let mut opts = PostgresOptions::new(dir.join("data"), std::env::var_os("PATH"));
             opts.durable = false;
             opts.tls = Some(PostgresTls {
                 cert_file: certs.cert_file.clone(),
@@ -36,11 +32,7 @@ async fn server() -> Result<&'static TlsServer, String> {
             let pg = EmbeddedPostgres::start(&opts)
                 .await
                 .map_err(|e| format!("the TLS cluster did not start: {e}"))?;
-            Ok(TlsServer {
-                _dir: dir,
-                certs,
-                pg,
-            })
+            Ok(TlsServer { certs, pg })
         })
         .await
 }
