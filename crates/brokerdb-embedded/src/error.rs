@@ -54,6 +54,31 @@ pub enum EmbeddedError {
         /// The directory.
         path: PathBuf,
     },
+    /// A path the servers need as a directory is something else (a file or a symbolic link).
+    #[error("{} must be a directory (it is a file or a symbolic link)", path.display())]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A Unix socket path is longer than the operating system allows.
+    #[error(
+        "the socket path {} is longer than {max} bytes; choose a shorter data directory",
+        path.display()
+    )]
+    SocketPathTooLong {
+        /// The socket path.
+        path: PathBuf,
+        /// The limit.
+        max: usize,
+    },
+    /// A server started but a set-up statement on it failed.
+    #[error("cannot set up {service}: {reason}")]
+    SetupFailed {
+        /// `postgres` or `redis-server`.
+        service: &'static str,
+        /// What failed (fixed text and the server's error, never a secret).
+        reason: String,
+    },
     /// A server process exited or failed during start-up.
     #[error("{service} failed to start (log: {}): {tail}", log.display())]
     StartFailed {

@@ -22,7 +22,8 @@
 //! The application builds its Redis clients and hands them in as a [`RedisConn`]: standalone
 //! ([`RedisConn::standalone`], a small round-robin pool of reconnecting multiplexed connections)
 //! or Redis Cluster ([`RedisConn::cluster`]). The same adapter code runs on both. The crate never
-//! reads the environment.
+//! reads the environment. [`open_client`] and [`open_cluster`] build the clients from URLs:
+//! `rediss://` is TLS (rustls), checked against a given CA file or the system roots.
 //!
 //! **Client and pool size.** redis-rs (already in the workspace; reloads scripts on NOSCRIPT,
 //! pipelines requests from many tasks onto one multiplexed connection, supports Redis Cluster).
@@ -167,7 +168,8 @@ pub mod ssrf;
 mod support;
 
 pub use conn::{
-    ConnSettings, DEFAULT_COMMAND_TIMEOUT, DEFAULT_POOL_SIZE, MAX_POOL_SIZE, RedisConn,
+    ClientError, ConnSettings, DEFAULT_COMMAND_TIMEOUT, DEFAULT_POOL_SIZE, MAX_POOL_SIZE,
+    RedisConn, open_client, open_cluster,
 };
 pub use error::AdapterError;
 pub use fixed_window::RateLimitDecision;

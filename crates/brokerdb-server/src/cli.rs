@@ -142,6 +142,10 @@ pub struct BenchArgs {
     /// redis-server is started. Keys go under a random `brokerdb-bench:` prefix and expire.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// PEM file of the CA certificates that sign a rediss:// server's certificate (default: the
+    /// system roots).
+    #[arg(long, env = "REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
     /// Redis adapter pool sizes to measure (multiplexed connections), comma-separated.
     #[arg(long, env = "BENCH_REDIS_POOLS", value_delimiter = ',', default_value = "1,4",
           value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -199,9 +203,14 @@ pub struct ServeArgs {
     /// Where PostgreSQL is.
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// Redis URL, e.g. redis://127.0.0.1:6379. Without it a private redis-server is started.
+    /// Redis URL, e.g. redis://127.0.0.1:6379 or rediss://cache.internal:6380 (TLS). Without it
+    /// a private redis-server is started.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// PEM file of the CA certificates that sign a rediss:// server's certificate (default: the
+    /// system roots).
+    #[arg(long, env = "REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
     /// Address the HTTP service listens on.
     #[arg(long, env = "BROKERDB_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

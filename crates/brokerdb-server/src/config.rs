@@ -1,8 +1,8 @@
 //! Turning flags and environment variables into connection settings.
 
 use anyhow::{Context, bail};
-use brokerdb::{conninfo, roles};
-use tokio_postgres::Config;
+use brokerdb::conninfo::{self, ConnInfo};
+use brokerdb::roles;
 
 use crate::cli::ConnectionArgs;
 
@@ -22,18 +22,17 @@ pub fn explain_connect_error(err: brokerdb::db::ConnectError) -> anyhow::Error {
 #[derive(Debug, Clone)]
 pub struct DatabaseTargets {
     /// Owner or superuser: migrations. Absent when only role URLs were given.
-    pub admin: Option<Config>,
+    pub admin: Option<ConnInfo>,
     /// Runtime role (tenant scope).
-    pub runtime: Config,
+    pub runtime: ConnInfo,
     /// System role (BYPASSRLS).
-    pub system: Config,
+    pub system: ConnInfo,
 }
 
-/// Parses a PostgreSQL URL, naming the variable it came from on failure (never echoing it: it
-/// may hold a password).
-pub fn parse_postgres_url(var: &str, url: &str) -> anyhow::Result<Config> {
-    url.parse::<Config>()
-        .with_context(|| format!("{var} is not a valid PostgreSQL URL"))
+/// Parses a PostgreSQL URL with its TLS parameters (`sslmode`, `sslrootcert`), naming the
+/// variable it came from on failure (never echoing it: it may hold a password).
+pub fn parse_postgres_url(var: &str, url: &str) -> anyhow::Result<ConnInfo> {
+    ConnInfo::parse(url).with_context(|| format!("{var} is not a valid PostgreSQL URL"))
 }
 
 impl DatabaseTargets {
@@ -57,7 +56,7 @@ impl DatabaseTargets {
         if admin.is_none() && runtime.is_none() && system.is_none() {
             return Ok(None);
         }
-        let derive = |role: &str, given: Option<Config>, var: &str| match (given, &admin) {
+        let derive = |role: &str, given: Option<ConnInfo>, var: &str| match (given, &admin) {
             (Some(cfg), _) => Ok(cfg),
             (None, Some(admin)) => Ok(conninfo::for_role(admin, role)),
             (None, None) => bail!("{var} is required when DATABASE_URL is not set"),
@@ -70,7 +69,7 @@ impl DatabaseTargets {
     }
 
     /// Settings for a database reached through `admin` (the embedded cluster).
-    pub fn from_admin(admin: Config) -> Self {
+    pub fn from_admin(admin: ConnInfo) -> Self {
         Self {
             runtime: conninfo::for_role(&admin, roles::RUNTIME),
             system: conninfo::for_role(&admin, roles::SYSTEM),
@@ -103,8 +102,27 @@ mod tests {
     fn role_urls_are_derived_from_the_admin_url() -> anyhow::Result<()> {
         let t = DatabaseTargets::from_args(&args(Some("postgres://root:pw@h:1/db"), None, None))?;
         let t = t.ok_or_else(|| anyhow::anyhow!("expected targets"))?;
-        assert_eq!(conninfo::describe(&t.runtime), "brokerdb_app@h:1/db");
-        assert_eq!(conninfo::describe(&t.system), "brokerdb_system@h:1/db");
+        assert_eq!(conninfo::describe(&t.runtime.config), "brokerdb_app@h:1/db");
+        assert_eq!(
+            conninfo::describe(&t.system.config),
+            "brokerdb_system@h:1/db"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn derived_role_urls_keep_the_tls_settings() -> anyhow::Result<()> {
+        use brokerdb::db::tls::{RootCerts, SslMode};
+        let t = DatabaseTargets::from_args(&args(
+            Some("postgres://root:pw@h:1/db?sslmode=verify-full&sslrootcert=/ca.pem"),
+            None,
+            None,
+        ))?
+        .ok_or_else(|| anyhow::anyhow!("expected targets"))?;
+        for role in [&t.runtime, &t.system] {
+            assert_eq!(role.tls.mode, SslMode::VerifyFull);
+            assert_eq!(role.tls.root_cert, Some(RootCerts::File("/ca.pem".into())));
+        }
         Ok(())
     }
 

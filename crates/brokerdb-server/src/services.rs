@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use brokerdb::{conninfo, migrate};
+use brokerdb::conninfo::{self, ConnInfo};
+use brokerdb::migrate;
 use brokerdb_embedded::{EmbeddedPostgres, EmbeddedRedis, PostgresOptions, RedisOptions};
 use deadpool_postgres::Pool;
-use tokio_postgres::{Config, NoTls};
 
 use crate::cli::ConnectionArgs;
 use crate::config::DatabaseTargets;
@@ -38,8 +38,8 @@ impl Postgres {
         let pg = EmbeddedPostgres::start(&opts)
             .await
             .context("cannot start the embedded PostgreSQL")?;
-        let admin = pg.config(EMBEDDED_DATABASE);
-        create_database_if_missing(&pg.config("postgres"), EMBEDDED_DATABASE).await?;
+        let admin = ConnInfo::from(pg.config(EMBEDDED_DATABASE));
+        create_database_if_missing(&pg.config("postgres").into(), EMBEDDED_DATABASE).await?;
         let mut client = connect(&admin).await?;
         let applied = migrate::apply_pending(&mut client).await?;
         tracing::info!(applied = applied.len(), "embedded database migrated");
@@ -54,36 +54,43 @@ impl Postgres {
 pub struct Redis {
     /// Connection URL.
     pub url: String,
+    /// CA certificates (PEM) for a `rediss://` URL; the system roots when absent.
+    pub ca_file: Option<std::path::PathBuf>,
     /// The private server, when no URL was given; stopped on drop.
     pub embedded: Option<EmbeddedRedis>,
 }
 
 impl Redis {
-    /// Uses `url`, or starts a private redis-server under `data_dir`.
-    pub async fn start(url: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<Self> {
+    /// Uses `url` (checked against `ca_file` when it is `rediss://`), or starts a private
+    /// redis-server under `data_dir`.
+    pub async fn start(
+        url: Option<&str>,
+        ca_file: Option<&std::path::Path>,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Self> {
         if let Some(url) = url {
-            return Ok(Self {
+            let redis = Self {
                 url: url.to_owned(),
+                ca_file: ca_file.map(std::path::Path::to_path_buf),
                 embedded: None,
-            });
+            };
+            redis.client()?;
+            return Ok(redis);
         }
-        let opts = RedisOptions {
-            data_dir: data_dir.to_path_buf(),
-            path_var: std::env::var_os("PATH"),
-        };
+        let opts = RedisOptions::new(data_dir, std::env::var_os("PATH"));
         let redis = EmbeddedRedis::start(&opts)
             .await
             .context("cannot start the embedded Redis")?;
         Ok(Self {
             url: redis.url(),
+            ca_file: None,
             embedded: Some(redis),
         })
     }
 
-    /// A client for the URL (no I/O).
+    /// A client for the URL (no I/O but reading the CA file).
     pub fn client(&self) -> anyhow::Result<redis::Client> {
-        redis::Client::open(self.url.as_str())
-            .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL ({})", e))
+        redis_client(&self.url, self.ca_file.as_deref())
     }
 
     /// A connection manager (reconnects by itself), after checking the server answers.
@@ -108,35 +115,41 @@ impl Redis {
     }
 }
 
-/// One direct connection, driven on the current runtime.
-pub async fn connect(cfg: &Config) -> anyhow::Result<tokio_postgres::Client> {
-    let mut cfg = cfg.clone();
-    if cfg.get_connect_timeout().is_none() {
-        cfg.connect_timeout(CONNECT_TIMEOUT);
-    }
-    let (client, connection) = cfg.connect(NoTls).await.with_context(|| {
-        format!(
-            "cannot connect to PostgreSQL as {}",
-            conninfo::describe(&cfg)
-        )
-    })?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "PostgreSQL connection ended");
+/// A client for a Redis URL and an optional CA file, with errors that name the variable and
+/// never echo the URL.
+pub fn redis_client(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<redis::Client> {
+    brokerdb_redis::open_client(url, ca_file).map_err(|e| match e {
+        brokerdb_redis::ClientError::InvalidUrl => {
+            anyhow::anyhow!("REDIS_URL is not a valid Redis URL ({e})")
         }
-    });
-    Ok(client)
+        other => anyhow::anyhow!("REDIS_CA_FILE: {other}"),
+    })
+}
+
+/// One direct connection (over TLS as the settings say), driven on the current runtime.
+pub async fn connect(info: &ConnInfo) -> anyhow::Result<tokio_postgres::Client> {
+    let mut info = info.clone();
+    if info.config.get_connect_timeout().is_none() {
+        info.config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    info.connect().await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot connect to PostgreSQL as {}: {}",
+            conninfo::describe(&info.config),
+            error_chain(&e)
+        )
+    })
 }
 
 /// A pool for one role. `Fast` recycling adds no query per checkout; broken connections are
 /// still detected and replaced.
-pub fn pool(cfg: &Config, size: u16) -> anyhow::Result<Pool> {
-    brokerdb::db::pool::build(cfg, usize::from(size)).context("cannot build the PostgreSQL pool")
+pub fn pool(info: &ConnInfo, size: u16) -> anyhow::Result<Pool> {
+    brokerdb::db::pool::build(info, usize::from(size)).context("cannot build the PostgreSQL pool")
 }
 
 /// Checks out one connection and runs `SELECT 1`, so bad settings fail at start-up.
-pub async fn check_pool(pool: &Pool, cfg: &Config) -> anyhow::Result<()> {
-    let who = conninfo::describe(cfg);
+pub async fn check_pool(pool: &Pool, info: &ConnInfo) -> anyhow::Result<()> {
+    let who = conninfo::describe(&info.config);
     let client = pool.get().await.map_err(|e| {
         // deadpool's error does not expose the driver error as its source: unwrap it here.
         let detail = match &e {
@@ -153,7 +166,7 @@ pub async fn check_pool(pool: &Pool, cfg: &Config) -> anyhow::Result<()> {
 }
 
 /// Creates database `name` (a constant, never input) on `server` unless it exists.
-pub async fn create_database_if_missing(server: &Config, name: &str) -> anyhow::Result<()> {
+pub async fn create_database_if_missing(server: &ConnInfo, name: &str) -> anyhow::Result<()> {
     let client = connect(server).await?;
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])

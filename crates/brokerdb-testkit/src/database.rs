@@ -2,10 +2,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use brokerdb::conninfo;
+use brokerdb::conninfo::{self, ConnInfo};
+use brokerdb::db::tls::{RootCerts, SslMode};
 use brokerdb::db::{CursorKey, Db, DbSettings, pool};
 use brokerdb::roles;
-use tokio_postgres::{Client, Config};
+use tokio_postgres::Client;
 
 use crate::services::services;
 use crate::{connect, random_hex};
@@ -14,8 +15,8 @@ use crate::{connect, random_hex};
 #[derive(Debug)]
 pub struct TestDatabase {
     name: String,
-    server_admin: Config,
-    admin: Config,
+    server_admin: ConnInfo,
+    admin: ConnInfo,
 }
 
 /// Creates a fresh, fully migrated database for one test.
@@ -71,17 +72,17 @@ impl TestDatabase {
     }
 
     /// Superuser settings for this database.
-    pub fn admin_config(&self) -> Config {
+    pub fn admin_config(&self) -> ConnInfo {
         self.admin.clone()
     }
 
     /// Settings for the runtime role (`brokerdb_app`, subject to row-level security).
-    pub fn runtime_config(&self) -> Config {
+    pub fn runtime_config(&self) -> ConnInfo {
         conninfo::for_role(&self.admin, roles::RUNTIME)
     }
 
     /// Settings for the system role (`brokerdb_system`, BYPASSRLS).
-    pub fn system_config(&self) -> Config {
+    pub fn system_config(&self) -> ConnInfo {
         conninfo::for_role(&self.admin, roles::SYSTEM)
     }
 
@@ -148,10 +149,15 @@ impl Drop for TestDatabase {
     }
 }
 
-fn to_url(cfg: &Config) -> String {
+fn to_url(info: &ConnInfo) -> String {
+    let cfg = &info.config;
+    // A socket directory (the embedded cluster) is a percent-encoded host, as libpq reads it.
     let host = match cfg.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        _ => "127.0.0.1".to_owned(),
+        Some(tokio_postgres::config::Host::Unix(dir)) => {
+            percent_encode(dir.as_os_str().as_encoded_bytes())
+        }
+        None => "127.0.0.1".to_owned(),
     };
     let port = cfg.get_ports().first().copied().unwrap_or(5432);
     let user = cfg.get_user().unwrap_or("postgres");
@@ -159,8 +165,25 @@ fn to_url(cfg: &Config) -> String {
         .get_password()
         .map(|p| format!(":{}", percent_encode(p)))
         .unwrap_or_default();
+    let mut tls = Vec::new();
+    if info.tls.mode != SslMode::Prefer {
+        tls.push(format!("sslmode={}", info.tls.mode));
+    }
+    match &info.tls.root_cert {
+        Some(RootCerts::File(path)) => tls.push(format!(
+            "sslrootcert={}",
+            percent_encode(path.as_os_str().as_encoded_bytes())
+        )),
+        Some(RootCerts::System) => tls.push("sslrootcert=system".to_owned()),
+        None => {}
+    }
+    let query = if tls.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", tls.join("&"))
+    };
     format!(
-        "postgres://{user}{password}@{host}:{port}/{}",
+        "postgres://{user}{password}@{host}:{port}/{}{query}",
         cfg.get_dbname().unwrap_or("postgres")
     )
 }

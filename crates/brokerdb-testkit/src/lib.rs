@@ -5,6 +5,7 @@
 //!   when the handle is dropped.
 //! - [`redis()`] gives each test a random key prefix on a shared Redis, whose keys are deleted when
 //!   the handle is dropped.
+//! - [`tls::test_certificates`] makes a throwaway CA and a server certificate for TLS tests.
 //! - [`redis_cluster()`] does the same on a private 3-master Redis Cluster that the test binary
 //!   starts on first use (loopback ports, nothing on disk) and that dies with the process.
 //!
@@ -17,22 +18,36 @@ mod database;
 mod redis_cluster;
 mod redis_prefix;
 mod services;
+pub mod tls;
 
 pub use database::{TestDatabase, database, empty_database};
 pub use redis_cluster::{TestRedisCluster, redis_cluster};
 pub use redis_prefix::{TestRedis, redis};
 
-/// Connects with `cfg` and drives the connection on the current runtime.
+/// Connects with `info` (over TLS as its settings say) and drives the connection on the current
+/// runtime.
 pub async fn connect(
-    cfg: &tokio_postgres::Config,
-) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let (client, connection) = cfg.connect(tokio_postgres::NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "test connection ended");
-        }
-    });
-    Ok(client)
+    info: &brokerdb::conninfo::ConnInfo,
+) -> Result<tokio_postgres::Client, brokerdb::conninfo::ConnectError> {
+    info.connect().await
+}
+
+/// A directory of this test process (`<tmp>/brokerdb-testkit/<pid>/<name>`, created empty),
+/// removed by a later test process once this one is gone: for servers a test binary keeps in a
+/// `static` (never dropped, so a `TempDir` there would never be removed). Mode 0755, so the
+/// `postgres` user can enter it when tests run as root.
+pub fn process_dir(name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let root = services::embedded_dir();
+    for dir in [root.parent(), Some(root.as_path())].into_iter().flatten() {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+    }
+    let dir = root.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+    dir
 }
 
 /// A random lower-case hex string of `bytes` bytes.

@@ -24,10 +24,7 @@ pub struct TestRedisCluster {
 pub async fn redis_cluster() -> TestRedisCluster {
     let cluster = CLUSTER
         .get_or_init(|| async {
-            let opts = RedisOptions {
-                data_dir: embedded_dir(),
-                path_var: std::env::var_os("PATH"),
-            };
+            let opts = RedisOptions::new(embedded_dir(), std::env::var_os("PATH"));
             EmbeddedRedisCluster::start(&opts, 3)
                 .await
                 .unwrap_or_else(|e| panic!("the private Redis Cluster did not start: {e}"))

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use brokerdb::conninfo::ConnInfo;
 use brokerdb::migrate::{Migration, apply_pending};
 use brokerdb_embedded::{EmbeddedPostgres, EmbeddedRedis, PostgresOptions, RedisOptions};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
-use tokio_postgres::Config;
 
 use crate::connect;
 
@@ -19,7 +19,7 @@ const STALE_AFTER: Duration = Duration::from_secs(6 * 3600);
 /// Where tests connect.
 pub(crate) struct Services {
     /// Superuser settings for the admin database (creates and drops test databases).
-    pub admin: Config,
+    pub admin: ConnInfo,
     /// Redis URL.
     pub redis_url: String,
     /// Name of the migrated template database.
@@ -43,8 +43,7 @@ async fn init() -> Services {
 
     let (admin, postgres) = match database_url {
         Some(url) => {
-            let cfg: Config = url
-                .parse()
+            let cfg = ConnInfo::parse(&url)
                 .unwrap_or_else(|e| panic!("DATABASE_URL is not a valid PostgreSQL URL: {e}"));
             (cfg, None)
         }
@@ -57,16 +56,13 @@ async fn init() -> Services {
             let pg = EmbeddedPostgres::start(&opts).await.unwrap_or_else(|e| {
                 panic!("DATABASE_URL is not set and the embedded PostgreSQL did not start: {e}")
             });
-            (pg.config("postgres"), Some(pg))
+            (ConnInfo::from(pg.config("postgres")), Some(pg))
         }
     };
     let (redis_url, redis) = match redis_url {
         Some(url) => (url, None),
         None => {
-            let opts = RedisOptions {
-                data_dir: data_dir.clone().expect("data dir"),
-                path_var: std::env::var_os("PATH"),
-            };
+            let opts = RedisOptions::new(data_dir.expect("data dir"), std::env::var_os("PATH"));
             let r = EmbeddedRedis::start(&opts).await.unwrap_or_else(|e| {
                 panic!("REDIS_URL is not set and the embedded Redis did not start: {e}")
             });
@@ -125,12 +121,12 @@ fn template_name() -> String {
     format!("brokerdb_tpl_{}", &hex::encode(hasher.finalize())[..16])
 }
 
-async fn ensure_template(admin: &Config) -> String {
+async fn ensure_template(admin: &ConnInfo) -> String {
     let name = template_name();
     let client = connect(admin).await.unwrap_or_else(|e| {
         panic!(
             "cannot connect to PostgreSQL as {}: {e}",
-            brokerdb::conninfo::describe(admin)
+            brokerdb::conninfo::describe(&admin.config)
         )
     });
     client
@@ -153,7 +149,7 @@ async fn ensure_template(admin: &Config) -> String {
     name
 }
 
-async fn build_template(client: &tokio_postgres::Client, admin: &Config, name: &str) {
+async fn build_template(client: &tokio_postgres::Client, admin: &ConnInfo, name: &str) {
     let building = format!("{name}_build");
     // Names are generated from hex digests: safe to quote as identifiers.
     client

@@ -3,13 +3,109 @@
 //! An installation usually gives one admin (owner or superuser) connection string; the runtime
 //! and system roles connect to the same server and database under their own names. Passwords
 //! are not carried over: where roles use password authentication, give each role its own
-//! connection string instead.
+//! connection string instead. TLS settings (`sslmode`, `sslrootcert`) are carried over.
+//!
+//! A [`ConnInfo`] is a tokio-postgres [`Config`] with the [`TlsSettings`] that tokio-postgres
+//! cannot express (`verify-ca`, `verify-full`, `sslrootcert`); [`ConnInfo::parse`] reads both
+//! from one connection string.
+
+use std::str::FromStr;
 
 use tokio_postgres::Config;
 
+use crate::db::tls::{TlsError, TlsSettings, split_tls_params};
+
+/// Where and how to connect: the driver's settings and the TLS settings.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// Server, port, user, password, database, timeouts (tokio-postgres).
+    pub config: Config,
+    /// `sslmode` and `sslrootcert` (libpq semantics).
+    pub tls: TlsSettings,
+}
+
+/// A connection string that cannot be used. Never quotes the string (it may hold a password).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnInfoError {
+    /// A TLS parameter is invalid.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// tokio-postgres refused the rest of the string.
+    #[error(transparent)]
+    Config(tokio_postgres::Error),
+}
+
+/// A connection that could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The TLS settings cannot be used (an unreadable `sslrootcert`, no system roots).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Connecting, the TLS handshake or authentication failed; the source says why.
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+impl ConnInfo {
+    /// Reads a connection string (URL or `key=value` form), TLS parameters included.
+    pub fn parse(conn: &str) -> Result<Self, ConnInfoError> {
+        let (rest, tls) = split_tls_params(conn)?;
+        let config = rest.parse::<Config>().map_err(ConnInfoError::Config)?;
+        Ok(Self::new(config, tls))
+    }
+
+    /// `config` with `tls`; the config's own `ssl_mode` is set to what `tls` negotiates.
+    pub fn new(mut config: Config, tls: TlsSettings) -> Self {
+        config.ssl_mode(tls.driver_mode(config.get_hosts()));
+        Self { config, tls }
+    }
+
+    /// A config that carries its TLS choice itself (`ssl_mode`, no root certificate), such as
+    /// the embedded cluster's Unix-socket settings.
+    pub fn from_config(config: Config) -> Self {
+        let tls = TlsSettings::from_driver(config.get_ssl_mode());
+        Self::new(config, tls)
+    }
+
+    /// One connection, driven on the current tokio runtime until the client is dropped.
+    pub async fn connect(&self) -> Result<tokio_postgres::Client, ConnectError> {
+        let connector = self.tls.connector()?;
+        let (client, connection) = self.config.connect(connector).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "PostgreSQL connection ended");
+            }
+        });
+        Ok(client)
+    }
+}
+
+impl FromStr for ConnInfo {
+    type Err = ConnInfoError;
+
+    fn from_str(conn: &str) -> Result<Self, Self::Err> {
+        Self::parse(conn)
+    }
+}
+
+impl From<Config> for ConnInfo {
+    fn from(config: Config) -> Self {
+        Self::from_config(config)
+    }
+}
+
 /// Returns `base` with the user replaced by `role` and the password removed; host, port,
-/// database, TLS mode, timeouts and application name are kept.
-pub fn for_role(base: &Config, role: &str) -> Config {
+/// database, TLS settings, timeouts and application name are kept.
+pub fn for_role(base: &ConnInfo, role: &str) -> ConnInfo {
+    ConnInfo {
+        config: config_for_role(&base.config, role),
+        tls: base.tls.clone(),
+    }
+}
+
+fn config_for_role(base: &Config, role: &str) -> Config {
     let mut cfg = Config::new();
     for host in base.get_hosts() {
         match host {
@@ -35,10 +131,10 @@ pub fn for_role(base: &Config, role: &str) -> Config {
 }
 
 /// Returns `base` pointed at another database, keeping user, password and everything else.
-pub fn for_database(base: &Config, dbname: &str) -> Config {
-    let mut cfg = base.clone();
-    cfg.dbname(dbname);
-    cfg
+pub fn for_database(base: &ConnInfo, dbname: &str) -> ConnInfo {
+    let mut info = base.clone();
+    info.config.dbname(dbname);
+    info
 }
 
 /// A printable description of where a configuration points (`user@host:port/db`), without the
@@ -62,12 +158,26 @@ pub fn describe(cfg: &Config) -> String {
 mod tests {
     use super::*;
 
+    use crate::db::tls::{RootCerts, SslMode};
+
     #[test]
-    fn role_config_keeps_server_and_database_and_drops_the_password()
-    -> Result<(), tokio_postgres::Error> {
-        let base: Config =
-            "postgres://admin:s3cret@db.example:6543/brokerdb?connect_timeout=3".parse()?;
-        let cfg = for_role(&base, "brokerdb_app");
+    fn role_config_keeps_server_database_and_tls_and_drops_the_password()
+    -> Result<(), ConnInfoError> {
+        let base = ConnInfo::parse(
+            "postgres://admin:s3cret@db.example:6543/brokerdb?connect_timeout=3\
+             &sslmode=verify-full&sslrootcert=/etc/brokerdb/ca.pem",
+        )?;
+        let role = for_role(&base, "brokerdb_app");
+        assert_eq!(role.tls.mode, SslMode::VerifyFull);
+        assert_eq!(
+            role.tls.root_cert,
+            Some(RootCerts::File("/etc/brokerdb/ca.pem".into()))
+        );
+        assert_eq!(
+            role.config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        );
+        let cfg = role.config;
         assert_eq!(cfg.get_user(), Some("brokerdb_app"));
         assert_eq!(cfg.get_password(), None);
         assert_eq!(describe(&cfg), "brokerdb_app@db.example:6543/brokerdb");
@@ -79,11 +189,39 @@ mod tests {
     }
 
     #[test]
-    fn database_config_keeps_credentials() -> Result<(), tokio_postgres::Error> {
-        let base: Config = "host=127.0.0.1 user=postgres password=pw dbname=postgres".parse()?;
-        let cfg = for_database(&base, "other");
+    fn database_config_keeps_credentials_and_tls() -> Result<(), ConnInfoError> {
+        let base = ConnInfo::parse(
+            "host=127.0.0.1 user=postgres password=pw dbname=postgres sslmode=require",
+        )?;
+        let info = for_database(&base, "other");
+        assert_eq!(info.tls.mode, SslMode::Require);
+        let cfg = info.config;
         assert_eq!(cfg.get_password(), Some(&b"pw"[..]));
         assert_eq!(describe(&cfg), "postgres@127.0.0.1:5432/other");
         Ok(())
+    }
+
+    #[test]
+    fn a_bad_string_is_refused_without_echoing_it() {
+        for bad in [
+            "postgres://u:s3cret@h:notaport/db",
+            "postgres://u:s3cret@h/db?sslmode=maybe",
+            "postgres://u:s3cret@h/db?nosuchoption=1",
+        ] {
+            let msg = ConnInfo::parse(bad)
+                .err()
+                .map(|e| {
+                    let mut msg = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        msg.push_str(&format!(": {s}"));
+                        source = s.source();
+                    }
+                    msg
+                })
+                .unwrap_or_default();
+            assert!(!msg.is_empty(), "{bad} accepted");
+            assert!(!msg.contains("s3cret"), "{msg}");
+        }
     }
 }

@@ -7,6 +7,8 @@ use brokerdb_embedded::{
     EmbeddedPostgres, EmbeddedRedis, EmbeddedRedisCluster, PostgresOptions, RedisOptions,
 };
 
+mod local_only;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// A temporary directory the `postgres` user can enter when tests run as root.
@@ -17,10 +19,13 @@ fn data_dir() -> std::io::Result<tempfile::TempDir> {
 }
 
 fn redis_options(dir: &tempfile::TempDir) -> RedisOptions {
-    RedisOptions {
-        data_dir: dir.path().to_path_buf(),
-        path_var: std::env::var_os("PATH"),
-    }
+    RedisOptions::new(dir.path(), std::env::var_os("PATH"))
+}
+
+fn postgres_options(dir: &tempfile::TempDir) -> PostgresOptions {
+    let mut opts = PostgresOptions::new(dir.path(), std::env::var_os("PATH"));
+    opts.durable = false;
+    opts
 }
 
 async fn query_one_i64(
@@ -35,8 +40,7 @@ async fn query_one_i64(
 #[tokio::test]
 async fn postgres_data_survives_a_restart_and_the_cluster_is_reused() -> TestResult {
     let dir = data_dir()?;
-    let mut opts = PostgresOptions::new(dir.path(), std::env::var_os("PATH"));
-    opts.durable = false;
+    let opts = postgres_options(&dir);
 
     let mut pg = EmbeddedPostgres::start(&opts).await?;
     assert!(pg.initialised_now());
@@ -47,12 +51,11 @@ async fn postgres_data_survives_a_restart_and_the_cluster_is_reused() -> TestRes
         .batch_execute("CREATE TABLE kept (n bigint); INSERT INTO kept VALUES (42)")
         .await?;
     drop(client);
-    let first_port = pg.port();
+    let socket = pg.socket_dir().join(".s.PGSQL.5432");
+    assert!(socket.exists());
     pg.stop()?;
     assert!(
-        tokio::net::TcpStream::connect(("127.0.0.1", first_port))
-            .await
-            .is_err(),
+        tokio::net::UnixStream::connect(&socket).await.is_err(),
         "the server still accepts connections after stop"
     );
 
@@ -71,20 +74,14 @@ async fn postgres_data_survives_a_restart_and_the_cluster_is_reused() -> TestRes
 #[tokio::test]
 async fn dropping_the_handle_stops_postgres() -> TestResult {
     let dir = data_dir()?;
-    let mut opts = PostgresOptions::new(dir.path(), std::env::var_os("PATH"));
-    opts.durable = false;
-    let pg = EmbeddedPostgres::start(&opts).await?;
-    let port = pg.port();
+    let pg = EmbeddedPostgres::start(&postgres_options(&dir)).await?;
+    let socket = pg.socket_dir().join(".s.PGSQL.5432");
     assert_eq!(
         query_one_i64(&pg.config("postgres"), "SELECT 7::bigint").await?,
         7
     );
     drop(pg);
-    assert!(
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-    );
+    assert!(tokio::net::UnixStream::connect(&socket).await.is_err());
     assert!(
         !dir.path().join("postgres/postmaster.pid").exists(),
         "fast shutdown removes the pid file"
@@ -115,9 +112,14 @@ async fn redis_answers_and_stops() -> TestResult {
     let dir = data_dir()?;
     let opts = redis_options(&dir);
     let mut redis = EmbeddedRedis::start(&opts).await?;
-    let port = redis.port();
-    assert_eq!(redis.url(), format!("redis://127.0.0.1:{port}"));
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let socket = redis.socket_path().ok_or("no socket")?.to_path_buf();
+    assert_eq!(redis.port(), None);
+    assert_eq!(
+        redis.url(),
+        format!("redis+unix://{}", socket.display()),
+        "a temporary path needs no escaping"
+    );
+    let mut stream = tokio::net::UnixStream::connect(&socket).await?;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     stream.write_all(b"SET k v\r\nGET k\r\n").await?;
     let mut buf = vec![0u8; 64];
@@ -129,11 +131,7 @@ async fn redis_answers_and_stops() -> TestResult {
     }
     assert_eq!(got, b"+OK\r\n$1\r\nv\r\n");
     redis.stop()?;
-    assert!(
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-    );
+    assert!(tokio::net::UnixStream::connect(&socket).await.is_err());
     Ok(())
 }
 
@@ -142,8 +140,25 @@ async fn send(
     request: &[u8],
     until: &[u8],
 ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    exchange(stream, request, until).await
+}
+
+async fn send_unix(
+    socket: &std::path::Path,
+    request: &[u8],
+    until: &[u8],
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let stream = tokio::net::UnixStream::connect(socket).await?;
+    exchange(stream, request, until).await
+}
+
+async fn exchange(
+    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    request: &[u8],
+    until: &[u8],
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     stream.write_all(request).await?;
     let mut buf = vec![0u8; 4096];
     let mut got = Vec::new();
@@ -156,20 +171,20 @@ async fn send(
 }
 
 #[tokio::test]
-async fn redis_restarts_on_the_same_port() -> TestResult {
+async fn redis_restarts_on_the_same_socket() -> TestResult {
     let dir = data_dir()?;
     let opts = redis_options(&dir);
     let mut redis = EmbeddedRedis::start(&opts).await?;
-    let port = redis.port();
+    let url = redis.url();
+    let socket = redis.socket_path().ok_or("no socket")?.to_path_buf();
     redis.stop()?;
-    assert!(
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-    );
+    assert!(tokio::net::UnixStream::connect(&socket).await.is_err());
     redis.restart().await?;
-    assert_eq!(redis.port(), port);
-    assert_eq!(send(port, b"PING\r\n", b"\r\n").await?, b"+PONG\r\n");
+    assert_eq!(redis.url(), url);
+    assert_eq!(
+        send_unix(&socket, b"PING\r\n", b"\r\n").await?,
+        b"+PONG\r\n"
+    );
     Ok(())
 }
 

@@ -1,8 +1,9 @@
 //! The Redis connection every adapter works through: standalone or cluster, a small pool of
 //! multiplexed connections, and a command timeout that bounds every call.
 //!
-//! The application builds the clients (URLs, TLS, credentials are its business) and hands them
-//! in; this crate never reads configuration. Both kinds reconnect by themselves: a
+//! The application builds the clients (URLs, TLS, credentials are its business; [`open_client`] / [`open_cluster`]
+//! help with `rediss://` and a private CA) and hands them in; this crate never reads
+//! configuration. Both kinds reconnect by themselves: a
 //! [`ConnectionManager`] re-dials after a broken connection, a cluster connection refreshes its
 //! slot map and re-dials nodes. While Redis is away every call fails with `unavailable` no later
 //! than the command timeout, then works again once the server is back.
@@ -19,9 +20,11 @@ use redis::{Cmd, FromRedisValue, ScriptInvocation};
 use crate::AdapterError;
 
 mod backend;
+mod client;
 mod settings;
 
 use backend::Conn;
+pub use client::{ClientError, open_client, open_cluster};
 pub use settings::{ConnSettings, DEFAULT_COMMAND_TIMEOUT, DEFAULT_POOL_SIZE, MAX_POOL_SIZE};
 
 /// A cheap-to-clone handle on Redis (standalone or cluster) shared by every adapter.

@@ -22,3 +22,4 @@ mod policy_rate_limit;
 mod scripts;
 mod ssrf_dns;
 mod ssrf_signal;
+mod tls;

@@ -116,8 +116,8 @@ async fn exercise(conn: &RedisConn, prefix: &str, round: u32) {
     );
 }
 
-async fn info_commandstats(port: u16) -> String {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+async fn info_commandstats(url: &str) -> String {
+    let client = redis::Client::open(url).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     redis::cmd("INFO")
         .arg("commandstats")
@@ -147,7 +147,7 @@ async fn scripts_run_as_evalsha_and_are_reloaded_after_a_flush_on_a_private_serv
         .unwrap();
     exercise(&conn, "p:", 2).await;
 
-    let stats = info_commandstats(server.port()).await;
+    let stats = info_commandstats(&server.url()).await;
     assert!(stats.contains("cmdstat_evalsha:"), "{stats}");
     assert!(
         !stats.contains("cmdstat_eval:"),

@@ -206,10 +206,7 @@ pub async fn private_redis() -> (tempfile::TempDir, EmbeddedRedis) {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let opts = RedisOptions {
-        data_dir: dir.path().to_path_buf(),
-        path_var: std::env::var_os("PATH"),
-    };
+    let opts = RedisOptions::new(dir.path(), std::env::var_os("PATH"));
     let server = EmbeddedRedis::start(&opts).await.unwrap();
     (dir, server)
 }

@@ -20,8 +20,8 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
             let pg = EmbeddedPostgres::start(&opts)
                 .await
                 .context("cannot start the embedded PostgreSQL")?;
-            create_database_if_missing(&pg.config("postgres"), EMBEDDED_DATABASE).await?;
-            (pg.config(EMBEDDED_DATABASE), Some(pg))
+            create_database_if_missing(&pg.config("postgres").into(), EMBEDDED_DATABASE).await?;
+            (pg.config(EMBEDDED_DATABASE).into(), Some(pg))
         }
     };
     let mut client = connect(&cfg).await?;

@@ -14,8 +14,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let redis_url = args.redis_url.as_deref().filter(|u| !u.is_empty());
     // Check what needs no server first, so bad configuration fails fast.
     if let Some(url) = redis_url {
-        redis::Client::open(url)
-            .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL ({})", e))?;
+        crate::services::redis_client(url, args.redis_ca_file.as_deref())?;
     }
     let cursor_key = args.data.cursor_key()?;
     let signer = args
@@ -26,7 +25,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .transpose()
         .context("AUDIT_CHECKPOINT_KEY_FILE cannot be used")?;
     let postgres = Postgres::start(&args.connection).await?;
-    let redis = Redis::start(redis_url, &args.connection.data_dir).await?;
+    let redis = Redis::start(
+        redis_url,
+        args.redis_ca_file.as_deref(),
+        &args.connection.data_dir,
+    )
+    .await?;
     let runtime = pool(&postgres.targets.runtime, args.pool_size)?;
     let system = pool(&postgres.targets.system, args.pool_size)?;
     check_pool(&runtime, &postgres.targets.runtime).await?;

@@ -14,11 +14,20 @@ use tower::ServiceExt;
 use crate::TestResult;
 
 async fn state(db: &TestDatabase, redis_url: &str) -> Result<AppState, Box<dyn std::error::Error>> {
+    state_with_ca(db, redis_url, None).await
+}
+
+async fn state_with_ca(
+    db: &TestDatabase,
+    redis_url: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<AppState, Box<dyn std::error::Error>> {
     Ok(AppState::new(
         pool(&db.runtime_config(), 2)?,
         pool(&db.system_config(), 2)?,
         Redis {
             url: redis_url.to_owned(),
+            ca_file: ca_file.map(std::path::Path::to_path_buf),
             embedded: None,
         }
         .connect()
@@ -80,11 +89,8 @@ async fn readyz_is_503_and_counts_pending_migrations_on_an_unmigrated_database()
 async fn readyz_is_503_when_redis_goes_away() -> TestResult {
     let db = database().await;
     let dir = tempfile::tempdir()?;
-    let mut server = EmbeddedRedis::start(&RedisOptions {
-        data_dir: dir.path().to_path_buf(),
-        path_var: std::env::var_os("PATH"),
-    })
-    .await?;
+    let mut server =
+        EmbeddedRedis::start(&RedisOptions::new(dir.path(), std::env::var_os("PATH"))).await?;
     let state = state(&db, &server.url()).await?;
     assert_eq!(get(state.clone(), "/readyz").await?.0, StatusCode::OK);
     server.stop()?;
@@ -92,6 +98,34 @@ async fn readyz_is_503_when_redis_goes_away() -> TestResult {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["redis"]["status"], "unavailable");
     assert_eq!(body["database"]["status"], "ok");
+    Ok(())
+}
+
+#[tokio::test]
+async fn readyz_is_200_over_rediss_with_the_ca_file() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let db = database().await;
+    let dir = tempfile::tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    let certs = brokerdb_testkit::tls::test_certificates(dir.path());
+    let mut opts = RedisOptions::new(dir.path().join("data"), std::env::var_os("PATH"));
+    opts.tls = Some(brokerdb_embedded::RedisTls {
+        cert_file: certs.cert_file.clone(),
+        key_file: certs.key_file.clone(),
+        ca_file: certs.ca_file.clone(),
+    });
+    let server = EmbeddedRedis::start(&opts).await?;
+    let url = server.tls_url().ok_or("no TLS port")?;
+    let state = state_with_ca(&db, &url, Some(&certs.ca_file)).await?;
+    let (status, body) = get(state, "/readyz").await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Without the CA (system roots) the manager cannot connect: a clear start-up error.
+    let err = state_with_ca(&db, &url, None)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.starts_with("cannot connect to Redis"), "{err}");
     Ok(())
 }
 

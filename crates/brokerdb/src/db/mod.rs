@@ -13,6 +13,7 @@ mod observe;
 pub mod paging;
 pub mod pool;
 mod scope;
+pub mod tls;
 mod tx;
 pub mod warn;
 

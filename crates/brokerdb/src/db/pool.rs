@@ -3,24 +3,36 @@
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::{Config, NoTls};
 
-use super::DbError;
+pub use super::tls::{RootCerts, SslMode, TlsError, TlsSettings};
+use crate::conninfo::ConnInfo;
+
+/// A pool that cannot be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The TLS settings cannot be used (an unreadable `sslrootcert`, no system roots).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// No tokio runtime is running.
+    #[error("dependency_missing: a tokio runtime for the connection pool")]
+    NoRuntime,
+}
 
 /// Connect and checkout waits give up after this long (`unavailable`).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A pool of at most `size` connections for `cfg`. `Fast` recycling adds no query per checkout
-/// (a broken connection is still detected and replaced); prepared statements are cached per
-/// connection.
-pub fn build(cfg: &Config, size: usize) -> Result<Pool, DbError> {
-    let mut cfg = cfg.clone();
+/// A pool of at most `size` connections for `info`, over TLS as its [`TlsSettings`] say. `Fast`
+/// recycling adds no query per checkout (a broken connection is still detected and replaced);
+/// prepared statements are cached per connection.
+pub fn build(info: &ConnInfo, size: usize) -> Result<Pool, BuildError> {
+    let mut cfg = info.config.clone();
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(CONNECT_TIMEOUT);
     }
     let manager = Manager::from_config(
         cfg,
-        NoTls,
+        info.tls.connector()?,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -31,7 +43,5 @@ pub fn build(cfg: &Config, size: usize) -> Result<Pool, DbError> {
         .wait_timeout(Some(CONNECT_TIMEOUT))
         .create_timeout(Some(CONNECT_TIMEOUT))
         .build()
-        .map_err(|_| DbError::DependencyMissing {
-            what: "a tokio runtime for the connection pool",
-        })
+        .map_err(|_| BuildError::NoRuntime)
 }

@@ -114,7 +114,7 @@ async fn an_unreachable_database_is_unavailable() -> TestResult {
         .port(1)
         .user("brokerdb_app")
         .dbname("x");
-    let pool = brokerdb::db::pool::build(&cfg, 1)?;
+    let pool = brokerdb::db::pool::build(&cfg.into(), 1)?;
     let err = Db::connect(
         pool.clone(),
         pool,

@@ -21,6 +21,7 @@ mod repo_tenants;
 mod repo_users;
 mod repo_workloads;
 mod schema;
+mod tls;
 
 /// Test result: any error fails the test with its message.
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -4,10 +4,10 @@
 //! Adding a grant or a definer function means changing this file.
 
 use brokerdb::audit::{self, AuditEventType, SystemAuditEvent, TenantAuditEvent};
+use brokerdb::conninfo::ConnInfo;
 use brokerdb::db::{ConnectError, CursorKey, Db, PoolRole, TxOptions, pool};
 use brokerdb::model::NonEmptyString;
 use brokerdb_testkit::{TestDatabase, database};
-use tokio_postgres::Config;
 
 use crate::TestResult;
 use crate::db_scope::{seeded, tenant};
@@ -346,7 +346,7 @@ async fn the_shadow_table_attack_with_temporary_regranted_runs_nothing_and_uses_
 async fn throwaway_role(
     db: &TestDatabase,
     attributes: &str,
-) -> Result<(String, Config), Box<dyn std::error::Error>> {
+) -> Result<(String, ConnInfo), Box<dyn std::error::Error>> {
     let name = format!("brokerdb_test_{:016x}", rand::random::<u64>());
     // The name is generated here; the attributes are literals of this file.
     db.admin()
@@ -354,7 +354,7 @@ async fn throwaway_role(
         .batch_execute(&format!("CREATE ROLE {name} LOGIN {attributes}"))
         .await?;
     let mut cfg = db.admin_config();
-    cfg.user(&name);
+    cfg.config.user(&name);
     Ok((name, cfg))
 }
 
@@ -365,21 +365,17 @@ async fn drop_role(db: &TestDatabase, name: &str) -> Result<(), tokio_postgres::
         .await
 }
 
-async fn connect_with(runtime: &Config, system: &Config) -> Result<Db, ConnectError> {
-    let runtime = pool::build(runtime, 1).map_err(|source| ConnectError::Check {
-        pool: PoolRole::Runtime,
-        source,
-    })?;
-    let system = pool::build(system, 1).map_err(|source| ConnectError::Check {
-        pool: PoolRole::System,
-        source,
-    })?;
-    Db::connect(runtime, system, Default::default(), CursorKey::random()).await
+async fn connect_with(
+    runtime: &ConnInfo,
+    system: &ConnInfo,
+) -> Result<Db, Box<dyn std::error::Error>> {
+    let (runtime, system) = (pool::build(runtime, 1)?, pool::build(system, 1)?);
+    Ok(Db::connect(runtime, system, Default::default(), CursorKey::random()).await?)
 }
 
-fn refused(result: Result<Db, ConnectError>) -> Option<(PoolRole, String)> {
-    match result {
-        Err(e @ ConnectError::UnsafeRole { pool, .. }) => Some((pool, e.to_string())),
+fn refused(result: Result<Db, Box<dyn std::error::Error>>) -> Option<(PoolRole, String)> {
+    match result.err()?.downcast_ref::<ConnectError>()? {
+        e @ ConnectError::UnsafeRole { pool, .. } => Some((*pool, e.to_string())),
         _ => None,
     }
 }

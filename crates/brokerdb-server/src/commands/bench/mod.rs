@@ -65,7 +65,7 @@ async fn postgres(args: &BenchArgs) -> anyhow::Result<Vec<Measurement>> {
             let pg = EmbeddedPostgres::start(&opts)
                 .await
                 .context("cannot start the embedded PostgreSQL")?;
-            (pg.config("postgres"), Some(pg))
+            (pg.config("postgres").into(), Some(pg))
         }
     };
     create_database_if_missing(&server, BENCH_DATABASE).await?;

@@ -4,7 +4,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tokio_postgres::Config;
+use brokerdb::conninfo::ConnInfo;
+use brokerdb::db::tls::RootCerts;
 
 use super::stats::Measurement;
 use super::workload::{BENCH_DATABASE, Operation};
@@ -12,7 +13,7 @@ use super::workload::{BENCH_DATABASE, Operation};
 /// Runs `script` with pgbench as the user of `cfg` for `seconds`: the latencies (µs, from the
 /// per-transaction log) and pgbench's tps.
 pub fn slice(
-    cfg: &Config,
+    info: &ConnInfo,
     script: &str,
     callers: usize,
     seconds: u64,
@@ -20,14 +21,29 @@ pub fn slice(
     let dir = tempfile_dir()?;
     let script_path = dir.join("script.sql");
     std::fs::write(&script_path, script)?;
+    let cfg = &info.config;
+    // A socket directory (the embedded cluster) is a host to libpq as well.
     let host = match cfg.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        _ => "127.0.0.1".to_owned(),
+        Some(tokio_postgres::config::Host::Unix(dir)) => dir.display().to_string(),
+        None => "127.0.0.1".to_owned(),
     };
     let port = cfg.get_ports().first().copied().unwrap_or(5432).to_string();
     let user = cfg.get_user().unwrap_or("postgres").to_owned();
     let threads = callers.min(2).to_string();
-    let output = Command::new("pgbench")
+    let mut pgbench = Command::new("pgbench");
+    // The same TLS as the library's connections (libpq reads these; it ignores them on sockets).
+    pgbench.env("PGSSLMODE", info.tls.mode.as_str());
+    match &info.tls.root_cert {
+        Some(RootCerts::File(path)) => {
+            pgbench.env("PGSSLROOTCERT", path);
+        }
+        Some(RootCerts::System) => {
+            pgbench.env("PGSSLROOTCERT", "system");
+        }
+        None => {}
+    }
+    let output = pgbench
         .args([
             "-n", "-M", "prepared", "-h", &host, "-p", &port, "-U", &user,
         ])

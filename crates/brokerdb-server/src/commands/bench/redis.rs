@@ -17,29 +17,29 @@ use crate::cli::BenchArgs;
 /// Measures every Redis operation; returns the rows and the redis-benchmark command lines.
 pub async fn measure_all(args: &BenchArgs) -> anyhow::Result<(Vec<Measurement>, Vec<String>)> {
     let _embedded;
-    let url = match args.redis_url.as_deref().filter(|u| !u.is_empty()) {
-        Some(url) => url.to_owned(),
+    let (url, ca_file) = match args.redis_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => (url.to_owned(), args.redis_ca_file.as_deref()),
         None => {
-            let opts = RedisOptions {
-                data_dir: args.connection.data_dir.clone(),
-                path_var: std::env::var_os("PATH"),
-            };
+            let opts = RedisOptions::new(&args.connection.data_dir, std::env::var_os("PATH"));
             let redis = EmbeddedRedis::start(&opts)
                 .await
                 .context("cannot start redis-server")?;
             let url = redis.url();
             _embedded = redis;
-            url
+            (url, None)
         }
     };
-    let client = redis::Client::open(url.as_str())
-        .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL ({e})"))?;
+    let client = crate::services::redis_client(&url, ca_file)?;
     let target = match client.get_connection_info().addr() {
-        redis::ConnectionAddr::Tcp(host, port) => Target {
+        redis::ConnectionAddr::Tcp(host, port) => Target::Tcp {
             host: host.clone(),
             port: *port,
         },
-        _ => anyhow::bail!("the Redis bench needs a plain TCP Redis URL"),
+        redis::ConnectionAddr::Unix(path) => Target::Unix(path.clone()),
+        _ => anyhow::bail!(
+            "the Redis bench needs a plain TCP or Unix-socket Redis URL (redis-benchmark here \
+             has no TLS options)"
+        ),
     };
     let prefix = format!("brokerdb-bench:{:08x}:", rand::random::<u32>());
     let timeout = Duration::from_secs(5);

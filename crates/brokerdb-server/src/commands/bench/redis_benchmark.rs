@@ -9,19 +9,35 @@ use super::stats::Measurement;
 
 /// Where redis-benchmark connects.
 #[derive(Debug, Clone)]
-pub struct Target {
-    /// Host name or address.
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
+pub enum Target {
+    /// A TCP server.
+    Tcp {
+        /// Host name or address.
+        host: String,
+        /// TCP port.
+        port: u16,
+    },
+    /// A Unix socket (the embedded server).
+    Unix(std::path::PathBuf),
+}
+
+impl Target {
+    /// redis-benchmark's arguments for this target (`-h … -p …` or `-s …`).
+    fn args(&self) -> Vec<String> {
+        match self {
+            Self::Tcp { host, port } => {
+                vec!["-h".into(), host.clone(), "-p".into(), port.to_string()]
+            }
+            Self::Unix(path) => vec!["-s".into(), path.display().to_string()],
+        }
+    }
 }
 
 /// The exact command line, for the report.
 pub fn command_line(target: &Target, callers: usize, requests: u64, args: &[String]) -> String {
     format!(
-        "redis-benchmark -h {} -p {} -c {callers} -n {requests} -r 1000 --csv {}",
-        target.host,
-        target.port,
+        "redis-benchmark {} -c {callers} -n {requests} -r 1000 --csv {}",
+        target.args().join(" "),
         args.join(" ")
     )
 }
@@ -33,7 +49,7 @@ fn run(
     args: &[String],
 ) -> anyhow::Result<Vec<f64>> {
     let output = Command::new("redis-benchmark")
-        .args(["-h", &target.host, "-p", &target.port.to_string()])
+        .args(target.args())
         .args([
             "-c",
             &callers.to_string(),
