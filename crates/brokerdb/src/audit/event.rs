@@ -134,6 +134,19 @@ impl AuditEvent {
         }
     }
 
+    /// An event of `event_type` for `tenant_id` happening now, with a generated id
+    /// (`evt_<32 hex>`) and no details: what a repository writes about its own changes.
+    pub fn generated(
+        tenant_id: TenantId,
+        event_type: AuditEventType,
+        correlation_id: NonEmptyString,
+    ) -> Self {
+        let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+        let event_id =
+            EventId::parse(&id).unwrap_or_else(|_| unreachable!("a generated id is valid"));
+        Self::new(event_id, Timestamp::now(), tenant_id, correlation_id, event_type)
+    }
+
     /// Parses a strict event from JSON and checks its rules.
     pub fn from_json(value: Value) -> Result<Self, ValidationError> {
         let e: Self = serde_json::from_value(value)

@@ -9,12 +9,14 @@
 mod connect;
 mod constraints;
 mod error;
+mod exec;
 mod observe;
+mod op;
 pub mod paging;
 pub mod pool;
 mod scope;
 pub mod tls;
-mod tx;
+mod transaction;
 pub mod warn;
 
 use std::sync::Arc;
@@ -26,8 +28,10 @@ use deadpool_postgres::Pool;
 pub use connect::{ConnectError, PoolRole};
 pub use error::{DbError, ErrorCode};
 pub use paging::CursorKey;
-pub use scope::{Params, Scope, ScopeKey, SystemScope, TenantScope};
-pub use tx::{IsolationLevel, Tx, TxFuture, TxOptions, ensure_caller_scope, run_in_transaction};
+pub use exec::{SystemExec, TenantExec};
+pub use op::Op;
+pub use scope::{Params, SystemScope, TenantScope};
+pub use transaction::{IsolationLevel, SystemTx, TenantTx, TxError, TxFuture, TxOptions};
 
 /// Tunables of the data layer; the application fills them from its configuration.
 #[derive(Debug, Clone)]

@@ -19,15 +19,6 @@ const COMMIT: &str = "COMMIT";
 const SLOW_CHECKOUT: Duration = Duration::from_millis(100);
 static CHECKOUT_WARNING: RateLimited = RateLimited::new(Duration::from_secs(60));
 
-/// Where a transaction or statement runs: a tenant (runtime role, RLS) or the system role.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScopeKey {
-    /// The runtime role with `brokerdb.tenant_id` set to this tenant.
-    Tenant(TenantId),
-    /// The system role (BYPASSRLS).
-    System,
-}
-
 /// Statements on behalf of one tenant, as the runtime role under row-level security.
 #[derive(Clone, Copy)]
 pub struct TenantScope<'a> {
@@ -77,25 +68,12 @@ impl<'a> TenantScope<'a> {
         self.db
     }
 
-    pub(crate) fn key(&self) -> ScopeKey {
-        ScopeKey::Tenant(self.tenant.clone())
-    }
-
-    /// Runs one statement in its own transaction with the tenant set, returning its rows.
+    /// Runs one statement in its own transaction with the tenant set.
     ///
     /// `BEGIN`, `set_config`, the statement and `COMMIT` go out together (one round trip). All
     /// four are prepared statements: pipelining keeps its order only then (an unprepared
     /// `BEGIN` would be parsed first and the rest would run outside the transaction).
-    pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
-        self.run(sql, params, true).await.map(Outcome::into_rows)
-    }
-
-    /// Runs one statement (in its own tenant-scoped transaction) and returns the rows affected.
-    pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, DbError> {
-        self.run(sql, params, false).await.map(Outcome::into_count)
-    }
-
-    async fn run(
+    pub(crate) async fn run_one(
         &self,
         sql: &'static str,
         params: Params<'_>,
@@ -133,15 +111,6 @@ impl<'a> TenantScope<'a> {
         self.db.trace_statement(sql, started);
         Ok(b.and(s).and(out).and_then(|out| c.map(|_| out))?)
     }
-
-    /// At most one row (`None` when there is none); more than one is `unexpected_error`.
-    pub async fn query_opt(
-        &self,
-        sql: &'static str,
-        params: Params<'_>,
-    ) -> Result<Option<Row>, DbError> {
-        at_most_one(self.query(sql, params).await?)
-    }
 }
 
 impl<'a> SystemScope<'a> {
@@ -154,21 +123,8 @@ impl<'a> SystemScope<'a> {
         self.db
     }
 
-    pub(crate) fn key(&self) -> ScopeKey {
-        ScopeKey::System
-    }
-
     /// Runs one statement as the system role (autocommit: one statement, one round trip).
-    pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
-        self.run(sql, params, true).await.map(Outcome::into_rows)
-    }
-
-    /// Runs one statement as the system role and returns the rows affected.
-    pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, DbError> {
-        self.run(sql, params, false).await.map(Outcome::into_count)
-    }
-
-    async fn run(
+    pub(crate) async fn run_one(
         &self,
         sql: &'static str,
         params: Params<'_>,
@@ -178,15 +134,6 @@ impl<'a> SystemScope<'a> {
         let result = run_cached(self.db, &client, sql, params, rows).await;
         release(client, &result);
         result
-    }
-
-    /// At most one row (`None` when there is none); more than one is `unexpected_error`.
-    pub async fn query_opt(
-        &self,
-        sql: &'static str,
-        params: Params<'_>,
-    ) -> Result<Option<Row>, DbError> {
-        at_most_one(self.query(sql, params).await?)
     }
 }
 
@@ -261,36 +208,4 @@ pub(crate) fn at_most_one(mut rows: Vec<Row>) -> Result<Option<Row>, DbError> {
             message: "query returned more than one row".into(),
         }),
     }
-}
-
-/// A scope a transaction can be opened in (sealed: the tenant and system scopes).
-pub trait Scope: private::Sealed {
-    #[doc(hidden)]
-    fn scope_db(&self) -> &Db;
-    #[doc(hidden)]
-    fn scope_key(&self) -> ScopeKey;
-}
-
-impl Scope for TenantScope<'_> {
-    fn scope_db(&self) -> &Db {
-        self.db
-    }
-    fn scope_key(&self) -> ScopeKey {
-        self.key()
-    }
-}
-
-impl Scope for SystemScope<'_> {
-    fn scope_db(&self) -> &Db {
-        self.db
-    }
-    fn scope_key(&self) -> ScopeKey {
-        self.key()
-    }
-}
-
-mod private {
-    pub trait Sealed {}
-    impl Sealed for super::TenantScope<'_> {}
-    impl Sealed for super::SystemScope<'_> {}
 }
