@@ -144,7 +144,13 @@ impl AuditEvent {
         let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
         let event_id =
             EventId::parse(&id).unwrap_or_else(|_| unreachable!("a generated id is valid"));
-        Self::new(event_id, Timestamp::now(), tenant_id, correlation_id, event_type)
+        Self::new(
+            event_id,
+            Timestamp::now(),
+            tenant_id,
+            correlation_id,
+            event_type,
+        )
     }
 
     /// Parses a strict event from JSON and checks its rules.

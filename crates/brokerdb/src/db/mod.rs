@@ -27,9 +27,9 @@ use deadpool_postgres::Pool;
 
 pub use connect::{ConnectError, PoolRole};
 pub use error::{DbError, ErrorCode};
-pub use paging::CursorKey;
 pub use exec::{SystemExec, TenantExec};
 pub use op::Op;
+pub use paging::CursorKey;
 pub use scope::{Params, SystemScope, TenantScope};
 pub use transaction::{IsolationLevel, SystemTx, TenantTx, TxError, TxFuture, TxOptions};
 

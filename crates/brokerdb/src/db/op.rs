@@ -174,6 +174,7 @@ impl<'e, E: Run> Op<'e, E> {
         F: for<'t> FnMut(&'t mut E::Tx) -> TxFuture<'t, T> + Send,
     {
         let (repo, name, db) = (self.repo, self.name, self.exec.handle().clone());
-        db.observe(repo, name, self.exec.run_atomic(opts, work)).await
+        db.observe(repo, name, self.exec.run_atomic(opts, work))
+            .await
     }
 }

@@ -138,7 +138,7 @@ impl<'a> SystemScope<'a> {
 }
 
 /// What a statement gave back: its rows, or how many rows it affected.
-pub(crate) enum Outcome {
+pub enum Outcome {
     Rows(Vec<Row>),
     Count(u64),
 }

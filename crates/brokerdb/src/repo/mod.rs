@@ -21,4 +21,3 @@ pub mod templates;
 pub mod tenants;
 pub mod users;
 pub mod workloads;
-

@@ -62,5 +62,7 @@ pub async fn get_own(exec: &mut impl TenantExec) -> Result<Option<TenantSummary>
 
 /// Every tenant, oldest first (system scope: global admin listing).
 pub async fn list(exec: &mut impl SystemExec) -> Result<Vec<TenantSummary>, DbError> {
-    exec.op(REPO, "list").query_all(SELECT_ALL, &[], from_row).await
+    exec.op(REPO, "list")
+        .query_all(SELECT_ALL, &[], from_row)
+        .await
 }

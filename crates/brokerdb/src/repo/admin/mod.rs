@@ -15,7 +15,7 @@ mod principal;
 pub use principal::{AdminPrincipal, AdminSessionPrincipal};
 
 use crate::audit::{self, SystemAuditEvent};
-use crate::db::{DbError, Tx};
+use crate::db::{DbError, SystemTx};
 use crate::model::NonEmptyString;
 
 const REPO: &str = "admin_auth";
@@ -30,7 +30,7 @@ pub struct Actor {
 }
 
 async fn audit(
-    tx: &mut Tx<'_>,
+    tx: &mut SystemTx,
     who: &Actor,
     action: &'static str,
     details: serde_json::Value,
@@ -39,5 +39,5 @@ async fn audit(
     if let serde_json::Value::Object(map) = details {
         event.details = map;
     }
-    audit::append_system_in(tx, &event).await.map(|_| ())
+    audit::append_system(tx, &event).await
 }

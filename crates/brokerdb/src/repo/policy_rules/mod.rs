@@ -12,8 +12,7 @@ use tokio_postgres::Row;
 
 pub use dto::{PolicyConstraints, PolicyRule, PolicyRuleType, PolicyScope, RateLimit};
 
-use super::query_in;
-use crate::db::{DbError, TenantScope, Tx};
+use crate::db::{DbError, TenantExec};
 use crate::model::{CanonicalRequestDescriptor, PolicyId, ValidationError, normalize_unique_list};
 
 const REPO: &str = "policy_rules";
@@ -51,13 +50,13 @@ fn from_row(row: &Row) -> Result<PolicyRule, DbError> {
 /// the call (else `validation_error`: never written elsewhere); duplicate `policy_id` →
 /// `unique_violation`; unknown tenant → `integrity_violation`. Returns the normalized rule.
 pub async fn create(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     rule: &PolicyRule,
     created_by: Option<&str>,
 ) -> Result<PolicyRule, DbError> {
     let rule = rule.normalized()?;
     let s = &rule.scope;
-    if s.tenant_id != scope.tenant_id().as_str() {
+    if s.tenant_id != exec.tenant_id().as_str() {
         return Err(ValidationError::new(
             "scope.tenant_id",
             "must be the tenant the call is made for",
@@ -94,30 +93,25 @@ pub async fn create(
         &snapshot,
         &created_by,
     ];
-    scope
-        .db()
-        .observe(REPO, "create", scope.execute(INSERT, &params))
-        .await?;
+    exec.op(REPO, "create").execute(INSERT, &params).await?;
     Ok(rule)
 }
 
 /// An enabled rule by id, or `None` (missing or disabled).
 pub async fn get(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     policy_id: &PolicyId,
 ) -> Result<Option<PolicyRule>, DbError> {
-    let rows = scope
-        .db()
-        .observe(REPO, "get", scope.query(BY_ID, &[policy_id]))
-        .await?;
-    rows.first().map(from_row).transpose()
+    exec.op(REPO, "get")
+        .query_opt(BY_ID, &[policy_id], from_row)
+        .await
 }
 
 /// Disables a rule (idempotent; there is no re-enable). Unknown → `not_found`.
-pub async fn disable(scope: &TenantScope<'_>, policy_id: &PolicyId) -> Result<(), DbError> {
-    let n = scope
-        .db()
-        .observe(REPO, "disable", scope.execute(DISABLE, &[policy_id]))
+pub async fn disable(exec: &mut impl TenantExec, policy_id: &PolicyId) -> Result<(), DbError> {
+    let n = exec
+        .op(REPO, "disable")
+        .execute(DISABLE, &[policy_id])
         .await?;
     match n {
         0 => Err(DbError::not_found("policy rule")),
@@ -131,12 +125,11 @@ pub async fn disable(scope: &TenantScope<'_>, policy_id: &PolicyId) -> Result<()
 /// `validation_error` only when a candidate rule tests query keys, as the spec says.
 /// Tx-capable; one round trip.
 pub async fn list_for_descriptor(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     descriptor: &CanonicalRequestDescriptor,
 ) -> Result<Vec<PolicyRule>, DbError> {
     let (method, host) = descriptor.policy_scope()?;
-    if descriptor.tenant_id != scope.tenant_id().as_str() {
+    if descriptor.tenant_id != exec.tenant_id().as_str() {
         return Err(ValidationError::new(
             "descriptor.tenant_id",
             "must be the tenant the call is made for",
@@ -144,8 +137,9 @@ pub async fn list_for_descriptor(
         .into());
     }
     let keys = normalize_unique_list("descriptor.query_keys", &descriptor.query_keys);
+    let tenant = exec.tenant_id().clone();
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
-        scope.tenant_id(),
+        &tenant,
         &descriptor.integration_id,
         &descriptor.matched_path_group_id,
         &method.as_str(),
@@ -155,18 +149,18 @@ pub async fn list_for_descriptor(
         &descriptor.template_version,
         &keys.as_ref().ok(),
     ];
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "list_for_descriptor",
-            query_in(scope, tx, MATCH_SQL, &params),
-        )
+    // Each row carries whether its rule tests the query keys: invalid descriptor keys fail only
+    // when a candidate rule tests them.
+    let matched = exec
+        .op(REPO, "list_for_descriptor")
+        .query_all(MATCH_SQL, &params, |r| {
+            Ok((from_row(r)?, r.try_get::<_, bool>(1).unwrap_or(true)))
+        })
         .await?;
     if let Err(invalid) = keys
-        && rows.iter().any(|r| r.try_get::<_, bool>(1).unwrap_or(true))
+        && matched.iter().any(|(_, tests_keys)| *tests_keys)
     {
         return Err(invalid.into());
     }
-    rows.iter().map(from_row).collect()
+    Ok(matched.into_iter().map(|(rule, _)| rule).collect())
 }
