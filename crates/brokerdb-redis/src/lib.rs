@@ -3,7 +3,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`auth`] | workload sessions, one-time enrollment tokens, DPoP replay markers; workload lookup by SAN URI (PostgreSQL) |
+//! | [`auth`] | workload sessions, one-time enrollment tokens, DPoP replay markers |
 //! | [`policy`] | policy-engine rate limit; policy invalidation bus (pub/sub) |
 //! | [`crypto`] | manifest-key rotation lock |
 //! | [`canonicalizer`] | template, approve-once and per-route rate-limit caches |

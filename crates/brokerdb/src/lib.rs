@@ -10,6 +10,7 @@ pub mod conninfo;
 pub mod db;
 pub mod migrate;
 pub mod model;
+pub mod prelude;
 pub mod repo;
 pub mod roles;
 

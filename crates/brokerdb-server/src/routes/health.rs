@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use brokerdb::db::SystemExec;
 use brokerdb::migrate::{self, MigrationState};
 use serde::Serialize;
 
@@ -99,11 +100,11 @@ async fn check_database(state: &AppState) -> (Check, MigrationsCheck) {
     };
     // Through the data layer, so the probe shows in the repository metrics.
     let system = within("system role", async {
-        let system = state.db.system();
-        let probe = system.query("SELECT 1", &[]);
         state
             .db
-            .observe("health", "ping", probe)
+            .system()
+            .op("health", "ping")
+            .execute("SELECT 1", &[])
             .await
             .map(|_| ())
             .map_err(|e| format!("system role: {e}"))

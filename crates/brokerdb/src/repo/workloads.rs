@@ -195,6 +195,17 @@ pub async fn get_by_san_uri(
         .await
 }
 
+/// [`get_by_san_uri`] within the executor's tenant: another tenant's workload is `None`.
+pub async fn get_own_by_san_uri(
+    exec: &mut impl TenantExec,
+    san_uri: &str,
+) -> Result<Option<Workload>, DbError> {
+    let san = trimmed_non_empty("san_uri", san_uri)?;
+    exec.op(REPO, "get_by_san_uri")
+        .query_opt(BY_SAN, &[&san], from_row)
+        .await
+}
+
 /// The tenant owning a workload, or `None` (system scope: tenant resolution).
 pub async fn resolve_tenant_by_workload(
     exec: &mut impl SystemExec,
