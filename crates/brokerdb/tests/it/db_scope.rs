@@ -6,22 +6,7 @@ use brokerdb_testkit::{TestDatabase, database};
 
 use crate::TestResult;
 
-pub const SEED: &str = r"
-INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'Tenant A'), ('t_b', 'Tenant B');
-INSERT INTO human_users (user_id, tenant_id, email) VALUES
-  ('u_a1', 't_a', 'a1@example.com'), ('u_a2', 't_a', 'a2@example.com'), ('u_b1', 't_b', 'b1@example.com');
-";
-
-pub fn tenant(id: &str) -> Result<TenantId, Box<dyn std::error::Error>> {
-    Ok(id.parse::<TenantId>()?)
-}
-
-pub async fn seeded() -> Result<(TestDatabase, Db), Box<dyn std::error::Error>> {
-    let db = database().await;
-    db.admin().await.batch_execute(SEED).await?;
-    let handle = db.db().await;
-    Ok((db, handle))
-}
+pub use crate::support::{SEED, seeded, tenant};
 
 #[tokio::test]
 async fn a_scoped_query_without_where_tenant_id_sees_only_its_tenant() -> TestResult {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brokerdb::audit::{AuditEvent, AuditEventType};
 use brokerdb::audit;
+use brokerdb::audit::{AuditEvent, AuditEventType};
 use brokerdb::db::{Db, DbError, TenantExec};
 use brokerdb::model::{
     AuditDecision, CanonicalRequestDescriptor, EventId, IntegrationId, NonEmptyString, RiskTier,
@@ -51,8 +51,8 @@ async fn run_once(
             let workload = WorkloadId::parse(&format!("w_bench_{arg}"))?;
             let integration = IntegrationId::parse("int_bench")?;
             integrations::get_template_for_execute(&mut db.tenant(tenant), &workload, &integration)
-            .await
-            .map(|_| ())
+                .await
+                .map(|_| ())
         }
         Via::PolicyMatch => {
             let descriptor = CanonicalRequestDescriptor {
