@@ -301,16 +301,12 @@ finish_methods!(SystemTx);
 impl Run for TenantTx {
     type Tx = TenantTx;
 
-    fn run_atomic<T, F>(
-        &mut self,
-        _opts: &TxOptions,
-        mut work: F,
-    ) -> impl Future<Output = Result<T, DbError>> + Send
+    async fn run_atomic<T, F>(&mut self, _opts: &TxOptions, mut work: F) -> Result<T, DbError>
     where
         T: Send,
         F: for<'t> FnMut(&'t mut TenantTx) -> TxFuture<'t, T> + Send,
     {
-        async move { work(self).await }
+        work(self).await
     }
 
     fn run<'s>(
@@ -340,16 +336,12 @@ impl TenantExec for TenantTx {
 impl Run for SystemTx {
     type Tx = SystemTx;
 
-    fn run_atomic<T, F>(
-        &mut self,
-        _opts: &TxOptions,
-        mut work: F,
-    ) -> impl Future<Output = Result<T, DbError>> + Send
+    async fn run_atomic<T, F>(&mut self, _opts: &TxOptions, mut work: F) -> Result<T, DbError>
     where
         T: Send,
         F: for<'t> FnMut(&'t mut SystemTx) -> TxFuture<'t, T> + Send,
     {
-        async move { work(self).await }
+        work(self).await
     }
 
     fn run<'s>(

@@ -1,8 +1,8 @@
 //! The tenant and system scopes, and SQLSTATE mapping, against real PostgreSQL.
 
 use brokerdb::db::{Db, DbError, ErrorCode};
-use brokerdb::model::TenantId;
-use brokerdb_testkit::{TestDatabase, database};
+use brokerdb::prelude::*;
+use brokerdb_testkit::database;
 
 use crate::TestResult;
 

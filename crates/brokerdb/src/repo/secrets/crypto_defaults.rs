@@ -40,7 +40,6 @@ pub struct CryptoDefaultsUpdate {
 }
 
 /// The tenant's defaults; without a row, the fail-closed defaults (nothing is written).
-
 pub async fn get(exec: &mut impl TenantExec) -> Result<CryptoVerificationDefaults, DbError> {
     let tenant = exec.tenant_id().clone();
     let stored = exec
