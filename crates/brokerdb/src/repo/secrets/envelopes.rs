@@ -247,7 +247,7 @@ pub async fn create_version(
                             .map_err(taken_by_another_tenant)?;
                         if inserted == 0 {
                             return Err(DbError::IntegrityViolation {
-                                constraint: "fk_secrets_integration".into(),
+                                field: "integration_id".into(),
                             });
                         }
                         1
