@@ -170,13 +170,11 @@ pub async fn append_system(
 /// says what the rule is.
 fn skew_error(err: DbError) -> DbError {
     match err {
-        DbError::Validation(v) if v.field == "timestamp" => {
-            ValidationError::new(
-                "timestamp",
-                "must be within 5 minutes of the time the event is stored",
-            )
-            .into()
-        }
+        DbError::Validation(v) if v.field == "timestamp" => ValidationError::new(
+            "timestamp",
+            "must be within 5 minutes of the time the event is stored",
+        )
+        .into(),
         other => other,
     }
 }

@@ -162,15 +162,30 @@ mod tests {
             ("ck_admin_identities_email_non_empty", "email"),
             ("ck_enrollment_tokens_expires_after_created", "expires_at"),
             ("ck_audit_events_timestamp_near_created_at", "timestamp"),
-            ("ck_crypto_verification_defaults_max_clock_skew_seconds", "max_clock_skew_seconds"),
+            (
+                "ck_crypto_verification_defaults_max_clock_skew_seconds",
+                "max_clock_skew_seconds",
+            ),
             ("ck_system_audit_seals_link", "row"),
             ("not_ours", "row"),
         ] {
             assert_eq!(check_field(constraint), field, "{constraint}");
         }
-        assert_eq!(foreign_key_field("fk_enrollment_tokens_workload"), "workload_id");
-        assert_eq!(foreign_key_field("fk_admin_identity_tenant_scopes_tenant"), "tenant_id");
-        assert_eq!(foreign_key_field("fk_secrets_integration"), "integration_id");
-        assert_eq!(foreign_key_field("secrets_active_version_fkey"), "active_version");
+        assert_eq!(
+            foreign_key_field("fk_enrollment_tokens_workload"),
+            "workload_id"
+        );
+        assert_eq!(
+            foreign_key_field("fk_admin_identity_tenant_scopes_tenant"),
+            "tenant_id"
+        );
+        assert_eq!(
+            foreign_key_field("fk_secrets_integration"),
+            "integration_id"
+        );
+        assert_eq!(
+            foreign_key_field("secrets_active_version_fkey"),
+            "active_version"
+        );
     }
 }

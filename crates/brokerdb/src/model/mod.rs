@@ -24,8 +24,9 @@ pub use encoding::{
     MAX_WRAPPED_DATA_KEY_BYTES, TokenHash, aad_b64, ciphertext_b64, is_uuid, wrapped_data_key_b64,
 };
 pub use enums::{
-    ApprovalStatus, AuditDecision, AuditEventType, ManifestKeyAlg, ManifestKeyStatus,
-    PolicyRuleType, RedactionAction, RiskTier, SecretType, SsrfReasonCode,
+    AccessRequestStatus, ApprovalStatus, AuditDecision, AuditEventType, EnrollmentMode,
+    IdentityStatus, ManifestKeyAlg, ManifestKeyStatus, NewUserMode, PG_ENUMS, PolicyRuleType,
+    RedactionAction, RiskTier, SecretType, SsrfReasonCode, UserRole,
 };
 pub use http::HttpMethod;
 pub use ids::{
@@ -34,7 +35,6 @@ pub use ids::{
 };
 pub(crate) use json::json_integer;
 pub use net::{IpAllowlist, IpOrCidr, PolicyHost};
-pub use role::UserRole;
 pub use text::{NonEmptyString, is_trim_char, normalize_unique_list, trim, trimmed_non_empty};
 pub use time::Timestamp;
 pub use validation::ValidationError;

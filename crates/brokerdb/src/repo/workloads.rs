@@ -23,24 +23,7 @@ const UPDATE: &str = "UPDATE workloads SET enabled = COALESCE($2, enabled), ip_a
      WHERE workload_id = $1
      RETURNING workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at";
 
-/// How a workload gets its client certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EnrollmentMode {
-    /// Issued by the broker's CA.
-    BrokerCa,
-    /// Issued by an external CA.
-    ExternalCa,
-}
-
-impl EnrollmentMode {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::BrokerCa => "broker_ca",
-            Self::ExternalCa => "external_ca",
-        }
-    }
-}
+pub use crate::model::EnrollmentMode;
 
 /// `WorkloadCreateRequest`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -45,38 +45,7 @@ const DECIDE: &str = concat!(
     request_cols!()
 );
 
-/// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccessRequestStatus {
-    /// Open.
-    Pending,
-    /// Granted.
-    Approved,
-    /// Refused.
-    Denied,
-    /// Withdrawn.
-    Canceled,
-}
-
-impl AccessRequestStatus {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Denied => "denied",
-            Self::Canceled => "canceled",
-        }
-    }
-    fn parse(s: &str) -> Result<Self, DbError> {
-        [Self::Pending, Self::Approved, Self::Denied, Self::Canceled]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or(DbError::Unexpected {
-                message: "stored request status violates its contract".into(),
-            })
-    }
-}
+pub use crate::model::AccessRequestStatus;
 
 /// `AdminAccessRequest`; `reason` is the decision reason if set, else the request reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -138,7 +107,9 @@ pub(super) fn from_row(row: &Row) -> Result<AdminAccessRequest, DbError> {
             .filter(|n| !n.is_empty()),
         requested_roles,
         requested_tenant_ids,
-        status: AccessRequestStatus::parse(&status)?,
+        status: AccessRequestStatus::parse(&status).map_err(|_| DbError::Unexpected {
+            message: "stored request status violates its contract".into(),
+        })?,
         reason: decision_reason.or(request_reason),
         decided_by: row.try_get(10)?,
         decided_at: row.try_get(11)?,

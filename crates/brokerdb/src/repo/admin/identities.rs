@@ -57,37 +57,7 @@ const LOCK_ACTIVE_OWNERS: &str = "SELECT i.identity_id FROM admin_identities i
 const SET_STATUS: &str =
     "UPDATE admin_identities SET status = $2::text::admin_identity_status WHERE identity_id = $1";
 
-/// `active`, `pending` or `disabled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentityStatus {
-    /// May sign in.
-    Active,
-    /// Awaiting activation.
-    Pending,
-    /// May not sign in.
-    Disabled,
-}
-
-impl IdentityStatus {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Pending => "pending",
-            Self::Disabled => "disabled",
-        }
-    }
-    fn parse(s: &str) -> Result<Self, DbError> {
-        match s {
-            "active" => Ok(Self::Active),
-            "pending" => Ok(Self::Pending),
-            "disabled" => Ok(Self::Disabled),
-            _ => Err(DbError::Unexpected {
-                message: "stored identity status violates its contract".into(),
-            }),
-        }
-    }
-}
+pub use crate::model::IdentityStatus;
 
 /// `AdminUser`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -136,7 +106,9 @@ pub(super) fn from_row(row: &Row) -> Result<AdminUser, DbError> {
         name: row
             .try_get::<_, Option<String>>(4)?
             .filter(|n| !n.is_empty()),
-        status: IdentityStatus::parse(&status)?,
+        status: IdentityStatus::parse(&status).map_err(|_| DbError::Unexpected {
+            message: "stored identity status violates its contract".into(),
+        })?,
         roles,
         tenant_ids: row.try_get(7)?,
         created_at: row.try_get(8)?,

@@ -22,24 +22,7 @@ const UPSERT: &str = "INSERT INTO admin_signup_policy (id, new_user_mode, requir
        updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at
      RETURNING new_user_mode::text, require_verified_email, allowed_email_domains, updated_at, updated_by";
 
-/// Whether unknown people may sign up as admins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NewUserMode {
-    /// New admins may sign up (subject to the other rules).
-    Allowed,
-    /// New admins are refused (the fail-closed default).
-    Blocked,
-}
-
-impl NewUserMode {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Allowed => "allowed",
-            Self::Blocked => "blocked",
-        }
-    }
-}
+pub use crate::model::NewUserMode;
 
 /// `AdminSignupPolicy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
