@@ -223,6 +223,14 @@ impl From<tokio_postgres::Error> for DbError {
             {
                 Self::Contention
             }
+            c if *c == SqlState::UNDEFINED_TABLE
+                || *c == SqlState::UNDEFINED_FUNCTION
+                || *c == SqlState::UNDEFINED_OBJECT =>
+            {
+                Self::DependencyMissing {
+                    what: "schema not migrated: run `brokerdb migrate`",
+                }
+            }
             c if *c == SqlState::QUERY_CANCELED => Self::Timeout {
                 message: "statement timeout".into(),
             },

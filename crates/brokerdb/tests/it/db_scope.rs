@@ -198,3 +198,24 @@ async fn statement_tracing_logs_sql_and_duration_but_never_parameter_values() ->
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_database_that_was_never_migrated_says_so() -> TestResult {
+    let test_db = brokerdb_testkit::empty_database().await;
+    let db = test_db.db().await;
+    let err = brokerdb::repo::users::get_by_id(
+        &mut db.tenant(&tenant("t_a")?),
+        &brokerdb::model::UserId::parse("u_1")?,
+    )
+    .await
+    .err()
+    .ok_or("a query on an empty database succeeded")?;
+    assert_eq!(
+        (err.code(), err.to_string()),
+        (
+            ErrorCode::DependencyMissing,
+            "dependency_missing: schema not migrated: run `brokerdb migrate`".to_owned()
+        )
+    );
+    Ok(())
+}

@@ -432,3 +432,29 @@ fn replace(roles: &[&str]) -> Result<users::ReplaceRoles, brokerdb::model::Valid
         correlation_id: who()?,
     })
 }
+
+#[tokio::test]
+async fn emails_are_unique_per_tenant_whatever_their_case_and_stored_as_given() -> TestResult {
+    let (_t, db, a, b) = two_tenants().await?;
+    let carol = users::create(
+        &mut db.tenant(&a),
+        &input("Carol@Example.com", &["admin"], None)?,
+    )
+    .await?;
+    assert_eq!(carol.email, "Carol@Example.com", "stored as given");
+    let again = users::create(
+        &mut db.tenant(&a),
+        &input("carol@example.com", &["admin"], None)?,
+    )
+    .await;
+    assert_eq!(
+        again.err().map(|e| e.to_string()),
+        Some("unique_violation: another row has the same email".to_owned())
+    );
+    users::create(
+        &mut db.tenant(&b),
+        &input("carol@example.com", &["admin"], None)?,
+    )
+    .await?;
+    Ok(())
+}
