@@ -30,7 +30,7 @@ pub struct AppState {
 
 impl AppState {
     /// State over the application's pools and Redis manager. Fails when a pool's role would
-    /// switch tenant isolation off, or a pool cannot connect ([`Db::connect`]).
+    /// switch tenant isolation off, or a pool cannot connect ([`Db::from_pools`]).
     pub async fn new(
         runtime: Pool,
         system: Pool,
@@ -38,7 +38,7 @@ impl AppState {
         settings: DbSettings,
         cursor_key: CursorKey,
     ) -> Result<Self, brokerdb::db::ConnectError> {
-        let db = Db::connect(runtime.clone(), system, settings, cursor_key).await?;
+        let db = Db::from_pools(runtime.clone(), system, settings, cursor_key).await?;
         Ok(Self {
             db,
             runtime,

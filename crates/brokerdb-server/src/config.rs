@@ -6,7 +6,7 @@ use brokerdb::roles;
 
 use crate::cli::ConnectionArgs;
 
-/// A refused `Db::connect` as the user should read it: a pool whose role is unsafe names the
+/// A refused `Db::from_pools` as the user should read it: a pool whose role is unsafe names the
 /// variables that set the roles' URLs; a pool that cannot connect keeps its cause.
 pub fn explain_connect_error(err: brokerdb::db::ConnectError) -> anyhow::Error {
     match err {

@@ -34,7 +34,7 @@ async fn open(connection: &ConnectionArgs) -> anyhow::Result<(Postgres, Db)> {
     let system = pool(&postgres.targets.system, 2)?;
     check_pool(&system, &postgres.targets.system).await?;
     let runtime = pool(&postgres.targets.runtime, 1)?;
-    let db = Db::connect(runtime, system, DbSettings::default(), CursorKey::random())
+    let db = Db::from_pools(runtime, system, DbSettings::default(), CursorKey::random())
         .await
         .map_err(crate::config::explain_connect_error)?;
     Ok((postgres, db))

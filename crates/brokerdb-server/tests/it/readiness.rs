@@ -144,7 +144,7 @@ async fn metrics_expose_repository_and_pool_metrics_after_a_request() -> TestRes
     let r = redis().await;
     let mut state = state(&db, r.url()).await?;
     // Every operation counts as slow, so the slow-operation counter shows too.
-    state.db = brokerdb::db::Db::connect(
+    state.db = brokerdb::db::Db::from_pools(
         pool(&db.runtime_config(), 2)?,
         pool(&db.system_config(), 2)?,
         DbSettings {

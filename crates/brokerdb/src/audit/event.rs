@@ -141,11 +141,8 @@ impl AuditEvent {
         event_type: AuditEventType,
         correlation_id: NonEmptyString,
     ) -> Self {
-        let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
-        let event_id =
-            EventId::parse(&id).unwrap_or_else(|_| unreachable!("a generated id is valid"));
         Self::new(
-            event_id,
+            EventId::generate(),
             Timestamp::now(),
             tenant_id,
             correlation_id,

@@ -86,7 +86,7 @@ impl SystemAuditEvent {
         correlation_id: NonEmptyString,
     ) -> Self {
         Self {
-            event_id: generated_event_id(),
+            event_id: EventId::generate(),
             timestamp: Timestamp::now(),
             actor,
             action,
@@ -94,11 +94,6 @@ impl SystemAuditEvent {
             details: Map::new(),
         }
     }
-}
-
-fn generated_event_id() -> EventId {
-    let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
-    EventId::parse(&id).unwrap_or_else(|_| unreachable!("a generated id is never blank"))
 }
 
 /// Appends `event` for the executor's tenant: in the caller's transaction when `exec` is a

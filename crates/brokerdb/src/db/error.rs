@@ -93,8 +93,9 @@ pub enum DbError {
         /// Fixed text saying what conflicts.
         message: Cow<'static, str>,
     },
-    /// A serialization failure or deadlock (SQLSTATE 40001 / 40P01). Retried by
-    /// `run_in_transaction`; reported with code `conflict` when retries are exhausted.
+    /// A serialization failure or deadlock (SQLSTATE 40001 / 40P01). Retried by a closure
+    /// transaction (`transaction`, `try_transaction`, `atomic` on a scope); reported with code
+    /// `conflict` when retries are exhausted.
     #[error("conflict: concurrent transactions collided (serialization failure or deadlock)")]
     Contention,
     /// Referential integrity failure: the row the field refers to does not exist (or is not
@@ -161,6 +162,14 @@ impl DbError {
     /// A `not_found` error for `entity`.
     pub fn not_found(entity: &'static str) -> Self {
         Self::NotFound { entity }
+    }
+
+    /// A statement that always returns a row (`INSERT … RETURNING`) returned none: a bug or a
+    /// concurrent schema change, never an answer about the caller's data.
+    pub fn returned_nothing() -> Self {
+        Self::Unexpected {
+            message: "a statement that returns a row returned none".into(),
+        }
     }
 
     /// A validation error on `field`.

@@ -23,14 +23,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
-
-pub use connect::{ConnectError, PoolRole};
+pub use connect::{ConnectError, ConnectOptions, PoolRole};
+pub use deadpool_postgres::Pool;
 pub use error::{DbError, ErrorCode};
 pub use exec::{SystemExec, TenantExec};
 pub use op::Op;
 pub use paging::CursorKey;
 pub use scope::{Params, SystemScope, TenantScope};
+pub use tokio_postgres::Row;
 pub use transaction::{IsolationLevel, SystemTx, TenantTx, TxError, TxFuture, TxOptions};
 
 /// Tunables of the data layer; the application fills them from its configuration.
@@ -52,7 +52,7 @@ impl Default for DbSettings {
 }
 
 /// The handle repositories work through, built from pools the application owns by
-/// [`Db::connect`], which refuses pools whose roles would switch tenant isolation off.
+/// [`Db::connect`] (or [`Db::from_pools`]), which refuse pools whose roles would switch tenant isolation off.
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
@@ -67,7 +67,7 @@ struct Inner {
 }
 
 impl Db {
-    /// The handle over two pools, unchecked: only [`Db::connect`] (which checks the pools' roles
+    /// The handle over two pools, unchecked: only [`Db::from_pools`] (which checks the pools' roles
     /// first) hands it out.
     fn assemble(runtime: Pool, system: Pool, settings: DbSettings, cursor_key: CursorKey) -> Self {
         Self {

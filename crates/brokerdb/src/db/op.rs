@@ -52,9 +52,7 @@ impl<'e, E: Run> Op<'e, E> {
             let (rows, _) = self.rows(sql, params).await?;
             match rows.as_slice() {
                 [row] => map(row),
-                [] => Err(DbError::Unexpected {
-                    message: "a statement that returns one row returned none".into(),
-                }),
+                [] => Err(DbError::returned_nothing()),
                 _ => Err(DbError::Unexpected {
                     message: "a statement that returns one row returned several".into(),
                 }),

@@ -89,7 +89,7 @@ id!("An approval request's id." ApprovalId("approval_id", business_id), generate
 id!("An admin identity's id." IdentityId("identity_id", business_id), generated with "adm_");
 id!("An admin access request's id." AccessRequestId("request_id", business_id), generated with "aar_");
 id!("A reference to a stored secret." SecretRef("secret_ref", business_id));
-id!("An audit event's id." EventId("event_id", business_id));
+id!("An audit event's id." EventId("event_id", business_id), generated with "evt_");
 id!("A workload session's id: a UUID, stored lower-case." SessionId("session_id", uuid_rule));
 id!("A template's id, `tpl_[a-z0-9_]+`." TemplateId("template_id", template_id_rule));
 id!("A key id: 1..128 chars of `[A-Za-z0-9._:-]`." Kid("kid", kid_rule));

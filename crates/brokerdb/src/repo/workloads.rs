@@ -184,7 +184,7 @@ pub async fn get_own_by_san_uri(
     san_uri: &str,
 ) -> Result<Option<Workload>, DbError> {
     let san = trimmed_non_empty("san_uri", san_uri)?;
-    exec.op(REPO, "get_by_san_uri")
+    exec.op(REPO, "get_own_by_san_uri")
         .query_opt(BY_SAN, &[&san], from_row)
         .await
 }

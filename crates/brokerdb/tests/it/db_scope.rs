@@ -100,7 +100,7 @@ async fn an_unreachable_database_is_unavailable() -> TestResult {
         .user("brokerdb_app")
         .dbname("x");
     let pool = brokerdb::db::pool::build(&cfg.into(), 1)?;
-    let err = Db::connect(
+    let err = Db::from_pools(
         pool.clone(),
         pool,
         Default::default(),

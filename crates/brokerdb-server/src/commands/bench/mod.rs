@@ -81,7 +81,7 @@ async fn postgres(args: &BenchArgs) -> anyhow::Result<Vec<Measurement>> {
     let max_callers = usize::from(args.concurrency.iter().copied().max().unwrap_or(1));
     let runtime_cfg = conninfo::for_role(&admin, brokerdb::roles::RUNTIME);
     let system_cfg = conninfo::for_role(&admin, brokerdb::roles::SYSTEM);
-    let db = Db::connect(
+    let db = Db::from_pools(
         pool::build(&runtime_cfg, max_callers)?,
         pool::build(&system_cfg, max_callers)?,
         DbSettings::default(),

@@ -163,7 +163,7 @@ pub async fn create(
                 let request = rows
                     .first()
                     .map(from_row)
-                    .unwrap_or_else(|| Err(DbError::not_found("access request")))?;
+                    .unwrap_or_else(|| Err(crate::db::DbError::returned_nothing()))?;
                 audit(
                     tx,
                     &who,

@@ -138,7 +138,7 @@ pub async fn set(
             let policy = rows
                 .first()
                 .map(from_row)
-                .unwrap_or_else(|| Err(DbError::not_found("signup policy")))?;
+                .unwrap_or_else(|| Err(DbError::returned_nothing()))?;
             audit(tx, &who, "admin_signup_policy.set", serde_json::json!({ "new_user_mode": mode, "allowed_email_domains": policy.allowed_email_domains })).await?;
             Ok(policy)
         })

@@ -154,7 +154,7 @@ pub async fn list_for_descriptor(
     let matched = exec
         .op(REPO, "list_for_descriptor")
         .query_all(MATCH_SQL, &params, |r| {
-            Ok((from_row(r)?, r.try_get::<_, bool>(1).unwrap_or(true)))
+            Ok((from_row(r)?, r.try_get::<_, bool>(1)?))
         })
         .await?;
     if let Err(invalid) = keys

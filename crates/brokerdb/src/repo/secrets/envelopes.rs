@@ -274,9 +274,7 @@ pub async fn create_version(
                     .await?;
                 match rows.first() {
                     Some(row) => from_row(&tenant, &input.secret_ref, row),
-                    None => Err(DbError::Unexpected {
-                        message: "the version insert returned no row".into(),
-                    }),
+                    None => Err(DbError::returned_nothing()),
                 }
             })
         })

@@ -96,7 +96,7 @@ pub async fn create_version(
                     .await?;
                 rows.first()
                     .map(from_row)
-                    .unwrap_or_else(|| Err(DbError::not_found("template")))
+                    .unwrap_or_else(|| Err(DbError::returned_nothing()))
             })
         })
         .await
