@@ -7,11 +7,15 @@ use std::time::Duration;
 
 use brokerdb::audit;
 use brokerdb::db::paging::{PageRequest, Sort};
-use brokerdb::model::{ApprovalStatus, CanonicalRequestDescriptor, Email, SessionId, TokenHash};
+use brokerdb::model::{
+    ApprovalStatus, AuditDecision, CanonicalRequestDescriptor, Email, RiskTier, SessionId,
+    TokenHash,
+};
 use brokerdb::prelude::*;
-use brokerdb::repo::approvals::{self, ApprovalRequest};
+use brokerdb::repo::approvals::{self, ApprovalRequest, NewApproval};
 use brokerdb::repo::audit_events::{
-    self, AuditQueryFilter, AuditRedactionProfile, SsrfGuardDecisionProjection,
+    self, AuditQueryFilter, AuditRedactionProfile, PolicyDecision, PolicyDecisionEvent,
+    SsrfGuardDecisionProjection,
 };
 use brokerdb::repo::enrollment_tokens::{self, IssueEnrollmentToken};
 use brokerdb::repo::integrations::{
@@ -240,6 +244,27 @@ async fn no_tenant_scoped_function_reaches_another_tenants_rows() -> TestResult 
         ..Default::default()
     };
     let approval_id_b = b_approval.approval_id.clone();
+    let new_approval_of_b = NewApproval {
+        approval_id: None,
+        correlation_id: b_approval.correlation_id.clone(),
+        expires_at: b_approval.expires_at,
+        summary: b_approval.summary.clone(),
+        canonical_descriptor: b_approval.canonical_descriptor.clone(),
+    };
+    let decision_on_b = PolicyDecisionEvent {
+        descriptor: b_approval.canonical_descriptor.clone(),
+        decision: PolicyDecision {
+            decision: AuditDecision::Denied,
+            reason_code: "no_rule".into(),
+            action_group: "gmail_send".into(),
+            risk_tier: RiskTier::High,
+            policy_match: None,
+            trace: json!({}),
+        },
+        correlation_id: text("adm_test"),
+        timestamp: now,
+        event_id: EventId::parse("evt_decision_b")?,
+    };
     let cases: Vec<(&str, &str, Outcome<'_>)> = vec![
         (
             "approvals::get_by_id",
@@ -288,6 +313,28 @@ async fn no_tenant_scoped_function_reaches_another_tenants_rows() -> TestResult 
             "approvals::create (B's descriptor)",
             "validation_error",
             Box::pin(async { Ok(outcome(approvals::create(&mut in_a(), &b_approval).await)) }),
+        ),
+        (
+            "approvals::create_from_canonical_descriptor (B's descriptor)",
+            "validation_error",
+            Box::pin(async {
+                Ok(outcome(
+                    approvals::create_from_canonical_descriptor(
+                        &mut in_a(),
+                        new_approval_of_b.clone(),
+                    )
+                    .await,
+                ))
+            }),
+        ),
+        (
+            "audit_events::append_policy_decision (B's descriptor)",
+            "validation_error",
+            Box::pin(async {
+                Ok(outcome(
+                    audit_events::append_policy_decision(&mut in_a(), &decision_on_b).await,
+                ))
+            }),
         ),
         (
             "audit::append (B's event)",
@@ -368,6 +415,15 @@ async fn no_tenant_scoped_function_reaches_another_tenants_rows() -> TestResult 
             Box::pin(async {
                 Ok(found(
                     workloads::get_by_id(&mut in_a(), &wb.workload_id).await?,
+                ))
+            }),
+        ),
+        (
+            "workloads::get_own_by_san_uri",
+            "none",
+            Box::pin(async {
+                Ok(found(
+                    workloads::get_own_by_san_uri(&mut in_a(), &wb.mtls_san_uri).await?,
                 ))
             }),
         ),
@@ -655,6 +711,15 @@ async fn no_integration_secret_template_or_policy_function_reaches_another_tenan
             Box::pin(async {
                 Ok(outcome(
                     integrations::get_template_for_execute(&mut in_a(), &wb, &ia).await,
+                ))
+            }),
+        ),
+        (
+            "integrations::get_template_for_policy_evaluation (B's integration)",
+            "not_found",
+            Box::pin(async {
+                Ok(outcome(
+                    integrations::get_template_for_policy_evaluation(&mut in_a(), &wa, &ib).await,
                 ))
             }),
         ),
