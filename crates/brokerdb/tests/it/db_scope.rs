@@ -219,3 +219,42 @@ async fn a_database_that_was_never_migrated_says_so() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn db_connect_wires_both_roles_from_one_admin_url_and_refuses_a_superuser_runtime_url()
+-> TestResult {
+    use brokerdb::db::{ConnectError, ConnectOptions, PoolRole, SystemExec, TenantExec};
+    let test_db = database().await;
+    let db = Db::connect(ConnectOptions::from_admin_url(&test_db.admin_url())?).await?;
+    let t = tenant("t_a")?;
+    let runtime_user: String = db
+        .tenant(&t)
+        .query("SELECT current_user::text", &[])
+        .await?[0]
+        .get(0);
+    let system_user: String = db.system().query("SELECT current_user::text", &[]).await?[0].get(0);
+    assert_eq!(
+        (runtime_user.as_str(), system_user.as_str()),
+        ("brokerdb_app", "brokerdb_system")
+    );
+    let admin = test_db.admin_url();
+    let refused = Db::connect(ConnectOptions::from_role_urls(&admin, &admin)?)
+        .await
+        .err()
+        .ok_or("a superuser runtime URL was accepted")?;
+    assert!(
+        matches!(
+            refused,
+            ConnectError::UnsafeRole {
+                pool: PoolRole::Runtime,
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    let malformed = ConnectOptions::from_admin_url("postgres://u:s3cret@h:notaport/db")
+        .err()
+        .ok_or("a malformed URL was accepted")?;
+    assert!(!format!("{malformed:?} {malformed}").contains("s3cret"));
+    Ok(())
+}

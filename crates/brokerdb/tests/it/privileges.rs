@@ -369,7 +369,7 @@ async fn drop_role(db: &TestDatabase, name: &str) -> Result<(), tokio_postgres::
 
 async fn connect_with(runtime: &ConnInfo, system: &ConnInfo) -> Result<Db, Error> {
     let (runtime, system) = (pool::build(runtime, 1)?, pool::build(system, 1)?);
-    Ok(Db::connect(runtime, system, Default::default(), CursorKey::random()).await?)
+    Ok(Db::from_pools(runtime, system, Default::default(), CursorKey::random()).await?)
 }
 
 fn refused(result: Result<Db, Error>) -> Option<(PoolRole, String)> {
