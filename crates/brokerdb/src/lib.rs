@@ -13,5 +13,6 @@ pub mod model;
 pub mod prelude;
 pub mod repo;
 pub mod roles;
+pub mod scalar;
 
 pub use migrate::{Migration, MigrationError, MigrationState, MigrationStatus};

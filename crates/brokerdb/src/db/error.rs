@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use tokio_postgres::error::SqlState;
 
-use crate::model::ValidationError;
+use crate::scalar::ValidationError;
 
 /// The stable code of every failure (`errors-and-validation.md` §1, plus `unavailable` and
 /// `timeout` for infrastructure).

@@ -21,7 +21,7 @@ use super::op::Op;
 use super::scope::{Outcome, at_most_one};
 use super::transaction::{SystemTx, TenantTx, TxFuture};
 use super::{Db, DbError, Params, SystemScope, TenantScope, TxOptions};
-use crate::model::TenantId;
+use crate::scalar::TenantId;
 
 pub(crate) mod private {
     use std::future::Future;

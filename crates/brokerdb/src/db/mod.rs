@@ -83,7 +83,7 @@ impl Db {
 
     /// The tenant scope: every statement runs in a transaction with `brokerdb.tenant_id` set,
     /// as the runtime role, so row-level security shows only `tenant`'s rows.
-    pub fn tenant<'a>(&'a self, tenant: &'a crate::model::TenantId) -> TenantScope<'a> {
+    pub fn tenant<'a>(&'a self, tenant: &'a crate::scalar::TenantId) -> TenantScope<'a> {
         TenantScope::new(self, tenant)
     }
 

@@ -8,7 +8,7 @@ use tokio_postgres::{GenericClient, Row, Statement};
 
 use super::warn::RateLimited;
 use super::{Db, DbError};
-use crate::model::TenantId;
+use crate::scalar::TenantId;
 
 /// Statement parameters.
 pub type Params<'p> = &'p [&'p (dyn ToSql + Sync)];

@@ -25,7 +25,7 @@ use super::exec::{SystemExec, TenantExec};
 use super::scope::{Outcome, checkout, run_cached, run_prepared};
 use super::warn::RateLimited;
 use super::{Db, DbError, Params, SystemScope, TenantScope};
-use crate::model::TenantId;
+use crate::scalar::TenantId;
 
 /// Settings of a transaction, in one statement: the tenant (`''` for the system role) and the
 /// optional statement / lock timeouts.

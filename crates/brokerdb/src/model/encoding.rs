@@ -4,8 +4,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::text::trimmed_non_empty;
-use super::validation::{ValidationError, impl_text_newtype};
+use crate::scalar::text::trimmed_non_empty;
+use crate::scalar::validation::{ValidationError, impl_text_newtype};
 
 /// The UUID rule: 8-4-4-4-12 hex digits (any case), version nibble 1–8 and variant nibble
 /// 8/9/a/b — or the nil UUID.

@@ -1,7 +1,7 @@
 //! The PostgreSQL enums the approval and audit contracts use (data-model §1), as Rust enums with
 //! their exact labels. Bind them as text and cast in SQL (`$1::text::risk_tier`).
 
-use super::validation::ValidationError;
+use crate::scalar::validation::ValidationError;
 
 /// Declares a label enum: `ALL`, `LABELS`, `PG_TYPE`, `as_str`, `parse` (exact label),
 /// `Display`, serde as the label. `pg` names the PostgreSQL enum type it mirrors (its labels in

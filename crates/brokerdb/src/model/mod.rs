@@ -14,10 +14,11 @@ mod ids;
 mod json;
 mod net;
 mod role;
-mod text;
 mod time;
-mod validation;
 
+pub use crate::scalar::{
+    NonEmptyString, ValidationError, is_trim_char, normalize_unique_list, trim, trimmed_non_empty,
+};
 pub use descriptor::{CanonicalRequestDescriptor, NormalizedHeader};
 pub use encoding::{
     Base64Payload, DpopThumbprint, Email, MAX_AAD_BYTES, MAX_CIPHERTEXT_BYTES,
@@ -35,6 +36,4 @@ pub use ids::{
 };
 pub(crate) use json::json_integer;
 pub use net::{IpAllowlist, IpOrCidr, PolicyHost};
-pub use text::{NonEmptyString, is_trim_char, normalize_unique_list, trim, trimmed_non_empty};
 pub use time::Timestamp;
-pub use validation::ValidationError;

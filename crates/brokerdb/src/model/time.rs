@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, private::BytesMut, to_sql_checked};
 
-use super::validation::ValidationError;
+use crate::scalar::validation::ValidationError;
 
 type SqlError = Box<dyn std::error::Error + Sync + Send>;
 

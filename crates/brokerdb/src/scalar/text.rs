@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::validation::{ValidationError, impl_text_newtype};
+use crate::scalar::validation::{ValidationError, impl_text_newtype};
 
 /// Whether `c` is stripped by "trim": ECMAScript `WhiteSpace` or `LineTerminator`, i.e. Unicode
 /// `White_Space` except U+0085 (NEL), plus U+FEFF (BOM) — what the reference's `trim()` strips.
