@@ -5,7 +5,7 @@
 
 pub use crate::audit::{AuditEvent, AuditEventType, SystemAuditEvent};
 pub use crate::db::{
-    CursorKey, Db, DbError, DbSettings, ErrorCode, IsolationLevel, SystemExec, SystemScope,
+    CursorKey, Db, DbError, DbSettings, ErrorCode, Exec, IsolationLevel, SystemExec, SystemScope,
     SystemTx, TenantExec, TenantScope, TenantTx, TxError, TxFuture, TxOptions,
 };
 pub use crate::model::{

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use brokerdb::db::SystemExec;
+use brokerdb::db::Exec;
 use brokerdb::migrate::{self, MigrationState};
 use serde::Serialize;
 

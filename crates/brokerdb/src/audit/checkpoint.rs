@@ -32,7 +32,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::{DbError, IsolationLevel, SystemExec, SystemScope, TxOptions};
+use crate::db::{DbError, Exec, IsolationLevel, SystemScope, TxOptions};
 
 /// The `format` of every checkpoint this build writes.
 pub const FORMAT: &str = "brokerdb-audit-checkpoint/v1";

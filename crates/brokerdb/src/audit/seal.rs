@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::canonical::{self, BodyKind, GENESIS, system_body_columns, tenant_body_columns};
-use crate::db::{Db, DbError, SystemExec, SystemScope, SystemTx, TxOptions};
+use crate::db::{Db, DbError, Exec, SystemScope, SystemTx, TxOptions};
 
 const LOCK: &str = "SELECT id FROM audit_sealer_lock WHERE id = 'sealer' FOR UPDATE SKIP LOCKED";
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::canonical::{self, BodyKind, GENESIS, system_body_columns, tenant_body_columns};
 use super::checkpoint::{CheckpointSet, SYSTEM_CHAIN, tenant_chain_name};
 use super::seal::DEFAULT_MAX_MERGE_DELAY;
-use crate::db::{DbError, IsolationLevel, SystemExec, SystemScope, SystemTx, TxOptions};
+use crate::db::{DbError, Exec, IsolationLevel, SystemScope, SystemTx, TxOptions};
 use crate::model::TenantId;
 
 const TENANT_LINKS: &str = concat!(

@@ -64,12 +64,10 @@ pub(crate) mod private {
 
 use private::{Run, Want};
 
-/// Runs statements for one tenant, as the runtime role under row-level security: a
-/// [`TenantScope`] or a [`TenantTx`].
-pub trait TenantExec: Run<Tx = TenantTx> {
-    /// The tenant every statement runs for.
-    fn tenant_id(&self) -> &TenantId;
-
+/// What every executor offers: statements, observed operations and atomic work. Implemented by
+/// the four executors only (sealed); a repository names [`TenantExec`] or [`SystemExec`], which
+/// say whose rows it touches.
+pub trait Exec: Run {
     /// The data-layer handle.
     fn db(&self) -> &Db {
         self.handle()
@@ -93,7 +91,7 @@ pub trait TenantExec: Run<Tx = TenantTx> {
     ) -> impl Future<Output = Result<T, DbError>> + Send
     where
         T: Send,
-        F: for<'t> FnMut(&'t mut TenantTx) -> TxFuture<'t, T> + Send,
+        F: for<'t> FnMut(&'t mut Self::Tx) -> TxFuture<'t, T> + Send,
     {
         self.run_atomic(opts, work)
     }
@@ -132,137 +130,62 @@ pub trait TenantExec: Run<Tx = TenantTx> {
                 .map(Outcome::into_count)
         }
     }
+}
+
+/// Runs statements for one tenant, as the runtime role under row-level security: a
+/// [`TenantScope`] or a [`TenantTx`].
+pub trait TenantExec: Exec + Run<Tx = TenantTx> {
+    /// The tenant every statement runs for.
+    fn tenant_id(&self) -> &TenantId;
 }
 
 /// Runs statements as the system role (`BYPASSRLS`): a [`SystemScope`] or a [`SystemTx`]. Only
 /// for lookups made before the tenant is known, sweeps and global admin data.
-pub trait SystemExec: Run<Tx = SystemTx> {
-    /// The data-layer handle.
-    fn db(&self) -> &Db {
-        self.handle()
-    }
+pub trait SystemExec: Exec + Run<Tx = SystemTx> {}
 
-    /// An observed repository operation (`repo`, `name` label its metrics and span).
-    fn op(&mut self, repo: &'static str, name: &'static str) -> Op<'_, Self>
-    where
-        Self: Sized,
-    {
-        Op::new(self, repo, name)
-    }
+/// The statement runner of a scope: one statement per call, and a new (retried) transaction
+/// for atomic work.
+macro_rules! scope_runs {
+    ($scope:ident, $tx:ident) => {
+        impl Run for $scope<'_> {
+            type Tx = $tx;
 
-    /// Runs `work` atomically: on the scope in a new transaction (retried as `opts` says), on a
-    /// transaction inside it.
-    fn atomic<T, F>(
-        &mut self,
-        opts: &TxOptions,
-        work: F,
-    ) -> impl Future<Output = Result<T, DbError>> + Send
-    where
-        T: Send,
-        F: for<'t> FnMut(&'t mut SystemTx) -> TxFuture<'t, T> + Send,
-    {
-        self.run_atomic(opts, work)
-    }
+            fn run_atomic<T, F>(
+                &mut self,
+                opts: &TxOptions,
+                work: F,
+            ) -> impl Future<Output = Result<T, DbError>> + Send
+            where
+                T: Send,
+                F: for<'t> FnMut(&'t mut $tx) -> TxFuture<'t, T> + Send,
+            {
+                let scope = *self;
+                async move { scope.transaction(opts, work).await }
+            }
 
-    /// Runs one statement and returns its rows.
-    fn query<'s>(
-        &'s mut self,
-        sql: &'static str,
-        params: Params<'s>,
-    ) -> impl Future<Output = Result<Vec<Row>, DbError>> + Send + 's {
-        async move {
-            self.run(sql, params, Want::Rows)
-                .await
-                .map(Outcome::into_rows)
+            fn run<'s>(
+                &'s mut self,
+                sql: &'static str,
+                params: Params<'s>,
+                want: Want,
+            ) -> impl Future<Output = Result<Outcome, DbError>> + Send + 's {
+                self.run_one(sql, params, want == Want::Rows)
+            }
+
+            fn handle(&self) -> &Db {
+                self.db
+            }
         }
-    }
 
-    /// Runs one statement and returns at most one row (more is `unexpected_error`).
-    fn query_opt<'s>(
-        &'s mut self,
-        sql: &'static str,
-        params: Params<'s>,
-    ) -> impl Future<Output = Result<Option<Row>, DbError>> + Send + 's {
-        async move { at_most_one(self.query(sql, params).await?) }
-    }
-
-    /// Runs one statement and returns the number of rows it affected.
-    fn execute<'s>(
-        &'s mut self,
-        sql: &'static str,
-        params: Params<'s>,
-    ) -> impl Future<Output = Result<u64, DbError>> + Send + 's {
-        async move {
-            self.run(sql, params, Want::Count)
-                .await
-                .map(Outcome::into_count)
-        }
-    }
+        impl Exec for $scope<'_> {}
+    };
 }
-
-impl Run for TenantScope<'_> {
-    type Tx = TenantTx;
-
-    fn run_atomic<T, F>(
-        &mut self,
-        opts: &TxOptions,
-        work: F,
-    ) -> impl Future<Output = Result<T, DbError>> + Send
-    where
-        T: Send,
-        F: for<'t> FnMut(&'t mut TenantTx) -> TxFuture<'t, T> + Send,
-    {
-        let scope = *self;
-        async move { scope.transaction(opts, work).await }
-    }
-
-    fn run<'s>(
-        &'s mut self,
-        sql: &'static str,
-        params: Params<'s>,
-        want: Want,
-    ) -> impl Future<Output = Result<Outcome, DbError>> + Send + 's {
-        self.run_one(sql, params, want == Want::Rows)
-    }
-
-    fn handle(&self) -> &Db {
-        self.db
-    }
-}
+scope_runs!(TenantScope, TenantTx);
+scope_runs!(SystemScope, SystemTx);
 
 impl TenantExec for TenantScope<'_> {
     fn tenant_id(&self) -> &TenantId {
         self.tenant
-    }
-}
-
-impl Run for SystemScope<'_> {
-    type Tx = SystemTx;
-
-    fn run_atomic<T, F>(
-        &mut self,
-        opts: &TxOptions,
-        work: F,
-    ) -> impl Future<Output = Result<T, DbError>> + Send
-    where
-        T: Send,
-        F: for<'t> FnMut(&'t mut SystemTx) -> TxFuture<'t, T> + Send,
-    {
-        let scope = *self;
-        async move { scope.transaction(opts, work).await }
-    }
-
-    fn run<'s>(
-        &'s mut self,
-        sql: &'static str,
-        params: Params<'s>,
-        want: Want,
-    ) -> impl Future<Output = Result<Outcome, DbError>> + Send + 's {
-        self.run_one(sql, params, want == Want::Rows)
-    }
-
-    fn handle(&self) -> &Db {
-        self.db
     }
 }
 

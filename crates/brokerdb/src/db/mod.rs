@@ -26,7 +26,7 @@ use std::time::Duration;
 pub use connect::{ConnectError, ConnectOptions, PoolRole};
 pub use deadpool_postgres::Pool;
 pub use error::{DbError, ErrorCode};
-pub use exec::{SystemExec, TenantExec};
+pub use exec::{Exec, SystemExec, TenantExec};
 pub use op::Op;
 pub use paging::CursorKey;
 pub use scope::{Params, SystemScope, TenantScope};

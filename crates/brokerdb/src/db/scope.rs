@@ -68,49 +68,65 @@ impl<'a> TenantScope<'a> {
         self.db
     }
 
-    /// Runs one statement in its own transaction with the tenant set.
-    ///
-    /// `BEGIN`, `set_config`, the statement and `COMMIT` go out together (one round trip). All
-    /// four are prepared statements: pipelining keeps its order only then (an unprepared
-    /// `BEGIN` would be parsed first and the rest would run outside the transaction).
+    /// Runs one statement in its own transaction with the tenant set (see [`run_pooled`]).
     pub(crate) async fn run_one(
         &self,
         sql: &'static str,
         params: Params<'_>,
         rows: bool,
     ) -> Result<Outcome, DbError> {
-        let client = checkout(self.db, false).await?;
-        let result = self.run_on(&client, sql, params, rows).await;
-        release(client, &result);
-        result
+        run_pooled(self.db, Some(self.tenant), sql, params, rows).await
     }
+}
 
-    /// Prepares the four statements (cached per connection: after the first use no round trip)
-    /// and sends them pipelined.
-    async fn run_on(
-        &self,
-        client: &Object,
-        sql: &'static str,
-        params: Params<'_>,
-        rows: bool,
-    ) -> Result<Outcome, DbError> {
-        let begin = client.prepare_cached(BEGIN).await?;
-        let set = client.prepare_cached(SET_TENANT).await?;
-        let stmt = client.prepare_cached(sql).await?;
-        let commit = client.prepare_cached(COMMIT).await?;
-        let started = Instant::now();
-        let tenant = self.tenant.as_str();
-        let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
-        // join! polls in order, and each call sends its messages on its first poll.
-        let (b, s, out, c) = tokio::join!(
-            client.execute(&begin, &[]),
-            client.execute(&set, &set_params),
-            run_prepared(&***client, &stmt, params, rows),
-            client.execute(&commit, &[]),
-        );
-        self.db.trace_statement(sql, started);
-        Ok(b.and(s).and(out).and_then(|out| c.map(|_| out))?)
-    }
+/// Runs one statement on a pooled connection of its role: for a tenant, in its own transaction
+/// with the tenant set, `BEGIN`, `set_config`, the statement and `COMMIT` going out together (one
+/// round trip; all four prepared, because pipelining keeps its order only then: an unprepared
+/// `BEGIN` would be parsed first and the rest would run outside the transaction, with no tenant
+/// set); for the system role, autocommit (one statement, one round trip). A connection that
+/// failed is dropped, not returned to the pool.
+async fn run_pooled(
+    db: &Db,
+    tenant: Option<&TenantId>,
+    sql: &'static str,
+    params: Params<'_>,
+    rows: bool,
+) -> Result<Outcome, DbError> {
+    let client = checkout(db, tenant.is_none()).await?;
+    let result = match tenant {
+        Some(tenant) => run_scoped(db, &client, tenant, sql, params, rows).await,
+        None => run_cached(db, &client, sql, params, rows).await,
+    };
+    release(client, &result);
+    result
+}
+
+/// The tenant's four statements, prepared (cached per connection: after the first use no round
+/// trip) and sent pipelined.
+async fn run_scoped(
+    db: &Db,
+    client: &Object,
+    tenant: &TenantId,
+    sql: &'static str,
+    params: Params<'_>,
+    rows: bool,
+) -> Result<Outcome, DbError> {
+    let begin = client.prepare_cached(BEGIN).await?;
+    let set = client.prepare_cached(SET_TENANT).await?;
+    let stmt = client.prepare_cached(sql).await?;
+    let commit = client.prepare_cached(COMMIT).await?;
+    let started = Instant::now();
+    let tenant = tenant.as_str();
+    let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
+    // join! polls in order, and each call sends its messages on its first poll.
+    let (b, s, out, c) = tokio::join!(
+        client.execute(&begin, &[]),
+        client.execute(&set, &set_params),
+        run_prepared(&***client, &stmt, params, rows),
+        client.execute(&commit, &[]),
+    );
+    db.trace_statement(sql, started);
+    Ok(b.and(s).and(out).and_then(|out| c.map(|_| out))?)
 }
 
 impl<'a> SystemScope<'a> {
@@ -123,17 +139,14 @@ impl<'a> SystemScope<'a> {
         self.db
     }
 
-    /// Runs one statement as the system role (autocommit: one statement, one round trip).
+    /// Runs one statement as the system role (autocommit; see [`run_pooled`]).
     pub(crate) async fn run_one(
         &self,
         sql: &'static str,
         params: Params<'_>,
         rows: bool,
     ) -> Result<Outcome, DbError> {
-        let client = checkout(self.db, true).await?;
-        let result = run_cached(self.db, &client, sql, params, rows).await;
-        release(client, &result);
-        result
+        run_pooled(self.db, None, sql, params, rows).await
     }
 }
 

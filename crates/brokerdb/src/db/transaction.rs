@@ -21,7 +21,7 @@ use deadpool_postgres::Object;
 use tokio_postgres::types::ToSql;
 
 use super::exec::private::{Run, Want};
-use super::exec::{SystemExec, TenantExec};
+use super::exec::{Exec, SystemExec, TenantExec};
 use super::scope::{Outcome, checkout, run_cached, run_prepared};
 use super::warn::RateLimited;
 use super::{Db, DbError, Params, SystemScope, TenantScope};
@@ -298,30 +298,43 @@ macro_rules! finish_methods {
 finish_methods!(TenantTx);
 finish_methods!(SystemTx);
 
-impl Run for TenantTx {
-    type Tx = TenantTx;
+/// The statement runner of a transaction: every statement on it, atomic work inside it.
+macro_rules! tx_runs {
+    ($tx:ident) => {
+        impl Run for $tx {
+            type Tx = $tx;
 
-    async fn run_atomic<T, F>(&mut self, _opts: &TxOptions, mut work: F) -> Result<T, DbError>
-    where
-        T: Send,
-        F: for<'t> FnMut(&'t mut TenantTx) -> TxFuture<'t, T> + Send,
-    {
-        work(self).await
-    }
+            async fn run_atomic<T, F>(
+                &mut self,
+                _opts: &TxOptions,
+                mut work: F,
+            ) -> Result<T, DbError>
+            where
+                T: Send,
+                F: for<'t> FnMut(&'t mut $tx) -> TxFuture<'t, T> + Send,
+            {
+                work(self).await
+            }
 
-    fn run<'s>(
-        &'s mut self,
-        sql: &'static str,
-        params: Params<'s>,
-        want: Want,
-    ) -> impl Future<Output = Result<Outcome, DbError>> + Send + 's {
-        self.core.run(sql, params, want)
-    }
+            fn run<'s>(
+                &'s mut self,
+                sql: &'static str,
+                params: Params<'s>,
+                want: Want,
+            ) -> impl Future<Output = Result<Outcome, DbError>> + Send + 's {
+                self.core.run(sql, params, want)
+            }
 
-    fn handle(&self) -> &Db {
-        &self.core.db
-    }
+            fn handle(&self) -> &Db {
+                &self.core.db
+            }
+        }
+
+        impl Exec for $tx {}
+    };
 }
+tx_runs!(TenantTx);
+tx_runs!(SystemTx);
 
 impl TenantExec for TenantTx {
     fn tenant_id(&self) -> &TenantId {
@@ -330,31 +343,6 @@ impl TenantExec for TenantTx {
             .tenant
             .as_ref()
             .unwrap_or_else(|| unreachable!("a TenantTx always has a tenant"))
-    }
-}
-
-impl Run for SystemTx {
-    type Tx = SystemTx;
-
-    async fn run_atomic<T, F>(&mut self, _opts: &TxOptions, mut work: F) -> Result<T, DbError>
-    where
-        T: Send,
-        F: for<'t> FnMut(&'t mut SystemTx) -> TxFuture<'t, T> + Send,
-    {
-        work(self).await
-    }
-
-    fn run<'s>(
-        &'s mut self,
-        sql: &'static str,
-        params: Params<'s>,
-        want: Want,
-    ) -> impl Future<Output = Result<Outcome, DbError>> + Send + 's {
-        self.core.run(sql, params, want)
-    }
-
-    fn handle(&self) -> &Db {
-        &self.core.db
     }
 }
 
@@ -419,81 +407,61 @@ where
     }
 }
 
-impl<'a> TenantScope<'a> {
-    /// Opens a transaction of this tenant (explicit form: no retries; commit it yourself).
-    /// Nothing is sent until its first statement.
-    pub async fn begin(&self, opts: &TxOptions) -> Result<TenantTx, DbError> {
-        Ok(TenantTx {
-            core: TxCore::begin(self.db, Some(self.tenant), opts).await?,
-        })
-    }
+/// `begin`, `transaction` and `try_transaction` of a scope; `$tenant` gives the transaction's
+/// tenant (`None` for the system role).
+macro_rules! scope_transactions {
+    ($scope:ident, $tx:ident, $what:literal, |$s:ident| $tenant:expr) => {
+        impl $scope<'_> {
+            #[doc = concat!("Opens ", $what, " (explicit form: no retries; commit it yourself).")]
+            /// Nothing is sent until its first statement.
+            pub async fn begin(&self, opts: &TxOptions) -> Result<$tx, DbError> {
+                let $s = self;
+                Ok($tx {
+                    core: TxCore::begin(self.db, $tenant, opts).await?,
+                })
+            }
 
-    /// Runs `work` in a new transaction of this tenant: committed when it succeeds, rolled back
-    /// when it fails, and retried as the module docs say.
-    pub async fn transaction<T, F>(&self, opts: &TxOptions, work: F) -> Result<T, DbError>
-    where
-        T: Send,
-        F: for<'t> FnMut(&'t mut TenantTx) -> TxFuture<'t, T> + Send,
-    {
-        self.try_transaction(opts, work).await
-    }
+            #[doc = concat!("Runs `work` in ", $what, ": committed when it succeeds, rolled back")]
+            /// when it fails, and retried as the module docs say.
+            pub async fn transaction<T, F>(&self, opts: &TxOptions, work: F) -> Result<T, DbError>
+            where
+                T: Send,
+                F: for<'t> FnMut(&'t mut $tx) -> TxFuture<'t, T> + Send,
+            {
+                self.try_transaction(opts, work).await
+            }
 
-    /// [`TenantScope::transaction`] with the caller's error type: the work may fail with any
-    /// [`TxError`] (a deliberate rollback with an error of its own), and database errors inside
-    /// it are still retried when retryable.
-    pub async fn try_transaction<T, E, F>(&self, opts: &TxOptions, work: F) -> Result<T, E>
-    where
-        T: Send,
-        E: TxError,
-        F: for<'t> FnMut(&'t mut TenantTx) -> TxFuture<'t, T, E> + Send,
-    {
-        let scope = *self;
-        retrying(
-            self.db,
-            opts,
-            || scope.begin(opts),
-            work,
-            |tx: TenantTx| Box::pin(tx.commit()),
-        )
-        .await
-    }
+            /// `transaction` with the caller's error type: the work may fail with any
+            /// [`TxError`] (a deliberate rollback with an error of its own), and database errors
+            /// inside it are still retried when retryable.
+            pub async fn try_transaction<T, E, F>(&self, opts: &TxOptions, work: F) -> Result<T, E>
+            where
+                T: Send,
+                E: TxError,
+                F: for<'t> FnMut(&'t mut $tx) -> TxFuture<'t, T, E> + Send,
+            {
+                let scope = *self;
+                retrying(
+                    self.db,
+                    opts,
+                    || scope.begin(opts),
+                    work,
+                    |tx: $tx| Box::pin(tx.commit()),
+                )
+                .await
+            }
+        }
+    };
 }
-
-impl<'a> SystemScope<'a> {
-    /// Opens a system-role transaction (explicit form: no retries; commit it yourself). Nothing
-    /// is sent until its first statement.
-    pub async fn begin(&self, opts: &TxOptions) -> Result<SystemTx, DbError> {
-        Ok(SystemTx {
-            core: TxCore::begin(self.db, None, opts).await?,
-        })
-    }
-
-    /// Runs `work` in a new system-role transaction: committed when it succeeds, rolled back when
-    /// it fails, and retried as the module docs say.
-    pub async fn transaction<T, F>(&self, opts: &TxOptions, work: F) -> Result<T, DbError>
-    where
-        T: Send,
-        F: for<'t> FnMut(&'t mut SystemTx) -> TxFuture<'t, T> + Send,
-    {
-        self.try_transaction(opts, work).await
-    }
-
-    /// [`SystemScope::transaction`] with the caller's error type (see
-    /// [`TenantScope::try_transaction`]).
-    pub async fn try_transaction<T, E, F>(&self, opts: &TxOptions, work: F) -> Result<T, E>
-    where
-        T: Send,
-        E: TxError,
-        F: for<'t> FnMut(&'t mut SystemTx) -> TxFuture<'t, T, E> + Send,
-    {
-        let scope = *self;
-        retrying(
-            self.db,
-            opts,
-            || scope.begin(opts),
-            work,
-            |tx: SystemTx| Box::pin(tx.commit()),
-        )
-        .await
-    }
-}
+scope_transactions!(
+    TenantScope,
+    TenantTx,
+    "a new transaction of this tenant",
+    |s| Some(s.tenant)
+);
+scope_transactions!(
+    SystemScope,
+    SystemTx,
+    "a new system-role transaction",
+    |_s| None
+);

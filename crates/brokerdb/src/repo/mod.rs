@@ -21,3 +21,24 @@ pub mod templates;
 pub mod tenants;
 pub mod users;
 pub mod workloads;
+
+use crate::db::DbError;
+use crate::model::UserRole;
+
+/// A stored role set, sorted by label: a label that is not a role, or an empty set, means the
+/// stored row breaks its contract (`unexpected_error`).
+pub(crate) fn stored_roles(labels: &[String]) -> Result<Vec<UserRole>, DbError> {
+    let broken = || DbError::Unexpected {
+        message: "stored role set violates its contract".into(),
+    };
+    let mut roles = labels
+        .iter()
+        .map(|l| UserRole::parse(l))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| broken())?;
+    if roles.is_empty() {
+        return Err(broken());
+    }
+    roles.sort_by_key(|r| r.as_str());
+    Ok(roles)
+}

@@ -6,7 +6,7 @@ use tokio_postgres::Row;
 
 use crate::audit::{self, AuditEvent, AuditEventType};
 use crate::db::paging::{Direction, Page, PageRequest, Sort, SortField, contains_pattern};
-use crate::db::{DbError, TenantExec, TxOptions};
+use crate::db::{DbError, Exec, TenantExec, TxOptions};
 use crate::model::{Email, NonEmptyString, TenantId, Timestamp, UserId, UserRole, ValidationError};
 
 const REPO: &str = "users";
@@ -111,19 +111,7 @@ fn non_empty(v: Option<String>) -> Option<String> {
 }
 
 fn from_row(row: &Row) -> Result<HumanUser, DbError> {
-    let labels: Vec<String> = row.try_get(8)?;
-    let roles = labels
-        .iter()
-        .map(|l| UserRole::parse(l))
-        .collect::<Result<Vec<_>, _>>();
-    let roles = roles.map_err(|_| DbError::Unexpected {
-        message: "stored role violates its contract".into(),
-    })?;
-    if roles.is_empty() {
-        return Err(DbError::Unexpected {
-            message: "stored user has no role".into(),
-        });
-    }
+    let roles = super::stored_roles(&row.try_get::<_, Vec<String>>(8)?)?;
     Ok(HumanUser {
         user_id: row.try_get(0)?,
         tenant_id: row.try_get(1)?,

@@ -223,7 +223,7 @@ async fn a_database_that_was_never_migrated_says_so() -> TestResult {
 #[tokio::test]
 async fn db_connect_wires_both_roles_from_one_admin_url_and_refuses_a_superuser_runtime_url()
 -> TestResult {
-    use brokerdb::db::{ConnectError, ConnectOptions, PoolRole, SystemExec, TenantExec};
+    use brokerdb::db::{ConnectError, ConnectOptions, Exec, PoolRole};
     let test_db = database().await;
     let db = Db::connect(ConnectOptions::from_admin_url(&test_db.admin_url())?).await?;
     let t = tenant("t_a")?;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use brokerdb::audit;
 use brokerdb::audit::{AuditEvent, AuditEventType};
-use brokerdb::db::{Db, DbError, TenantExec};
+use brokerdb::db::{Db, DbError, Exec};
 use brokerdb::model::{
     AuditDecision, CanonicalRequestDescriptor, EventId, IntegrationId, NonEmptyString, RiskTier,
     TenantId, Timestamp, WorkloadId,

@@ -4,7 +4,7 @@ use serde::Serialize;
 use tokio_postgres::Row;
 
 use super::{Actor, AdminPrincipal, REPO, audit};
-use crate::db::{DbError, SystemExec, TxOptions};
+use crate::db::{DbError, Exec, SystemExec, TxOptions};
 use crate::model::{
     AccessRequestId, Timestamp, UserRole, ValidationError, trim, trimmed_non_empty,
 };
@@ -83,15 +83,7 @@ pub struct AdminAccessRequest {
 }
 
 pub(super) fn from_row(row: &Row) -> Result<AdminAccessRequest, DbError> {
-    let roles: Vec<String> = row.try_get(5)?;
-    let roles = roles
-        .iter()
-        .map(|l| UserRole::parse(l))
-        .collect::<Result<Vec<_>, _>>();
-    let mut requested_roles = roles.map_err(|_| DbError::Unexpected {
-        message: "stored role violates its contract".into(),
-    })?;
-    requested_roles.sort_by_key(|r| r.as_str());
+    let requested_roles = crate::repo::stored_roles(&row.try_get::<_, Vec<String>>(5)?)?;
     let mut requested_tenant_ids: Vec<String> = row.try_get(6)?;
     requested_tenant_ids.sort();
     let status: String = row.try_get(7)?;

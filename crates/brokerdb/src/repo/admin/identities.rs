@@ -4,7 +4,7 @@ use serde::Serialize;
 use tokio_postgres::Row;
 
 use super::{Actor, AdminPrincipal, REPO, audit};
-use crate::db::{DbError, SystemExec, SystemTx, TxOptions};
+use crate::db::{DbError, Exec, SystemExec, SystemTx, TxOptions};
 use crate::model::{
     IdentityId, Timestamp, UserRole, ValidationError, normalize_unique_list, trimmed_non_empty,
 };
@@ -86,17 +86,7 @@ pub struct AdminUser {
 }
 
 pub(super) fn from_row(row: &Row) -> Result<AdminUser, DbError> {
-    let labels: Vec<String> = row.try_get(6)?;
-    let roles = labels
-        .iter()
-        .map(|l| UserRole::parse(l))
-        .collect::<Result<Vec<_>, _>>();
-    let roles = roles
-        .ok()
-        .filter(|r| !r.is_empty())
-        .ok_or(DbError::Unexpected {
-            message: "stored identity has no valid role".into(),
-        })?;
+    let roles = crate::repo::stored_roles(&row.try_get::<_, Vec<String>>(6)?)?;
     let status: String = row.try_get(5)?;
     Ok(AdminUser {
         identity_id: row.try_get(0)?,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use super::{Actor, REPO, audit};
-use crate::db::{DbError, SystemExec, TxOptions};
+use crate::db::{DbError, Exec, SystemExec, TxOptions};
 use crate::model::{Timestamp, ValidationError, normalize_unique_list, trim};
 
 const GET_OR_CREATE: &str = "WITH ins AS (

@@ -25,7 +25,7 @@ pub use transition::{Transitioned, transition};
 
 use dto::from_snapshot;
 
-use crate::db::{DbError, TenantExec, TxOptions};
+use crate::db::{DbError, Exec, TenantExec, TxOptions};
 use crate::model::{
     ApprovalId, ApprovalStatus, CanonicalRequestDescriptor, NonEmptyString, Timestamp,
     ValidationError,

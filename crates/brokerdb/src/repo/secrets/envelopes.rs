@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
-use crate::db::{DbError, TenantExec, TxOptions};
+use crate::db::{DbError, Exec, TenantExec, TxOptions};
 pub use crate::model::SecretType;
 use crate::model::{
     IntegrationId, Kid, SecretRef, TenantId, Timestamp, ValidationError, aad_b64, ciphertext_b64,

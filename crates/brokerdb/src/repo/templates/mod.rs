@@ -13,7 +13,7 @@ use tokio_postgres::Row;
 pub use dto::{BodyPolicy, NetworkSafety, PathGroup, RedirectPolicy, Template};
 pub use outbox::{TemplateInvalidationSignal, persist_invalidation_outbox};
 
-use crate::db::{DbError, TenantExec, TxOptions};
+use crate::db::{DbError, Exec, TenantExec, TxOptions};
 use crate::model::{TemplateId, ValidationError};
 
 const REPO: &str = "templates";

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::REPO;
-use crate::db::{DbError, TenantExec, TxOptions};
+use crate::db::{DbError, Exec, TenantExec, TxOptions};
 use crate::model::{Timestamp, ValidationError, trimmed_non_empty};
 
 const INSERT: &str = "INSERT INTO template_invalidation_outbox (tenant_id, template_id, version, updated_at_signal, payload_json)
