@@ -208,10 +208,11 @@ fn positive_version(version: i32) -> Result<i32, ValidationError> {
     }
 }
 
-/// Writes the next version of a secret and makes it active, atomically, in its own transaction
-/// (creating the secret on its first version). An existing secret with another integration or
-/// type, or a `secret_ref` taken by another tenant → `conflict`; unknown integration →
-/// `integrity_violation`. Concurrent writers each get the next version: no gap, no duplicate.
+/// Writes the next version of a secret and makes it active, atomically (in a transaction of its
+/// own on the scope, in the caller's on a [`crate::db::TenantTx`]), creating the secret on its
+/// first version. An existing secret with another integration or type, or a `secret_ref` taken
+/// by another tenant → `conflict`; unknown integration → `integrity_violation`. Concurrent
+/// writers each get the next version: no gap, no duplicate.
 pub async fn create_version(
     exec: &mut impl TenantExec,
     input: &NewSecretVersion,
