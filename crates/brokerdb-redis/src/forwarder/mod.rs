@@ -1,4 +1,4 @@
-//! Forwarder execution locks and idempotency records (spec §8).
+//! Forwarder execution locks and idempotency records.
 //!
 //! Keys (prefix default `broker:fw:`; every part percent-encoded, the tenant a hash tag — crate
 //! docs): `lock:v2:{<tenant>}:<workload>:<integration>:<action_group>:<idempotency_key>` (owner

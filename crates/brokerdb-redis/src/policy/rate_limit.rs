@@ -1,4 +1,4 @@
-//! Policy-engine rate limit (spec §3): `rl:v2:<encoded key>`, a fixed window per
+//! Policy-engine rate limit: `rl:v2:<encoded key>`, a fixed window per
 //! caller-supplied key.
 
 use brokerdb::model::Timestamp;

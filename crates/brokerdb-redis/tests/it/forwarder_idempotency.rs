@@ -1,4 +1,4 @@
-//! Forwarder idempotency records (spec §8.2).
+//! Forwarder idempotency records.
 
 use brokerdb::db::ErrorCode;
 use brokerdb::model::{TenantId, Timestamp};

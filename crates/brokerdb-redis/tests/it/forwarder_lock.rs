@@ -1,4 +1,4 @@
-//! Forwarder execution lock (spec §8.1).
+//! Forwarder execution lock.
 
 use brokerdb::db::ErrorCode;
 use brokerdb_redis::forwarder::{ForwarderOptions, ForwarderScope, ForwarderStore};

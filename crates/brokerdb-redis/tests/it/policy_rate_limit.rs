@@ -1,4 +1,4 @@
-//! Policy-engine rate limit (spec §3).
+//! Policy-engine rate limit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

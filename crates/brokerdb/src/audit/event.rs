@@ -1,4 +1,4 @@
-//! The `AuditEvent` contract (data-model §4.5), what `audit_events.event_json` holds.
+//! The `AuditEvent` contract, what `audit_events.event_json` holds.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -24,7 +24,7 @@ pub struct AuditDestination {
 }
 
 /// The policy rule behind a decision. `rule_id` and `approval_id` are written as `null` when
-/// absent, as the policy-decision event of spec §12.1 spells them.
+/// absent (the shape of the `policy_decision` event other services read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditPolicyRef {

@@ -1,4 +1,4 @@
-//! The library's error: one enum, the spec's stable codes, SQLSTATEs mapped at one boundary.
+//! The library's error: one enum, stable codes, SQLSTATEs mapped at one boundary.
 //!
 //! Messages never contain SQL, parameter values or secrets: only codes, field names and fixed
 //! text. Constraint names are schema internals: they are mapped to the field they guard
@@ -11,8 +11,9 @@ use tokio_postgres::error::SqlState;
 
 use crate::scalar::ValidationError;
 
-/// The stable code of every failure (`errors-and-validation.md` §1, plus `unavailable` and
-/// `timeout` for infrastructure).
+/// The stable code of every failure: eight domain codes shared with the broker's other services
+/// and the HTTP API, plus `unavailable` and `timeout` for infrastructure. Callers branch on the
+/// code, never on the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -39,7 +40,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// The snake_case code, as the spec and the HTTP API spell it.
+    /// The snake_case code, as the HTTP API and the other services spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ValidationError => "validation_error",

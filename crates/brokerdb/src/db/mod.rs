@@ -1,10 +1,26 @@
-//! The data layer every repository uses: the [`Db`] handle, its two scopes, transactions with
-//! retry, the error type, paging, and observability.
+//! The data layer every repository uses: the [`Db`] handle, its two scopes, executors,
+//! transactions with retry, the error type, paging, and observability.
 //!
-//! There is no default scope. A tenant-scoped statement runs through [`Db::tenant`] (runtime role,
-//! row-level security keyed on the transaction-local `brokerdb.tenant_id`) or inside a [`Tx`]
-//! opened from it; a pre-tenant lookup runs through [`Db::system`] (BYPASSRLS role). The pools are
-//! private, so no query can be issued without choosing one of the two.
+//! - **Handle.** [`Db::connect`] builds the runtime and system pools from [`ConnectOptions`] and
+//!   refuses roles that would switch isolation off ([`ConnectError::UnsafeRole`]);
+//!   [`Db::from_pools`] does the same check on pools the application built ([`pool::build`]).
+//! - **Scopes.** There is no default scope. [`Db::tenant`] gives a [`TenantScope`]: the runtime
+//!   role, with `brokerdb.tenant_id` set for each transaction, so row-level security shows only
+//!   that tenant's rows. [`Db::system`] gives a [`SystemScope`]: the `BYPASSRLS` role, for
+//!   lookups made before the tenant is known, sweeps and global admin data. The pools are
+//!   private, so no statement runs without choosing one.
+//! - **Executors.** A repository function takes `&mut impl TenantExec` or `&mut impl SystemExec`:
+//!   the scope (each statement its own transaction, one round trip) or a transaction of that
+//!   scope ([`TenantTx`], [`SystemTx`]), so several functions of one scope compose in one
+//!   transaction. Inside, `exec.op(REPO, "name")` gives an [`Op`] that runs the statement, maps
+//!   the rows and records the operation's metrics.
+//! - **Transactions.** `scope.transaction(&opts, |tx| Box::pin(async move { … }))` commits on
+//!   `Ok`, rolls back on `Err`, panic or cancellation, and retries serialization failures and
+//!   deadlocks; `try_transaction` takes the caller's own error type ([`TxError`]);
+//!   `scope.begin(&opts)` is the explicit form (dropped without `commit`, it rolls back).
+//! - **Errors.** [`DbError`] with a stable [`ErrorCode`]; SQLSTATEs are mapped in one place.
+//! - [`paging`]: offset pages and their envelope, sort allowlists, signed keyset cursors.
+//!   [`pool`], [`tls`]: pools and libpq-style TLS. [`warn`]: rate-limited warnings.
 
 mod connect;
 mod constraints;

@@ -1,5 +1,5 @@
-//! The PostgreSQL enums the approval and audit contracts use (data-model §1), as Rust enums with
-//! their exact labels. Bind them as text and cast in SQL (`$1::text::risk_tier`).
+//! The PostgreSQL enums of the schema (migration `0002_types.sql`) and the other closed label
+//! sets of the contracts, as Rust enums with their exact labels. Bind them as text and cast in SQL (`$1::text::risk_tier`).
 
 use crate::scalar::validation::ValidationError;
 
@@ -270,7 +270,8 @@ label_enum!(
 );
 
 label_enum!(
-    /// Why the SSRF guard decided as it did (the 18 codes of data-model §2.22).
+    /// Why the SSRF guard decided as it did: the 18 codes `ssrf_guard_decisions.reason_code` accepts
+/// (its CHECK constraint lists the same set).
     SsrfReasonCode("reason_code") {
         /// Input failed validation.
         InvalidInput = "invalid_input",

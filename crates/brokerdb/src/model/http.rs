@@ -1,4 +1,4 @@
-//! The HTTP methods a template or policy may name (spec: errors-and-validation §3).
+//! The HTTP methods a template or policy may name: `GET`, `POST`, `PUT`, `PATCH`, `DELETE`.
 
 use crate::scalar::text::trim;
 use crate::scalar::validation::{ValidationError, impl_text_newtype};

@@ -16,7 +16,9 @@
 //!   [`SessionId`]: a UUID, stored lower-case.
 //!
 //! Ids the module mints (`generate`) are a prefix plus 32 lower-case hex digits (a v4 UUID
-//! without hyphens), as data-model §0 says, and so satisfy their rule.
+//! without hyphens), and so satisfy their rule. Prefixes: tenant `t_`, user `u_`, workload `w_`,
+//! integration `int_`, policy rule `pol_`, approval `apr_`, admin identity `adm_`, access
+//! request `aar_`.
 
 use super::encoding::is_uuid;
 use crate::scalar::id::{business_id, id, rule_doc};

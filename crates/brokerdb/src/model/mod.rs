@@ -1,9 +1,9 @@
 //! Validated domain values: parse, don't validate.
 //!
-//! Each type here can only be built through a constructor that applies the exact rule of
-//! `errors-and-validation.md` §3 (trimming, normalization, character classes), so a value that
-//! exists is valid. Every failure is a [`ValidationError`] naming the spec's field, never quoting
-//! the input. Deserializing (serde) and reading from PostgreSQL (`FromSql`) apply the same rules.
+//! Each type here can only be built through a constructor that applies its exact rule
+//! (trimming, normalization, character classes; each type's doc states it), so a value that
+//! exists is valid. Every failure is a [`ValidationError`] naming the field in the snake_case of
+//! the JSON contracts, never quoting the input. Deserializing (serde) and reading from PostgreSQL (`FromSql`) apply the same rules.
 
 mod descriptor;
 mod descriptor_keys;

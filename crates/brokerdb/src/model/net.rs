@@ -1,5 +1,4 @@
-//! Network values: IP/CIDR allowlist entries and exact policy hosts
-//! (spec: errors-and-validation §3).
+//! Network values: IP/CIDR allowlist entries and exact policy hosts.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -69,7 +69,7 @@ pub struct IssueEnrollmentToken {
 ///
 /// `expires_at ≤ created_at` → `validation_error` (before any I/O; no wall-clock check).
 /// Unknown workload → `not_found`. A workload of another tenant is invisible here, so it is
-/// `not_found` too (the spec's `conflict` would tell a caller that the id exists elsewhere).
+/// `not_found` too (the original's `conflict` would tell a caller that the id exists elsewhere).
 /// Duplicate hash → `unique_violation`.
 pub async fn issue(
     exec: &mut impl TenantExec,

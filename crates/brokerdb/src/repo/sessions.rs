@@ -1,4 +1,4 @@
-//! SessionRepository (spec §6): workload sessions (bearer tokens bound to a client certificate).
+//! Workload sessions (bearer tokens bound to a client certificate).
 //!
 //! Two weaknesses of the original are fixed: re-upserting a revoked session does not reactivate
 //! it (`revoked_at` is kept), and revoking twice keeps the first revocation time.

@@ -1,4 +1,4 @@
-//! TenantRepository (spec §2). Tenants are global admin data: created and listed in the system
+//! Tenants. Tenants are global admin data: created and listed in the system
 //! scope; a tenant reads its own row in its tenant scope.
 
 use serde::Serialize;

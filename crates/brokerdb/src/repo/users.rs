@@ -1,5 +1,6 @@
-//! UserRepository (spec §3) and the users list of seed 001: offset pages with filters and an
-//! allowlisted sort, and a keyset variant for deep paging. All in the tenant scope.
+//! Human users of a tenant and their roles, and the users list: offset pages
+//! (`{items, page, pageSize, total, totalPages}`) with filters and an allowlisted sort, and a
+//! keyset variant for deep paging. All in the tenant scope.
 
 use serde::Serialize;
 use tokio_postgres::Row;

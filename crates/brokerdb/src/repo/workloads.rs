@@ -1,4 +1,6 @@
-//! WorkloadRepository (spec §4).
+//! Workloads: the services that call upstream APIs through the broker, each with a client
+//! certificate SAN URI. Tenant scope, except the two lookups made before the tenant is known
+//! (by SAN URI, and a workload's tenant), which run in the system scope.
 
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;

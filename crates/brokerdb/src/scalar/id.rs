@@ -30,7 +30,7 @@ macro_rules! id {
         pub struct $name(String);
 
         impl $name {
-            /// The spec's field name, used in validation errors.
+            /// The field name used in validation errors.
             pub const FIELD: &'static str = $field;
 
             /// Validates `s` (after trimming) and keeps the normalized value.

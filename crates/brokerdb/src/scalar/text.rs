@@ -1,4 +1,5 @@
-//! Trimmed non-empty text and the unique normalized list (spec: errors-and-validation §3).
+//! Trimmed non-empty text and the unique normalized list (trim every element; an empty or
+//! duplicate element fails; the result is sorted by byte order).
 
 use std::collections::HashSet;
 

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct ValidationError {
-    /// The offending field path in the spec's snake_case, e.g. `tenant_id` or `ip_allowlist[2]`.
+    /// The offending field path in the contracts' snake_case, e.g. `tenant_id` or
+    /// `ip_allowlist[2]`.
     pub field: Cow<'static, str>,
     /// What is wrong, in words that never quote the input.
     pub message: Cow<'static, str>,

@@ -108,8 +108,9 @@ async fn assert_outcomes(cases: Vec<(&str, &str, Outcome<'_>)>) {
     );
 }
 
-/// A pending approval of tenant `t` for the spec's worked descriptor (§1.4), expiring in ten
-/// minutes (the fixture of `repo_approvals`, copied so this module compiles on its own).
+/// A pending approval of tenant `t` for the worked descriptor of `model/descriptor_keys.rs`,
+/// expiring in ten minutes (the fixture of `repo_approvals`, copied so this module compiles on
+/// its own).
 fn approval(t: &str, id: &str) -> Result<ApprovalRequest, Error> {
     let expires_at = Timestamp::from_unix_millis(Timestamp::now().unix_millis() + 600_000)?;
     let descriptor: CanonicalRequestDescriptor = serde_json::from_value(json!({

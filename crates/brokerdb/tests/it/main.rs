@@ -1,4 +1,13 @@
-//! Integration tests of the schema and the migration runner, against real PostgreSQL.
+//! Integration tests of the `brokerdb` library against real PostgreSQL (`DATABASE_URL`, or a
+//! private cluster the testkit starts); each test gets its own freshly migrated database.
+//!
+//! - Schema and roles: `schema` (catalogue invariants), `privileges` (each role's exact
+//!   privileges), `isolation` (row-level security as the runtime role sees it), `migrations`
+//!   (the runner), `tls` (encrypted connections to a private cluster).
+//! - Data layer: `db_scope` (scopes, error mapping), `db_tx` (transactions, composition, retry).
+//! - Repositories: one `repo_*` module per repository; `cross_tenant` calls every tenant-scoped
+//!   function across tenants; `audit_chain` covers appends, sealing, checkpoints and verify.
+//! - `support`: shared fixtures.
 
 mod audit_chain;
 mod cross_tenant;

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use crate::assert_code;
 use crate::support::{Error, TestResult, count_rows, seeded, tenant};
 
-/// The spec's worked descriptor (§1.4) for tenant `t`, path group `group`.
+/// The worked descriptor of `model/descriptor_keys.rs` (for tenant `t_1`, path group
+/// `gmail_send` its hash is `2968cd…`) for tenant `t`, path group `group`.
 pub fn descriptor(t: &str, group: &str) -> Result<CanonicalRequestDescriptor, Error> {
     Ok(serde_json::from_value(json!({
         "tenant_id": t, "workload_id": "w_1", "integration_id": "int_1",
@@ -70,7 +71,7 @@ fn decision_time() -> Result<Timestamp, Error> {
 #[tokio::test]
 async fn create_stores_normalized_columns_the_descriptor_hash_and_the_snapshot() -> TestResult {
     let (test_db, db) = seeded().await?;
-    // Tenant t_1: the spec's worked descriptor, whose hash §1.4 gives.
+    // Tenant t_1: the worked descriptor, whose hash `model/descriptor_keys.rs` pins.
     test_db
         .admin()
         .await

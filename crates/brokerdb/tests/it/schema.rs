@@ -5,7 +5,7 @@ use brokerdb_testkit::database;
 
 use crate::{TestResult, db_message};
 
-/// The 24 tables of the data model (spec/data-model.md §2).
+/// The 24 tables of the data model (`crates/brokerdb/migrations/README.md` lists them).
 const SPEC_TABLES: [&str; 24] = [
     "tenants",
     "admin_signup_policy",

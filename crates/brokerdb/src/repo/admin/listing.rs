@@ -1,7 +1,7 @@
 //! Keyset listings of admin identities and access requests (newest first).
 //!
 //! Cursors are signed (HMAC, bound to the list) instead of the original's plain
-//! `base64url("<created_at>|<id>")`, which anyone could forge (spec weakness list).
+//! `base64url("<created_at>|<id>")`, which anyone could forge.
 
 use serde::Serialize;
 

@@ -1,10 +1,10 @@
-//! AdminAuthRepository (spec §13): global control-plane identities, their role and tenant
-//! bindings, access requests and the signup policy.
+//! Admin auth: global control-plane identities, their role and tenant bindings, access requests
+//! and the signup policy.
 //!
-//! Everything here is global admin data, so every function runs in the **system scope** (the
-//! runtime role has no privilege on these tables). Every function is tx-capable: given a caller's
-//! system-scope transaction it runs there, otherwise in its own. Every write appends a system
-//! audit event in the same transaction.
+//! Everything here is global admin data, so every function takes a system executor (the runtime
+//! role has no privilege on these tables): given a [`SystemTx`] it runs there, given the system
+//! scope in a transaction of its own. Every write appends a system audit event in the same
+//! transaction.
 
 pub mod access_requests;
 pub mod identities;

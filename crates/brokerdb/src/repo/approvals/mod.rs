@@ -1,5 +1,5 @@
-//! ApprovalRequestRepository (spec §11): approval requests of a tenant, deduplicated by the
-//! canonical descriptor hash (§1.4). Tenant scope throughout; writes are tx-capable.
+//! Approval requests of a tenant, deduplicated by the canonical descriptor hash
+//! ([`crate::model::CanonicalRequestDescriptor::sha256`]). Tenant scope throughout.
 //!
 //! **Dedupe.** At most one `pending` approval exists per (tenant, workload, integration,
 //! descriptor hash): the partial unique index `uq_approval_requests_pending_descriptor` enforces
@@ -7,8 +7,8 @@
 //! losing creator gets `unique_violation` **without aborting its transaction**: inside a caller's
 //! transaction it can go on to [`find_open`] and use the winner's approval.
 //!
-//! **Stale pending approvals.** The index ignores `expires_at` (the spec's "dedupe gap": a
-//! pending approval past its expiry blocked every new one forever, as nothing expired it).
+//! **Stale pending approvals.** The index ignores `expires_at` (in the original a pending
+//! approval past its expiry blocked every new one forever, as nothing expired it).
 //! [`create`] therefore first marks pending approvals of the same key whose `expires_at` has
 //! passed as `expired` (with `decided_at` = now), in the same transaction as the insert. So an
 //! expired-but-pending approval never blocks a new one, and it is never silently overwritten:
@@ -69,7 +69,7 @@ fn same_tenant(
 /// Stores `approval` (any status). Stale pending approvals of the same key are expired first
 /// (module docs). A second pending approval for the same key →
 /// `unique_violation` on `descriptor`; a duplicate id → `unique_violation` on `approval_id`; unknown tenant → `integrity_violation`.
-/// The descriptor's tenant must be the scope's. Tx-capable.
+/// The descriptor's tenant must be the scope's.
 pub async fn create(
     exec: &mut impl TenantExec,
     approval: &ApprovalRequest,
@@ -167,7 +167,7 @@ pub struct NewApproval {
 }
 
 /// The newest open approval for the descriptor: `pending` and not past `expires_at` (wall
-/// clock), or `None`. The descriptor's tenant must be the scope's. Tx-capable.
+/// clock), or `None`. The descriptor's tenant must be the scope's.
 pub async fn find_open(
     exec: &mut impl TenantExec,
     descriptor: &CanonicalRequestDescriptor,
@@ -197,7 +197,7 @@ pub async fn get_by_id(
 }
 
 /// The tenant's approvals, newest first (`created_at` desc, `approval_id` desc), optionally of
-/// one status; `limit` 1..=200 (default 100). No cursor (spec).
+/// one status; `limit` 1..=200 (default 100). No cursor: only the newest `limit` are returned.
 pub async fn list(
     exec: &mut impl TenantExec,
     status: Option<ApprovalStatus>,

@@ -25,8 +25,8 @@ pub struct Transitioned {
     pub changed: bool,
 }
 
-/// The only status `target` may be reached from (spec §11 table); `None` for `pending`, which
-/// nothing returns to.
+/// The only status `target` may be reached from (`pending → approved | denied | expired |
+/// canceled`, `approved → executed`); `None` for `pending`, which nothing returns to.
 fn source(target: ApprovalStatus) -> Option<ApprovalStatus> {
     use ApprovalStatus::*;
     match target {
@@ -45,8 +45,8 @@ fn source(target: ApprovalStatus) -> Option<ApprovalStatus> {
 /// - Missing (or another tenant's) → `not_found`; a transition outside the table →
 ///   `state_transition_invalid`, nothing written.
 ///
-/// Runs alone or in the caller's transaction (an extension of the spec: so the decision and its
-/// audit row commit together).
+/// Runs alone or in the caller's transaction (the original could not: given a transaction, the
+/// decision and its audit row commit together).
 pub async fn transition(
     exec: &mut impl TenantExec,
     approval_id: &ApprovalId,

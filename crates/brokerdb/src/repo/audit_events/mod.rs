@@ -72,7 +72,8 @@ pub struct PolicyDecisionEvent {
 }
 
 impl PolicyDecisionEvent {
-    /// The `policy_decision` audit event of spec §12.1 (the descriptor must be valid).
+    /// The `policy_decision` audit event (the descriptor must be valid), as
+    /// [`append_policy_decision`] describes it.
     pub fn to_event(&self) -> Result<AuditEvent, ValidationError> {
         let d = &self.descriptor;
         d.validate()?;
@@ -108,7 +109,7 @@ impl PolicyDecisionEvent {
     }
 }
 
-/// Appends the `policy_decision` event for `input` (spec §12.1): tenant, workload and
+/// Appends the `policy_decision` event for `input`: tenant, workload and
 /// integration from the descriptor; decision, action group and risk from the verdict; the rule
 /// as `policy` when the match names a rule type; `metadata = {reason_code, trace}`; appended
 /// with [`audit::append`].

@@ -1,4 +1,4 @@
-//! `queryAuditEvents` (spec §12.3): a tenant's events, newest first, keyset-paged.
+//! The audit query: a tenant's events, newest first, keyset-paged.
 //!
 //! The query shape is one of five fixed statements, chosen by the most selective equality
 //! filter present (workload, integration, action group, decision, or none). Each leads with the
@@ -119,7 +119,7 @@ pub(crate) fn cursor_position(
 
 /// The scope's events matching `filter`, ordered `timestamp` desc then `event_id` desc.
 ///
-/// Deviations that close the spec's weaknesses: the tenant is always the scope's (no
+/// Deviations from the original that close its weaknesses: the tenant is always the scope's (no
 /// cross-tenant query); the cursor is HMAC-signed and bound to the tenant, so a tampered,
 /// malformed or other-tenant cursor is a `validation_error`; `next_cursor` is present only when
 /// another row exists (`limit + 1` is fetched), so a full last page has none.

@@ -1,4 +1,4 @@
-//! Audit redaction profiles (spec §12.4): one per tenant, stored as a validated snapshot.
+//! Audit redaction profiles: one per tenant, stored as a validated snapshot.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! `appendSsrfGuardDecisionProjection` (spec §12.2): idempotent by `event_id`.
+//! The SSRF guard decision projection: idempotent by `event_id`.
 //!
 //! Insert-if-absent (`ON CONFLICT (event_id) DO NOTHING`) followed by a read and a compare,
 //! so a repeat never raises inside the caller's transaction (the original inserted and caught

@@ -7,8 +7,9 @@ use crate::db::{DbError, TenantExec};
 use crate::model::{IntegrationId, TemplateId, WorkloadId};
 use crate::repo::templates::Template;
 
-/// One row whatever exists: NULLs say what is missing. The template follows §7.2: a pinned
-/// version only if active (no fallback), else the highest active version.
+/// One row whatever exists: NULLs say what is missing. The template resolution rule: an
+/// integration pinned to a version gets that version only if it is active (no fallback to
+/// another), an unpinned one the highest active version.
 const LOOKUP: &str = "SELECT w.enabled, i.enabled, t.template_json::text, t.template_id, t.version
      FROM (VALUES (1)) AS one(x)
      LEFT JOIN workloads w ON w.workload_id = $1
@@ -61,7 +62,7 @@ pub struct ExecuteLookup {
     pub template_version: i32,
 }
 
-/// Gating and template for one call, in one round trip (tx-capable). Missing workload,
+/// Gating and template for one call, in one round trip. Missing workload,
 /// integration (another tenant's counts as missing) or resolvable template → `not_found`.
 /// Disabled entities are not errors: see `executable`.
 pub async fn get_template_for_execute(
@@ -129,7 +130,7 @@ pub struct TemplateBinding {
 }
 
 /// The integration's resolved template binding, or `None` when the integration is missing or
-/// its template is unresolvable (tx-capable; no workload involved).
+/// its template is unresolvable (no workload involved).
 pub async fn get_template_binding(
     exec: &mut impl TenantExec,
     integration_id: &IntegrationId,

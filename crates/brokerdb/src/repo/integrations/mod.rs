@@ -1,4 +1,4 @@
-//! IntegrationRepository (spec §7): integrations of a tenant, their secret pointer, and the
+//! Integrations of a tenant, their secret pointer, and the
 //! template resolution used on the execute path. Tenant scope throughout.
 
 mod execute;

@@ -1,4 +1,4 @@
-//! PolicyRuleRepository (spec §10): normalized policy rules of a tenant and the descriptor-scope
+//! Policy rules: normalized policy rules of a tenant and the descriptor-scope
 //! match the policy engine runs on every request. Tenant scope throughout.
 //!
 //! Matching is one statement on the partial index `idx_policy_rules_primary_scope_enabled`
@@ -23,7 +23,7 @@ const INSERT: &str = "INSERT INTO policy_rules (policy_id, tenant_id, enabled, r
        $12, $13, $14, $15, $16)";
 const BY_ID: &str = "SELECT policy_json::text FROM policy_rules WHERE policy_id = $1 AND enabled";
 const DISABLE: &str = "UPDATE policy_rules SET enabled = FALSE WHERE policy_id = $1";
-/// The descriptor-scope match (spec §10.2), public so the bench can run the same SQL in pgbench.
+/// The descriptor-scope match, public so the bench can run the same SQL in pgbench.
 /// `$1` tenant, `$2` integration, `$3` action group, `$4` method, `$5` host, `$6` workload,
 /// `$7` template, `$8` template version, `$9` the descriptor's normalized query keys (`NULL`
 /// when they do not normalize: rules that test them are then returned flagged, see below).
@@ -46,7 +46,7 @@ fn from_row(row: &Row) -> Result<PolicyRule, DbError> {
     })
 }
 
-/// Normalizes (spec §10.1) and stores a rule, enabled. `scope.tenant_id` must be the tenant of
+/// Normalizes ([`PolicyRule::normalized`]) and stores a rule, enabled. `scope.tenant_id` must be the tenant of
 /// the call (else `validation_error`: never written elsewhere); duplicate `policy_id` →
 /// `unique_violation`; unknown tenant → `integrity_violation`. Returns the normalized rule.
 pub async fn create(
@@ -119,11 +119,13 @@ pub async fn disable(exec: &mut impl TenantExec, policy_id: &PolicyId) -> Result
     }
 }
 
-/// The enabled rules matching a descriptor (spec §10.2), most specific first, ties by
-/// `policy_id` (byte order). The descriptor's tenant must be the tenant of the call (else
-/// `validation_error`). Query keys that do not normalize (blank or duplicate) fail with
-/// `validation_error` only when a candidate rule tests query keys, as the spec says.
-/// Tx-capable; one round trip.
+/// The enabled rules matching a descriptor, most specific first, ties by `policy_id` (byte
+/// order). A rule matches when its integration, action group (the descriptor's matched path
+/// group), method and host equal the descriptor's, and each narrowing key it sets (workload,
+/// template, template version, query keys as an exact set) does too. The descriptor's tenant
+/// must be the tenant of the call (else `validation_error`). Query keys that do not normalize
+/// (blank or duplicate) fail with `validation_error` only when a candidate rule tests query keys.
+/// One round trip.
 pub async fn list_for_descriptor(
     exec: &mut impl TenantExec,
     descriptor: &CanonicalRequestDescriptor,

@@ -1,4 +1,4 @@
-//! Per-tenant crypto verification defaults (spec §8.4). A tenant without a row gets the
+//! Per-tenant crypto verification defaults. A tenant without a row gets the
 //! fail-closed defaults: temporal validity required, zero clock skew.
 
 use serde::{Deserialize, Serialize};

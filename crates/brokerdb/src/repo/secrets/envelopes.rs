@@ -1,4 +1,4 @@
-//! Secret envelopes (spec §8.1): encrypted secret material, one immutable row per version, with
+//! Secret envelopes: encrypted secret material, one immutable row per version, with
 //! the secret's `active_version` pointing at one of them.
 //!
 //! Versions are dense per `secret_ref`: a writer takes a transaction-scoped advisory lock on the
@@ -93,8 +93,10 @@ impl std::fmt::Debug for SecretEnvelope {
 }
 
 impl SecretEnvelope {
-    /// Checks the envelope rules (data-model §4.9) and the decoded-size bounds; the base64
-    /// fields are trimmed. Errors never quote the values.
+    /// Checks the envelope rules (a valid `key_id`, `content_encryption_alg` `A256GCM`, the
+    /// other fields non-empty, canonical base64 for the wrapped key, ciphertext and AAD) and the
+    /// decoded-size bounds (`MAX_*_BYTES` in [`crate::model`]); the base64 fields are trimmed.
+    /// Errors never quote the values.
     pub fn validated(&self) -> Result<Self, ValidationError> {
         let key_id = Kid::parse(&self.key_id)
             .map_err(|e| e.with_field("envelope.key_id"))?
@@ -206,10 +208,11 @@ fn positive_version(version: i32) -> Result<i32, ValidationError> {
     }
 }
 
-/// Writes the next version of a secret and makes it active, atomically, in its own transaction
-/// (creating the secret on its first version). An existing secret with another integration or
-/// type, or a `secret_ref` taken by another tenant → `conflict`; unknown integration →
-/// `integrity_violation`. Concurrent writers each get the next version: no gap, no duplicate.
+/// Writes the next version of a secret and makes it active, atomically (in a transaction of its
+/// own on the scope, in the caller's on a [`crate::db::TenantTx`]), creating the secret on its
+/// first version. An existing secret with another integration or type, or a `secret_ref` taken
+/// by another tenant → `conflict`; unknown integration → `integrity_violation`. Concurrent
+/// writers each get the next version: no gap, no duplicate.
 pub async fn create_version(
     exec: &mut impl TenantExec,
     input: &NewSecretVersion,
@@ -282,7 +285,7 @@ pub async fn create_version(
 }
 
 /// `secret_ref` is globally unique: invisible to this tenant's RLS view means another tenant
-/// holds it, which the spec reports as a conflict (nothing is revealed about that tenant).
+/// holds it, which is reported as a conflict (nothing is revealed about that tenant).
 fn taken_by_another_tenant(err: DbError) -> DbError {
     match err {
         DbError::UniqueViolation { ref field } if field == "secret_ref" => DbError::Conflict {

@@ -1,4 +1,4 @@
-//! The published verification keyset and its caller-supplied ETag (spec §8.3), global (system
+//! The published verification keyset and its caller-supplied ETag, global (system
 //! scope). The keyset is named `manifest_signing`; the module stores the ETag it is given and
 //! never computes it.
 

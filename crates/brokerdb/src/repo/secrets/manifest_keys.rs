@@ -1,4 +1,4 @@
-//! Manifest signing keys (spec §8.2): global records in the system scope, with the lifecycle
+//! Manifest signing keys: global records in the system scope, with the lifecycle
 //! `retired ⇄ active`, either → `revoked` (terminal). At most one key is active: the partial
 //! unique index `uq_manifest_signing_keys_single_active` enforces it, so two concurrent
 //! activations of different keys leave exactly one active and the other gets `unique_violation`.
@@ -77,7 +77,7 @@ pub enum KeyUse {
     Sig,
 }
 
-/// One key of `ManifestKeys` (a public JWK, data-model §4.7); strict when deserialized, and
+/// One key of `ManifestKeys` (a public JWK); strict when deserialized, and
 /// every value a Rust caller can build is valid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -135,7 +135,7 @@ pub struct NewManifestSigningKey {
     pub kid: Kid,
     /// Algorithm.
     pub alg: ManifestKeyAlg,
-    /// Public half as published (not cross-checked with `kid`/`alg`, as in the spec).
+    /// Public half as published (not cross-checked with `kid`/`alg`, as in the original).
     pub public_jwk: ManifestKey,
     /// Where the private half lives (never the key itself).
     pub private_key_ref: NonEmptyString,

@@ -1,4 +1,4 @@
-//! TemplateRepository (spec §9): immutable template versions of a tenant, and the
+//! Templates: immutable template versions of a tenant, and the
 //! template-invalidation outbox write. Tenant scope throughout.
 //!
 //! Publishing takes a transaction-scoped advisory lock on `(tenant, template_id)` before reading
@@ -102,7 +102,7 @@ pub async fn create_version(
         .await
 }
 
-/// An active version, or `None` (missing or disabled). Tx-capable.
+/// An active version, or `None` (missing or disabled).
 pub async fn get_version(
     exec: &mut impl TenantExec,
     template_id: &TemplateId,
@@ -124,7 +124,7 @@ pub async fn get_latest(
         .await
 }
 
-/// Every version, active and disabled, by version ascending. Tx-capable.
+/// Every version, active and disabled, by version ascending.
 pub async fn list_versions(
     exec: &mut impl TenantExec,
     template_id: &TemplateId,

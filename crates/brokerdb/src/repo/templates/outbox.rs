@@ -28,7 +28,7 @@ pub struct TemplateInvalidationSignal {
 /// Records a signal once: keyed by `(tenant, template_id, version, instant of updated_at)`; a
 /// repeat changes nothing. The stored payload must describe the same signal (the instant may be
 /// spelled with another offset), else `conflict`. Unknown tenant → `integrity_violation`.
-/// Tx-capable: insert-if-absent then compare, so it never aborts a caller's transaction.
+/// Insert-if-absent then compare, so it never aborts a caller's transaction.
 pub async fn persist_invalidation_outbox(
     exec: &mut impl TenantExec,
     signal: &TemplateInvalidationSignal,
