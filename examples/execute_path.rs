@@ -23,7 +23,8 @@ use brokerdb::repo::templates::{self, Template};
 use brokerdb::repo::{tenants, workloads};
 use brokerdb_examples::{Error, RedisScratch};
 use brokerdb_redis::forwarder::{
-    ForwarderOptions, ForwarderScope, ForwarderStore, IdempotencyConflict, IdempotencyCreate,
+    ForwarderCall, ForwarderOptions, ForwarderScope, ForwarderStore, IdempotencyConflict,
+    IdempotencyCreate,
 };
 use brokerdb_redis::policy::{PolicyRateLimitStore, RateLimitRule};
 use brokerdb_redis::{ConnSettings, RedisConn};
@@ -199,13 +200,13 @@ async fn execute_path(url: &str, redis: &RedisScratch) -> Result<(), Error> {
 
         // 6. Idempotency (Redis): the first request with a key creates an in_progress record and
         //    goes upstream; a repeat finds the record and gets the stored outcome instead.
-        let fw_scope = ForwarderScope::new(
-            caller.tenant_id.as_str(),
-            caller.workload_id.as_str(),
-            integration.integration_id.as_str(),
-            &descriptor.matched_path_group_id,
+        let fw_scope = ForwarderScope::new(&ForwarderCall {
+            tenant_id: caller.tenant_id.as_str(),
+            workload_id: caller.workload_id.as_str(),
+            integration_id: integration.integration_id.as_str(),
+            action_group: &descriptor.matched_path_group_id,
             idempotency_key,
-        )?;
+        })?;
         let correlation_id = format!("corr-{n}");
         let expires_at = Timestamp::now()
             .checked_add(Duration::from_secs(600))
