@@ -180,10 +180,7 @@ async fn execute_path(url: &str, redis: &RedisScratch) -> Result<(), Error> {
                 caller.workload_id,
                 rule.policy_id.as_deref().unwrap_or_default()
             );
-            let limit = RateLimitRule {
-                rule_type: rule.rule_type,
-                rate_limit: rule.rate_limit,
-            };
+            let limit = RateLimitRule::from(rule);
             let decision = rate_limits
                 .check_and_consume(&key, &limit, Timestamp::now())
                 .await?;

@@ -2,6 +2,7 @@
 //! caller-supplied key.
 
 use brokerdb::model::Timestamp;
+use brokerdb::repo::policy_rules::PolicyRule;
 pub use brokerdb::repo::policy_rules::RateLimit;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,16 @@ pub struct RateLimitRule {
     /// Must be present.
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,
+}
+
+impl From<&PolicyRule> for RateLimitRule {
+    /// The rule as the repository returns it: no copying of fields by hand between the two crates.
+    fn from(rule: &PolicyRule) -> Self {
+        Self {
+            rule_type: rule.rule_type,
+            rate_limit: rule.rate_limit,
+        }
+    }
 }
 
 impl RateLimitRule {
