@@ -1,7 +1,7 @@
 //! `brokerdb audit …`: seal the audit chains, sign checkpoints of their heads, and verify them.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,12 +11,98 @@ use brokerdb::audit::{
 };
 use brokerdb::db::{CursorKey, Db, DbSettings};
 use brokerdb::model::TenantId;
+use clap::{Args, Subcommand};
 
-use crate::cli::{
-    AuditAction, AuditArgs, AuditCheckpointArgs, AuditKeygenArgs, AuditSealArgs, AuditVerifyArgs,
-    ConnectionArgs,
-};
+use crate::cli::ConnectionArgs;
 use crate::services::{Postgres, check_pool, pool};
+
+/// Options of `brokerdb audit`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: AuditAction,
+}
+
+/// Subcommands of `brokerdb audit`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditAction {
+    /// Walk the audit chains (every tenant's and the system events', or one tenant's) as the
+    /// system role, recomputing every link in Rust. Prints one line per chain; for a broken
+    /// chain, the first problem with its position and event id. Exits 0 when every chain is
+    /// intact and 1 otherwise: a row edited or deleted, a seal deleted or rewritten, a row left
+    /// unsealed beyond the maximum merge delay, or (with --checkpoints) a chain that no longer
+    /// extends a signed checkpoint (rewound, or rewritten and re-hashed by an administrator).
+    Verify(AuditVerifyArgs),
+    /// Sign the current head of every chain and write the checkpoints outside the database
+    /// (a new file in --out, or stdout with --out -). Verify against them later with
+    /// `audit verify --checkpoints`.
+    Checkpoint(AuditCheckpointArgs),
+    /// Create a new Ed25519 checkpoint signing key in FILE (mode 0600, never overwritten) and
+    /// print its public key, which `audit verify --public-key` takes.
+    Keygen(AuditKeygenArgs),
+    /// Seal every queued audit row now (what `serve` does continuously), then print how many.
+    Seal(AuditSealArgs),
+}
+
+/// Options of `brokerdb audit verify`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditVerifyArgs {
+    /// Verify only this tenant's chain (default: every tenant and the system chain).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// A checkpoint file, or a directory of them (`*.jsonl`), that every chain must extend.
+    /// Every checkpoint's signature must verify with --public-key.
+    #[arg(long, env = "AUDIT_CHECKPOINTS", requires = "public_key")]
+    pub checkpoints: Option<PathBuf>,
+    /// The checkpoint public key: 64 hex digits, as `audit keygen` prints it.
+    #[arg(long, env = "AUDIT_CHECKPOINT_PUBLIC_KEY")]
+    pub public_key: Option<String>,
+    /// How long a row may wait for its seal before verify counts it as a failure, e.g. `1s`,
+    /// `500ms`.
+    #[arg(long, env = "AUDIT_MAX_MERGE_DELAY", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub max_merge_delay: std::time::Duration,
+    /// Where PostgreSQL is.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Options of `brokerdb audit checkpoint`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditCheckpointArgs {
+    /// The signing key file (64 hex digits, mode 0600), as `audit keygen` writes it.
+    #[arg(long, env = "AUDIT_CHECKPOINT_KEY_FILE")]
+    pub key: PathBuf,
+    /// Directory to write the checkpoint file into (created if missing), or `-` for stdout.
+    #[arg(long, env = "AUDIT_CHECKPOINT_DIR")]
+    pub out: PathBuf,
+    /// Seal queued rows first, so the checkpoint covers everything committed so far.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub seal_first: bool,
+    /// Where PostgreSQL is.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Options of `brokerdb audit keygen`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditKeygenArgs {
+    /// The key file to create; keep it outside the database's host if you can.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Options of `brokerdb audit seal`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditSealArgs {
+    /// Queue entries sealed per transaction.
+    #[arg(long, default_value_t = brokerdb::audit::DEFAULT_BATCH,
+          value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub batch: i64,
+    /// Where PostgreSQL is.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
 
 /// Runs an `audit` subcommand.
 pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {

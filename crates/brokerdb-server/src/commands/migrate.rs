@@ -5,10 +5,30 @@ use std::process::ExitCode;
 use anyhow::Context;
 use brokerdb::migrate::{self, MigrationState};
 use brokerdb_embedded::{EmbeddedPostgres, PostgresOptions};
+use clap::{Args, Subcommand};
 
-use crate::cli::{MigrateAction, MigrateArgs};
+use crate::cli::ConnectionArgs;
 use crate::config::parse_postgres_url;
 use crate::services::{EMBEDDED_DATABASE, connect, create_database_if_missing};
+
+/// Options of `brokerdb migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// `status` lists applied and pending migrations without changing anything.
+    #[command(subcommand)]
+    pub action: Option<MigrateAction>,
+    /// Where PostgreSQL is.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Subcommands of `brokerdb migrate`.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// List every migration with its state (applied, pending, changed, unknown); exits 1 when an
+    /// applied migration has changed.
+    Status,
+}
 
 /// Applies pending migrations (or lists their state) on DATABASE_URL, or on the embedded
 /// cluster under `--data-dir` when no URL is given.

@@ -2,19 +2,145 @@
 
 use anyhow::Context;
 use brokerdb::audit::{self, CheckpointSigner, SealerSettings};
+use clap::Args;
 
 use crate::app::{AppState, Application};
 use crate::checkpoints::{self, CheckpointClock};
-use crate::cli::ServeArgs;
+use crate::cli::{ConnectionArgs, RedisUrlArgs};
 use crate::services::{Postgres, Redis, check_pool, pool};
+
+/// Options of `brokerdb serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where PostgreSQL is.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Where Redis is.
+    #[command(flatten)]
+    pub redis: RedisUrlArgs,
+    /// Address the HTTP service listens on.
+    #[arg(long, env = "BROKERDB_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Maximum connections in each PostgreSQL pool (runtime and system).
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub pool_size: u16,
+    /// Data-layer tunables.
+    #[command(flatten)]
+    pub data: DataLayerArgs,
+    /// Redis adapter tunables.
+    #[command(flatten)]
+    pub redis_adapters: RedisAdapterArgs,
+    /// Audit sealing and checkpoints.
+    #[command(flatten)]
+    pub audit: AuditServiceArgs,
+}
+
+/// How `serve` seals the audit chains and checkpoints them.
+#[derive(Debug, Clone, Args)]
+pub struct AuditServiceArgs {
+    /// The bound between an audit append and its seal (exported as
+    /// brokerdb_audit_max_merge_delay_seconds; `audit verify` holds rows to it).
+    #[arg(long, env = "AUDIT_MAX_MERGE_DELAY", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub audit_max_merge_delay: std::time::Duration,
+    /// Pause of the sealer between rounds when the queue is drained.
+    #[arg(long, env = "AUDIT_SEAL_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub audit_seal_interval: std::time::Duration,
+    /// Signing key file for periodic checkpoints (with AUDIT_CHECKPOINT_DIR; none when unset).
+    #[arg(
+        long,
+        env = "AUDIT_CHECKPOINT_KEY_FILE",
+        requires = "audit_checkpoint_dir"
+    )]
+    pub audit_checkpoint_key_file: Option<std::path::PathBuf>,
+    /// Directory the service writes a checkpoint file into every AUDIT_CHECKPOINT_INTERVAL.
+    #[arg(
+        long,
+        env = "AUDIT_CHECKPOINT_DIR",
+        requires = "audit_checkpoint_key_file"
+    )]
+    pub audit_checkpoint_dir: Option<std::path::PathBuf>,
+    /// How often the service writes checkpoints (brokerdb_audit_checkpoint_age_seconds shows the
+    /// age of the last one).
+    #[arg(long, env = "AUDIT_CHECKPOINT_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub audit_checkpoint_interval: std::time::Duration,
+}
+
+/// Tunables of the Redis adapters.
+#[derive(Debug, Clone, Args)]
+pub struct RedisAdapterArgs {
+    /// Bound of every Redis adapter call, in milliseconds, reconnect waits included. When it
+    /// expires the call fails with `unavailable`: cache reads fall back to PostgreSQL, security
+    /// state (rate limits, locks, idempotency, replay, enrollment) refuses.
+    #[arg(long, env = "REDIS_COMMAND_TIMEOUT_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub redis_command_timeout_ms: u64,
+    /// Multiplexed Redis connections the adapters share, used round-robin.
+    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub redis_pool_size: u16,
+}
+
+impl RedisAdapterArgs {
+    /// The connection settings these flags describe.
+    pub fn settings(&self) -> brokerdb_redis::ConnSettings {
+        brokerdb_redis::ConnSettings {
+            command_timeout: std::time::Duration::from_millis(self.redis_command_timeout_ms),
+            pool_size: usize::from(self.redis_pool_size),
+        }
+    }
+}
+
+/// Tunables of the data layer.
+#[derive(Debug, Clone, Args)]
+pub struct DataLayerArgs {
+    /// Repository operations slower than this many milliseconds count in
+    /// brokerdb_slow_ops_total and log a (rate-limited) warning.
+    #[arg(long, env = "SLOW_QUERY_MS", default_value_t = 300)]
+    pub slow_query_ms: u64,
+    /// Log every SQL statement with its duration (never its parameter values).
+    #[arg(long, env = "DB_TRACE", default_value = "false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub db_trace: bool,
+    /// 64 hex characters (32 bytes) signing keyset cursors; give every instance the same one.
+    /// Without it a random key is used and cursors do not survive a restart.
+    #[arg(long, env = "BROKERDB_CURSOR_SECRET", hide_env_values = true)]
+    pub cursor_secret: Option<String>,
+}
+
+impl DataLayerArgs {
+    /// The data-layer settings these flags describe.
+    pub fn settings(&self) -> brokerdb::db::DbSettings {
+        brokerdb::db::DbSettings {
+            slow_threshold: std::time::Duration::from_millis(self.slow_query_ms),
+            trace_statements: self.db_trace,
+        }
+    }
+
+    /// The cursor key, or a clear error naming the variable (never echoing it).
+    pub fn cursor_key(&self) -> anyhow::Result<brokerdb::db::CursorKey> {
+        let Some(secret) = self.cursor_secret.as_deref() else {
+            tracing::warn!(
+                "BROKERDB_CURSOR_SECRET is not set: using a random cursor key (cursors end with this process)"
+            );
+            return Ok(brokerdb::db::CursorKey::random());
+        };
+        let bytes: [u8; 32] = hex::decode(secret.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                anyhow::anyhow!("BROKERDB_CURSOR_SECRET must be 64 hex characters (32 bytes)")
+            })?;
+        Ok(brokerdb::db::CursorKey::from_bytes(bytes))
+    }
+}
 
 /// Starts (or connects to) PostgreSQL and Redis, checks both, binds, and serves until Ctrl-C or
 /// SIGTERM; embedded servers are stopped after the last request finishes.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let redis_url = args.redis_url.as_deref().filter(|u| !u.is_empty());
+    let redis_url = args.redis.redis_url.as_deref().filter(|u| !u.is_empty());
     // Check what needs no server first, so bad configuration fails fast.
     if let Some(url) = redis_url {
-        crate::services::redis_client(url, args.redis_ca_file.as_deref())?;
+        crate::services::redis_client(url, args.redis.redis_ca_file.as_deref())?;
     }
     let cursor_key = args.data.cursor_key()?;
     let signer = args
@@ -27,7 +153,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let postgres = Postgres::start(&args.connection).await?;
     let redis = Redis::start(
         redis_url,
-        args.redis_ca_file.as_deref(),
+        args.redis.redis_ca_file.as_deref(),
         &args.connection.data_dir,
     )
     .await?;
@@ -36,8 +162,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     check_pool(&runtime, &postgres.targets.runtime).await?;
     check_pool(&system, &postgres.targets.system).await?;
     let manager = redis.connect().await?;
-    let adapters = brokerdb_redis::RedisConn::standalone(redis.client()?, args.redis.settings())
-        .map_err(|e| anyhow::anyhow!("cannot set up the Redis adapters: {e}"))?;
+    let adapters =
+        brokerdb_redis::RedisConn::standalone(redis.client()?, args.redis_adapters.settings())
+            .map_err(|e| anyhow::anyhow!("cannot set up the Redis adapters: {e}"))?;
     let mut state = AppState::new(runtime, system, manager, args.data.settings(), cursor_key)
         .await
         .map_err(crate::config::explain_connect_error)?

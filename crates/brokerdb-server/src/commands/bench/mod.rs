@@ -17,11 +17,57 @@ use anyhow::Context;
 use brokerdb::conninfo;
 use brokerdb::db::{CursorKey, Db, DbSettings, pool};
 use brokerdb_embedded::{EmbeddedPostgres, PostgresOptions};
+use clap::Args;
 
-use crate::cli::BenchArgs;
+use crate::cli::{ConnectionArgs, RedisUrlArgs};
 use crate::services::{connect, create_database_if_missing};
 use stats::Measurement;
 use workload::{BENCH_DATABASE, OPERATIONS};
+
+/// Options of `brokerdb bench`.
+#[derive(Debug, Clone, Args)]
+#[command(mut_arg("redis_url", |a| a.help(
+    "Redis URL for the Redis rows, e.g. redis://127.0.0.1:6379. Without it a private \
+     redis-server is started. Keys go under a random `brokerdb-bench:` prefix and expire"
+)))]
+pub struct BenchArgs {
+    /// Where PostgreSQL is (DATABASE_URL must be a superuser; without it the embedded cluster).
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Users seeded per tenant.
+    #[arg(long, env = "BENCH_USERS", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub users: u32,
+    /// Seconds per measurement.
+    #[arg(long, env = "BENCH_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub seconds: u64,
+    /// Concurrent callers to measure, comma-separated.
+    #[arg(long, env = "BENCH_CONCURRENCY", value_delimiter = ',', default_value = "1,16",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Vec<u16>,
+    /// Measure only some rows, comma-separated words: `postgres` or `redis` selects a store,
+    /// any other word the rows whose name contains it (e.g. `policy,execute`, `rate-limit`).
+    /// All rows when absent.
+    #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Where Redis is.
+    #[command(flatten)]
+    pub redis: RedisUrlArgs,
+    /// Redis adapter pool sizes to measure (multiplexed connections), comma-separated.
+    #[arg(long, env = "BENCH_REDIS_POOLS", value_delimiter = ',', default_value = "1,4",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub redis_pools: Vec<u16>,
+}
+
+impl BenchArgs {
+    /// Whether `--only` selects the row `name` of `store` (`postgres` or `redis`).
+    pub fn selects(&self, store: &str, name: &str) -> bool {
+        self.only.is_empty()
+            || self
+                .only
+                .iter()
+                .any(|w| w == store || name.contains(w.as_str()))
+    }
+}
 
 /// Runs every selected operation at every concurrency and prints one table (plus the exact
 /// redis-benchmark command lines and the adapters' ratio to redis-benchmark).
