@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{audit, bench, migrate, serve};
+use crate::config::SecretString;
 
 /// brokerdb — persistence layer and data service of a multi-tenant API credential broker.
 #[derive(Debug, Parser)]
@@ -38,24 +39,27 @@ pub struct ConnectionArgs {
     /// Admin PostgreSQL URL (owner or superuser), e.g. postgres://postgres@127.0.0.1:5432/brokerdb.
     /// The runtime and system roles connect to the same server and database under their own
     /// names unless DATABASE_RUNTIME_URL / DATABASE_SYSTEM_URL are given.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
-    pub database_url: Option<String>,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true,
+          value_parser = crate::config::secret)]
+    pub database_url: Option<SecretString>,
     /// PostgreSQL URL for the runtime role (brokerdb_app); needed when roles use passwords.
     #[arg(
         long,
         env = "DATABASE_RUNTIME_URL",
         hide_env_values = true,
-        global = true
+        global = true,
+        value_parser = crate::config::secret
     )]
-    pub database_runtime_url: Option<String>,
+    pub database_runtime_url: Option<SecretString>,
     /// PostgreSQL URL for the system role (brokerdb_system); needed when roles use passwords.
     #[arg(
         long,
         env = "DATABASE_SYSTEM_URL",
         hide_env_values = true,
-        global = true
+        global = true,
+        value_parser = crate::config::secret
     )]
-    pub database_system_url: Option<String>,
+    pub database_system_url: Option<SecretString>,
     /// Directory of the private (embedded) servers, used when no URL is given.
     #[arg(
         long,
@@ -72,8 +76,8 @@ pub struct ConnectionArgs {
 pub struct RedisUrlArgs {
     /// Redis URL, e.g. redis://127.0.0.1:6379 or rediss://cache.internal:6380 (TLS). Without it
     /// a private redis-server is started.
-    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = crate::config::secret)]
+    pub redis_url: Option<SecretString>,
     /// PEM file of the CA certificates that sign a rediss:// server's certificate (default: the
     /// system roots).
     #[arg(long, env = "REDIS_CA_FILE")]
@@ -88,5 +92,57 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    const CURSOR_SECRET: &str = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";
+
+    /// A command line with every PostgreSQL URL carrying a password (and, with `redis`, the
+    /// Redis URL) as flags: flags win over the environment, so the test process's does not matter.
+    fn with_secrets(command: &[&str], redis: bool) -> Vec<String> {
+        let mut args = vec!["brokerdb".to_owned()];
+        args.extend(command.iter().map(|s| (*s).to_owned()));
+        let mut flags = vec![
+            (
+                "--database-url",
+                "postgres://admin:s3cret-admin@db.internal/brokerdb",
+            ),
+            (
+                "--database-runtime-url",
+                "postgres://brokerdb_app:s3cret-app@db.internal/brokerdb",
+            ),
+            (
+                "--database-system-url",
+                "postgres://brokerdb_system:s3cret-sys@db.internal/brokerdb",
+            ),
+        ];
+        if redis {
+            flags.push((
+                "--redis-url",
+                "rediss://default:s3cret-redis@cache.internal:6380",
+            ));
+        }
+        for (flag, value) in flags {
+            args.extend([flag.to_owned(), value.to_owned()]);
+        }
+        args
+    }
+
+    #[test]
+    fn debug_of_a_parsed_command_line_never_shows_a_secret() -> Result<(), clap::Error> {
+        let mut serve = with_secrets(&["serve"], true);
+        serve.extend(["--cursor-secret".to_owned(), CURSOR_SECRET.to_owned()]);
+        for argv in [
+            serve,
+            with_secrets(&["bench"], true),
+            with_secrets(&["migrate", "status"], false),
+            with_secrets(&["audit", "seal"], false),
+        ] {
+            let shown = format!("{:?}", Cli::try_parse_from(&argv)?);
+            for hidden in ["s3cret", "5ec7e", "db.internal", "cache.internal"] {
+                assert!(!shown.contains(hidden), "{hidden} in {shown}");
+            }
+            assert!(shown.contains("REDACTED"), "{shown}");
+        }
+        Ok(())
     }
 }

@@ -6,6 +6,16 @@ use brokerdb::roles;
 
 use crate::cli::ConnectionArgs;
 
+pub use secrecy::{ExposeSecret, SecretString};
+
+/// Reads a flag or variable that holds a secret (a URL that may carry a password, a key) into a
+/// [`SecretString`]: its `Debug` shows `[REDACTED]`, it has no `Display`, and its memory is
+/// zeroed on drop. The value is only reached through [`ExposeSecret::expose_secret`], where it
+/// is parsed. (clap's value parser; never fails, so clap never quotes it in an error.)
+pub fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
+}
+
 /// A refused `Db::from_pools` as the user should read it: a pool whose role is unsafe names the
 /// variables that set the roles' URLs; a pool that cannot connect keeps its cause.
 pub fn explain_connect_error(err: brokerdb::db::ConnectError) -> anyhow::Error {
@@ -40,18 +50,18 @@ impl DatabaseTargets {
     pub fn from_args(args: &ConnectionArgs) -> anyhow::Result<Option<Self>> {
         let admin = args
             .database_url
-            .as_deref()
-            .map(|u| parse_postgres_url("DATABASE_URL", u))
+            .as_ref()
+            .map(|u| parse_postgres_url("DATABASE_URL", u.expose_secret()))
             .transpose()?;
         let runtime = args
             .database_runtime_url
-            .as_deref()
-            .map(|u| parse_postgres_url("DATABASE_RUNTIME_URL", u))
+            .as_ref()
+            .map(|u| parse_postgres_url("DATABASE_RUNTIME_URL", u.expose_secret()))
             .transpose()?;
         let system = args
             .database_system_url
-            .as_deref()
-            .map(|u| parse_postgres_url("DATABASE_SYSTEM_URL", u))
+            .as_ref()
+            .map(|u| parse_postgres_url("DATABASE_SYSTEM_URL", u.expose_secret()))
             .transpose()?;
         if admin.is_none() && runtime.is_none() && system.is_none() {
             return Ok(None);
@@ -85,9 +95,9 @@ mod tests {
 
     fn args(db: Option<&str>, runtime: Option<&str>, system: Option<&str>) -> ConnectionArgs {
         ConnectionArgs {
-            database_url: db.map(str::to_owned),
-            database_runtime_url: runtime.map(str::to_owned),
-            database_system_url: system.map(str::to_owned),
+            database_url: db.map(SecretString::from),
+            database_runtime_url: runtime.map(SecretString::from),
+            database_system_url: system.map(SecretString::from),
             data_dir: PathBuf::from(".brokerdb"),
         }
     }

@@ -8,7 +8,7 @@ use brokerdb_embedded::{EmbeddedPostgres, PostgresOptions};
 use clap::{Args, Subcommand};
 
 use crate::cli::ConnectionArgs;
-use crate::config::parse_postgres_url;
+use crate::config::{ExposeSecret, parse_postgres_url};
 use crate::services::{EMBEDDED_DATABASE, connect, create_database_if_missing};
 
 /// Options of `brokerdb migrate`.
@@ -33,7 +33,12 @@ pub enum MigrateAction {
 /// Applies pending migrations (or lists their state) on DATABASE_URL, or on the embedded
 /// cluster under `--data-dir` when no URL is given.
 pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
-    let (cfg, _embedded) = match args.connection.database_url.as_deref() {
+    let (cfg, _embedded) = match args
+        .connection
+        .database_url
+        .as_ref()
+        .map(|u| u.expose_secret())
+    {
         Some(url) => (parse_postgres_url("DATABASE_URL", url)?, None),
         None => {
             let opts = PostgresOptions::new(&args.connection.data_dir, std::env::var_os("PATH"));

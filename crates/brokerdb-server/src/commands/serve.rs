@@ -7,6 +7,7 @@ use clap::Args;
 use crate::app::{AppState, Application};
 use crate::checkpoints::{self, CheckpointClock};
 use crate::cli::{ConnectionArgs, RedisUrlArgs};
+use crate::config::{ExposeSecret, SecretString};
 use crate::services::{Postgres, Redis, check_pool, pool};
 
 /// Options of `brokerdb serve`.
@@ -103,8 +104,9 @@ pub struct DataLayerArgs {
     pub db_trace: bool,
     /// 64 hex characters (32 bytes) signing keyset cursors; give every instance the same one.
     /// Without it a random key is used and cursors do not survive a restart.
-    #[arg(long, env = "BROKERDB_CURSOR_SECRET", hide_env_values = true)]
-    pub cursor_secret: Option<String>,
+    #[arg(long, env = "BROKERDB_CURSOR_SECRET", hide_env_values = true,
+          value_parser = crate::config::secret)]
+    pub cursor_secret: Option<SecretString>,
 }
 
 impl DataLayerArgs {
@@ -118,7 +120,7 @@ impl DataLayerArgs {
 
     /// The cursor key, or a clear error naming the variable (never echoing it).
     pub fn cursor_key(&self) -> anyhow::Result<brokerdb::db::CursorKey> {
-        let Some(secret) = self.cursor_secret.as_deref() else {
+        let Some(secret) = self.cursor_secret.as_ref().map(|s| s.expose_secret()) else {
             tracing::warn!(
                 "BROKERDB_CURSOR_SECRET is not set: using a random cursor key (cursors end with this process)"
             );
@@ -137,7 +139,12 @@ impl DataLayerArgs {
 /// Starts (or connects to) PostgreSQL and Redis, checks both, binds, and serves until Ctrl-C or
 /// SIGTERM; embedded servers are stopped after the last request finishes.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let redis_url = args.redis.redis_url.as_deref().filter(|u| !u.is_empty());
+    let redis_url = args
+        .redis
+        .redis_url
+        .as_ref()
+        .map(|u| u.expose_secret())
+        .filter(|u| !u.is_empty());
     // Check what needs no server first, so bad configuration fails fast.
     if let Some(url) = redis_url {
         crate::services::redis_client(url, args.redis.redis_ca_file.as_deref())?;

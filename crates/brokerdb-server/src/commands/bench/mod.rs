@@ -20,6 +20,7 @@ use brokerdb_embedded::{EmbeddedPostgres, PostgresOptions};
 use clap::Args;
 
 use crate::cli::{ConnectionArgs, RedisUrlArgs};
+use crate::config::ExposeSecret;
 use crate::services::{connect, create_database_if_missing};
 use stats::Measurement;
 use workload::{BENCH_DATABASE, OPERATIONS};
@@ -101,7 +102,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 
 /// Seeds the bench database and measures the PostgreSQL operations.
 async fn postgres(args: &BenchArgs) -> anyhow::Result<Vec<Measurement>> {
-    let (server, _embedded) = match args.connection.database_url.as_deref() {
+    let (server, _embedded) = match args
+        .connection
+        .database_url
+        .as_ref()
+        .map(|u| u.expose_secret())
+    {
         Some(url) => (
             crate::config::parse_postgres_url("DATABASE_URL", url)?,
             None,

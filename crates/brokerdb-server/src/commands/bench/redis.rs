@@ -13,11 +13,18 @@ use super::redis_benchmark::{self, Target};
 use super::redis_ops::{self, RedisOp};
 use super::stats::Measurement;
 use super::timed;
+use crate::config::ExposeSecret;
 
 /// Measures every Redis operation; returns the rows and the redis-benchmark command lines.
 pub async fn measure_all(args: &BenchArgs) -> anyhow::Result<(Vec<Measurement>, Vec<String>)> {
     let _embedded;
-    let (url, ca_file) = match args.redis.redis_url.as_deref().filter(|u| !u.is_empty()) {
+    let (url, ca_file) = match args
+        .redis
+        .redis_url
+        .as_ref()
+        .map(|u| u.expose_secret())
+        .filter(|u| !u.is_empty())
+    {
         Some(url) => (url.to_owned(), args.redis.redis_ca_file.as_deref()),
         None => {
             let opts = RedisOptions::new(&args.connection.data_dir, std::env::var_os("PATH"));
