@@ -5,6 +5,7 @@ use axum::http::{Request, StatusCode};
 use brokerdb::db::{CursorKey, DbSettings};
 use brokerdb_embedded::{EmbeddedRedis, RedisOptions};
 use brokerdb_server::app::{AppState, router};
+use brokerdb_server::config::RedisEndpoint;
 use brokerdb_server::services::{Redis, pool};
 use brokerdb_testkit::{TestDatabase, database, empty_database, redis};
 use http_body_util::BodyExt;
@@ -26,8 +27,7 @@ async fn state_with_ca(
         pool(&db.runtime_config(), 2)?,
         pool(&db.system_config(), 2)?,
         Redis {
-            url: redis_url.to_owned(),
-            ca_file: ca_file.map(std::path::Path::to_path_buf),
+            endpoint: RedisEndpoint::parse(redis_url, ca_file)?,
             embedded: None,
         }
         .connect()
