@@ -4,8 +4,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use brokerdb::conninfo::{self, ConnInfo};
+use brokerdb::db::{CursorKey, Db, DbSettings, PoolRole};
 use brokerdb::migrate;
 use brokerdb_embedded::{EmbeddedPostgres, EmbeddedRedis, PostgresOptions, RedisOptions};
+use brokerdb_redis::auth::{AuthOptions, AuthStores};
+use brokerdb_redis::{AdapterError, ConnSettings, RedisConn};
 use deadpool_postgres::Pool;
 
 use crate::config::{DatabaseTargets, PostgresTarget, RedisEndpoint, RedisTarget};
@@ -94,26 +97,57 @@ impl Redis {
         self.endpoint.client().clone()
     }
 
-    /// A connection manager (reconnects by itself), after checking the server answers.
-    pub async fn connect(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
-        let client = self.client();
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(CONNECT_TIMEOUT))
-            .set_number_of_retries(1);
-        let mut manager = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            client.get_connection_manager_with_config(config),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("cannot connect to Redis: timed out"))?
-        .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {}", e))?;
-        let _: String = redis::cmd("PING")
-            .query_async(&mut manager)
+    /// The adapters' connection pool over the endpoint, after checking the server answers
+    /// ([`probe_redis`]); it reconnects by itself later.
+    pub async fn connect(&self, settings: ConnSettings) -> anyhow::Result<RedisConn> {
+        let conn = RedisConn::standalone(self.client(), settings)
+            .map_err(|e| anyhow::anyhow!("cannot set up the Redis connections: {e}"))?;
+        probe_redis(&conn)
             .await
-            .map_err(|e| anyhow::anyhow!("Redis does not answer PING: {}", e))?;
-        Ok(manager)
+            .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
+        Ok(conn)
     }
+}
+
+/// A token hash no session has (the adapters key sessions by the SHA-256 of their token).
+const PROBE_TOKEN_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Checks that Redis answers, through `conn` and within its command timeout: one read (GET) of
+/// a session key that does not exist. `RedisConn` has no PING of its own; the session lookup is
+/// the nearest adapter call that reads nothing real and, being security state, fails rather
+/// than falling back when Redis is away.
+pub async fn probe_redis(conn: &RedisConn) -> Result<(), AdapterError> {
+    let stores = AuthStores::new(conn.clone(), AuthOptions::default())?;
+    stores
+        .sessions
+        .get_session_by_token_hash(PROBE_TOKEN_HASH)
+        .await
+        .map(|_| ())
+}
+
+/// The data layer on `targets`' runtime and system roles: both pools built with `pool_size`
+/// connections and each checked with one connection, `first` first (the role the command relies
+/// on, so its failure is the one reported), so a bad URL or password fails at start-up with the
+/// driver's reason; then handed to [`Db::from_pools`], which checks their roles.
+pub async fn connect_db(
+    targets: &DatabaseTargets,
+    pool_size: u16,
+    settings: DbSettings,
+    cursor_key: CursorKey,
+    first: PoolRole,
+) -> anyhow::Result<Db> {
+    let runtime = pool(&targets.runtime, pool_size)?;
+    let system = pool(&targets.system, pool_size)?;
+    let mut checks = [(&runtime, &targets.runtime), (&system, &targets.system)];
+    if first == PoolRole::System {
+        checks.reverse();
+    }
+    for (pool, info) in checks {
+        check_pool(pool, info).await?;
+    }
+    Db::from_pools(runtime, system, settings, cursor_key)
+        .await
+        .map_err(crate::config::explain_connect_error)
 }
 
 /// One direct connection (over TLS as the settings say), driven on the current runtime.

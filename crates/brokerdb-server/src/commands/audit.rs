@@ -10,13 +10,13 @@ use brokerdb::audit::checkpoint::{self, LoadedCheckpoint, database_name, read_ch
 use brokerdb::audit::{
     self, ChainReport, CheckpointKey, CheckpointSet, CheckpointSigner, VerifyOptions,
 };
-use brokerdb::db::{CursorKey, Db, DbSettings};
+use brokerdb::db::{CursorKey, Db, DbSettings, PoolRole};
 use brokerdb::model::TenantId;
 use clap::{Args, Subcommand};
 
 use crate::cli::ConnectionArgs;
 use crate::config::PostgresTarget;
-use crate::services::{Postgres, check_pool, pool};
+use crate::services::{Postgres, connect_db};
 
 /// Options of `brokerdb audit`.
 #[derive(Debug, Clone, Args)]
@@ -195,12 +195,14 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
 /// The data layer on the configured (or embedded) database; only the system role is used.
 async fn open(target: &PostgresTarget) -> anyhow::Result<(Postgres, Db)> {
     let postgres = Postgres::start(target).await?;
-    let system = pool(&postgres.targets.system, 2)?;
-    check_pool(&system, &postgres.targets.system).await?;
-    let runtime = pool(&postgres.targets.runtime, 1)?;
-    let db = Db::from_pools(runtime, system, DbSettings::default(), CursorKey::random())
-        .await
-        .map_err(crate::config::explain_connect_error)?;
+    let db = connect_db(
+        &postgres.targets,
+        2,
+        DbSettings::default(),
+        CursorKey::random(),
+        PoolRole::System,
+    )
+    .await?;
     Ok((postgres, db))
 }
 

@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use brokerdb::audit::{self, CheckpointSigner, SealerSettings};
-use brokerdb::db::{CursorKey, DbSettings};
+use brokerdb::db::{CursorKey, DbSettings, PoolRole};
 use clap::Args;
 
 use crate::app::{AppState, Application};
 use crate::checkpoints::{self, CheckpointClock};
 use crate::cli::{ConnectionArgs, RedisUrlArgs};
 use crate::config::{ExposeSecret, PostgresTarget, RedisTarget, SecretString, positive};
-use crate::services::{Postgres, Redis, check_pool, pool};
+use crate::services::{Postgres, Redis, connect_db};
 
 /// Options of `brokerdb serve`.
 #[derive(Debug, Clone, Args)]
@@ -227,23 +227,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let postgres = Postgres::start(&config.postgres).await?;
     let redis = Redis::start(&config.redis).await?;
-    let runtime = pool(&postgres.targets.runtime, config.pool_size)?;
-    let system = pool(&postgres.targets.system, config.pool_size)?;
-    check_pool(&runtime, &postgres.targets.runtime).await?;
-    check_pool(&system, &postgres.targets.system).await?;
-    let manager = redis.connect().await?;
-    let adapters = brokerdb_redis::RedisConn::standalone(redis.client(), config.redis_settings)
-        .map_err(|e| anyhow::anyhow!("cannot set up the Redis adapters: {e}"))?;
-    let mut state = AppState::new(
-        runtime,
-        system,
-        manager,
+    let db = connect_db(
+        &postgres.targets,
+        config.pool_size,
         config.db_settings,
         config.cursor_key,
+        PoolRole::Runtime,
     )
-    .await
-    .map_err(crate::config::explain_connect_error)?
-    .with_redis_adapters(adapters);
+    .await?;
+    let mut state = AppState::new(db, redis.connect(config.redis_settings).await?);
     let sealer = audit::spawn_sealer(state.db.clone(), config.sealer);
     let checkpointer = config.checkpoints.map(|c| {
         state.checkpoints = CheckpointClock::started_now();
