@@ -86,9 +86,12 @@ async fn calls_fail_fast_while_redis_is_down_and_work_again_when_it_returns() {
             .allowed
     );
 
+    bounded(conn.ping()).await.unwrap();
+
     server.stop().unwrap();
 
-    // Security state fails closed, quickly.
+    // A probe says so, and security state fails closed, quickly.
+    assert_eq!(code(bounded(conn.ping()).await), ErrorCode::Unavailable);
     for _ in 0..3 {
         let r = bounded(limits.check_and_consume("k", &rule(), Timestamp::now())).await;
         assert_eq!(code(r), ErrorCode::Unavailable);

@@ -8,7 +8,6 @@
 
 use deadpool_postgres::Pool;
 
-use super::scope::checkout;
 use super::{CursorKey, Db, DbError, DbSettings};
 use crate::conninfo::ConnInfo;
 use crate::roles;
@@ -90,7 +89,17 @@ pub enum ConnectError {
         #[source]
         source: super::pool::BuildError,
     },
-    /// The pool could not be checked (no connection, or the query failed).
+    /// The pool gave no connection: the driver's reason (refused, authentication failed,
+    /// unknown database, TLS) is the source.
+    #[error("cannot connect the {pool} pool")]
+    Connect {
+        /// Which pool.
+        pool: PoolRole,
+        /// Why.
+        #[source]
+        source: deadpool_postgres::PoolError,
+    },
+    /// The pool's check query failed.
     #[error("cannot check the {pool} pool")]
     Check {
         /// Which pool.
@@ -108,6 +117,7 @@ impl ConnectError {
             Self::UnsafeRole { .. } | Self::Settings { .. } | Self::Pool { .. } => {
                 super::ErrorCode::DependencyMissing
             }
+            Self::Connect { .. } => super::ErrorCode::Unavailable,
             Self::Check { source, .. } => source.code(),
         }
     }
@@ -126,9 +136,11 @@ struct RoleFacts {
 
 async fn role_facts(db: &Db, pool: PoolRole) -> Result<RoleFacts, ConnectError> {
     let check = |source: DbError| ConnectError::Check { pool, source };
-    let client = checkout(db, pool == PoolRole::System)
+    let client = db
+        .pool(pool == PoolRole::System)
+        .get()
         .await
-        .map_err(check)?;
+        .map_err(|source| ConnectError::Connect { pool, source })?;
     let row = client
         .query_one(ROLE_FACTS, &[])
         .await
@@ -263,7 +275,8 @@ impl Db {
     /// row-level security binds (not a superuser, not `BYPASSRLS`, neither the tables' owner nor
     /// a member of `brokerdb_owner`) and `system` as a `BYPASSRLS` role that is otherwise as
     /// limited. A role that may still create temporary tables or objects in `public` (an
-    /// unmigrated database) is logged as a warning. Either pool failing to connect is [`ConnectError::Check`] (`unavailable`).
+    /// unmigrated database) is logged as a warning. Either pool failing to connect is [`ConnectError::Connect`] (`unavailable`,
+    /// the driver's reason as its source).
     /// `cursor_key` signs keyset cursors; give every instance of a deployment the same key.
     pub async fn from_pools(
         runtime: Pool,

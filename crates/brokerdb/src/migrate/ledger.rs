@@ -5,6 +5,8 @@ use std::time::SystemTime;
 
 use tokio_postgres::{Client, GenericClient};
 
+use crate::db::Db;
+
 use super::{Migration, MigrationError, MigrationSet, MigrationState, MigrationStatus};
 
 /// The table whose lock serializes migrators. Nobody but its creator (the migrating superuser
@@ -120,6 +122,24 @@ pub async fn status_of_set(
     set: &MigrationSet,
 ) -> Result<Vec<MigrationStatus>, MigrationError> {
     status_of(client, set).await
+}
+
+impl Db {
+    /// The state of `set`'s migrations, read as the runtime role through this handle's pool:
+    /// what a readiness probe asks (`brokerdb migrate` grants the runtime role `SELECT` on the
+    /// ledger and nothing else of it). Reads only.
+    pub async fn migration_status(
+        &self,
+        set: &MigrationSet,
+    ) -> Result<Vec<MigrationStatus>, MigrationError> {
+        let pooled = self
+            .pool(false)
+            .get()
+            .await
+            .map_err(|source| MigrationError::Connect { source })?;
+        let client: &Client = &pooled;
+        status_of(client, set).await
+    }
 }
 
 async fn status_of(

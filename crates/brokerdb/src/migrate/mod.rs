@@ -147,6 +147,13 @@ pub enum MigrationError {
         /// The role that keeps the privilege.
         role: String,
     },
+    /// No connection could be had from the handle's pool to read the ledger.
+    #[error("cannot connect to read the migration ledger")]
+    Connect {
+        /// Why the pool gave no connection.
+        #[source]
+        source: deadpool_postgres::PoolError,
+    },
     /// The ledger could not be read or written.
     #[error("cannot {action}")]
     Database {

@@ -1,6 +1,8 @@
 //! The migration runner: ledger, idempotence, changed-file refusal, concurrency.
 
-use brokerdb::migrate::{Migration, MigrationError, MigrationState, apply_pending, status};
+use brokerdb::migrate::{
+    Migration, MigrationError, MigrationSet, MigrationState, apply_pending, status,
+};
 use brokerdb_testkit::empty_database;
 
 use crate::TestResult;
@@ -130,6 +132,12 @@ async fn the_runtime_role_can_read_the_ledger_for_readiness() -> TestResult {
             .iter()
             .all(|s| matches!(s.state, MigrationState::Applied { .. }))
     );
+    let through_handle = db
+        .db()
+        .await
+        .migration_status(&MigrationSet::broker())
+        .await?;
+    assert_eq!(through_handle, states);
     Ok(())
 }
 
