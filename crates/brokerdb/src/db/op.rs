@@ -164,7 +164,7 @@ impl<'e, E: Run> Op<'e, E> {
         .await
     }
 
-    /// Runs `work` atomically (see [`super::TenantExec::atomic`]) as one observed operation: for
+    /// Runs `work` atomically (see [`super::Exec::atomic`]) as one observed operation: for
     /// operations of several statements.
     pub async fn atomic<T, F>(self, opts: &TxOptions, work: F) -> Result<T, DbError>
     where
