@@ -1,4 +1,4 @@
-//! Crypto rotation lock (spec §5): `<prefix>rotation-lock:v2:<lock_name>` (the name
+//! Crypto rotation lock: `<prefix>rotation-lock:v2:<lock_name>` (the name
 //! percent-encoded, crate docs) holds the owner's token (a v4 UUID) for at most `ttl_ms`; only
 //! that token releases it.
 

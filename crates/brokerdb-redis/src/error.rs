@@ -1,4 +1,5 @@
-//! The adapters' error: the spec's codes, Redis failures mapped at one boundary.
+//! The adapters' error: the same stable codes as `brokerdb::db::ErrorCode`, Redis failures
+//! mapped at one boundary.
 //!
 //! Messages never contain keys, values or Redis' own error text (a script error can echo its
 //! arguments): only fixed text and, for server errors, the reply's error code (`ERR`,

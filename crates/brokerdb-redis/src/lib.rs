@@ -1,9 +1,9 @@
-//! brokerdb's Redis adapters: hot-path, expiring state next to PostgreSQL (spec
-//! `redis-adapters.md`), one module per adapter family:
+//! brokerdb's Redis adapters: hot-path, expiring state next to PostgreSQL, one module per
+//! adapter family:
 //!
 //! | module | what |
 //! |---|---|
-//! | [`auth`] | workload sessions, one-time enrollment tokens, DPoP replay markers; workload lookup by SAN URI (PostgreSQL) |
+//! | [`auth`] | workload sessions, one-time enrollment tokens, DPoP replay markers |
 //! | [`policy`] | policy-engine rate limit; policy invalidation bus (pub/sub) |
 //! | [`crypto`] | manifest-key rotation lock |
 //! | [`canonicalizer`] | template, approve-once and per-route rate-limit caches |
@@ -116,6 +116,8 @@
 //! longer share the changed families.
 //!
 //! # Deviations from the reference layouts and behaviour
+//! "The reference" is the TypeScript implementation of these adapters that brokerdb replaces.
+//!
 //! Value encodings and channel names are the reference's, and so are the session and enrollment
 //! key layouts, so TypeScript services can share those during a migration, except:
 //! 1. **Key layouts** of every family that carries caller text are the encoded `v2` layouts

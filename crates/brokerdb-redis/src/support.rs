@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AdapterError;
 
-/// The adapters' notion of "now" (`now` option of the spec); defaults to the wall clock.
+/// The adapters' notion of "now" (injectable, for tests); defaults to the wall clock.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// The wall clock.
@@ -19,7 +19,7 @@ pub fn system_clock() -> Clock {
     Arc::new(Timestamp::now)
 }
 
-/// The spec's prefix rule: trim; empty (or absent) → `default`; append `:` unless present.
+/// The key-prefix rule of every adapter: trim; empty (or absent) → `default`; append `:` unless present.
 pub fn normalize_prefix(given: Option<&str>, default: &str) -> String {
     let trimmed = given.map(brokerdb::model::trim).unwrap_or_default();
     let base = if trimmed.is_empty() { default } else { trimmed };
@@ -82,7 +82,7 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, AdapterError> {
     serde_json::to_string(value).map_err(|_| AdapterError::unexpected("value cannot be encoded"))
 }
 
-/// A plain SET must answer OK (spec §0: otherwise `unexpected_error`).
+/// A plain SET must answer OK; anything else is `unexpected_error`.
 pub(crate) fn expect_ok(reply: Option<String>) -> Result<(), AdapterError> {
     match reply.as_deref() {
         Some("OK") => Ok(()),

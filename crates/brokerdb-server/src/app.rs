@@ -5,23 +5,20 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Router;
-use brokerdb::db::{CursorKey, Db, DbSettings};
-use deadpool_postgres::Pool;
+use brokerdb::db::Db;
+use brokerdb_redis::RedisConn;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::routes;
 
-/// What every handler can reach.
+/// What every handler can reach: the two stores, each through one handle, and the metrics.
 #[derive(Clone)]
 pub struct AppState {
-    /// The data layer.
+    /// PostgreSQL: the data layer (its runtime and system pools sit behind the tenant and
+    /// system scopes).
     pub db: Db,
-    /// Runtime-role pool (tenant scope); readiness reads the migration ledger through it.
-    pub runtime: Pool,
-    /// Redis connection manager (readiness).
-    pub redis: redis::aio::ConnectionManager,
-    /// The Redis adapters' connection pool (`brokerdb_redis`), when configured.
-    pub redis_adapters: Option<brokerdb_redis::RedisConn>,
+    /// Redis: the adapters' connection pool.
+    pub redis: RedisConn,
     /// Renders the Prometheus metrics.
     pub metrics: PrometheusHandle,
     /// Age of the last audit checkpoint, when the service writes them.
@@ -29,31 +26,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over the application's pools and Redis manager. Fails when a pool's role would
-    /// switch tenant isolation off, or a pool cannot connect ([`Db::connect`]).
-    pub async fn new(
-        runtime: Pool,
-        system: Pool,
-        redis: redis::aio::ConnectionManager,
-        settings: DbSettings,
-        cursor_key: CursorKey,
-    ) -> Result<Self, brokerdb::db::ConnectError> {
-        let db = Db::connect(runtime.clone(), system, settings, cursor_key).await?;
-        Ok(Self {
+    /// State over the data layer and the Redis connection pool (no I/O).
+    pub fn new(db: Db, redis: RedisConn) -> Self {
+        Self {
             db,
-            runtime,
             redis,
-            redis_adapters: None,
             metrics: crate::metrics::handle(),
             checkpoints: crate::checkpoints::CheckpointClock::default(),
-        })
-    }
-
-    /// The same state with the Redis adapters' pool.
-    #[must_use]
-    pub fn with_redis_adapters(mut self, conn: brokerdb_redis::RedisConn) -> Self {
-        self.redis_adapters = Some(conn);
-        self
+        }
     }
 }
 

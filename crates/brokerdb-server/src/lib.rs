@@ -1,4 +1,6 @@
-//! The `brokerdb` binary's library: command-line interface, configuration, and the HTTP service.
+//! The `brokerdb` binary's library: command-line interface ([`cli`], [`commands`]), configuration
+//! ([`config`], [`logging`]), connecting or starting the servers ([`services`]), and the HTTP
+//! service ([`app`], [`routes`], [`metrics`], [`checkpoints`]).
 //!
 //! This is the only crate that reads configuration (flags and environment variables); it builds
 //! the pools and clients and hands them to the library crates.

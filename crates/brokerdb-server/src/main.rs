@@ -1,4 +1,14 @@
-//! `brokerdb`: run the data service, apply migrations.
+//! `brokerdb`: the data service and its command line.
+//!
+//! - `serve`: the HTTP service (`/healthz`, `/readyz`, `/metrics`), the audit sealer and
+//!   periodic checkpoints; without `DATABASE_URL` / `REDIS_URL` it starts private servers.
+//! - `migrate` (and `migrate status`): apply or list the schema migrations.
+//! - `audit verify | seal | checkpoint | keygen`: the tamper-evident audit trail.
+//! - `bench`: hot operations through the library against the same SQL in pgbench and
+//!   `redis-benchmark`.
+//!
+//! Everything but argument parsing, logging and the runtime lives in the library crate
+//! (`brokerdb_server`).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use brokerdb::conninfo::{self, ConnInfo};
+use brokerdb::db::{CursorKey, Db, DbSettings, PoolRole};
 use brokerdb::migrate;
 use brokerdb_embedded::{EmbeddedPostgres, EmbeddedRedis, PostgresOptions, RedisOptions};
+use brokerdb_redis::{ConnSettings, RedisConn};
 use deadpool_postgres::Pool;
 
-use crate::cli::ConnectionArgs;
-use crate::config::DatabaseTargets;
+use crate::config::{DatabaseTargets, PostgresTarget, RedisEndpoint, RedisTarget};
 
 /// Name of the database the embedded cluster serves.
 pub const EMBEDDED_DATABASE: &str = "brokerdb";
@@ -27,17 +28,17 @@ impl Postgres {
     /// Uses the configured URLs, or starts the embedded cluster under `--data-dir`, creating its
     /// database and applying migrations (the embedded default only; an external database is
     /// migrated with `brokerdb migrate`).
-    pub async fn start(args: &ConnectionArgs) -> anyhow::Result<Self> {
-        if let Some(targets) = DatabaseTargets::from_args(args)? {
-            return Ok(Self {
-                targets,
-                embedded: None,
-            });
-        }
-        let opts = PostgresOptions::new(&args.data_dir, std::env::var_os("PATH"));
-        let pg = EmbeddedPostgres::start(&opts)
-            .await
-            .context("cannot start the embedded PostgreSQL")?;
+    pub async fn start(target: &PostgresTarget) -> anyhow::Result<Self> {
+        let data_dir = match target {
+            PostgresTarget::External(targets) => {
+                return Ok(Self {
+                    targets: (**targets).clone(),
+                    embedded: None,
+                });
+            }
+            PostgresTarget::Embedded { data_dir } => data_dir,
+        };
+        let pg = start_embedded_postgres(data_dir).await?;
         let admin = ConnInfo::from(pg.config(EMBEDDED_DATABASE));
         create_database_if_missing(&pg.config("postgres").into(), EMBEDDED_DATABASE).await?;
         let mut client = connect(&admin).await?;
@@ -50,80 +51,86 @@ impl Postgres {
     }
 }
 
-/// Redis as the service uses it: the URL and, when embedded, the server.
+/// Starts the embedded PostgreSQL cluster under `data_dir` (reusing its data).
+pub async fn start_embedded_postgres(
+    data_dir: &std::path::Path,
+) -> anyhow::Result<EmbeddedPostgres> {
+    let opts = PostgresOptions::new(data_dir, std::env::var_os("PATH"));
+    EmbeddedPostgres::start(&opts)
+        .await
+        .context("cannot start the embedded PostgreSQL")
+}
+
+/// Redis as the service uses it: the checked endpoint and, when embedded, the server.
 pub struct Redis {
-    /// Connection URL.
-    pub url: String,
-    /// CA certificates (PEM) for a `rediss://` URL; the system roots when absent.
-    pub ca_file: Option<std::path::PathBuf>,
+    /// Where it is reached.
+    pub endpoint: RedisEndpoint,
     /// The private server, when no URL was given; stopped on drop.
     pub embedded: Option<EmbeddedRedis>,
 }
 
 impl Redis {
-    /// Uses `url` (checked against `ca_file` when it is `rediss://`), or starts a private
-    /// redis-server under `data_dir`.
-    pub async fn start(
-        url: Option<&str>,
-        ca_file: Option<&std::path::Path>,
-        data_dir: &std::path::Path,
-    ) -> anyhow::Result<Self> {
-        if let Some(url) = url {
-            let redis = Self {
-                url: url.to_owned(),
-                ca_file: ca_file.map(std::path::Path::to_path_buf),
-                embedded: None,
-            };
-            redis.client()?;
-            return Ok(redis);
-        }
+    /// Uses the configured endpoint, or starts a private redis-server under its data directory.
+    pub async fn start(target: &RedisTarget) -> anyhow::Result<Self> {
+        let data_dir = match target {
+            RedisTarget::External(endpoint) => {
+                return Ok(Self {
+                    endpoint: (**endpoint).clone(),
+                    embedded: None,
+                });
+            }
+            RedisTarget::Embedded { data_dir } => data_dir,
+        };
         let opts = RedisOptions::new(data_dir, std::env::var_os("PATH"));
         let redis = EmbeddedRedis::start(&opts)
             .await
             .context("cannot start the embedded Redis")?;
         Ok(Self {
-            url: redis.url(),
-            ca_file: None,
+            endpoint: RedisEndpoint::parse(&redis.url(), None)?,
             embedded: Some(redis),
         })
     }
 
-    /// A client for the URL (no I/O but reading the CA file).
-    pub fn client(&self) -> anyhow::Result<redis::Client> {
-        redis_client(&self.url, self.ca_file.as_deref())
+    /// A client for the endpoint (no I/O).
+    pub fn client(&self) -> redis::Client {
+        self.endpoint.client().clone()
     }
 
-    /// A connection manager (reconnects by itself), after checking the server answers.
-    pub async fn connect(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
-        let client = self.client()?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(CONNECT_TIMEOUT))
-            .set_number_of_retries(1);
-        let mut manager = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            client.get_connection_manager_with_config(config),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("cannot connect to Redis: timed out"))?
-        .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {}", e))?;
-        let _: String = redis::cmd("PING")
-            .query_async(&mut manager)
+    /// The adapters' connection pool over the endpoint, after checking the server answers
+    /// ([`RedisConn::ping`]); it reconnects by itself later.
+    pub async fn connect(&self, settings: ConnSettings) -> anyhow::Result<RedisConn> {
+        let conn = RedisConn::standalone(self.client(), settings)
+            .map_err(|e| anyhow::anyhow!("cannot set up the Redis connections: {e}"))?;
+        conn.ping()
             .await
-            .map_err(|e| anyhow::anyhow!("Redis does not answer PING: {}", e))?;
-        Ok(manager)
+            .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
+        Ok(conn)
     }
 }
 
-/// A client for a Redis URL and an optional CA file, with errors that name the variable and
-/// never echo the URL.
-pub fn redis_client(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<redis::Client> {
-    brokerdb_redis::open_client(url, ca_file).map_err(|e| match e {
-        brokerdb_redis::ClientError::InvalidUrl => {
-            anyhow::anyhow!("REDIS_URL is not a valid Redis URL ({e})")
-        }
-        other => anyhow::anyhow!("REDIS_CA_FILE: {other}"),
-    })
+/// The data layer on `targets`' runtime and system roles: both pools built with `pool_size`
+/// connections and each checked with one connection, `first` first (the role the command relies
+/// on, so its failure is the one reported), so a bad URL or password fails at start-up with the
+/// driver's reason; then handed to [`Db::from_pools`], which checks their roles.
+pub async fn connect_db(
+    targets: &DatabaseTargets,
+    pool_size: u16,
+    settings: DbSettings,
+    cursor_key: CursorKey,
+    first: PoolRole,
+) -> anyhow::Result<Db> {
+    let runtime = pool(&targets.runtime, pool_size)?;
+    let system = pool(&targets.system, pool_size)?;
+    let mut checks = [(&runtime, &targets.runtime), (&system, &targets.system)];
+    if first == PoolRole::System {
+        checks.reverse();
+    }
+    for (pool, info) in checks {
+        check_pool(pool, info).await?;
+    }
+    Db::from_pools(runtime, system, settings, cursor_key)
+        .await
+        .map_err(crate::config::explain_connect_error)
 }
 
 /// One direct connection (over TLS as the settings say), driven on the current runtime.

@@ -97,14 +97,14 @@ impl TestDatabase {
         self.db_with(DbSettings::default()).await
     }
 
-    /// A [`Db`] on this database with `settings` (through [`Db::connect`], so the pools' roles are
+    /// A [`Db`] on this database with `settings` (through [`Db::from_pools`], so the pools' roles are
     /// checked as in production).
     pub async fn db_with(&self, settings: DbSettings) -> Db {
         let runtime = pool::build(&self.runtime_config(), 4).expect("runtime pool");
         let system = pool::build(&self.system_config(), 4).expect("system pool");
-        Db::connect(runtime, system, settings, CursorKey::random())
+        Db::from_pools(runtime, system, settings, CursorKey::random())
             .await
-            .unwrap_or_else(|e| panic!("Db::connect refused the test database's roles: {e}"))
+            .unwrap_or_else(|e| panic!("Db::from_pools refused the test database's roles: {e}"))
     }
 
     /// A superuser connection to this database.

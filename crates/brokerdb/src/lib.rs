@@ -1,16 +1,54 @@
 //! brokerdb — the persistence layer of a multi-tenant API credential broker.
 //!
-//! PostgreSQL is the system of record. This crate holds the schema (embedded, numbered SQL
-//! migrations and their runner), the database roles the schema defines, and helpers to derive
-//! per-role connection settings. It never reads the environment and never creates its own pools:
-//! the application hands connections in.
+//! PostgreSQL is the system of record. Every tenant table has row-level security keyed on a
+//! transaction-local setting, and the runtime role cannot bypass it, so a tenant sees only its
+//! own rows even when a query forgets its `WHERE tenant_id`. The library never reads the
+//! environment: the application gives it connection settings (or pools of its own).
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`db`] | the [`Db`](db::Db) handle and [`Db::connect`](db::Db::connect); the tenant and system scopes, executors and transactions (with retry); [`DbError`](db::DbError) and its codes; paging and signed cursors; pools, TLS, metrics |
+//! | [`repo`] | one module per aggregate (tenants, users, workloads, enrollment tokens, sessions, integrations, secrets, templates, policy rules, approvals, audit events, admin), each a few `async fn`s whose first parameter says where they run |
+//! | [`audit`] | the one way into the audit trail ([`audit::append`], [`audit::append_system`]), the sealer that chains rows after commit, signed checkpoints, verification |
+//! | [`model`] | validated values (ids, hosts, methods, timestamps, …), the schema's enums, the canonical request descriptor |
+//! | [`migrate`] | the embedded, numbered SQL migrations (`migrations/`) and their runner |
+//! | [`conninfo`] | connection strings with TLS settings; per-role settings derived from an admin URL |
+//! | [`roles`] | the names of the three database roles |
+//! | [`prelude`] | the common imports, executor traits included |
+//!
+//! ```no_run
+//! use brokerdb::db::ConnectOptions;
+//! use brokerdb::prelude::*;
+//! use brokerdb::repo::tenants;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // Migrated database; the URL's user is an owner or superuser (`brokerdb migrate` ran).
+//! let db = Db::connect(ConnectOptions::from_admin_url(
+//!     "postgres://postgres@127.0.0.1:5432/brokerdb",
+//! )?)
+//! .await?;
+//! let tenant = TenantId::parse("t_acme")?;
+//! tenants::create(&mut db.system(), "Acme", Some(tenant.clone())).await?; // system scope
+//! let own = tenants::get_own(&mut db.tenant(&tenant)).await?; // tenant scope, under RLS
+//! assert_eq!(own.map(|t| t.name).as_deref(), Some("Acme"));
+//! # Ok(()) }
+//! ```
+//!
+//! `docs/architecture.md` in the repository describes the layers and the path of a call;
+//! `examples/` has runnable programs.
+//!
+//! Doc comments sometimes compare with "the original" (or "the reference"): the TypeScript
+//! module whose data model and behaviour brokerdb took over. Where brokerdb differs on purpose,
+//! the doc of the function says how and why.
 
 pub mod audit;
 pub mod conninfo;
 pub mod db;
 pub mod migrate;
 pub mod model;
+pub mod prelude;
 pub mod repo;
 pub mod roles;
+pub mod scalar;
 
 pub use migrate::{Migration, MigrationError, MigrationState, MigrationStatus};

@@ -1,4 +1,4 @@
-//! The audit cache filter and its stable encoding (spec §7), whose SHA-256 names a cached query.
+//! The audit cache filter and its stable encoding, whose SHA-256 names a cached query.
 
 use brokerdb::model::{AuditDecision, Timestamp, ValidationError};
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
-//! Audit query cache (spec §7): cached `queryAuditEvents` results per tenant and filter, and
-//! generic JSON helpers.
+//! Audit query cache: cached results of the audit query (`brokerdb::repo::audit_events::query`)
+//! per tenant and filter, and generic JSON helpers.
 //!
 //! Keys (prefix default empty; the tenant percent-encoded, crate docs):
 //! `<p>audit-gen:v2:{<tenant>}` holds the tenant's cache generation (16 random lower-case hex

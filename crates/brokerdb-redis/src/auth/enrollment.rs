@@ -1,4 +1,4 @@
-//! Enrollment-token store (spec §1.2): one-time tokens, consumed at most once.
+//! Enrollment-token store: one-time tokens, consumed at most once.
 
 use std::sync::Arc;
 

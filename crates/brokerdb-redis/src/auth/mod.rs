@@ -1,5 +1,6 @@
-//! Auth stores (spec §1): workload sessions, one-time enrollment tokens, DPoP replay markers —
-//! and the workload lookup by certificate SAN URI, which reads PostgreSQL (spec §2).
+//! Auth stores: workload sessions, one-time enrollment tokens, DPoP replay markers. (The
+//! workload lookup by certificate SAN URI reads PostgreSQL only, so it is
+//! `brokerdb::repo::workloads::get_by_san_uri`.)
 //!
 //! Keys (prefix default `broker:auth:`; encoding in the crate docs): `sess:token:<tokenHash>`,
 //! `sess:id:<sessionId>`, `enroll:<tokenHash>`, `enroll:lock:<tokenHash>`,
@@ -9,7 +10,6 @@
 pub(crate) mod enrollment;
 pub(crate) mod replay;
 pub(crate) mod sessions;
-mod workloads;
 
 use std::sync::Arc;
 
@@ -19,7 +19,6 @@ use crate::{AdapterError, RedisConn};
 pub use enrollment::{EnrollmentTokenEntry, EnrollmentTokenStore};
 pub use replay::ReplayStore;
 pub use sessions::SessionStore;
-pub use workloads::WorkloadLookup;
 
 /// Default key prefix.
 pub const DEFAULT_PREFIX: &str = "broker:auth:";

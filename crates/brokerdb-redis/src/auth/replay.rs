@@ -1,4 +1,5 @@
-//! DPoP replay store (spec §1.3).
+//! DPoP replay store: one marker per (replay scope, `jti`) until the proof expires, so a proof
+//! is accepted at most once.
 
 use std::sync::Arc;
 

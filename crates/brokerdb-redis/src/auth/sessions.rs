@@ -1,4 +1,4 @@
-//! Session store (spec §1.1): the session record under its token hash, and the token hash
+//! Session store: the session record under its token hash, and the token hash
 //! under the session id so a session can be revoked by id.
 
 use std::sync::Arc;
@@ -72,8 +72,8 @@ impl SessionStore {
     }
 
     /// The live session for a token hash (64 lower-case hex, else `validation_error`), or
-    /// `None`. A stored value that is not a valid session record is a `validation_error` (the
-    /// spec keeps it for inspection rather than healing it). An expired record is deleted
+    /// `None`. A stored value that is not a valid session record is a `validation_error` (kept for
+    /// inspection, as the original did, rather than healed). An expired record is deleted
     /// together with its id index.
     pub async fn get_session_by_token_hash(
         &self,

@@ -14,9 +14,9 @@ use crate::{AdapterError, cache};
 const CACHE: &str = "canonicalizer_approval_once";
 
 /// `<prefix>approval-once:v2:{<tenant>}:<workload>:<integration>:<descriptor sha256>`. The
-/// descriptor is validated first (spec §5) and its ids by their model rule (under
-/// `descriptor.<field>`); the hash is the one repositories §1.4 give (the one approval dedupe
-/// stores).
+/// descriptor is validated first ([`CanonicalRequestDescriptor::validate`]) and its ids by their
+/// model rule (under `descriptor.<field>`); the hash is
+/// [`CanonicalRequestDescriptor::sha256`], the one approval dedupe stores.
 pub(crate) fn approval_key(
     prefix: &str,
     d: &CanonicalRequestDescriptor,

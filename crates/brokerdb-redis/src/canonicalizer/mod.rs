@@ -1,4 +1,4 @@
-//! Canonicalizer caches (spec §6): template versions, approve-once decisions, and per-route rate
+//! Canonicalizer caches: template versions, approve-once decisions, and per-route rate
 //! limits.
 //!
 //! Keys (prefix default `broker:canon:`; every part percent-encoded, the tenant a hash tag —

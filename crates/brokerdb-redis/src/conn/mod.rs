@@ -162,6 +162,18 @@ impl RedisConn {
         self.inner.command_timeout
     }
 
+    /// Checks that Redis answers: one `PING` on the next connection of the pool, bounded by the
+    /// command timeout (on a cluster, routed to one node). What start-up and readiness probes
+    /// call.
+    pub async fn ping(&self) -> Result<(), AdapterError> {
+        let pong: String = self.query(&redis::cmd("PING")).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(AdapterError::unexpected("PING was not answered with PONG"))
+        }
+    }
+
     pub(crate) fn subscribers(&self) -> &[redis::Client] {
         &self.inner.subscribers
     }

@@ -1,4 +1,4 @@
-//! Forwarder execution locks and idempotency records (spec §8).
+//! Forwarder execution locks and idempotency records.
 //!
 //! Keys (prefix default `broker:fw:`; every part percent-encoded, the tenant a hash tag — crate
 //! docs): `lock:v2:{<tenant>}:<workload>:<integration>:<action_group>:<idempotency_key>` (owner
@@ -33,17 +33,34 @@ pub struct ForwarderScope {
     idempotency_key: String,
 }
 
+/// The five parts of a forwarder call as received (headers, path), named so they cannot be
+/// swapped: what [`ForwarderScope::new`] validates.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwarderCall<'a> {
+    /// The calling workload's tenant.
+    pub tenant_id: &'a str,
+    /// The calling workload.
+    pub workload_id: &'a str,
+    /// The integration called.
+    pub integration_id: &'a str,
+    /// The template path group.
+    pub action_group: &'a str,
+    /// The caller's idempotency key.
+    pub idempotency_key: &'a str,
+}
+
 impl ForwarderScope {
     /// Validates the parts: the ids by their model rule (trimmed, 1..128 of `[A-Za-z0-9._-]`),
     /// `action_group` trimmed and non-empty, `idempotency_key` trimmed and
     /// `^[A-Za-z0-9._:-]{1,128}$`. Anything else → `validation_error`.
-    pub fn new(
-        tenant_id: &str,
-        workload_id: &str,
-        integration_id: &str,
-        action_group: &str,
-        idempotency_key: &str,
-    ) -> Result<Self, AdapterError> {
+    pub fn new(call: &ForwarderCall<'_>) -> Result<Self, AdapterError> {
+        let ForwarderCall {
+            tenant_id,
+            workload_id,
+            integration_id,
+            action_group,
+            idempotency_key,
+        } = *call;
         let tenant_id = TenantId::parse(tenant_id)?;
         let workload_id = WorkloadId::parse(workload_id)?;
         let integration_id = IntegrationId::parse(integration_id)?;

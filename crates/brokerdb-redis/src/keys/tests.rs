@@ -15,7 +15,7 @@ use crate::audit::{self, AuditCacheFilter};
 use crate::auth::{enrollment, replay, sessions};
 use crate::canonicalizer::{RouteRateLimit, approval_once, rate_limit as route, template};
 use crate::crypto;
-use crate::forwarder::{self, ForwarderScope};
+use crate::forwarder::{self, ForwarderCall, ForwarderScope};
 use crate::policy::rate_limit as policy;
 use crate::ssrf::{self, normalize_host};
 
@@ -229,8 +229,20 @@ fn encoding_escapes_everything_outside_the_id_set() {
 fn the_v1_collisions_are_gone() -> Result<(), AdapterError> {
     // Forwarder: (acme, w1, int_1, send, k1:z) and (acme, w1, int_1, send:k1, z) were both
     // `idem:acme:w1:int_1:send:k1:z`; a tenant `acme:w1` can no longer be named at all.
-    let a = ForwarderScope::new("acme", "w1", "int_1", "send", "k1:z")?;
-    let b = ForwarderScope::new("acme", "w1", "int_1", "send:k1", "z")?;
+    let a = ForwarderScope::new(&ForwarderCall {
+        tenant_id: "acme",
+        workload_id: "w1",
+        integration_id: "int_1",
+        action_group: "send",
+        idempotency_key: "k1:z",
+    })?;
+    let b = ForwarderScope::new(&ForwarderCall {
+        tenant_id: "acme",
+        workload_id: "w1",
+        integration_id: "int_1",
+        action_group: "send:k1",
+        idempotency_key: "z",
+    })?;
     assert_ne!(
         forwarder::idempotency_key(PREFIX, &a),
         forwarder::idempotency_key(PREFIX, &b)
@@ -239,7 +251,16 @@ fn the_v1_collisions_are_gone() -> Result<(), AdapterError> {
         forwarder::lock_key(PREFIX, &a),
         forwarder::lock_key(PREFIX, &b)
     );
-    assert!(ForwarderScope::new("acme:w1", "int_1", "send", "k1", "z").is_err());
+    assert!(
+        ForwarderScope::new(&ForwarderCall {
+            tenant_id: "acme:w1",
+            workload_id: "int_1",
+            integration_id: "send",
+            action_group: "k1",
+            idempotency_key: "z"
+        })
+        .is_err()
+    );
     // Replay: `a|b` + `c` and `a` + `b|c` hashed the same `a|b|c`.
     assert_ne!(
         replay::marker_key(PREFIX, "a|b", "c")?,
@@ -317,7 +338,14 @@ fn forwarder_scopes((ia, ib): Pair, (a, b): Pair, (ga, gb): Pair) -> Result<(), 
     let scope = |ids: &[String], group: String, key: &str| -> Scope {
         let parts = [&ids[0], &ids[1], &ids[2], &group, key];
         let normal = trimmed(&parts.map(|p| p.to_owned()));
-        let scope = ForwarderScope::new(parts[0], parts[1], parts[2], parts[3], parts[4]).ok()?;
+        let scope = ForwarderScope::new(&ForwarderCall {
+            tenant_id: parts[0],
+            workload_id: parts[1],
+            integration_id: parts[2],
+            action_group: parts[3],
+            idempotency_key: parts[4],
+        })
+        .ok()?;
         Some((normal, scope))
     };
     let sa = scope(&ia, format!("{}{}", ga[0], a[0]), &a[1]);
@@ -567,8 +595,26 @@ proptest! {
 
 #[test]
 fn every_adapter_rejects_ids_outside_the_id_set() {
-    assert!(ForwarderScope::new("acme:w1", "w", "i", "g", "k").is_err());
-    assert!(ForwarderScope::new("t", "w/1", "i", "g", "k").is_err());
+    assert!(
+        ForwarderScope::new(&ForwarderCall {
+            tenant_id: "acme:w1",
+            workload_id: "w",
+            integration_id: "i",
+            action_group: "g",
+            idempotency_key: "k"
+        })
+        .is_err()
+    );
+    assert!(
+        ForwarderScope::new(&ForwarderCall {
+            tenant_id: "t",
+            workload_id: "w/1",
+            integration_id: "i",
+            action_group: "g",
+            idempotency_key: "k"
+        })
+        .is_err()
+    );
     assert!(template::template_key(PREFIX, "t{x}", "tpl_a", 1).is_err());
     assert!(audit::generation_key(PREFIX, "t:1").is_err());
     let r = RouteRateLimit {

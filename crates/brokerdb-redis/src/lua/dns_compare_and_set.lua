@@ -1,4 +1,4 @@
--- SSRF DNS cache compare-and-set (spec §9): an entry older than the stored one is skipped.
+-- SSRF DNS cache compare-and-set: an entry older than the stored one is skipped.
 -- KEYS[1] entry; ARGV[1] entry JSON; ARGV[2] its resolved_at_epoch_ms; ARGV[3] ttl_seconds.
 -- Returns 1 (applied) or 0 (skipped_stale; value and TTL untouched).
 local current = redis.call('GET', KEYS[1])

@@ -1,4 +1,4 @@
--- SSRF rebinding history append (spec §9): bounded JSON array, oldest first, sliding TTL.
+-- SSRF rebinding history append: bounded JSON array, oldest first, sliding TTL.
 -- KEYS[1] history; ARGV[1] observation JSON; ARGV[2] max entries; ARGV[3] TTL (s).
 -- Returns the new length. A stored value that is not a JSON array starts the history afresh.
 local list = {}

@@ -1,4 +1,4 @@
--- Fixed-window rate-limit step (spec §3 step 4, §6).
+-- Fixed-window rate-limit step (policy-engine and canonicalizer route rate limits).
 -- KEYS[1] counter; ARGV[1] window in ms. Returns {count, ttl_ms}.
 -- The window starts at the first hit and is never extended; denied hits still count.
 local count = redis.call('INCR', KEYS[1])

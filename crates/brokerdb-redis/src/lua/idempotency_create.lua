@@ -1,4 +1,4 @@
--- Forwarder idempotency create (spec §8.2): set if absent, else return what is there.
+-- Forwarder idempotency create: set if absent, else return what is there.
 -- KEYS[1] record; ARGV[1] new record JSON; ARGV[2] TTL in seconds.
 -- Returns {1} when created, {0, existing} otherwise.
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then

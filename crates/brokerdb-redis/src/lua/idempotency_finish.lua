@@ -1,4 +1,4 @@
--- Forwarder idempotency guarded update (spec §8.2): in_progress → completed | failed.
+-- Forwarder idempotency guarded update: in_progress → completed | failed.
 -- KEYS[1] record; ARGV[1] correlation_id; ARGV[2] 'completed' or 'failed';
 -- ARGV[3] upstream_status_code, ARGV[4] response_bytes (completed); ARGV[5] error_code (failed).
 -- Returns 1 when updated, else 0. Keeps the remaining TTL; a record without one gets

@@ -1,4 +1,4 @@
-//! Policy-engine invalidation bus (spec §4): `PolicyInvalidationEvent`s on
+//! Policy-engine invalidation bus: `PolicyInvalidationEvent`s on
 //! `<prefix>invalidation:v1`.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Policy-engine adapters: the rate-limit store (spec §3) and the invalidation bus (spec §4).
+//! Policy-engine adapters: the rate-limit store and the invalidation bus.
 //!
 //! Keys (prefix default `broker:pe:`): `rl:v2:<key>` (the caller's key percent-encoded as one
 //! part, crate docs); channel `invalidation:v1`.

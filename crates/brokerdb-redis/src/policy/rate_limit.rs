@@ -1,7 +1,8 @@
-//! Policy-engine rate limit (spec §3): `rl:v2:<encoded key>`, a fixed window per
+//! Policy-engine rate limit: `rl:v2:<encoded key>`, a fixed window per
 //! caller-supplied key.
 
 use brokerdb::model::Timestamp;
+use brokerdb::repo::policy_rules::PolicyRule;
 pub use brokerdb::repo::policy_rules::RateLimit;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,16 @@ pub struct RateLimitRule {
     /// Must be present.
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,
+}
+
+impl From<&PolicyRule> for RateLimitRule {
+    /// The rule as the repository returns it: no copying of fields by hand between the two crates.
+    fn from(rule: &PolicyRule) -> Self {
+        Self {
+            rule_type: rule.rule_type,
+            rate_limit: rule.rate_limit,
+        }
+    }
 }
 
 impl RateLimitRule {

@@ -1,4 +1,4 @@
-//! SSRF host normalization and the resolved-address denylist (spec §9).
+//! SSRF host normalization and the resolved-address denylist.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

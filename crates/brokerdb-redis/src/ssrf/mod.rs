@@ -1,4 +1,4 @@
-//! SSRF guard adapters (spec §9): the DNS resolution cache with compare-and-set, the DNS
+//! SSRF guard adapters: the DNS resolution cache with compare-and-set, the DNS
 //! rebinding history, and the template invalidation signal.
 //!
 //! Keys (prefix default `broker:ssrf:`): `dns:v2:<host>`, `dns-history:v2:<host>`; channel

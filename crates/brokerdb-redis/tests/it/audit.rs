@@ -1,4 +1,4 @@
-//! Audit query cache and JSON helpers (spec §7).
+//! Audit query cache and JSON helpers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

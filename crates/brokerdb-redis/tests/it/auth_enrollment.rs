@@ -1,4 +1,4 @@
-//! Enrollment-token store (spec §1.2).
+//! Enrollment-token store.
 
 use std::time::Duration;
 

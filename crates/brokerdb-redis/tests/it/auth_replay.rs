@@ -1,4 +1,4 @@
-//! DPoP replay store (spec §1.3).
+//! DPoP replay store.
 
 use brokerdb::db::ErrorCode;
 

@@ -1,4 +1,4 @@
-//! Session store (spec §1.1).
+//! Session store.
 
 use std::time::Duration;
 

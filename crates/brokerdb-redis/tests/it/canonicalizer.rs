@@ -1,4 +1,4 @@
-//! Canonicalizer caches (spec §6).
+//! Canonicalizer caches.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Crypto rotation lock (spec §5).
+//! Crypto rotation lock.
 
 use brokerdb::db::ErrorCode;
 use brokerdb_redis::crypto::CryptoRotationLock;

@@ -8,7 +8,7 @@ use brokerdb::db::ErrorCode;
 use brokerdb::model::Timestamp;
 use brokerdb_redis::audit::{AuditCache, AuditCacheFilter, AuditCacheOptions};
 use brokerdb_redis::canonicalizer::{CanonicalizerCache, CanonicalizerOptions};
-use brokerdb_redis::forwarder::{ForwarderOptions, ForwarderScope, ForwarderStore};
+use brokerdb_redis::forwarder::{ForwarderCall, ForwarderOptions, ForwarderScope, ForwarderStore};
 use brokerdb_redis::policy::{
     PolicyEntityType, PolicyInvalidationBus, PolicyInvalidationEvent, PolicyRateLimitStore,
     PolicyRuleType, RateLimit, RateLimitRule,
@@ -60,7 +60,14 @@ async fn calls_fail_fast_while_redis_is_down_and_work_again_when_it_returns() {
     .unwrap();
     let limits = PolicyRateLimitStore::new(conn.clone(), None);
     let forwarder = ForwarderStore::new(conn.clone(), ForwarderOptions::default());
-    let scope = ForwarderScope::new("t", "w", "i", "g", "k").unwrap();
+    let scope = ForwarderScope::new(&ForwarderCall {
+        tenant_id: "t",
+        workload_id: "w",
+        integration_id: "i",
+        action_group: "g",
+        idempotency_key: "k",
+    })
+    .unwrap();
     let templates = CanonicalizerCache::new(conn.clone(), CanonicalizerOptions::default()).unwrap();
     let audit = AuditCache::new(conn.clone(), AuditCacheOptions::default());
     let ssrf = SsrfGuardStore::new(conn.clone(), SsrfGuardOptions::default()).unwrap();
@@ -79,9 +86,12 @@ async fn calls_fail_fast_while_redis_is_down_and_work_again_when_it_returns() {
             .allowed
     );
 
+    bounded(conn.ping()).await.unwrap();
+
     server.stop().unwrap();
 
-    // Security state fails closed, quickly.
+    // A probe says so, and security state fails closed, quickly.
+    assert_eq!(code(bounded(conn.ping()).await), ErrorCode::Unavailable);
     for _ in 0..3 {
         let r = bounded(limits.check_and_consume("k", &rule(), Timestamp::now())).await;
         assert_eq!(code(r), ErrorCode::Unavailable);

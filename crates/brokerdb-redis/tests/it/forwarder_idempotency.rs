@@ -1,9 +1,10 @@
-//! Forwarder idempotency records (spec §8.2).
+//! Forwarder idempotency records.
 
 use brokerdb::db::ErrorCode;
 use brokerdb::model::{TenantId, Timestamp};
 use brokerdb_redis::forwarder::{
-    ForwarderScope, IdempotencyConflict, IdempotencyCreate, IdempotencyState, MAX_RESPONSE_BYTES,
+    ForwarderCall, ForwarderScope, IdempotencyConflict, IdempotencyCreate, IdempotencyState,
+    MAX_RESPONSE_BYTES,
 };
 
 use crate::forwarder_lock::{scope, store};
@@ -156,12 +157,12 @@ on_both!(
         let exp = after(Timestamp::now(), 600);
         // The tenant `acme:w1` (key `z`) aliased tenant `acme`, workload `w1` (key `k1:z`):
         // such a tenant id can no longer be named, here or anywhere in the model.
-        assert_eq!(code(ForwarderScope::new("acme:w1", "int_1", "send", "k1", "z")), ErrorCode::ValidationError);
+        assert_eq!(code(ForwarderScope::new(&ForwarderCall { tenant_id: "acme:w1", workload_id: "int_1", integration_id: "send", action_group: "k1", idempotency_key: "z" })), ErrorCode::ValidationError);
         assert!(TenantId::parse("acme:w1").is_err());
         // Free-form parts may still hold `:`. v1 keyed both of these `idem:acme:w1:int_1:send:k1:z`,
         // so the second caller was handed the first one's stored upstream response.
-        let first = ForwarderScope::new("acme", "w1", "int_1", "send", "k1:z").unwrap();
-        let second = ForwarderScope::new("acme", "w1", "int_1", "send:k1", "z").unwrap();
+        let first = ForwarderScope::new(&ForwarderCall { tenant_id: "acme", workload_id: "w1", integration_id: "int_1", action_group: "send", idempotency_key: "k1:z" }).unwrap();
+        let second = ForwarderScope::new(&ForwarderCall { tenant_id: "acme", workload_id: "w1", integration_id: "int_1", action_group: "send:k1", idempotency_key: "z" }).unwrap();
         assert_eq!(s.create_idempotency_record(&first, FP, "corr-a", exp).await.unwrap(), IdempotencyCreate::Created);
         assert!(s.complete_idempotency_record(&first, "corr-a", 201, 42).await.unwrap());
         assert_eq!(s.get_idempotency_record(&second).await.unwrap(), None, "no response of the other scope");

@@ -1,7 +1,7 @@
-//! Forwarder execution lock (spec §8.1).
+//! Forwarder execution lock.
 
 use brokerdb::db::ErrorCode;
-use brokerdb_redis::forwarder::{ForwarderOptions, ForwarderScope, ForwarderStore};
+use brokerdb_redis::forwarder::{ForwarderCall, ForwarderOptions, ForwarderScope, ForwarderStore};
 
 use crate::support::{Backend, code};
 
@@ -16,7 +16,14 @@ pub fn store(b: &Backend) -> ForwarderStore {
 }
 
 pub fn scope(key: &str) -> ForwarderScope {
-    ForwarderScope::new(" t_1", "w_1 ", "int_1", " send ", key).unwrap()
+    ForwarderScope::new(&ForwarderCall {
+        tenant_id: " t_1",
+        workload_id: "w_1 ",
+        integration_id: "int_1",
+        action_group: " send ",
+        idempotency_key: key,
+    })
+    .unwrap()
 }
 
 on_both!(
@@ -64,9 +71,9 @@ on_both!(
             assert_eq!(code(s.release_execution_lock(&scope("k"), token).await), ErrorCode::ValidationError);
         }
         for (t, key) in [(" ", "k"), ("t", ""), ("t", "a b"), ("t", "ä"), ("t", &"k".repeat(129) as &str)] {
-            let r = ForwarderScope::new(t, "w", "i", "g", key);
+            let r = ForwarderScope::new(&ForwarderCall { tenant_id: t, workload_id: "w", integration_id: "i", action_group: "g", idempotency_key: key });
             assert_eq!(code(r), ErrorCode::ValidationError, "{t:?} {key:?}");
         }
-        assert!(ForwarderScope::new("t", "w", "i", "g", &format!(" {} ", "a.b_c:d-E".repeat(14))).is_ok());
+        assert!(ForwarderScope::new(&ForwarderCall { tenant_id: "t", workload_id: "w", integration_id: "i", action_group: "g", idempotency_key: &format!(" {} ", "a.b_c:d-E".repeat(14)) }).is_ok());
     }
 );

@@ -10,7 +10,6 @@ mod audit;
 mod auth_enrollment;
 mod auth_replay;
 mod auth_sessions;
-mod auth_workloads;
 mod canonicalizer;
 mod conn;
 mod crypto;

@@ -1,4 +1,4 @@
-//! Policy-engine invalidation bus (spec §4).
+//! Policy-engine invalidation bus.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

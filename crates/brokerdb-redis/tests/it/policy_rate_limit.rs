@@ -1,4 +1,4 @@
-//! Policy-engine rate limit (spec §3).
+//! Policy-engine rate limit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use brokerdb::db::ErrorCode;
 use brokerdb::model::Timestamp;
+use brokerdb::repo::policy_rules::{PolicyRule, PolicyScope};
 use brokerdb_redis::policy::{PolicyRateLimitStore, PolicyRuleType, RateLimit, RateLimitRule};
 
 use crate::support::code;
@@ -79,6 +80,24 @@ on_both!(
         }))
         .unwrap();
         assert_eq!(from_dto, rule(2, 9));
+        let stored = PolicyRule {
+            policy_id: Some("pol_1".into()),
+            rule_type: PolicyRuleType::RateLimit,
+            scope: PolicyScope {
+                tenant_id: "acme".into(),
+                workload_id: None,
+                integration_id: "int_1".into(),
+                template_id: None,
+                template_version: None,
+                action_group: "send".into(),
+                method: "POST".into(),
+                host: "api.example.com".into(),
+                query_keys: None,
+            },
+            constraints: None,
+            rate_limit: Some(RateLimit { max_requests: 2, interval_seconds: 9 }),
+        };
+        assert_eq!(RateLimitRule::from(&stored), rule(2, 9));
     }
 );
 

@@ -7,7 +7,7 @@ use brokerdb::model::Timestamp;
 use brokerdb_redis::audit::{AuditCache, AuditCacheFilter, AuditCacheOptions};
 use brokerdb_redis::crypto::CryptoRotationLock;
 use brokerdb_redis::forwarder::{
-    ForwarderOptions, ForwarderScope, ForwarderStore, IdempotencyCreate,
+    ForwarderCall, ForwarderOptions, ForwarderScope, ForwarderStore, IdempotencyCreate,
 };
 use brokerdb_redis::policy::{PolicyRateLimitStore, PolicyRuleType, RateLimit, RateLimitRule};
 use brokerdb_redis::ssrf::{
@@ -49,7 +49,14 @@ async fn exercise(conn: &RedisConn, prefix: &str, round: u32) {
             now: None,
         },
     );
-    let scope = ForwarderScope::new("t", "w", "i", "g", &format!("i{round}")).unwrap();
+    let scope = ForwarderScope::new(&ForwarderCall {
+        tenant_id: "t",
+        workload_id: "w",
+        integration_id: "i",
+        action_group: "g",
+        idempotency_key: &format!("i{round}"),
+    })
+    .unwrap();
     let fp = "f".repeat(64);
     let exp = after(Timestamp::now(), 120);
     assert_eq!(

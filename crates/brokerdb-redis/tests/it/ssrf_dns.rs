@@ -1,4 +1,4 @@
-//! SSRF DNS cache and rebinding history (spec §9).
+//! SSRF DNS cache and rebinding history.
 
 use brokerdb::db::ErrorCode;
 use brokerdb_redis::ssrf::{

@@ -1,4 +1,4 @@
-//! SSRF template invalidation signal (spec §9).
+//! SSRF template invalidation signal.
 
 use std::sync::{Arc, Mutex};
 

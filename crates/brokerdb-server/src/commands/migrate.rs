@@ -2,30 +2,68 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use brokerdb::migrate::{self, MigrationState};
-use brokerdb_embedded::{EmbeddedPostgres, PostgresOptions};
+use clap::{Args, Subcommand};
 
-use crate::cli::{MigrateAction, MigrateArgs};
-use crate::config::parse_postgres_url;
-use crate::services::{EMBEDDED_DATABASE, connect, create_database_if_missing};
+use crate::cli::ConnectionArgs;
+use crate::config::AdminTarget;
+use crate::services::{
+    EMBEDDED_DATABASE, connect, create_database_if_missing, start_embedded_postgres,
+};
+
+/// Options of `brokerdb migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// `status` lists applied and pending migrations without changing anything.
+    #[command(subcommand)]
+    pub action: Option<MigrateAction>,
+    /// Where PostgreSQL is.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Subcommands of `brokerdb migrate`.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// List every migration with its state (applied, pending, changed, unknown); exits 1 when an
+    /// applied migration has changed.
+    Status,
+}
+
+/// `brokerdb migrate`'s configuration, checked before any I/O.
+#[derive(Debug, Clone)]
+pub struct MigrateConfig {
+    /// DATABASE_URL, or the embedded cluster.
+    pub database: AdminTarget,
+    /// `status`, or none to apply.
+    pub action: Option<MigrateAction>,
+}
+
+impl MigrateArgs {
+    /// The checked configuration, or the first bad value's error (naming its variable, never
+    /// quoting it).
+    pub fn config(&self) -> anyhow::Result<MigrateConfig> {
+        Ok(MigrateConfig {
+            database: AdminTarget::from_args(&self.connection)?,
+            action: self.action,
+        })
+    }
+}
 
 /// Applies pending migrations (or lists their state) on DATABASE_URL, or on the embedded
 /// cluster under `--data-dir` when no URL is given.
 pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
-    let (cfg, _embedded) = match args.connection.database_url.as_deref() {
-        Some(url) => (parse_postgres_url("DATABASE_URL", url)?, None),
-        None => {
-            let opts = PostgresOptions::new(&args.connection.data_dir, std::env::var_os("PATH"));
-            let pg = EmbeddedPostgres::start(&opts)
-                .await
-                .context("cannot start the embedded PostgreSQL")?;
+    let config = args.config()?;
+    let (cfg, _embedded) = match config.database {
+        AdminTarget::Url(info) => (*info, None),
+        AdminTarget::Embedded { data_dir } => {
+            let pg = start_embedded_postgres(&data_dir).await?;
             create_database_if_missing(&pg.config("postgres").into(), EMBEDDED_DATABASE).await?;
             (pg.config(EMBEDDED_DATABASE).into(), Some(pg))
         }
     };
     let mut client = connect(&cfg).await?;
-    match args.action {
+    match config.action {
         Some(MigrateAction::Status) => print_status(&client).await,
         None => {
             let applied = migrate::apply_pending(&mut client).await?;

@@ -1,9 +1,9 @@
 //! One module per subcommand.
 
-mod audit;
-mod bench;
-mod migrate;
-mod serve;
+pub mod audit;
+pub mod bench;
+pub mod migrate;
+pub mod serve;
 
 use std::process::ExitCode;
 

@@ -1,69 +1,253 @@
 //! `brokerdb serve`.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
 use anyhow::Context;
 use brokerdb::audit::{self, CheckpointSigner, SealerSettings};
+use brokerdb::db::{CursorKey, DbSettings, PoolRole};
+use clap::Args;
 
 use crate::app::{AppState, Application};
 use crate::checkpoints::{self, CheckpointClock};
-use crate::cli::ServeArgs;
-use crate::services::{Postgres, Redis, check_pool, pool};
+use crate::cli::{ConnectionArgs, RedisUrlArgs};
+use crate::config::{ExposeSecret, PostgresTarget, RedisTarget, SecretString, positive};
+use crate::services::{Postgres, Redis, connect_db};
+
+/// Options of `brokerdb serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where PostgreSQL is.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Where Redis is.
+    #[command(flatten)]
+    pub redis: RedisUrlArgs,
+    /// Address the HTTP service listens on.
+    #[arg(long, env = "BROKERDB_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Maximum connections in each PostgreSQL pool (runtime and system).
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub pool_size: u16,
+    /// Data-layer tunables.
+    #[command(flatten)]
+    pub data: DataLayerArgs,
+    /// Redis adapter tunables.
+    #[command(flatten)]
+    pub redis_adapters: RedisAdapterArgs,
+    /// Audit sealing and checkpoints.
+    #[command(flatten)]
+    pub audit: AuditServiceArgs,
+}
+
+/// How `serve` seals the audit chains and checkpoints them.
+#[derive(Debug, Clone, Args)]
+pub struct AuditServiceArgs {
+    /// The bound between an audit append and its seal (exported as
+    /// brokerdb_audit_max_merge_delay_seconds; `audit verify` holds rows to it).
+    #[arg(long, env = "AUDIT_MAX_MERGE_DELAY", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub audit_max_merge_delay: Duration,
+    /// Pause of the sealer between rounds when the queue is drained.
+    #[arg(long, env = "AUDIT_SEAL_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub audit_seal_interval: Duration,
+    /// Signing key file for periodic checkpoints (with AUDIT_CHECKPOINT_DIR; none when unset).
+    #[arg(
+        long,
+        env = "AUDIT_CHECKPOINT_KEY_FILE",
+        requires = "audit_checkpoint_dir"
+    )]
+    pub audit_checkpoint_key_file: Option<PathBuf>,
+    /// Directory the service writes a checkpoint file into every AUDIT_CHECKPOINT_INTERVAL.
+    #[arg(
+        long,
+        env = "AUDIT_CHECKPOINT_DIR",
+        requires = "audit_checkpoint_key_file"
+    )]
+    pub audit_checkpoint_dir: Option<PathBuf>,
+    /// How often the service writes checkpoints (brokerdb_audit_checkpoint_age_seconds shows the
+    /// age of the last one).
+    #[arg(long, env = "AUDIT_CHECKPOINT_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub audit_checkpoint_interval: Duration,
+}
+
+/// Tunables of the Redis adapters.
+#[derive(Debug, Clone, Args)]
+pub struct RedisAdapterArgs {
+    /// Bound of every Redis adapter call, in milliseconds, reconnect waits included. When it
+    /// expires the call fails with `unavailable`: cache reads fall back to PostgreSQL, security
+    /// state (rate limits, locks, idempotency, replay, enrollment) refuses.
+    #[arg(long, env = "REDIS_COMMAND_TIMEOUT_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub redis_command_timeout_ms: u64,
+    /// Multiplexed Redis connections the adapters share, used round-robin.
+    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub redis_pool_size: u16,
+}
+
+impl RedisAdapterArgs {
+    /// The connection settings these flags describe.
+    pub fn settings(&self) -> brokerdb_redis::ConnSettings {
+        brokerdb_redis::ConnSettings {
+            command_timeout: std::time::Duration::from_millis(self.redis_command_timeout_ms),
+            pool_size: usize::from(self.redis_pool_size),
+        }
+    }
+}
+
+/// Tunables of the data layer.
+#[derive(Debug, Clone, Args)]
+pub struct DataLayerArgs {
+    /// Repository operations slower than this many milliseconds count in
+    /// brokerdb_slow_ops_total and log a (rate-limited) warning.
+    #[arg(long, env = "SLOW_QUERY_MS", default_value_t = 300)]
+    pub slow_query_ms: u64,
+    /// Log every SQL statement with its duration (never its parameter values).
+    #[arg(long, env = "DB_TRACE", default_value = "false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub db_trace: bool,
+    /// 64 hex characters (32 bytes) signing keyset cursors; give every instance the same one.
+    /// Without it a random key is used and cursors do not survive a restart.
+    #[arg(long, env = "BROKERDB_CURSOR_SECRET", hide_env_values = true,
+          value_parser = crate::config::secret)]
+    pub cursor_secret: Option<SecretString>,
+}
+
+impl DataLayerArgs {
+    /// The data-layer settings these flags describe.
+    pub fn settings(&self) -> brokerdb::db::DbSettings {
+        brokerdb::db::DbSettings {
+            slow_threshold: std::time::Duration::from_millis(self.slow_query_ms),
+            trace_statements: self.db_trace,
+        }
+    }
+
+    /// The cursor key, or a clear error naming the variable (never echoing it).
+    pub fn cursor_key(&self) -> anyhow::Result<brokerdb::db::CursorKey> {
+        let Some(secret) = self.cursor_secret.as_ref().map(|s| s.expose_secret()) else {
+            tracing::warn!(
+                "BROKERDB_CURSOR_SECRET is not set: using a random cursor key (cursors end with this process)"
+            );
+            return Ok(brokerdb::db::CursorKey::random());
+        };
+        let bytes: [u8; 32] = hex::decode(secret.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                anyhow::anyhow!("BROKERDB_CURSOR_SECRET must be 64 hex characters (32 bytes)")
+            })?;
+        Ok(brokerdb::db::CursorKey::from_bytes(bytes))
+    }
+}
+
+/// `brokerdb serve`'s configuration, checked: everything [`serve`] needs that can be wrong is
+/// parsed, decoded or read here, before any server is started or reached.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// Where PostgreSQL is.
+    pub postgres: PostgresTarget,
+    /// Where Redis is.
+    pub redis: RedisTarget,
+    /// Address the HTTP service listens on.
+    pub listen: SocketAddr,
+    /// Connections per PostgreSQL pool.
+    pub pool_size: u16,
+    /// Data-layer tunables.
+    pub db_settings: DbSettings,
+    /// Signs keyset cursors (`Debug` does not show it).
+    pub cursor_key: CursorKey,
+    /// How the Redis adapters' connections are built.
+    pub redis_settings: brokerdb_redis::ConnSettings,
+    /// How the audit sealer runs.
+    pub sealer: SealerSettings,
+    /// Periodic checkpoints, when configured.
+    pub checkpoints: Option<CheckpointConfig>,
+}
+
+/// Where and how often `serve` writes audit checkpoints.
+#[derive(Debug)]
+pub struct CheckpointConfig {
+    /// The signing key, read from AUDIT_CHECKPOINT_KEY_FILE (`Debug` does not show it).
+    pub signer: CheckpointSigner,
+    /// AUDIT_CHECKPOINT_DIR.
+    pub dir: PathBuf,
+    /// AUDIT_CHECKPOINT_INTERVAL.
+    pub interval: Duration,
+}
+
+impl ServeArgs {
+    /// The checked configuration, or the first bad value's error (naming its variable, never
+    /// quoting it). No I/O but reading the checkpoint key and Redis CA files.
+    pub fn config(&self) -> anyhow::Result<ServeConfig> {
+        let postgres = PostgresTarget::from_args(&self.connection)?;
+        let redis = RedisTarget::from_args(&self.redis, &self.connection.data_dir)?;
+        let cursor_key = self.data.cursor_key()?;
+        let audit = &self.audit;
+        let sealer = SealerSettings {
+            interval: positive("AUDIT_SEAL_INTERVAL", audit.audit_seal_interval)?,
+            max_merge_delay: positive("AUDIT_MAX_MERGE_DELAY", audit.audit_max_merge_delay)?,
+            ..SealerSettings::default()
+        };
+        let interval = positive("AUDIT_CHECKPOINT_INTERVAL", audit.audit_checkpoint_interval)?;
+        let checkpoints = match (
+            &audit.audit_checkpoint_key_file,
+            &audit.audit_checkpoint_dir,
+        ) {
+            (Some(key), Some(dir)) => Some(CheckpointConfig {
+                signer: CheckpointSigner::read_file(key)
+                    .context("AUDIT_CHECKPOINT_KEY_FILE cannot be used")?,
+                dir: dir.clone(),
+                interval,
+            }),
+            // clap requires both or neither.
+            _ => None,
+        };
+        Ok(ServeConfig {
+            postgres,
+            redis,
+            listen: self.listen,
+            pool_size: self.pool_size,
+            db_settings: self.data.settings(),
+            cursor_key,
+            redis_settings: self.redis_adapters.settings(),
+            sealer,
+            checkpoints,
+        })
+    }
+}
+
+/// Checks the configuration, then serves it ([`serve`]).
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    serve(args.config()?).await
+}
 
 /// Starts (or connects to) PostgreSQL and Redis, checks both, binds, and serves until Ctrl-C or
 /// SIGTERM; embedded servers are stopped after the last request finishes.
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let redis_url = args.redis_url.as_deref().filter(|u| !u.is_empty());
-    // Check what needs no server first, so bad configuration fails fast.
-    if let Some(url) = redis_url {
-        crate::services::redis_client(url, args.redis_ca_file.as_deref())?;
-    }
-    let cursor_key = args.data.cursor_key()?;
-    let signer = args
-        .audit
-        .audit_checkpoint_key_file
-        .as_deref()
-        .map(CheckpointSigner::read_file)
-        .transpose()
-        .context("AUDIT_CHECKPOINT_KEY_FILE cannot be used")?;
-    let postgres = Postgres::start(&args.connection).await?;
-    let redis = Redis::start(
-        redis_url,
-        args.redis_ca_file.as_deref(),
-        &args.connection.data_dir,
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let postgres = Postgres::start(&config.postgres).await?;
+    let redis = Redis::start(&config.redis).await?;
+    let db = connect_db(
+        &postgres.targets,
+        config.pool_size,
+        config.db_settings,
+        config.cursor_key,
+        PoolRole::Runtime,
     )
     .await?;
-    let runtime = pool(&postgres.targets.runtime, args.pool_size)?;
-    let system = pool(&postgres.targets.system, args.pool_size)?;
-    check_pool(&runtime, &postgres.targets.runtime).await?;
-    check_pool(&system, &postgres.targets.system).await?;
-    let manager = redis.connect().await?;
-    let adapters = brokerdb_redis::RedisConn::standalone(redis.client()?, args.redis.settings())
-        .map_err(|e| anyhow::anyhow!("cannot set up the Redis adapters: {e}"))?;
-    let mut state = AppState::new(runtime, system, manager, args.data.settings(), cursor_key)
-        .await
-        .map_err(crate::config::explain_connect_error)?
-        .with_redis_adapters(adapters);
-    let sealer = audit::spawn_sealer(
-        state.db.clone(),
-        SealerSettings {
-            interval: args.audit.audit_seal_interval,
-            max_merge_delay: args.audit.audit_max_merge_delay,
-            ..SealerSettings::default()
-        },
-    );
-    let checkpointer = match (signer, args.audit.audit_checkpoint_dir.clone()) {
-        (Some(signer), Some(dir)) => {
-            state.checkpoints = CheckpointClock::started_now();
-            Some(checkpoints::spawn(
-                state.db.clone(),
-                signer,
-                dir,
-                args.audit.audit_checkpoint_interval,
-                state.checkpoints.clone(),
-            ))
-        }
-        _ => None,
-    };
-    let app = Application::bind(args.listen, state).await?;
+    let mut state = AppState::new(db, redis.connect(config.redis_settings).await?);
+    let sealer = audit::spawn_sealer(state.db.clone(), config.sealer);
+    let checkpointer = config.checkpoints.map(|c| {
+        state.checkpoints = CheckpointClock::started_now();
+        checkpoints::spawn(
+            state.db.clone(),
+            c.signer,
+            c.dir,
+            c.interval,
+            state.checkpoints.clone(),
+        )
+    });
+    let app = Application::bind(config.listen, state).await?;
     let addr = app.local_addr()?;
     tracing::info!(
         %addr,
@@ -98,4 +282,37 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn the_checked_configuration_shows_no_secret_either() -> anyhow::Result<()> {
+        let cli = Cli::try_parse_from([
+            "brokerdb",
+            "serve",
+            "--database-url",
+            "postgres://admin:s3cret-admin@db.internal/brokerdb",
+            "--database-runtime-url",
+            "postgres://brokerdb_app:s3cret-app@db.internal/brokerdb",
+            "--database-system-url",
+            "postgres://brokerdb_system:s3cret-sys@db.internal/brokerdb",
+            "--redis-url",
+            "redis://default:s3cret-redis@cache.internal:6379",
+            "--cursor-secret",
+            "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7",
+        ])?;
+        let Command::Serve(args) = cli.command else {
+            anyhow::bail!("not serve");
+        };
+        let shown = format!("{:?}", args.config()?);
+        for hidden in ["s3cret", "5ec7e", "cache.internal"] {
+            assert!(!shown.contains(hidden), "{hidden} in {shown}");
+        }
+        Ok(())
+    }
 }

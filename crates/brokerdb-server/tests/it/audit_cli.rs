@@ -3,7 +3,6 @@
 use brokerdb::audit::{self, AuditEvent, AuditEventType, SystemAuditEvent};
 use brokerdb::db::{Db, TxOptions};
 use brokerdb::model::{EventId, NonEmptyString, TenantId, Timestamp};
-use brokerdb::repo::audit_events;
 use brokerdb_testkit::{TestDatabase, database};
 
 use std::time::Duration;
@@ -33,7 +32,7 @@ async fn seeded() -> Result<(TestDatabase, Db), Error> {
                 NonEmptyString::new("correlation_id", "c")?,
                 AuditEventType::Execute,
             );
-            audit_events::append(&db.tenant(&tenant), None, &e).await?;
+            audit::append(&mut db.tenant(&tenant), &e).await?;
         }
     }
     for _ in 0..2 {
@@ -45,7 +44,7 @@ async fn seeded() -> Result<(TestDatabase, Db), Error> {
         db.system()
             .transaction(&TxOptions::default(), move |tx| {
                 let e = e.clone();
-                Box::pin(async move { audit::append_system_in(tx, &e).await })
+                Box::pin(async move { audit::append_system(tx, &e).await })
             })
             .await?;
     }
@@ -368,7 +367,7 @@ async fn serve_seals_appends_and_writes_periodic_checkpoints() -> TestResult {
             NonEmptyString::new("correlation_id", "c")?,
             AuditEventType::Execute,
         );
-        audit_events::append(&db.tenant(&a), None, &e).await?;
+        audit::append(&mut db.tenant(&a), &e).await?;
     }
     let admin = test_db.admin().await;
     let mut sealed = 0i64;

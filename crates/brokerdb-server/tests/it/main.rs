@@ -2,6 +2,7 @@
 
 mod audit_cli;
 mod cli;
+mod fail_fast;
 mod readiness;
 mod support;
 

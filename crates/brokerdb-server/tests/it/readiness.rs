@@ -4,8 +4,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use brokerdb::db::{CursorKey, DbSettings};
 use brokerdb_embedded::{EmbeddedRedis, RedisOptions};
+use brokerdb_redis::ConnSettings;
 use brokerdb_server::app::{AppState, router};
-use brokerdb_server::services::{Redis, pool};
+use brokerdb_server::config::RedisEndpoint;
+use brokerdb_server::services::Redis;
 use brokerdb_testkit::{TestDatabase, database, empty_database, redis};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -22,20 +24,13 @@ async fn state_with_ca(
     redis_url: &str,
     ca_file: Option<&std::path::Path>,
 ) -> Result<AppState, Box<dyn std::error::Error>> {
-    Ok(AppState::new(
-        pool(&db.runtime_config(), 2)?,
-        pool(&db.system_config(), 2)?,
-        Redis {
-            url: redis_url.to_owned(),
-            ca_file: ca_file.map(std::path::Path::to_path_buf),
-            embedded: None,
-        }
-        .connect()
-        .await?,
-        DbSettings::default(),
-        CursorKey::random(),
-    )
-    .await?)
+    let redis = Redis {
+        endpoint: RedisEndpoint::parse(redis_url, ca_file)?,
+        embedded: None,
+    }
+    .connect(ConnSettings::default())
+    .await?;
+    Ok(AppState::new(db.db().await, redis))
 }
 
 async fn get(
@@ -81,6 +76,32 @@ async fn readyz_is_503_and_counts_pending_migrations_on_an_unmigrated_database()
     assert_eq!(
         body["migrations"]["error"],
         format!("{pending} pending migration(s); run `brokerdb migrate`")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_an_applied_migration_has_changed() -> TestResult {
+    let db = database().await;
+    let r = redis().await;
+    db.admin()
+        .await
+        .execute(
+            "UPDATE brokerdb_schema_migrations SET checksum = 'abc' WHERE version = 2",
+            &[],
+        )
+        .await?;
+    let (status, body) = get(state(&db, r.url()).await?, "/readyz").await?;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["database"]["status"], "ok");
+    assert_eq!(body["migrations"]["status"], "unavailable");
+    assert_eq!(
+        body["migrations"]["error"],
+        "1 applied migration(s) changed since they were applied"
+    );
+    assert_eq!(
+        body["migrations"]["applied"],
+        brokerdb::migrate::Migration::embedded().len() - 1
     );
     Ok(())
 }
@@ -144,9 +165,9 @@ async fn metrics_expose_repository_and_pool_metrics_after_a_request() -> TestRes
     let r = redis().await;
     let mut state = state(&db, r.url()).await?;
     // Every operation counts as slow, so the slow-operation counter shows too.
-    state.db = brokerdb::db::Db::connect(
-        pool(&db.runtime_config(), 2)?,
-        pool(&db.system_config(), 2)?,
+    state.db = brokerdb::db::Db::from_pools(
+        brokerdb::db::pool::build(&db.runtime_config(), 2)?,
+        brokerdb::db::pool::build(&db.system_config(), 2)?,
         DbSettings {
             slow_threshold: std::time::Duration::ZERO,
             ..DbSettings::default()

@@ -32,7 +32,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::{DbError, IsolationLevel, SystemScope, TxOptions};
+use crate::db::{DbError, Exec, IsolationLevel, SystemScope, TxOptions};
 
 /// The `format` of every checkpoint this build writes.
 pub const FORMAT: &str = "brokerdb-audit-checkpoint/v1";
@@ -529,6 +529,7 @@ pub const SYSTEM_CHAIN: &str = "system";
 
 /// The name of the database `system` connects to (what checkpoints record).
 pub async fn database_name(system: &SystemScope<'_>) -> Result<String, DbError> {
+    let mut system = *system;
     Ok(system
         .query_opt(DATABASE, &[])
         .await?

@@ -1,4 +1,4 @@
-//! The `AuditEvent` contract (data-model §4.5), what `audit_events.event_json` holds.
+//! The `AuditEvent` contract, what `audit_events.event_json` holds.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -24,7 +24,7 @@ pub struct AuditDestination {
 }
 
 /// The policy rule behind a decision. `rule_id` and `approval_id` are written as `null` when
-/// absent, as the policy-decision event of spec §12.1 spells them.
+/// absent (the shape of the `policy_decision` event other services read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditPolicyRef {
@@ -132,6 +132,22 @@ impl AuditEvent {
             message: None,
             metadata: None,
         }
+    }
+
+    /// An event of `event_type` for `tenant_id` happening now, with a generated id
+    /// (`evt_<32 hex>`) and no details: what a repository writes about its own changes.
+    pub fn generated(
+        tenant_id: TenantId,
+        event_type: AuditEventType,
+        correlation_id: NonEmptyString,
+    ) -> Self {
+        Self::new(
+            EventId::generate(),
+            Timestamp::now(),
+            tenant_id,
+            correlation_id,
+            event_type,
+        )
     }
 
     /// Parses a strict event from JSON and checks its rules.

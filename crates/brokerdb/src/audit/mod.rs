@@ -1,8 +1,9 @@
 //! The audit trail: appends inside the caller's transaction, the sealer that chains them after
 //! commit, signed checkpoints, and verification.
 //!
-//! An append takes `&mut Tx`, so a change and its audit row always commit or roll back
-//! together, and an audit failure fails the whole operation (it is returned, never swallowed).
+//! [`append`] takes the executor the change runs on, so given the change's transaction the two
+//! commit or roll back together, and an audit failure fails the whole operation (it is returned,
+//! never swallowed).
 //! The append is a plain insert (no chain work, no lock shared with other appenders); a
 //! statement trigger queues the row, and after commit the sealer ([`seal_pending`],
 //! [`spawn_sealer`]) gives it its chain position and hash (the model of Certificate
@@ -16,8 +17,8 @@
 //! cannot insert it) and `timestamp` must be within [`MAX_TIMESTAMP_SKEW`] of it, so events
 //! cannot be backdated.
 //!
-//! [`append_event_in`] appends a full [`AuditEvent`] (the spec's contract); [`append_in`] is the
-//! short form for events a repository writes about its own changes ([`TenantAuditEvent`]).
+//! [`append`] appends an [`AuditEvent`] (of the executor's tenant), [`append_system`] a
+//! [`SystemAuditEvent`]; there is no other way in.
 
 pub mod canonical;
 pub mod checkpoint;
@@ -28,8 +29,8 @@ mod verify;
 
 use serde_json::{Map, Value};
 
-use crate::db::{DbError, ScopeKey, TenantScope, Tx};
-use crate::model::{EventId, NonEmptyString, Timestamp, ValidationError, WorkloadId};
+use crate::db::{DbError, SystemExec, TenantExec};
+use crate::model::{EventId, NonEmptyString, Timestamp, ValidationError};
 
 pub use crate::model::AuditEventType;
 pub use checkpoint::{
@@ -60,40 +61,6 @@ pub const APPEND_SQL: &str = "INSERT INTO audit_events (event_id, tenant_id, tim
 const APPEND_SYSTEM: &str = "INSERT INTO system_audit_events (event_id, timestamp, actor, action, correlation_id, event_json)
      VALUES ($1, $2, $3, $4, $5, $6)";
 
-/// A tenant audit event to append (the tenant is the transaction's).
-#[derive(Debug, Clone)]
-pub struct TenantAuditEvent {
-    /// Unique id; [`TenantAuditEvent::new`] generates `evt_<32 hex>`.
-    pub event_id: EventId,
-    /// When it happened.
-    pub timestamp: Timestamp,
-    /// Trace id of the request.
-    pub correlation_id: NonEmptyString,
-    /// Kind.
-    pub event_type: AuditEventType,
-    /// Workload involved, if any.
-    pub workload_id: Option<WorkloadId>,
-    /// Human-readable summary (no secrets).
-    pub message: Option<String>,
-    /// Structured details (no secrets).
-    pub metadata: Map<String, Value>,
-}
-
-impl TenantAuditEvent {
-    /// An event of `event_type` now, with a generated id and no details.
-    pub fn new(event_type: AuditEventType, correlation_id: NonEmptyString) -> Self {
-        Self {
-            event_id: generated_event_id(),
-            timestamp: Timestamp::now(),
-            correlation_id,
-            event_type,
-            workload_id: None,
-            message: None,
-            metadata: Map::new(),
-        }
-    }
-}
-
 /// A system (tenant-less) audit event: admin identities, signup policy, global keys.
 #[derive(Debug, Clone)]
 pub struct SystemAuditEvent {
@@ -119,7 +86,7 @@ impl SystemAuditEvent {
         correlation_id: NonEmptyString,
     ) -> Self {
         Self {
-            event_id: generated_event_id(),
+            event_id: EventId::generate(),
             timestamp: Timestamp::now(),
             actor,
             action,
@@ -129,58 +96,16 @@ impl SystemAuditEvent {
     }
 }
 
-fn generated_event_id() -> EventId {
-    let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
-    EventId::parse(&id).unwrap_or_else(|_| unreachable!("a generated id is never blank"))
-}
-
-/// Appends a tenant event inside `tx`, which must be a tenant-scoped transaction; the event
-/// belongs to that tenant. Commits or rolls back with `tx`.
-pub async fn append_in(tx: &mut Tx<'_>, event: &TenantAuditEvent) -> Result<(), DbError> {
-    let ScopeKey::Tenant(tenant) = tx.scope().clone() else {
-        return Err(tenant_tx_required());
-    };
-    let mut full = AuditEvent::new(
-        event.event_id.clone(),
-        event.timestamp,
-        tenant,
-        event.correlation_id.clone(),
-        event.event_type,
-    );
-    full.workload_id = event.workload_id.clone();
-    full.message = event.message.clone();
-    full.metadata = (!event.metadata.is_empty()).then(|| event.metadata.clone());
-    append_event_in(tx, &full).await
-}
-
-fn tenant_tx_required() -> DbError {
-    ValidationError::new(
-        "transaction",
-        "tenant events need a tenant-scoped transaction",
-    )
-    .into()
-}
-
-/// Appends `event` inside `tx`, a transaction of the event's tenant (another tenant's
-/// transaction is a `validation_error`). Commits or rolls back with `tx`; a failure (duplicate
-/// `event_id` → `unique_violation`, unknown tenant → `integrity_violation`) is returned.
-pub async fn append_event_in(tx: &mut Tx<'_>, event: &AuditEvent) -> Result<(), DbError> {
-    let ScopeKey::Tenant(tenant) = tx.scope().clone() else {
-        return Err(tenant_tx_required());
-    };
-    let db = tx.db().clone();
-    append_event(&db.tenant(&tenant), Some(tx), event).await
-}
-
-/// Appends `event` in `scope`: inside `tx` when given, else as one statement in its own
-/// transaction (one round trip). The event's tenant must be the scope's.
-pub(crate) async fn append_event(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
-    event: &AuditEvent,
-) -> Result<(), DbError> {
+/// Appends `event` for the executor's tenant: in the caller's transaction when `exec` is a
+/// [`TenantTx`](crate::db::TenantTx) (it commits or rolls back with the change it describes), or
+/// as one statement. The event is validated first; its tenant must be the executor's
+/// (`validation_error`). A duplicate `event_id` is `unique_violation` (appends are not
+/// idempotent), an unknown tenant `integrity_violation`, a `timestamp` more than
+/// [`MAX_TIMESTAMP_SKEW`] from the database's clock `validation_error`. The failure is returned,
+/// never swallowed.
+pub async fn append(exec: &mut impl TenantExec, event: &AuditEvent) -> Result<(), DbError> {
     event.validate()?;
-    if event.tenant_id != *scope.tenant_id() {
+    if event.tenant_id != *exec.tenant_id() {
         return Err(ValidationError::new("tenant_id", "does not match the tenant scope").into());
     }
     let json = event.to_json()?;
@@ -204,51 +129,23 @@ pub(crate) async fn append_event(
         &event.latency_ms,
         &json,
     ];
-    scope
-        .db()
-        .observe(
-            REPO,
-            "append",
-            crate::repo::execute_in(scope, tx, APPEND_SQL, &params),
-        )
+    exec.op(REPO, "append")
+        .execute(APPEND_SQL, &params)
         .await
         .map_err(skew_error)?;
     Ok(())
 }
 
-/// The skew constraints of migration 0010, reported on the field they guard.
-fn skew_error(err: DbError) -> DbError {
-    match err {
-        DbError::Validation(v)
-            if v.field == "ck_audit_events_timestamp_near_created_at"
-                || v.field == "ck_system_audit_events_timestamp_near_created_at" =>
-        {
-            ValidationError::new(
-                "timestamp",
-                "must be within 5 minutes of the time the event is stored",
-            )
-            .into()
-        }
-        other => other,
-    }
-}
-
-/// Appends a system event inside `tx`, which must be a system-scope transaction.
-pub async fn append_system_in(tx: &mut Tx<'_>, event: &SystemAuditEvent) -> Result<(), DbError> {
-    if tx.scope() != &ScopeKey::System {
-        return Err(ValidationError::new(
-            "transaction",
-            "system events need a system-scope transaction",
-        )
-        .into());
-    }
+/// Appends a system event, in the caller's system transaction or as one statement; failures as
+/// for [`append`].
+pub async fn append_system(
+    exec: &mut impl SystemExec,
+    event: &SystemAuditEvent,
+) -> Result<(), DbError> {
     let details = Value::Object(event.details.clone());
     let (actor, correlation) = (event.actor.as_str(), event.correlation_id.as_str());
-    let db = tx.db().clone();
-    db.observe(
-        REPO,
-        "append_system",
-        tx.execute(
+    exec.op(REPO, "append_system")
+        .execute(
             APPEND_SYSTEM,
             &[
                 &event.event_id,
@@ -258,9 +155,21 @@ pub async fn append_system_in(tx: &mut Tx<'_>, event: &SystemAuditEvent) -> Resu
                 &correlation,
                 &details,
             ],
-        ),
-    )
-    .await
-    .map_err(skew_error)?;
+        )
+        .await
+        .map_err(skew_error)?;
     Ok(())
+}
+
+/// The skew constraints of migration 0010 (the only CHECK on `timestamp`), with a message that
+/// says what the rule is.
+fn skew_error(err: DbError) -> DbError {
+    match err {
+        DbError::Validation(v) if v.field == "timestamp" => ValidationError::new(
+            "timestamp",
+            "must be within 5 minutes of the time the event is stored",
+        )
+        .into(),
+        other => other,
+    }
 }

@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::canonical::{self, BodyKind, GENESIS, system_body_columns, tenant_body_columns};
-use crate::db::{Db, DbError, SystemScope, Tx, TxOptions};
+use crate::db::{Db, DbError, Exec, SystemScope, SystemTx, TxOptions};
 
 const LOCK: &str = "SELECT id FROM audit_sealer_lock WHERE id = 'sealer' FOR UPDATE SKIP LOCKED";
 
@@ -165,7 +165,7 @@ struct Claimed {
     body: String,
 }
 
-async fn seal_in(tx: &mut Tx<'_>, chains: Chains, batch: i64) -> Result<Batch, DbError> {
+async fn seal_in(tx: &mut SystemTx, chains: Chains, batch: i64) -> Result<Batch, DbError> {
     if tx.query_opt(LOCK, &[]).await?.is_none() {
         return Ok(Batch {
             claimed: 0,
@@ -251,7 +251,7 @@ async fn seal_in(tx: &mut Tx<'_>, chains: Chains, batch: i64) -> Result<Batch, D
 
 /// The last seal of every chain in `ready` (chains without one are absent).
 async fn read_heads(
-    tx: &mut Tx<'_>,
+    tx: &mut SystemTx,
     chains: Chains,
     ready: &[Claimed],
 ) -> Result<HashMap<String, (i64, String)>, DbError> {

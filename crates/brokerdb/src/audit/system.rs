@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::db::paging::{KeysetPage, decode_cursor};
-use crate::db::{DbError, SystemScope};
+use crate::db::{DbError, SystemExec};
 use crate::model::{EventId, Timestamp};
 use crate::repo::audit_events::{checked_limit, cursor_position};
 
@@ -38,46 +38,40 @@ pub struct SystemAuditRecord {
 /// System events, newest first (`timestamp` desc, `event_id` desc); `limit` 1..=200 (default
 /// 100), signed cursor from the previous page.
 pub async fn list_system_events(
-    system: &SystemScope<'_>,
+    exec: &mut impl SystemExec,
     limit: Option<i64>,
     cursor: Option<&str>,
 ) -> Result<KeysetPage<SystemAuditRecord>, DbError> {
     let limit = checked_limit(limit)?;
-    let key = system.db().cursor_key();
-    let (at, id) = cursor_position(decode_cursor(key, "", SORT_TAG, cursor)?)?;
+    let key = exec.db().cursor_key().clone();
+    let (at, id) = cursor_position(decode_cursor(&key, "", SORT_TAG, cursor)?)?;
     let fetch = limit + 1;
-    let rows = system
-        .db()
-        .observe(
-            super::REPO,
-            "list_system_events",
-            system.query(PAGE, &[&at, &id, &fetch]),
-        )
+    let items = exec
+        .op(super::REPO, "list_system_events")
+        .query_all(PAGE, &[&at, &id, &fetch], from_row)
         .await?;
-    let items = rows
-        .iter()
-        .map(|r| {
-            let details: Value = r.try_get(5)?;
-            Ok(SystemAuditRecord {
-                event_id: r.try_get(0)?,
-                timestamp: r.try_get(1)?,
-                actor: r.try_get(2)?,
-                action: r.try_get(3)?,
-                correlation_id: r.try_get(4)?,
-                details: match details {
-                    Value::Object(map) => map,
-                    _ => Map::new(),
-                },
-                chain_seq: r.try_get(6)?,
-            })
-        })
-        .collect::<Result<Vec<_>, DbError>>()?;
     Ok(KeysetPage::from_rows(
-        key,
+        &key,
         "",
         SORT_TAG,
         items,
         limit,
         |e| vec![e.timestamp.to_string(), e.event_id.to_string()],
     ))
+}
+
+fn from_row(r: &tokio_postgres::Row) -> Result<SystemAuditRecord, DbError> {
+    let details: Value = r.try_get(5)?;
+    Ok(SystemAuditRecord {
+        event_id: r.try_get(0)?,
+        timestamp: r.try_get(1)?,
+        actor: r.try_get(2)?,
+        action: r.try_get(3)?,
+        correlation_id: r.try_get(4)?,
+        details: match details {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        },
+        chain_seq: r.try_get(6)?,
+    })
 }

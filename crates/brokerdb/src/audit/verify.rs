@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::canonical::{self, BodyKind, GENESIS, system_body_columns, tenant_body_columns};
 use super::checkpoint::{CheckpointSet, SYSTEM_CHAIN, tenant_chain_name};
 use super::seal::DEFAULT_MAX_MERGE_DELAY;
-use crate::db::{DbError, IsolationLevel, SystemScope, Tx, TxOptions};
+use crate::db::{DbError, Exec, IsolationLevel, SystemScope, SystemTx, TxOptions};
 use crate::model::TenantId;
 
 const TENANT_LINKS: &str = concat!(
@@ -251,7 +251,7 @@ const SNAPSHOT: TxOptions = TxOptions {
 
 /// Walks one chain inside `tx`.
 async fn walk(
-    tx: &mut Tx<'_>,
+    tx: &mut SystemTx,
     chain: Chain<'_>,
     opts: &VerifyOptions,
 ) -> Result<ChainReport, DbError> {
@@ -340,6 +340,7 @@ pub async fn verify_system_chain(
 
 /// Every tenant to verify: all tenants, and any tenant a seal still names.
 pub async fn chained_tenants(system: &SystemScope<'_>) -> Result<Vec<TenantId>, DbError> {
+    let mut system = *system;
     system
         .query(CHAINED_TENANTS, &[])
         .await?

@@ -1,4 +1,5 @@
-//! [`Db::connect`]: building the handle only from pools whose roles keep isolation on.
+//! [`Db::connect`] / [`Db::from_pools`]: building the handle only from pools whose roles keep
+//! isolation on.
 //!
 //! Row-level security binds neither superusers nor roles with `BYPASSRLS`, and a table owner can
 //! switch it off. A runtime pool built from such a URL would silently show every tenant's rows
@@ -7,8 +8,8 @@
 
 use deadpool_postgres::Pool;
 
-use super::scope::checkout;
 use super::{CursorKey, Db, DbError, DbSettings};
+use crate::conninfo::ConnInfo;
 use crate::roles;
 
 /// What the connecting role is and may do, asked of each pool once.
@@ -70,7 +71,35 @@ pub enum ConnectError {
         /// The role it should connect as.
         expected: &'static str,
     },
-    /// The pool could not be checked (no connection, or the query failed).
+    /// A connection string could not be used (never quoted: it may hold a password).
+    #[error("the {pool} pool's connection string cannot be used")]
+    Settings {
+        /// Which pool.
+        pool: PoolRole,
+        /// Why.
+        #[source]
+        source: crate::conninfo::ConnInfoError,
+    },
+    /// A pool could not be built (TLS settings, no runtime).
+    #[error("cannot build the {pool} pool")]
+    Pool {
+        /// Which pool.
+        pool: PoolRole,
+        /// Why.
+        #[source]
+        source: super::pool::BuildError,
+    },
+    /// The pool gave no connection: the driver's reason (refused, authentication failed,
+    /// unknown database, TLS) is the source.
+    #[error("cannot connect the {pool} pool")]
+    Connect {
+        /// Which pool.
+        pool: PoolRole,
+        /// Why.
+        #[source]
+        source: deadpool_postgres::PoolError,
+    },
+    /// The pool's check query failed.
     #[error("cannot check the {pool} pool")]
     Check {
         /// Which pool.
@@ -85,7 +114,10 @@ impl ConnectError {
     /// The library error code: `dependency_missing` for a misconfigured pool, else the check's.
     pub fn code(&self) -> super::ErrorCode {
         match self {
-            Self::UnsafeRole { .. } => super::ErrorCode::DependencyMissing,
+            Self::UnsafeRole { .. } | Self::Settings { .. } | Self::Pool { .. } => {
+                super::ErrorCode::DependencyMissing
+            }
+            Self::Connect { .. } => super::ErrorCode::Unavailable,
             Self::Check { source, .. } => source.code(),
         }
     }
@@ -104,9 +136,11 @@ struct RoleFacts {
 
 async fn role_facts(db: &Db, pool: PoolRole) -> Result<RoleFacts, ConnectError> {
     let check = |source: DbError| ConnectError::Check { pool, source };
-    let client = checkout(db, pool == PoolRole::System)
+    let client = db
+        .pool(pool == PoolRole::System)
+        .get()
         .await
-        .map_err(check)?;
+        .map_err(|source| ConnectError::Connect { pool, source })?;
     let row = client
         .query_one(ROLE_FACTS, &[])
         .await
@@ -160,14 +194,91 @@ fn warn_about_leftovers(pool: PoolRole, facts: &RoleFacts) {
     }
 }
 
+/// Where the two pools connect and how the handle behaves: what [`Db::connect`] takes.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// The runtime role's connection (`brokerdb_app`).
+    pub runtime: ConnInfo,
+    /// The system role's connection (`brokerdb_system`).
+    pub system: ConnInfo,
+    /// Connections per pool (at least 1).
+    pub pool_size: usize,
+    /// Tunables of the data layer.
+    pub settings: DbSettings,
+    /// Signs keyset cursors; give every instance of a deployment the same key.
+    pub cursor_key: CursorKey,
+}
+
+impl ConnectOptions {
+    /// Both roles on the server and database of one admin URL (owner or superuser): the user is
+    /// replaced by `brokerdb_app` / `brokerdb_system` and the password dropped (the roles
+    /// authenticate on their own, e.g. trust or peer on a private socket; with passwords use
+    /// [`ConnectOptions::from_role_urls`]). Pools of 16, default settings, a random cursor key.
+    pub fn from_admin_url(url: &str) -> Result<Self, ConnectError> {
+        let admin = ConnInfo::parse(url).map_err(|source| ConnectError::Settings {
+            pool: PoolRole::Runtime,
+            source,
+        })?;
+        Ok(Self::with(
+            crate::conninfo::for_role(&admin, roles::RUNTIME),
+            crate::conninfo::for_role(&admin, roles::SYSTEM),
+        ))
+    }
+
+    /// Each role from its own URL (with its password). Pools of 16, default settings, a random
+    /// cursor key.
+    pub fn from_role_urls(runtime: &str, system: &str) -> Result<Self, ConnectError> {
+        let parse = |url: &str, pool| {
+            ConnInfo::parse(url).map_err(|source| ConnectError::Settings { pool, source })
+        };
+        Ok(Self::with(
+            parse(runtime, PoolRole::Runtime)?,
+            parse(system, PoolRole::System)?,
+        ))
+    }
+
+    fn with(runtime: ConnInfo, system: ConnInfo) -> Self {
+        Self {
+            runtime,
+            system,
+            pool_size: 16,
+            settings: DbSettings::default(),
+            cursor_key: CursorKey::random(),
+        }
+    }
+}
+
 impl Db {
+    /// Builds both pools from `options` and the handle over them, checked as
+    /// [`Db::from_pools`] checks: the one call a program needs.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), brokerdb::db::ConnectError> {
+    /// use brokerdb::db::{ConnectOptions, Db};
+    /// let db = Db::connect(ConnectOptions::from_admin_url(
+    ///     "postgres://postgres@127.0.0.1:5432/brokerdb",
+    /// )?)
+    /// .await?;
+    /// # drop(db); Ok(()) }
+    /// ```
+    pub async fn connect(options: ConnectOptions) -> Result<Self, ConnectError> {
+        let build = |info: &ConnInfo, pool| {
+            super::pool::build(info, options.pool_size)
+                .map_err(|source| ConnectError::Pool { pool, source })
+        };
+        let runtime = build(&options.runtime, PoolRole::Runtime)?;
+        let system = build(&options.system, PoolRole::System)?;
+        Self::from_pools(runtime, system, options.settings, options.cursor_key).await
+    }
+
     /// Builds the handle after checking, once per pool, that `runtime` connects as a role that
     /// row-level security binds (not a superuser, not `BYPASSRLS`, neither the tables' owner nor
     /// a member of `brokerdb_owner`) and `system` as a `BYPASSRLS` role that is otherwise as
     /// limited. A role that may still create temporary tables or objects in `public` (an
-    /// unmigrated database) is logged as a warning. Either pool failing to connect is [`ConnectError::Check`] (`unavailable`).
+    /// unmigrated database) is logged as a warning. Either pool failing to connect is [`ConnectError::Connect`] (`unavailable`,
+    /// the driver's reason as its source).
     /// `cursor_key` signs keyset cursors; give every instance of a deployment the same key.
-    pub async fn connect(
+    pub async fn from_pools(
         runtime: Pool,
         system: Pool,
         settings: DbSettings,

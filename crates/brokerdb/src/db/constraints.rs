@@ -1,4 +1,4 @@
-//! What each unique constraint of the schema guards, named as the API names it.
+//! What each constraint of the schema guards, named as the API names it.
 //!
 //! Errors carry the field, never the constraint: constraint names are schema internals, and a
 //! constraint name can tell a caller more than the field does (`…_pending_per_principal`). The
@@ -52,6 +52,92 @@ pub(crate) fn unique_field(constraint: &str) -> &'static str {
     }
 }
 
+/// Every table of the schema, longest names first (so a prefix never shadows a longer name).
+const TABLES: &[&str] = &[
+    "admin_identity_tenant_scopes",
+    "admin_identity_role_bindings",
+    "template_invalidation_outbox",
+    "crypto_verification_defaults",
+    "system_audit_chain_head",
+    "system_audit_seal_queue",
+    "manifest_keyset_metadata",
+    "audit_redaction_profiles",
+    "manifest_signing_keys",
+    "admin_access_requests",
+    "ssrf_guard_decisions",
+    "system_audit_events",
+    "admin_signup_policy",
+    "system_audit_seals",
+    "audit_chain_heads",
+    "template_versions",
+    "approval_requests",
+    "workload_sessions",
+    "enrollment_tokens",
+    "admin_identities",
+    "audit_seal_queue",
+    "audit_sealer_lock",
+    "human_user_roles",
+    "secret_versions",
+    "audit_events",
+    "policy_rules",
+    "integrations",
+    "audit_seals",
+    "human_users",
+    "workloads",
+    "secrets",
+    "tenants",
+];
+
+/// `<kind>_<table>_<what>` → `<what>`.
+fn what<'c>(constraint: &'c str, kind: &str) -> Option<&'c str> {
+    let rest = constraint.strip_prefix(kind)?;
+    TABLES
+        .iter()
+        .find_map(|t| rest.strip_prefix(t).and_then(|r| r.strip_prefix('_')))
+}
+
+/// The field a CHECK constraint guards (`ck_<table>_<what>`), as the API names it; `"row"` for
+/// rules over several columns or the table's own bookkeeping.
+pub(crate) fn check_field(constraint: &str) -> String {
+    let Some(what) = what(constraint, "ck_") else {
+        return "row".to_owned();
+    };
+    let field = match what {
+        "expires_after_created" => "expires_at",
+        "used_after_created" => "used_at",
+        "timestamp_near_created_at" => "timestamp",
+        "rate_limit_shape" => "rate_limit",
+        "secret_pointer" => "secret_ref",
+        "required_payload" => "payload",
+        "status_timestamps" => "status",
+        "decision_coherence" => "decision",
+        "resolved_ips_count" => "resolved_ips",
+        "active_version" => "active_version",
+        "chain" | "link" | "hash" | "singleton" | "required" => "row",
+        other => other
+            .strip_suffix("_non_empty")
+            .or_else(|| other.strip_suffix("_format"))
+            .unwrap_or(other),
+    };
+    field.to_owned()
+}
+
+/// The field a foreign key holds (`fk_<table>_<parent>`): the parent's business key.
+pub(crate) fn foreign_key_field(constraint: &str) -> &'static str {
+    if constraint == "secrets_active_version_fkey" {
+        return "active_version";
+    }
+    match what(constraint, "fk_") {
+        Some("tenant") => "tenant_id",
+        Some("workload") => "workload_id",
+        Some("user") => "user_id",
+        Some("identity") => "identity_id",
+        Some("secret") => "secret_ref",
+        Some("integration") => "integration_id",
+        _ => "reference",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -65,5 +151,41 @@ mod tests {
         );
         assert_eq!(unique_field("workloads_pkey"), "id");
         assert_eq!(unique_field("something_new"), "key");
+    }
+
+    #[test]
+    fn checks_and_foreign_keys_map_to_their_fields() {
+        use super::{check_field, foreign_key_field};
+        for (constraint, field) in [
+            ("ck_audit_events_latency_ms", "latency_ms"),
+            ("ck_enrollment_tokens_token_hash_format", "token_hash"),
+            ("ck_admin_identities_email_non_empty", "email"),
+            ("ck_enrollment_tokens_expires_after_created", "expires_at"),
+            ("ck_audit_events_timestamp_near_created_at", "timestamp"),
+            (
+                "ck_crypto_verification_defaults_max_clock_skew_seconds",
+                "max_clock_skew_seconds",
+            ),
+            ("ck_system_audit_seals_link", "row"),
+            ("not_ours", "row"),
+        ] {
+            assert_eq!(check_field(constraint), field, "{constraint}");
+        }
+        assert_eq!(
+            foreign_key_field("fk_enrollment_tokens_workload"),
+            "workload_id"
+        );
+        assert_eq!(
+            foreign_key_field("fk_admin_identity_tenant_scopes_tenant"),
+            "tenant_id"
+        );
+        assert_eq!(
+            foreign_key_field("fk_secrets_integration"),
+            "integration_id"
+        );
+        assert_eq!(
+            foreign_key_field("secrets_active_version_fkey"),
+            "active_version"
+        );
     }
 }

@@ -1,17 +1,19 @@
-//! The library's error: one enum, the spec's stable codes, SQLSTATEs mapped at one boundary.
+//! The library's error: one enum, stable codes, SQLSTATEs mapped at one boundary.
 //!
-//! Messages never contain SQL, parameter values or secrets: only codes, constraint names and
-//! fixed text. A database error's own message (which can quote values in its detail) is never
+//! Messages never contain SQL, parameter values or secrets: only codes, field names and fixed
+//! text. Constraint names are schema internals: they are mapped to the field they guard
+//! (`constraints.rs`) and logged at debug level only. A database error's own message (which can quote values in its detail) is never
 //! copied into a [`DbError`].
 
 use std::borrow::Cow;
 
 use tokio_postgres::error::SqlState;
 
-use crate::model::ValidationError;
+use crate::scalar::ValidationError;
 
-/// The stable code of every failure (`errors-and-validation.md` §1, plus `unavailable` and
-/// `timeout` for infrastructure).
+/// The stable code of every failure: eight domain codes shared with the broker's other services
+/// and the HTTP API, plus `unavailable` and `timeout` for infrastructure. Callers branch on the
+/// code, never on the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -38,7 +40,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// The snake_case code, as the spec and the HTTP API spell it.
+    /// The snake_case code, as the HTTP API and the other services spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ValidationError => "validation_error",
@@ -92,15 +94,17 @@ pub enum DbError {
         /// Fixed text saying what conflicts.
         message: Cow<'static, str>,
     },
-    /// A serialization failure or deadlock (SQLSTATE 40001 / 40P01). Retried by
-    /// `run_in_transaction`; reported with code `conflict` when retries are exhausted.
+    /// A serialization failure or deadlock (SQLSTATE 40001 / 40P01). Retried by a closure
+    /// transaction (`transaction`, `try_transaction`, `atomic` on a scope); reported with code
+    /// `conflict` when retries are exhausted.
     #[error("conflict: concurrent transactions collided (serialization failure or deadlock)")]
     Contention,
-    /// Referential integrity failure.
-    #[error("integrity_violation: {constraint}")]
+    /// Referential integrity failure: the row the field refers to does not exist (or is not
+    /// visible to the caller's tenant).
+    #[error("integrity_violation: {field} refers to nothing")]
     IntegrityViolation {
-        /// Name of the violated foreign key, when known.
-        constraint: String,
+        /// The field holding the reference.
+        field: Cow<'static, str>,
     },
     /// The lifecycle forbids the change.
     #[error("state_transition_invalid: {message}")]
@@ -161,6 +165,14 @@ impl DbError {
         Self::NotFound { entity }
     }
 
+    /// A statement that always returns a row (`INSERT … RETURNING`) returned none: a bug or a
+    /// concurrent schema change, never an answer about the caller's data.
+    pub fn returned_nothing() -> Self {
+        Self::Unexpected {
+            message: "a statement that returns a row returned none".into(),
+        }
+    }
+
     /// A validation error on `field`.
     pub fn validation(field: &'static str, message: &'static str) -> Self {
         Self::Validation(ValidationError::new(field, message))
@@ -187,14 +199,13 @@ impl From<tokio_postgres::Error> for DbError {
         let Some(db) = err.as_db_error() else {
             return client_error(&err);
         };
-        let constraint = || db.constraint().unwrap_or("unnamed constraint").to_owned();
+        let constraint = db.constraint().unwrap_or("");
         let code = db.code();
         match code {
             c if *c == SqlState::UNIQUE_VIOLATION => {
-                let name = db.constraint().unwrap_or("unnamed constraint");
-                tracing::debug!(constraint = name, "unique violation");
+                tracing::debug!(constraint, "unique violation");
                 Self::UniqueViolation {
-                    field: super::constraints::unique_field(name).into(),
+                    field: super::constraints::unique_field(constraint).into(),
                 }
             }
             c if *c == SqlState::INSUFFICIENT_PRIVILEGE
@@ -204,17 +215,31 @@ impl From<tokio_postgres::Error> for DbError {
             {
                 Self::RowSecurity
             }
-            c if *c == SqlState::FOREIGN_KEY_VIOLATION => Self::IntegrityViolation {
-                constraint: constraint(),
-            },
-            c if *c == SqlState::CHECK_VIOLATION => Self::Validation(ValidationError::new(
-                constraint(),
-                "violates a check constraint",
-            )),
+            c if *c == SqlState::FOREIGN_KEY_VIOLATION => {
+                tracing::debug!(constraint, "foreign key violation");
+                Self::IntegrityViolation {
+                    field: super::constraints::foreign_key_field(constraint).into(),
+                }
+            }
+            c if *c == SqlState::CHECK_VIOLATION => {
+                tracing::debug!(constraint, "check violation");
+                Self::Validation(ValidationError::new(
+                    super::constraints::check_field(constraint),
+                    "is outside what the schema allows",
+                ))
+            }
             c if *c == SqlState::T_R_SERIALIZATION_FAILURE
                 || *c == SqlState::T_R_DEADLOCK_DETECTED =>
             {
                 Self::Contention
+            }
+            c if *c == SqlState::UNDEFINED_TABLE
+                || *c == SqlState::UNDEFINED_FUNCTION
+                || *c == SqlState::UNDEFINED_OBJECT =>
+            {
+                Self::DependencyMissing {
+                    what: "schema not migrated: run `brokerdb migrate`",
+                }
             }
             c if *c == SqlState::QUERY_CANCELED => Self::Timeout {
                 message: "statement timeout".into(),
@@ -223,6 +248,7 @@ impl From<tokio_postgres::Error> for DbError {
                 message: "lock timeout".into(),
             },
             c if c.code().starts_with("08")
+                || c.code().starts_with("28")
                 || *c == SqlState::ADMIN_SHUTDOWN
                 || *c == SqlState::CRASH_SHUTDOWN
                 || *c == SqlState::CANNOT_CONNECT_NOW
@@ -239,30 +265,21 @@ impl From<tokio_postgres::Error> for DbError {
     }
 }
 
-/// Kinds of driver error (their fixed descriptions) that mean the connection is unusable.
-const CONNECTION_FAILURES: [&str; 8] = [
-    "error communicating with the server",
-    "connection closed",
-    "error connecting to server",
-    "timeout waiting for server",
-    "error performing TLS handshake",
-    "authentication error",
-    "unexpected message from server",
-    "error parsing response from server",
-];
-
-/// An error raised by the driver, not the server: a lost connection is `unavailable`; a
-/// parameter or column type mismatch is a bug, `unexpected_error`. The driver's description
-/// names the kind and an index or column name, never a value.
+/// An error raised by the driver, not the server. The connection is unusable (`unavailable`)
+/// when the driver says it is closed or when an I/O or TLS error lies underneath; anything else
+/// (a parameter or column type mismatch) is a bug, `unexpected_error`. Classified by the error's
+/// sources, never by its wording; the description names a kind and an index or column name,
+/// never a value.
 fn client_error(err: &tokio_postgres::Error) -> DbError {
-    let text = err.to_string();
-    if err.is_closed() || CONNECTION_FAILURES.iter().any(|k| text.starts_with(k)) {
+    let mut sources = std::iter::successors(std::error::Error::source(err), |e| e.source());
+    let transport = sources.any(|e| e.is::<std::io::Error>() || e.is::<rustls::Error>());
+    if err.is_closed() || transport {
         DbError::Unavailable {
             message: "database connection failed or was lost".into(),
         }
     } else {
         DbError::Unexpected {
-            message: format!("database client error: {text}").into(),
+            message: format!("database client error: {err}").into(),
         }
     }
 }

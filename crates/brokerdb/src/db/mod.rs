@@ -1,33 +1,53 @@
-//! The data layer every repository uses: the [`Db`] handle, its two scopes, transactions with
-//! retry, the error type, paging, and observability.
+//! The data layer every repository uses: the [`Db`] handle, its two scopes, executors,
+//! transactions with retry, the error type, paging, and observability.
 //!
-//! There is no default scope. A tenant-scoped statement runs through [`Db::tenant`] (runtime role,
-//! row-level security keyed on the transaction-local `brokerdb.tenant_id`) or inside a [`Tx`]
-//! opened from it; a pre-tenant lookup runs through [`Db::system`] (BYPASSRLS role). The pools are
-//! private, so no query can be issued without choosing one of the two.
+//! - **Handle.** [`Db::connect`] builds the runtime and system pools from [`ConnectOptions`] and
+//!   refuses roles that would switch isolation off ([`ConnectError::UnsafeRole`]);
+//!   [`Db::from_pools`] does the same check on pools the application built ([`pool::build`]).
+//! - **Scopes.** There is no default scope. [`Db::tenant`] gives a [`TenantScope`]: the runtime
+//!   role, with `brokerdb.tenant_id` set for each transaction, so row-level security shows only
+//!   that tenant's rows. [`Db::system`] gives a [`SystemScope`]: the `BYPASSRLS` role, for
+//!   lookups made before the tenant is known, sweeps and global admin data. The pools are
+//!   private, so no statement runs without choosing one.
+//! - **Executors.** A repository function takes `&mut impl TenantExec` or `&mut impl SystemExec`:
+//!   the scope (each statement its own transaction, one round trip) or a transaction of that
+//!   scope ([`TenantTx`], [`SystemTx`]), so several functions of one scope compose in one
+//!   transaction. Inside, `exec.op(REPO, "name")` gives an [`Op`] that runs the statement, maps
+//!   the rows and records the operation's metrics.
+//! - **Transactions.** `scope.transaction(&opts, |tx| Box::pin(async move { … }))` commits on
+//!   `Ok`, rolls back on `Err`, panic or cancellation, and retries serialization failures and
+//!   deadlocks; `try_transaction` takes the caller's own error type ([`TxError`]);
+//!   `scope.begin(&opts)` is the explicit form (dropped without `commit`, it rolls back).
+//! - **Errors.** [`DbError`] with a stable [`ErrorCode`]; SQLSTATEs are mapped in one place.
+//! - [`paging`]: offset pages and their envelope, sort allowlists, signed keyset cursors.
+//!   [`pool`], [`tls`]: pools and libpq-style TLS. [`warn`]: rate-limited warnings.
 
 mod connect;
 mod constraints;
 mod error;
+mod exec;
 mod observe;
+mod op;
 pub mod paging;
 pub mod pool;
 mod scope;
 pub mod tls;
-mod tx;
+mod transaction;
 pub mod warn;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
-
-pub use connect::{ConnectError, PoolRole};
+pub use connect::{ConnectError, ConnectOptions, PoolRole};
+pub use deadpool_postgres::Pool;
 pub use error::{DbError, ErrorCode};
+pub use exec::{Exec, SystemExec, TenantExec};
+pub use op::Op;
 pub use paging::CursorKey;
-pub use scope::{Params, Scope, ScopeKey, SystemScope, TenantScope};
-pub use tx::{IsolationLevel, Tx, TxFuture, TxOptions, ensure_caller_scope, run_in_transaction};
+pub use scope::{Params, SystemScope, TenantScope};
+pub use tokio_postgres::Row;
+pub use transaction::{IsolationLevel, SystemTx, TenantTx, TxError, TxFuture, TxOptions};
 
 /// Tunables of the data layer; the application fills them from its configuration.
 #[derive(Debug, Clone)]
@@ -48,7 +68,7 @@ impl Default for DbSettings {
 }
 
 /// The handle repositories work through, built from pools the application owns by
-/// [`Db::connect`], which refuses pools whose roles would switch tenant isolation off.
+/// [`Db::connect`] (or [`Db::from_pools`]), which refuse pools whose roles would switch tenant isolation off.
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
@@ -63,7 +83,7 @@ struct Inner {
 }
 
 impl Db {
-    /// The handle over two pools, unchecked: only [`Db::connect`] (which checks the pools' roles
+    /// The handle over two pools, unchecked: only [`Db::from_pools`] (which checks the pools' roles
     /// first) hands it out.
     fn assemble(runtime: Pool, system: Pool, settings: DbSettings, cursor_key: CursorKey) -> Self {
         Self {
@@ -79,7 +99,7 @@ impl Db {
 
     /// The tenant scope: every statement runs in a transaction with `brokerdb.tenant_id` set,
     /// as the runtime role, so row-level security shows only `tenant`'s rows.
-    pub fn tenant<'a>(&'a self, tenant: &'a crate::model::TenantId) -> TenantScope<'a> {
+    pub fn tenant<'a>(&'a self, tenant: &'a crate::scalar::TenantId) -> TenantScope<'a> {
         TenantScope::new(self, tenant)
     }
 

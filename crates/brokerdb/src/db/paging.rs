@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::model::ValidationError;
+use crate::scalar::ValidationError;
 
 /// Largest page size any list accepts.
 pub const MAX_PAGE_SIZE: u32 = 100;

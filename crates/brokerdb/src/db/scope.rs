@@ -8,7 +8,7 @@ use tokio_postgres::{GenericClient, Row, Statement};
 
 use super::warn::RateLimited;
 use super::{Db, DbError};
-use crate::model::TenantId;
+use crate::scalar::TenantId;
 
 /// Statement parameters.
 pub type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
@@ -18,15 +18,6 @@ const SET_TENANT: &str = "SELECT set_config('brokerdb.tenant_id', $1, true)";
 const COMMIT: &str = "COMMIT";
 const SLOW_CHECKOUT: Duration = Duration::from_millis(100);
 static CHECKOUT_WARNING: RateLimited = RateLimited::new(Duration::from_secs(60));
-
-/// Where a transaction or statement runs: a tenant (runtime role, RLS) or the system role.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScopeKey {
-    /// The runtime role with `brokerdb.tenant_id` set to this tenant.
-    Tenant(TenantId),
-    /// The system role (BYPASSRLS).
-    System,
-}
 
 /// Statements on behalf of one tenant, as the runtime role under row-level security.
 #[derive(Clone, Copy)]
@@ -77,71 +68,65 @@ impl<'a> TenantScope<'a> {
         self.db
     }
 
-    pub(crate) fn key(&self) -> ScopeKey {
-        ScopeKey::Tenant(self.tenant.clone())
-    }
-
-    /// Runs one statement in its own transaction with the tenant set, returning its rows.
-    ///
-    /// `BEGIN`, `set_config`, the statement and `COMMIT` go out together (one round trip). All
-    /// four are prepared statements: pipelining keeps its order only then (an unprepared
-    /// `BEGIN` would be parsed first and the rest would run outside the transaction).
-    pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
-        self.run(sql, params, true).await.map(Outcome::into_rows)
-    }
-
-    /// Runs one statement (in its own tenant-scoped transaction) and returns the rows affected.
-    pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, DbError> {
-        self.run(sql, params, false).await.map(Outcome::into_count)
-    }
-
-    async fn run(
+    /// Runs one statement in its own transaction with the tenant set (see [`run_pooled`]).
+    pub(crate) async fn run_one(
         &self,
         sql: &'static str,
         params: Params<'_>,
         rows: bool,
     ) -> Result<Outcome, DbError> {
-        let client = checkout(self.db, false).await?;
-        let result = self.run_on(&client, sql, params, rows).await;
-        release(client, &result);
-        result
+        run_pooled(self.db, Some(self.tenant), sql, params, rows).await
     }
+}
 
-    /// Prepares the four statements (cached per connection: after the first use no round trip)
-    /// and sends them pipelined.
-    async fn run_on(
-        &self,
-        client: &Object,
-        sql: &'static str,
-        params: Params<'_>,
-        rows: bool,
-    ) -> Result<Outcome, DbError> {
-        let begin = client.prepare_cached(BEGIN).await?;
-        let set = client.prepare_cached(SET_TENANT).await?;
-        let stmt = client.prepare_cached(sql).await?;
-        let commit = client.prepare_cached(COMMIT).await?;
-        let started = Instant::now();
-        let tenant = self.tenant.as_str();
-        let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
-        // join! polls in order, and each call sends its messages on its first poll.
-        let (b, s, out, c) = tokio::join!(
-            client.execute(&begin, &[]),
-            client.execute(&set, &set_params),
-            run_prepared(&***client, &stmt, params, rows),
-            client.execute(&commit, &[]),
-        );
-        self.db.trace_statement(sql, started);
-        Ok(b.and(s).and(out).and_then(|out| c.map(|_| out))?)
-    }
+/// Runs one statement on a pooled connection of its role: for a tenant, in its own transaction
+/// with the tenant set, `BEGIN`, `set_config`, the statement and `COMMIT` going out together (one
+/// round trip; all four prepared, because pipelining keeps its order only then: an unprepared
+/// `BEGIN` would be parsed first and the rest would run outside the transaction, with no tenant
+/// set); for the system role, autocommit (one statement, one round trip). A connection that
+/// failed is dropped, not returned to the pool.
+async fn run_pooled(
+    db: &Db,
+    tenant: Option<&TenantId>,
+    sql: &'static str,
+    params: Params<'_>,
+    rows: bool,
+) -> Result<Outcome, DbError> {
+    let client = checkout(db, tenant.is_none()).await?;
+    let result = match tenant {
+        Some(tenant) => run_scoped(db, &client, tenant, sql, params, rows).await,
+        None => run_cached(db, &client, sql, params, rows).await,
+    };
+    release(client, &result);
+    result
+}
 
-    /// At most one row (`None` when there is none); more than one is `unexpected_error`.
-    pub async fn query_opt(
-        &self,
-        sql: &'static str,
-        params: Params<'_>,
-    ) -> Result<Option<Row>, DbError> {
-        at_most_one(self.query(sql, params).await?)
-    }
+/// The tenant's four statements, prepared (cached per connection: after the first use no round
+/// trip) and sent pipelined.
+async fn run_scoped(
+    db: &Db,
+    client: &Object,
+    tenant: &TenantId,
+    sql: &'static str,
+    params: Params<'_>,
+    rows: bool,
+) -> Result<Outcome, DbError> {
+    let begin = client.prepare_cached(BEGIN).await?;
+    let set = client.prepare_cached(SET_TENANT).await?;
+    let stmt = client.prepare_cached(sql).await?;
+    let commit = client.prepare_cached(COMMIT).await?;
+    let started = Instant::now();
+    let tenant = tenant.as_str();
+    let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
+    // join! polls in order, and each call sends its messages on its first poll.
+    let (b, s, out, c) = tokio::join!(
+        client.execute(&begin, &[]),
+        client.execute(&set, &set_params),
+        run_prepared(&***client, &stmt, params, rows),
+        client.execute(&commit, &[]),
+    );
+    db.trace_statement(sql, started);
+    Ok(b.and(s).and(out).and_then(|out| c.map(|_| out))?)
 }
 
 impl<'a> SystemScope<'a> {
@@ -154,44 +139,19 @@ impl<'a> SystemScope<'a> {
         self.db
     }
 
-    pub(crate) fn key(&self) -> ScopeKey {
-        ScopeKey::System
-    }
-
-    /// Runs one statement as the system role (autocommit: one statement, one round trip).
-    pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
-        self.run(sql, params, true).await.map(Outcome::into_rows)
-    }
-
-    /// Runs one statement as the system role and returns the rows affected.
-    pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, DbError> {
-        self.run(sql, params, false).await.map(Outcome::into_count)
-    }
-
-    async fn run(
+    /// Runs one statement as the system role (autocommit; see [`run_pooled`]).
+    pub(crate) async fn run_one(
         &self,
         sql: &'static str,
         params: Params<'_>,
         rows: bool,
     ) -> Result<Outcome, DbError> {
-        let client = checkout(self.db, true).await?;
-        let result = run_cached(self.db, &client, sql, params, rows).await;
-        release(client, &result);
-        result
-    }
-
-    /// At most one row (`None` when there is none); more than one is `unexpected_error`.
-    pub async fn query_opt(
-        &self,
-        sql: &'static str,
-        params: Params<'_>,
-    ) -> Result<Option<Row>, DbError> {
-        at_most_one(self.query(sql, params).await?)
+        run_pooled(self.db, None, sql, params, rows).await
     }
 }
 
 /// What a statement gave back: its rows, or how many rows it affected.
-pub(crate) enum Outcome {
+pub enum Outcome {
     Rows(Vec<Row>),
     Count(u64),
 }
@@ -261,36 +221,4 @@ pub(crate) fn at_most_one(mut rows: Vec<Row>) -> Result<Option<Row>, DbError> {
             message: "query returned more than one row".into(),
         }),
     }
-}
-
-/// A scope a transaction can be opened in (sealed: the tenant and system scopes).
-pub trait Scope: private::Sealed {
-    #[doc(hidden)]
-    fn scope_db(&self) -> &Db;
-    #[doc(hidden)]
-    fn scope_key(&self) -> ScopeKey;
-}
-
-impl Scope for TenantScope<'_> {
-    fn scope_db(&self) -> &Db {
-        self.db
-    }
-    fn scope_key(&self) -> ScopeKey {
-        self.key()
-    }
-}
-
-impl Scope for SystemScope<'_> {
-    fn scope_db(&self) -> &Db {
-        self.db
-    }
-    fn scope_key(&self) -> ScopeKey {
-        self.key()
-    }
-}
-
-mod private {
-    pub trait Sealed {}
-    impl Sealed for super::TenantScope<'_> {}
-    impl Sealed for super::SystemScope<'_> {}
 }

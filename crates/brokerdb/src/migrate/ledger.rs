@@ -5,7 +5,9 @@ use std::time::SystemTime;
 
 use tokio_postgres::{Client, GenericClient};
 
-use super::{Migration, MigrationError, MigrationState, MigrationStatus};
+use crate::db::Db;
+
+use super::{Migration, MigrationError, MigrationSet, MigrationState, MigrationStatus};
 
 /// The table whose lock serializes migrators. Nobody but its creator (the migrating superuser
 /// or owner member) has a privilege on it, so no runtime role can lock it to block `migrate`
@@ -31,15 +33,35 @@ const STILL_TEMPORARY: &str = "SELECT r.rolname::text FROM pg_catalog.pg_roles r
 
 const LEDGER_EXISTS: &str = "SELECT to_regclass('public.brokerdb_schema_migrations') IS NOT NULL";
 const LEDGER_ROWS: &str =
-    "SELECT version, name, checksum, applied_at FROM brokerdb_schema_migrations ORDER BY version";
+    "SELECT version, name, checksum, applied_at FROM brokerdb_schema_migrations
+     WHERE set_name = $1 ORDER BY version";
+/// One ledger for every set: a row per `(set_name, version)`.
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS brokerdb_schema_migrations (
-    version INTEGER PRIMARY KEY,
+    set_name TEXT NOT NULL DEFAULT 'brokerdb',
+    version INTEGER NOT NULL,
     name TEXT NOT NULL,
     checksum TEXT NOT NULL,
-    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT brokerdb_schema_migrations_pkey PRIMARY KEY (set_name, version)
 )";
-const RECORD: &str =
-    "INSERT INTO brokerdb_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)";
+/// A ledger from before migration sets (one set, keyed by version) gains the set column; every
+/// row it holds is the broker's.
+const UPGRADE_LEDGER: &str = "DO $ledger$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                   WHERE attrelid = 'public.brokerdb_schema_migrations'::regclass
+                     AND attname = 'set_name' AND NOT attisdropped) THEN
+        ALTER TABLE public.brokerdb_schema_migrations
+            ADD COLUMN set_name TEXT NOT NULL DEFAULT 'brokerdb',
+            DROP CONSTRAINT brokerdb_schema_migrations_pkey,
+            ADD CONSTRAINT brokerdb_schema_migrations_pkey PRIMARY KEY (set_name, version);
+    END IF;
+END
+$ledger$";
+const OLD_LEDGER_ROWS: &str =
+    "SELECT version, name, checksum, applied_at FROM brokerdb_schema_migrations ORDER BY version";
+const RECORD: &str = "INSERT INTO brokerdb_schema_migrations (set_name, version, name, checksum)
+     VALUES ($1, $2, $3, $4)";
 
 struct LedgerRow {
     name: String,
@@ -53,6 +75,7 @@ async fn ledger_exists(client: &impl GenericClient) -> Result<bool, tokio_postgr
 
 async fn read_ledger(
     client: &impl GenericClient,
+    set: &MigrationSet,
 ) -> Result<BTreeMap<u32, LedgerRow>, MigrationError> {
     let db = |source| MigrationError::Database {
         action: "read the migration ledger",
@@ -62,7 +85,18 @@ async fn read_ledger(
     if !ledger_exists(client).await.map_err(db)? {
         return Ok(rows);
     }
-    for row in client.query(LEDGER_ROWS, &[]).await.map_err(db)? {
+    let rows_of_set = match client.query(LEDGER_ROWS, &[&set.name]).await {
+        Ok(rows) => rows,
+        // A ledger from before migration sets, not upgraded yet: every row is the broker's.
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_COLUMN) => {
+            if set.name != MigrationSet::BROKER {
+                return Ok(rows);
+            }
+            client.query(OLD_LEDGER_ROWS, &[]).await.map_err(db)?
+        }
+        Err(e) => return Err(db(e)),
+    };
+    for row in rows_of_set {
         let version: i32 = row.get(0);
         rows.insert(
             version.unsigned_abs(),
@@ -76,16 +110,45 @@ async fn read_ledger(
     Ok(rows)
 }
 
-/// The state of every embedded migration (and of applied ones this build does not know), in
-/// version order. Reads only; a database without a ledger has every migration pending.
+/// The state of every migration of the broker's set (and of applied ones this build does not
+/// know), in version order. Reads only; a database without a ledger has every migration pending.
 pub async fn status(client: &Client) -> Result<Vec<MigrationStatus>, MigrationError> {
-    status_of(client).await
+    status_of(client, &MigrationSet::broker()).await
 }
 
-async fn status_of(client: &impl GenericClient) -> Result<Vec<MigrationStatus>, MigrationError> {
-    let mut ledger = read_ledger(client).await?;
+/// [`status`] of any set.
+pub async fn status_of_set(
+    client: &Client,
+    set: &MigrationSet,
+) -> Result<Vec<MigrationStatus>, MigrationError> {
+    status_of(client, set).await
+}
+
+impl Db {
+    /// The state of `set`'s migrations, read as the runtime role through this handle's pool:
+    /// what a readiness probe asks (`brokerdb migrate` grants the runtime role `SELECT` on the
+    /// ledger and nothing else of it). Reads only.
+    pub async fn migration_status(
+        &self,
+        set: &MigrationSet,
+    ) -> Result<Vec<MigrationStatus>, MigrationError> {
+        let pooled = self
+            .pool(false)
+            .get()
+            .await
+            .map_err(|source| MigrationError::Connect { source })?;
+        let client: &Client = &pooled;
+        status_of(client, set).await
+    }
+}
+
+async fn status_of(
+    client: &impl GenericClient,
+    set: &MigrationSet,
+) -> Result<Vec<MigrationStatus>, MigrationError> {
+    let mut ledger = read_ledger(client, set).await?;
     let mut out = Vec::new();
-    for m in Migration::embedded() {
+    for m in set.migrations {
         let state = match ledger.remove(&m.version) {
             None => MigrationState::Pending,
             Some(row) if row.checksum == m.checksum() => MigrationState::Applied {
@@ -118,10 +181,22 @@ async fn status_of(client: &impl GenericClient) -> Result<Vec<MigrationStatus>, 
 /// concurrent callers wait rather than race. Then it revokes `TEMPORARY` on the database from
 /// everyone (every run: see `HARDEN_DATABASE`) and fails if a runtime role still has it.
 pub async fn apply_pending(client: &mut Client) -> Result<Vec<Migration>, MigrationError> {
+    apply_sets(client, &[MigrationSet::broker()]).await
+}
+
+/// [`apply_pending`] for several sets sharing the one ledger, in the order given: every pending
+/// migration of a set is applied before the next set's (a later set may build on an earlier
+/// one's schema). Returns what was applied, in order.
+pub async fn apply_sets(
+    client: &mut Client,
+    sets: &[MigrationSet],
+) -> Result<Vec<Migration>, MigrationError> {
     bootstrap(client).await?;
     let mut applied = Vec::new();
-    while let Some(m) = apply_next(client).await? {
-        applied.push(m);
+    for set in sets {
+        while let Some(m) = apply_next(client, set).await? {
+            applied.push(m);
+        }
     }
     harden(client).await?;
     Ok(applied)
@@ -137,10 +212,15 @@ async fn bootstrap(client: &Client) -> Result<(), MigrationError> {
     let mut attempt = 0;
     loop {
         let result = async {
-            if !ledger_exists(client).await? {
-                client.batch_execute(CREATE_LEDGER).await?;
+            client.batch_execute(CREATE_LOCK_TABLE).await?;
+            if ledger_exists(client).await? {
+                // Under the lock: two upgraders must not both alter the ledger.
+                client
+                    .batch_execute(&format!("BEGIN; {TAKE_LOCK}; {UPGRADE_LEDGER}; COMMIT;"))
+                    .await
+            } else {
+                client.batch_execute(CREATE_LEDGER).await
             }
-            client.batch_execute(CREATE_LOCK_TABLE).await
         }
         .await;
         match result {
@@ -164,19 +244,20 @@ fn is_catalog_race(e: &tokio_postgres::Error) -> bool {
 }
 
 /// Applies the lowest pending migration under the lock; `None` when nothing is pending.
-async fn apply_next(client: &mut Client) -> Result<Option<Migration>, MigrationError> {
+async fn apply_next(
+    client: &mut Client,
+    set: &MigrationSet,
+) -> Result<Option<Migration>, MigrationError> {
     let lock = |source| MigrationError::Database {
         action: "take the migration lock",
         source,
     };
     let tx = client.transaction().await.map_err(lock)?;
     tx.batch_execute(TAKE_LOCK).await.map_err(lock)?;
-    let statuses = status_of(&tx).await?;
+    let statuses = status_of(&tx, set).await?;
     for s in &statuses {
         if let MigrationState::Changed { applied_checksum } = &s.state {
-            let embedded = Migration::embedded()
-                .iter()
-                .find(|m| m.version == s.version);
+            let embedded = set.migrations.iter().find(|m| m.version == s.version);
             return Err(MigrationError::Changed {
                 label: format!("{:04}_{}", s.version, s.name),
                 applied: applied_checksum.clone(),
@@ -184,7 +265,7 @@ async fn apply_next(client: &mut Client) -> Result<Option<Migration>, MigrationE
             });
         }
     }
-    let Some(m) = Migration::embedded().iter().find(|m| {
+    let Some(m) = set.migrations.iter().find(|m| {
         statuses
             .iter()
             .any(|s| s.version == m.version && s.state == MigrationState::Pending)
@@ -198,7 +279,7 @@ async fn apply_next(client: &mut Client) -> Result<Option<Migration>, MigrationE
     };
     tx.batch_execute(m.sql).await.map_err(failed)?;
     let version = i32::try_from(m.version).unwrap_or(i32::MAX);
-    tx.execute(RECORD, &[&version, &m.name, &m.checksum()])
+    tx.execute(RECORD, &[&set.name, &version, &m.name, &m.checksum()])
         .await
         .map_err(failed)?;
     tx.commit().await.map_err(failed)?;

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-pub use ledger::{apply_pending, status};
+pub use ledger::{apply_pending, apply_sets, status, status_of_set};
 
 /// Name of the ledger table (in the `public` schema).
 pub const LEDGER_TABLE: &str = "brokerdb_schema_migrations";
@@ -44,6 +44,28 @@ impl Migration {
     /// `NNNN_name`, as the file is named.
     pub fn label(&self) -> String {
         format!("{:04}_{}", self.version, self.name)
+    }
+}
+
+/// An ordered set of migrations with its own namespace in the one ledger (a domain's schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationSet {
+    /// The namespace of its ledger rows; unique per set.
+    pub name: &'static str,
+    /// Its migrations, numbered from 1 without gaps, in ascending order.
+    pub migrations: &'static [Migration],
+}
+
+impl MigrationSet {
+    /// The name of the broker's set (the files of `migrations/`).
+    pub const BROKER: &'static str = "brokerdb";
+
+    /// The broker's schema: the migrations embedded in this crate.
+    pub fn broker() -> Self {
+        Self {
+            name: Self::BROKER,
+            migrations: Migration::embedded(),
+        }
     }
 }
 
@@ -124,6 +146,13 @@ pub enum MigrationError {
     Insecure {
         /// The role that keeps the privilege.
         role: String,
+    },
+    /// No connection could be had from the handle's pool to read the ledger.
+    #[error("cannot connect to read the migration ledger")]
+    Connect {
+        /// Why the pool gave no connection.
+        #[source]
+        source: deadpool_postgres::PoolError,
     },
     /// The ledger could not be read or written.
     #[error("cannot {action}")]

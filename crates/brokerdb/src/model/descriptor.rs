@@ -1,4 +1,4 @@
-//! The canonical request descriptor (data-model §4.1): what a workload asks the broker to send,
+//! The canonical request descriptor: what a workload asks the broker to send,
 //! as the policy engine and approvals see it. Strings are kept exactly as given (the descriptor
 //! is hashed byte for byte); [`CanonicalRequestDescriptor::validate`] checks the schema.
 
@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::http::HttpMethod;
 use super::net::PolicyHost;
-use super::validation::ValidationError;
+use crate::scalar::validation::ValidationError;
 
 /// One forwarded header, `{name, value}` (strict).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,12 +1,13 @@
-//! What a descriptor is keyed by: its typed ids, and the canonical descriptor hash
-//! (repositories §1.4) that approval dedupe stores as `descriptor_sha256` and the Redis
-//! approval-once key reuses.
+//! What a descriptor is keyed by: its typed ids, and the canonical descriptor hash that approval
+//! dedupe stores as `descriptor_sha256` and the Redis approval-once key reuses.
 //!
 //! The hash covers the compact JSON of the descriptor with keys in schema order. That is the
 //! field order of [`CanonicalRequestDescriptor`], which serde keeps, with the two optional
-//! fields written only when present (`null` when explicitly null). serde_json escapes exactly
-//! as the spec asks (`"`, `\`, control characters; non-ASCII and `/` verbatim). The spec's two
-//! worked hashes are the tests below.
+//! fields written only when present (`null` when explicitly null), no whitespace, SHA-256 as
+//! lower-case hex. Strings are escaped as serde_json escapes them: `"`, `\` and control
+//! characters; non-ASCII and `/` verbatim. Services in other languages must produce the same
+//! bytes: the two worked hashes in the tests below (carried over from the TypeScript module
+//! brokerdb replaces) are the reference values.
 
 use sha2::{Digest, Sha256};
 

@@ -1,11 +1,11 @@
 //! Encoded values: base64 payloads and envelope bounds, token hashes, DPoP thumbprints, e-mail
-//! addresses and the UUID rule (spec: errors-and-validation §3).
+//! addresses and the UUID rule. Each rule is spelled out on its type or function.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::text::trimmed_non_empty;
-use super::validation::{ValidationError, impl_text_newtype};
+use crate::scalar::text::trimmed_non_empty;
+use crate::scalar::validation::{ValidationError, impl_text_newtype};
 
 /// The UUID rule: 8-4-4-4-12 hex digits (any case), version nibble 1–8 and variant nibble
 /// 8/9/a/b — or the nil UUID.
@@ -171,7 +171,7 @@ exact_text!("A DPoP key thumbprint: 43 chars of `[A-Za-z0-9_-]`." DpopThumbprint
     "must be 43 characters of [A-Za-z0-9_-]",
     |s| s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')));
 
-exact_text!("An e-mail address (the spec's pragmatic rule), kept as given." Email("email", "must be an email address", is_email));
+exact_text!("An e-mail address (a pragmatic rule, see `is_email`), kept as given." Email("email", "must be an email address", is_email));
 
 impl Email {
     /// The same address lower-cased, as admin identities store it.

@@ -1,11 +1,13 @@
-//! The PostgreSQL enums the approval and audit contracts use (data-model §1), as Rust enums with
-//! their exact labels. Bind them as text and cast in SQL (`$1::text::risk_tier`).
+//! The PostgreSQL enums of the schema (migration `0002_types.sql`) and the other closed label
+//! sets of the contracts, as Rust enums with their exact labels. Bind them as text and cast in SQL (`$1::text::risk_tier`).
 
-use super::validation::ValidationError;
+use crate::scalar::validation::ValidationError;
 
-/// Declares a label enum: `ALL`, `as_str`, `parse` (exact label), `Display`, serde as the label.
+/// Declares a label enum: `ALL`, `LABELS`, `PG_TYPE`, `as_str`, `parse` (exact label),
+/// `Display`, serde as the label. `pg` names the PostgreSQL enum type it mirrors (its labels in
+/// the same order: a test compares them with `pg_enum`).
 macro_rules! label_enum {
-    ($(#[$doc:meta])* $name:ident($field:literal) { $($(#[$vdoc:meta])* $variant:ident = $label:literal,)+ }) => {
+    ($(#[$doc:meta])* $name:ident($field:literal $(, pg = $pg:literal)?) { $($(#[$vdoc:meta])* $variant:ident = $label:literal,)+ }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $name {
@@ -15,6 +17,12 @@ macro_rules! label_enum {
         impl $name {
             /// Every value, in declaration order.
             pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            /// Every label, in declaration order.
+            pub const LABELS: &'static [&'static str] = &[$($label,)+];
+
+            /// The PostgreSQL enum type this mirrors, if any.
+            pub const PG_TYPE: Option<&'static str> = label_enum!(@pg $($pg)?);
 
             /// The label, as PostgreSQL and JSON spell it.
             pub fn as_str(self) -> &'static str {
@@ -52,11 +60,90 @@ macro_rules! label_enum {
             }
         }
     };
+    (@pg $pg:literal) => { Some($pg) };
+    (@pg) => { None };
 }
 
 label_enum!(
+    /// A human's or admin's role (PostgreSQL `user_role`).
+    UserRole("role", pg = "user_role") {
+        /// Full control.
+        Owner = "owner",
+        /// Administration.
+        Admin = "admin",
+        /// Read-only audit access.
+        Auditor = "auditor",
+        /// Day-to-day operation.
+        Operator = "operator",
+    }
+);
+
+label_enum!(
+    /// How a workload gets its client certificate (PostgreSQL `workload_enrollment_mode`).
+    EnrollmentMode("enrollment_mode", pg = "workload_enrollment_mode") {
+        /// Issued by the broker's CA.
+        BrokerCa = "broker_ca",
+        /// Issued by an external CA.
+        ExternalCa = "external_ca",
+    }
+);
+
+label_enum!(
+    /// Whether unknown people may sign up as admins (PostgreSQL `admin_new_user_mode`).
+    NewUserMode("new_user_mode", pg = "admin_new_user_mode") {
+        /// New admins may sign up (subject to the other rules).
+        Allowed = "allowed",
+        /// New admins are refused (the fail-closed default).
+        Blocked = "blocked",
+    }
+);
+
+label_enum!(
+    /// An admin identity's status (PostgreSQL `admin_identity_status`).
+    IdentityStatus("status", pg = "admin_identity_status") {
+        /// May sign in.
+        Active = "active",
+        /// Awaiting activation.
+        Pending = "pending",
+        /// May not sign in.
+        Disabled = "disabled",
+    }
+);
+
+label_enum!(
+    /// Where an admin access request stands (PostgreSQL `admin_access_request_status`).
+    AccessRequestStatus("status", pg = "admin_access_request_status") {
+        /// Open.
+        Pending = "pending",
+        /// Granted.
+        Approved = "approved",
+        /// Refused.
+        Denied = "denied",
+        /// Withdrawn.
+        Canceled = "canceled",
+    }
+);
+
+/// Every label enum that mirrors a PostgreSQL enum: `(type, labels in order)`.
+pub const PG_ENUMS: &[(Option<&str>, &[&str])] = &[
+    (UserRole::PG_TYPE, UserRole::LABELS),
+    (EnrollmentMode::PG_TYPE, EnrollmentMode::LABELS),
+    (NewUserMode::PG_TYPE, NewUserMode::LABELS),
+    (IdentityStatus::PG_TYPE, IdentityStatus::LABELS),
+    (AccessRequestStatus::PG_TYPE, AccessRequestStatus::LABELS),
+    (ApprovalStatus::PG_TYPE, ApprovalStatus::LABELS),
+    (RiskTier::PG_TYPE, RiskTier::LABELS),
+    (AuditDecision::PG_TYPE, AuditDecision::LABELS),
+    (PolicyRuleType::PG_TYPE, PolicyRuleType::LABELS),
+    (AuditEventType::PG_TYPE, AuditEventType::LABELS),
+    (SecretType::PG_TYPE, SecretType::LABELS),
+    (ManifestKeyAlg::PG_TYPE, ManifestKeyAlg::LABELS),
+    (ManifestKeyStatus::PG_TYPE, ManifestKeyStatus::LABELS),
+];
+
+label_enum!(
     /// `ApprovalStatus` (PostgreSQL `approval_status`).
-    ApprovalStatus("status") {
+    ApprovalStatus("status", pg = "approval_status") {
         /// Waiting for a decision.
         Pending = "pending",
         /// Approved; may be executed once.
@@ -74,7 +161,7 @@ label_enum!(
 
 label_enum!(
     /// `RiskTier` (PostgreSQL `risk_tier`).
-    RiskTier("risk_tier") {
+    RiskTier("risk_tier", pg = "risk_tier") {
         /// Low risk.
         Low = "low",
         /// Medium risk.
@@ -86,7 +173,7 @@ label_enum!(
 
 label_enum!(
     /// `AuditDecision` (PostgreSQL `audit_decision`).
-    AuditDecision("decision") {
+    AuditDecision("decision", pg = "audit_decision") {
         /// The request may proceed.
         Allowed = "allowed",
         /// The request is refused.
@@ -100,7 +187,7 @@ label_enum!(
 
 label_enum!(
     /// `PolicyRuleType` (PostgreSQL `policy_rule_type`).
-    PolicyRuleType("rule_type") {
+    PolicyRuleType("rule_type", pg = "policy_rule_type") {
         /// Allows matching requests.
         Allow = "allow",
         /// Denies matching requests.
@@ -114,7 +201,7 @@ label_enum!(
 
 label_enum!(
     /// `AuditEventType` (PostgreSQL `audit_event_type`).
-    AuditEventType("event_type") {
+    AuditEventType("event_type", pg = "audit_event_type") {
         /// A workload session was issued.
         SessionIssued = "session_issued",
         /// An upstream call was executed.
@@ -138,7 +225,7 @@ label_enum!(
 
 label_enum!(
     /// `SecretType` (PostgreSQL `secret_type`).
-    SecretType("secret_type") {
+    SecretType("secret_type", pg = "secret_type") {
         /// A static API key.
         ApiKey = "api_key",
         /// An OAuth refresh token.
@@ -148,7 +235,7 @@ label_enum!(
 
 label_enum!(
     /// A manifest signing key's algorithm (PostgreSQL `manifest_signing_algorithm`).
-    ManifestKeyAlg("alg") {
+    ManifestKeyAlg("alg", pg = "manifest_signing_algorithm") {
         /// Ed25519 signatures.
         EdDSA = "EdDSA",
         /// ECDSA P-256 with SHA-256.
@@ -158,7 +245,7 @@ label_enum!(
 
 label_enum!(
     /// A manifest signing key's lifecycle status (PostgreSQL `manifest_signing_key_status`).
-    ManifestKeyStatus("status") {
+    ManifestKeyStatus("status", pg = "manifest_signing_key_status") {
         /// Signs new manifests (at most one).
         Active = "active",
         /// Published for verification only.
@@ -183,7 +270,8 @@ label_enum!(
 );
 
 label_enum!(
-    /// Why the SSRF guard decided as it did (the 18 codes of data-model §2.22).
+    /// Why the SSRF guard decided as it did: the 18 codes `ssrf_guard_decisions.reason_code` accepts
+/// (its CHECK constraint lists the same set).
     SsrfReasonCode("reason_code") {
         /// Input failed validation.
         InvalidInput = "invalid_input",

@@ -1,7 +1,7 @@
-//! The HTTP methods a template or policy may name (spec: errors-and-validation §3).
+//! The HTTP methods a template or policy may name: `GET`, `POST`, `PUT`, `PATCH`, `DELETE`.
 
-use super::text::trim;
-use super::validation::{ValidationError, impl_text_newtype};
+use crate::scalar::text::trim;
+use crate::scalar::validation::{ValidationError, impl_text_newtype};
 
 /// One of the five HTTP methods the broker forwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

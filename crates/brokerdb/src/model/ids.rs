@@ -16,71 +16,17 @@
 //!   [`SessionId`]: a UUID, stored lower-case.
 //!
 //! Ids the module mints (`generate`) are a prefix plus 32 lower-case hex digits (a v4 UUID
-//! without hyphens), as data-model §0 says, and so satisfy their rule.
+//! without hyphens), and so satisfy their rule. Prefixes: tenant `t_`, user `u_`, workload `w_`,
+//! integration `int_`, policy rule `pol_`, approval `apr_`, admin identity `adm_`, access
+//! request `aar_`.
 
 use super::encoding::is_uuid;
-use super::text::trimmed_non_empty;
-use super::validation::{ValidationError, impl_text_newtype};
+use crate::scalar::id::{business_id, id, rule_doc};
+use crate::scalar::text::trimmed_non_empty;
+use crate::scalar::validation::{ValidationError, impl_text_newtype};
 
-/// The rule line of an id type's docs.
-macro_rules! rule_doc {
-    (business_id) => {
-        "Trimmed, then 1..128 characters of `[A-Za-z0-9._-]` (module docs)."
-    };
-    (uuid_rule) => {
-        "Trimmed, then a UUID (stored lower-case)."
-    };
-    (template_id_rule) => {
-        "Trimmed, then `tpl_[a-z0-9_]+`."
-    };
-    (kid_rule) => {
-        "Trimmed, then 1..128 characters of `[A-Za-z0-9._:-]`."
-    };
-}
+pub use crate::scalar::TenantId;
 
-macro_rules! id {
-    ($doc:literal $name:ident($field:literal, $rule:ident) $(, generated with $prefix:literal)?) => {
-        #[doc = $doc]
-        #[doc = ""]
-        #[doc = rule_doc!($rule)]
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
-
-        impl $name {
-            /// The spec's field name, used in validation errors.
-            pub const FIELD: &'static str = $field;
-
-            /// Validates `s` (after trimming) and keeps the normalized value.
-            pub fn parse(s: &str) -> Result<Self, ValidationError> {
-                $rule(Self::FIELD, s).map(Self)
-            }
-
-            /// The id as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-
-            /// The id as an owned `String`.
-            pub fn into_inner(self) -> String {
-                self.0
-            }
-
-            $(
-                /// The prefix of generated ids.
-                pub const PREFIX: &'static str = $prefix;
-
-                /// A fresh random id: the prefix plus 32 lower-case hex digits.
-                pub fn generate() -> Self {
-                    Self(format!("{}{}", $prefix, uuid::Uuid::new_v4().simple()))
-                }
-            )?
-        }
-
-        impl_text_newtype!($name, $name::parse);
-    };
-}
-
-id!("A tenant's business id." TenantId("tenant_id", business_id), generated with "t_");
 id!("A human user's id." UserId("user_id", business_id), generated with "u_");
 id!("A workload's id." WorkloadId("workload_id", business_id), generated with "w_");
 id!("An integration's id." IntegrationId("integration_id", business_id), generated with "int_");
@@ -89,26 +35,10 @@ id!("An approval request's id." ApprovalId("approval_id", business_id), generate
 id!("An admin identity's id." IdentityId("identity_id", business_id), generated with "adm_");
 id!("An admin access request's id." AccessRequestId("request_id", business_id), generated with "aar_");
 id!("A reference to a stored secret." SecretRef("secret_ref", business_id));
-id!("An audit event's id." EventId("event_id", business_id));
+id!("An audit event's id." EventId("event_id", business_id), generated with "evt_");
 id!("A workload session's id: a UUID, stored lower-case." SessionId("session_id", uuid_rule));
 id!("A template's id, `tpl_[a-z0-9_]+`." TemplateId("template_id", template_id_rule));
 id!("A key id: 1..128 chars of `[A-Za-z0-9._:-]`." Kid("kid", kid_rule));
-
-/// Longest business id, in characters (all ASCII, so also in bytes).
-const MAX_BUSINESS_ID_LEN: usize = 128;
-
-/// The business-id rule (module docs): trimmed, then 1..=128 of `[A-Za-z0-9._-]`.
-fn business_id(field: &'static str, s: &str) -> Result<String, ValidationError> {
-    let s = trimmed_non_empty(field, s)?;
-    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
-    match s.len() <= MAX_BUSINESS_ID_LEN && s.bytes().all(allowed) {
-        true => Ok(s.to_owned()),
-        false => Err(ValidationError::new(
-            field,
-            "must be 1..128 characters of [A-Za-z0-9._-]",
-        )),
-    }
-}
 
 fn uuid_rule(field: &'static str, s: &str) -> Result<String, ValidationError> {
     let s = trimmed_non_empty(field, s)?;

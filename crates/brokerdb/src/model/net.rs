@@ -1,12 +1,11 @@
-//! Network values: IP/CIDR allowlist entries and exact policy hosts
-//! (spec: errors-and-validation §3).
+//! Network values: IP/CIDR allowlist entries and exact policy hosts.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, private::BytesMut, to_sql_checked};
 
-use super::text::{normalize_unique_list, trim, trimmed_non_empty};
-use super::validation::{ValidationError, impl_text_newtype};
+use crate::scalar::text::{normalize_unique_list, trim, trimmed_non_empty};
+use crate::scalar::validation::{ValidationError, impl_text_newtype};
 
 type SqlError = Box<dyn std::error::Error + Sync + Send>;
 

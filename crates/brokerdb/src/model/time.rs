@@ -1,5 +1,9 @@
-//! Instants: UTC, millisecond precision, rendered `YYYY-MM-DDTHH:MM:SS.mmmZ`
-//! (spec: data-model §0 "Timestamps", errors-and-validation §3 "Datetime").
+//! Instants: UTC, millisecond precision, rendered `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+//!
+//! Every instant that leaves brokerdb has exactly three fractional digits and a `Z`, whatever
+//! offset it came in with, and is truncated to milliseconds before it is stored, so a value read
+//! back compares equal to the one written (keyset cursors and idempotency comparisons depend on
+//! that; the schema's `now()` defaults are truncated the same way).
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -7,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, private::BytesMut, to_sql_checked};
 
-use super::validation::ValidationError;
+use crate::scalar::validation::ValidationError;
 
 type SqlError = Box<dyn std::error::Error + Sync + Send>;
 

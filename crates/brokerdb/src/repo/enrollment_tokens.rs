@@ -1,19 +1,20 @@
-//! EnrollmentTokenRepository (spec §5): one-time tokens a workload exchanges for its first
-//! certificate. Every function is tx-capable and runs in the workload's tenant scope (the
-//! enrolment flow resolves the tenant from the workload first, in the system scope).
+//! EnrollmentTokenRepository: one-time tokens a workload exchanges for its first certificate.
+//! Every function runs on a tenant executor of the workload's tenant (the enrolment flow
+//! resolves the tenant from the workload first, in the system scope), alone or in the caller's
+//! transaction. Issuing and consuming are one statement each.
 
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use super::{execute_in, query_in};
-use crate::db::{DbError, TenantScope, Tx, TxOptions, run_in_transaction};
+use crate::db::{DbError, TenantExec};
 use crate::model::{TenantId, Timestamp, TokenHash, ValidationError, WorkloadId};
 
 const REPO: &str = "enrollment_tokens";
-const WORKLOAD_TENANT: &str = "SELECT tenant_id FROM workloads WHERE workload_id = $1";
+/// One statement: the token is inserted only for a workload the executor's tenant can see (row-
+/// level security hides every other), so no row means an unknown workload.
 const INSERT: &str =
     "INSERT INTO enrollment_tokens (token_hash, workload_id, tenant_id, expires_at, created_at)
-     VALUES ($1, $2, $3, $4, $5)
+     SELECT $1, w.workload_id, w.tenant_id, $3, $4 FROM workloads w WHERE w.workload_id = $2
      RETURNING token_hash, workload_id, tenant_id, expires_at, created_at, used_at";
 const CONSUME: &str = "UPDATE enrollment_tokens SET used_at = $2
      WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND ($3::text IS NULL OR workload_id = $3)
@@ -68,48 +69,29 @@ pub struct IssueEnrollmentToken {
 ///
 /// `expires_at ≤ created_at` → `validation_error` (before any I/O; no wall-clock check).
 /// Unknown workload → `not_found`. A workload of another tenant is invisible here, so it is
-/// `not_found` too (the spec's `conflict` would tell a caller that the id exists elsewhere).
+/// `not_found` too (the original's `conflict` would tell a caller that the id exists elsewhere).
 /// Duplicate hash → `unique_violation`.
 pub async fn issue(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     input: &IssueEnrollmentToken,
 ) -> Result<EnrollmentTokenRecord, DbError> {
     let created_at = input.created_at.unwrap_or_else(Timestamp::now);
     if input.expires_at <= created_at {
         return Err(ValidationError::new("expires_at", "must be after created_at").into());
     }
-    let (input, tenant) = (input.clone(), scope.tenant_id().clone());
-    let opts = TxOptions::default();
-    let fut = run_in_transaction(scope, tx, &opts, move |tx| {
-        let (input, tenant) = (input.clone(), tenant.clone());
-        Box::pin(async move {
-            if tx
-                .query_opt(WORKLOAD_TENANT, &[&input.workload_id])
-                .await?
-                .is_none()
-            {
-                return Err(DbError::not_found("workload"));
-            }
-            let hash = input.token_hash.as_str();
-            let rows = tx
-                .query(
-                    INSERT,
-                    &[
-                        &hash,
-                        &input.workload_id,
-                        &tenant,
-                        &input.expires_at,
-                        &created_at,
-                    ],
-                )
-                .await?;
-            rows.first()
-                .map(from_row)
-                .unwrap_or_else(|| Err(DbError::not_found("enrollment token")))
-        })
-    });
-    scope.db().observe(REPO, "issue", fut).await
+    exec.op(REPO, "issue")
+        .query_found(
+            "workload",
+            INSERT,
+            &[
+                &input.token_hash.as_str(),
+                &input.workload_id,
+                &input.expires_at,
+                &created_at,
+            ],
+            from_row,
+        )
+        .await
 }
 
 /// Consumes a token once: one conditional update sets `used_at = now` only if the token is
@@ -117,61 +99,40 @@ pub async fn issue(
 /// (unknown, used, expired, other workload) is `not_found`, deliberately indistinguishable.
 /// Of any number of concurrent consumers exactly one succeeds.
 pub async fn consume_once(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     token_hash: &TokenHash,
     workload_id: Option<&WorkloadId>,
     now: Timestamp,
 ) -> Result<EnrollmentTokenRecord, DbError> {
     let workload = workload_id.map(WorkloadId::as_str);
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "consume_once",
-            query_in(scope, tx, CONSUME, &[&token_hash.as_str(), &now, &workload]),
+    exec.op(REPO, "consume_once")
+        .query_found(
+            "enrollment token",
+            CONSUME,
+            &[&token_hash.as_str(), &now, &workload],
+            from_row,
         )
-        .await?;
-    rows.first()
-        .map(from_row)
-        .unwrap_or_else(|| Err(DbError::not_found("enrollment token")))
+        .await
 }
 
 /// True when any token of the workload has been consumed (or invalidated).
 pub async fn has_consumed_for_workload(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     workload_id: &WorkloadId,
 ) -> Result<bool, DbError> {
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "has_consumed",
-            query_in(scope, tx, HAS_CONSUMED, &[workload_id]),
-        )
-        .await?;
-    Ok(rows
-        .first()
-        .map(|r| r.try_get(0))
-        .transpose()?
-        .unwrap_or(false))
+    exec.op(REPO, "has_consumed")
+        .query_one(HAS_CONSUMED, &[workload_id], |r| Ok(r.try_get(0)?))
+        .await
 }
 
 /// Marks every unused, unexpired token of the workload as used at `now`; returns how many.
 /// Expired and already used tokens are untouched.
 pub async fn invalidate_active(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     workload_id: &WorkloadId,
     now: Timestamp,
 ) -> Result<u64, DbError> {
-    scope
-        .db()
-        .observe(
-            REPO,
-            "invalidate_active",
-            execute_in(scope, tx, INVALIDATE, &[workload_id, &now]),
-        )
+    exec.op(REPO, "invalidate_active")
+        .execute(INVALIDATE, &[workload_id, &now])
         .await
 }

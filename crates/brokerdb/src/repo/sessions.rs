@@ -1,4 +1,4 @@
-//! SessionRepository (spec §6): workload sessions (bearer tokens bound to a client certificate).
+//! Workload sessions (bearer tokens bound to a client certificate).
 //!
 //! Two weaknesses of the original are fixed: re-upserting a revoked session does not reactivate
 //! it (`revoked_at` is kept), and revoking twice keeps the first revocation time.
@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
-use crate::db::{DbError, SystemScope, TenantScope};
+use crate::db::{DbError, SystemExec, TenantExec};
 use crate::model::{
     DpopThumbprint, NonEmptyString, SessionId, TenantId, Timestamp, TokenHash, ValidationError,
     WorkloadId,
@@ -89,32 +89,28 @@ fn from_row(row: &Row) -> Result<SessionRecord, DbError> {
 /// another tenant → `validation_error`). A revoked session stays revoked. A token hash used by
 /// another session → `unique_violation`; unknown workload → `integrity_violation`.
 pub async fn upsert(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     record: &SessionRecord,
 ) -> Result<SessionRecord, DbError> {
-    if &record.tenant_id != scope.tenant_id() {
+    if &record.tenant_id != exec.tenant_id() {
         return Err(ValidationError::new("tenantId", "does not match the tenant scope").into());
     }
     let scopes = serde_json::Value::from(record.scopes.clone().unwrap_or_default());
     let jkt = record.dpop_key_thumbprint.as_ref().map(|j| j.as_str());
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "upsert",
-            scope.query(
-                UPSERT,
-                &[
-                    &record.session_id,
-                    &record.workload_id,
-                    &record.tenant_id,
-                    &record.cert_fingerprint256.as_str(),
-                    &record.token_hash.as_str(),
-                    &jkt,
-                    &scopes,
-                    &record.expires_at,
-                ],
-            ),
+    exec.op(REPO, "upsert")
+        .query_one(
+            UPSERT,
+            &[
+                &record.session_id,
+                &record.workload_id,
+                &record.tenant_id,
+                &record.cert_fingerprint256.as_str(),
+                &record.token_hash.as_str(),
+                &jkt,
+                &scopes,
+                &record.expires_at,
+            ],
+            from_row,
         )
         .await
         .map_err(|e| match e {
@@ -123,52 +119,40 @@ pub async fn upsert(
                 field: "session_id".into(),
             },
             other => other,
-        })?;
-    rows.first()
-        .map(from_row)
-        .unwrap_or_else(|| Err(DbError::not_found("session")))
+        })
 }
 
 /// The live session (not revoked, not expired by the database clock) with this token hash, or
 /// `None` (system scope: a bearer token is checked before its tenant is known).
 pub async fn get_by_token_hash(
-    system: &SystemScope<'_>,
+    exec: &mut impl SystemExec,
     token_hash: &TokenHash,
 ) -> Result<Option<SessionRecord>, DbError> {
-    let row = system
-        .db()
-        .observe(
-            REPO,
-            "get_by_token_hash",
-            system.query_opt(BY_TOKEN, &[&token_hash.as_str()]),
-        )
-        .await?;
-    row.as_ref().map(from_row).transpose()
+    exec.op(REPO, "get_by_token_hash")
+        .query_opt(BY_TOKEN, &[&token_hash.as_str()], from_row)
+        .await
 }
 
-/// Revokes a session of the scope's tenant (the first revocation time is kept). Unknown (or
+/// Revokes a session of the executor's tenant (the first revocation time is kept). Unknown (or
 /// another tenant's) session → `not_found`.
-pub async fn revoke_by_id(scope: &TenantScope<'_>, session_id: &SessionId) -> Result<(), DbError> {
-    let n = scope
-        .db()
-        .observe(REPO, "revoke_by_id", scope.execute(REVOKE, &[session_id]))
-        .await?;
-    if n == 0 {
-        Err(DbError::not_found("session"))
-    } else {
-        Ok(())
+pub async fn revoke_by_id(
+    exec: &mut impl TenantExec,
+    session_id: &SessionId,
+) -> Result<(), DbError> {
+    match exec
+        .op(REPO, "revoke_by_id")
+        .execute(REVOKE, &[session_id])
+        .await?
+    {
+        0 => Err(DbError::not_found("session")),
+        _ => Ok(()),
     }
 }
 
 /// Deletes every session with `expires_at ≤ now`, revoked or not; returns how many (system
 /// scope: a sweep across tenants).
-pub async fn delete_expired(system: &SystemScope<'_>, now: Timestamp) -> Result<u64, DbError> {
-    system
-        .db()
-        .observe(
-            REPO,
-            "delete_expired",
-            system.execute(DELETE_EXPIRED, &[&now]),
-        )
+pub async fn delete_expired(exec: &mut impl SystemExec, now: Timestamp) -> Result<u64, DbError> {
+    exec.op(REPO, "delete_expired")
+        .execute(DELETE_EXPIRED, &[&now])
         .await
 }

@@ -1,11 +1,11 @@
-//! TenantRepository (spec §2). Tenants are global admin data: created and listed in the system
+//! Tenants. Tenants are global admin data: created and listed in the system
 //! scope; a tenant reads its own row in its tenant scope.
 
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use crate::db::{DbError, SystemScope, TenantScope};
-use crate::model::{TenantId, ValidationError, trim};
+use crate::db::{DbError, SystemExec, TenantExec};
+use crate::model::TenantId;
 
 const REPO: &str = "tenants";
 const INSERT: &str =
@@ -30,63 +30,39 @@ fn from_row(row: &Row) -> Result<TenantSummary, DbError> {
     })
 }
 
-/// Creates a tenant (system scope: a tenant cannot create itself). `tenant_id`: `None` or `""`
-/// generates `t_<32 hex>`; otherwise it is trimmed and must not be empty. Duplicate id →
-/// `unique_violation`.
+/// Creates a tenant (system scope: a tenant cannot create itself). `tenant_id`: `None`
+/// generates `t_<32 hex>`. Duplicate id → `unique_violation`.
 pub async fn create(
-    system: &SystemScope<'_>,
+    exec: &mut impl SystemExec,
     name: &str,
-    tenant_id: Option<&str>,
+    tenant_id: Option<TenantId>,
 ) -> Result<TenantSummary, DbError> {
-    let id = match tenant_id {
-        None | Some("") => TenantId::generate(),
-        Some(given) => TenantId::parse(given)?,
-    };
-    let rows = system
-        .db()
-        .observe(REPO, "create", system.query(INSERT, &[&id, &name]))
-        .await?;
-    rows.first()
-        .map(from_row)
-        .unwrap_or_else(|| Err(DbError::not_found("tenant")))
+    let id = tenant_id.unwrap_or_else(TenantId::generate);
+    exec.op(REPO, "create")
+        .query_one(INSERT, &[&id, &name], from_row)
+        .await
 }
 
 /// A tenant by id, or `None` (system scope: tenant resolution before a tenant scope exists).
 pub async fn get_by_id(
-    system: &SystemScope<'_>,
-    tenant_id: &str,
+    exec: &mut impl SystemExec,
+    tenant_id: &TenantId,
 ) -> Result<Option<TenantSummary>, DbError> {
-    if trim(tenant_id).is_empty() {
-        return Err(ValidationError::new("tenant_id", "cannot be empty").into());
-    }
-    let id = TenantId::parse(tenant_id)?;
-    system
-        .db()
-        .observe(REPO, "get_by_id", system.query_opt(SELECT_ONE, &[&id]))
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    exec.op(REPO, "get_by_id")
+        .query_opt(SELECT_ONE, &[tenant_id], from_row)
+        .await
 }
 
-/// The scope's own tenant (row-level security shows no other).
-pub async fn get_own(scope: &TenantScope<'_>) -> Result<Option<TenantSummary>, DbError> {
-    scope
-        .db()
-        .observe(REPO, "get_own", scope.query_opt(SELECT_OWN, &[]))
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+/// The executor's own tenant (row-level security shows no other).
+pub async fn get_own(exec: &mut impl TenantExec) -> Result<Option<TenantSummary>, DbError> {
+    exec.op(REPO, "get_own")
+        .query_opt(SELECT_OWN, &[], from_row)
+        .await
 }
 
 /// Every tenant, oldest first (system scope: global admin listing).
-pub async fn list(system: &SystemScope<'_>) -> Result<Vec<TenantSummary>, DbError> {
-    system
-        .db()
-        .observe(REPO, "list", system.query(SELECT_ALL, &[]))
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+pub async fn list(exec: &mut impl SystemExec) -> Result<Vec<TenantSummary>, DbError> {
+    exec.op(REPO, "list")
+        .query_all(SELECT_ALL, &[], from_row)
+        .await
 }

@@ -1,12 +1,13 @@
-//! UserRepository (spec §3) and the users list of seed 001: offset pages with filters and an
-//! allowlisted sort, and a keyset variant for deep paging. All in the tenant scope.
+//! Human users of a tenant and their roles, and the users list: offset pages
+//! (`{items, page, pageSize, total, totalPages}`) with filters and an allowlisted sort, and a
+//! keyset variant for deep paging. All in the tenant scope.
 
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use crate::audit::{self, AuditEventType, TenantAuditEvent};
+use crate::audit::{self, AuditEvent, AuditEventType};
 use crate::db::paging::{Direction, Page, PageRequest, Sort, SortField, contains_pattern};
-use crate::db::{DbError, TenantScope, TxOptions, run_in_transaction};
+use crate::db::{DbError, Exec, TenantExec, TxOptions};
 use crate::model::{Email, NonEmptyString, TenantId, Timestamp, UserId, UserRole, ValidationError};
 
 const REPO: &str = "users";
@@ -111,19 +112,7 @@ fn non_empty(v: Option<String>) -> Option<String> {
 }
 
 fn from_row(row: &Row) -> Result<HumanUser, DbError> {
-    let labels: Vec<String> = row.try_get(8)?;
-    let roles = labels
-        .iter()
-        .map(|l| UserRole::parse(l))
-        .collect::<Result<Vec<_>, _>>();
-    let roles = roles.map_err(|_| DbError::Unexpected {
-        message: "stored role violates its contract".into(),
-    })?;
-    if roles.is_empty() {
-        return Err(DbError::Unexpected {
-            message: "stored user has no role".into(),
-        });
-    }
+    let roles = super::stored_roles(&row.try_get::<_, Vec<String>>(8)?)?;
     Ok(HumanUser {
         user_id: row.try_get(0)?,
         tenant_id: row.try_get(1)?,
@@ -163,7 +152,7 @@ pub struct CreateHumanUser {
 /// Creates a user and its roles in one statement (atomic). Unknown tenant →
 /// `integrity_violation`; duplicate id or `(tenant, email)` → `unique_violation`.
 pub async fn create(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     input: &CreateHumanUser,
 ) -> Result<HumanUser, DbError> {
     let roles = UserRole::normalize_set(input.roles.iter().map(String::as_str))?;
@@ -175,83 +164,86 @@ pub async fn create(
         text(&input.oidc_issuer),
     );
     let enabled = input.enabled.unwrap_or(true);
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "create",
-            scope.query(
-                CREATE,
-                &[
-                    &user_id,
-                    scope.tenant_id(),
-                    &input.email.as_str(),
-                    &params.0,
-                    &params.1,
-                    &params.2,
-                    &enabled,
-                    &labels(&roles),
-                ],
-            ),
+    let tenant = exec.tenant_id().clone();
+    exec.op(REPO, "create")
+        .query_one(
+            CREATE,
+            &[
+                &user_id,
+                &tenant,
+                &input.email.as_str(),
+                &params.0,
+                &params.1,
+                &params.2,
+                &enabled,
+                &labels(&roles),
+            ],
+            from_row,
         )
-        .await?;
-    rows.first()
-        .map(from_row)
-        .unwrap_or_else(|| Err(DbError::not_found("user")))
+        .await
 }
 
-/// A user of the scope's tenant, or `None` (also for another tenant's user).
+/// A user of the executor's tenant, or `None` (also for another tenant's user).
 pub async fn get_by_id(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     user_id: &UserId,
 ) -> Result<Option<HumanUser>, DbError> {
-    let row = scope
-        .db()
-        .observe(REPO, "get_by_id", scope.query_opt(BY_ID, &[user_id]))
-        .await?;
-    row.as_ref().map(from_row).transpose()
+    exec.op(REPO, "get_by_id")
+        .query_opt(BY_ID, &[user_id], from_row)
+        .await
+}
+
+/// What [`update_roles`] does: the new role set, who does it and the request it belongs to.
+#[derive(Debug, Clone)]
+pub struct ReplaceRoles {
+    /// Role labels; at least one, no duplicates.
+    pub roles: Vec<String>,
+    /// Who replaces them (an admin identity id), recorded in the audit event.
+    pub actor: NonEmptyString,
+    /// Trace id of the request.
+    pub correlation_id: NonEmptyString,
 }
 
 /// Replaces the user's whole role set atomically (the user row is locked first, so concurrent
 /// replacements serialize) and appends an `admin_action` audit event in the same transaction:
 /// both commit or neither does. Unknown (or another tenant's) user → `not_found`.
 pub async fn update_roles(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     user_id: &UserId,
-    roles: &[String],
-    actor: &NonEmptyString,
-    correlation_id: &NonEmptyString,
+    change: &ReplaceRoles,
 ) -> Result<HumanUser, DbError> {
-    let roles = UserRole::normalize_set(roles.iter().map(String::as_str))?;
-    let (user, tenant) = (user_id.clone(), scope.tenant_id().clone());
-    let mut event = TenantAuditEvent::new(AuditEventType::AdminAction, correlation_id.clone());
+    let roles = UserRole::normalize_set(change.roles.iter().map(String::as_str))?;
+    let user = user_id.clone();
+    let mut event = AuditEvent::generated(
+        exec.tenant_id().clone(),
+        AuditEventType::AdminAction,
+        change.correlation_id.clone(),
+    );
     event.message = Some("user roles replaced".into());
-    event
-        .metadata
-        .insert("action".into(), "user.roles_replaced".into());
-    event.metadata.insert("actor".into(), actor.as_str().into());
-    event
-        .metadata
-        .insert("user_id".into(), user_id.as_str().into());
-    event.metadata.insert("roles".into(), labels(&roles).into());
-    let opts = TxOptions::default();
-    let fut = run_in_transaction(scope, None, &opts, move |tx| {
-        let (user, tenant, roles, event) =
-            (user.clone(), tenant.clone(), labels(&roles), event.clone());
-        Box::pin(async move {
-            if tx.query_opt(LOCK_USER, &[&user]).await?.is_none() {
-                return Err(DbError::not_found("user"));
-            }
-            tx.execute(DELETE_ROLES, &[&user]).await?;
-            tx.execute(INSERT_ROLES, &[&user, &tenant, &roles]).await?;
-            audit::append_in(tx, &event).await?;
-            let row = tx.query_opt(BY_ID, &[&user]).await?;
-            row.as_ref()
-                .map(from_row)
-                .unwrap_or_else(|| Err(DbError::not_found("user")))
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("action".into(), "user.roles_replaced".into());
+    metadata.insert("actor".into(), change.actor.as_str().into());
+    metadata.insert("user_id".into(), user_id.as_str().into());
+    metadata.insert("roles".into(), labels(&roles).into());
+    event.metadata = Some(metadata);
+    exec.op(REPO, "update_roles")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
+            let (user, roles, event) = (user.clone(), labels(&roles), event.clone());
+            Box::pin(async move {
+                if tx.query_opt(LOCK_USER, &[&user]).await?.is_none() {
+                    return Err(DbError::not_found("user"));
+                }
+                let tenant = tx.tenant_id().clone();
+                tx.execute(DELETE_ROLES, &[&user]).await?;
+                tx.execute(INSERT_ROLES, &[&user, &tenant, &roles]).await?;
+                audit::append(tx, &event).await?;
+                let row = tx.query_opt(BY_ID, &[&user]).await?;
+                row.as_ref()
+                    .map(from_row)
+                    .unwrap_or_else(|| Err(DbError::not_found("user")))
+            })
         })
-    });
-    scope.db().observe(REPO, "update_roles", fut).await
+        .await
 }
 
 /// Sortable fields of the users list.
@@ -358,38 +350,28 @@ fn keyset_sql(sort: Sort<UserSort>) -> &'static str {
 /// One offset page of the scope's users: `{items, page, pageSize, total, totalPages}`.
 /// `PageRequest::default()` is page 1 of 50; the maximum page size is 100.
 pub async fn list(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     filter: &UserFilter,
     sort: Sort<UserSort>,
     page: PageRequest,
 ) -> Result<Page<HumanUser>, DbError> {
     let q = filter.pattern();
     let role = filter.role.map(UserRole::as_str);
-    let fut = async {
-        let rows = scope
-            .query(
-                page_sql(sort),
-                &[
-                    &q,
-                    &filter.enabled,
-                    &role,
-                    &filter.created_from,
-                    &filter.created_to,
-                    &page.limit(),
-                    &page.offset(),
-                ],
-            )
-            .await?;
-        let count_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
-            &q,
-            &filter.enabled,
-            &role,
-            &filter.created_from,
-            &filter.created_to,
-        ];
-        super::offset_page(scope, &rows, page, COUNT, &count_params, from_row).await
-    };
-    scope.db().observe(REPO, "list", fut).await
+    exec.op(REPO, "list")
+        .offset_page(
+            page_sql(sort),
+            COUNT,
+            &[
+                &q,
+                &filter.enabled,
+                &role,
+                &filter.created_from,
+                &filter.created_to,
+            ],
+            page,
+            from_row,
+        )
+        .await
 }
 
 /// A keyset page: items and the cursor of the next page (absent on the last page).
@@ -414,7 +396,7 @@ fn sort_key(user: &HumanUser, field: UserSort) -> String {
 /// from the previous slice (a tampered, malformed, other-sort or other-tenant cursor →
 /// `validation_error`). Fetches `limit + 1` rows, so the last page has no cursor.
 pub async fn list_after(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     filter: &UserFilter,
     sort: Sort<UserSort>,
     limit: i64,
@@ -423,9 +405,10 @@ pub async fn list_after(
     if !(1..=100).contains(&limit) {
         return Err(ValidationError::new("limit", "must be an integer from 1 to 100").into());
     }
-    let key = scope.db().cursor_key();
+    let key = exec.db().cursor_key().clone();
+    let tenant = exec.tenant_id().clone();
     let after = cursor
-        .map(|c| key.decode(scope.tenant_id().as_str(), &sort.tag(), c))
+        .map(|c| key.decode(tenant.as_str(), &sort.tag(), c))
         .transpose()?;
     let (last_key, last_id) = match after.as_deref() {
         Some([k, id]) => (Some(k.clone()), Some(id.clone())),
@@ -439,32 +422,28 @@ pub async fn list_after(
     let q = filter.pattern();
     let role = filter.role.map(UserRole::as_str);
     let fetch = limit + 1;
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "list_after",
-            scope.query(
-                keyset_sql(sort),
-                &[
-                    &q,
-                    &filter.enabled,
-                    &role,
-                    &filter.created_from,
-                    &filter.created_to,
-                    &last_key,
-                    &last_id,
-                    &fetch,
-                ],
-            ),
+    let mut items = exec
+        .op(REPO, "list_after")
+        .query_all(
+            keyset_sql(sort),
+            &[
+                &q,
+                &filter.enabled,
+                &role,
+                &filter.created_from,
+                &filter.created_to,
+                &last_key,
+                &last_id,
+                &fetch,
+            ],
+            from_row,
         )
         .await?;
-    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     let more = items.len() as i64 > limit;
     items.truncate(usize::try_from(limit).unwrap_or(0));
     let next_cursor = match items.last() {
         Some(last) if more => Some(key.encode(
-            scope.tenant_id().as_str(),
+            tenant.as_str(),
             &sort.tag(),
             &[sort_key(last, sort.field), last.user_id.to_string()],
         )),

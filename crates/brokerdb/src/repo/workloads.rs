@@ -1,10 +1,12 @@
-//! WorkloadRepository (spec §4).
+//! Workloads: the services that call upstream APIs through the broker, each with a client
+//! certificate SAN URI. Tenant scope, except the two lookups made before the tenant is known
+//! (by SAN URI, and a workload's tenant), which run in the system scope.
 
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use crate::db::paging::{Page, PageRequest};
-use crate::db::{DbError, SystemScope, TenantScope, Tx};
+use crate::db::{DbError, SystemExec, TenantExec};
 use crate::model::{
     IpAllowlist, TenantId, Timestamp, ValidationError, WorkloadId, trimmed_non_empty,
 };
@@ -23,24 +25,7 @@ const UPDATE: &str = "UPDATE workloads SET enabled = COALESCE($2, enabled), ip_a
      WHERE workload_id = $1
      RETURNING workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at";
 
-/// How a workload gets its client certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EnrollmentMode {
-    /// Issued by the broker's CA.
-    BrokerCa,
-    /// Issued by an external CA.
-    ExternalCa,
-}
-
-impl EnrollmentMode {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::BrokerCa => "broker_ca",
-            Self::ExternalCa => "external_ca",
-        }
-    }
-}
+pub use crate::model::EnrollmentMode;
 
 /// `WorkloadCreateRequest`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -139,132 +124,110 @@ fn allowlist(items: Option<&[String]>) -> Result<Option<Vec<String>>, Validation
 /// Duplicate id, SAN URI or name → `unique_violation` (naming the field; the same error whether
 /// the other row is this tenant's or another's); unknown tenant → `integrity_violation`.
 pub async fn create(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     request: &WorkloadCreateRequest,
     workload_id: Option<WorkloadId>,
     mtls_san_uri: Option<&str>,
 ) -> Result<Workload, DbError> {
     let ip_allowlist = allowlist(request.ip_allowlist.as_deref())?.unwrap_or_default();
     let workload_id = workload_id.unwrap_or_else(WorkloadId::generate);
-    let tenant = scope.tenant_id();
+    let tenant = exec.tenant_id().clone();
     let san = match mtls_san_uri {
         Some(given) => {
             let given = trimmed_non_empty("mtls_san_uri", given)?;
-            check_san_namespace(given, tenant)?;
+            check_san_namespace(given, &tenant)?;
             given.to_owned()
         }
         None => format!("spiffe://broker/tenants/{tenant}/workloads/{workload_id}"),
     };
     let mode = request.enrollment_mode.as_str();
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "create",
-            scope.query(
-                INSERT,
-                &[
-                    &workload_id,
-                    tenant,
-                    &request.name,
-                    &san,
-                    &ip_allowlist,
-                    &mode,
-                ],
-            ),
+    exec.op(REPO, "create")
+        .query_one(
+            INSERT,
+            &[
+                &workload_id,
+                &tenant,
+                &request.name,
+                &san,
+                &ip_allowlist,
+                &mode,
+            ],
+            from_row,
         )
-        .await?;
-    rows.first()
-        .map(from_row)
-        .unwrap_or_else(|| Err(DbError::not_found("workload")))
+        .await
 }
 
-/// A workload of the scope's tenant, or `None` (also for another tenant's workload).
+/// A workload of the executor's tenant, or `None` (also for another tenant's workload).
 pub async fn get_by_id(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     workload_id: &WorkloadId,
 ) -> Result<Option<Workload>, DbError> {
-    scope
-        .db()
-        .observe(REPO, "get_by_id", scope.query_opt(BY_ID, &[workload_id]))
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    exec.op(REPO, "get_by_id")
+        .query_opt(BY_ID, &[workload_id], from_row)
+        .await
 }
 
-/// The workload presenting a client certificate with this SAN URI, or `None` (system scope:
-/// the certificate is checked before the tenant is known).
+/// The workload presenting a client certificate with this SAN URI (trimmed; empty →
+/// `validation_error`), or `None` (system scope: the certificate is checked before the tenant
+/// is known).
 pub async fn get_by_san_uri(
-    system: &SystemScope<'_>,
+    exec: &mut impl SystemExec,
     san_uri: &str,
 ) -> Result<Option<Workload>, DbError> {
     let san = trimmed_non_empty("san_uri", san_uri)?;
-    system
-        .db()
-        .observe(REPO, "get_by_san_uri", system.query_opt(BY_SAN, &[&san]))
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    exec.op(REPO, "get_by_san_uri")
+        .query_opt(BY_SAN, &[&san], from_row)
+        .await
 }
 
-/// Like [`get_by_san_uri`], on the caller's transaction: it sees what that transaction's scope
-/// allows (a tenant-scoped transaction finds only its own tenant's workloads).
-pub async fn get_by_san_uri_in(tx: &Tx<'_>, san_uri: &str) -> Result<Option<Workload>, DbError> {
+/// [`get_by_san_uri`] within the executor's tenant: another tenant's workload is `None`.
+pub async fn get_own_by_san_uri(
+    exec: &mut impl TenantExec,
+    san_uri: &str,
+) -> Result<Option<Workload>, DbError> {
     let san = trimmed_non_empty("san_uri", san_uri)?;
-    tx.db()
-        .observe(REPO, "get_by_san_uri", tx.query_opt(BY_SAN, &[&san]))
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    exec.op(REPO, "get_own_by_san_uri")
+        .query_opt(BY_SAN, &[&san], from_row)
+        .await
 }
 
 /// The tenant owning a workload, or `None` (system scope: tenant resolution).
 pub async fn resolve_tenant_by_workload(
-    system: &SystemScope<'_>,
+    exec: &mut impl SystemExec,
     workload_id: &WorkloadId,
 ) -> Result<Option<TenantId>, DbError> {
-    let row = system
-        .db()
-        .observe(
-            REPO,
-            "resolve_tenant",
-            system.query_opt(TENANT_OF, &[workload_id]),
-        )
-        .await?;
-    Ok(row.map(|r| r.try_get(0)).transpose()?)
+    exec.op(REPO, "resolve_tenant")
+        .query_opt(TENANT_OF, &[workload_id], |r| Ok(r.try_get(0)?))
+        .await
 }
 
-/// One page of the scope's workloads, oldest first (then by id). `PageRequest::default()` is
-/// page 1 of 50; the maximum page size is 100.
+/// One page of the executor's workloads, oldest first (then by id). `PageRequest::default()`
+/// is page 1 of 50; the maximum page size is 100.
 pub async fn list_by_tenant(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     page: PageRequest,
 ) -> Result<Page<Workload>, DbError> {
-    super::plain_page(scope, REPO, PAGE, COUNT, page, from_row).await
+    exec.op(REPO, "list_by_tenant")
+        .offset_page(PAGE, COUNT, &[], page, from_row)
+        .await
 }
 
 /// Changes the fields present in `request` (the allowlist is validated before any write).
 /// Unknown (or another tenant's) workload → `not_found`.
 pub async fn update(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     workload_id: &WorkloadId,
     request: &WorkloadUpdateRequest,
 ) -> Result<Workload, DbError> {
     let ip_allowlist = allowlist(request.ip_allowlist.as_deref())?;
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "update",
-            scope.query(UPDATE, &[workload_id, &request.enabled, &ip_allowlist]),
+    exec.op(REPO, "update")
+        .query_found(
+            "workload",
+            UPDATE,
+            &[workload_id, &request.enabled, &ip_allowlist],
+            from_row,
         )
-        .await?;
-    rows.first()
-        .map(from_row)
-        .unwrap_or_else(|| Err(DbError::not_found("workload")))
+        .await
 }
 
 #[cfg(test)]

@@ -1,25 +1,20 @@
 //! Audit appends in the caller's transaction, the sealer, checkpoints, and what verify detects.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use brokerdb::audit::checkpoint::{LoadedCheckpoint, read_checkpoints, write_checkpoints};
 use brokerdb::audit::{
-    self, AuditEvent, AuditEventType, BreakKind, ChainReport, Checkpoint, CheckpointSet,
-    CheckpointSigner, SealerSettings, SystemAuditEvent, TenantAuditEvent, VerifyOptions,
+    self, BreakKind, ChainReport, Checkpoint, CheckpointSet, CheckpointSigner, SealerSettings,
+    VerifyOptions,
 };
-use brokerdb::db::{Db, DbError, ErrorCode, TxOptions};
-use brokerdb::model::{EventId, NonEmptyString, TenantId, Timestamp};
+use brokerdb::prelude::*;
 use brokerdb::repo::audit_events::{self, AuditQueryFilter};
+use brokerdb::repo::users::{self, ReplaceRoles};
 use brokerdb_testkit::TestDatabase;
 
-use crate::TestResult;
-use crate::db_scope::{seeded, tenant};
-
-type Error = Box<dyn std::error::Error>;
-
-fn text(s: &str) -> NonEmptyString {
-    NonEmptyString::new("test", s).unwrap_or_else(|_| unreachable!("non-empty literal"))
-}
+use crate::assert_code;
+use crate::support::{Error, TestResult, count_rows, db_message, seeded, sqlstate, tenant, text};
 
 /// Appends `n` events for `t`, each in its own transaction.
 async fn append(db: &Db, t: &TenantId, n: usize) -> Result<(), DbError> {
@@ -27,13 +22,27 @@ async fn append(db: &Db, t: &TenantId, n: usize) -> Result<(), DbError> {
         db.tenant(t)
             .transaction(&TxOptions::default(), |tx| {
                 Box::pin(async move {
-                    let event = TenantAuditEvent::new(AuditEventType::Execute, text("corr"));
-                    audit::append_in(tx, &event).await
+                    let event = AuditEvent::generated(
+                        tx.tenant_id().clone(),
+                        AuditEventType::Execute,
+                        text("corr"),
+                    );
+                    audit::append(tx, &event).await
                 })
             })
             .await?;
     }
     Ok(())
+}
+
+/// Appends `event` in its own system transaction.
+async fn append_system(db: &Db, event: &SystemAuditEvent) -> Result<(), DbError> {
+    db.system()
+        .transaction(&TxOptions::default(), |tx| {
+            let event = event.clone();
+            Box::pin(async move { audit::append_system(tx, &event).await })
+        })
+        .await
 }
 
 async fn seal(db: &Db) -> Result<audit::SealReport, DbError> {
@@ -109,8 +118,22 @@ async fn checkpoints_now(db: &Db, signer: &CheckpointSigner) -> Result<Checkpoin
     )?)
 }
 
+/// Whether `u_a1` is enabled, read as the superuser.
+async fn u_a1_enabled(test_db: &TestDatabase) -> Result<bool, Error> {
+    Ok(test_db
+        .admin()
+        .await
+        .query_one(
+            "SELECT enabled FROM human_users WHERE user_id = 'u_a1'",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
 #[tokio::test]
-async fn a_change_and_its_audit_row_commit_or_roll_back_together() -> TestResult {
+async fn a_change_failing_after_its_audit_row_rolls_back_the_row_and_its_queue_entry_too()
+-> TestResult {
     let (test_db, db) = seeded().await?;
     let a = tenant("t_a")?;
     let failed = db
@@ -122,11 +145,12 @@ async fn a_change_and_its_audit_row_commit_or_roll_back_together() -> TestResult
                     &[],
                 )
                 .await?;
-                audit::append_in(
-                    tx,
-                    &TenantAuditEvent::new(AuditEventType::AdminAction, text("c1")),
-                )
-                .await?;
+                let event = AuditEvent::generated(
+                    tx.tenant_id().clone(),
+                    AuditEventType::AdminAction,
+                    text("c1"),
+                );
+                audit::append(tx, &event).await?;
                 Err::<(), _>(DbError::Conflict {
                     message: "the change fails after its audit row".into(),
                 })
@@ -134,33 +158,27 @@ async fn a_change_and_its_audit_row_commit_or_roll_back_together() -> TestResult
         })
         .await;
     assert!(failed.is_err());
-    let admin = test_db.admin().await;
-    let count = |sql: &'static str| {
-        let admin = &admin;
-        async move { Ok::<i64, Error>(admin.query_one(sql, &[]).await?.get(0)) }
-    };
-    let enabled: bool = admin
-        .query_one(
-            "SELECT enabled FROM human_users WHERE user_id = 'u_a1'",
-            &[],
-        )
-        .await?
-        .get(0);
     assert_eq!(
         (
-            count("SELECT count(*) FROM audit_events").await?,
-            count("SELECT count(*) FROM audit_seal_queue").await?,
-            enabled
+            count_rows(&test_db, "audit_events").await?,
+            count_rows(&test_db, "audit_seal_queue").await?,
+            u_a1_enabled(&test_db).await?
         ),
         (0, 0, true),
         "the change, its audit row and its queue entry all rolled back"
     );
+    Ok(())
+}
 
+#[tokio::test]
+async fn an_audit_insert_that_fails_rolls_back_the_change_it_describes() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
     // An audit insert that fails (duplicate event id) fails the whole operation.
-    let event = TenantAuditEvent::new(AuditEventType::AdminAction, text("c2"));
+    let event = AuditEvent::generated(a.clone(), AuditEventType::AdminAction, text("c2"));
     let twice = db
         .tenant(&a)
-        .transaction(&TxOptions::default(), move |tx| {
+        .transaction(&TxOptions::default(), |tx| {
             let event = event.clone();
             Box::pin(async move {
                 tx.execute(
@@ -168,24 +186,14 @@ async fn a_change_and_its_audit_row_commit_or_roll_back_together() -> TestResult
                     &[],
                 )
                 .await?;
-                audit::append_in(tx, &event).await?;
-                audit::append_in(tx, &event).await
+                audit::append(tx, &event).await?;
+                audit::append(tx, &event).await
             })
         })
         .await;
-    assert_eq!(
-        twice.err().map(|e| e.code()),
-        Some(ErrorCode::UniqueViolation)
-    );
-    let enabled: bool = admin
-        .query_one(
-            "SELECT enabled FROM human_users WHERE user_id = 'u_a1'",
-            &[],
-        )
-        .await?
-        .get(0);
+    assert_code!(twice, UniqueViolation);
     assert!(
-        enabled,
+        u_a1_enabled(&test_db).await?,
         "the change was rolled back with the failed audit insert"
     );
     Ok(())
@@ -210,6 +218,12 @@ async fn sealed_appends_form_one_valid_chain_per_tenant() -> TestResult {
         let report = verify(&db, t).await?;
         assert_eq!((report.links, report.first_broken), (100, None), "{t}");
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_sealed_event_is_never_sealed_twice() -> TestResult {
+    let (_t, db, _a) = sealed_chain(5).await?;
     assert_eq!(seal(&db).await?.tenant_links, 0, "nothing is sealed twice");
     Ok(())
 }
@@ -233,7 +247,7 @@ async fn verify_reports_a_row_edited_by_a_superuser_with_triggers_disabled() -> 
 }
 
 #[tokio::test]
-async fn verify_reports_a_deleted_row_and_a_deleted_seal() -> TestResult {
+async fn verify_reports_a_deleted_row() -> TestResult {
     let (test_db, db, a) = sealed_chain(5).await?;
     tamper(
         &test_db,
@@ -245,6 +259,12 @@ async fn verify_reports_a_deleted_row_and_a_deleted_seal() -> TestResult {
         first_break(&verify(&db, &a).await?),
         Some((BreakKind::RowMissing, Some(2)))
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn verify_reports_a_deleted_seal() -> TestResult {
+    let (test_db, db, a) = sealed_chain(5).await?;
     tamper(&test_db, "DELETE FROM audit_seals WHERE chain_seq = 1").await?;
     assert_eq!(
         first_break(&verify(&db, &a).await?),
@@ -318,33 +338,75 @@ async fn a_chain_rewound_by_an_administrator_fails_against_a_checkpoint() -> Tes
     Ok(())
 }
 
-#[tokio::test]
-async fn checkpoint_files_round_trip_and_a_forged_one_is_refused() -> TestResult {
-    let (_t, db, _a) = sealed_chain(2).await?;
+/// Checkpoints of a two-event chain written to a fresh directory by a new signer.
+struct WrittenCheckpoints {
+    _test_db: TestDatabase,
+    signer: CheckpointSigner,
+    checkpoints: Vec<Checkpoint>,
+    dir: PathBuf,
+    path: PathBuf,
+    database: String,
+}
+
+async fn written_checkpoints() -> Result<WrittenCheckpoints, Error> {
+    let (test_db, db, _a) = sealed_chain(2).await?;
     let signer = CheckpointSigner::generate();
     let checkpoints = audit::create_checkpoints(&db.system(), &signer).await?;
     let dir = std::env::temp_dir().join(format!("brokerdb-ckpt-it-{}", rand::random::<u64>()));
     let path = write_checkpoints(&dir, &checkpoints)?;
     let database = audit::checkpoint::database_name(&db.system()).await?;
-    let set = CheckpointSet::verified(read_checkpoints(&dir)?, &signer.public_key(), &database)?;
-    assert_eq!(set.len(), 1);
+    Ok(WrittenCheckpoints {
+        _test_db: test_db,
+        signer,
+        checkpoints,
+        dir,
+        path,
+        database,
+    })
+}
 
-    let mut forged: Checkpoint = checkpoints[0].clone();
+#[tokio::test]
+async fn checkpoint_files_round_trip_through_write_and_read() -> TestResult {
+    let w = written_checkpoints().await?;
+    let set = CheckpointSet::verified(
+        read_checkpoints(&w.dir)?,
+        &w.signer.public_key(),
+        &w.database,
+    )?;
+    assert_eq!(set.len(), 1);
+    std::fs::remove_dir_all(&w.dir)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_checkpoint_file_changed_after_signing_is_refused() -> TestResult {
+    let w = written_checkpoints().await?;
+    let mut forged: Checkpoint = w.checkpoints[0].clone();
     forged.size += 1;
-    std::fs::write(&path, format!("{}\n", serde_json::to_string(&forged)?))?;
-    let refused =
-        CheckpointSet::verified(read_checkpoints(&path)?, &signer.public_key(), &database);
+    std::fs::write(&w.path, format!("{}\n", serde_json::to_string(&forged)?))?;
+    let refused = CheckpointSet::verified(
+        read_checkpoints(&w.path)?,
+        &w.signer.public_key(),
+        &w.database,
+    );
     assert!(matches!(
         refused,
         Err(audit::CheckpointError::BadSignature { line: 1, .. })
     ));
+    std::fs::remove_dir_all(&w.dir)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_checkpoint_signed_with_another_key_is_refused() -> TestResult {
+    let w = written_checkpoints().await?;
     let other_key = CheckpointSet::verified(
-        read_checkpoints(&dir)?,
+        read_checkpoints(&w.dir)?,
         &CheckpointSigner::generate().public_key(),
-        &database,
+        &w.database,
     );
     assert!(other_key.is_err(), "a checkpoint of another key is refused");
-    std::fs::remove_dir_all(&dir)?;
+    std::fs::remove_dir_all(&w.dir)?;
     Ok(())
 }
 
@@ -370,13 +432,11 @@ async fn an_insert_skipped_by_on_conflict_leaves_the_chain_untouched() -> TestRe
         )
         .await?;
     assert_eq!(inserted, 0);
-    let queued: i64 = test_db
-        .admin()
-        .await
-        .query_one("SELECT count(*) FROM audit_seal_queue", &[])
-        .await?
-        .get(0);
-    assert_eq!(queued, 0, "a skipped row is never queued");
+    assert_eq!(
+        count_rows(&test_db, "audit_seal_queue").await?,
+        0,
+        "a skipped row is never queued"
+    );
     assert_eq!(seal(&db).await?.tenant_links, 0);
     let report = verify(&db, &a).await?;
     assert_eq!((report.links, report.first_broken), (2, None));
@@ -384,33 +444,26 @@ async fn an_insert_skipped_by_on_conflict_leaves_the_chain_untouched() -> TestRe
 }
 
 #[tokio::test]
-async fn a_backdated_event_is_refused_and_created_at_is_the_databases() -> TestResult {
-    let (test_db, db) = seeded().await?;
+async fn an_event_older_than_the_skew_is_refused_and_a_recent_one_stored() -> TestResult {
+    let (_t, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let old = Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 3_600_000)?;
-    let event = AuditEvent::new(
-        EventId::parse("evt_backdated")?,
-        old,
-        a.clone(),
-        text("corr"),
-        AuditEventType::Execute,
-    );
-    let err = audit_events::append(&db.tenant(&a), None, &event)
+    let mut backdated = AuditEvent::generated(a.clone(), AuditEventType::Execute, text("corr"));
+    backdated.timestamp = Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 3_600_000)?;
+    let err = audit::append(&mut db.tenant(&a), &backdated)
         .await
         .err()
         .ok_or("a backdated event was stored")?;
     assert_eq!(err.code(), ErrorCode::ValidationError);
     assert!(err.to_string().contains("timestamp"), "{err}");
-    let near = Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 60_000)?;
-    let recent = AuditEvent::new(
-        EventId::parse("evt_recent")?,
-        near,
-        a.clone(),
-        text("corr"),
-        AuditEventType::Execute,
-    );
-    audit_events::append(&db.tenant(&a), None, &recent).await?;
+    let mut recent = AuditEvent::generated(a.clone(), AuditEventType::Execute, text("corr"));
+    recent.timestamp = Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 60_000)?;
+    audit::append(&mut db.tenant(&a), &recent).await?;
+    Ok(())
+}
 
+#[tokio::test]
+async fn the_runtime_role_cannot_choose_created_at() -> TestResult {
+    let (test_db, _db) = seeded().await?;
     let runtime = test_db.runtime().await;
     let denied = runtime
         .batch_execute(
@@ -421,19 +474,27 @@ async fn a_backdated_event_is_refused_and_created_at_is_the_databases() -> TestR
         .await
         .err()
         .ok_or("the runtime role chose created_at")?;
-    assert_eq!(crate::sqlstate(&denied), Some("42501"));
+    assert_eq!(sqlstate(&denied), Some("42501"));
     Ok(())
 }
 
 #[tokio::test]
-async fn verify_fails_on_a_row_left_unsealed_or_taken_off_the_queue() -> TestResult {
-    let (test_db, db) = seeded().await?;
+async fn an_unsealed_row_within_the_maximum_merge_delay_verifies() -> TestResult {
+    let (_t, db) = seeded().await?;
     let a = tenant("t_a")?;
     append(&db, &a, 2).await?;
     assert!(
         verify(&db, &a).await?.is_valid(),
         "within the maximum merge delay an unsealed row is fine"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn verify_reports_a_row_left_unsealed_past_the_maximum_merge_delay() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    append(&db, &a, 2).await?;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let strict = VerifyOptions {
         max_merge_delay: Duration::from_millis(10),
@@ -443,6 +504,14 @@ async fn verify_fails_on_a_row_left_unsealed_or_taken_off_the_queue() -> TestRes
         first_break(&verify_with(&db, &a, &strict).await?),
         Some((BreakKind::SealOverdue, None))
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn verify_reports_a_row_taken_off_the_seal_queue() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    append(&db, &a, 2).await?;
     test_db
         .admin()
         .await
@@ -457,19 +526,12 @@ async fn verify_fails_on_a_row_left_unsealed_or_taken_off_the_queue() -> TestRes
 
 #[tokio::test]
 async fn system_events_have_their_own_chain_and_never_mix_with_tenant_events() -> TestResult {
-    let (test_db, db) = seeded().await?;
+    let (_t, db) = seeded().await?;
     let a = tenant("t_a")?;
     append(&db, &a, 2).await?;
     for _ in 0..3 {
-        db.system()
-            .transaction(&TxOptions::default(), |tx| {
-                Box::pin(async move {
-                    let event =
-                        SystemAuditEvent::new("signup_policy.set", text("adm_1"), text("corr"));
-                    audit::append_system_in(tx, &event).await
-                })
-            })
-            .await?;
+        let event = SystemAuditEvent::new("signup_policy.set", text("adm_1"), text("corr"));
+        append_system(&db, &event).await?;
     }
     let sealed = seal(&db).await?;
     assert_eq!((sealed.tenant_links, sealed.system_links), (2, 3));
@@ -480,30 +542,21 @@ async fn system_events_have_their_own_chain_and_never_mix_with_tenant_events() -
         2,
         "tenant chain holds only tenant events"
     );
+    Ok(())
+}
 
-    // The wrong scope is refused; the runtime role cannot even read system events.
-    let wrong = db
-        .tenant(&a)
-        .transaction(&TxOptions::default(), |tx| {
-            Box::pin(async move {
-                let event = SystemAuditEvent::new("x", text("adm_1"), text("corr"));
-                audit::append_system_in(tx, &event).await
-            })
-        })
-        .await;
-    assert_eq!(
-        wrong.err().map(|e| e.code()),
-        Some(ErrorCode::ValidationError)
-    );
+#[tokio::test]
+async fn the_runtime_role_cannot_even_read_system_events() -> TestResult {
+    let (test_db, _db) = seeded().await?;
     let denied = test_db
         .runtime()
         .await
         .query("SELECT 1 FROM system_audit_events", &[])
         .await
         .err();
-    assert!(denied.is_some_and(
-        |e| crate::db_message(&e) == "permission denied for table system_audit_events"
-    ));
+    assert!(
+        denied.is_some_and(|e| db_message(&e) == "permission denied for table system_audit_events")
+    );
     Ok(())
 }
 
@@ -511,17 +564,14 @@ async fn system_events_have_their_own_chain_and_never_mix_with_tenant_events() -
 async fn replacing_a_users_roles_leaves_an_audit_row_in_the_same_transaction() -> TestResult {
     let (test_db, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let who = text("adm_7");
-    let user = brokerdb::model::UserId::parse("u_a1")?;
+    let user = UserId::parse("u_a1")?;
     test_db.admin().await.batch_execute("INSERT INTO human_user_roles (tenant_id, user_id, role) VALUES ('t_a', 'u_a1', 'admin')").await?;
-    brokerdb::repo::users::update_roles(
-        &db.tenant(&a),
-        &user,
-        &["owner".into()],
-        &who,
-        &text("req-1"),
-    )
-    .await?;
+    let change = ReplaceRoles {
+        roles: vec!["owner".into()],
+        actor: text("adm_7"),
+        correlation_id: text("req-1"),
+    };
+    users::update_roles(&mut db.tenant(&a), &user, &change).await?;
     let row = test_db
         .admin()
         .await
@@ -563,13 +613,14 @@ async fn sixteen_writers_with_rollbacks_and_a_sealer_killed_mid_batch_lose_nothi
                 let mut committed = 0u64;
                 for i in 0..1000 {
                     let roll_back = i % 5 == 4;
-                    let event = TenantAuditEvent::new(AuditEventType::Execute, text("load"));
+                    let event =
+                        AuditEvent::generated(t.clone(), AuditEventType::Execute, text("load"));
                     let outcome = db
                         .tenant(&t)
                         .transaction(&TxOptions::default(), move |tx| {
                             let event = event.clone();
                             Box::pin(async move {
-                                audit::append_in(tx, &event).await?;
+                                audit::append(tx, &event).await?;
                                 if roll_back {
                                     return Err(DbError::Conflict {
                                         message: "deliberate rollback".into(),
@@ -623,21 +674,15 @@ async fn sixteen_writers_with_rollbacks_and_a_sealer_killed_mid_batch_lose_nothi
         links, committed,
         "every committed row is sealed exactly once"
     );
-    let rows: i64 = test_db
-        .admin()
-        .await
-        .query_one("SELECT count(*) FROM audit_events", &[])
-        .await?
-        .get(0);
+    let rows = count_rows(&test_db, "audit_events").await?;
     assert_eq!(rows as u64, committed, "no rolled-back row was stored");
     assert!(kills > 1, "the sealer was killed while it worked");
     Ok(())
 }
 
 #[tokio::test]
-async fn audit_rows_and_seals_cannot_be_changed_by_the_runtime_roles_nor_while_triggers_are_on()
--> TestResult {
-    let (test_db, db, _a) = sealed_chain(2).await?;
+async fn the_runtime_roles_have_no_privilege_to_change_audit_rows_or_seals() -> TestResult {
+    let (test_db, db, a) = sealed_chain(2).await?;
     let runtime = test_db.runtime().await;
     runtime
         .batch_execute("SELECT set_config('brokerdb.tenant_id', 't_a', false)")
@@ -656,8 +701,8 @@ async fn audit_rows_and_seals_cannot_be_changed_by_the_runtime_roles_nor_while_t
         let err = runtime.batch_execute(sql).await.err();
         assert!(
             err.as_ref()
-                .is_some_and(|e| crate::sqlstate(e) == Some("42501")
-                    && crate::db_message(e).starts_with("permission denied")),
+                .is_some_and(|e| sqlstate(e) == Some("42501")
+                    && db_message(e).starts_with("permission denied")),
             "{sql}: {err:?}"
         );
     }
@@ -670,11 +715,17 @@ async fn audit_rows_and_seals_cannot_be_changed_by_the_runtime_roles_nor_while_t
     ] {
         let err = system.batch_execute(sql).await.err();
         assert!(
-            err.as_ref()
-                .is_some_and(|e| crate::sqlstate(e) == Some("42501")),
+            err.as_ref().is_some_and(|e| sqlstate(e) == Some("42501")),
             "system role: {sql}: {err:?}"
         );
     }
+    assert!(verify(&db, &a).await?.is_valid());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_superuser_cannot_change_audit_rows_or_seals_while_the_triggers_are_on() -> TestResult {
+    let (test_db, db, a) = sealed_chain(2).await?;
     let admin = test_db.admin().await;
     for (sql, table) in [
         (
@@ -692,11 +743,11 @@ async fn audit_rows_and_seals_cannot_be_changed_by_the_runtime_roles_nor_while_t
         let err = admin.batch_execute(sql).await.err();
         assert!(
             err.as_ref()
-                .is_some_and(|e| crate::db_message(e) == format!("{table} is append-only")),
+                .is_some_and(|e| db_message(e) == format!("{table} is append-only")),
             "superuser, triggers on: {sql}: {err:?}"
         );
     }
-    assert!(verify(&db, &tenant("t_a")?).await?.is_valid());
+    assert!(verify(&db, &a).await?.is_valid());
     Ok(())
 }
 
@@ -708,13 +759,8 @@ async fn a_tenant_query_never_returns_system_events_and_the_system_listing_no_te
     append(&db, &a, 3).await?;
     let system_event = SystemAuditEvent::new("manifest_key.rotated", text("adm_1"), text("corr"));
     let id = system_event.event_id.clone();
-    db.system()
-        .transaction(&TxOptions::default(), move |tx| {
-            let e = system_event.clone();
-            Box::pin(async move { audit::append_system_in(tx, &e).await })
-        })
-        .await?;
-    let tenant_page = audit_events::query(&db.tenant(&a), &AuditQueryFilter::default()).await?;
+    append_system(&db, &system_event).await?;
+    let tenant_page = audit_events::query(&mut db.tenant(&a), &AuditQueryFilter::default()).await?;
     assert_eq!(tenant_page.items.len(), 3);
     assert!(
         tenant_page
@@ -722,27 +768,40 @@ async fn a_tenant_query_never_returns_system_events_and_the_system_listing_no_te
             .iter()
             .all(|e| e.tenant_id == a && e.event_id != id)
     );
-    let system_page = audit::list_system_events(&db.system(), None, None).await?;
+    let system_page = audit::list_system_events(&mut db.system(), None, None).await?;
     let ids: Vec<&EventId> = system_page.items.iter().map(|e| &e.event_id).collect();
     assert_eq!(ids, [&id], "only the system event");
     assert_eq!(system_page.items[0].action, "manifest_key.rotated");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_listed_system_event_has_no_chain_position_until_it_is_sealed() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let event = SystemAuditEvent::new("manifest_key.rotated", text("adm_1"), text("corr"));
+    append_system(&db, &event).await?;
+    let system_page = audit::list_system_events(&mut db.system(), None, None).await?;
     assert_eq!(system_page.items[0].chain_seq, None, "not sealed yet");
     seal(&db).await?;
-    let sealed = audit::list_system_events(&db.system(), None, None).await?;
+    let sealed = audit::list_system_events(&mut db.system(), None, None).await?;
     assert_eq!(sealed.items[0].chain_seq, Some(1));
-    // The system listing pages with its own cursor, which a tenant query refuses.
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_system_listing_pages_with_its_own_cursor_which_a_tenant_query_refuses() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    append(&db, &a, 3).await?;
+    let rotated = SystemAuditEvent::new("manifest_key.rotated", text("adm_1"), text("corr"));
+    append_system(&db, &rotated).await?;
     for n in 0..3 {
         let e = SystemAuditEvent::new("signup_policy.set", text("adm_1"), text(&format!("c{n}")));
-        db.system()
-            .transaction(&TxOptions::default(), move |tx| {
-                let e = e.clone();
-                Box::pin(async move { audit::append_system_in(tx, &e).await })
-            })
-            .await?;
+        append_system(&db, &e).await?;
     }
-    let first = audit::list_system_events(&db.system(), Some(3), None).await?;
+    let first = audit::list_system_events(&mut db.system(), Some(3), None).await?;
     let cursor = first.next_cursor.ok_or("a second page")?;
-    let rest = audit::list_system_events(&db.system(), Some(3), Some(&cursor)).await?;
+    let rest = audit::list_system_events(&mut db.system(), Some(3), Some(&cursor)).await?;
     assert_eq!(
         (first.items.len(), rest.items.len(), rest.next_cursor),
         (3, 1, None)
@@ -751,12 +810,9 @@ async fn a_tenant_query_never_returns_system_events_and_the_system_listing_no_te
         cursor: Some(cursor),
         ..Default::default()
     };
-    assert_eq!(
-        audit_events::query(&db.tenant(&a), &foreign)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::ValidationError)
+    assert_code!(
+        audit_events::query(&mut db.tenant(&a), &foreign).await,
+        ValidationError
     );
     Ok(())
 }

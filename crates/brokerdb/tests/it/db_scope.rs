@@ -1,27 +1,12 @@
 //! The tenant and system scopes, and SQLSTATE mapping, against real PostgreSQL.
 
-use brokerdb::db::{Db, DbError, ErrorCode};
-use brokerdb::model::TenantId;
-use brokerdb_testkit::{TestDatabase, database};
+use brokerdb::db::{Db, ErrorCode};
+use brokerdb::prelude::*;
+use brokerdb_testkit::database;
 
 use crate::TestResult;
 
-pub const SEED: &str = r"
-INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'Tenant A'), ('t_b', 'Tenant B');
-INSERT INTO human_users (user_id, tenant_id, email) VALUES
-  ('u_a1', 't_a', 'a1@example.com'), ('u_a2', 't_a', 'a2@example.com'), ('u_b1', 't_b', 'b1@example.com');
-";
-
-pub fn tenant(id: &str) -> Result<TenantId, Box<dyn std::error::Error>> {
-    Ok(id.parse::<TenantId>()?)
-}
-
-pub async fn seeded() -> Result<(TestDatabase, Db), Box<dyn std::error::Error>> {
-    let db = database().await;
-    db.admin().await.batch_execute(SEED).await?;
-    let handle = db.db().await;
-    Ok((db, handle))
-}
+pub use crate::support::{SEED, seeded, tenant};
 
 #[tokio::test]
 async fn a_scoped_query_without_where_tenant_id_sees_only_its_tenant() -> TestResult {
@@ -115,7 +100,7 @@ async fn an_unreachable_database_is_unavailable() -> TestResult {
         .user("brokerdb_app")
         .dbname("x");
     let pool = brokerdb::db::pool::build(&cfg.into(), 1)?;
-    let err = Db::connect(
+    let err = Db::from_pools(
         pool.clone(),
         pool,
         Default::default(),
@@ -125,13 +110,13 @@ async fn an_unreachable_database_is_unavailable() -> TestResult {
     .err()
     .ok_or("connected to port 1")?;
     assert_eq!(err.code(), ErrorCode::Unavailable);
-    assert!(matches!(
-        err,
-        brokerdb::db::ConnectError::Check {
-            source: DbError::Unavailable { .. },
-            ..
-        }
-    ));
+    assert!(matches!(err, brokerdb::db::ConnectError::Connect { .. }));
+    // The driver's reason travels as the source, for the operator.
+    let reason = std::error::Error::source(&err).map(|e| format!("{e:?}"));
+    assert!(
+        reason.as_deref().is_some_and(|r| r.contains("onnect")),
+        "{reason:?}"
+    );
     Ok(())
 }
 
@@ -211,5 +196,65 @@ async fn statement_tracing_logs_sql_and_duration_but_never_parameter_values() ->
         !logs.contains("t_a"),
         "the tenant id parameter reached the log: {logs}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_database_that_was_never_migrated_says_so() -> TestResult {
+    let test_db = brokerdb_testkit::empty_database().await;
+    let db = test_db.db().await;
+    let err = brokerdb::repo::users::get_by_id(
+        &mut db.tenant(&tenant("t_a")?),
+        &brokerdb::model::UserId::parse("u_1")?,
+    )
+    .await
+    .err()
+    .ok_or("a query on an empty database succeeded")?;
+    assert_eq!(
+        (err.code(), err.to_string()),
+        (
+            ErrorCode::DependencyMissing,
+            "dependency_missing: schema not migrated: run `brokerdb migrate`".to_owned()
+        )
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn db_connect_wires_both_roles_from_one_admin_url_and_refuses_a_superuser_runtime_url()
+-> TestResult {
+    use brokerdb::db::{ConnectError, ConnectOptions, Exec, PoolRole};
+    let test_db = database().await;
+    let db = Db::connect(ConnectOptions::from_admin_url(&test_db.admin_url())?).await?;
+    let t = tenant("t_a")?;
+    let runtime_user: String = db
+        .tenant(&t)
+        .query("SELECT current_user::text", &[])
+        .await?[0]
+        .get(0);
+    let system_user: String = db.system().query("SELECT current_user::text", &[]).await?[0].get(0);
+    assert_eq!(
+        (runtime_user.as_str(), system_user.as_str()),
+        ("brokerdb_app", "brokerdb_system")
+    );
+    let admin = test_db.admin_url();
+    let refused = Db::connect(ConnectOptions::from_role_urls(&admin, &admin)?)
+        .await
+        .err()
+        .ok_or("a superuser runtime URL was accepted")?;
+    assert!(
+        matches!(
+            refused,
+            ConnectError::UnsafeRole {
+                pool: PoolRole::Runtime,
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    let malformed = ConnectOptions::from_admin_url("postgres://u:s3cret@h:notaport/db")
+        .err()
+        .ok_or("a malformed URL was accepted")?;
+    assert!(!format!("{malformed:?} {malformed}").contains("s3cret"));
     Ok(())
 }

@@ -1,21 +1,178 @@
-//! Transactions: retries, caller reuse, timeouts, rollback on error, panic and cancellation.
+//! Transactions: typed by scope, closure and explicit forms, composition of repository calls,
+//! retries, timeouts, and rollback on error, panic, cancellation and drop.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use brokerdb::db::{DbError, ErrorCode, TxOptions, run_in_transaction};
+use brokerdb::prelude::*;
+use brokerdb::repo::enrollment_tokens::{self, IssueEnrollmentToken};
+use brokerdb::repo::users::{self, ReplaceRoles};
+use brokerdb::repo::workloads::{self, EnrollmentMode, WorkloadCreateRequest};
 
-use crate::TestResult;
-use crate::db_scope::{seeded, tenant};
+use crate::assert_code;
+use crate::support::{TestResult, count_rows, seeded, tenant, text};
 
 const INSERT_USER: &str =
     "INSERT INTO human_users (user_id, tenant_id, email) VALUES ($1, 't_a', $1 || '@example.com')";
 const COUNT_USERS: &str = "SELECT count(*) FROM human_users";
 
-async fn users_of_a(db: &brokerdb::db::Db) -> Result<i64, DbError> {
-    let a = "t_a".parse().map_err(DbError::Validation)?;
+async fn users_of_a(db: &Db) -> Result<i64, DbError> {
+    let a = TenantId::parse("t_a")?;
     Ok(db.tenant(&a).query(COUNT_USERS, &[]).await?[0].get(0))
+}
+
+fn workload_request(name: &str) -> WorkloadCreateRequest {
+    WorkloadCreateRequest {
+        name: name.to_owned(),
+        ip_allowlist: None,
+        enrollment_mode: EnrollmentMode::BrokerCa,
+    }
+}
+
+fn token_for(workload: &WorkloadId, hash: char) -> Result<IssueEnrollmentToken, DbError> {
+    Ok(IssueEnrollmentToken {
+        token_hash: brokerdb::model::TokenHash::parse(&hash.to_string().repeat(64))?,
+        workload_id: workload.clone(),
+        expires_at: Timestamp::from_unix_millis(Timestamp::now().unix_millis() + 3_600_000)?,
+        created_at: None,
+    })
+}
+
+#[tokio::test]
+async fn a_workload_and_its_enrollment_token_are_created_in_one_transaction() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let mut tx = db.tenant(&a).begin(&TxOptions::default()).await?;
+    let workload = workloads::create(&mut tx, &workload_request("api"), None, None).await?;
+    let token = enrollment_tokens::issue(&mut tx, &token_for(&workload.workload_id, 'a')?).await?;
+    tx.commit().await?;
+    assert_eq!(token.workload_id, workload.workload_id);
+    assert_eq!(
+        (
+            count_rows(&test_db, "workloads").await?,
+            count_rows(&test_db, "enrollment_tokens").await?
+        ),
+        (1, 1)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn repository_calls_composed_in_a_transaction_roll_back_together() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let failed = db
+        .tenant(&a)
+        .transaction(&TxOptions::default(), |tx| {
+            Box::pin(async move {
+                let w = workloads::create(tx, &workload_request("api"), None, None).await?;
+                enrollment_tokens::issue(tx, &token_for(&w.workload_id, 'b')?).await?;
+                // The same hash again: the second issue fails, and with it everything above.
+                enrollment_tokens::issue(tx, &token_for(&w.workload_id, 'b')?).await
+            })
+        })
+        .await;
+    assert_code!(failed, UniqueViolation);
+    assert_eq!(
+        (
+            count_rows(&test_db, "workloads").await?,
+            count_rows(&test_db, "enrollment_tokens").await?
+        ),
+        (0, 0)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_atomic_repository_call_joins_the_callers_transaction() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let change = ReplaceRoles {
+        roles: vec!["owner".into()],
+        actor: text("adm_1"),
+        correlation_id: text("req-1"),
+    };
+    let mut tx = db.tenant(&a).begin(&TxOptions::default()).await?;
+    let user = users::update_roles(&mut tx, &UserId::parse("u_a1")?, &change).await?;
+    assert_eq!(user.roles.len(), 1);
+    tx.rollback().await?;
+    // update_roles runs its own transaction when given a scope; given ours, it ran inside it, so
+    // the rollback took its roles and its audit row away.
+    assert_eq!(
+        (
+            count_rows(&test_db, "human_user_roles").await?,
+            count_rows(&test_db, "audit_events").await?
+        ),
+        (0, 0)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_transaction_dropped_without_commit_rolls_back() -> TestResult {
+    let (_test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    {
+        let mut tx = db.tenant(&a).begin(&TxOptions::default()).await?;
+        tx.execute(INSERT_USER, &[&"u_dropped"]).await?;
+    }
+    // The rollback runs in the background before the connection returns to the pool.
+    for _ in 0..8 {
+        assert_eq!(users_of_a(&db).await?, 2);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_transaction_that_ran_no_statement_commits_without_a_round_trip_error() -> TestResult {
+    let (_test_db, db) = seeded().await?;
+    let tx = db.system().begin(&TxOptions::default()).await?;
+    tx.commit().await?;
+    let tx = db
+        .tenant(&tenant("t_a")?)
+        .begin(&TxOptions::default())
+        .await?;
+    tx.rollback().await?;
+    assert_eq!(users_of_a(&db).await?, 2);
+    Ok(())
+}
+
+/// An error of the caller's own: a deliberate rollback does not have to pose as a conflict.
+#[derive(Debug, PartialEq, Eq)]
+enum Checkout {
+    OutOfStock,
+    Db(String),
+}
+
+impl From<DbError> for Checkout {
+    fn from(e: DbError) -> Self {
+        Self::Db(e.code().as_str().to_owned())
+    }
+}
+
+impl TxError for Checkout {
+    fn as_db_error(&self) -> Option<&DbError> {
+        None
+    }
+}
+
+#[tokio::test]
+async fn a_closure_transaction_can_fail_with_the_callers_own_error_and_roll_back() -> TestResult {
+    let (_test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let outcome: Result<(), Checkout> = db
+        .tenant(&a)
+        .try_transaction(&TxOptions::default(), |tx| {
+            Box::pin(async move {
+                tx.execute(INSERT_USER, &[&"u_buyer"]).await?;
+                Err(Checkout::OutOfStock)
+            })
+        })
+        .await;
+    assert_eq!(outcome, Err(Checkout::OutOfStock));
+    assert_eq!(users_of_a(&db).await?, 2, "rolled back");
+    Ok(())
 }
 
 #[tokio::test]
@@ -63,93 +220,31 @@ async fn concurrent_serializable_writers_complete_through_retries() -> TestResul
 }
 
 #[tokio::test]
-async fn a_nested_call_with_the_callers_transaction_opens_no_second_transaction() -> TestResult {
-    let (_db, db) = seeded().await?;
-    let a = tenant("t_a")?;
-    let result: Result<(), DbError> = db
-        .tenant(&a)
-        .transaction(&TxOptions::default(), |tx| {
-            let (db, a) = (db.clone(), a.clone());
-            Box::pin(async move {
-                tx.execute(INSERT_USER, &[&"u_outer"]).await?;
-                let scope = db.tenant(&a);
-                run_in_transaction(&scope, Some(tx), &TxOptions::default(), |inner| {
-                    Box::pin(async move {
-                        let seen: i64 = inner.query(COUNT_USERS, &[]).await?[0].get(0);
-                        assert_eq!(
-                            seen, 3,
-                            "the inner call does not see the outer's uncommitted row"
-                        );
-                        inner.execute(INSERT_USER, &[&"u_inner"]).await
-                    })
-                })
-                .await?;
-                Err(DbError::Conflict {
-                    message: "caller gives up".into(),
-                })
-            })
-        })
-        .await;
-    assert_eq!(result.err().map(|e| e.code()), Some(ErrorCode::Conflict));
-    assert_eq!(
-        users_of_a(&db).await?,
-        2,
-        "the outer rollback must undo the inner write"
-    );
-    Ok(())
-}
-
-#[tokio::test]
-async fn a_caller_transaction_of_another_scope_is_refused() -> TestResult {
-    let (_db, db) = seeded().await?;
-    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
-    let err = db
-        .tenant(&a)
-        .transaction(&TxOptions::default(), |tx| {
-            let (db, b) = (db.clone(), b.clone());
-            Box::pin(async move {
-                let scope_b = db.tenant(&b);
-                run_in_transaction(&scope_b, Some(tx), &TxOptions::default(), |_| {
-                    Box::pin(async { Ok(()) })
-                })
-                .await
-            })
-        })
-        .await
-        .err()
-        .ok_or("tenant B ran in tenant A's transaction")?;
-    assert_eq!(err.code(), ErrorCode::ValidationError);
-    Ok(())
-}
-
-#[tokio::test]
-async fn statement_timeout_maps_to_timeout() -> TestResult {
+async fn statement_timeout_maps_to_timeout_and_ends_with_the_transaction() -> TestResult {
     let (_db, db) = seeded().await?;
     let a = tenant("t_a")?;
     let opts = TxOptions {
         statement_timeout: Some(Duration::from_millis(50)),
         ..TxOptions::default()
     };
-    let err = db
+    let slept = db
         .tenant(&a)
         .transaction(&opts, |tx| {
             Box::pin(async move { tx.query("SELECT pg_sleep(2)", &[]).await.map(|_| ()) })
         })
-        .await
-        .err()
-        .ok_or("pg_sleep(2) finished within a 50 ms timeout")?;
-    assert_eq!(err.code(), ErrorCode::Timeout);
+        .await;
+    assert_code!(slept, Timeout);
     // The timeout was transaction-local: the next scoped read is unaffected.
     assert_eq!(users_of_a(&db).await?, 2);
     Ok(())
 }
 
 #[tokio::test]
-async fn a_killed_connection_maps_to_unavailable() -> TestResult {
+async fn a_killed_connection_maps_to_unavailable_and_the_pool_replaces_it() -> TestResult {
     let (test_db, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let admin = std::sync::Arc::new(test_db.admin().await);
-    let err = db
+    let admin = Arc::new(test_db.admin().await);
+    let outcome = db
         .tenant(&a)
         .transaction(&TxOptions::default(), |tx| {
             let admin = admin.clone();
@@ -164,20 +259,17 @@ async fn a_killed_connection_maps_to_unavailable() -> TestResult {
                 tx.query("SELECT 1", &[]).await.map(|_| ())
             })
         })
-        .await
-        .err()
-        .ok_or("a statement on a terminated connection succeeded")?;
-    assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
-    // The pool replaces the dead connection.
+        .await;
+    assert_code!(outcome, Unavailable);
     assert_eq!(users_of_a(&db).await?, 2);
     Ok(())
 }
 
 #[tokio::test]
-async fn a_failed_transaction_rolls_back() -> TestResult {
+async fn a_failed_statement_rolls_the_whole_transaction_back() -> TestResult {
     let (_db, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let err = db
+    let outcome = db
         .tenant(&a)
         .transaction(&TxOptions::default(), |tx| {
             Box::pin(async move {
@@ -185,10 +277,8 @@ async fn a_failed_transaction_rolls_back() -> TestResult {
                 tx.execute(INSERT_USER, &[&"u_a1"]).await // duplicate user_id
             })
         })
-        .await
-        .err()
-        .ok_or("duplicate accepted")?;
-    assert_eq!(err.code(), ErrorCode::UniqueViolation);
+        .await;
+    assert_code!(outcome, UniqueViolation);
     assert_eq!(users_of_a(&db).await?, 2);
     Ok(())
 }
@@ -204,7 +294,7 @@ async fn a_panicking_or_cancelled_transaction_rolls_back_and_its_connection_is_r
             .transaction(&TxOptions::default(), |tx| {
                 Box::pin(async move {
                     tx.execute(INSERT_USER, &[&"u_panic"]).await?;
-                    if tx.scope() == tx.scope() {
+                    if tx.tenant_id().as_str() == "t_a" {
                         panic!("deliberate panic inside a transaction");
                     }
                     Ok(())

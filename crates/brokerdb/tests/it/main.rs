@@ -1,4 +1,13 @@
-//! Integration tests of the schema and the migration runner, against real PostgreSQL.
+//! Integration tests of the `brokerdb` library against real PostgreSQL (`DATABASE_URL`, or a
+//! private cluster the testkit starts); each test gets its own freshly migrated database.
+//!
+//! - Schema and roles: `schema` (catalogue invariants), `privileges` (each role's exact
+//!   privileges), `isolation` (row-level security as the runtime role sees it), `migrations`
+//!   (the runner), `tls` (encrypted connections to a private cluster).
+//! - Data layer: `db_scope` (scopes, error mapping), `db_tx` (transactions, composition, retry).
+//! - Repositories: one `repo_*` module per repository; `cross_tenant` calls every tenant-scoped
+//!   function across tenants; `audit_chain` covers appends, sealing, checkpoints and verify.
+//! - `support`: shared fixtures.
 
 mod audit_chain;
 mod cross_tenant;
@@ -21,28 +30,7 @@ mod repo_tenants;
 mod repo_users;
 mod repo_workloads;
 mod schema;
+mod support;
 mod tls;
 
-/// Test result: any error fails the test with its message.
-pub type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// The SQLSTATE of a database error, if it is one.
-pub fn sqlstate(err: &tokio_postgres::Error) -> Option<&str> {
-    err.code().map(tokio_postgres::error::SqlState::code)
-}
-
-/// The server's message of a database error (without the "db error:" prefix).
-pub fn db_message(err: &tokio_postgres::Error) -> String {
-    err.as_db_error()
-        .map(|d| d.message().to_owned())
-        .unwrap_or_else(|| err.to_string())
-}
-
-/// Rows in `table`, counted as the superuser (past row-level security).
-pub async fn count_rows(
-    db: &brokerdb_testkit::TestDatabase,
-    table: &str,
-) -> Result<i64, tokio_postgres::Error> {
-    let sql = format!("SELECT count(*) FROM {table}");
-    Ok(db.admin().await.query_one(&sql, &[]).await?.get(0))
-}
+pub use support::{TestResult, count_rows, db_message, sqlstate};

@@ -1,6 +1,8 @@
 //! The migration runner: ledger, idempotence, changed-file refusal, concurrency.
 
-use brokerdb::migrate::{Migration, MigrationError, MigrationState, apply_pending, status};
+use brokerdb::migrate::{
+    Migration, MigrationError, MigrationSet, MigrationState, apply_pending, status,
+};
 use brokerdb_testkit::empty_database;
 
 use crate::TestResult;
@@ -130,6 +132,12 @@ async fn the_runtime_role_can_read_the_ledger_for_readiness() -> TestResult {
             .iter()
             .all(|s| matches!(s.state, MigrationState::Applied { .. }))
     );
+    let through_handle = db
+        .db()
+        .await
+        .migration_status(&MigrationSet::broker())
+        .await?;
+    assert_eq!(through_handle, states);
     Ok(())
 }
 
@@ -237,5 +245,109 @@ async fn a_broken_trigger_linked_chain_stops_the_upgrade_instead_of_being_reseal
         .await?
         .get(0);
     assert_eq!(version, 9, "0010 rolled back entirely");
+    Ok(())
+}
+
+/// A second domain's migrations: they build on the broker's schema.
+static PROJECT_SET: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "projects",
+        sql: "SET LOCAL ROLE brokerdb_owner;
+              CREATE TABLE example_projects (tenant_id TEXT COLLATE \"C\" NOT NULL REFERENCES tenants (tenant_id),
+                                             project_id TEXT NOT NULL, PRIMARY KEY (tenant_id, project_id));
+              RESET ROLE;",
+    },
+    Migration {
+        version: 2,
+        name: "project_names",
+        sql: "SET LOCAL ROLE brokerdb_owner; ALTER TABLE example_projects ADD COLUMN name TEXT; RESET ROLE;",
+    },
+];
+
+#[tokio::test]
+async fn ordered_migration_sets_share_one_ledger_each_numbered_on_its_own() -> TestResult {
+    use brokerdb::migrate::{MigrationSet, apply_sets, status_of_set};
+    let db = empty_database().await;
+    let mut client = db.admin().await;
+    let projects = MigrationSet {
+        name: "projects",
+        migrations: PROJECT_SET,
+    };
+    let applied = apply_sets(&mut client, &[MigrationSet::broker(), projects]).await?;
+    assert_eq!(
+        applied.len(),
+        Migration::embedded().len() + PROJECT_SET.len(),
+        "the broker's set first, then the one building on it"
+    );
+    assert!(
+        apply_sets(&mut client, &[MigrationSet::broker(), projects])
+            .await?
+            .is_empty()
+    );
+    let ledger: Vec<(String, i32)> = client
+        .query(
+            "SELECT set_name, version FROM brokerdb_schema_migrations WHERE set_name = 'projects' ORDER BY version",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        ledger,
+        [("projects".to_owned(), 1), ("projects".to_owned(), 2)]
+    );
+    assert!(
+        status_of_set(&client, &projects)
+            .await?
+            .iter()
+            .all(|s| matches!(s.state, MigrationState::Applied { .. }))
+    );
+    assert!(
+        status(&client)
+            .await?
+            .iter()
+            .all(|s| matches!(s.state, MigrationState::Applied { .. })),
+        "the broker's status ignores the other set's rows"
+    );
+    // A changed file of the second set is refused like one of the broker's.
+    static CHANGED: &[Migration] = &[Migration {
+        version: 1,
+        name: "projects",
+        sql: "SELECT 1",
+    }];
+    let refused = apply_sets(
+        &mut client,
+        &[MigrationSet {
+            name: "projects",
+            migrations: CHANGED,
+        }],
+    )
+    .await;
+    assert!(matches!(refused, Err(MigrationError::Changed { .. })));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_ledger_from_before_migration_sets_is_upgraded_in_place() -> TestResult {
+    let db = migrated_to(8).await?;
+    let mut admin = db.admin().await;
+    let applied = apply_pending(&mut admin).await?;
+    assert_eq!(
+        applied.first().map(|m| m.version),
+        Some(9),
+        "the eight applied by the old build are recognised"
+    );
+    let sets: Vec<String> = admin
+        .query(
+            "SELECT DISTINCT set_name FROM brokerdb_schema_migrations",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(sets, ["brokerdb"]);
     Ok(())
 }

@@ -3,14 +3,13 @@
 //! role, and the owner-escalation attack of the security review replayed as each runtime role.
 //! Adding a grant or a definer function means changing this file.
 
-use brokerdb::audit::{self, AuditEventType, SystemAuditEvent, TenantAuditEvent};
+use brokerdb::audit;
 use brokerdb::conninfo::ConnInfo;
-use brokerdb::db::{ConnectError, CursorKey, Db, PoolRole, TxOptions, pool};
-use brokerdb::model::NonEmptyString;
+use brokerdb::db::{ConnectError, PoolRole, pool};
+use brokerdb::prelude::*;
 use brokerdb_testkit::{TestDatabase, database};
 
-use crate::TestResult;
-use crate::db_scope::{seeded, tenant};
+use crate::support::{Error, TestResult, db_message, seeded, sqlstate, tenant, text};
 
 /// Every privilege `$1` holds in this database, one line per object, sorted.
 const PRIVILEGES: &str = r"WITH r AS (SELECT $1::text AS role),
@@ -121,12 +120,18 @@ async fn privileges_of(
 }
 
 #[tokio::test]
-async fn each_runtime_role_holds_exactly_its_privileges() -> TestResult {
+async fn the_tenant_role_holds_exactly_its_privileges() -> TestResult {
     let db = database().await;
     assert_eq!(
         privileges_of(&db, "brokerdb_app").await?,
         RUNTIME_PRIVILEGES
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_system_role_holds_exactly_its_privileges() -> TestResult {
+    let db = database().await;
     assert_eq!(
         privileges_of(&db, "brokerdb_system").await?,
         SYSTEM_PRIVILEGES
@@ -243,9 +248,9 @@ async fn a_runtime_role_cannot_create_the_temporary_table_the_attack_needs() -> 
             .await
             .err()
             .ok_or("a runtime role created a temporary table")?;
-        assert_eq!(crate::sqlstate(&err), Some("42501"));
+        assert_eq!(sqlstate(&err), Some("42501"));
         assert!(
-            crate::db_message(&err).starts_with("permission denied to create temporary tables"),
+            db_message(&err).starts_with("permission denied to create temporary tables"),
             "{err}"
         );
     }
@@ -343,10 +348,7 @@ async fn the_shadow_table_attack_with_temporary_regranted_runs_nothing_and_uses_
 }
 
 /// A throwaway login role with `attributes`, dropped by the caller.
-async fn throwaway_role(
-    db: &TestDatabase,
-    attributes: &str,
-) -> Result<(String, ConnInfo), Box<dyn std::error::Error>> {
+async fn throwaway_role(db: &TestDatabase, attributes: &str) -> Result<(String, ConnInfo), Error> {
     let name = format!("brokerdb_test_{:016x}", rand::random::<u64>());
     // The name is generated here; the attributes are literals of this file.
     db.admin()
@@ -365,15 +367,12 @@ async fn drop_role(db: &TestDatabase, name: &str) -> Result<(), tokio_postgres::
         .await
 }
 
-async fn connect_with(
-    runtime: &ConnInfo,
-    system: &ConnInfo,
-) -> Result<Db, Box<dyn std::error::Error>> {
+async fn connect_with(runtime: &ConnInfo, system: &ConnInfo) -> Result<Db, Error> {
     let (runtime, system) = (pool::build(runtime, 1)?, pool::build(system, 1)?);
-    Ok(Db::connect(runtime, system, Default::default(), CursorKey::random()).await?)
+    Ok(Db::from_pools(runtime, system, Default::default(), CursorKey::random()).await?)
 }
 
-fn refused(result: Result<Db, Box<dyn std::error::Error>>) -> Option<(PoolRole, String)> {
+fn refused(result: Result<Db, Error>) -> Option<(PoolRole, String)> {
     match result.err()?.downcast_ref::<ConnectError>()? {
         e @ ConnectError::UnsafeRole { pool, .. } => Some((*pool, e.to_string())),
         _ => None,
@@ -381,10 +380,9 @@ fn refused(result: Result<Db, Box<dyn std::error::Error>>) -> Option<(PoolRole, 
 }
 
 #[tokio::test]
-async fn db_connect_refuses_pools_whose_roles_would_switch_isolation_off() -> TestResult {
+async fn db_connect_refuses_a_superuser_runtime_pool_saying_which_role_to_use() -> TestResult {
     let db = database().await;
-    let (runtime, system, admin) = (db.runtime_config(), db.system_config(), db.admin_config());
-
+    let (system, admin) = (db.system_config(), db.admin_config());
     let (pool, message) =
         refused(connect_with(&admin, &system).await).ok_or("superuser runtime pool accepted")?;
     assert_eq!(pool, PoolRole::Runtime);
@@ -395,7 +393,13 @@ async fn db_connect_refuses_pools_whose_roles_would_switch_isolation_off() -> Te
         )) && message.ends_with("connect it as brokerdb_app (created by `brokerdb migrate`)"),
         "{message}"
     );
+    Ok(())
+}
 
+#[tokio::test]
+async fn db_connect_refuses_pools_whose_roles_would_switch_isolation_off() -> TestResult {
+    let db = database().await;
+    let (runtime, system, admin) = (db.runtime_config(), db.system_config(), db.admin_config());
     let (bypass, bypass_cfg) = throwaway_role(&db, "BYPASSRLS").await?;
     let (member, member_cfg) = throwaway_role(&db, "IN ROLE brokerdb_owner").await?;
     let (owner, owner_cfg) = throwaway_role(&db, "").await?;
@@ -446,8 +450,16 @@ async fn db_connect_refuses_pools_whose_roles_would_switch_isolation_off() -> Te
         vec![Some((true, true)); 5],
         "each wrong role refused, naming why"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn db_connect_accepts_pools_of_the_runtime_and_system_roles() -> TestResult {
+    let db = database().await;
     assert!(
-        connect_with(&runtime, &system).await.is_ok(),
+        connect_with(&db.runtime_config(), &db.system_config())
+            .await
+            .is_ok(),
         "the right roles are accepted"
     );
     Ok(())
@@ -466,7 +478,7 @@ async fn a_runtime_role_cannot_block_migrate_with_a_lock() -> TestResult {
         .await
         .err()
         .ok_or("the runtime role locked the migration lock table")?;
-    assert_eq!(crate::sqlstate(&err), Some("42501"));
+    assert_eq!(sqlstate(&err), Some("42501"));
     let mut admin = db.admin().await;
     let applied = tokio::time::timeout(
         std::time::Duration::from_secs(20),
@@ -478,10 +490,6 @@ async fn a_runtime_role_cannot_block_migrate_with_a_lock() -> TestResult {
     Ok(())
 }
 
-fn text(s: &str) -> NonEmptyString {
-    NonEmptyString::new("test", s).unwrap_or_else(|_| unreachable!("non-empty literal"))
-}
-
 #[tokio::test]
 async fn appends_through_the_library_still_work_for_both_roles_with_no_function_privilege()
 -> TestResult {
@@ -490,18 +498,19 @@ async fn appends_through_the_library_still_work_for_both_roles_with_no_function_
     db.tenant(&a)
         .transaction(&TxOptions::default(), |tx| {
             Box::pin(async move {
-                audit::append_in(
-                    tx,
-                    &TenantAuditEvent::new(AuditEventType::Execute, text("c")),
-                )
-                .await
+                let event = AuditEvent::generated(
+                    tx.tenant_id().clone(),
+                    AuditEventType::Execute,
+                    text("c"),
+                );
+                audit::append(tx, &event).await
             })
         })
         .await?;
     db.system()
         .transaction(&TxOptions::default(), |tx| {
             Box::pin(async move {
-                audit::append_system_in(tx, &SystemAuditEvent::new("x.y", text("adm"), text("c")))
+                audit::append_system(tx, &SystemAuditEvent::new("x.y", text("adm"), text("c")))
                     .await
             })
         })

@@ -1,27 +1,31 @@
 //! AdminAuthRepository against real PostgreSQL: policy, identities with the last-owner guard,
 //! access requests decided once, every write audited on the system chain.
 
+use std::time::Duration;
+
 use brokerdb::audit;
-use brokerdb::db::{Db, DbError, ErrorCode};
-use brokerdb::model::{IdentityId, NonEmptyString};
+use brokerdb::model::UserRole;
+use brokerdb::prelude::*;
 use brokerdb::repo::admin::access_requests::{self, AccessRequestStatus};
-use brokerdb::repo::admin::identities::{self, IdentityStatus};
+use brokerdb::repo::admin::identities::{self, AdminUser, IdentityStatus};
+use brokerdb::repo::admin::listing::{self, AdminListQuery, AdminPage};
 use brokerdb::repo::admin::policy::{self, NewUserMode, SignupPolicyUpdate};
 use brokerdb::repo::admin::{Actor, AdminPrincipal, AdminSessionPrincipal};
 use brokerdb_testkit::{TestDatabase, database};
 
-use crate::TestResult;
+use crate::assert_code;
+use crate::support::{Error, TestResult, text};
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn actor(name: &str) -> Res<Actor> {
-    Ok(Actor {
-        actor: NonEmptyString::new("actor", name)?,
-        correlation_id: NonEmptyString::new("correlation_id", "req-1")?,
-    })
+fn actor(name: &str) -> Actor {
+    Actor {
+        actor: text(name),
+        correlation_id: text("req-1"),
+    }
 }
 
-fn principal(subject: &str, roles: &[&str], tenants: &[&str]) -> Res<AdminPrincipal> {
+/// The principal `subject` of `https://idp.example.com`, with untidy input (padded subject,
+/// mixed-case email domain, blank name) that creation normalizes.
+fn principal(subject: &str, roles: &[&str], tenants: &[&str]) -> Result<AdminPrincipal, Error> {
     Ok(AdminPrincipal::normalize(&AdminSessionPrincipal {
         subject: format!(" {subject} "),
         issuer: "https://idp.example.com".into(),
@@ -32,7 +36,8 @@ fn principal(subject: &str, roles: &[&str], tenants: &[&str]) -> Res<AdminPrinci
     })?)
 }
 
-async fn setup() -> Res<(TestDatabase, Db)> {
+/// Tenants `t_a` and `t_b`.
+async fn setup() -> Result<(TestDatabase, Db), Error> {
     let test_db = database().await;
     test_db
         .admin()
@@ -43,19 +48,36 @@ async fn setup() -> Res<(TestDatabase, Db)> {
     Ok((test_db, db))
 }
 
-fn code<T>(r: Result<T, DbError>) -> Option<ErrorCode> {
-    r.err().map(|e| e.code())
+/// Creates the identity of `principal(subject, roles, tenants)`, active, as `system`.
+async fn identity(
+    db: &Db,
+    subject: &str,
+    roles: &[&str],
+    tenants: &[&str],
+) -> Result<AdminUser, Error> {
+    let p = principal(subject, roles, tenants)?;
+    Ok(identities::create(&mut db.system(), None, &p, None, &actor("system")).await?)
 }
 
+/// Seals the system audit chain and returns its number of links, failing if it is invalid.
+async fn sealed_system_chain_links(db: &Db) -> Result<u64, Error> {
+    audit::seal_pending(&db.system(), audit::DEFAULT_BATCH).await?;
+    let chain = audit::verify_system_chain(&db.system(), &Default::default()).await?;
+    assert!(chain.is_valid(), "the system audit chain must verify");
+    Ok(chain.links)
+}
+
+// --- Signup policy ---
+
 #[tokio::test]
-async fn the_signup_policy_defaults_fail_closed_and_updates_only_what_is_given() -> TestResult {
+async fn a_missing_signup_policy_reads_as_the_fail_closed_defaults() -> TestResult {
     let (test_db, db) = setup().await?;
     test_db
         .admin()
         .await
         .batch_execute("DELETE FROM admin_signup_policy")
         .await?;
-    let p = policy::get(&db.system(), None).await?;
+    let p = policy::get(&mut db.system()).await?;
     assert_eq!(
         (
             p.new_user_mode,
@@ -65,13 +87,56 @@ async fn the_signup_policy_defaults_fail_closed_and_updates_only_what_is_given()
         ),
         (NewUserMode::Blocked, true, 0, "system")
     );
+    Ok(())
+}
 
-    let update = SignupPolicyUpdate {
+fn allow_two_domains() -> SignupPolicyUpdate {
+    SignupPolicyUpdate {
         new_user_mode: NewUserMode::Allowed,
         require_verified_email: Some(false),
         allowed_email_domains: Some(vec![" Example.COM ".into(), "corp.example".into()]),
+    }
+}
+
+fn only_mode() -> SignupPolicyUpdate {
+    SignupPolicyUpdate {
+        new_user_mode: NewUserMode::Blocked,
+        require_verified_email: None,
+        allowed_email_domains: None,
+    }
+}
+
+/// Updates whose email domains are invalid (`Some(domain)`) or duplicates (`None`).
+fn refused_domain_updates() -> Vec<(Option<&'static str>, SignupPolicyUpdate)> {
+    let with = |domains: Vec<String>| SignupPolicyUpdate {
+        allowed_email_domains: Some(domains),
+        ..only_mode()
     };
-    let p = policy::set(&db.system(), None, &update, None, &actor("adm_1")?).await?;
+    let mut updates: Vec<_> = [
+        "a@example.com",
+        "bücher.de",
+        "example.com:443",
+        "example.com.",
+        "",
+        "example.com/x",
+    ]
+    .into_iter()
+    .map(|bad| (Some(bad), with(vec![bad.into()])))
+    .collect();
+    updates.push((None, with(vec!["a.example".into(), "A.example".into()])));
+    updates
+}
+
+#[tokio::test]
+async fn setting_the_signup_policy_normalizes_domains_and_records_the_actor() -> TestResult {
+    let (_t, db) = setup().await?;
+    let p = policy::set(
+        &mut db.system(),
+        &allow_two_domains(),
+        None,
+        &actor("adm_1"),
+    )
+    .await?;
     assert_eq!(
         (
             p.require_verified_email,
@@ -84,64 +149,60 @@ async fn the_signup_policy_defaults_fail_closed_and_updates_only_what_is_given()
             "adm_1"
         )
     );
-    let only_mode = SignupPolicyUpdate {
-        new_user_mode: NewUserMode::Blocked,
-        require_verified_email: None,
-        allowed_email_domains: None,
-    };
-    let p = policy::set(&db.system(), None, &only_mode, None, &actor("adm_2")?).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn setting_the_signup_policy_keeps_the_fields_it_omits() -> TestResult {
+    let (_t, db) = setup().await?;
+    let mut sys = db.system();
+    policy::set(&mut sys, &allow_two_domains(), None, &actor("adm_1")).await?;
+    let p = policy::set(&mut sys, &only_mode(), None, &actor("adm_2")).await?;
     assert_eq!(
         (
             p.new_user_mode,
             p.require_verified_email,
             p.allowed_email_domains.len()
         ),
-        (NewUserMode::Blocked, false, 2),
-        "omitted fields are kept"
-    );
-
-    for bad in [
-        "a@example.com",
-        "bücher.de",
-        "example.com:443",
-        "example.com.",
-        "",
-        "example.com/x",
-    ] {
-        let update = SignupPolicyUpdate {
-            allowed_email_domains: Some(vec![bad.into()]),
-            ..only_mode.clone()
-        };
-        assert_eq!(
-            code(policy::set(&db.system(), None, &update, None, &actor("adm_2")?).await),
-            Some(ErrorCode::ValidationError),
-            "{bad:?}"
-        );
-    }
-    let dup = SignupPolicyUpdate {
-        allowed_email_domains: Some(vec!["a.example".into(), "A.example".into()]),
-        ..only_mode
-    };
-    assert_eq!(
-        code(policy::set(&db.system(), None, &dup, None, &actor("adm_2")?).await),
-        Some(ErrorCode::ValidationError)
-    );
-    audit::seal_pending(&db.system(), audit::DEFAULT_BATCH).await?;
-    let chain = audit::verify_system_chain(&db.system(), &Default::default()).await?;
-    assert_eq!(
-        (chain.links, chain.is_valid()),
-        (2, true),
-        "each successful set is audited"
+        (NewUserMode::Blocked, false, 2)
     );
     Ok(())
 }
 
 #[tokio::test]
-async fn identities_are_created_atomically_and_looked_up() -> TestResult {
+async fn setting_the_signup_policy_refuses_invalid_or_duplicate_email_domains() -> TestResult {
     let (_t, db) = setup().await?;
-    let sys = db.system();
-    let p = principal("alice", &["owner", "admin"], &["t_b", "t_a"])?;
-    let u = identities::create(&sys, None, None, &p, None, &actor("system")?).await?;
+    let mut sys = db.system();
+    for (bad, update) in refused_domain_updates() {
+        assert_code!(
+            policy::set(&mut sys, &update, None, &actor("adm_2")).await,
+            ValidationError,
+            "{bad:?} (None: duplicates)"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn each_successful_signup_policy_set_is_audited_and_a_refused_one_is_not() -> TestResult {
+    let (_t, db) = setup().await?;
+    let mut sys = db.system();
+    policy::set(&mut sys, &allow_two_domains(), None, &actor("adm_1")).await?;
+    policy::set(&mut sys, &only_mode(), None, &actor("adm_2")).await?;
+    for (bad, update) in refused_domain_updates() {
+        let refused = policy::set(&mut sys, &update, None, &actor("adm_2")).await;
+        assert!(refused.is_err(), "{bad:?} (None: duplicates)");
+    }
+    assert_eq!(sealed_system_chain_links(&db).await?, 2);
+    Ok(())
+}
+
+// --- Identities ---
+
+#[tokio::test]
+async fn creating_an_identity_normalizes_its_principal_and_makes_it_active() -> TestResult {
+    let (_t, db) = setup().await?;
+    let u = identity(&db, "alice", &["owner", "admin"], &["t_b", "t_a"]).await?;
     assert!(u.identity_id.as_str().starts_with("adm_"));
     assert_eq!(
         (
@@ -153,125 +214,139 @@ async fn identities_are_created_atomically_and_looked_up() -> TestResult {
         ("alice@example.com", "alice", None, IdentityStatus::Active)
     );
     assert_eq!(u.tenant_ids, ["t_a", "t_b"]);
-    assert_eq!(
-        identities::get(&sys, None, &u.identity_id).await?.as_ref(),
-        Some(&u)
-    );
-    assert_eq!(
-        identities::find_by_issuer_subject(&sys, None, " https://idp.example.com ", "alice")
-            .await?
-            .as_ref(),
-        Some(&u)
-    );
-    assert_eq!(
-        identities::find_by_issuer_subject(&sys, None, "https://idp.example.com", "ALICE").await?,
-        None,
-        "case-sensitive"
-    );
-    assert_eq!(
-        code(identities::find_by_issuer_subject(&sys, None, "not a url", "alice").await),
-        Some(ErrorCode::ValidationError)
-    );
+    Ok(())
+}
 
+#[tokio::test]
+async fn an_identity_is_found_by_its_id() -> TestResult {
+    let (_t, db) = setup().await?;
+    let u = identity(&db, "alice", &["owner", "admin"], &["t_b", "t_a"]).await?;
     assert_eq!(
-        code(identities::create(&sys, None, None, &p, None, &actor("system")?).await),
-        Some(ErrorCode::UniqueViolation)
-    );
-    let err = identities::create(
-        &sys,
-        None,
-        None,
-        &principal("bob", &["admin"], &["t_a", "t_zz", "t_yy"])?,
-        None,
-        &actor("system")?,
-    )
-    .await
-    .err();
-    assert_eq!(
-        err.map(|e| e.to_string()).as_deref(),
-        Some("validation_error: tenant_ids: unknown tenant ids: t_yy, t_zz")
-    );
-    assert_eq!(
-        identities::find_by_issuer_subject(&sys, None, "https://idp.example.com", "bob").await?,
-        None,
-        "nothing of bob was written"
+        identities::get(&mut db.system(), &u.identity_id).await?,
+        Some(u)
     );
     Ok(())
 }
 
 #[tokio::test]
-async fn the_last_active_owner_cannot_be_disabled_or_demoted_even_concurrently() -> TestResult {
+async fn an_identity_is_found_by_its_trimmed_issuer_and_exact_subject() -> TestResult {
     let (_t, db) = setup().await?;
-    let sys = db.system();
-    let a = identities::create(
-        &sys,
-        None,
-        None,
-        &principal("a", &["owner"], &[])?,
-        None,
-        &actor("system")?,
-    )
-    .await?;
+    let u = identity(&db, "alice", &["owner", "admin"], &["t_b", "t_a"]).await?;
+    let mut sys = db.system();
     assert_eq!(
-        code(
-            identities::update_status(
-                &sys,
-                None,
-                &a.identity_id,
-                IdentityStatus::Disabled,
-                &actor("x")?
-            )
-            .await
-        ),
-        Some(ErrorCode::StateTransitionInvalid)
+        identities::find_by_issuer_subject(&mut sys, " https://idp.example.com ", "alice").await?,
+        Some(u)
     );
     assert_eq!(
-        code(
-            identities::update_bindings(
-                &sys,
-                None,
-                &a.identity_id,
-                Some(&["admin".into()]),
-                None,
-                &actor("x")?
-            )
-            .await
-        ),
-        Some(ErrorCode::StateTransitionInvalid)
+        identities::find_by_issuer_subject(&mut sys, "https://idp.example.com", "ALICE").await?,
+        None,
+        "case-sensitive"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn finding_an_identity_by_an_issuer_that_is_not_a_url_is_refused() -> TestResult {
+    let (_t, db) = setup().await?;
+    assert_code!(
+        identities::find_by_issuer_subject(&mut db.system(), "not a url", "alice").await,
+        ValidationError
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn creating_a_second_identity_for_one_principal_is_a_unique_violation() -> TestResult {
+    let (_t, db) = setup().await?;
+    let p = principal("alice", &["owner", "admin"], &["t_b", "t_a"])?;
+    let mut sys = db.system();
+    identities::create(&mut sys, None, &p, None, &actor("system")).await?;
+    assert_code!(
+        identities::create(&mut sys, None, &p, None, &actor("system")).await,
+        UniqueViolation
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_identity_bound_to_unknown_tenants_is_refused_and_nothing_of_it_is_written() -> TestResult
+{
+    let (_t, db) = setup().await?;
+    let mut sys = db.system();
+    let bob = principal("bob", &["admin"], &["t_a", "t_zz", "t_yy"])?;
+    let err = identities::create(&mut sys, None, &bob, None, &actor("system"))
+        .await
+        .err();
+    assert_eq!(
+        err.map(|e| e.to_string()).as_deref(),
+        Some("validation_error: tenant_ids: unknown tenant ids: t_yy, t_zz")
+    );
+    assert_eq!(
+        identities::find_by_issuer_subject(&mut sys, "https://idp.example.com", "bob").await?,
+        None
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_last_active_owner_cannot_be_disabled_or_demoted() -> TestResult {
+    let (_t, db) = setup().await?;
+    let a = identity(&db, "a", &["owner"], &[]).await?;
+    let mut sys = db.system();
+    assert_code!(
+        identities::update_status(
+            &mut sys,
+            &a.identity_id,
+            IdentityStatus::Disabled,
+            &actor("x")
+        )
+        .await,
+        StateTransitionInvalid
+    );
+    assert_code!(
+        identities::update_bindings(
+            &mut sys,
+            &a.identity_id,
+            Some(&["admin".into()]),
+            None,
+            &actor("x")
+        )
+        .await,
+        StateTransitionInvalid
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn setting_an_identitys_current_status_writes_nothing() -> TestResult {
+    let (_t, db) = setup().await?;
+    let a = identity(&db, "a", &["owner"], &[]).await?;
     let same = identities::update_status(
-        &sys,
-        None,
+        &mut db.system(),
         &a.identity_id,
         IdentityStatus::Active,
-        &actor("x")?,
+        &actor("x"),
     )
     .await?;
-    assert_eq!(
-        same.updated_at, a.updated_at,
-        "same status: nothing written"
-    );
+    assert_eq!(same.updated_at, a.updated_at);
+    Ok(())
+}
 
-    // Two owners demoting each other at the same time: exactly one may go.
-    let b = identities::create(
-        &sys,
-        None,
-        None,
-        &principal("b", &["owner"], &[])?,
-        None,
-        &actor("system")?,
-    )
-    .await?;
-    let tasks: Vec<_> = [a.identity_id.clone(), b.identity_id.clone()]
+#[tokio::test]
+async fn of_two_owners_disabling_each_other_at_once_exactly_one_succeeds() -> TestResult {
+    let (_t, db) = setup().await?;
+    let a = identity(&db, "a", &["owner"], &[]).await?;
+    let b = identity(&db, "b", &["owner"], &[]).await?;
+    let tasks: Vec<_> = [a.identity_id, b.identity_id]
         .into_iter()
         .map(|id| {
             let db = db.clone();
             tokio::spawn(async move {
                 let who = Actor {
-                    actor: NonEmptyString::new("a", "x").map_err(|e| e.to_string())?,
-                    correlation_id: NonEmptyString::new("c", "c").map_err(|e| e.to_string())?,
+                    actor: text("x"),
+                    correlation_id: text("c"),
                 };
-                identities::update_status(&db.system(), None, &id, IdentityStatus::Disabled, &who)
+                identities::update_status(&mut db.system(), &id, IdentityStatus::Disabled, &who)
                     .await
                     .map(|_| ())
                     .map_err(|e| e.code().as_str().to_owned())
@@ -287,165 +362,277 @@ async fn the_last_active_owner_cannot_be_disabled_or_demoted_even_concurrently()
         outcomes,
         vec![Ok(()), Err("state_transition_invalid".to_owned())]
     );
+    Ok(())
+}
 
+#[tokio::test]
+async fn changing_the_status_of_a_missing_identity_is_not_found() -> TestResult {
+    let (_t, db) = setup().await?;
     let missing = IdentityId::parse("adm_missing")?;
-    assert_eq!(
-        code(
-            identities::update_status(&sys, None, &missing, IdentityStatus::Disabled, &actor("x")?)
-                .await
-        ),
-        Some(ErrorCode::NotFound)
-    );
-    assert_eq!(
-        code(
-            identities::update_bindings(&sys, None, &a.identity_id, None, None, &actor("x")?).await
-        ),
-        Some(ErrorCode::ValidationError)
-    );
-    assert_eq!(
-        code(
-            identities::update_bindings(
-                &sys,
-                None,
-                &a.identity_id,
-                None,
-                Some(&["t_nope".into()]),
-                &actor("x")?
-            )
-            .await
-        ),
-        Some(ErrorCode::ValidationError)
+    assert_code!(
+        identities::update_status(
+            &mut db.system(),
+            &missing,
+            IdentityStatus::Disabled,
+            &actor("x")
+        )
+        .await,
+        NotFound
     );
     Ok(())
 }
 
 #[tokio::test]
-async fn bindings_replace_only_the_given_sets_and_upsert_finds_by_principal() -> TestResult {
+async fn a_bindings_update_must_set_roles_or_tenant_ids() -> TestResult {
     let (_t, db) = setup().await?;
-    let sys = db.system();
-    identities::create(
-        &sys,
-        None,
-        None,
-        &principal("owner", &["owner"], &[])?,
-        None,
-        &actor("system")?,
-    )
-    .await?;
-    let u = identities::create(
-        &sys,
-        None,
-        None,
-        &principal("ops", &["operator"], &["t_a"])?,
-        None,
-        &actor("system")?,
-    )
-    .await?;
-    let roles = identities::update_bindings(
-        &sys,
-        None,
+    let a = identity(&db, "a", &["owner"], &[]).await?;
+    assert_code!(
+        identities::update_bindings(&mut db.system(), &a.identity_id, None, None, &actor("x"))
+            .await,
+        ValidationError
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn binding_an_identity_to_an_unknown_tenant_is_refused() -> TestResult {
+    let (_t, db) = setup().await?;
+    let a = identity(&db, "a", &["owner"], &[]).await?;
+    assert_code!(
+        identities::update_bindings(
+            &mut db.system(),
+            &a.identity_id,
+            None,
+            Some(&["t_nope".into()]),
+            &actor("x")
+        )
+        .await,
+        ValidationError
+    );
+    Ok(())
+}
+
+/// An active owner (so the last-owner guard never interferes), and `ops`: operator in `t_a`.
+async fn owner_and_ops(db: &Db) -> Result<AdminUser, Error> {
+    identity(db, "owner", &["owner"], &[]).await?;
+    identity(db, "ops", &["operator"], &["t_a"]).await
+}
+
+#[tokio::test]
+async fn updating_only_the_roles_replaces_them_and_keeps_the_tenants() -> TestResult {
+    let (_t, db) = setup().await?;
+    let u = owner_and_ops(&db).await?;
+    let updated = identities::update_bindings(
+        &mut db.system(),
         &u.identity_id,
         Some(&["auditor".into(), "admin".into()]),
         None,
-        &actor("adm")?,
+        &actor("adm"),
     )
     .await?;
     assert_eq!(
         (
-            roles.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-            roles.tenant_ids.clone()
+            updated.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            updated.tenant_ids
         ),
         (vec!["admin", "auditor"], vec!["t_a".to_owned()])
-    );
-    let unchanged = identities::update_bindings(
-        &sys,
-        None,
-        &u.identity_id,
-        Some(&["admin".into(), "auditor".into()]),
-        None,
-        &actor("adm")?,
-    )
-    .await?;
-    assert_eq!(unchanged.updated_at, roles.updated_at);
-    let upserted = identities::upsert_role_bindings(
-        &sys,
-        None,
-        "https://idp.example.com",
-        "ops",
-        &["operator".into()],
-        Some(&["t_b".into()]),
-        &actor("adm")?,
-    )
-    .await?;
-    assert_eq!(
-        (upserted.roles.len(), upserted.tenant_ids.clone()),
-        (1, vec!["t_b".to_owned()])
-    );
-    assert_eq!(
-        code(
-            identities::upsert_role_bindings(
-                &sys,
-                None,
-                "https://idp.example.com",
-                "nobody",
-                &["admin".into()],
-                None,
-                &actor("adm")?
-            )
-            .await
-        ),
-        Some(ErrorCode::NotFound)
     );
     Ok(())
 }
 
 #[tokio::test]
-async fn access_requests_are_decided_once_even_by_twenty_concurrent_deciders() -> TestResult {
+async fn updating_bindings_to_the_current_sets_writes_nothing() -> TestResult {
     let (_t, db) = setup().await?;
-    let sys = db.system();
-    let p = principal("carol", &["auditor"], &["t_unknown_is_fine"])?;
-    let r =
-        access_requests::create(&sys, None, None, &p, Some("  please  "), &actor("carol")?).await?;
+    let u = owner_and_ops(&db).await?;
+    let mut sys = db.system();
+    let roles = identities::update_bindings(
+        &mut sys,
+        &u.identity_id,
+        Some(&["auditor".into(), "admin".into()]),
+        None,
+        &actor("adm"),
+    )
+    .await?;
+    let unchanged = identities::update_bindings(
+        &mut sys,
+        &u.identity_id,
+        Some(&["admin".into(), "auditor".into()]),
+        None,
+        &actor("adm"),
+    )
+    .await?;
+    assert_eq!(unchanged.updated_at, roles.updated_at);
+    Ok(())
+}
+
+#[tokio::test]
+async fn upserting_role_bindings_replaces_those_of_the_principals_identity() -> TestResult {
+    let (_t, db) = setup().await?;
+    let u = owner_and_ops(&db).await?;
+    let mut sys = db.system();
+    identities::update_bindings(
+        &mut sys,
+        &u.identity_id,
+        Some(&["auditor".into(), "admin".into()]),
+        None,
+        &actor("adm"),
+    )
+    .await?;
+    let upserted = identities::upsert_role_bindings(
+        &mut sys,
+        "https://idp.example.com",
+        "ops",
+        &["operator".into()],
+        Some(&["t_b".into()]),
+        &actor("adm"),
+    )
+    .await?;
     assert_eq!(
-        (r.status, r.reason.as_deref(), r.decided_by.clone()),
+        (upserted.roles.len(), upserted.tenant_ids),
+        (1, vec!["t_b".to_owned()])
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn upserting_role_bindings_of_an_unknown_principal_is_not_found() -> TestResult {
+    let (_t, db) = setup().await?;
+    owner_and_ops(&db).await?;
+    assert_code!(
+        identities::upsert_role_bindings(
+            &mut db.system(),
+            "https://idp.example.com",
+            "nobody",
+            &["admin".into()],
+            None,
+            &actor("adm")
+        )
+        .await,
+        NotFound
+    );
+    Ok(())
+}
+
+// --- Access requests ---
+
+fn carol() -> Result<AdminPrincipal, Error> {
+    principal("carol", &["auditor"], &["t_unknown_is_fine"])
+}
+
+#[tokio::test]
+async fn an_access_request_is_created_pending_with_its_reason_trimmed() -> TestResult {
+    let (_t, db) = setup().await?;
+    let r = access_requests::create(
+        &mut db.system(),
+        None,
+        &carol()?,
+        Some("  please  "),
+        &actor("carol"),
+    )
+    .await?;
+    assert_eq!(
+        (r.status, r.reason.as_deref(), r.decided_by),
         (AccessRequestStatus::Pending, Some("please"), None)
     );
-    assert_eq!(
-        code(access_requests::create(&sys, None, None, &p, None, &actor("carol")?).await),
-        Some(ErrorCode::UniqueViolation),
-        "one pending request per principal"
-    );
-    assert_eq!(
-        code(
-            access_requests::transition(
-                &sys,
-                None,
-                r.request_id.as_str(),
-                AccessRequestStatus::Pending,
-                None,
-                None,
-                &actor("x")?
-            )
-            .await
-        ),
-        Some(ErrorCode::ValidationError)
-    );
-    assert_eq!(
-        code(
-            access_requests::transition(
-                &sys,
-                None,
-                "aar_missing",
-                AccessRequestStatus::Denied,
-                None,
-                None,
-                &actor("x")?
-            )
-            .await
-        ),
-        Some(ErrorCode::NotFound)
-    );
+    Ok(())
+}
 
+#[tokio::test]
+async fn a_principal_has_at_most_one_pending_access_request() -> TestResult {
+    let (_t, db) = setup().await?;
+    let mut sys = db.system();
+    let p = carol()?;
+    access_requests::create(&mut sys, None, &p, Some("  please  "), &actor("carol")).await?;
+    assert_code!(
+        access_requests::create(&mut sys, None, &p, None, &actor("carol")).await,
+        UniqueViolation
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_access_request_cannot_be_decided_back_to_pending() -> TestResult {
+    let (_t, db) = setup().await?;
+    let mut sys = db.system();
+    let r = access_requests::create(&mut sys, None, &carol()?, None, &actor("carol")).await?;
+    assert_code!(
+        access_requests::transition(
+            &mut sys,
+            r.request_id.as_str(),
+            AccessRequestStatus::Pending,
+            None,
+            None,
+            &actor("x")
+        )
+        .await,
+        ValidationError
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn deciding_a_missing_access_request_is_not_found() -> TestResult {
+    let (_t, db) = setup().await?;
+    assert_code!(
+        access_requests::transition(
+            &mut db.system(),
+            "aar_missing",
+            AccessRequestStatus::Denied,
+            None,
+            None,
+            &actor("x")
+        )
+        .await,
+        NotFound
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn refused_access_request_calls_write_no_audit_event() -> TestResult {
+    let (_t, db) = setup().await?;
+    let mut sys = db.system();
+    let p = carol()?;
+    let r = access_requests::create(&mut sys, None, &p, None, &actor("carol")).await?;
+    let duplicate = access_requests::create(&mut sys, None, &p, None, &actor("carol")).await;
+    let to_pending = access_requests::transition(
+        &mut sys,
+        r.request_id.as_str(),
+        AccessRequestStatus::Pending,
+        None,
+        None,
+        &actor("x"),
+    )
+    .await;
+    let missing = access_requests::transition(
+        &mut sys,
+        "aar_missing",
+        AccessRequestStatus::Denied,
+        None,
+        None,
+        &actor("x"),
+    )
+    .await;
+    assert!(duplicate.is_err() && to_pending.is_err() && missing.is_err());
+    assert_eq!(
+        sealed_system_chain_links(&db).await?,
+        1,
+        "only the creation"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn twenty_concurrent_deciders_decide_an_access_request_once_audited_once() -> TestResult {
+    let (_t, db) = setup().await?;
+    let r = access_requests::create(
+        &mut db.system(),
+        None,
+        &carol()?,
+        Some("  please  "),
+        &actor("carol"),
+    )
+    .await?;
     let targets = [
         AccessRequestStatus::Approved,
         AccessRequestStatus::Denied,
@@ -456,13 +643,11 @@ async fn access_requests_are_decided_once_even_by_twenty_concurrent_deciders() -
             let (db, id, target) = (db.clone(), r.request_id.to_string(), targets[i % 3]);
             tokio::spawn(async move {
                 let who = Actor {
-                    actor: NonEmptyString::new("a", &format!("adm_{i}"))
-                        .map_err(|e| e.to_string())?,
-                    correlation_id: NonEmptyString::new("c", "c").map_err(|e| e.to_string())?,
+                    actor: text(&format!("adm_{i}")),
+                    correlation_id: text("c"),
                 };
                 let out = access_requests::transition(
-                    &db.system(),
-                    None,
+                    &mut db.system(),
                     &id,
                     target,
                     Some("decided"),
@@ -470,16 +655,16 @@ async fn access_requests_are_decided_once_even_by_twenty_concurrent_deciders() -
                     &who,
                 )
                 .await;
-                Ok::<_, String>((
+                (
                     who.actor.as_str().to_owned(),
                     out.map(|d| d.decided_by).map_err(|e| e.code()),
-                ))
+                )
             })
         })
         .collect();
     let (mut winners, mut refused, mut idempotent) = (0, 0, 0);
     for t in tasks {
-        match t.await?? {
+        match t.await? {
             (me, Ok(Some(by))) if by == me => winners += 1,
             (_, Ok(_)) => idempotent += 1,
             (_, Err(ErrorCode::StateTransitionInvalid)) => refused += 1,
@@ -491,46 +676,48 @@ async fn access_requests_are_decided_once_even_by_twenty_concurrent_deciders() -
         "exactly one decider wins ({refused} refused, {idempotent} saw their own target already set)"
     );
     assert_eq!(winners + refused + idempotent, 20);
-    audit::seal_pending(&sys, audit::DEFAULT_BATCH).await?;
-    let chain = audit::verify_system_chain(&sys, &Default::default()).await?;
     assert_eq!(
-        (chain.links, chain.is_valid()),
-        (2, true),
+        sealed_system_chain_links(&db).await?,
+        2,
         "one create and one decision audited"
     );
     Ok(())
 }
 
-#[tokio::test]
-async fn admin_listings_filter_page_newest_first_and_refuse_bad_input() -> TestResult {
-    use brokerdb::model::UserRole;
-    use brokerdb::repo::admin::listing::{self, AdminListQuery};
-    let (_t, db) = setup().await?;
-    let sys = db.system();
+// --- Listings ---
+
+/// `ann` (owner in `t_a`), `ben` (admin in `t_b`), `cat` (admin in `t_a`), created in that order
+/// in distinct milliseconds.
+async fn ann_ben_cat(db: &Db) -> TestResult {
     for (who, roles, tenants) in [
         ("ann", &["owner"][..], &["t_a"][..]),
         ("ben", &["admin"][..], &["t_b"][..]),
         ("cat", &["admin"][..], &["t_a"][..]),
     ] {
-        identities::create(
-            &sys,
-            None,
-            None,
-            &principal(who, roles, tenants)?,
-            None,
-            &actor("system")?,
-        )
-        .await?;
-        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        identity(db, who, roles, tenants).await?;
+        tokio::time::sleep(Duration::from_millis(3)).await;
     }
-    let subjects = |p: &listing::AdminPage<identities::AdminUser>| {
-        p.items
-            .iter()
-            .map(|u| u.subject.clone())
-            .collect::<Vec<_>>()
-    };
+    Ok(())
+}
 
-    let all = listing::list_identities(&sys, &AdminListQuery::default()).await?;
+fn subjects(p: &AdminPage<AdminUser>) -> Vec<String> {
+    p.items.iter().map(|u| u.subject.clone()).collect()
+}
+
+fn query<S>(edit: impl FnOnce(&mut AdminListQuery<S>)) -> AdminListQuery<S>
+where
+    AdminListQuery<S>: Default,
+{
+    let mut q = AdminListQuery::default();
+    edit(&mut q);
+    q
+}
+
+#[tokio::test]
+async fn admin_identities_are_listed_newest_first() -> TestResult {
+    let (_t, db) = setup().await?;
+    ann_ben_cat(&db).await?;
+    let all = listing::list_identities(&mut db.system(), &AdminListQuery::default()).await?;
     assert_eq!(
         (subjects(&all), all.next_cursor),
         (
@@ -538,55 +725,58 @@ async fn admin_listings_filter_page_newest_first_and_refuse_bad_input() -> TestR
             None
         )
     );
-    let admins_in_a = AdminListQuery {
-        role: Some(UserRole::Admin),
-        tenant_id: Some("t_a".into()),
-        ..AdminListQuery::default()
-    };
+    Ok(())
+}
+
+#[tokio::test]
+async fn admin_identities_are_filtered_by_role_tenant_search_and_status() -> TestResult {
+    let (_t, db) = setup().await?;
+    ann_ben_cat(&db).await?;
+    let mut sys = db.system();
+    let admins_in_a = query(|q| {
+        q.role = Some(UserRole::Admin);
+        q.tenant_id = Some("t_a".into());
+    });
     assert_eq!(
-        subjects(&listing::list_identities(&sys, &admins_in_a).await?),
+        subjects(&listing::list_identities(&mut sys, &admins_in_a).await?),
         ["cat"]
     );
-    let search = AdminListQuery {
-        search: Some(" BEN@example ".into()),
-        ..AdminListQuery::default()
-    };
+    let search = query(|q| q.search = Some(" BEN@example ".into()));
     assert_eq!(
-        subjects(&listing::list_identities(&sys, &search).await?),
+        subjects(&listing::list_identities(&mut sys, &search).await?),
         ["ben"]
     );
-    let disabled = AdminListQuery {
-        status: Some(IdentityStatus::Disabled),
-        ..AdminListQuery::default()
-    };
+    let disabled = query(|q| q.status = Some(IdentityStatus::Disabled));
     assert!(
-        listing::list_identities(&sys, &disabled)
+        listing::list_identities(&mut sys, &disabled)
             .await?
             .items
             .is_empty()
     );
+    Ok(())
+}
 
-    let first = listing::list_identities(
-        &sys,
-        &AdminListQuery {
-            limit: Some(2),
-            ..AdminListQuery::default()
-        },
-    )
-    .await?;
+/// The cursor after the first page of two identities.
+async fn first_page_cursor(sys: &mut SystemScope<'_>) -> Result<String, Error> {
+    let first = listing::list_identities(sys, &query(|q| q.limit = Some(2))).await?;
+    Ok(first.next_cursor.ok_or("a full page must carry a cursor")?)
+}
+
+#[tokio::test]
+async fn admin_identities_are_paged_with_a_cursor() -> TestResult {
+    let (_t, db) = setup().await?;
+    ann_ben_cat(&db).await?;
+    let mut sys = db.system();
+    let first = listing::list_identities(&mut sys, &query(|q| q.limit = Some(2))).await?;
     let cursor = first
         .next_cursor
         .clone()
         .ok_or("a full page must carry a cursor")?;
-    let second = listing::list_identities(
-        &sys,
-        &AdminListQuery {
-            limit: Some(2),
-            cursor: Some(cursor.clone()),
-            ..AdminListQuery::default()
-        },
-    )
-    .await?;
+    let next = query(|q| {
+        q.limit = Some(2);
+        q.cursor = Some(cursor);
+    });
+    let second = listing::list_identities(&mut sys, &next).await?;
     assert_eq!(
         (subjects(&first), subjects(&second), second.next_cursor),
         (
@@ -595,108 +785,94 @@ async fn admin_listings_filter_page_newest_first_and_refuse_bad_input() -> TestR
             None
         )
     );
+    Ok(())
+}
 
-    for bad in [
-        AdminListQuery {
-            limit: Some(0),
-            ..AdminListQuery::default()
-        },
-        AdminListQuery {
-            limit: Some(101),
-            ..AdminListQuery::default()
-        },
-        AdminListQuery {
-            search: Some("  ".into()),
-            ..AdminListQuery::default()
-        },
-        AdminListQuery {
-            cursor: Some(format!("{cursor}x")),
-            ..AdminListQuery::default()
-        },
+#[tokio::test]
+async fn an_admin_listing_refuses_a_bad_limit_a_blank_search_or_a_tampered_cursor() -> TestResult {
+    let (_t, db) = setup().await?;
+    ann_ben_cat(&db).await?;
+    let mut sys = db.system();
+    let cursor = first_page_cursor(&mut sys).await?;
+    for (what, bad) in [
+        ("limit 0", query(|q| q.limit = Some(0))),
+        ("limit 101", query(|q| q.limit = Some(101))),
+        ("blank search", query(|q| q.search = Some("  ".into()))),
+        (
+            "tampered cursor",
+            query(|q| q.cursor = Some(format!("{cursor}x"))),
+        ),
     ] {
-        assert_eq!(
-            code(listing::list_identities(&sys, &bad).await),
-            Some(ErrorCode::ValidationError)
+        assert_code!(
+            listing::list_identities(&mut sys, &bad).await,
+            ValidationError,
+            "{what}"
         );
     }
-    let foreign = AdminListQuery {
-        cursor: Some(cursor),
-        ..AdminListQuery::default()
-    };
-    assert_eq!(
-        code(listing::list_access_requests(&sys, &foreign).await),
-        Some(ErrorCode::ValidationError),
-        "a cursor of another list"
-    );
+    Ok(())
+}
 
-    access_requests::create(
-        &sys,
-        None,
-        None,
-        &principal("dan", &["auditor"], &["t_x"])?,
-        None,
-        &actor("dan")?,
-    )
-    .await?;
-    access_requests::create(
-        &sys,
-        None,
-        None,
-        &principal("eve", &["admin"], &[])?,
-        None,
-        &actor("eve")?,
-    )
-    .await?;
-    let want_t_x = AdminListQuery {
-        tenant_id: Some("t_x".into()),
-        status: Some(AccessRequestStatus::Pending),
-        ..AdminListQuery::default()
-    };
-    let found = listing::list_access_requests(&sys, &want_t_x).await?;
-    assert_eq!(
-        found
-            .items
-            .iter()
-            .map(|r| r.subject.as_str())
-            .collect::<Vec<_>>(),
-        ["dan"]
-    );
-    let by_role = AdminListQuery {
-        role: Some(UserRole::Admin),
-        ..AdminListQuery::default()
-    };
-    assert_eq!(
-        listing::list_access_requests(&sys, &by_role)
-            .await?
-            .items
-            .iter()
-            .map(|r| r.subject.as_str())
-            .collect::<Vec<_>>(),
-        ["eve"]
+#[tokio::test]
+async fn an_admin_listing_refuses_a_cursor_of_another_list() -> TestResult {
+    let (_t, db) = setup().await?;
+    ann_ben_cat(&db).await?;
+    let mut sys = db.system();
+    let identities_cursor = first_page_cursor(&mut sys).await?;
+    let foreign = query(|q| q.cursor = Some(identities_cursor));
+    assert_code!(
+        listing::list_access_requests(&mut sys, &foreign).await,
+        ValidationError
     );
     Ok(())
 }
 
 #[tokio::test]
-async fn admin_writes_join_a_callers_transaction_and_roll_back_with_it_audit_included() -> TestResult
-{
-    use brokerdb::db::TxOptions;
+async fn access_requests_are_listed_filtered_by_tenant_status_and_role() -> TestResult {
+    let (_t, db) = setup().await?;
+    ann_ben_cat(&db).await?;
+    let mut sys = db.system();
+    let dan = principal("dan", &["auditor"], &["t_x"])?;
+    access_requests::create(&mut sys, None, &dan, None, &actor("dan")).await?;
+    let eve = principal("eve", &["admin"], &[])?;
+    access_requests::create(&mut sys, None, &eve, None, &actor("eve")).await?;
+    let request_subjects = |p: AdminPage<access_requests::AdminAccessRequest>| {
+        p.items.into_iter().map(|r| r.subject).collect::<Vec<_>>()
+    };
+
+    let pending_in_t_x = query(|q| {
+        q.tenant_id = Some("t_x".into());
+        q.status = Some(AccessRequestStatus::Pending);
+    });
+    assert_eq!(
+        request_subjects(listing::list_access_requests(&mut sys, &pending_in_t_x).await?),
+        ["dan"]
+    );
+    let by_role = query(|q| q.role = Some(UserRole::Admin));
+    assert_eq!(
+        request_subjects(listing::list_access_requests(&mut sys, &by_role).await?),
+        ["eve"]
+    );
+    Ok(())
+}
+
+// --- Transactions ---
+
+#[tokio::test]
+async fn admin_writes_in_a_callers_transaction_roll_back_with_it_audit_included() -> TestResult {
     let (test_db, db) = setup().await?;
-    let (db2, who) = (db.clone(), actor("adm_1")?);
+    let (zoe, who) = (principal("zoe", &["admin"], &[])?, actor("adm_1"));
+    let allow = SignupPolicyUpdate {
+        new_user_mode: NewUserMode::Allowed,
+        require_verified_email: None,
+        allowed_email_domains: None,
+    };
     let result: Result<(), DbError> = db
         .system()
         .transaction(&TxOptions::default(), move |tx| {
-            let (db, who) = (db2.clone(), who.clone());
+            let (zoe, who, allow) = (zoe.clone(), who.clone(), allow.clone());
             Box::pin(async move {
-                let p = principal("zoe", &["admin"], &[])
-                    .map_err(|_| DbError::validation("principal", "bad"))?;
-                identities::create(&db.system(), Some(tx), None, &p, None, &who).await?;
-                let update = SignupPolicyUpdate {
-                    new_user_mode: NewUserMode::Allowed,
-                    require_verified_email: None,
-                    allowed_email_domains: None,
-                };
-                policy::set(&db.system(), Some(tx), &update, None, &who).await?;
+                identities::create(tx, None, &zoe, None, &who).await?;
+                policy::set(tx, &allow, None, &who).await?;
                 Err(DbError::Conflict {
                     message: "caller aborts".into(),
                 })
@@ -704,35 +880,16 @@ async fn admin_writes_join_a_callers_transaction_and_roll_back_with_it_audit_inc
         })
         .await;
     assert!(result.is_err());
-    let admin = test_db.admin().await;
-    let counts: (i64, i64, String) = {
-        let r = admin
-            .query_one("SELECT (SELECT count(*) FROM admin_identities), (SELECT count(*) FROM system_audit_events), (SELECT new_user_mode::text FROM admin_signup_policy)", &[])
-            .await?;
-        (r.get(0), r.get(1), r.get(2))
-    };
+    let r = test_db
+        .admin()
+        .await
+        .query_one("SELECT (SELECT count(*) FROM admin_identities), (SELECT count(*) FROM system_audit_events), (SELECT new_user_mode::text FROM admin_signup_policy)", &[])
+        .await?;
+    let counts: (i64, i64, String) = (r.get(0), r.get(1), r.get(2));
     assert_eq!(
         counts,
         (0, 0, "blocked".to_owned()),
         "identity, policy and their audit rows all rolled back"
     );
-
-    // A tenant-scoped transaction is refused by system-scope functions.
-    let a = brokerdb::model::TenantId::parse("t_a")?;
-    let (db3, who) = (db.clone(), actor("adm_1")?);
-    let wrong = db
-        .tenant(&a)
-        .transaction(&TxOptions::default(), move |tx| {
-            let (db, who) = (db3.clone(), who.clone());
-            Box::pin(async move {
-                let p = principal("zed", &["admin"], &[])
-                    .map_err(|_| DbError::validation("principal", "bad"))?;
-                identities::create(&db.system(), Some(tx), None, &p, None, &who)
-                    .await
-                    .map(|_| ())
-            })
-        })
-        .await;
-    assert_eq!(code(wrong), Some(ErrorCode::ValidationError));
     Ok(())
 }

@@ -2,17 +2,16 @@
 
 use std::time::Duration;
 
-use brokerdb::db::{Db, DbError, ErrorCode, TxOptions};
-use brokerdb::model::{ApprovalId, ApprovalStatus, CanonicalRequestDescriptor, Timestamp};
+use brokerdb::model::{ApprovalStatus, CanonicalRequestDescriptor};
+use brokerdb::prelude::*;
 use brokerdb::repo::approvals::{self, ApprovalRequest, NewApproval};
 use serde_json::{Value, json};
 
-use crate::TestResult;
-use crate::db_scope::{seeded, tenant};
+use crate::assert_code;
+use crate::support::{Error, TestResult, count_rows, seeded, tenant};
 
-type Error = Box<dyn std::error::Error>;
-
-/// The spec's worked descriptor (§1.4) for tenant `t`, path group `group`.
+/// The worked descriptor of `model/descriptor_keys.rs` (for tenant `t_1`, path group
+/// `gmail_send` its hash is `2968cd…`) for tenant `t`, path group `group`.
 pub fn descriptor(t: &str, group: &str) -> Result<CanonicalRequestDescriptor, Error> {
     Ok(serde_json::from_value(json!({
         "tenant_id": t, "workload_id": "w_1", "integration_id": "int_1",
@@ -43,10 +42,7 @@ pub fn approval(t: &str, id: &str, secs: i64) -> Result<ApprovalRequest, Error> 
     }))?)
 }
 
-fn code<T>(r: Result<T, DbError>) -> Option<ErrorCode> {
-    r.err().map(|e| e.code())
-}
-
+/// The status and decision time of approval `id`, read as the system role.
 async fn status_and_decided(db: &Db, id: &str) -> Result<(String, Option<Timestamp>), Error> {
     let row = db
         .system()
@@ -59,10 +55,23 @@ async fn status_and_decided(db: &Db, id: &str) -> Result<(String, Option<Timesta
     Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
+/// A seeded database whose tenant `t_a` has the pending approval `apr_1`.
+async fn with_pending_apr_1() -> Result<(brokerdb_testkit::TestDatabase, Db, TenantId), Error> {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    approvals::create(&mut db.tenant(&a), &approval("t_a", "apr_1", 600)?).await?;
+    Ok((test_db, db, a))
+}
+
+/// The fixed decision time of the transition tests.
+fn decision_time() -> Result<Timestamp, Error> {
+    Ok(Timestamp::parse("2026-03-01T10:00:00.000Z")?)
+}
+
 #[tokio::test]
 async fn create_stores_normalized_columns_the_descriptor_hash_and_the_snapshot() -> TestResult {
     let (test_db, db) = seeded().await?;
-    // Tenant t_1: the spec's worked descriptor, whose hash §1.4 gives.
+    // Tenant t_1: the worked descriptor, whose hash `model/descriptor_keys.rs` pins.
     test_db
         .admin()
         .await
@@ -70,7 +79,7 @@ async fn create_stores_normalized_columns_the_descriptor_hash_and_the_snapshot()
         .await?;
     let a = tenant("t_1")?;
     let want = approval("t_1", "apr_1", 600)?;
-    let got = approvals::create(&db.tenant(&a), None, &want).await?;
+    let got = approvals::create(&mut db.tenant(&a), &want).await?;
     assert_eq!(got, want);
     let row: Value = test_db
         .admin()
@@ -94,18 +103,15 @@ async fn create_stores_normalized_columns_the_descriptor_hash_and_the_snapshot()
         "columns normalized, snapshot as given"
     );
     assert_eq!(
-        approvals::get_by_id(&db.tenant(&a), &ApprovalId::parse("apr_1")?).await?,
+        approvals::get_by_id(&mut db.tenant(&a), &ApprovalId::parse("apr_1")?).await?,
         Some(want)
     );
     Ok(())
 }
 
-#[tokio::test]
-async fn out_of_contract_approvals_are_rejected_before_any_write() -> TestResult {
-    let (test_db, db) = seeded().await?;
-    let a = tenant("t_a")?;
+#[test]
+fn an_approval_outside_its_json_contract_does_not_parse() -> TestResult {
     let ok = serde_json::to_value(approval("t_a", "apr_1", 600)?)?;
-    let mut cases = Vec::new();
     for (path, value) in [
         ("/summary/integration_id", json!("int_other")),
         ("/summary/destination_host", json!("*.example.com")),
@@ -125,21 +131,25 @@ async fn out_of_contract_approvals_are_rejected_before_any_write() -> TestResult
                 v["surprise"] = value;
             }
         }
-        cases.push((path, ApprovalRequest::from_json(v).err()));
+        assert!(ApprovalRequest::from_json(v).is_err(), "{path} accepted");
     }
-    for (path, err) in &cases {
-        assert!(err.is_some(), "{path} accepted");
-    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn create_refuses_an_inconsistent_approval_before_writing_anything() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
     // Structurally valid but inconsistent: rejected by create itself.
     let mut mismatched = approval("t_a", "apr_2", 600)?;
     mismatched.summary.integration_id = "int_other".into();
-    assert_eq!(
-        code(approvals::create(&db.tenant(&a), None, &mismatched).await),
-        Some(ErrorCode::ValidationError)
+    assert_code!(
+        approvals::create(&mut db.tenant(&a), &mismatched).await,
+        ValidationError
     );
     let mut bad_host = approval("t_a", "apr_3", 600)?;
     bad_host.summary.destination_host = "example.com:8443".into();
-    let err = approvals::create(&db.tenant(&a), None, &bad_host)
+    let err = approvals::create(&mut db.tenant(&a), &bad_host)
         .await
         .err()
         .ok_or("bad host accepted")?;
@@ -148,47 +158,54 @@ async fn out_of_contract_approvals_are_rejected_before_any_write() -> TestResult
         "validation_error: summary.destination_host: must be an exact host name or IP"
     );
     let other_tenant = approval("t_b", "apr_4", 600)?;
-    assert_eq!(
-        code(approvals::create(&db.tenant(&a), None, &other_tenant).await),
-        Some(ErrorCode::ValidationError)
+    assert_code!(
+        approvals::create(&mut db.tenant(&a), &other_tenant).await,
+        ValidationError
     );
-    let n = crate::count_rows(&test_db, "approval_requests").await?;
-    assert_eq!(n, 0, "nothing written");
+    assert_eq!(
+        count_rows(&test_db, "approval_requests").await?,
+        0,
+        "nothing written"
+    );
     Ok(())
 }
 
 #[tokio::test]
-async fn duplicates_are_unique_violations_and_an_unknown_tenant_an_integrity_violation()
+async fn a_second_pending_approval_of_a_descriptor_or_a_reused_id_is_a_unique_violation_naming_it()
 -> TestResult {
-    let (_t, db) = seeded().await?;
-    let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
-    approvals::create(&scope, None, &approval("t_a", "apr_1", 600)?).await?;
-    let second = approvals::create(&scope, None, &approval("t_a", "apr_2", 600)?).await;
+    let (_t, db, a) = with_pending_apr_1().await?;
+    let mut scope = db.tenant(&a);
+    let second = approvals::create(&mut scope, &approval("t_a", "apr_2", 600)?).await;
     assert_eq!(
         second.err().map(|e| e.to_string()),
         Some("unique_violation: another row has the same descriptor".into())
     );
     let mut other_descriptor = approval("t_a", "apr_1", 600)?;
     other_descriptor.canonical_descriptor = descriptor("t_a", "other_group")?;
-    let same_id = approvals::create(&scope, None, &other_descriptor).await;
+    let same_id = approvals::create(&mut scope, &other_descriptor).await;
     assert_eq!(
         same_id.err().map(|e| e.to_string()),
         Some("unique_violation: another row has the same approval_id".into())
     );
-    // A non-pending approval for the same descriptor is not deduplicated.
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_decided_approval_of_a_descriptor_with_a_pending_one_is_not_deduplicated() -> TestResult {
+    let (_t, db, a) = with_pending_apr_1().await?;
     let mut approved = approval("t_a", "apr_3", 600)?;
     approved.status = ApprovalStatus::Approved;
-    approvals::create(&scope, None, &approved).await?;
+    approvals::create(&mut db.tenant(&a), &approved).await?;
+    Ok(())
+}
 
+#[tokio::test]
+async fn an_approval_of_an_unknown_tenant_is_an_integrity_violation() -> TestResult {
+    let (_t, db) = seeded().await?;
     let ghost = tenant("t_ghost")?;
-    let orphan = approvals::create(
-        &db.tenant(&ghost),
-        None,
-        &approval("t_ghost", "apr_9", 600)?,
-    )
-    .await;
-    assert_eq!(code(orphan), Some(ErrorCode::IntegrityViolation));
+    let orphan =
+        approvals::create(&mut db.tenant(&ghost), &approval("t_ghost", "apr_9", 600)?).await;
+    assert_code!(orphan, IntegrityViolation);
     Ok(())
 }
 
@@ -197,23 +214,23 @@ async fn an_expired_pending_approval_is_expired_by_the_next_create_instead_of_bl
 -> TestResult {
     let (_t, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
+    let mut scope = db.tenant(&a);
     let d = descriptor("t_a", "gmail_send")?;
-    approvals::create(&scope, None, &approval("t_a", "apr_old", -5)?).await?;
+    approvals::create(&mut scope, &approval("t_a", "apr_old", -5)?).await?;
     assert_eq!(
-        approvals::find_open(&scope, None, &d).await?,
+        approvals::find_open(&mut scope, &d).await?,
         None,
         "past its expiry it is not open"
     );
-    let new = approvals::create(&scope, None, &approval("t_a", "apr_new", 600)?).await?;
+    let new = approvals::create(&mut scope, &approval("t_a", "apr_new", 600)?).await?;
     let (status, decided) = status_and_decided(&db, "apr_old").await?;
     assert_eq!(status, "expired");
     assert!(decided.is_some(), "expiry records when it happened");
-    let old = approvals::get_by_id(&scope, &ApprovalId::parse("apr_old")?)
+    let old = approvals::get_by_id(&mut scope, &ApprovalId::parse("apr_old")?)
         .await?
         .ok_or("the stale approval must stay")?;
     assert_eq!(old.status, ApprovalStatus::Expired, "snapshot in sync");
-    assert_eq!(approvals::find_open(&scope, None, &d).await?, Some(new));
+    assert_eq!(approvals::find_open(&mut scope, &d).await?, Some(new));
     Ok(())
 }
 
@@ -233,7 +250,7 @@ async fn twenty_concurrent_creates_of_one_descriptor_leave_exactly_one_open_appr
         };
         let (db, a) = (db.clone(), a.clone());
         tasks.push(tokio::spawn(async move {
-            approvals::create_from_canonical_descriptor(&db.tenant(&a), None, new)
+            approvals::create_from_canonical_descriptor(&mut db.tenant(&a), new)
                 .await
                 .map_err(|e| e.to_string())
         }));
@@ -251,8 +268,7 @@ async fn twenty_concurrent_creates_of_one_descriptor_leave_exactly_one_open_appr
     assert_eq!((won.len(), lost), (1, 19));
     assert!(won[0].approval_id.as_str().starts_with("apr_"));
     assert_eq!(won[0].status, ApprovalStatus::Pending);
-    let n = crate::count_rows(&test_db, "approval_requests").await?;
-    assert_eq!(n, 1);
+    assert_eq!(count_rows(&test_db, "approval_requests").await?, 1);
     Ok(())
 }
 
@@ -260,24 +276,16 @@ async fn twenty_concurrent_creates_of_one_descriptor_leave_exactly_one_open_appr
 async fn a_losing_create_leaves_the_callers_transaction_usable_to_find_the_winner() -> TestResult {
     let (_t, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let winner = approvals::create(&db.tenant(&a), None, &approval("t_a", "apr_1", 600)?).await?;
-    let (inner, ta) = (db.clone(), a.clone());
+    let winner = approvals::create(&mut db.tenant(&a), &approval("t_a", "apr_1", 600)?).await?;
+    let loser = approval("t_a", "apr_2", 600)?;
+    let d = descriptor("t_a", "gmail_send")?;
     let found = db
         .tenant(&a)
-        .transaction(&TxOptions::default(), move |tx| {
-            let (db, a) = (inner.clone(), ta.clone());
+        .transaction(&TxOptions::default(), |tx| {
+            let (loser, d) = (loser.clone(), d.clone());
             Box::pin(async move {
-                let scope = db.tenant(&a);
-                let lost = approvals::create(
-                    &scope,
-                    Some(&mut *tx),
-                    &approval("t_a", "apr_2", 600).map_err(|_| DbError::validation("x", "y"))?,
-                )
-                .await;
-                assert_eq!(code(lost), Some(ErrorCode::UniqueViolation));
-                let d =
-                    descriptor("t_a", "gmail_send").map_err(|_| DbError::validation("x", "y"))?;
-                approvals::find_open(&scope, Some(tx), &d).await
+                assert_code!(approvals::create(tx, &loser).await, UniqueViolation);
+                approvals::find_open(tx, &d).await
             })
         })
         .await?;
@@ -289,60 +297,89 @@ async fn a_losing_create_leaves_the_callers_transaction_usable_to_find_the_winne
 async fn find_open_returns_only_an_unexpired_pending_approval_of_that_descriptor() -> TestResult {
     let (_t, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
+    let mut scope = db.tenant(&a);
     let d = descriptor("t_a", "gmail_send")?;
-    assert_eq!(approvals::find_open(&scope, None, &d).await?, None);
+    assert_eq!(approvals::find_open(&mut scope, &d).await?, None);
     let mut denied = approval("t_a", "apr_denied", 600)?;
     denied.status = ApprovalStatus::Denied;
-    approvals::create(&scope, None, &denied).await?;
+    approvals::create(&mut scope, &denied).await?;
     let mut other = approval("t_a", "apr_other", 600)?;
     other.canonical_descriptor = descriptor("t_a", "other_group")?;
-    approvals::create(&scope, None, &other).await?;
-    assert_eq!(approvals::find_open(&scope, None, &d).await?, None);
-    let open = approvals::create(&scope, None, &approval("t_a", "apr_open", 600)?).await?;
-    assert_eq!(approvals::find_open(&scope, None, &d).await?, Some(open));
-    // Another tenant's descriptor is refused, not silently looked up.
-    let foreign = descriptor("t_b", "gmail_send")?;
-    assert_eq!(
-        code(approvals::find_open(&scope, None, &foreign).await),
-        Some(ErrorCode::ValidationError)
-    );
+    approvals::create(&mut scope, &other).await?;
+    assert_eq!(approvals::find_open(&mut scope, &d).await?, None);
+    let open = approvals::create(&mut scope, &approval("t_a", "apr_open", 600)?).await?;
+    assert_eq!(approvals::find_open(&mut scope, &d).await?, Some(open));
     Ok(())
 }
 
 #[tokio::test]
-async fn list_is_newest_first_filters_by_status_and_bounds_its_limit() -> TestResult {
+async fn find_open_refuses_another_tenants_descriptor_instead_of_looking_it_up() -> TestResult {
     let (_t, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
+    let foreign = descriptor("t_b", "gmail_send")?;
+    assert_code!(
+        approvals::find_open(&mut db.tenant(&a), &foreign).await,
+        ValidationError
+    );
+    Ok(())
+}
+
+/// Creates `apr_0` (pending), `apr_1` (approved), `apr_2` (pending) for `t_a`, in that order,
+/// each with its own descriptor.
+async fn three_approvals(db: &Db, a: &TenantId) -> Result<(), Error> {
     for (i, group) in ["g1", "g2", "g3"].iter().enumerate() {
         let mut x = approval("t_a", &format!("apr_{i}"), 600)?;
         x.canonical_descriptor = descriptor("t_a", group)?;
         if i == 1 {
             x.status = ApprovalStatus::Approved;
         }
-        approvals::create(&scope, None, &x).await?;
+        approvals::create(&mut db.tenant(a), &x).await?;
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
-    let ids = |v: Vec<ApprovalRequest>| -> Vec<String> {
-        v.into_iter().map(|a| a.approval_id.into_inner()).collect()
-    };
+    Ok(())
+}
+
+fn ids(v: Vec<ApprovalRequest>) -> Vec<String> {
+    v.into_iter().map(|a| a.approval_id.into_inner()).collect()
+}
+
+#[tokio::test]
+async fn listing_approvals_is_newest_first_up_to_the_limit() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    three_approvals(&db, &a).await?;
+    let mut scope = db.tenant(&a);
     assert_eq!(
-        ids(approvals::list(&scope, None, None).await?),
+        ids(approvals::list(&mut scope, None, None).await?),
         ["apr_2", "apr_1", "apr_0"]
     );
     assert_eq!(
-        ids(approvals::list(&scope, None, Some(2)).await?),
+        ids(approvals::list(&mut scope, None, Some(2)).await?),
         ["apr_2", "apr_1"]
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn listing_approvals_of_one_status_shows_only_that_status() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    three_approvals(&db, &a).await?;
     assert_eq!(
-        ids(approvals::list(&scope, Some(ApprovalStatus::Pending), Some(200)).await?),
+        ids(approvals::list(&mut db.tenant(&a), Some(ApprovalStatus::Pending), Some(200)).await?),
         ["apr_2", "apr_0"]
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_listing_limit_outside_1_to_200_is_a_validation_error() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
     for bad in [0, 201, -1] {
-        assert_eq!(
-            code(approvals::list(&scope, None, Some(bad)).await),
-            Some(ErrorCode::ValidationError),
+        assert_code!(
+            approvals::list(&mut db.tenant(&a), None, Some(bad)).await,
+            ValidationError,
             "limit {bad}"
         );
     }
@@ -350,27 +387,48 @@ async fn list_is_newest_first_filters_by_status_and_bounds_its_limit() -> TestRe
 }
 
 #[tokio::test]
-async fn transitions_follow_the_table_and_same_status_is_a_no_op() -> TestResult {
-    let (_t, db) = seeded().await?;
-    let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
-    approvals::create(&scope, None, &approval("t_a", "apr_1", 600)?).await?;
+async fn a_pending_approval_cannot_be_executed_before_it_is_approved() -> TestResult {
+    let (_t, db, a) = with_pending_apr_1().await?;
     let id = ApprovalId::parse("apr_1")?;
-    let at = Timestamp::parse("2026-03-01T10:00:00.000Z")?;
-
-    let early = approvals::transition(&scope, None, &id, ApprovalStatus::Executed, None).await;
+    let early =
+        approvals::transition(&mut db.tenant(&a), &id, ApprovalStatus::Executed, None).await;
     assert_eq!(
         early.err().map(|e| e.to_string()),
         Some("state_transition_invalid: an approval cannot go from pending to executed".into())
     );
-    let same = approvals::transition(&scope, None, &id, ApprovalStatus::Pending, None).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_transition_to_the_current_status_is_a_no_op_that_writes_nothing() -> TestResult {
+    let (_t, db, a) = with_pending_apr_1().await?;
+    let mut scope = db.tenant(&a);
+    let id = ApprovalId::parse("apr_1")?;
+    let at = decision_time()?;
+    let same = approvals::transition(&mut scope, &id, ApprovalStatus::Pending, None).await?;
     assert_eq!(
         (same.changed, same.approval.status),
         (false, ApprovalStatus::Pending)
     );
+    approvals::transition(&mut scope, &id, ApprovalStatus::Approved, Some(at)).await?;
+    let again = approvals::transition(&mut scope, &id, ApprovalStatus::Approved, None).await?;
+    assert!(!again.changed);
+    assert_eq!(
+        status_and_decided(&db, "apr_1").await?.1,
+        Some(at),
+        "no-op writes nothing"
+    );
+    Ok(())
+}
 
+#[tokio::test]
+async fn approving_records_the_decision_time_and_executing_keeps_it() -> TestResult {
+    let (_t, db, a) = with_pending_apr_1().await?;
+    let mut scope = db.tenant(&a);
+    let id = ApprovalId::parse("apr_1")?;
+    let at = decision_time()?;
     let approved =
-        approvals::transition(&scope, None, &id, ApprovalStatus::Approved, Some(at)).await?;
+        approvals::transition(&mut scope, &id, ApprovalStatus::Approved, Some(at)).await?;
     assert_eq!(
         (approved.changed, approved.approval.status),
         (true, ApprovalStatus::Approved)
@@ -379,27 +437,7 @@ async fn transitions_follow_the_table_and_same_status_is_a_no_op() -> TestResult
         status_and_decided(&db, "apr_1").await?,
         ("approved".into(), Some(at))
     );
-
-    let again = approvals::transition(&scope, None, &id, ApprovalStatus::Approved, None).await?;
-    assert!(!again.changed);
-    assert_eq!(
-        status_and_decided(&db, "apr_1").await?.1,
-        Some(at),
-        "no-op writes nothing"
-    );
-
-    for back in [
-        ApprovalStatus::Pending,
-        ApprovalStatus::Denied,
-        ApprovalStatus::Canceled,
-    ] {
-        assert_eq!(
-            code(approvals::transition(&scope, None, &id, back, None).await),
-            Some(ErrorCode::StateTransitionInvalid),
-            "approved -> {back}"
-        );
-    }
-    let executed = approvals::transition(&scope, None, &id, ApprovalStatus::Executed, None).await?;
+    let executed = approvals::transition(&mut scope, &id, ApprovalStatus::Executed, None).await?;
     assert!(executed.changed);
     assert_eq!(
         status_and_decided(&db, "apr_1").await?,
@@ -407,34 +445,71 @@ async fn transitions_follow_the_table_and_same_status_is_a_no_op() -> TestResult
         "executing keeps the decision time"
     );
     assert_eq!(
-        approvals::get_by_id(&scope, &id).await?.map(|a| a.status),
+        approvals::get_by_id(&mut scope, &id)
+            .await?
+            .map(|a| a.status),
         Some(ApprovalStatus::Executed),
         "snapshot in sync"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_approved_approval_cannot_go_back_to_pending_denied_or_canceled() -> TestResult {
+    let (_t, db, a) = with_pending_apr_1().await?;
+    let mut scope = db.tenant(&a);
+    let id = ApprovalId::parse("apr_1")?;
+    approvals::transition(&mut scope, &id, ApprovalStatus::Approved, None).await?;
+    for back in [
+        ApprovalStatus::Pending,
+        ApprovalStatus::Denied,
+        ApprovalStatus::Canceled,
+    ] {
+        assert_code!(
+            approvals::transition(&mut scope, &id, back, None).await,
+            StateTransitionInvalid,
+            "approved -> {back}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_executed_approval_can_go_nowhere_else() -> TestResult {
+    let (_t, db, a) = with_pending_apr_1().await?;
+    let mut scope = db.tenant(&a);
+    let id = ApprovalId::parse("apr_1")?;
+    approvals::transition(&mut scope, &id, ApprovalStatus::Approved, None).await?;
+    approvals::transition(&mut scope, &id, ApprovalStatus::Executed, None).await?;
     for any in ApprovalStatus::ALL
         .iter()
         .filter(|s| **s != ApprovalStatus::Executed)
     {
-        assert_eq!(
-            code(approvals::transition(&scope, None, &id, *any, None).await),
-            Some(ErrorCode::StateTransitionInvalid),
+        assert_code!(
+            approvals::transition(&mut scope, &id, *any, None).await,
+            StateTransitionInvalid,
             "executed is terminal ({any})"
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn transitioning_a_missing_approval_is_not_found() -> TestResult {
+    let (_t, db, a) = with_pending_apr_1().await?;
+    let mut scope = db.tenant(&a);
     let missing = ApprovalId::parse("apr_missing")?;
-    assert_eq!(
-        code(approvals::transition(&scope, None, &missing, ApprovalStatus::Denied, None).await),
-        Some(ErrorCode::NotFound)
+    assert_code!(
+        approvals::transition(&mut scope, &missing, ApprovalStatus::Denied, None).await,
+        NotFound
     );
-    assert_eq!(approvals::get_by_id(&scope, &missing).await?, None);
+    assert_eq!(approvals::get_by_id(&mut scope, &missing).await?, None);
     Ok(())
 }
 
 #[tokio::test]
 async fn ten_concurrent_transitions_from_pending_have_exactly_one_winner() -> TestResult {
-    let (_t, db) = seeded().await?;
-    let a = tenant("t_a")?;
-    approvals::create(&db.tenant(&a), None, &approval("t_a", "apr_1", 600)?).await?;
+    let (_t, db, a) = with_pending_apr_1().await?;
     let targets = [
         ApprovalStatus::Approved,
         ApprovalStatus::Denied,
@@ -446,8 +521,8 @@ async fn ten_concurrent_transitions_from_pending_have_exactly_one_winner() -> Te
             let (db, a, target) = (db.clone(), a.clone(), targets[i % 4]);
             tokio::spawn(async move {
                 let id = ApprovalId::parse("apr_1")?;
-                let r = approvals::transition(&db.tenant(&a), None, &id, target, None).await;
-                Ok::<_, brokerdb::model::ValidationError>((target, r))
+                let r = approvals::transition(&mut db.tenant(&a), &id, target, None).await;
+                Ok::<_, ValidationError>((target, r))
             })
         })
         .collect();

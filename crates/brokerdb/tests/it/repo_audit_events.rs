@@ -3,23 +3,18 @@
 
 use std::collections::HashSet;
 
-use brokerdb::audit::{AuditEvent, AuditEventType};
-use brokerdb::db::{DbError, ErrorCode, TxOptions};
-use brokerdb::model::{
-    ApprovalId, ApprovalStatus, AuditDecision, EventId, NonEmptyString, PolicyRuleType, RiskTier,
-    TenantId, Timestamp, WorkloadId,
-};
+use brokerdb::audit;
+use brokerdb::model::{ApprovalStatus, AuditDecision, PolicyRuleType, RiskTier};
+use brokerdb::prelude::*;
 use brokerdb::repo::approvals;
 use brokerdb::repo::audit_events::{
     self, AuditQueryFilter, PolicyDecision, PolicyDecisionEvent, PolicyMatch,
 };
 use serde_json::json;
 
-use crate::TestResult;
-use crate::db_scope::{seeded, tenant};
+use crate::assert_code;
 use crate::repo_approvals::{approval, descriptor};
-
-type Error = Box<dyn std::error::Error>;
+use crate::support::{Error, TestResult, seeded, tenant, text};
 
 /// A whole second two minutes before this test process started, plus `ms`: recent enough for
 /// the audit tables' skew check (5 minutes), fixed for the whole run.
@@ -29,22 +24,21 @@ fn at(ms: i64) -> Result<Timestamp, Error> {
     Ok(Timestamp::from_unix_millis(*BASE + ms)?)
 }
 
+/// An `execute` event `id` of tenant `t` at [`at`]`(ms)`, with only the required fields.
 fn event(t: &str, id: &str, ms: i64) -> Result<AuditEvent, Error> {
     Ok(AuditEvent::new(
         EventId::parse(id)?,
         at(ms)?,
         TenantId::parse(t)?,
-        NonEmptyString::new("correlation_id", "corr")?,
+        text("corr"),
         AuditEventType::Execute,
     ))
 }
 
-fn code<T>(r: Result<T, DbError>) -> Option<ErrorCode> {
-    r.err().map(|e| e.code())
-}
-
-fn ids(events: &[AuditEvent]) -> Vec<&str> {
-    events.iter().map(|e| e.event_id.as_str()).collect()
+/// The event ids of a query `f` in tenant `t`'s scope, in the order returned.
+async fn query_ids(db: &Db, t: &TenantId, f: &AuditQueryFilter) -> Result<Vec<String>, DbError> {
+    let page = audit_events::query(&mut db.tenant(t), f).await?;
+    Ok(page.items.iter().map(|e| e.event_id.to_string()).collect())
 }
 
 #[tokio::test]
@@ -67,7 +61,7 @@ async fn an_appended_event_is_stored_in_its_columns_and_read_back_as_given() -> 
         "policy": {"rule_id": "pol_1", "rule_type": "allow", "approval_id": null},
         "message": "sent", "metadata": {"bytes": 10}
     }))?;
-    audit_events::append(&db.tenant(&a), None, &full).await?;
+    audit::append(&mut db.tenant(&a), &full).await?;
     let row: serde_json::Value = test_db
         .admin()
         .await
@@ -86,45 +80,70 @@ async fn an_appended_event_is_stored_in_its_columns_and_read_back_as_given() -> 
             "decision": "allowed", "risk_tier": "low", "upstream_status_code": 202, "latency_ms": 12,
             "correlation_id": "corr-9", "event_type": "execute", "utc": true})
     );
-    let page = audit_events::query(&db.tenant(&a), &AuditQueryFilter::default()).await?;
+    let page = audit_events::query(&mut db.tenant(&a), &AuditQueryFilter::default()).await?;
     assert_eq!(page.items, vec![full]);
     Ok(())
 }
 
 #[tokio::test]
-async fn append_error_paths() -> TestResult {
+async fn appending_an_event_id_twice_is_a_unique_violation() -> TestResult {
     let (_t, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
-    audit_events::append(&scope, None, &event("t_a", "evt_1", 0)?).await?;
-    let again = audit_events::append(&scope, None, &event("t_a", "evt_1", 5)?).await;
+    let mut scope = db.tenant(&a);
+    audit::append(&mut scope, &event("t_a", "evt_1", 0)?).await?;
+    let again = audit::append(&mut scope, &event("t_a", "evt_1", 5)?).await;
     assert_eq!(
         again.err().map(|e| e.to_string()),
         Some("unique_violation: another row has the same event_id".into()),
         "plain appends are not idempotent"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_event_with_a_negative_latency_or_a_status_code_past_599_is_refused() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
     let mut negative = event("t_a", "evt_2", 0)?;
     negative.latency_ms = Some(-1);
-    assert_eq!(
-        code(audit_events::append(&scope, None, &negative).await),
-        Some(ErrorCode::ValidationError)
+    assert_code!(
+        audit::append(&mut db.tenant(&a), &negative).await,
+        ValidationError
     );
     let mut status = event("t_a", "evt_3", 0)?;
     status.upstream_status_code = Some(600);
-    assert_eq!(
-        code(audit_events::append(&scope, None, &status).await),
-        Some(ErrorCode::ValidationError)
+    assert_code!(
+        audit::append(&mut db.tenant(&a), &status).await,
+        ValidationError
     );
-    assert_eq!(
-        code(audit_events::append(&scope, None, &event("t_b", "evt_4", 0)?).await),
-        Some(ErrorCode::ValidationError),
+    Ok(())
+}
+
+#[tokio::test]
+async fn appending_another_tenants_event_is_refused() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    assert_code!(
+        audit::append(&mut db.tenant(&a), &event("t_b", "evt_4", 0)?).await,
+        ValidationError,
         "another tenant's event"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_event_of_an_unknown_tenant_is_an_integrity_violation() -> TestResult {
+    let (_t, db) = seeded().await?;
     let ghost = tenant("t_ghost")?;
-    assert_eq!(
-        code(audit_events::append(&db.tenant(&ghost), None, &event("t_ghost", "evt_5", 0)?).await),
-        Some(ErrorCode::IntegrityViolation)
+    assert_code!(
+        audit::append(&mut db.tenant(&ghost), &event("t_ghost", "evt_5", 0)?).await,
+        IntegrityViolation
     );
+    Ok(())
+}
+
+#[test]
+fn an_event_of_an_unknown_type_without_a_full_timestamp_or_a_correlation_id_does_not_parse() {
     for bad in [
         json!({"event_id": "e", "timestamp": "2026-01-01T00:00:00Z", "tenant_id": "t_a", "correlation_id": "c", "event_type": "login"}),
         json!({"event_id": "e", "timestamp": "2026-01-01", "tenant_id": "t_a", "correlation_id": "c", "event_type": "execute"}),
@@ -132,16 +151,11 @@ async fn append_error_paths() -> TestResult {
     ] {
         assert!(AuditEvent::from_json(bad.clone()).is_err(), "{bad}");
     }
-    Ok(())
 }
 
-#[tokio::test]
-async fn a_policy_decision_event_is_built_from_the_descriptor_and_the_verdict() -> TestResult {
-    let (test_db, db) = seeded().await?;
-    let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
-    let d = descriptor("t_a", "gmail_send")?;
-    let decision = PolicyDecision {
+/// The policy decision of the tests: approval required by rule `pol_7`.
+fn approval_required() -> PolicyDecision {
+    PolicyDecision {
         decision: AuditDecision::ApprovalRequired,
         reason_code: "approval_required_by_rule".into(),
         action_group: "gmail_send".into(),
@@ -151,7 +165,16 @@ async fn a_policy_decision_event_is_built_from_the_descriptor_and_the_verdict() 
             rule_type: Some(PolicyRuleType::ApprovalRequired),
         }),
         trace: json!(["matched pol_7"]),
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_policy_decision_event_is_built_from_the_descriptor_and_the_verdict() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let mut scope = db.tenant(&a);
+    let d = descriptor("t_a", "gmail_send")?;
+    let decision = approval_required();
     let input = PolicyDecisionEvent {
         descriptor: d.clone(),
         decision: decision.clone(),
@@ -159,7 +182,7 @@ async fn a_policy_decision_event_is_built_from_the_descriptor_and_the_verdict() 
         timestamp: at(0)?,
         event_id: EventId::parse("evt_pd1")?,
     };
-    audit_events::append_policy_decision(&scope, None, &input).await?;
+    audit_events::append_policy_decision(&mut scope, &input).await?;
     let no_rule = PolicyDecisionEvent {
         event_id: EventId::parse("evt_pd2")?,
         timestamp: at(1)?,
@@ -171,9 +194,9 @@ async fn a_policy_decision_event_is_built_from_the_descriptor_and_the_verdict() 
             decision: AuditDecision::Denied,
             ..decision
         },
-        ..input.clone()
+        ..input
     };
-    audit_events::append_policy_decision(&scope, None, &no_rule).await?;
+    audit_events::append_policy_decision(&mut scope, &no_rule).await?;
     let rows = test_db
         .admin()
         .await
@@ -202,21 +225,30 @@ async fn a_policy_decision_event_is_built_from_the_descriptor_and_the_verdict() 
         ),
         ("denied".into(), "w_1".into(), "int_1".into())
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_policy_decision_on_another_tenants_descriptor_is_refused() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
     let foreign = PolicyDecisionEvent {
         descriptor: descriptor("t_b", "gmail_send")?,
+        decision: approval_required(),
+        correlation_id: "corr-1".parse()?,
+        timestamp: at(0)?,
         event_id: EventId::parse("evt_pd3")?,
-        ..input
     };
-    assert_eq!(
-        code(audit_events::append_policy_decision(&scope, None, &foreign).await),
-        Some(ErrorCode::ValidationError)
+    assert_code!(
+        audit_events::append_policy_decision(&mut db.tenant(&a), &foreign).await,
+        ValidationError
     );
     Ok(())
 }
 
 /// Appends events for `t`: `(id, ms, workload, decision)`.
 async fn append_all(
-    db: &brokerdb::db::Db,
+    db: &Db,
     t: &str,
     rows: &[(&str, i64, &str, AuditDecision)],
 ) -> Result<(), Error> {
@@ -226,7 +258,7 @@ async fn append_all(
         e.workload_id = Some(WorkloadId::parse(w)?);
         e.decision = Some(*d);
         e.action_group = Some(if *ms % 2 == 0 { "even" } else { "odd" }.into());
-        audit_events::append(&db.tenant(&tid), None, &e).await?;
+        audit::append(&mut db.tenant(&tid), &e).await?;
     }
     Ok(())
 }
@@ -249,18 +281,8 @@ async fn the_query_filters_orders_newest_first_and_breaks_ties_by_event_id() -> 
     .await?;
     append_all(&db, "t_b", &[("evt_z", 15, "w_1", Allowed)]).await?;
     let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
-    let run = |f: AuditQueryFilter| async move {
-        let page = audit_events::query(&scope, &f).await?;
-        Ok::<_, DbError>(
-            page.items
-                .iter()
-                .map(|e| e.event_id.to_string())
-                .collect::<Vec<_>>(),
-        )
-    };
     assert_eq!(
-        run(AuditQueryFilter::default()).await?,
+        query_ids(&db, &a, &AuditQueryFilter::default()).await?,
         ["evt_e", "evt_d", "evt_c", "evt_b", "evt_a"],
         "timestamp desc, then event_id desc; never tenant B's"
     );
@@ -268,18 +290,18 @@ async fn the_query_filters_orders_newest_first_and_breaks_ties_by_event_id() -> 
         workload_id: Some(WorkloadId::parse("w_1")?),
         ..Default::default()
     };
-    assert_eq!(run(w1.clone()).await?, ["evt_d", "evt_b", "evt_a"]);
+    assert_eq!(query_ids(&db, &a, &w1).await?, ["evt_d", "evt_b", "evt_a"]);
     let w1_denied = AuditQueryFilter {
         decision: Some(Denied),
         ..w1
     };
-    assert_eq!(run(w1_denied).await?, ["evt_d"]);
+    assert_eq!(query_ids(&db, &a, &w1_denied).await?, ["evt_d"]);
     let even = AuditQueryFilter {
         action_group: Some("even".parse()?),
         ..Default::default()
     };
     assert_eq!(
-        run(even).await?,
+        query_ids(&db, &a, &even).await?,
         ["evt_e", "evt_d", "evt_c", "evt_b", "evt_a"]
     );
     let window = AuditQueryFilter {
@@ -288,7 +310,7 @@ async fn the_query_filters_orders_newest_first_and_breaks_ties_by_event_id() -> 
         ..Default::default()
     };
     assert_eq!(
-        run(window).await?,
+        query_ids(&db, &a, &window).await?,
         ["evt_d", "evt_c", "evt_b"],
         "bounds inclusive"
     );
@@ -296,20 +318,19 @@ async fn the_query_filters_orders_newest_first_and_breaks_ties_by_event_id() -> 
         integration_id: Some("int_none".parse()?),
         ..Default::default()
     };
-    assert!(run(none).await?.is_empty());
+    assert!(query_ids(&db, &a, &none).await?.is_empty());
     let own = AuditQueryFilter {
         tenant_id: Some(a.clone()),
         limit: Some(1),
         ..Default::default()
     };
-    assert_eq!(run(own).await?, ["evt_e"]);
+    assert_eq!(query_ids(&db, &a, &own).await?, ["evt_e"]);
     Ok(())
 }
 
-#[tokio::test]
-async fn pages_chain_through_signed_tenant_bound_cursors_without_gaps_or_repeats() -> TestResult {
-    let (_t, db) = seeded().await?;
-    let a = tenant("t_a")?;
+/// A seeded database whose tenant `t_a` has 23 events `evt_00`..`evt_22`, three per timestamp.
+async fn twenty_three_events() -> Result<(brokerdb_testkit::TestDatabase, Db, TenantId), Error> {
+    let (test_db, db) = seeded().await?;
     let rows: Vec<(String, i64)> = (0..23)
         .map(|i| (format!("evt_{i:02}"), (i / 3) * 7))
         .collect();
@@ -318,19 +339,32 @@ async fn pages_chain_through_signed_tenant_bound_cursors_without_gaps_or_repeats
         .map(|(id, ms)| (id.as_str(), *ms, "w_1", AuditDecision::Allowed))
         .collect();
     append_all(&db, "t_a", &borrowed).await?;
-    let scope = db.tenant(&a);
+    Ok((test_db, db, tenant("t_a")?))
+}
+
+/// A filter of `limit` rows and nothing else.
+fn limited(limit: i64) -> AuditQueryFilter {
+    AuditQueryFilter {
+        limit: Some(limit),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn pages_chain_through_their_cursors_newest_first_without_gaps_or_repeats() -> TestResult {
+    let (_t, db, a) = twenty_three_events().await?;
+    let mut scope = db.tenant(&a);
     let mut seen = Vec::new();
     let mut cursor = None;
     let mut pages = 0;
     loop {
         let f = AuditQueryFilter {
-            limit: Some(5),
             cursor: cursor.clone(),
-            ..Default::default()
+            ..limited(5)
         };
-        let page = audit_events::query(&scope, &f).await?;
+        let page = audit_events::query(&mut scope, &f).await?;
         pages += 1;
-        seen.extend(ids(&page.items).iter().map(|s| s.to_string()));
+        seen.extend(page.items.iter().map(|e| e.event_id.to_string()));
         match page.next_cursor {
             Some(c) => cursor = Some(c),
             None => break,
@@ -342,26 +376,22 @@ async fn pages_chain_through_signed_tenant_bound_cursors_without_gaps_or_repeats
     let mut sorted = seen.clone();
     sorted.sort_by(|x, y| y.cmp(x));
     assert_eq!(seen, sorted, "newest first across pages");
+    Ok(())
+}
 
-    // A page that is exactly full and last has no cursor.
-    let all = audit_events::query(
-        &scope,
-        &AuditQueryFilter {
-            limit: Some(23),
-            ..Default::default()
-        },
-    )
-    .await?;
+#[tokio::test]
+async fn a_page_that_is_exactly_full_and_last_has_no_cursor() -> TestResult {
+    let (_t, db, a) = twenty_three_events().await?;
+    let all = audit_events::query(&mut db.tenant(&a), &limited(23)).await?;
     assert_eq!((all.items.len(), all.next_cursor), (23, None));
+    Ok(())
+}
 
-    let first = audit_events::query(
-        &scope,
-        &AuditQueryFilter {
-            limit: Some(5),
-            ..Default::default()
-        },
-    )
-    .await?;
+#[tokio::test]
+async fn a_tampered_malformed_unsigned_or_other_tenants_cursor_is_a_validation_error() -> TestResult
+{
+    let (_t, db, a) = twenty_three_events().await?;
+    let first = audit_events::query(&mut db.tenant(&a), &limited(5)).await?;
     let good = first.next_cursor.ok_or("a cursor")?;
     let mut tampered = good.clone().into_bytes();
     tampered[3] ^= 1;
@@ -380,29 +410,39 @@ async fn pages_chain_through_signed_tenant_bound_cursors_without_gaps_or_repeats
             cursor: Some(cursor),
             ..Default::default()
         };
-        assert_eq!(
-            code(audit_events::query(&db.tenant(t), &f).await),
-            Some(ErrorCode::ValidationError),
+        assert_code!(
+            audit_events::query(&mut db.tenant(t), &f).await,
+            ValidationError,
             "{label} cursor"
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_query_filtering_on_another_tenant_than_its_scope_is_a_validation_error() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
     let mismatch = AuditQueryFilter {
-        tenant_id: Some(b.clone()),
+        tenant_id: Some(b),
         ..Default::default()
     };
-    assert_eq!(
-        code(audit_events::query(&scope, &mismatch).await),
-        Some(ErrorCode::ValidationError),
+    assert_code!(
+        audit_events::query(&mut db.tenant(&a), &mismatch).await,
+        ValidationError,
         "tenant filter other than the scope"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_query_limit_outside_1_to_200_is_a_validation_error() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
     for limit in [0, 201] {
-        let f = AuditQueryFilter {
-            limit: Some(limit),
-            ..Default::default()
-        };
-        assert_eq!(
-            code(audit_events::query(&scope, &f).await),
-            Some(ErrorCode::ValidationError),
+        assert_code!(
+            audit_events::query(&mut db.tenant(&a), &limited(limit)).await,
+            ValidationError,
             "limit {limit}"
         );
     }
@@ -506,54 +546,48 @@ async fn every_filter_combination_is_an_index_scan_on_ten_thousand_rows() -> Tes
     Ok(())
 }
 
+/// In one transaction of `t`: approves `apr_1`, appends an `approval_decided` event
+/// `event_id`, then fails when `fail_after`.
+async fn decide(
+    db: &Db,
+    t: &TenantId,
+    event_id: &'static str,
+    fail_after: bool,
+) -> Result<(), DbError> {
+    db.tenant(t)
+        .transaction(&TxOptions::default(), move |tx| {
+            Box::pin(async move {
+                let id = ApprovalId::parse("apr_1")?;
+                approvals::transition(tx, &id, ApprovalStatus::Approved, None).await?;
+                let mut e = AuditEvent::generated(
+                    tx.tenant_id().clone(),
+                    AuditEventType::ApprovalDecided,
+                    text("c"),
+                );
+                e.event_id = EventId::parse(event_id)?;
+                e.metadata = Some(serde_json::Map::from_iter([(
+                    "approval_id".into(),
+                    json!("apr_1"),
+                )]));
+                audit::append(tx, &e).await?;
+                if fail_after {
+                    return Err(DbError::Conflict {
+                        message: "the caller fails after both writes".into(),
+                    });
+                }
+                Ok(())
+            })
+        })
+        .await
+}
+
 #[tokio::test]
 async fn a_decision_and_its_audit_row_commit_together_and_a_failed_audit_fails_both() -> TestResult
 {
     let (test_db, db) = seeded().await?;
     let a = tenant("t_a")?;
-    approvals::create(&db.tenant(&a), None, &approval("t_a", "apr_1", 600)?).await?;
-    audit_events::append(&db.tenant(&a), None, &event("t_a", "evt_taken", 0)?).await?;
-    let decide = |event_id: &'static str, fail_after: bool| {
-        let (db, a) = (db.clone(), a.clone());
-        let (inner, ta) = (db.clone(), a.clone());
-        async move {
-            db.tenant(&a)
-                .transaction(&TxOptions::default(), move |tx| {
-                    let (db, a) = (inner.clone(), ta.clone());
-                    Box::pin(async move {
-                        let scope = db.tenant(&a);
-                        let id = ApprovalId::parse("apr_1")?;
-                        approvals::transition(
-                            &scope,
-                            Some(&mut *tx),
-                            &id,
-                            ApprovalStatus::Approved,
-                            None,
-                        )
-                        .await?;
-                        let mut e = AuditEvent::new(
-                            EventId::parse(event_id)?,
-                            Timestamp::now(),
-                            a.clone(),
-                            NonEmptyString::new("correlation_id", "c")?,
-                            AuditEventType::ApprovalDecided,
-                        );
-                        e.metadata = Some(serde_json::Map::from_iter([(
-                            "approval_id".into(),
-                            json!("apr_1"),
-                        )]));
-                        audit_events::append(&scope, Some(tx), &e).await?;
-                        if fail_after {
-                            return Err(DbError::Conflict {
-                                message: "the caller fails after both writes".into(),
-                            });
-                        }
-                        Ok(())
-                    })
-                })
-                .await
-        }
-    };
+    approvals::create(&mut db.tenant(&a), &approval("t_a", "apr_1", 600)?).await?;
+    audit::append(&mut db.tenant(&a), &event("t_a", "evt_taken", 0)?).await?;
     let state = || async {
         let admin = test_db.admin().await;
         let status: String = admin
@@ -566,25 +600,19 @@ async fn a_decision_and_its_audit_row_commit_together_and_a_failed_audit_fails_b
             .get(0);
         Ok::<_, Error>((status, events))
     };
-    assert_eq!(
-        code(decide("evt_taken", false).await),
-        Some(ErrorCode::UniqueViolation)
-    );
+    assert_code!(decide(&db, &a, "evt_taken", false).await, UniqueViolation);
     assert_eq!(
         state().await?,
         ("pending".into(), 1),
         "the failed audit insert undid the decision"
     );
-    assert_eq!(
-        code(decide("evt_new", true).await),
-        Some(ErrorCode::Conflict)
-    );
+    assert_code!(decide(&db, &a, "evt_new", true).await, Conflict);
     assert_eq!(
         state().await?,
         ("pending".into(), 1),
         "rollback removed both"
     );
-    decide("evt_new", false).await?;
+    decide(&db, &a, "evt_new", false).await?;
     assert_eq!(state().await?, ("approved".into(), 2), "committed together");
     Ok(())
 }

@@ -1,14 +1,13 @@
 //! The SSRF decision projection (idempotent by event id) and audit redaction profiles, against
 //! real PostgreSQL.
 
-use brokerdb::db::{DbError, ErrorCode, TxOptions};
+use brokerdb::prelude::*;
 use brokerdb::repo::audit_events::{self, AuditRedactionProfile, SsrfGuardDecisionProjection};
+use brokerdb_testkit::TestDatabase;
 use serde_json::{Value, json};
 
-use crate::TestResult;
-use crate::db_scope::{seeded, tenant};
-
-type Error = Box<dyn std::error::Error>;
+use crate::assert_code;
+use crate::support::{Error, TestResult, count_rows, seeded, tenant};
 
 fn projection_json(t: &str, id: &str) -> Value {
     json!({"event_id": id, "timestamp": "2026-01-01T01:00:00+01:00", "tenant_id": t,
@@ -22,17 +21,13 @@ fn projection(t: &str, id: &str) -> Result<SsrfGuardDecisionProjection, Error> {
     Ok(serde_json::from_value(projection_json(t, id))?)
 }
 
-fn code<T>(r: Result<T, DbError>) -> Option<ErrorCode> {
-    r.err().map(|e| e.code())
-}
-
 #[tokio::test]
 async fn an_ssrf_decision_is_stored_once_and_a_repeat_returns_the_stored_row() -> TestResult {
-    let (test_db, db) = seeded().await?;
+    let (_t, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
+    let mut scope = db.tenant(&a);
     let p = projection("t_a", "evt_s1")?;
-    let stored = audit_events::append_ssrf_guard_decision(&scope, None, &p).await?;
+    let stored = audit_events::append_ssrf_guard_decision(&mut scope, &p).await?;
     assert_eq!(
         stored.resolved_ips,
         ["142.250.1.1", "2607:f8b0::1"],
@@ -48,21 +43,31 @@ async fn an_ssrf_decision_is_stored_once_and_a_repeat_returns_the_stored_row() -
     again["timestamp"] = json!("2025-12-31T19:00:00-05:00");
     let repeat = serde_json::from_value::<SsrfGuardDecisionProjection>(again)?;
     assert_eq!(
-        audit_events::append_ssrf_guard_decision(&scope, None, &repeat).await?,
+        audit_events::append_ssrf_guard_decision(&mut scope, &repeat).await?,
         stored
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_repeated_ssrf_decision_with_other_content_is_a_conflict_and_stores_nothing() -> TestResult
+{
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let mut scope = db.tenant(&a);
+    let p = projection("t_a", "evt_s1")?;
+    audit_events::append_ssrf_guard_decision(&mut scope, &p).await?;
     let mut reordered = p.clone();
     reordered.resolved_ips.reverse();
     let mut other_port = p.clone();
     other_port.destination_port = 8443;
     for changed in [reordered, other_port] {
-        assert_eq!(
-            code(audit_events::append_ssrf_guard_decision(&scope, None, &changed).await),
-            Some(ErrorCode::Conflict)
+        assert_code!(
+            audit_events::append_ssrf_guard_decision(&mut scope, &changed).await,
+            Conflict
         );
     }
-    let n = crate::count_rows(&test_db, "ssrf_guard_decisions").await?;
-    assert_eq!(n, 1);
+    assert_eq!(count_rows(&test_db, "ssrf_guard_decisions").await?, 1);
     Ok(())
 }
 
@@ -71,37 +76,37 @@ async fn a_repeated_ssrf_decision_does_not_abort_the_callers_transaction() -> Te
     let (test_db, db) = seeded().await?;
     let a = tenant("t_a")?;
     let p = projection("t_a", "evt_s1")?;
-    audit_events::append_ssrf_guard_decision(&db.tenant(&a), None, &p).await?;
-    let (inner, ta) = (db.clone(), a.clone());
+    audit_events::append_ssrf_guard_decision(&mut db.tenant(&a), &p).await?;
     db.tenant(&a)
-        .transaction(&TxOptions::default(), move |tx| {
-            let (db, a, p) = (inner.clone(), ta.clone(), p.clone());
+        .transaction(&TxOptions::default(), |tx| {
+            let p = p.clone();
             Box::pin(async move {
-                let scope = db.tenant(&a);
-                audit_events::append_ssrf_guard_decision(&scope, Some(&mut *tx), &p).await?;
+                audit_events::append_ssrf_guard_decision(tx, &p).await?;
                 let mut changed = p.clone();
                 changed.correlation_id = "other".into();
-                let conflict =
-                    audit_events::append_ssrf_guard_decision(&scope, Some(&mut *tx), &changed)
-                        .await;
-                assert_eq!(code(conflict), Some(ErrorCode::Conflict));
-                let mut second = p.clone();
+                assert_code!(
+                    audit_events::append_ssrf_guard_decision(tx, &changed).await,
+                    Conflict
+                );
+                let mut second = p;
                 second.event_id = "evt_s2".parse()?;
-                audit_events::append_ssrf_guard_decision(&scope, Some(tx), &second).await?;
+                audit_events::append_ssrf_guard_decision(tx, &second).await?;
                 Ok(())
             })
         })
         .await?;
-    let n = crate::count_rows(&test_db, "ssrf_guard_decisions").await?;
-    assert_eq!(n, 2, "the transaction went on and committed");
+    assert_eq!(
+        count_rows(&test_db, "ssrf_guard_decisions").await?,
+        2,
+        "the transaction went on and committed"
+    );
     Ok(())
 }
 
 #[tokio::test]
-async fn ssrf_decision_error_paths() -> TestResult {
+async fn an_ssrf_decision_with_a_field_out_of_range_is_a_validation_error() -> TestResult {
     let (_t, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
     for (key, value) in [
         ("decision", json!("approval_required")),
         ("destination_port", json!(0)),
@@ -117,12 +122,17 @@ async fn ssrf_decision_error_paths() -> TestResult {
         let mut v = projection_json("t_a", "evt_bad");
         v[key] = value.clone();
         let p: SsrfGuardDecisionProjection = serde_json::from_value(v)?;
-        assert_eq!(
-            code(audit_events::append_ssrf_guard_decision(&scope, None, &p).await),
-            Some(ErrorCode::ValidationError),
+        assert_code!(
+            audit_events::append_ssrf_guard_decision(&mut db.tenant(&a), &p).await,
+            ValidationError,
             "{key} = {value}"
         );
     }
+    Ok(())
+}
+
+#[test]
+fn an_ssrf_decision_with_an_unknown_reason_code_or_field_does_not_parse() {
     for (key, value) in [("reason_code", json!("because")), ("extra", json!(1))] {
         let mut v = projection_json("t_a", "evt_bad");
         v[key] = value;
@@ -131,35 +141,46 @@ async fn ssrf_decision_error_paths() -> TestResult {
             "{key}"
         );
     }
-    assert_eq!(
-        code(
-            audit_events::append_ssrf_guard_decision(&scope, None, &projection("t_b", "evt_x")?)
-                .await
-        ),
-        Some(ErrorCode::ValidationError),
+}
+
+#[tokio::test]
+async fn appending_another_tenants_ssrf_decision_is_refused() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    assert_code!(
+        audit_events::append_ssrf_guard_decision(&mut db.tenant(&a), &projection("t_b", "evt_x")?)
+            .await,
+        ValidationError,
         "another tenant's projection"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_ssrf_decision_of_an_unknown_tenant_is_an_integrity_violation() -> TestResult {
+    let (_t, db) = seeded().await?;
     let ghost = tenant("t_ghost")?;
-    assert_eq!(
-        code(
-            audit_events::append_ssrf_guard_decision(
-                &db.tenant(&ghost),
-                None,
-                &projection("t_ghost", "evt_g")?
-            )
-            .await
-        ),
-        Some(ErrorCode::IntegrityViolation)
+    assert_code!(
+        audit_events::append_ssrf_guard_decision(
+            &mut db.tenant(&ghost),
+            &projection("t_ghost", "evt_g")?
+        )
+        .await,
+        IntegrityViolation
     );
-    let b = tenant("t_b")?;
-    audit_events::append_ssrf_guard_decision(&db.tenant(&b), None, &projection("t_b", "evt_b1")?)
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_ssrf_decision_reusing_an_event_id_of_another_tenant_is_a_conflict() -> TestResult {
+    let (_t, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    audit_events::append_ssrf_guard_decision(&mut db.tenant(&b), &projection("t_b", "evt_b1")?)
         .await?;
-    assert_eq!(
-        code(
-            audit_events::append_ssrf_guard_decision(&scope, None, &projection("t_a", "evt_b1")?)
-                .await
-        ),
-        Some(ErrorCode::Conflict),
+    assert_code!(
+        audit_events::append_ssrf_guard_decision(&mut db.tenant(&a), &projection("t_a", "evt_b1")?)
+            .await,
+        Conflict,
         "an event id another tenant used"
     );
     Ok(())
@@ -174,45 +195,45 @@ fn profile_json(t: &str, id: &str, patterns: Value) -> Value {
         "max_string_length": 64, "hash_salt": "pepper"}})
 }
 
+/// Asserts that no redaction profile was stored.
+async fn assert_no_profile_stored(test_db: &TestDatabase) -> TestResult {
+    assert_eq!(count_rows(test_db, "audit_redaction_profiles").await?, 0);
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_redaction_profile_is_created_replaced_and_read_per_tenant() -> TestResult {
     let (_t, db) = seeded().await?;
     let (a, b) = (tenant("t_a")?, tenant("t_b")?);
-    let scope = db.tenant(&a);
-    assert_eq!(
-        audit_events::get_redaction_profile(&scope, None).await?,
-        None
-    );
+    let mut scope = db.tenant(&a);
+    assert_eq!(audit_events::get_redaction_profile(&mut scope).await?, None);
     let first = AuditRedactionProfile::from_json(profile_json(
         "t_a",
         "p1",
         json!(["(?:api[_-]?)?key", "token$"]),
     ))?;
     assert_eq!(
-        audit_events::upsert_redaction_profile(&scope, None, &first).await?,
+        audit_events::upsert_redaction_profile(&mut scope, &first).await?,
         first
     );
     let second = AuditRedactionProfile::from_json(profile_json("t_a", "p2", json!(["^secret"])))?;
     assert_eq!(
-        audit_events::upsert_redaction_profile(&scope, None, &second).await?,
+        audit_events::upsert_redaction_profile(&mut scope, &second).await?,
         second
     );
     assert_eq!(
-        audit_events::get_redaction_profile(&scope, None).await?,
+        audit_events::get_redaction_profile(&mut scope).await?,
         Some(second)
     );
     assert_eq!(
-        audit_events::get_redaction_profile(&db.tenant(&b), None).await?,
+        audit_events::get_redaction_profile(&mut db.tenant(&b)).await?,
         None
     );
     Ok(())
 }
 
-#[tokio::test]
-async fn redaction_profile_error_paths_name_what_is_wrong() -> TestResult {
-    let (test_db, db) = seeded().await?;
-    let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
+#[test]
+fn a_redaction_pattern_that_does_not_compile_is_named_with_its_position() -> TestResult {
     let err =
         AuditRedactionProfile::from_json(profile_json("t_a", "p1", json!(["ok", "[unclosed"])))
             .err()
@@ -223,26 +244,44 @@ async fn redaction_profile_error_paths_name_what_is_wrong() -> TestResult {
             .starts_with("pattern \"[unclosed\" does not compile"),
         "{err}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_look_behind_redaction_pattern_is_refused_naming_the_pattern() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
     let mut built = AuditRedactionProfile::from_json(profile_json("t_a", "p1", json!(["ok"])))?;
     built.rules.sensitive_key_patterns.push("(?<=x)y".into());
-    let err = audit_events::upsert_redaction_profile(&scope, None, &built)
+    let err = audit_events::upsert_redaction_profile(&mut db.tenant(&a), &built)
         .await
         .err()
         .ok_or("look-behind accepted")?;
     assert_eq!(err.code(), ErrorCode::ValidationError);
     assert!(err.to_string().contains("(?<=x)y"), "{err}");
+    assert_no_profile_stored(&test_db).await
+}
+
+#[tokio::test]
+async fn upserting_another_tenants_redaction_profile_is_refused() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
     let foreign = AuditRedactionProfile::from_json(profile_json("t_b", "p1", json!(["ok"])))?;
-    assert_eq!(
-        code(audit_events::upsert_redaction_profile(&scope, None, &foreign).await),
-        Some(ErrorCode::ValidationError)
+    assert_code!(
+        audit_events::upsert_redaction_profile(&mut db.tenant(&a), &foreign).await,
+        ValidationError
     );
+    assert_no_profile_stored(&test_db).await
+}
+
+#[tokio::test]
+async fn a_redaction_profile_of_an_unknown_tenant_is_an_integrity_violation() -> TestResult {
+    let (test_db, db) = seeded().await?;
     let ghost = tenant("t_ghost")?;
     let orphan = AuditRedactionProfile::from_json(profile_json("t_ghost", "p1", json!(["ok"])))?;
-    assert_eq!(
-        code(audit_events::upsert_redaction_profile(&db.tenant(&ghost), None, &orphan).await),
-        Some(ErrorCode::IntegrityViolation)
+    assert_code!(
+        audit_events::upsert_redaction_profile(&mut db.tenant(&ghost), &orphan).await,
+        IntegrityViolation
     );
-    let n = crate::count_rows(&test_db, "audit_redaction_profiles").await?;
-    assert_eq!(n, 0);
-    Ok(())
+    assert_no_profile_stored(&test_db).await
 }

@@ -7,8 +7,7 @@ use brokerdb::model::{TenantId, Timestamp, TokenHash, WorkloadId};
 use brokerdb::repo::enrollment_tokens::{self, IssueEnrollmentToken};
 use brokerdb::repo::workloads::{self, EnrollmentMode, WorkloadCreateRequest};
 
-use crate::TestResult;
-use crate::db_scope::{seeded, tenant};
+use crate::support::{TestResult, seeded, tenant};
 
 fn hash(c: char) -> Result<TokenHash, Box<dyn std::error::Error>> {
     Ok(TokenHash::parse(&c.to_string().repeat(64))?)
@@ -28,7 +27,7 @@ async fn workload(
         ip_allowlist: None,
         enrollment_mode: EnrollmentMode::BrokerCa,
     };
-    Ok(workloads::create(&db.tenant(t), &req, None, None)
+    Ok(workloads::create(&mut db.tenant(t), &req, None, None)
         .await?
         .workload_id)
 }
@@ -52,10 +51,9 @@ async fn issue_validates_checks_the_workload_and_rejects_duplicates() -> TestRes
     let (_t, db) = seeded().await?;
     let (a, b) = (tenant("t_a")?, tenant("t_b")?);
     let w = workload(&db, &a, "api").await?;
-    let scope = db.tenant(&a);
+    let mut scope = db.tenant(&a);
     let issued = enrollment_tokens::issue(
-        &scope,
-        None,
+        &mut scope,
         &token(
             hash('a')?,
             &w,
@@ -98,7 +96,7 @@ async fn issue_validates_checks_the_workload_and_rejects_duplicates() -> TestRes
     ];
     for (input, code) in cases {
         assert_eq!(
-            enrollment_tokens::issue(&scope, None, &input)
+            enrollment_tokens::issue(&mut scope, &input)
                 .await
                 .err()
                 .map(|e| e.code()),
@@ -114,7 +112,7 @@ async fn issue_validates_checks_the_workload_and_rejects_duplicates() -> TestRes
         "2026-01-01T02:00:00Z",
     )?;
     assert_eq!(
-        enrollment_tokens::issue(&scope, None, &cross)
+        enrollment_tokens::issue(&mut scope, &cross)
             .await
             .err()
             .map(|e| e.code()),
@@ -131,10 +129,9 @@ async fn consume_succeeds_once_and_refuses_used_expired_or_foreign_tokens_alike(
         workload(&db, &a, "api").await?,
         workload(&db, &a, "other").await?,
     );
-    let scope = db.tenant(&a);
+    let mut scope = db.tenant(&a);
     enrollment_tokens::issue(
-        &scope,
-        None,
+        &mut scope,
         &token(
             hash('a')?,
             &w,
@@ -145,37 +142,32 @@ async fn consume_succeeds_once_and_refuses_used_expired_or_foreign_tokens_alike(
     .await?;
     let now = at("2026-01-01T00:30:00Z")?;
 
-    let wrong = enrollment_tokens::consume_once(&scope, None, &hash('a')?, Some(&other), now).await;
+    let wrong = enrollment_tokens::consume_once(&mut scope, &hash('a')?, Some(&other), now).await;
     assert_eq!(
         wrong.err().map(|e| e.code()),
         Some(ErrorCode::NotFound),
         "another workload"
     );
-    let expired = enrollment_tokens::consume_once(
-        &scope,
-        None,
-        &hash('a')?,
-        None,
-        at("2026-01-01T01:00:00Z")?,
-    )
-    .await;
+    let expired =
+        enrollment_tokens::consume_once(&mut scope, &hash('a')?, None, at("2026-01-01T01:00:00Z")?)
+            .await;
     assert_eq!(
         expired.err().map(|e| e.code()),
         Some(ErrorCode::NotFound),
         "expires_at is exclusive"
     );
-    assert!(!enrollment_tokens::has_consumed_for_workload(&scope, None, &w).await?);
+    assert!(!enrollment_tokens::has_consumed_for_workload(&mut scope, &w).await?);
 
-    let used = enrollment_tokens::consume_once(&scope, None, &hash('a')?, Some(&w), now).await?;
+    let used = enrollment_tokens::consume_once(&mut scope, &hash('a')?, Some(&w), now).await?;
     assert_eq!(used.used_at, Some(now));
-    assert!(enrollment_tokens::has_consumed_for_workload(&scope, None, &w).await?);
-    let again = enrollment_tokens::consume_once(&scope, None, &hash('a')?, None, now).await;
+    assert!(enrollment_tokens::has_consumed_for_workload(&mut scope, &w).await?);
+    let again = enrollment_tokens::consume_once(&mut scope, &hash('a')?, None, now).await;
     assert_eq!(
         again.err().map(|e| e.code()),
         Some(ErrorCode::NotFound),
         "already used"
     );
-    let unknown = enrollment_tokens::consume_once(&scope, None, &hash('f')?, None, now).await;
+    let unknown = enrollment_tokens::consume_once(&mut scope, &hash('f')?, None, now).await;
     assert_eq!(unknown.err().map(|e| e.code()), Some(ErrorCode::NotFound));
     Ok(())
 }
@@ -194,22 +186,16 @@ async fn fifty_concurrent_consumers_of_one_token_exactly_one_wins() -> TestResul
         expires_at: far,
         created_at: None,
     };
-    enrollment_tokens::issue(&db.tenant(&a), None, &input).await?;
+    enrollment_tokens::issue(&mut db.tenant(&a), &input).await?;
 
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let (db, a, w) = (db.clone(), a.clone(), w.clone());
             tokio::spawn(async move {
                 let h = TokenHash::parse(&"e".repeat(64)).map_err(|e| e.to_string())?;
-                enrollment_tokens::consume_once(
-                    &db.tenant(&a),
-                    None,
-                    &h,
-                    Some(&w),
-                    Timestamp::now(),
-                )
-                .await
-                .map_err(|e| e.code().as_str().to_owned())
+                enrollment_tokens::consume_once(&mut db.tenant(&a), &h, Some(&w), Timestamp::now())
+                    .await
+                    .map_err(|e| e.code().as_str().to_owned())
             })
         })
         .collect();
@@ -230,31 +216,29 @@ async fn invalidate_marks_only_active_tokens_and_joins_a_callers_transaction() -
     let (_t, db) = seeded().await?;
     let a = tenant("t_a")?;
     let w = workload(&db, &a, "api").await?;
-    let scope = db.tenant(&a);
+    let mut scope = db.tenant(&a);
     for (c, expires) in [
         ('1', "2026-01-01T02:00:00Z"),
         ('2', "2026-01-01T03:00:00Z"),
         ('3', "2026-01-01T00:10:00Z"),
     ] {
         enrollment_tokens::issue(
-            &scope,
-            None,
+            &mut scope,
             &token(hash(c)?, &w, "2026-01-01T00:00:00Z", expires)?,
         )
         .await?;
     }
-    enrollment_tokens::consume_once(&scope, None, &hash('1')?, None, at("2026-01-01T00:05:00Z")?)
+    enrollment_tokens::consume_once(&mut scope, &hash('1')?, None, at("2026-01-01T00:05:00Z")?)
         .await?;
     let now = at("2026-01-01T00:30:00Z")?;
 
     // Inside a caller's transaction that then rolls back: nothing sticks.
-    let (db2, a2, w2) = (db.clone(), a.clone(), w.clone());
+    let w2 = w.clone();
     let rolled_back: Result<(), brokerdb::db::DbError> = scope
         .transaction(&TxOptions::default(), move |tx| {
-            let (db, a, w) = (db2.clone(), a2.clone(), w2.clone());
+            let w = w2.clone();
             Box::pin(async move {
-                let n =
-                    enrollment_tokens::invalidate_active(&db.tenant(&a), Some(tx), &w, now).await?;
+                let n = enrollment_tokens::invalidate_active(tx, &w, now).await?;
                 assert_eq!(n, 1, "inside the caller's transaction");
                 Err(brokerdb::db::DbError::Conflict {
                     message: "roll back".into(),
@@ -265,12 +249,12 @@ async fn invalidate_marks_only_active_tokens_and_joins_a_callers_transaction() -
     assert!(rolled_back.is_err());
 
     assert_eq!(
-        enrollment_tokens::invalidate_active(&scope, None, &w, now).await?,
+        enrollment_tokens::invalidate_active(&mut scope, &w, now).await?,
         1,
         "only token 2 is active"
     );
     assert_eq!(
-        enrollment_tokens::invalidate_active(&scope, None, &w, now).await?,
+        enrollment_tokens::invalidate_active(&mut scope, &w, now).await?,
         0
     );
     Ok(())

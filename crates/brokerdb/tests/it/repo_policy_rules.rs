@@ -1,15 +1,15 @@
 //! PolicyRuleRepository: normalization, lifecycle and descriptor-scope matching against real
 //! PostgreSQL.
 
-use brokerdb::db::ErrorCode;
-use brokerdb::model::{CanonicalRequestDescriptor, PolicyId};
+use brokerdb::model::CanonicalRequestDescriptor;
+use brokerdb::prelude::*;
 use brokerdb::repo::policy_rules::{self, PolicyRule};
 use serde_json::{Value, json};
 
-use crate::TestResult;
-use crate::db_scope::{seeded, tenant};
+use crate::assert_code;
+use crate::support::{Error, TestResult, count_rows, seeded, tenant};
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+type Res<T> = Result<T, Error>;
 
 fn rule(v: Value) -> Res<PolicyRule> {
     Ok(serde_json::from_value(v)?)
@@ -46,11 +46,18 @@ fn ids(rules: &[PolicyRule]) -> Vec<&str> {
         .collect()
 }
 
+fn rate_limited() -> Res<PolicyRule> {
+    rule(
+        json!({"policy_id": " pol_rl ", "rule_type": "rate_limit", "scope": scope_json(json!({})),
+        "rate_limit": {"max_requests": 10, "interval_seconds": 60}}),
+    )
+}
+
 #[tokio::test]
 async fn create_normalizes_the_rule_and_stores_it_as_returned() -> TestResult {
     let (_test_db, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
+    let mut scope = db.tenant(&a);
     let input = rule(json!({
         "rule_type": "approval_required",
         "scope": {"tenant_id": " t_a ", "workload_id": "  w_1 ", "integration_id": " int_1",
@@ -61,7 +68,7 @@ async fn create_normalizes_the_rule_and_stores_it_as_returned() -> TestResult {
             "max_body_bytes": 10485760, "allowed_query_keys": ["z", "a.b-c_d"]},
         "rate_limit": null
     }))?;
-    let stored = policy_rules::create(&scope, &input, Some("admin@example.com")).await?;
+    let stored = policy_rules::create(&mut scope, &input, Some("admin@example.com")).await?;
     let id = stored.policy_id.clone().ok_or("no id")?;
     assert!(id.starts_with("pol_") && id.len() == 36, "{id}");
     assert_eq!(
@@ -77,47 +84,56 @@ async fn create_normalizes_the_rule_and_stores_it_as_returned() -> TestResult {
         })
     );
     let pid = PolicyId::parse(&id)?;
-    assert_eq!(policy_rules::get(&scope, &pid).await?, Some(stored.clone()));
+    assert_eq!(policy_rules::get(&mut scope, &pid).await?, Some(stored));
+    Ok(())
+}
 
-    let limited = policy_rules::create(
-        &scope,
-        &rule(json!({"policy_id": " pol_rl ", "rule_type": "rate_limit", "scope": scope_json(json!({})),
-            "rate_limit": {"max_requests": 10, "interval_seconds": 60}}))?,
-        None,
-    )
-    .await?;
+#[tokio::test]
+async fn a_rate_limit_rule_keeps_its_trimmed_id_and_its_limit() -> TestResult {
+    let (_test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let limited = policy_rules::create(&mut db.tenant(&a), &rate_limited()?, None).await?;
     assert_eq!(limited.policy_id.as_deref(), Some("pol_rl"));
     assert_eq!(
         serde_json::to_value(limited.rate_limit)?,
         json!({"max_requests": 10, "interval_seconds": 60})
     );
-    assert_eq!(
-        policy_rules::create(&scope, &allow("pol_rl", json!({}))?, None)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::UniqueViolation)
-    );
-    let ghost = tenant("t_ghost")?;
-    let orphan = rule(
-        json!({"rule_type": "deny", "scope": {"tenant_id": "t_ghost", "integration_id": "i",
-        "action_group": "g", "method": "GET", "host": "a.example"}}),
-    )?;
-    assert_eq!(
-        policy_rules::create(&db.tenant(&ghost), &orphan, None)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::IntegrityViolation)
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_second_rule_with_the_same_policy_id_is_a_unique_violation() -> TestResult {
+    let (_test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let mut scope = db.tenant(&a);
+    policy_rules::create(&mut scope, &rate_limited()?, None).await?;
+    assert_code!(
+        policy_rules::create(&mut scope, &allow("pol_rl", json!({}))?, None).await,
+        UniqueViolation
     );
     Ok(())
 }
 
 #[tokio::test]
-async fn invalid_rules_are_validation_errors_and_write_nothing() -> TestResult {
+async fn a_rule_of_an_unknown_tenant_is_an_integrity_violation() -> TestResult {
+    let (_test_db, db) = seeded().await?;
+    let ghost = tenant("t_ghost")?;
+    let orphan = rule(
+        json!({"rule_type": "deny", "scope": {"tenant_id": "t_ghost", "integration_id": "i",
+        "action_group": "g", "method": "GET", "host": "a.example"}}),
+    )?;
+    assert_code!(
+        policy_rules::create(&mut db.tenant(&ghost), &orphan, None).await,
+        IntegrityViolation
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn invalid_rules_are_validation_errors_that_name_the_field_and_write_nothing() -> TestResult {
     let (test_db, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
+    let mut scope = db.tenant(&a);
     let many: Vec<String> = (0..129).map(|i| format!("u{i}@example.com")).collect();
     let cases = [
         (
@@ -208,76 +224,81 @@ async fn invalid_rules_are_validation_errors_and_write_nothing() -> TestResult {
         ),
     ];
     for (field, input) in cases {
-        let err = policy_rules::create(&scope, &rule(input)?, None)
+        let err = policy_rules::create(&mut scope, &rule(input)?, None)
             .await
             .err()
             .ok_or(format!("accepted invalid {field}"))?;
         assert_eq!(err.code(), ErrorCode::ValidationError, "{field}: {err}");
         assert!(err.to_string().contains(field), "{field}: {err}");
     }
+    assert_eq!(count_rows(&test_db, "policy_rules").await?, 0);
+    Ok(())
+}
+
+#[test]
+fn rules_with_null_constraints_unknown_fields_or_an_unknown_type_do_not_deserialize() {
     for strict in [
         json!({"rule_type": "allow", "scope": scope_json(json!({})), "constraints": null}),
         json!({"rule_type": "allow", "scope": scope_json(json!({"extra": 1}))}),
         json!({"rule_type": "block", "scope": scope_json(json!({}))}),
         json!({"rule_type": "allow", "scope": scope_json(json!({})), "constraints": {"other": 1}}),
     ] {
-        assert!(rule(strict).is_err());
+        assert!(rule(strict.clone()).is_err(), "{strict}");
     }
-    let rows: i64 = test_db
-        .admin()
-        .await
-        .query_one("SELECT count(*) FROM policy_rules", &[])
-        .await?
-        .get(0);
-    assert_eq!(rows, 0);
+}
+
+#[tokio::test]
+async fn another_tenant_can_neither_see_nor_disable_a_rule() -> TestResult {
+    let (_test_db, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    policy_rules::create(&mut db.tenant(&a), &allow("pol_1", json!({}))?, None).await?;
+    let id = PolicyId::parse("pol_1")?;
+    assert!(policy_rules::get(&mut db.tenant(&b), &id).await?.is_none());
+    assert_code!(
+        policy_rules::disable(&mut db.tenant(&b), &id).await,
+        NotFound,
+        "another tenant's rule is not found"
+    );
     Ok(())
 }
 
 #[tokio::test]
 async fn disabled_rules_disappear_and_disable_is_idempotent() -> TestResult {
     let (_test_db, db) = seeded().await?;
-    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
-    let scope = db.tenant(&a);
-    policy_rules::create(&scope, &allow("pol_1", json!({}))?, None).await?;
+    let a = tenant("t_a")?;
+    let mut scope = db.tenant(&a);
+    policy_rules::create(&mut scope, &allow("pol_1", json!({}))?, None).await?;
     let id = PolicyId::parse("pol_1")?;
-    assert!(policy_rules::get(&db.tenant(&b), &id).await?.is_none());
     assert_eq!(
-        policy_rules::disable(&db.tenant(&b), &id)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::NotFound),
-        "another tenant's rule is not found"
-    );
-    assert_eq!(
-        policy_rules::list_for_descriptor(&scope, None, &descriptor(json!({}))?)
+        policy_rules::list_for_descriptor(&mut scope, &descriptor(json!({}))?)
             .await?
             .len(),
         1
     );
-    policy_rules::disable(&scope, &id).await?;
-    policy_rules::disable(&scope, &id).await?;
-    assert!(policy_rules::get(&scope, &id).await?.is_none());
+    policy_rules::disable(&mut scope, &id).await?;
+    policy_rules::disable(&mut scope, &id).await?;
+    assert!(policy_rules::get(&mut scope, &id).await?.is_none());
     assert!(
-        policy_rules::list_for_descriptor(&scope, None, &descriptor(json!({}))?)
+        policy_rules::list_for_descriptor(&mut scope, &descriptor(json!({}))?)
             .await?
             .is_empty()
-    );
-    assert_eq!(
-        policy_rules::disable(&scope, &PolicyId::parse("pol_none")?)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::NotFound)
     );
     Ok(())
 }
 
 #[tokio::test]
-async fn descriptor_matching_applies_every_narrowing_key_and_orders_by_specificity() -> TestResult {
+async fn disabling_an_unknown_rule_is_not_found() -> TestResult {
     let (_test_db, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
+    assert_code!(
+        policy_rules::disable(&mut db.tenant(&a), &PolicyId::parse("pol_none")?).await,
+        NotFound
+    );
+    Ok(())
+}
+
+/// Tenant A's rules: `pol_m_*` match the default [`descriptor`], `pol_x_*` do not.
+async fn matching_table(scope: &mut TenantScope<'_>) -> TestResult {
     let rules = [
         // Matching, specificity in brackets.
         allow("pol_m_any", json!({}))?,                          // [0]
@@ -306,13 +327,22 @@ async fn descriptor_matching_applies_every_narrowing_key_and_orders_by_specifici
         allow("pol_x_integration", json!({"integration_id": "int_2"}))?,
     ];
     for r in &rules {
-        policy_rules::create(&scope, r, None).await?;
+        policy_rules::create(scope, r, None).await?;
     }
     let deny = rule(
         json!({"policy_id": "pol_m_deny", "rule_type": "deny", "scope": scope_json(json!({"template_id": "tpl_mail"}))}),
     )?;
-    policy_rules::create(&scope, &deny, None).await?; // [1]
-    let matched = policy_rules::list_for_descriptor(&scope, None, &descriptor(json!({}))?).await?;
+    policy_rules::create(scope, &deny, None).await?; // [1]
+    Ok(())
+}
+
+#[tokio::test]
+async fn descriptor_matching_applies_every_narrowing_key_and_orders_by_specificity() -> TestResult {
+    let (_test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let mut scope = db.tenant(&a);
+    matching_table(&mut scope).await?;
+    let matched = policy_rules::list_for_descriptor(&mut scope, &descriptor(json!({}))?).await?;
     assert_eq!(
         ids(&matched),
         [
@@ -328,15 +358,21 @@ async fn descriptor_matching_applies_every_narrowing_key_and_orders_by_specifici
     );
     assert_eq!(
         matched[0],
-        policy_rules::get(&scope, &PolicyId::parse("pol_m_all")?)
+        policy_rules::get(&mut scope, &PolicyId::parse("pol_m_all")?)
             .await?
             .ok_or("gone")?
     );
+    Ok(())
+}
 
-    // A descriptor without query keys matches `[]` rules and no longer the keyed ones.
+#[tokio::test]
+async fn a_descriptor_without_query_keys_matches_empty_key_rules_and_no_keyed_ones() -> TestResult {
+    let (_test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let mut scope = db.tenant(&a);
+    matching_table(&mut scope).await?;
     let no_keys = policy_rules::list_for_descriptor(
-        &scope,
-        None,
+        &mut scope,
         &descriptor(json!({"query_keys": [], "canonical_url": "https://api.example.com/v1/send"}))?,
     )
     .await?;
@@ -352,24 +388,33 @@ async fn descriptor_matching_applies_every_narrowing_key_and_orders_by_specifici
             "pol_x_keys_empty"
         ]
     );
+    Ok(())
+}
 
-    // Another tenant's descriptor is refused; this tenant's rules are invisible to tenant B.
-    let b = tenant("t_b")?;
+#[tokio::test]
+async fn another_tenant_matches_none_of_a_tenants_rules() -> TestResult {
+    let (_test_db, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    matching_table(&mut db.tenant(&a)).await?;
     assert!(
         policy_rules::list_for_descriptor(
-            &db.tenant(&b),
-            None,
+            &mut db.tenant(&b),
             &descriptor(json!({"tenant_id": "t_b"}))?
         )
         .await?
         .is_empty()
     );
-    assert_eq!(
-        policy_rules::list_for_descriptor(&db.tenant(&b), None, &descriptor(json!({}))?)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::ValidationError)
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_descriptor_of_another_tenant_is_a_validation_error() -> TestResult {
+    let (_test_db, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    matching_table(&mut db.tenant(&a)).await?;
+    assert_code!(
+        policy_rules::list_for_descriptor(&mut db.tenant(&b), &descriptor(json!({}))?).await,
+        ValidationError
     );
     Ok(())
 }
@@ -378,38 +423,47 @@ async fn descriptor_matching_applies_every_narrowing_key_and_orders_by_specifici
 async fn descriptor_query_keys_are_only_normalized_when_a_rule_tests_them() -> TestResult {
     let (_test_db, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
-    policy_rules::create(&scope, &allow("pol_any", json!({}))?, None).await?;
+    let mut scope = db.tenant(&a);
+    policy_rules::create(&mut scope, &allow("pol_any", json!({}))?, None).await?;
     let dup = descriptor(json!({"query_keys": ["a", "a", " "]}))?;
     assert_eq!(
-        ids(&policy_rules::list_for_descriptor(&scope, None, &dup).await?),
+        ids(&policy_rules::list_for_descriptor(&mut scope, &dup).await?),
         ["pol_any"]
     );
     policy_rules::create(
-        &scope,
+        &mut scope,
         &allow("pol_keys", json!({"query_keys": ["a"]}))?,
         None,
     )
     .await?;
-    assert_eq!(
-        policy_rules::list_for_descriptor(&scope, None, &dup)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::ValidationError)
+    assert_code!(
+        policy_rules::list_for_descriptor(&mut scope, &dup).await,
+        ValidationError
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_malformed_descriptor_is_a_validation_error() -> TestResult {
+    let (_test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let mut scope = db.tenant(&a);
+    policy_rules::create(&mut scope, &allow("pol_any", json!({}))?, None).await?;
+    policy_rules::create(
+        &mut scope,
+        &allow("pol_keys", json!({"query_keys": ["a"]}))?,
+        None,
+    )
+    .await?;
     for bad in [
         json!({"template_version": 0}),
         json!({"method": "HEAD"}),
         json!({"canonical_url": "/relative"}),
         json!({"canonical_url": "mailto:a@example.com"}),
     ] {
-        assert_eq!(
-            policy_rules::list_for_descriptor(&scope, None, &descriptor(bad.clone())?)
-                .await
-                .err()
-                .map(|e| e.code()),
-            Some(ErrorCode::ValidationError),
+        assert_code!(
+            policy_rules::list_for_descriptor(&mut scope, &descriptor(bad.clone())?).await,
+            ValidationError,
             "{bad}"
         );
     }

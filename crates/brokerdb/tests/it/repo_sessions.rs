@@ -5,8 +5,7 @@ use brokerdb::model::{NonEmptyString, SessionId, TenantId, Timestamp, TokenHash,
 use brokerdb::repo::sessions::{self, SessionRecord};
 use brokerdb::repo::workloads::{self, EnrollmentMode, WorkloadCreateRequest};
 
-use crate::TestResult;
-use crate::db_scope::{seeded, tenant};
+use crate::support::{TestResult, seeded, tenant};
 
 async fn workload(db: &Db, t: &TenantId) -> Result<WorkloadId, Box<dyn std::error::Error>> {
     let req = WorkloadCreateRequest {
@@ -14,7 +13,7 @@ async fn workload(db: &Db, t: &TenantId) -> Result<WorkloadId, Box<dyn std::erro
         ip_allowlist: None,
         enrollment_mode: EnrollmentMode::BrokerCa,
     };
-    Ok(workloads::create(&db.tenant(t), &req, None, None)
+    Ok(workloads::create(&mut db.tenant(t), &req, None, None)
         .await?
         .workload_id)
 }
@@ -48,35 +47,35 @@ async fn upsert_then_lookup_by_token_hash_and_revocation_hides_it_for_good() -> 
     let a = tenant("t_a")?;
     let w = workload(&db, &a).await?;
     let rec = record(S1, &a, &w, 'a', 3600)?;
-    assert_eq!(sessions::upsert(&db.tenant(&a), &rec).await?, rec);
+    assert_eq!(sessions::upsert(&mut db.tenant(&a), &rec).await?, rec);
     let json = serde_json::to_value(&rec)?;
     assert!(
         json.get("certFingerprint256").is_some() && json.get("dpopKeyThumbprint").is_none(),
         "{json}"
     );
 
-    let found = sessions::get_by_token_hash(&db.system(), &rec.token_hash).await?;
+    let found = sessions::get_by_token_hash(&mut db.system(), &rec.token_hash).await?;
     assert_eq!(found.as_ref(), Some(&rec));
 
-    sessions::revoke_by_id(&db.tenant(&a), &rec.session_id).await?;
+    sessions::revoke_by_id(&mut db.tenant(&a), &rec.session_id).await?;
     assert_eq!(
-        sessions::get_by_token_hash(&db.system(), &rec.token_hash).await?,
+        sessions::get_by_token_hash(&mut db.system(), &rec.token_hash).await?,
         None
     );
     // Re-upserting a revoked session must not bring it back.
-    sessions::upsert(&db.tenant(&a), &rec).await?;
+    sessions::upsert(&mut db.tenant(&a), &rec).await?;
     assert_eq!(
-        sessions::get_by_token_hash(&db.system(), &rec.token_hash).await?,
+        sessions::get_by_token_hash(&mut db.system(), &rec.token_hash).await?,
         None
     );
 
-    let missing = sessions::revoke_by_id(&db.tenant(&a), &SessionId::parse(S2)?)
+    let missing = sessions::revoke_by_id(&mut db.tenant(&a), &SessionId::parse(S2)?)
         .await
         .err()
         .map(|e| e.code());
     assert_eq!(missing, Some(ErrorCode::NotFound));
     let b = tenant("t_b")?;
-    let foreign = sessions::revoke_by_id(&db.tenant(&b), &rec.session_id)
+    let foreign = sessions::revoke_by_id(&mut db.tenant(&b), &rec.session_id)
         .await
         .err()
         .map(|e| e.code());
@@ -95,18 +94,18 @@ async fn expired_sessions_are_invisible_and_swept() -> TestResult {
     let w = workload(&db, &a).await?;
     let old = record(S1, &a, &w, 'a', -10)?;
     let live = record(S2, &a, &w, 'b', 3600)?;
-    sessions::upsert(&db.tenant(&a), &old).await?;
-    sessions::upsert(&db.tenant(&a), &live).await?;
+    sessions::upsert(&mut db.tenant(&a), &old).await?;
+    sessions::upsert(&mut db.tenant(&a), &live).await?;
     assert_eq!(
-        sessions::get_by_token_hash(&db.system(), &old.token_hash).await?,
+        sessions::get_by_token_hash(&mut db.system(), &old.token_hash).await?,
         None
     );
     assert_eq!(
-        sessions::delete_expired(&db.system(), Timestamp::now()).await?,
+        sessions::delete_expired(&mut db.system(), Timestamp::now()).await?,
         1
     );
     assert!(
-        sessions::get_by_token_hash(&db.system(), &live.token_hash)
+        sessions::get_by_token_hash(&mut db.system(), &live.token_hash)
             .await?
             .is_some()
     );
@@ -119,14 +118,14 @@ async fn upsert_rejects_another_tenant_and_unknown_workloads() -> TestResult {
     let (a, b) = (tenant("t_a")?, tenant("t_b")?);
     let w = workload(&db, &a).await?;
     let rec = record(S1, &a, &w, 'a', 3600)?;
-    let wrong_scope = sessions::upsert(&db.tenant(&b), &rec)
+    let wrong_scope = sessions::upsert(&mut db.tenant(&b), &rec)
         .await
         .err()
         .map(|e| e.code());
     assert_eq!(wrong_scope, Some(ErrorCode::ValidationError));
     let ghost = record(S2, &a, &WorkloadId::parse("w_none")?, 'b', 3600)?;
     assert_eq!(
-        sessions::upsert(&db.tenant(&a), &ghost)
+        sessions::upsert(&mut db.tenant(&a), &ghost)
             .await
             .err()
             .map(|e| e.code()),
@@ -148,7 +147,7 @@ async fn concurrent_upserts_of_two_sessions_with_one_token_hash_give_one_unique_
             let (db, a) = (db.clone(), a.clone());
             tokio::spawn(async move {
                 let rec = rec?;
-                sessions::upsert(&db.tenant(&a), &rec)
+                sessions::upsert(&mut db.tenant(&a), &rec)
                     .await
                     .map(|_| ())
                     .map_err(|e| e.code().as_str().to_owned())
@@ -170,10 +169,10 @@ async fn another_tenants_session_id_is_the_same_unique_violation_as_any_duplicat
     let (_t, db) = seeded().await?;
     let (a, b) = (tenant("t_a")?, tenant("t_b")?);
     let (wa, wb) = (workload(&db, &a).await?, workload(&db, &b).await?);
-    sessions::upsert(&db.tenant(&a), &record(S1, &a, &wa, 'a', 3600)?).await?;
+    sessions::upsert(&mut db.tenant(&a), &record(S1, &a, &wa, 'a', 3600)?).await?;
     // Tenant B reuses A's session id: before, an RLS refusal (SQLSTATE 42501) told B the id exists
     // elsewhere; now it is the unique violation any taken id gives, naming no constraint.
-    let taken = sessions::upsert(&db.tenant(&b), &record(S1, &b, &wb, 'b', 3600)?)
+    let taken = sessions::upsert(&mut db.tenant(&b), &record(S1, &b, &wb, 'b', 3600)?)
         .await
         .err()
         .ok_or("tenant B took over tenant A's session")?;
@@ -185,9 +184,9 @@ async fn another_tenants_session_id_is_the_same_unique_violation_as_any_duplicat
         )
     );
     // A duplicate token hash within B reads the same way, with its own field.
-    sessions::upsert(&db.tenant(&b), &record(S2, &b, &wb, 'c', 3600)?).await?;
+    sessions::upsert(&mut db.tenant(&b), &record(S2, &b, &wb, 'c', 3600)?).await?;
     let dup = sessions::upsert(
-        &db.tenant(&b),
+        &mut db.tenant(&b),
         &record("1b4a7c1e-2d3f-4a5b-8c6d-7e8f9a0b1c2d", &b, &wb, 'c', 3600)?,
     )
     .await
@@ -198,7 +197,7 @@ async fn another_tenants_session_id_is_the_same_unique_violation_as_any_duplicat
         "unique_violation: another row has the same token_hash"
     );
     let still_a: Option<TenantId> =
-        sessions::get_by_token_hash(&db.system(), &TokenHash::parse(&"a".repeat(64))?)
+        sessions::get_by_token_hash(&mut db.system(), &TokenHash::parse(&"a".repeat(64))?)
             .await?
             .map(|s| s.tenant_id);
     assert_eq!(still_a, Some(a), "A's session is untouched");

@@ -1,70 +1,108 @@
 //! TenantRepository against real PostgreSQL.
 
-use brokerdb::db::ErrorCode;
+use std::time::Duration;
+
+use brokerdb::prelude::*;
 use brokerdb::repo::tenants;
-use brokerdb_testkit::database;
+use brokerdb_testkit::{TestDatabase, database};
 
-use crate::TestResult;
+use crate::assert_code;
+use crate::support::{TestResult, tenant};
 
-#[tokio::test]
-async fn create_generates_or_trims_ids_and_rejects_blank_and_duplicate_ids() -> TestResult {
+/// A fresh database without tenants, and a `Db` on it.
+async fn empty() -> (TestDatabase, Db) {
     let test_db = database().await;
     let db = test_db.db().await;
-    let system = db.system();
+    (test_db, db)
+}
 
-    let generated = tenants::create(&system, "Acme", None).await?;
-    assert!(
-        generated.tenant_id.as_str().starts_with("t_") && generated.tenant_id.as_str().len() == 34
+#[tokio::test]
+async fn creating_a_tenant_without_an_id_generates_one() -> TestResult {
+    let (_t, db) = empty().await;
+    let mut sys = db.system();
+    for name in ["Acme", ""] {
+        let generated = tenants::create(&mut sys, name, None).await?;
+        let id = generated.tenant_id.as_str();
+        assert!(id.starts_with("t_") && id.len() == 34, "{id}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_tenant_is_created_with_its_given_id_trimmed() -> TestResult {
+    let (_t, db) = empty().await;
+    let created = tenants::create(&mut db.system(), "Beta", Some(tenant("  t_beta ")?)).await?;
+    assert_eq!(created.tenant_id.as_str(), "t_beta");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_empty_or_blank_tenant_id_is_refused() -> TestResult {
+    for blank in ["", "   "] {
+        assert_code!(
+            TenantId::parse(blank).map_err(DbError::from),
+            ValidationError,
+            "{blank:?}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn creating_a_tenant_with_a_taken_id_is_a_unique_violation() -> TestResult {
+    let (_t, db) = empty().await;
+    let mut sys = db.system();
+    tenants::create(&mut sys, "Beta", Some(tenant("t_beta")?)).await?;
+    assert_code!(
+        tenants::create(&mut sys, "again", Some(tenant("t_beta")?)).await,
+        UniqueViolation
     );
-    // Distinct milliseconds, so "oldest first" does not fall back to the random generated ids.
-    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-    let from_empty = tenants::create(&system, "", Some("")).await?;
-    assert!(
-        from_empty.tenant_id.as_str().starts_with("t_"),
-        "an empty id generates one"
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-    let trimmed = tenants::create(&system, "Beta", Some("  t_beta ")).await?;
-    assert_eq!(trimmed.tenant_id.as_str(), "t_beta");
+    Ok(())
+}
 
-    let blank = tenants::create(&system, "x", Some("   "))
-        .await
-        .err()
-        .map(|e| e.code());
-    assert_eq!(blank, Some(ErrorCode::ValidationError));
-    let dup = tenants::create(&system, "again", Some("t_beta"))
-        .await
-        .err()
-        .map(|e| e.code());
-    assert_eq!(dup, Some(ErrorCode::UniqueViolation));
-
+#[tokio::test]
+async fn a_tenant_is_found_by_its_id_and_a_missing_one_is_none() -> TestResult {
+    let (_t, db) = empty().await;
+    let mut sys = db.system();
+    tenants::create(&mut sys, "Beta", Some(tenant("t_beta")?)).await?;
+    let found = tenants::get_by_id(&mut sys, &tenant(" t_beta ")?).await?;
+    assert_eq!(found.map(|t| t.name), Some("Beta".to_owned()));
     assert_eq!(
-        tenants::get_by_id(&system, " t_beta ")
-            .await?
-            .map(|t| t.name),
-        Some("Beta".to_owned())
+        tenants::get_by_id(&mut sys, &tenant("t_missing")?).await?,
+        None
     );
-    assert_eq!(tenants::get_by_id(&system, "t_missing").await?, None);
-    assert_eq!(
-        tenants::get_by_id(&system, " ")
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::ValidationError)
-    );
+    Ok(())
+}
 
-    let listed: Vec<String> = tenants::list(&system)
+#[tokio::test]
+async fn tenants_are_listed_oldest_first() -> TestResult {
+    let (_t, db) = empty().await;
+    let mut sys = db.system();
+    for (name, id) in [
+        ("Acme", None),
+        ("", None),
+        ("Beta", Some(tenant("t_beta")?)),
+    ] {
+        tenants::create(&mut sys, name, id).await?;
+        // Distinct milliseconds, so "oldest first" does not fall back to the random generated ids.
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let listed: Vec<String> = tenants::list(&mut sys)
         .await?
         .into_iter()
         .map(|t| t.name)
         .collect();
-    assert_eq!(listed, ["Acme", "", "Beta"], "oldest first");
+    assert_eq!(listed, ["Acme", "", "Beta"]);
+    Ok(())
+}
 
-    let own = tenants::get_own(&db.tenant(&trimmed.tenant_id)).await?;
-    assert_eq!(
-        own,
-        Some(trimmed),
-        "a tenant scope sees exactly its own tenant"
-    );
+#[tokio::test]
+async fn a_tenant_scope_sees_exactly_its_own_tenant() -> TestResult {
+    let (_t, db) = empty().await;
+    let mut sys = db.system();
+    tenants::create(&mut sys, "Acme", None).await?;
+    let beta = tenants::create(&mut sys, "Beta", Some(tenant("t_beta")?)).await?;
+    let own = tenants::get_own(&mut db.tenant(&beta.tenant_id)).await?;
+    assert_eq!(own, Some(beta));
     Ok(())
 }

@@ -6,8 +6,7 @@ use brokerdb::model::{Email, NonEmptyString, TenantId, UserId, UserRole};
 use brokerdb::repo::users::{self, CreateHumanUser, HumanUser, UserFilter, UserSort};
 use brokerdb_testkit::database;
 
-use crate::TestResult;
-use crate::db_scope::tenant;
+use crate::support::{TestResult, tenant};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -37,10 +36,11 @@ async fn two_tenants() -> Res<(brokerdb_testkit::TestDatabase, Db, TenantId, Ten
 }
 
 #[tokio::test]
-async fn create_get_and_update_roles_with_their_error_paths() -> TestResult {
+async fn creating_a_user_normalizes_its_roles_and_refuses_duplicates_bad_roles_and_unknown_tenants()
+-> TestResult {
     let (_t, db, a, b) = two_tenants().await?;
     let u = users::create(
-        &db.tenant(&a),
+        &mut db.tenant(&a),
         &input("ann@example.com", &["operator", " admin"], Some("Ann"))?,
     )
     .await?;
@@ -74,7 +74,7 @@ async fn create_get_and_update_roles_with_their_error_paths() -> TestResult {
         ),
     ] {
         assert_eq!(
-            users::create(&db.tenant(&a), &inp)
+            users::create(&mut db.tenant(&a), &inp)
                 .await
                 .err()
                 .map(|e| e.code()),
@@ -86,7 +86,7 @@ async fn create_get_and_update_roles_with_their_error_paths() -> TestResult {
         ..input("c@example.com", &["admin"], None)?
     };
     assert_eq!(
-        users::create(&db.tenant(&b), &same_id)
+        users::create(&mut db.tenant(&b), &same_id)
             .await
             .err()
             .map(|e| e.code()),
@@ -94,68 +94,65 @@ async fn create_get_and_update_roles_with_their_error_paths() -> TestResult {
     );
     let ghost = tenant("t_ghost")?;
     let got = users::create(
-        &db.tenant(&ghost),
+        &mut db.tenant(&ghost),
         &input("g@example.com", &["admin"], None)?,
     )
     .await
     .err()
     .map(|e| e.code());
     assert_eq!(got, Some(ErrorCode::IntegrityViolation));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_user_is_read_and_its_roles_replaced_only_within_its_tenant() -> TestResult {
+    let (_t, db, a, b) = two_tenants().await?;
+    let u = users::create(
+        &mut db.tenant(&a),
+        &input("ann@example.com", &["operator", " admin"], Some("Ann"))?,
+    )
+    .await?;
 
     assert_eq!(
-        users::get_by_id(&db.tenant(&a), &u.user_id).await?.as_ref(),
+        users::get_by_id(&mut db.tenant(&a), &u.user_id)
+            .await?
+            .as_ref(),
         Some(&u)
     );
     assert_eq!(
-        users::get_by_id(&db.tenant(&b), &u.user_id).await?,
+        users::get_by_id(&mut db.tenant(&b), &u.user_id).await?,
         None,
         "invisible to tenant B"
     );
 
-    let updated = users::update_roles(
-        &db.tenant(&a),
-        &u.user_id,
-        &["owner".into()],
-        &who()?,
-        &who()?,
-    )
-    .await?;
+    let updated =
+        users::update_roles(&mut db.tenant(&a), &u.user_id, &replace(&["owner"])?).await?;
     assert_eq!(updated.roles, [UserRole::Owner]);
-    let foreign = users::update_roles(
-        &db.tenant(&b),
-        &u.user_id,
-        &["auditor".into()],
-        &who()?,
-        &who()?,
-    )
-    .await
-    .err()
-    .map(|e| e.code());
+    let foreign = users::update_roles(&mut db.tenant(&b), &u.user_id, &replace(&["auditor"])?)
+        .await
+        .err()
+        .map(|e| e.code());
     assert_eq!(foreign, Some(ErrorCode::NotFound));
     let bad = users::update_roles(
-        &db.tenant(&a),
+        &mut db.tenant(&a),
         &u.user_id,
-        &["owner".into(), "owner".into()],
-        &who()?,
-        &who()?,
+        &replace(&["owner", "owner"])?,
     )
     .await
     .err()
     .map(|e| e.code());
     assert_eq!(bad, Some(ErrorCode::ValidationError));
     assert_eq!(
-        users::get_by_id(&db.tenant(&a), &u.user_id)
+        users::get_by_id(&mut db.tenant(&a), &u.user_id)
             .await?
             .map(|u| u.roles),
         Some(vec![UserRole::Owner])
     );
     assert_eq!(
         users::update_roles(
-            &db.tenant(&a),
+            &mut db.tenant(&a),
             &UserId::parse("u_none")?,
-            &["admin".into()],
-            &who()?,
-            &who()?
+            &replace(&["admin"])?
         )
         .await
         .err()
@@ -183,11 +180,11 @@ async fn seed_list(db: &Db, a: &TenantId, b: &TenantId) -> Res<Vec<HumanUser>> {
             enabled: Some(enabled),
             ..input(email, roles, name)?
         };
-        out.push(users::create(&db.tenant(a), &inp).await?);
+        out.push(users::create(&mut db.tenant(a), &inp).await?);
         tokio::time::sleep(std::time::Duration::from_millis(3)).await; // distinct created_at
     }
     users::create(
-        &db.tenant(b),
+        &mut db.tenant(b),
         &input("zed@example.com", &["admin"], Some("Zed"))?,
     )
     .await?;
@@ -205,7 +202,7 @@ fn emails(items: &[HumanUser]) -> Vec<&str> {
 async fn list_filters_sorts_and_pages_at_the_edges() -> TestResult {
     let (_t, db, a, b) = two_tenants().await?;
     let empty = users::list(
-        &db.tenant(&a),
+        &mut db.tenant(&a),
         &UserFilter::default(),
         Sort::parse("created_at", "asc")?,
         PageRequest::new(1, 10)?,
@@ -216,14 +213,14 @@ async fn list_filters_sorts_and_pages_at_the_edges() -> TestResult {
         (0, 0, 0)
     );
     let seeded = seed_list(&db, &a, &b).await?;
-    let scope = db.tenant(&a);
+    let mut scope = db.tenant(&a);
     let all = UserFilter::default();
     let list = |f: UserFilter, field: &'static str, dir: &'static str, page: i64, size: i64| {
         let parsed = Sort::<UserSort>::parse(field, dir)
             .and_then(|s| PageRequest::new(page, size).map(|p| (s, p)));
         async move {
             let (sort, page) = parsed?;
-            users::list(&scope, &f, sort, page)
+            users::list(&mut scope, &f, sort, page)
                 .await
                 .map_err(Box::<dyn std::error::Error>::from)
         }
@@ -334,7 +331,7 @@ async fn list_filters_sorts_and_pages_at_the_edges() -> TestResult {
 async fn keyset_pages_walk_every_row_once_and_reject_foreign_or_tampered_cursors() -> TestResult {
     let (_t, db, a, b) = two_tenants().await?;
     seed_list(&db, &a, &b).await?;
-    let scope = db.tenant(&a);
+    let mut scope = db.tenant(&a);
     for (field, dir, expected) in [
         (
             "created_at",
@@ -351,9 +348,14 @@ async fn keyset_pages_walk_every_row_once_and_reject_foreign_or_tampered_cursors
         let sort = Sort::<UserSort>::parse(field, dir)?;
         let (mut seen, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
         loop {
-            let slice =
-                users::list_after(&scope, &UserFilter::default(), sort, 2, cursor.as_deref())
-                    .await?;
+            let slice = users::list_after(
+                &mut scope,
+                &UserFilter::default(),
+                sort,
+                2,
+                cursor.as_deref(),
+            )
+            .await?;
             seen.extend(emails(&slice.items).into_iter().map(str::to_owned));
             pages += 1;
             match slice.next_cursor {
@@ -371,13 +373,13 @@ async fn keyset_pages_walk_every_row_once_and_reject_foreign_or_tampered_cursors
         );
     }
     let sort = Sort::<UserSort>::parse("email", "asc")?;
-    let first = users::list_after(&scope, &UserFilter::default(), sort, 2, None).await?;
+    let first = users::list_after(&mut scope, &UserFilter::default(), sort, 2, None).await?;
     let cursor = first.next_cursor.ok_or("no cursor")?;
     let code = |r: Result<users::UserSlice, brokerdb::db::DbError>| r.err().map(|e| e.code());
     assert_eq!(
         code(
             users::list_after(
-                &db.tenant(&b),
+                &mut db.tenant(&b),
                 &UserFilter::default(),
                 sort,
                 2,
@@ -390,21 +392,30 @@ async fn keyset_pages_walk_every_row_once_and_reject_foreign_or_tampered_cursors
     );
     let other_sort = Sort::<UserSort>::parse("email", "desc")?;
     assert_eq!(
-        code(users::list_after(&scope, &UserFilter::default(), other_sort, 2, Some(&cursor)).await),
+        code(
+            users::list_after(
+                &mut scope,
+                &UserFilter::default(),
+                other_sort,
+                2,
+                Some(&cursor)
+            )
+            .await
+        ),
         Some(ErrorCode::ValidationError),
         "another sort"
     );
     let tampered = format!("x{cursor}");
     assert_eq!(
-        code(users::list_after(&scope, &UserFilter::default(), sort, 2, Some(&tampered)).await),
+        code(users::list_after(&mut scope, &UserFilter::default(), sort, 2, Some(&tampered)).await),
         Some(ErrorCode::ValidationError)
     );
     assert_eq!(
-        code(users::list_after(&scope, &UserFilter::default(), sort, 0, None).await),
+        code(users::list_after(&mut scope, &UserFilter::default(), sort, 0, None).await),
         Some(ErrorCode::ValidationError)
     );
     assert_eq!(
-        code(users::list_after(&scope, &UserFilter::default(), sort, 101, None).await),
+        code(users::list_after(&mut scope, &UserFilter::default(), sort, 101, None).await),
         Some(ErrorCode::ValidationError)
     );
     Ok(())
@@ -412,4 +423,38 @@ async fn keyset_pages_walk_every_row_once_and_reject_foreign_or_tampered_cursors
 
 fn who() -> Result<brokerdb::model::NonEmptyString, brokerdb::model::ValidationError> {
     brokerdb::model::NonEmptyString::new("actor", "adm_test")
+}
+
+fn replace(roles: &[&str]) -> Result<users::ReplaceRoles, brokerdb::model::ValidationError> {
+    Ok(users::ReplaceRoles {
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        actor: who()?,
+        correlation_id: who()?,
+    })
+}
+
+#[tokio::test]
+async fn emails_are_unique_per_tenant_whatever_their_case_and_stored_as_given() -> TestResult {
+    let (_t, db, a, b) = two_tenants().await?;
+    let carol = users::create(
+        &mut db.tenant(&a),
+        &input("Carol@Example.com", &["admin"], None)?,
+    )
+    .await?;
+    assert_eq!(carol.email, "Carol@Example.com", "stored as given");
+    let again = users::create(
+        &mut db.tenant(&a),
+        &input("carol@example.com", &["admin"], None)?,
+    )
+    .await;
+    assert_eq!(
+        again.err().map(|e| e.to_string()),
+        Some("unique_violation: another row has the same email".to_owned())
+    );
+    users::create(
+        &mut db.tenant(&b),
+        &input("carol@example.com", &["admin"], None)?,
+    )
+    .await?;
+    Ok(())
 }

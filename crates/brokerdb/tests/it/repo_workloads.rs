@@ -1,14 +1,13 @@
 //! WorkloadRepository against real PostgreSQL.
 
-use brokerdb::db::ErrorCode;
 use brokerdb::db::paging::PageRequest;
+use brokerdb::db::{ErrorCode, TxOptions};
 use brokerdb::model::WorkloadId;
 use brokerdb::repo::workloads::{
     self, EnrollmentMode, WorkloadCreateRequest, WorkloadUpdateRequest,
 };
 
-use crate::TestResult;
-use crate::db_scope::{seeded, tenant};
+use crate::support::{TestResult, seeded, tenant};
 
 fn request(name: &str, ips: Option<&[&str]>) -> WorkloadCreateRequest {
     WorkloadCreateRequest {
@@ -23,9 +22,9 @@ async fn create_defaults_the_san_uri_normalizes_the_allowlist_and_enforces_uniqu
 {
     let (_t, db) = seeded().await?;
     let a = tenant("t_a")?;
-    let scope = db.tenant(&a);
+    let mut scope = db.tenant(&a);
     let w = workloads::create(
-        &scope,
+        &mut scope,
         &request("api", Some(&[" 10.0.0.0/8", "::1", "192.168.1.1"])),
         None,
         None,
@@ -43,7 +42,7 @@ async fn create_defaults_the_san_uri_normalizes_the_allowlist_and_enforces_uniqu
     );
 
     let custom = workloads::create(
-        &scope,
+        &mut scope,
         &request("batch", None),
         Some(WorkloadId::parse("w_custom")?),
         Some(" spiffe://x/y "),
@@ -89,14 +88,14 @@ async fn create_defaults_the_san_uri_normalizes_the_allowlist_and_enforces_uniqu
         ),
     ] {
         let id = id.map(WorkloadId::parse).transpose()?;
-        let got = workloads::create(&scope, &req, id, san)
+        let got = workloads::create(&mut scope, &req, id, san)
             .await
             .err()
             .map(|e| e.code());
         assert_eq!(got, Some(code), "{}", req.name);
     }
     let ghost = tenant("t_ghost")?;
-    let got = workloads::create(&db.tenant(&ghost), &request("x", None), None, None)
+    let got = workloads::create(&mut db.tenant(&ghost), &request("x", None), None, None)
         .await
         .err()
         .map(|e| e.code());
@@ -108,42 +107,43 @@ async fn create_defaults_the_san_uri_normalizes_the_allowlist_and_enforces_uniqu
 async fn reads_are_tenant_scoped_and_pre_tenant_lookups_use_the_system_scope() -> TestResult {
     let (_t, db) = seeded().await?;
     let (a, b) = (tenant("t_a")?, tenant("t_b")?);
-    let w = workloads::create(&db.tenant(&a), &request("api", None), None, None).await?;
+    let w = workloads::create(&mut db.tenant(&a), &request("api", None), None, None).await?;
 
     assert_eq!(
-        workloads::get_by_id(&db.tenant(&a), &w.workload_id)
+        workloads::get_by_id(&mut db.tenant(&a), &w.workload_id)
             .await?
             .as_ref(),
         Some(&w)
     );
     assert_eq!(
-        workloads::get_by_id(&db.tenant(&b), &w.workload_id).await?,
+        workloads::get_by_id(&mut db.tenant(&b), &w.workload_id).await?,
         None,
         "tenant B must not see it"
     );
     assert_eq!(
-        workloads::get_by_san_uri(&db.system(), &format!(" {} ", w.mtls_san_uri))
+        workloads::get_by_san_uri(&mut db.system(), &format!(" {} ", w.mtls_san_uri))
             .await?
             .as_ref(),
         Some(&w)
     );
     assert_eq!(
-        workloads::get_by_san_uri(&db.system(), "spiffe://none").await?,
+        workloads::get_by_san_uri(&mut db.system(), "spiffe://none").await?,
         None
     );
     assert_eq!(
-        workloads::get_by_san_uri(&db.system(), "")
+        workloads::get_by_san_uri(&mut db.system(), "")
             .await
             .err()
             .map(|e| e.code()),
         Some(ErrorCode::ValidationError)
     );
     assert_eq!(
-        workloads::resolve_tenant_by_workload(&db.system(), &w.workload_id).await?,
+        workloads::resolve_tenant_by_workload(&mut db.system(), &w.workload_id).await?,
         Some(a.clone())
     );
     assert_eq!(
-        workloads::resolve_tenant_by_workload(&db.system(), &WorkloadId::parse("w_none")?).await?,
+        workloads::resolve_tenant_by_workload(&mut db.system(), &WorkloadId::parse("w_none")?)
+            .await?,
         None
     );
     Ok(())
@@ -154,7 +154,7 @@ async fn update_changes_only_the_fields_given_and_never_another_tenants_workload
     let (_t, db) = seeded().await?;
     let (a, b) = (tenant("t_a")?, tenant("t_b")?);
     let w = workloads::create(
-        &db.tenant(&a),
+        &mut db.tenant(&a),
         &request("api", Some(&["10.0.0.1"])),
         None,
         None,
@@ -162,7 +162,7 @@ async fn update_changes_only_the_fields_given_and_never_another_tenants_workload
     .await?;
 
     let off = workloads::update(
-        &db.tenant(&a),
+        &mut db.tenant(&a),
         &w.workload_id,
         &WorkloadUpdateRequest {
             enabled: Some(false),
@@ -178,7 +178,7 @@ async fn update_changes_only_the_fields_given_and_never_another_tenants_workload
         enabled: None,
         ip_allowlist: Some(vec!["2001:db8::/32".into(), "1.2.3.4".into()]),
     };
-    let moved = workloads::update(&db.tenant(&a), &w.workload_id, &ips).await?;
+    let moved = workloads::update(&mut db.tenant(&a), &w.workload_id, &ips).await?;
     assert_eq!(
         (moved.enabled, moved.ip_allowlist),
         (
@@ -192,14 +192,14 @@ async fn update_changes_only_the_fields_given_and_never_another_tenants_workload
         ip_allowlist: Some(vec!["300.1.1.1".into()]),
     };
     assert_eq!(
-        workloads::update(&db.tenant(&a), &w.workload_id, &bad)
+        workloads::update(&mut db.tenant(&a), &w.workload_id, &bad)
             .await
             .err()
             .map(|e| e.code()),
         Some(ErrorCode::ValidationError)
     );
     assert_eq!(
-        workloads::get_by_id(&db.tenant(&a), &w.workload_id)
+        workloads::get_by_id(&mut db.tenant(&a), &w.workload_id)
             .await?
             .map(|w| w.enabled),
         Some(false),
@@ -211,14 +211,14 @@ async fn update_changes_only_the_fields_given_and_never_another_tenants_workload
         ip_allowlist: None,
     };
     assert_eq!(
-        workloads::update(&db.tenant(&b), &w.workload_id, &enable)
+        workloads::update(&mut db.tenant(&b), &w.workload_id, &enable)
             .await
             .err()
             .map(|e| e.code()),
         Some(ErrorCode::NotFound)
     );
     assert_eq!(
-        workloads::update(&db.tenant(&a), &WorkloadId::parse("w_none")?, &enable)
+        workloads::update(&mut db.tenant(&a), &WorkloadId::parse("w_none")?, &enable)
             .await
             .err()
             .map(|e| e.code()),
@@ -231,7 +231,7 @@ async fn update_changes_only_the_fields_given_and_never_another_tenants_workload
 async fn list_pages_are_right_at_the_edges() -> TestResult {
     let (_t, db) = seeded().await?;
     let (a, b) = (tenant("t_a")?, tenant("t_b")?);
-    let empty = workloads::list_by_tenant(&db.tenant(&a), PageRequest::new(1, 2)?).await?;
+    let empty = workloads::list_by_tenant(&mut db.tenant(&a), PageRequest::new(1, 2)?).await?;
     assert_eq!(
         (empty.items.len(), empty.total, empty.total_pages),
         (0, 0, 0)
@@ -240,31 +240,31 @@ async fn list_pages_are_right_at_the_edges() -> TestResult {
     // id: give ids in creation order.
     for name in ["w1", "w2", "w3", "w4", "w5"] {
         let id = WorkloadId::parse(&format!("w_{name}"))?;
-        workloads::create(&db.tenant(&a), &request(name, None), Some(id), None).await?;
+        workloads::create(&mut db.tenant(&a), &request(name, None), Some(id), None).await?;
     }
-    workloads::create(&db.tenant(&b), &request("other", None), None, None).await?;
+    workloads::create(&mut db.tenant(&b), &request("other", None), None, None).await?;
 
     let names = |p: &brokerdb::db::paging::Page<workloads::Workload>| {
         p.items.iter().map(|w| w.name.clone()).collect::<Vec<_>>()
     };
-    let first = workloads::list_by_tenant(&db.tenant(&a), PageRequest::new(1, 2)?).await?;
+    let first = workloads::list_by_tenant(&mut db.tenant(&a), PageRequest::new(1, 2)?).await?;
     assert_eq!(
         (names(&first), first.total, first.total_pages),
         (vec!["w1".to_owned(), "w2".to_owned()], 5, 3)
     );
-    let last = workloads::list_by_tenant(&db.tenant(&a), PageRequest::new(3, 2)?).await?;
+    let last = workloads::list_by_tenant(&mut db.tenant(&a), PageRequest::new(3, 2)?).await?;
     assert_eq!(
         (names(&last), last.total),
         (vec!["w5".to_owned()], 5),
         "last partial page"
     );
-    let past = workloads::list_by_tenant(&db.tenant(&a), PageRequest::new(9, 2)?).await?;
+    let past = workloads::list_by_tenant(&mut db.tenant(&a), PageRequest::new(9, 2)?).await?;
     assert_eq!(
         (past.items.len(), past.total, past.total_pages, past.page),
         (0, 5, 3, 9),
         "past the end"
     );
-    let exact = workloads::list_by_tenant(&db.tenant(&a), PageRequest::new(1, 5)?).await?;
+    let exact = workloads::list_by_tenant(&mut db.tenant(&a), PageRequest::new(1, 5)?).await?;
     assert_eq!(
         (exact.items.len(), exact.total_pages),
         (5, 1),
@@ -285,10 +285,15 @@ async fn a_san_uri_in_another_tenants_namespace_is_refused_so_the_lookup_cannot_
         "spiffe://other-domain/tenants/t_b/x",
         "spiffe://broker/tenants/",
     ] {
-        let err = workloads::create(&db.tenant(&a), &request("squat", None), None, Some(squat))
-            .await
-            .err()
-            .ok_or(format!("{squat} accepted"))?;
+        let err = workloads::create(
+            &mut db.tenant(&a),
+            &request("squat", None),
+            None,
+            Some(squat),
+        )
+        .await
+        .err()
+        .ok_or(format!("{squat} accepted"))?;
         assert_eq!(
             (err.code(), err.to_string()),
             (
@@ -299,24 +304,24 @@ async fn a_san_uri_in_another_tenants_namespace_is_refused_so_the_lookup_cannot_
         );
     }
     let victim = workloads::create(
-        &db.tenant(&b),
+        &mut db.tenant(&b),
         &request("victim", None),
         Some(WorkloadId::parse("w_victim")?),
         None,
     )
     .await?;
-    let found = workloads::get_by_san_uri(&db.system(), &victim.mtls_san_uri).await?;
+    let found = workloads::get_by_san_uri(&mut db.system(), &victim.mtls_san_uri).await?;
     assert_eq!(found.map(|w| w.tenant_id), Some(b.clone()));
     // Its own namespace and a layout of the operator's own are fine.
     workloads::create(
-        &db.tenant(&a),
+        &mut db.tenant(&a),
         &request("own", None),
         None,
         Some("spiffe://broker/tenants/t_a/workloads/w_own"),
     )
     .await?;
     workloads::create(
-        &db.tenant(&a),
+        &mut db.tenant(&a),
         &request("custom", None),
         None,
         Some("spiffe://x/y"),
@@ -332,14 +337,14 @@ async fn a_workload_id_taken_in_another_tenant_reads_like_one_taken_in_the_own_t
     let (a, b) = (tenant("t_a")?, tenant("t_b")?);
     let id = WorkloadId::parse("w_shared")?;
     workloads::create(
-        &db.tenant(&a),
+        &mut db.tenant(&a),
         &request("one", None),
         Some(id.clone()),
         None,
     )
     .await?;
     let own = workloads::create(
-        &db.tenant(&a),
+        &mut db.tenant(&a),
         &request("two", None),
         Some(id.clone()),
         None,
@@ -347,7 +352,7 @@ async fn a_workload_id_taken_in_another_tenant_reads_like_one_taken_in_the_own_t
     .await
     .err()
     .ok_or("duplicate accepted")?;
-    let other = workloads::create(&db.tenant(&b), &request("two", None), Some(id), None)
+    let other = workloads::create(&mut db.tenant(&b), &request("two", None), Some(id), None)
         .await
         .err()
         .ok_or("another tenant's id accepted")?;
@@ -355,6 +360,35 @@ async fn a_workload_id_taken_in_another_tenant_reads_like_one_taken_in_the_own_t
     assert_eq!(
         other.to_string(),
         "unique_violation: another row has the same workload_id"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_tenant_scoped_san_uri_lookup_sees_only_its_tenants_workloads_in_a_callers_transaction()
+-> TestResult {
+    let (_t, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    let created = workloads::create(
+        &mut db.tenant(&a),
+        &request("api", None),
+        None,
+        Some("spiffe://a/api"),
+    )
+    .await?;
+    for (t, expect) in [(&a, Some(created.clone())), (&b, None)] {
+        let mut tx = db.tenant(t).begin(&TxOptions::default()).await?;
+        let found = workloads::get_own_by_san_uri(&mut tx, "  spiffe://a/api\n").await?;
+        tx.commit().await?;
+        assert_eq!(found, expect, "{t}");
+    }
+    assert_eq!(
+        workloads::get_by_san_uri(&mut db.system(), "spiffe://a/api").await?,
+        Some(created)
+    );
+    crate::assert_code!(
+        workloads::get_own_by_san_uri(&mut db.tenant(&a), "  ").await,
+        ValidationError
     );
     Ok(())
 }

@@ -5,7 +5,7 @@ use brokerdb_testkit::database;
 
 use crate::{TestResult, db_message};
 
-/// The 24 tables of the data model (spec/data-model.md §2).
+/// The 24 tables of the data model (`crates/brokerdb/migrations/README.md` lists them).
 const SPEC_TABLES: [&str; 24] = [
     "tenants",
     "admin_signup_policy",
@@ -234,5 +234,50 @@ async fn append_only_triggers_fire_even_for_a_superuser() -> TestResult {
             .get(0);
         assert_eq!(count, 1, "{table} lost its row");
     }
+    Ok(())
+}
+
+/// PostgreSQL enums the code only names inside SQL (no Rust type reads or writes them).
+const SQL_ONLY_ENUMS: &[&str] = &["template_invalidation_outbox_status", "template_status"];
+
+#[tokio::test]
+async fn every_rust_label_enum_has_the_labels_of_its_postgresql_enum_in_order() -> TestResult {
+    let db = database().await;
+    let rows = db
+        .admin()
+        .await
+        .query(
+            "SELECT t.typname::text, array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
+             FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
+             WHERE t.typnamespace = 'public'::regnamespace GROUP BY 1 ORDER BY 1",
+            &[],
+        )
+        .await?;
+    let in_db: std::collections::BTreeMap<String, Vec<String>> =
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut covered = std::collections::BTreeSet::new();
+    for (pg_type, labels) in brokerdb::model::PG_ENUMS {
+        let pg_type = pg_type.ok_or("a label enum in PG_ENUMS names no PostgreSQL type")?;
+        assert_eq!(
+            in_db.get(pg_type).map(Vec::as_slice),
+            Some(
+                labels
+                    .iter()
+                    .map(|l| (*l).to_owned())
+                    .collect::<Vec<_>>()
+                    .as_slice()
+            ),
+            "{pg_type}"
+        );
+        covered.insert(pg_type.to_owned());
+    }
+    let uncovered: Vec<&String> = in_db
+        .keys()
+        .filter(|t| !covered.contains(*t) && !SQL_ONLY_ENUMS.contains(&t.as_str()))
+        .collect();
+    assert!(
+        uncovered.is_empty(),
+        "PostgreSQL enums without a label enum: {uncovered:?}"
+    );
     Ok(())
 }

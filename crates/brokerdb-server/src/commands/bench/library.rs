@@ -3,8 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use brokerdb::audit;
 use brokerdb::audit::{AuditEvent, AuditEventType};
-use brokerdb::db::{Db, DbError};
+use brokerdb::db::{Db, DbError, Exec};
 use brokerdb::model::{
     AuditDecision, CanonicalRequestDescriptor, EventId, IntegrationId, NonEmptyString, RiskTier,
     TenantId, Timestamp, WorkloadId,
@@ -49,14 +50,9 @@ async fn run_once(
         Via::ExecuteLookup => {
             let workload = WorkloadId::parse(&format!("w_bench_{arg}"))?;
             let integration = IntegrationId::parse("int_bench")?;
-            integrations::get_template_for_execute(
-                &db.tenant(tenant),
-                None,
-                &workload,
-                &integration,
-            )
-            .await
-            .map(|_| ())
+            integrations::get_template_for_execute(&mut db.tenant(tenant), &workload, &integration)
+                .await
+                .map(|_| ())
         }
         Via::PolicyMatch => {
             let descriptor = CanonicalRequestDescriptor {
@@ -73,15 +69,13 @@ async fn run_once(
                 query_fingerprint_base64: None,
                 body_sha256_base64: None,
             };
-            policy_rules::list_for_descriptor(&db.tenant(tenant), None, &descriptor)
+            policy_rules::list_for_descriptor(&mut db.tenant(tenant), &descriptor)
                 .await
                 .map(|_| ())
         }
         Via::AuditAppend => {
             let event = bench_event(tenant, arg)?;
-            audit_events::append(&db.tenant(tenant), None, &event)
-                .await
-                .map(|_| ())
+            audit::append(&mut db.tenant(tenant), &event).await
         }
         Via::AuditQuery => {
             let filter = AuditQueryFilter {
@@ -89,7 +83,7 @@ async fn run_once(
                 limit: Some(AUDIT_PAGE),
                 ..Default::default()
             };
-            audit_events::query(&db.tenant(tenant), &filter)
+            audit_events::query(&mut db.tenant(tenant), &filter)
                 .await
                 .map(|_| ())
         }

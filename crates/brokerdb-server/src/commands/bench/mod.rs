@@ -16,32 +16,125 @@ use std::process::ExitCode;
 use anyhow::Context;
 use brokerdb::conninfo;
 use brokerdb::db::{CursorKey, Db, DbSettings, pool};
-use brokerdb_embedded::{EmbeddedPostgres, PostgresOptions};
+use clap::Args;
 
-use crate::cli::BenchArgs;
-use crate::services::{connect, create_database_if_missing};
+use crate::cli::{ConnectionArgs, RedisUrlArgs};
+use crate::config::{AdminTarget, RedisTarget};
+use crate::services::{connect, create_database_if_missing, start_embedded_postgres};
 use stats::Measurement;
 use workload::{BENCH_DATABASE, OPERATIONS};
+
+/// Options of `brokerdb bench`.
+#[derive(Debug, Clone, Args)]
+#[command(mut_arg("redis_url", |a| a.help(
+    "Redis URL for the Redis rows, e.g. redis://127.0.0.1:6379. Without it a private \
+     redis-server is started. Keys go under a random `brokerdb-bench:` prefix and expire"
+)))]
+pub struct BenchArgs {
+    /// Where PostgreSQL is (DATABASE_URL must be a superuser; without it the embedded cluster).
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Users seeded per tenant.
+    #[arg(long, env = "BENCH_USERS", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub users: u32,
+    /// Seconds per measurement.
+    #[arg(long, env = "BENCH_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub seconds: u64,
+    /// Concurrent callers to measure, comma-separated.
+    #[arg(long, env = "BENCH_CONCURRENCY", value_delimiter = ',', default_value = "1,16",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Vec<u16>,
+    /// Measure only some rows, comma-separated words: `postgres` or `redis` selects a store,
+    /// any other word the rows whose name contains it (e.g. `policy,execute`, `rate-limit`).
+    /// All rows when absent.
+    #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Where Redis is.
+    #[command(flatten)]
+    pub redis: RedisUrlArgs,
+    /// Redis adapter pool sizes to measure (multiplexed connections), comma-separated.
+    #[arg(long, env = "BENCH_REDIS_POOLS", value_delimiter = ',', default_value = "1,4",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub redis_pools: Vec<u16>,
+}
+
+/// `brokerdb bench`'s configuration, checked before any server is started or reached: a bad
+/// REDIS_URL fails before the PostgreSQL rows run, not after.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// The admin connection (DATABASE_URL) or the embedded cluster; `None` when `--only`
+    /// selects no PostgreSQL row.
+    pub postgres: Option<AdminTarget>,
+    /// Where Redis is; `None` when `--only` selects no Redis row.
+    pub redis: Option<RedisTarget>,
+    /// Users seeded per tenant.
+    pub users: u32,
+    /// Seconds per measurement.
+    pub seconds: u64,
+    /// Concurrent callers to measure.
+    pub concurrency: Vec<u16>,
+    /// `--only` words.
+    pub only: Vec<String>,
+    /// Redis adapter pool sizes to measure.
+    pub redis_pools: Vec<u16>,
+}
+
+impl BenchConfig {
+    /// Whether `--only` selects the row `name` of `store` (`postgres` or `redis`).
+    pub fn selects(&self, store: &str, name: &str) -> bool {
+        selects(&self.only, store, name)
+    }
+}
+
+fn selects(only: &[String], store: &str, name: &str) -> bool {
+    only.is_empty() || only.iter().any(|w| w == store || name.contains(w.as_str()))
+}
+
+impl BenchArgs {
+    /// The checked configuration, or the first bad value's error (naming its variable, never
+    /// quoting it).
+    pub fn config(&self) -> anyhow::Result<BenchConfig> {
+        let postgres_rows = OPERATIONS
+            .iter()
+            .any(|op| selects(&self.only, "postgres", op.name));
+        let redis_rows = redis_ops::RedisOp::ALL
+            .iter()
+            .any(|op| selects(&self.only, "redis", op.name()));
+        if !postgres_rows && !redis_rows {
+            anyhow::bail!("--only matches no row");
+        }
+        let postgres = postgres_rows
+            .then(|| AdminTarget::from_args(&self.connection))
+            .transpose()?;
+        let redis = redis_rows
+            .then(|| RedisTarget::from_args(&self.redis, &self.connection.data_dir))
+            .transpose()?;
+        if let Some(RedisTarget::External(endpoint)) = &redis {
+            redis::benchmark_target(endpoint.client())?;
+        }
+        Ok(BenchConfig {
+            postgres,
+            redis,
+            users: self.users,
+            seconds: self.seconds,
+            concurrency: self.concurrency.clone(),
+            only: self.only.clone(),
+            redis_pools: self.redis_pools.clone(),
+        })
+    }
+}
 
 /// Runs every selected operation at every concurrency and prints one table (plus the exact
 /// redis-benchmark command lines and the adapters' ratio to redis-benchmark).
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let postgres_rows = OPERATIONS
-        .iter()
-        .any(|op| args.selects("postgres", op.name));
-    let redis_rows = redis_ops::RedisOp::ALL
-        .iter()
-        .any(|op| args.selects("redis", op.name()));
-    if !postgres_rows && !redis_rows {
-        anyhow::bail!("--only matches no row");
-    }
+    let config = args.config()?;
     let mut results = Vec::new();
-    if postgres_rows {
-        results.extend(postgres(&args).await?);
+    if let Some(target) = &config.postgres {
+        results.extend(postgres(&config, target).await?);
     }
     let mut notes = Vec::new();
-    if redis_rows {
-        let (rows, commands) = redis::measure_all(&args).await?;
+    if let Some(target) = &config.redis {
+        let (rows, commands) = redis::measure_all(&config, target).await?;
         notes.extend(commands.into_iter().map(|c| format!("raw: {c}")));
         notes.extend(redis::versus_redis_benchmark(&rows));
         results.extend(rows);
@@ -54,17 +147,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Seeds the bench database and measures the PostgreSQL operations.
-async fn postgres(args: &BenchArgs) -> anyhow::Result<Vec<Measurement>> {
-    let (server, _embedded) = match args.connection.database_url.as_deref() {
-        Some(url) => (
-            crate::config::parse_postgres_url("DATABASE_URL", url)?,
-            None,
-        ),
-        None => {
-            let opts = PostgresOptions::new(&args.connection.data_dir, std::env::var_os("PATH"));
-            let pg = EmbeddedPostgres::start(&opts)
-                .await
-                .context("cannot start the embedded PostgreSQL")?;
+async fn postgres(args: &BenchConfig, target: &AdminTarget) -> anyhow::Result<Vec<Measurement>> {
+    let (server, _embedded) = match target {
+        AdminTarget::Url(info) => ((**info).clone(), None),
+        AdminTarget::Embedded { data_dir } => {
+            let pg = start_embedded_postgres(data_dir).await?;
             (pg.config("postgres").into(), Some(pg))
         }
     };
@@ -81,7 +168,7 @@ async fn postgres(args: &BenchArgs) -> anyhow::Result<Vec<Measurement>> {
     let max_callers = usize::from(args.concurrency.iter().copied().max().unwrap_or(1));
     let runtime_cfg = conninfo::for_role(&admin, brokerdb::roles::RUNTIME);
     let system_cfg = conninfo::for_role(&admin, brokerdb::roles::SYSTEM);
-    let db = Db::connect(
+    let db = Db::from_pools(
         pool::build(&runtime_cfg, max_callers)?,
         pool::build(&system_cfg, max_callers)?,
         DbSettings::default(),

@@ -3,34 +3,21 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
-use brokerdb_embedded::{EmbeddedRedis, RedisOptions};
 use brokerdb_redis::{ConnSettings, RedisConn};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::BenchConfig;
 use super::redis_benchmark::{self, Target};
 use super::redis_ops::{self, RedisOp};
 use super::stats::Measurement;
 use super::timed;
-use crate::cli::BenchArgs;
+use crate::config::RedisTarget;
+use crate::services::Redis;
 
-/// Measures every Redis operation; returns the rows and the redis-benchmark command lines.
-pub async fn measure_all(args: &BenchArgs) -> anyhow::Result<(Vec<Measurement>, Vec<String>)> {
-    let _embedded;
-    let (url, ca_file) = match args.redis_url.as_deref().filter(|u| !u.is_empty()) {
-        Some(url) => (url.to_owned(), args.redis_ca_file.as_deref()),
-        None => {
-            let opts = RedisOptions::new(&args.connection.data_dir, std::env::var_os("PATH"));
-            let redis = EmbeddedRedis::start(&opts)
-                .await
-                .context("cannot start redis-server")?;
-            let url = redis.url();
-            _embedded = redis;
-            (url, None)
-        }
-    };
-    let client = crate::services::redis_client(&url, ca_file)?;
-    let target = match client.get_connection_info().addr() {
+/// Where redis-benchmark reaches the server `client` is for: a plain TCP or Unix-socket URL
+/// (redis-benchmark here has no TLS options).
+pub fn benchmark_target(client: &redis::Client) -> anyhow::Result<Target> {
+    Ok(match client.get_connection_info().addr() {
         redis::ConnectionAddr::Tcp(host, port) => Target::Tcp {
             host: host.clone(),
             port: *port,
@@ -40,7 +27,17 @@ pub async fn measure_all(args: &BenchArgs) -> anyhow::Result<(Vec<Measurement>, 
             "the Redis bench needs a plain TCP or Unix-socket Redis URL (redis-benchmark here \
              has no TLS options)"
         ),
-    };
+    })
+}
+
+/// Measures every Redis operation; returns the rows and the redis-benchmark command lines.
+pub async fn measure_all(
+    args: &BenchConfig,
+    target: &RedisTarget,
+) -> anyhow::Result<(Vec<Measurement>, Vec<String>)> {
+    let server = Redis::start(target).await?;
+    let client = server.client();
+    let target = benchmark_target(&client)?;
     let prefix = format!("brokerdb-bench:{:08x}:", rand::random::<u32>());
     let timeout = Duration::from_secs(5);
     let config = ConnectionManagerConfig::new().set_response_timeout(Some(timeout));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brokerdb::model::Timestamp;
-use brokerdb_redis::forwarder::{ForwarderOptions, ForwarderScope, ForwarderStore};
+use brokerdb_redis::forwarder::{ForwarderCall, ForwarderOptions, ForwarderScope, ForwarderStore};
 use brokerdb_redis::policy::{PolicyRateLimitStore, PolicyRuleType, RateLimit, RateLimitRule};
 use brokerdb_redis::{RedisConn, scripts};
 use redis::aio::ConnectionManager;
@@ -82,7 +82,13 @@ pub fn adapter(op: RedisOp, conn: &RedisConn, prefix: &str) -> Call {
             Arc::new(move |caller, i| {
                 let store = store.clone();
                 Box::pin(async move {
-                    let scope = ForwarderScope::new("t", "w", "i", "g", &format!("c{caller}-{i}"))?;
+                    let scope = ForwarderScope::new(&ForwarderCall {
+                        tenant_id: "t",
+                        workload_id: "w",
+                        integration_id: "i",
+                        action_group: "g",
+                        idempotency_key: &format!("c{caller}-{i}"),
+                    })?;
                     if op == RedisOp::Lock {
                         let token = store.acquire_execution_lock(&scope, 5_000).await?;
                         let token = token.ok_or_else(|| anyhow::anyhow!("lock not acquired"))?;

@@ -4,7 +4,7 @@ use serde::Serialize;
 use tokio_postgres::Row;
 
 use super::{Actor, AdminPrincipal, REPO, audit};
-use crate::db::{DbError, SystemScope, Tx, TxOptions, run_in_transaction};
+use crate::db::{DbError, Exec, SystemExec, TxOptions};
 use crate::model::{
     AccessRequestId, Timestamp, UserRole, ValidationError, trim, trimmed_non_empty,
 };
@@ -45,38 +45,7 @@ const DECIDE: &str = concat!(
     request_cols!()
 );
 
-/// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccessRequestStatus {
-    /// Open.
-    Pending,
-    /// Granted.
-    Approved,
-    /// Refused.
-    Denied,
-    /// Withdrawn.
-    Canceled,
-}
-
-impl AccessRequestStatus {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Denied => "denied",
-            Self::Canceled => "canceled",
-        }
-    }
-    fn parse(s: &str) -> Result<Self, DbError> {
-        [Self::Pending, Self::Approved, Self::Denied, Self::Canceled]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or(DbError::Unexpected {
-                message: "stored request status violates its contract".into(),
-            })
-    }
-}
+pub use crate::model::AccessRequestStatus;
 
 /// `AdminAccessRequest`; `reason` is the decision reason if set, else the request reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -114,15 +83,7 @@ pub struct AdminAccessRequest {
 }
 
 pub(super) fn from_row(row: &Row) -> Result<AdminAccessRequest, DbError> {
-    let roles: Vec<String> = row.try_get(5)?;
-    let roles = roles
-        .iter()
-        .map(|l| UserRole::parse(l))
-        .collect::<Result<Vec<_>, _>>();
-    let mut requested_roles = roles.map_err(|_| DbError::Unexpected {
-        message: "stored role violates its contract".into(),
-    })?;
-    requested_roles.sort_by_key(|r| r.as_str());
+    let requested_roles = crate::repo::stored_roles(&row.try_get::<_, Vec<String>>(5)?)?;
     let mut requested_tenant_ids: Vec<String> = row.try_get(6)?;
     requested_tenant_ids.sort();
     let status: String = row.try_get(7)?;
@@ -138,7 +99,9 @@ pub(super) fn from_row(row: &Row) -> Result<AdminAccessRequest, DbError> {
             .filter(|n| !n.is_empty()),
         requested_roles,
         requested_tenant_ids,
-        status: AccessRequestStatus::parse(&status)?,
+        status: AccessRequestStatus::parse(&status).map_err(|_| DbError::Unexpected {
+            message: "stored request status violates its contract".into(),
+        })?,
         reason: decision_reason.or(request_reason),
         decided_by: row.try_get(10)?,
         decided_at: row.try_get(11)?,
@@ -158,8 +121,7 @@ fn optional_reason(reason: Option<&str>) -> Option<String> {
 /// `(issuer, subject)` → `unique_violation`. `request_id` defaults to `aar_<32 hex>`. The
 /// requester (`issuer|subject`) is the audit actor.
 pub async fn create(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     request_id: Option<&str>,
     principal: &AdminPrincipal,
     reason: Option<&str>,
@@ -170,42 +132,40 @@ pub async fn create(
         None => AccessRequestId::generate(),
     };
     let (p, reason, who) = (principal.clone(), optional_reason(reason), who.clone());
-    let fut = run_in_transaction(system, tx, &TxOptions::DEFAULT, move |tx| {
-        let (id, p, reason, who) = (id.clone(), p.clone(), reason.clone(), who.clone());
-        Box::pin(async move {
-            let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
-            let rows = tx
-                .query(
-                    INSERT,
-                    &[
-                        &id,
-                        &p.issuer,
-                        &p.subject,
-                        &p.email,
-                        &p.name,
-                        &roles,
-                        &p.tenant_ids,
-                        &reason,
-                    ],
+    exec.op(REPO, "create_access_request")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
+            let (id, p, reason, who) = (id.clone(), p.clone(), reason.clone(), who.clone());
+            Box::pin(async move {
+                let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
+                let rows = tx
+                    .query(
+                        INSERT,
+                        &[
+                            &id,
+                            &p.issuer,
+                            &p.subject,
+                            &p.email,
+                            &p.name,
+                            &roles,
+                            &p.tenant_ids,
+                            &reason,
+                        ],
+                    )
+                    .await?;
+                let request = rows
+                    .first()
+                    .map(from_row)
+                    .unwrap_or_else(|| Err(crate::db::DbError::returned_nothing()))?;
+                audit(
+                    tx,
+                    &who,
+                    "admin_access_request.created",
+                    serde_json::json!({ "request_id": id.as_str(), "requested_roles": roles }),
                 )
                 .await?;
-            let request = rows
-                .first()
-                .map(from_row)
-                .unwrap_or_else(|| Err(DbError::not_found("access request")))?;
-            audit(
-                tx,
-                &who,
-                "admin_access_request.created",
-                serde_json::json!({ "request_id": id.as_str(), "requested_roles": roles }),
-            )
-            .await?;
-            Ok(request)
+                Ok(request)
+            })
         })
-    });
-    system
-        .db()
-        .observe(REPO, "create_access_request", fut)
         .await
 }
 
@@ -213,8 +173,7 @@ pub async fn create(
 /// with one conditional update. If it was not pending: missing → `not_found`; already in the
 /// target status → returned unchanged (idempotent); otherwise → `state_transition_invalid`.
 pub async fn transition(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     request_id: &str,
     target: AccessRequestStatus,
     reason: Option<&str>,
@@ -230,40 +189,38 @@ pub async fn transition(
         who.clone(),
         decided_at.unwrap_or_else(Timestamp::now),
     );
-    let fut = run_in_transaction(system, tx, &TxOptions::DEFAULT, move |tx| {
-        let (id, reason, who) = (id.clone(), reason.clone(), who.clone());
-        Box::pin(async move {
-            let actor = who.actor.as_str();
-            if let Some(row) = tx
-                .query_opt(DECIDE, &[&id, &target.as_str(), &actor, &at, &reason])
-                .await?
-            {
-                let decided = from_row(&row)?;
-                audit(
-                    tx,
-                    &who,
-                    "admin_access_request.decided",
-                    serde_json::json!({ "request_id": id.as_str(), "status": target.as_str() }),
-                )
-                .await?;
-                return Ok(decided);
-            }
-            let current = tx
-                .query_opt(BY_ID, &[&id])
-                .await?
-                .ok_or(DbError::not_found("access request"))?;
-            let current = from_row(&current)?;
-            if current.status == target {
-                Ok(current)
-            } else {
-                Err(DbError::StateTransitionInvalid {
-                    message: "the access request is no longer pending".into(),
-                })
-            }
+    exec.op(REPO, "transition_access_request")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
+            let (id, reason, who) = (id.clone(), reason.clone(), who.clone());
+            Box::pin(async move {
+                let actor = who.actor.as_str();
+                if let Some(row) = tx
+                    .query_opt(DECIDE, &[&id, &target.as_str(), &actor, &at, &reason])
+                    .await?
+                {
+                    let decided = from_row(&row)?;
+                    audit(
+                        tx,
+                        &who,
+                        "admin_access_request.decided",
+                        serde_json::json!({ "request_id": id.as_str(), "status": target.as_str() }),
+                    )
+                    .await?;
+                    return Ok(decided);
+                }
+                let current = tx
+                    .query_opt(BY_ID, &[&id])
+                    .await?
+                    .ok_or(DbError::not_found("access request"))?;
+                let current = from_row(&current)?;
+                if current.status == target {
+                    Ok(current)
+                } else {
+                    Err(DbError::StateTransitionInvalid {
+                        message: "the access request is no longer pending".into(),
+                    })
+                }
+            })
         })
-    });
-    system
-        .db()
-        .observe(REPO, "transition_access_request", fut)
         .await
 }

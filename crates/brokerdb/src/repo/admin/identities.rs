@@ -4,7 +4,7 @@ use serde::Serialize;
 use tokio_postgres::Row;
 
 use super::{Actor, AdminPrincipal, REPO, audit};
-use crate::db::{DbError, SystemScope, Tx, TxOptions, run_in_transaction};
+use crate::db::{DbError, Exec, SystemExec, SystemTx, TxOptions};
 use crate::model::{
     IdentityId, Timestamp, UserRole, ValidationError, normalize_unique_list, trimmed_non_empty,
 };
@@ -57,37 +57,7 @@ const LOCK_ACTIVE_OWNERS: &str = "SELECT i.identity_id FROM admin_identities i
 const SET_STATUS: &str =
     "UPDATE admin_identities SET status = $2::text::admin_identity_status WHERE identity_id = $1";
 
-/// `active`, `pending` or `disabled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentityStatus {
-    /// May sign in.
-    Active,
-    /// Awaiting activation.
-    Pending,
-    /// May not sign in.
-    Disabled,
-}
-
-impl IdentityStatus {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Pending => "pending",
-            Self::Disabled => "disabled",
-        }
-    }
-    fn parse(s: &str) -> Result<Self, DbError> {
-        match s {
-            "active" => Ok(Self::Active),
-            "pending" => Ok(Self::Pending),
-            "disabled" => Ok(Self::Disabled),
-            _ => Err(DbError::Unexpected {
-                message: "stored identity status violates its contract".into(),
-            }),
-        }
-    }
-}
+pub use crate::model::IdentityStatus;
 
 /// `AdminUser`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -116,17 +86,7 @@ pub struct AdminUser {
 }
 
 pub(super) fn from_row(row: &Row) -> Result<AdminUser, DbError> {
-    let labels: Vec<String> = row.try_get(6)?;
-    let roles = labels
-        .iter()
-        .map(|l| UserRole::parse(l))
-        .collect::<Result<Vec<_>, _>>();
-    let roles = roles
-        .ok()
-        .filter(|r| !r.is_empty())
-        .ok_or(DbError::Unexpected {
-            message: "stored identity has no valid role".into(),
-        })?;
+    let roles = crate::repo::stored_roles(&row.try_get::<_, Vec<String>>(6)?)?;
     let status: String = row.try_get(5)?;
     Ok(AdminUser {
         identity_id: row.try_get(0)?,
@@ -136,7 +96,9 @@ pub(super) fn from_row(row: &Row) -> Result<AdminUser, DbError> {
         name: row
             .try_get::<_, Option<String>>(4)?
             .filter(|n| !n.is_empty()),
-        status: IdentityStatus::parse(&status)?,
+        status: IdentityStatus::parse(&status).map_err(|_| DbError::Unexpected {
+            message: "stored identity status violates its contract".into(),
+        })?,
         roles,
         tenant_ids: row.try_get(7)?,
         created_at: row.try_get(8)?,
@@ -148,7 +110,7 @@ fn labels(roles: &[UserRole]) -> Vec<&'static str> {
     roles.iter().map(|r| r.as_str()).collect()
 }
 
-async fn load(tx: &mut Tx<'_>, id: &IdentityId) -> Result<Option<AdminUser>, DbError> {
+async fn load(tx: &mut SystemTx, id: &IdentityId) -> Result<Option<AdminUser>, DbError> {
     tx.query_opt(BY_ID, &[id])
         .await?
         .as_ref()
@@ -156,7 +118,7 @@ async fn load(tx: &mut Tx<'_>, id: &IdentityId) -> Result<Option<AdminUser>, DbE
         .transpose()
 }
 
-async fn check_tenants_exist(tx: &mut Tx<'_>, tenant_ids: &[String]) -> Result<(), DbError> {
+async fn check_tenants_exist(tx: &mut SystemTx, tenant_ids: &[String]) -> Result<(), DbError> {
     let unknown: Vec<String> = tx
         .query(UNKNOWN_TENANTS, &[&tenant_ids])
         .await?
@@ -175,7 +137,7 @@ async fn check_tenants_exist(tx: &mut Tx<'_>, tenant_ids: &[String]) -> Result<(
 }
 
 /// Refuses a change that leaves no other active owner (`state_transition_invalid`).
-async fn guard_last_owner(tx: &mut Tx<'_>, id: &IdentityId) -> Result<(), DbError> {
+async fn guard_last_owner(tx: &mut SystemTx, id: &IdentityId) -> Result<(), DbError> {
     let owners: Vec<String> = tx
         .query(LOCK_ACTIVE_OWNERS, &[])
         .await?
@@ -199,8 +161,7 @@ fn is_active_owner(user: &AdminUser) -> bool {
 /// exist (else `validation_error` listing the unknown ones). `identity_id` defaults to
 /// `adm_<32 hex>`, `status` to active. Duplicate `(issuer, subject)` or id → `unique_violation`.
 pub async fn create(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     identity_id: Option<&str>,
     principal: &AdminPrincipal,
     status: Option<IdentityStatus>,
@@ -215,7 +176,8 @@ pub async fn create(
         who.clone(),
         status.unwrap_or(IdentityStatus::Active),
     );
-    let fut = run_in_transaction(system, tx, &TxOptions::DEFAULT, move |tx| {
+    exec.op(REPO, "create_identity")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
         let (id, p, who) = (id.clone(), p.clone(), who.clone());
         Box::pin(async move {
             check_tenants_exist(tx, &p.tenant_ids).await?;
@@ -238,29 +200,28 @@ pub async fn create(
                 .await?
                 .ok_or(DbError::not_found("admin identity"))
         })
-    });
-    system.db().observe(REPO, "create_identity", fut).await
+    })
+        .await
 }
 
 /// An identity by id, or `None`.
 pub async fn get(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     identity_id: &IdentityId,
 ) -> Result<Option<AdminUser>, DbError> {
     let id = identity_id.clone();
-    let fut = run_in_transaction(system, tx, &TxOptions::DEFAULT, move |tx| {
-        let id = id.clone();
-        Box::pin(async move { load(tx, &id).await })
-    });
-    system.db().observe(REPO, "get_identity", fut).await
+    exec.op(REPO, "get_identity")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
+            let id = id.clone();
+            Box::pin(async move { load(tx, &id).await })
+        })
+        .await
 }
 
 /// The identity of an OIDC principal (exact, case-sensitive), or `None`. `issuer` must be an
 /// absolute URL; both are trimmed and must not be empty.
 pub async fn find_by_issuer_subject(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     issuer: &str,
     subject: &str,
 ) -> Result<Option<AdminUser>, DbError> {
@@ -268,60 +229,58 @@ pub async fn find_by_issuer_subject(
     url::Url::parse(&issuer)
         .map_err(|_| ValidationError::new("issuer", "must be an absolute URL"))?;
     let subject = trimmed_non_empty("subject", subject)?.to_owned();
-    let fut = run_in_transaction(system, tx, &TxOptions::DEFAULT, move |tx| {
-        let (issuer, subject) = (issuer.clone(), subject.clone());
-        Box::pin(async move {
-            tx.query_opt(BY_PRINCIPAL, &[&issuer, &subject])
-                .await?
-                .as_ref()
-                .map(from_row)
-                .transpose()
+    exec.op(REPO, "find_identity")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
+            let (issuer, subject) = (issuer.clone(), subject.clone());
+            Box::pin(async move {
+                tx.query_opt(BY_PRINCIPAL, &[&issuer, &subject])
+                    .await?
+                    .as_ref()
+                    .map(from_row)
+                    .transpose()
+            })
         })
-    });
-    system.db().observe(REPO, "find_identity", fut).await
+        .await
 }
 
 /// Sets the status. Missing → `not_found`; the same status → unchanged, nothing written; an
 /// active owner leaving `active` when no other active owner remains → `state_transition_invalid`.
 pub async fn update_status(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     identity_id: &IdentityId,
     status: IdentityStatus,
     who: &Actor,
 ) -> Result<AdminUser, DbError> {
     let (id, who) = (identity_id.clone(), who.clone());
-    let fut = run_in_transaction(system, tx, &TxOptions::DEFAULT, move |tx| {
-        let (id, who) = (id.clone(), who.clone());
-        Box::pin(async move {
-            tx.query_opt(LOCK, &[&id])
-                .await?
-                .ok_or(DbError::not_found("admin identity"))?;
-            let current = load(tx, &id)
-                .await?
-                .ok_or(DbError::not_found("admin identity"))?;
-            if current.status == status {
-                return Ok(current);
-            }
-            if is_active_owner(&current) {
-                guard_last_owner(tx, &id).await?;
-            }
-            tx.execute(SET_STATUS, &[&id, &status.as_str()]).await?;
-            audit(
-                tx,
-                &who,
-                "admin_identity.status_changed",
-                serde_json::json!({ "identity_id": id.as_str(), "status": status.as_str() }),
-            )
-            .await?;
-            load(tx, &id)
-                .await?
-                .ok_or(DbError::not_found("admin identity"))
+    exec.op(REPO, "update_identity_status")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
+            let (id, who) = (id.clone(), who.clone());
+            Box::pin(async move {
+                tx.query_opt(LOCK, &[&id])
+                    .await?
+                    .ok_or(DbError::not_found("admin identity"))?;
+                let current = load(tx, &id)
+                    .await?
+                    .ok_or(DbError::not_found("admin identity"))?;
+                if current.status == status {
+                    return Ok(current);
+                }
+                if is_active_owner(&current) {
+                    guard_last_owner(tx, &id).await?;
+                }
+                tx.execute(SET_STATUS, &[&id, &status.as_str()]).await?;
+                audit(
+                    tx,
+                    &who,
+                    "admin_identity.status_changed",
+                    serde_json::json!({ "identity_id": id.as_str(), "status": status.as_str() }),
+                )
+                .await?;
+                load(tx, &id)
+                    .await?
+                    .ok_or(DbError::not_found("admin identity"))
+            })
         })
-    });
-    system
-        .db()
-        .observe(REPO, "update_identity_status", fut)
         .await
 }
 
@@ -329,8 +288,7 @@ pub async fn update_status(
 /// required. Unchanged sets → no write. An active owner losing `owner` with no other active owner
 /// → `state_transition_invalid`. Missing identity → `not_found`.
 pub async fn update_bindings(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     identity_id: &IdentityId,
     roles: Option<&[String]>,
     tenant_ids: Option<&[String]>,
@@ -346,18 +304,17 @@ pub async fn update_bindings(
         .map(|t| normalize_unique_list("tenant_ids", t.iter().map(String::as_str)))
         .transpose()?;
     let (id, who) = (identity_id.clone(), who.clone());
-    let fut = run_in_transaction(system, tx, &TxOptions::DEFAULT, move |tx| {
-        let (id, who, roles, tenants) = (id.clone(), who.clone(), roles.clone(), tenants.clone());
-        Box::pin(async move { rebind(tx, &id, roles, tenants, &who).await })
-    });
-    system
-        .db()
-        .observe(REPO, "update_identity_bindings", fut)
+    exec.op(REPO, "update_identity_bindings")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
+            let (id, who, roles, tenants) =
+                (id.clone(), who.clone(), roles.clone(), tenants.clone());
+            Box::pin(async move { rebind(tx, &id, roles, tenants, &who).await })
+        })
         .await
 }
 
 async fn rebind(
-    tx: &mut Tx<'_>,
+    tx: &mut SystemTx,
     id: &IdentityId,
     roles: Option<Vec<UserRole>>,
     tenants: Option<Vec<String>>,
@@ -382,11 +339,14 @@ async fn rebind(
             guard_last_owner(tx, id).await?;
         }
         tx.execute(DELETE_ROLES, &[id]).await?;
-        tx.execute(INSERT_ROLES, &[id, &labels(r)]).await?;
+        let roles = labels(r);
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [id, &roles];
+        tx.execute(INSERT_ROLES, &params).await?;
     }
     if let Some(t) = &tenants {
         tx.execute(DELETE_SCOPES, &[id]).await?;
-        tx.execute(INSERT_SCOPES, &[id, t]).await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [id, t];
+        tx.execute(INSERT_SCOPES, &params).await?;
     }
     let details = serde_json::json!({ "identity_id": id.as_str(), "roles": roles.as_deref().map(labels), "tenant_ids": tenants });
     audit(tx, who, "admin_identity.bindings_changed", details).await?;
@@ -398,8 +358,7 @@ async fn rebind(
 /// Finds the identity of `(issuer, subject)` (missing → `not_found`) and replaces its roles and,
 /// if given, tenant ids, in one transaction.
 pub async fn upsert_role_bindings(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     issuer: &str,
     subject: &str,
     roles: &[String],
@@ -415,22 +374,23 @@ pub async fn upsert_role_bindings(
         .map(|t| normalize_unique_list("tenant_ids", t.iter().map(String::as_str)))
         .transpose()?;
     let who = who.clone();
-    let fut = run_in_transaction(system, tx, &TxOptions::DEFAULT, move |tx| {
-        let (issuer, subject, roles, tenants, who) = (
-            issuer.clone(),
-            subject.clone(),
-            roles.clone(),
-            tenants.clone(),
-            who.clone(),
-        );
-        Box::pin(async move {
-            let row = tx
-                .query_opt(BY_PRINCIPAL, &[&issuer, &subject])
-                .await?
-                .ok_or(DbError::not_found("admin identity"))?;
-            let id: IdentityId = row.try_get(0)?;
-            rebind(tx, &id, Some(roles), tenants, &who).await
+    exec.op(REPO, "upsert_role_bindings")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
+            let (issuer, subject, roles, tenants, who) = (
+                issuer.clone(),
+                subject.clone(),
+                roles.clone(),
+                tenants.clone(),
+                who.clone(),
+            );
+            Box::pin(async move {
+                let row = tx
+                    .query_opt(BY_PRINCIPAL, &[&issuer, &subject])
+                    .await?
+                    .ok_or(DbError::not_found("admin identity"))?;
+                let id: IdentityId = row.try_get(0)?;
+                rebind(tx, &id, Some(roles), tenants, &who).await
+            })
         })
-    });
-    system.db().observe(REPO, "upsert_role_bindings", fut).await
+        .await
 }

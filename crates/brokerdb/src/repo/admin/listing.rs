@@ -1,7 +1,7 @@
 //! Keyset listings of admin identities and access requests (newest first).
 //!
 //! Cursors are signed (HMAC, bound to the list) instead of the original's plain
-//! `base64url("<created_at>|<id>")`, which anyone could forge (spec weakness list).
+//! `base64url("<created_at>|<id>")`, which anyone could forge.
 
 use serde::Serialize;
 
@@ -9,7 +9,7 @@ use super::REPO;
 use super::access_requests::{self, AccessRequestStatus, AdminAccessRequest};
 use super::identities::{self, AdminUser, IdentityStatus};
 use crate::db::paging::contains_pattern;
-use crate::db::{DbError, SystemScope};
+use crate::db::{CursorKey, DbError, SystemExec};
 use crate::model::{Timestamp, UserRole, ValidationError, trim};
 
 /// Filters of both admin listings; all optional, combined with AND.
@@ -59,11 +59,7 @@ struct Checked {
     after: (Option<Timestamp>, Option<String>),
 }
 
-fn check<S>(
-    system: &SystemScope<'_>,
-    q: &AdminListQuery<S>,
-    list: &str,
-) -> Result<Checked, DbError> {
+fn check<S>(key: &CursorKey, q: &AdminListQuery<S>, list: &str) -> Result<Checked, DbError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
         return Err(ValidationError::new("limit", "must be an integer from 1 to 100").into());
@@ -74,7 +70,7 @@ fn check<S>(
     };
     let after = match q.cursor.as_deref() {
         None => (None, None),
-        Some(c) => match system.db().cursor_key().decode("", list, c)?.as_slice() {
+        Some(c) => match key.decode("", list, c)?.as_slice() {
             [at, id] => (
                 Some(Timestamp::parse(at).map_err(|e| e.with_field("cursor"))?),
                 Some(id.clone()),
@@ -94,7 +90,7 @@ fn check<S>(
 }
 
 fn page<T>(
-    system: &SystemScope<'_>,
+    cursor_key: &CursorKey,
     list: &str,
     mut items: Vec<T>,
     limit: i64,
@@ -105,12 +101,7 @@ fn page<T>(
     let next_cursor = match items.last() {
         Some(last) if more => {
             let (at, id) = key(last);
-            Some(
-                system
-                    .db()
-                    .cursor_key()
-                    .encode("", list, &[at.to_string(), id]),
-            )
+            Some(cursor_key.encode("", list, &[at.to_string(), id]))
         }
         _ => None,
     };
@@ -119,7 +110,7 @@ fn page<T>(
 
 /// Admin identities, newest first (`created_at` desc, `identity_id` desc).
 pub async fn list_identities(
-    system: &SystemScope<'_>,
+    exec: &mut impl SystemExec,
     q: &AdminListQuery<IdentityStatus>,
 ) -> Result<AdminPage<AdminUser>, DbError> {
     let status = q.status.map(|s| s.as_str());
@@ -129,7 +120,7 @@ pub async fn list_identities(
         sql: identities::LIST,
         map: identities::from_row,
     };
-    list(system, q, status, spec, |u| {
+    list(exec, q, status, spec, |u| {
         (u.created_at, u.identity_id.to_string())
     })
     .await
@@ -137,7 +128,7 @@ pub async fn list_identities(
 
 /// Access requests, newest first (`created_at` desc, `request_id` desc).
 pub async fn list_access_requests(
-    system: &SystemScope<'_>,
+    exec: &mut impl SystemExec,
     q: &AdminListQuery<AccessRequestStatus>,
 ) -> Result<AdminPage<AdminAccessRequest>, DbError> {
     let status = q.status.map(|s| s.as_str());
@@ -147,7 +138,7 @@ pub async fn list_access_requests(
         sql: access_requests::LIST,
         map: access_requests::from_row,
     };
-    list(system, q, status, spec, |r| {
+    list(exec, q, status, spec, |r| {
         (r.created_at, r.request_id.to_string())
     })
     .await
@@ -162,13 +153,14 @@ struct Listing<T> {
 }
 
 async fn list<S, T>(
-    system: &SystemScope<'_>,
+    exec: &mut impl SystemExec,
     q: &AdminListQuery<S>,
     status: Option<&'static str>,
     spec: Listing<T>,
     key: impl Fn(&T) -> (Timestamp, String),
 ) -> Result<AdminPage<T>, DbError> {
-    let c = check(system, q, spec.name)?;
+    let cursor_key = exec.db().cursor_key().clone();
+    let c = check(&cursor_key, q, spec.name)?;
     let role = q.role.map(UserRole::as_str);
     let fetch = c.limit + 1;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
@@ -180,10 +172,9 @@ async fn list<S, T>(
         &c.after.1,
         &fetch,
     ];
-    let rows = system
-        .db()
-        .observe(REPO, spec.op, system.query(spec.sql, &params))
+    let items = exec
+        .op(REPO, spec.op)
+        .query_all(spec.sql, &params, spec.map)
         .await?;
-    let items = rows.iter().map(spec.map).collect::<Result<Vec<_>, _>>()?;
-    Ok(page(system, spec.name, items, c.limit, key))
+    Ok(page(&cursor_key, spec.name, items, c.limit, key))
 }

@@ -1,10 +1,10 @@
-//! AdminAuthRepository (spec §13): global control-plane identities, their role and tenant
-//! bindings, access requests and the signup policy.
+//! Admin auth: global control-plane identities, their role and tenant bindings, access requests
+//! and the signup policy.
 //!
-//! Everything here is global admin data, so every function runs in the **system scope** (the
-//! runtime role has no privilege on these tables). Every function is tx-capable: given a caller's
-//! system-scope transaction it runs there, otherwise in its own. Every write appends a system
-//! audit event in the same transaction.
+//! Everything here is global admin data, so every function takes a system executor (the runtime
+//! role has no privilege on these tables): given a [`SystemTx`] it runs there, given the system
+//! scope in a transaction of its own. Every write appends a system audit event in the same
+//! transaction.
 
 pub mod access_requests;
 pub mod identities;
@@ -15,7 +15,7 @@ mod principal;
 pub use principal::{AdminPrincipal, AdminSessionPrincipal};
 
 use crate::audit::{self, SystemAuditEvent};
-use crate::db::{DbError, Tx};
+use crate::db::{DbError, SystemTx};
 use crate::model::NonEmptyString;
 
 const REPO: &str = "admin_auth";
@@ -30,7 +30,7 @@ pub struct Actor {
 }
 
 async fn audit(
-    tx: &mut Tx<'_>,
+    tx: &mut SystemTx,
     who: &Actor,
     action: &'static str,
     details: serde_json::Value,
@@ -39,5 +39,5 @@ async fn audit(
     if let serde_json::Value::Object(map) = details {
         event.details = map;
     }
-    audit::append_system_in(tx, &event).await.map(|_| ())
+    audit::append_system(tx, &event).await
 }

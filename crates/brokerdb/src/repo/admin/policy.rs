@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use super::{Actor, REPO, audit};
-use crate::db::{DbError, SystemScope, Tx, TxOptions, run_in_transaction};
+use crate::db::{DbError, Exec, SystemExec, TxOptions};
 use crate::model::{Timestamp, ValidationError, normalize_unique_list, trim};
 
 const GET_OR_CREATE: &str = "WITH ins AS (
@@ -22,24 +22,7 @@ const UPSERT: &str = "INSERT INTO admin_signup_policy (id, new_user_mode, requir
        updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at
      RETURNING new_user_mode::text, require_verified_email, allowed_email_domains, updated_at, updated_by";
 
-/// Whether unknown people may sign up as admins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NewUserMode {
-    /// New admins may sign up (subject to the other rules).
-    Allowed,
-    /// New admins are refused (the fail-closed default).
-    Blocked,
-}
-
-impl NewUserMode {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Allowed => "allowed",
-            Self::Blocked => "blocked",
-        }
-    }
-}
+pub use crate::model::NewUserMode;
 
 /// `AdminSignupPolicy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -112,25 +95,15 @@ pub fn normalize_email_domains(domains: &[String]) -> Result<Vec<String>, Valida
 
 /// The policy, created with the fail-closed defaults (blocked, verified email required, no
 /// domains) if the row is missing.
-pub async fn get(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
-) -> Result<AdminSignupPolicy, DbError> {
-    let fut = run_in_transaction(system, tx, &TxOptions::DEFAULT, |tx| {
-        Box::pin(async move {
-            let rows = tx.query(GET_OR_CREATE, &[]).await?;
-            rows.first()
-                .map(from_row)
-                .unwrap_or_else(|| Err(DbError::not_found("signup policy")))
-        })
-    });
-    system.db().observe(REPO, "get_signup_policy", fut).await
+pub async fn get(exec: &mut impl SystemExec) -> Result<AdminSignupPolicy, DbError> {
+    exec.op(REPO, "get_signup_policy")
+        .query_one(GET_OR_CREATE, &[], from_row)
+        .await
 }
 
 /// Writes the policy (see [`SignupPolicyUpdate`]); `updated_at` defaults to now. Audited.
 pub async fn set(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     update: &SignupPolicyUpdate,
     updated_at: Option<Timestamp>,
     who: &Actor,
@@ -145,7 +118,8 @@ pub async fn set(
         who.clone(),
         updated_at.unwrap_or_else(Timestamp::now),
     );
-    let fut = run_in_transaction(system, tx, &TxOptions::DEFAULT, move |tx| {
+    exec.op(REPO, "set_signup_policy")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
         let (update, who, domains) = (update.clone(), who.clone(), domains.clone());
         Box::pin(async move {
             let mode = update.new_user_mode.as_str();
@@ -164,10 +138,10 @@ pub async fn set(
             let policy = rows
                 .first()
                 .map(from_row)
-                .unwrap_or_else(|| Err(DbError::not_found("signup policy")))?;
+                .unwrap_or_else(|| Err(DbError::returned_nothing()))?;
             audit(tx, &who, "admin_signup_policy.set", serde_json::json!({ "new_user_mode": mode, "allowed_email_domains": policy.allowed_email_domains })).await?;
             Ok(policy)
         })
-    });
-    system.db().observe(REPO, "set_signup_policy", fut).await
+    })
+        .await
 }

@@ -45,7 +45,8 @@ pub struct AdminPrincipal {
 }
 
 impl AdminPrincipal {
-    /// Validates and normalizes (spec §13 "principal normalization").
+    /// Validates and normalizes: issuer an absolute URL, subject trimmed and non-empty, email
+    /// lower-cased, a blank name dropped, roles and tenant ids unique and sorted.
     pub fn normalize(p: &AdminSessionPrincipal) -> Result<Self, ValidationError> {
         let issuer = trimmed_non_empty("issuer", &p.issuer)?;
         url::Url::parse(issuer)

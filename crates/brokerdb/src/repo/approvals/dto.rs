@@ -1,4 +1,4 @@
-//! The `ApprovalRequest` contract (data-model §4.4) and its value rules.
+//! The `ApprovalRequest` contract and its value rules.
 
 use serde::{Deserialize, Serialize};
 

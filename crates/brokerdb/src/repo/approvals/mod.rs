@@ -1,5 +1,5 @@
-//! ApprovalRequestRepository (spec §11): approval requests of a tenant, deduplicated by the
-//! canonical descriptor hash (§1.4). Tenant scope throughout; writes are tx-capable.
+//! Approval requests of a tenant, deduplicated by the canonical descriptor hash
+//! ([`crate::model::CanonicalRequestDescriptor::sha256`]). Tenant scope throughout.
 //!
 //! **Dedupe.** At most one `pending` approval exists per (tenant, workload, integration,
 //! descriptor hash): the partial unique index `uq_approval_requests_pending_descriptor` enforces
@@ -7,8 +7,8 @@
 //! losing creator gets `unique_violation` **without aborting its transaction**: inside a caller's
 //! transaction it can go on to [`find_open`] and use the winner's approval.
 //!
-//! **Stale pending approvals.** The index ignores `expires_at` (the spec's "dedupe gap": a
-//! pending approval past its expiry blocked every new one forever, as nothing expired it).
+//! **Stale pending approvals.** The index ignores `expires_at` (in the original a pending
+//! approval past its expiry blocked every new one forever, as nothing expired it).
 //! [`create`] therefore first marks pending approvals of the same key whose `expires_at` has
 //! passed as `expired` (with `decided_at` = now), in the same transaction as the insert. So an
 //! expired-but-pending approval never blocks a new one, and it is never silently overwritten:
@@ -25,8 +25,7 @@ pub use transition::{Transitioned, transition};
 
 use dto::from_snapshot;
 
-use super::query_in;
-use crate::db::{DbError, TenantScope, Tx, TxOptions, run_in_transaction};
+use crate::db::{DbError, Exec, TenantExec, TxOptions};
 use crate::model::{
     ApprovalId, ApprovalStatus, CanonicalRequestDescriptor, NonEmptyString, Timestamp,
     ValidationError,
@@ -54,10 +53,10 @@ const LIST: &str = "SELECT approval_json FROM approval_requests
      ORDER BY created_at DESC, approval_id DESC LIMIT $3";
 
 fn same_tenant(
-    scope: &TenantScope<'_>,
+    exec: &impl TenantExec,
     d: &CanonicalRequestDescriptor,
 ) -> Result<(), ValidationError> {
-    if d.tenant_id == scope.tenant_id().as_str() {
+    if d.tenant_id == exec.tenant_id().as_str() {
         Ok(())
     } else {
         Err(ValidationError::new(
@@ -69,78 +68,76 @@ fn same_tenant(
 
 /// Stores `approval` (any status). Stale pending approvals of the same key are expired first
 /// (module docs). A second pending approval for the same key →
-/// `unique_violation(uq_approval_requests_pending_descriptor)`; a duplicate id →
-/// `unique_violation(uq_approval_requests_approval_id)`; unknown tenant → `integrity_violation`.
-/// The descriptor's tenant must be the scope's. Tx-capable.
+/// `unique_violation` on `descriptor`; a duplicate id → `unique_violation` on `approval_id`; unknown tenant → `integrity_violation`.
+/// The descriptor's tenant must be the scope's.
 pub async fn create(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     approval: &ApprovalRequest,
 ) -> Result<ApprovalRequest, DbError> {
     let cols = approval.columns()?;
-    same_tenant(scope, &approval.canonical_descriptor)?;
+    same_tenant(exec, &approval.canonical_descriptor)?;
     let (a, now) = (approval.clone(), Timestamp::now());
-    let fut = run_in_transaction(scope, tx, &TxOptions::DEFAULT, move |tx| {
-        let (a, hash, host, method, snapshot) = (
-            a.clone(),
-            cols.hash.clone(),
-            cols.host.as_str().to_owned(),
-            cols.method.as_str(),
-            cols.snapshot.clone(),
-        );
-        Box::pin(async move {
-            let d = &a.canonical_descriptor;
-            let key: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-                [&d.tenant_id, &d.workload_id, &d.integration_id, &hash];
-            tx.execute(EXPIRE_STALE, &[key[0], key[1], key[2], key[3], &now])
-                .await?;
-            let (status, tier) = (a.status.as_str(), a.summary.risk_tier.as_str());
-            let descriptor = d.to_json();
-            let rows = tx
-                .query(
-                    INSERT,
-                    &[
-                        &a.approval_id,
-                        &d.tenant_id,
-                        &status,
-                        &a.expires_at,
-                        &a.correlation_id,
-                        &d.workload_id,
-                        &d.integration_id,
-                        &a.summary.action_group,
-                        &tier,
-                        &host,
-                        &method,
-                        &a.summary.path,
-                        &hash,
-                        &descriptor,
-                        &snapshot,
-                    ],
-                )
-                .await?;
-            if let Some(row) = rows.first() {
-                return from_snapshot(row);
-            }
-            let pending_taken = a.status == ApprovalStatus::Pending
-                && tx.query_opt(PENDING_EXISTS, &key).await?.is_some();
-            Err(DbError::UniqueViolation {
-                field: if pending_taken {
-                    "descriptor"
-                } else {
-                    "approval_id"
+    exec.op(REPO, "create")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
+            let (a, hash, host, method, snapshot) = (
+                a.clone(),
+                cols.hash.clone(),
+                cols.host.as_str().to_owned(),
+                cols.method.as_str(),
+                cols.snapshot.clone(),
+            );
+            Box::pin(async move {
+                let d = &a.canonical_descriptor;
+                let key: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                    [&d.tenant_id, &d.workload_id, &d.integration_id, &hash];
+                tx.execute(EXPIRE_STALE, &[key[0], key[1], key[2], key[3], &now])
+                    .await?;
+                let (status, tier) = (a.status.as_str(), a.summary.risk_tier.as_str());
+                let descriptor = d.to_json();
+                let rows = tx
+                    .query(
+                        INSERT,
+                        &[
+                            &a.approval_id,
+                            &d.tenant_id,
+                            &status,
+                            &a.expires_at,
+                            &a.correlation_id,
+                            &d.workload_id,
+                            &d.integration_id,
+                            &a.summary.action_group,
+                            &tier,
+                            &host,
+                            &method,
+                            &a.summary.path,
+                            &hash,
+                            &descriptor,
+                            &snapshot,
+                        ],
+                    )
+                    .await?;
+                if let Some(row) = rows.first() {
+                    return from_snapshot(row);
                 }
-                .into(),
+                let pending_taken = a.status == ApprovalStatus::Pending
+                    && tx.query_opt(PENDING_EXISTS, &key).await?.is_some();
+                Err(DbError::UniqueViolation {
+                    field: if pending_taken {
+                        "descriptor"
+                    } else {
+                        "approval_id"
+                    }
+                    .into(),
+                })
             })
         })
-    });
-    scope.db().observe(REPO, "create", fut).await
+        .await
 }
 
 /// Builds a pending approval (`approval_id` generated when `None`) and [`create`]s it in the
 /// same transaction. `expires_at` is not required to be in the future.
 pub async fn create_from_canonical_descriptor(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     request: NewApproval,
 ) -> Result<ApprovalRequest, DbError> {
     let approval = ApprovalRequest {
@@ -151,7 +148,7 @@ pub async fn create_from_canonical_descriptor(
         summary: request.summary,
         canonical_descriptor: request.canonical_descriptor,
     };
-    create(scope, tx, &approval).await
+    create(exec, &approval).await
 }
 
 /// Input of [`create_from_canonical_descriptor`].
@@ -170,49 +167,39 @@ pub struct NewApproval {
 }
 
 /// The newest open approval for the descriptor: `pending` and not past `expires_at` (wall
-/// clock), or `None`. The descriptor's tenant must be the scope's. Tx-capable.
+/// clock), or `None`. The descriptor's tenant must be the scope's.
 pub async fn find_open(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     descriptor: &CanonicalRequestDescriptor,
 ) -> Result<Option<ApprovalRequest>, DbError> {
     descriptor.validate()?;
     descriptor.ids()?;
-    same_tenant(scope, descriptor)?;
+    same_tenant(exec, descriptor)?;
     let (hash, now) = (descriptor.sha256(), Timestamp::now());
     let d = descriptor;
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "find_open",
-            query_in(
-                scope,
-                tx,
-                FIND_OPEN,
-                &[&d.tenant_id, &d.workload_id, &d.integration_id, &hash, &now],
-            ),
+    exec.op(REPO, "find_open")
+        .query_opt(
+            FIND_OPEN,
+            &[&d.tenant_id, &d.workload_id, &d.integration_id, &hash, &now],
+            from_snapshot,
         )
-        .await?;
-    rows.first().map(from_snapshot).transpose()
+        .await
 }
 
 /// The approval, or `None` (also for another tenant's id).
 pub async fn get_by_id(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     approval_id: &ApprovalId,
 ) -> Result<Option<ApprovalRequest>, DbError> {
-    let rows = scope
-        .db()
-        .observe(REPO, "get_by_id", scope.query(BY_ID, &[approval_id]))
-        .await?;
-    rows.first().map(from_snapshot).transpose()
+    exec.op(REPO, "get_by_id")
+        .query_opt(BY_ID, &[approval_id], from_snapshot)
+        .await
 }
 
 /// The tenant's approvals, newest first (`created_at` desc, `approval_id` desc), optionally of
-/// one status; `limit` 1..=200 (default 100). No cursor (spec).
+/// one status; `limit` 1..=200 (default 100). No cursor: only the newest `limit` are returned.
 pub async fn list(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     status: Option<ApprovalStatus>,
     limit: Option<i64>,
 ) -> Result<Vec<ApprovalRequest>, DbError> {
@@ -221,13 +208,8 @@ pub async fn list(
         return Err(ValidationError::new("limit", "must be an integer from 1 to 200").into());
     }
     let status = status.map(ApprovalStatus::as_str);
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "list",
-            scope.query(LIST, &[scope.tenant_id(), &status, &limit]),
-        )
-        .await?;
-    rows.iter().map(from_snapshot).collect()
+    let tenant = exec.tenant_id().clone();
+    exec.op(REPO, "list")
+        .query_all(LIST, &[&tenant, &status, &limit], from_snapshot)
+        .await
 }

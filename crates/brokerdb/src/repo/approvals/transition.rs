@@ -1,8 +1,8 @@
 //! Approval status transitions: one conditional update, never read-then-write.
 
+use super::REPO;
 use super::dto::{ApprovalRequest, from_snapshot};
-use super::{REPO, query_in};
-use crate::db::{DbError, TenantScope, Tx};
+use crate::db::{DbError, TenantExec};
 use crate::model::{ApprovalId, ApprovalStatus, Timestamp};
 
 /// Moves to `$2` only from `$4`, the one status it may come from. `decided_at` is the decision
@@ -25,8 +25,8 @@ pub struct Transitioned {
     pub changed: bool,
 }
 
-/// The only status `target` may be reached from (spec §11 table); `None` for `pending`, which
-/// nothing returns to.
+/// The only status `target` may be reached from (`pending → approved | denied | expired |
+/// canceled`, `approved → executed`); `None` for `pending`, which nothing returns to.
 fn source(target: ApprovalStatus) -> Option<ApprovalStatus> {
     use ApprovalStatus::*;
     match target {
@@ -45,54 +45,47 @@ fn source(target: ApprovalStatus) -> Option<ApprovalStatus> {
 /// - Missing (or another tenant's) → `not_found`; a transition outside the table →
 ///   `state_transition_invalid`, nothing written.
 ///
-/// Tx-capable (an extension of the spec: so the decision and its audit row commit together).
+/// Runs alone or in the caller's transaction (the original could not: given a transaction, the
+/// decision and its audit row commit together).
 pub async fn transition(
-    scope: &TenantScope<'_>,
-    mut tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     approval_id: &ApprovalId,
     status: ApprovalStatus,
     decided_at: Option<Timestamp>,
 ) -> Result<Transitioned, DbError> {
-    let fut = async {
-        if let Some(from) = source(status) {
-            let (to, from) = (status.as_str(), from.as_str());
-            let at = decided_at.unwrap_or_else(Timestamp::now);
-            let rows = query_in(
-                scope,
-                tx.as_deref_mut(),
-                TRANSITION,
-                &[approval_id, &to, &at, &from],
-            )
+    if let Some(from) = source(status) {
+        let (to, from) = (status.as_str(), from.as_str());
+        let at = decided_at.unwrap_or_else(Timestamp::now);
+        let changed = exec
+            .op(REPO, "transition")
+            .query_opt(TRANSITION, &[approval_id, &to, &at, &from], from_snapshot)
             .await?;
-            if let Some(row) = rows.first() {
-                return Ok(Transitioned {
-                    approval: from_snapshot(row)?,
-                    changed: true,
-                });
-            }
+        if let Some(approval) = changed {
+            return Ok(Transitioned {
+                approval,
+                changed: true,
+            });
         }
-        let rows = query_in(scope, tx, CURRENT, &[approval_id]).await?;
-        let current = rows
-            .first()
-            .map(from_snapshot)
-            .transpose()?
-            .ok_or(DbError::not_found("approval"))?;
-        if current.status == status {
-            Ok(Transitioned {
-                approval: current,
-                changed: false,
-            })
-        } else {
-            Err(DbError::StateTransitionInvalid {
-                message: format!(
-                    "an approval cannot go from {} to {}",
-                    current.status, status
-                )
-                .into(),
-            })
-        }
-    };
-    scope.db().observe(REPO, "transition", fut).await
+    }
+    // Nothing changed: the stored status tells which answer applies (read only then).
+    let current = exec
+        .op(REPO, "get_by_id")
+        .query_found("approval", CURRENT, &[approval_id], from_snapshot)
+        .await?;
+    if current.status == status {
+        Ok(Transitioned {
+            approval: current,
+            changed: false,
+        })
+    } else {
+        Err(DbError::StateTransitionInvalid {
+            message: format!(
+                "an approval cannot go from {} to {}",
+                current.status, status
+            )
+            .into(),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! AuditEventRepository (spec §12): tenant audit appends (on the hash chain of
-//! [`crate::audit`]), policy-decision events, the SSRF decision projection, the keyset query and
-//! redaction profiles. Tenant scope throughout; every write is tx-capable.
+//! AuditEventRepository: policy-decision events (appended with [`crate::audit::append`], the one
+//! way into the audit trail), the SSRF decision projection, the keyset query and redaction
+//! profiles. Tenant executors throughout.
 //!
 //! An append given a caller's transaction commits or rolls back with it, and its failure is
 //! returned (never logged and ignored), so a change and its audit row are all or nothing.
@@ -22,24 +22,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::audit::{self, AuditEvent, AuditPolicyRef};
-use crate::db::{DbError, TenantScope, Tx};
+use crate::db::{DbError, TenantExec};
 use crate::model::{
     AuditDecision, AuditEventType, CanonicalRequestDescriptor, EventId, NonEmptyString,
     PolicyRuleType, RiskTier, Timestamp, ValidationError,
 };
 
 const REPO: &str = "audit_events";
-
-/// Appends `event` (validated; its tenant must be the scope's). A duplicate `event_id` →
-/// `unique_violation` (plain appends are not idempotent); unknown tenant →
-/// `integrity_violation`. Tx-capable; without a transaction it is one statement.
-pub async fn append(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
-    event: &AuditEvent,
-) -> Result<(), DbError> {
-    audit::append_event(scope, tx, event).await
-}
 
 /// The policy engine's verdict on one descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +72,8 @@ pub struct PolicyDecisionEvent {
 }
 
 impl PolicyDecisionEvent {
-    /// The `policy_decision` audit event of spec §12.1 (the descriptor must be valid).
+    /// The `policy_decision` audit event (the descriptor must be valid), as
+    /// [`append_policy_decision`] describes it.
     pub fn to_event(&self) -> Result<AuditEvent, ValidationError> {
         let d = &self.descriptor;
         d.validate()?;
@@ -119,13 +109,13 @@ impl PolicyDecisionEvent {
     }
 }
 
-/// Appends the `policy_decision` event for `input` (spec §12.1): tenant, workload and
+/// Appends the `policy_decision` event for `input`: tenant, workload and
 /// integration from the descriptor; decision, action group and risk from the verdict; the rule
-/// as `policy` when the match names a rule type; `metadata = {reason_code, trace}`. Tx-capable.
+/// as `policy` when the match names a rule type; `metadata = {reason_code, trace}`; appended
+/// with [`audit::append`].
 pub async fn append_policy_decision(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     input: &PolicyDecisionEvent,
 ) -> Result<(), DbError> {
-    audit::append_event(scope, tx, &input.to_event()?).await
+    audit::append(exec, &input.to_event()?).await
 }

@@ -1,4 +1,4 @@
-//! `queryAuditEvents` (spec §12.3): a tenant's events, newest first, keyset-paged.
+//! The audit query: a tenant's events, newest first, keyset-paged.
 //!
 //! The query shape is one of five fixed statements, chosen by the most selective equality
 //! filter present (workload, integration, action group, decision, or none). Each leads with the
@@ -13,7 +13,7 @@ use tokio_postgres::types::Json;
 use super::REPO;
 use crate::audit::AuditEvent;
 use crate::db::paging::{KeysetPage, decode_cursor};
-use crate::db::{DbError, TenantScope};
+use crate::db::{DbError, TenantExec};
 use crate::model::{
     AuditDecision, IntegrationId, NonEmptyString, TenantId, Timestamp, ValidationError, WorkloadId,
 };
@@ -119,61 +119,54 @@ pub(crate) fn cursor_position(
 
 /// The scope's events matching `filter`, ordered `timestamp` desc then `event_id` desc.
 ///
-/// Deviations that close the spec's weaknesses: the tenant is always the scope's (no
+/// Deviations from the original that close its weaknesses: the tenant is always the scope's (no
 /// cross-tenant query); the cursor is HMAC-signed and bound to the tenant, so a tampered,
 /// malformed or other-tenant cursor is a `validation_error`; `next_cursor` is present only when
 /// another row exists (`limit + 1` is fetched), so a full last page has none.
 pub async fn query(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     filter: &AuditQueryFilter,
 ) -> Result<KeysetPage<AuditEvent>, DbError> {
     let limit = checked_limit(filter.limit)?;
-    let tenant = scope.tenant_id();
-    if filter.tenant_id.as_ref().is_some_and(|t| t != tenant) {
+    let tenant = exec.tenant_id().clone();
+    if filter.tenant_id.as_ref().is_some_and(|t| *t != tenant) {
         return Err(ValidationError::new("tenant_id", "does not match the tenant scope").into());
     }
-    let key = scope.db().cursor_key();
-    let cursor = decode_cursor(key, tenant.as_str(), SORT_TAG, filter.cursor.as_deref())?;
+    let key = exec.db().cursor_key().clone();
+    let cursor = decode_cursor(&key, tenant.as_str(), SORT_TAG, filter.cursor.as_deref())?;
     let (after_at, after_id) = cursor_position(cursor)?;
     let decision = filter.decision.map(AuditDecision::as_str);
     let fetch = limit + 1;
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "query",
-            scope.query(
-                filter.statement(),
-                &[
-                    tenant,
-                    &filter.workload_id,
-                    &filter.integration_id,
-                    &filter.action_group,
-                    &decision,
-                    &filter.time_min,
-                    &filter.time_max,
-                    &after_at,
-                    &after_id,
-                    &fetch,
-                ],
-            ),
+    let items = exec
+        .op(REPO, "query")
+        .query_all(
+            filter.statement(),
+            &[
+                &tenant,
+                &filter.workload_id,
+                &filter.integration_id,
+                &filter.action_group,
+                &decision,
+                &filter.time_min,
+                &filter.time_max,
+                &after_at,
+                &after_id,
+                &fetch,
+            ],
+            |row| {
+                // Straight from the jsonb bytes into the contract (no intermediate Value).
+                row.try_get::<_, Json<AuditEvent>>(0)
+                    .ok()
+                    .map(|Json(e)| e)
+                    .filter(|e| e.validate().is_ok())
+                    .ok_or(DbError::Unexpected {
+                        message: "stored audit event violates its contract".into(),
+                    })
+            },
         )
         .await?;
-    let items = rows
-        .iter()
-        .map(|row| {
-            // Straight from the jsonb bytes into the contract (no intermediate Value).
-            row.try_get::<_, Json<AuditEvent>>(0)
-                .ok()
-                .map(|Json(e)| e)
-                .filter(|e| e.validate().is_ok())
-                .ok_or(DbError::Unexpected {
-                    message: "stored audit event violates its contract".into(),
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(KeysetPage::from_rows(
-        key,
+        &key,
         tenant.as_str(),
         SORT_TAG,
         items,

@@ -1,13 +1,12 @@
-//! Audit redaction profiles (spec §12.4): one per tenant, stored as a validated snapshot.
+//! Audit redaction profiles: one per tenant, stored as a validated snapshot.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::REPO;
-use crate::db::{DbError, TenantScope, Tx};
+use crate::db::{DbError, TenantExec};
 use crate::model::{NonEmptyString, TenantId, ValidationError, json_integer};
-use crate::repo::query_in;
 
 pub use crate::model::RedactionAction;
 
@@ -134,62 +133,42 @@ impl AuditRedactionProfile {
     }
 }
 
-fn from_snapshot(rows: &[tokio_postgres::Row]) -> Result<Option<AuditRedactionProfile>, DbError> {
-    rows.first()
-        .map(|row| {
-            let json: serde_json::Value = row.try_get(0)?;
-            AuditRedactionProfile::from_json(json).map_err(|_| DbError::Unexpected {
-                message: "stored redaction profile violates its contract".into(),
-            })
-        })
-        .transpose()
+fn from_snapshot(row: &tokio_postgres::Row) -> Result<AuditRedactionProfile, DbError> {
+    let json: serde_json::Value = row.try_get(0)?;
+    AuditRedactionProfile::from_json(json).map_err(|_| DbError::Unexpected {
+        message: "stored redaction profile violates its contract".into(),
+    })
 }
 
-/// The scope's profile, or `None`. Tx-capable.
+/// The executor's tenant's profile, or `None`.
 pub async fn get_redaction_profile(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
 ) -> Result<Option<AuditRedactionProfile>, DbError> {
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "get_redaction_profile",
-            query_in(scope, tx, BY_TENANT, &[scope.tenant_id()]),
-        )
-        .await?;
-    from_snapshot(&rows)
+    let tenant = exec.tenant_id().clone();
+    exec.op(REPO, "get_redaction_profile")
+        .query_opt(BY_TENANT, &[&tenant], from_snapshot)
+        .await
 }
 
-/// Creates or replaces the scope's profile (`profile_id` and rules overwritten) and returns
-/// it. Its tenant must be the scope's; unknown tenant → `integrity_violation`. Tx-capable.
+/// Creates or replaces the executor's tenant's profile (`profile_id` and rules overwritten) and
+/// returns it. Its tenant must be the executor's; unknown tenant → `integrity_violation`.
 pub async fn upsert_redaction_profile(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     profile: &AuditRedactionProfile,
 ) -> Result<AuditRedactionProfile, DbError> {
     profile.validate()?;
-    if profile.tenant_id != *scope.tenant_id() {
+    if profile.tenant_id != *exec.tenant_id() {
         return Err(ValidationError::new("tenant_id", "does not match the tenant scope").into());
     }
     let json = serde_json::to_value(profile)
         .map_err(|_| ValidationError::new("profile", "cannot be serialized"))?;
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "upsert_redaction_profile",
-            query_in(
-                scope,
-                tx,
-                UPSERT,
-                &[&profile.tenant_id, &profile.profile_id, &json],
-            ),
+    exec.op(REPO, "upsert_redaction_profile")
+        .query_one(
+            UPSERT,
+            &[&profile.tenant_id, &profile.profile_id, &json],
+            from_snapshot,
         )
-        .await?;
-    from_snapshot(&rows)?.ok_or(DbError::Unexpected {
-        message: "redaction profile upsert returned no row".into(),
-    })
+        .await
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! `appendSsrfGuardDecisionProjection` (spec §12.2): idempotent by `event_id`.
+//! The SSRF guard decision projection: idempotent by `event_id`.
 //!
 //! Insert-if-absent (`ON CONFLICT (event_id) DO NOTHING`) followed by a read and a compare,
 //! so a repeat never raises inside the caller's transaction (the original inserted and caught
@@ -8,11 +8,10 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use super::REPO;
-use crate::db::{DbError, TenantScope, Tx};
+use crate::db::{DbError, TenantExec};
 use crate::model::{
     AuditDecision, EventId, IpOrCidr, SsrfReasonCode, TenantId, Timestamp, ValidationError,
 };
-use crate::repo::query_in;
 
 macro_rules! cols {
     () => {
@@ -162,22 +161,20 @@ fn from_row(row: &Row) -> Result<SsrfGuardDecisionProjection, DbError> {
 /// element-wise in order) returns the stored projection; different content → `conflict`. An
 /// `event_id` already used by another tenant is also `conflict` (the original reported
 /// `unexpected_error`: under row-level security that row is invisible, and it cannot be the
-/// same projection). Unknown tenant → `integrity_violation`. Tx-capable: never aborts the
-/// caller's transaction on a repeat.
+/// same projection). Unknown tenant → `integrity_violation`. Never aborts the caller's
+/// transaction on a repeat (insert-if-absent, then read).
 pub async fn append_ssrf_guard_decision(
-    scope: &TenantScope<'_>,
-    mut tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     projection: &SsrfGuardDecisionProjection,
 ) -> Result<SsrfGuardDecisionProjection, DbError> {
     let p = projection.validated()?;
-    if p.tenant_id != *scope.tenant_id() {
+    if p.tenant_id != *exec.tenant_id() {
         return Err(ValidationError::new("tenant_id", "does not match the tenant scope").into());
     }
-    let fut = async {
-        let (decision, reason) = (p.decision.as_str(), p.reason_code.as_str());
-        let rows = query_in(
-            scope,
-            tx.as_deref_mut(),
+    let (decision, reason) = (p.decision.as_str(), p.reason_code.as_str());
+    let inserted = exec
+        .op(REPO, "append_ssrf_guard_decision")
+        .query_opt(
             INSERT,
             &[
                 &p.event_id,
@@ -194,25 +191,21 @@ pub async fn append_ssrf_guard_decision(
                 &reason,
                 &p.correlation_id,
             ],
+            from_row,
         )
         .await?;
-        if let Some(row) = rows.first() {
-            return from_row(row);
-        }
-        let stored = query_in(scope, tx, BY_EVENT, &[&p.event_id])
-            .await?
-            .first()
-            .map(from_row)
-            .transpose()?;
-        match stored {
-            Some(stored) if stored == p => Ok(stored),
-            _ => Err(DbError::Conflict {
-                message: "an SSRF decision with this event_id but different content exists".into(),
-            }),
-        }
-    };
-    scope
-        .db()
-        .observe(REPO, "append_ssrf_guard_decision", fut)
-        .await
+    if let Some(stored) = inserted {
+        return Ok(stored);
+    }
+    // A repeat: the stored row decides between "the same decision" and a conflict.
+    let stored = exec
+        .op(REPO, "get_ssrf_guard_decision")
+        .query_opt(BY_EVENT, &[&p.event_id], from_row)
+        .await?;
+    match stored {
+        Some(stored) if stored == p => Ok(stored),
+        _ => Err(DbError::Conflict {
+            message: "an SSRF decision with this event_id but different content exists".into(),
+        }),
+    }
 }

@@ -3,13 +3,13 @@
 use serde::Serialize;
 
 use super::REPO;
-use crate::db::{DbError, TenantScope, Tx};
+use crate::db::{DbError, TenantExec};
 use crate::model::{IntegrationId, TemplateId, WorkloadId};
-use crate::repo::query_in;
 use crate::repo::templates::Template;
 
-/// One row whatever exists: NULLs say what is missing. The template follows §7.2: a pinned
-/// version only if active (no fallback), else the highest active version.
+/// One row whatever exists: NULLs say what is missing. The template resolution rule: an
+/// integration pinned to a version gets that version only if it is active (no fallback to
+/// another), an unpinned one the highest active version.
 const LOOKUP: &str = "SELECT w.enabled, i.enabled, t.template_json::text, t.template_id, t.version
      FROM (VALUES (1)) AS one(x)
      LEFT JOIN workloads w ON w.workload_id = $1
@@ -62,26 +62,20 @@ pub struct ExecuteLookup {
     pub template_version: i32,
 }
 
-/// Gating and template for one call, in one round trip (tx-capable). Missing workload,
+/// Gating and template for one call, in one round trip. Missing workload,
 /// integration (another tenant's counts as missing) or resolvable template → `not_found`.
 /// Disabled entities are not errors: see `executable`.
 pub async fn get_template_for_execute(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     workload_id: &WorkloadId,
     integration_id: &IntegrationId,
 ) -> Result<ExecuteLookup, DbError> {
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "execute_lookup",
-            query_in(scope, tx, LOOKUP, &[workload_id, integration_id]),
-        )
-        .await?;
-    let row = rows.first().ok_or(DbError::Unexpected {
-        message: "lookup returned no row".into(),
-    })?;
+    exec.op(REPO, "execute_lookup")
+        .query_one(LOOKUP, &[workload_id, integration_id], from_row)
+        .await
+}
+
+fn from_row(row: &tokio_postgres::Row) -> Result<ExecuteLookup, DbError> {
     let workload_enabled: bool = row
         .try_get::<_, Option<bool>>(0)?
         .ok_or(DbError::not_found("workload"))?;
@@ -112,12 +106,11 @@ pub async fn get_template_for_execute(
 
 /// The same lookup for policy evaluation: `(integration_enabled, template)`.
 pub async fn get_template_for_policy_evaluation(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     workload_id: &WorkloadId,
     integration_id: &IntegrationId,
 ) -> Result<(bool, Template), DbError> {
-    let found = get_template_for_execute(scope, tx, workload_id, integration_id).await?;
+    let found = get_template_for_execute(exec, workload_id, integration_id).await?;
     Ok((found.integration_enabled, found.template))
 }
 
@@ -137,29 +130,21 @@ pub struct TemplateBinding {
 }
 
 /// The integration's resolved template binding, or `None` when the integration is missing or
-/// its template is unresolvable (tx-capable; no workload involved).
+/// its template is unresolvable (no workload involved).
 pub async fn get_template_binding(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     integration_id: &IntegrationId,
 ) -> Result<Option<TemplateBinding>, DbError> {
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "template_binding",
-            query_in(scope, tx, BINDING, &[integration_id]),
-        )
-        .await?;
-    rows.first()
-        .map(|r| {
+    let tenant = exec.tenant_id().clone();
+    exec.op(REPO, "template_binding")
+        .query_opt(BINDING, &[integration_id], |r| {
             Ok(TemplateBinding {
-                tenant_id: scope.tenant_id().clone(),
+                tenant_id: tenant.clone(),
                 integration_id: integration_id.clone(),
                 enabled: r.try_get(0)?,
                 template_id: r.try_get(1)?,
                 template_version: r.try_get(2)?,
             })
         })
-        .transpose()
+        .await
 }

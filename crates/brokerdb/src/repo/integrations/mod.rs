@@ -1,4 +1,4 @@
-//! IntegrationRepository (spec §7): integrations of a tenant, their secret pointer, and the
+//! Integrations of a tenant, their secret pointer, and the
 //! template resolution used on the execute path. Tenant scope throughout.
 
 mod execute;
@@ -12,7 +12,7 @@ pub use execute::{
 };
 
 use crate::db::paging::{Page, PageRequest};
-use crate::db::{DbError, TenantScope};
+use crate::db::{DbError, TenantExec};
 use crate::model::{
     IntegrationId, SecretRef, SecretType, TemplateId, Timestamp, ValidationError, trimmed_non_empty,
 };
@@ -166,7 +166,7 @@ fn positive(field: &'static str, v: Option<i32>) -> Result<Option<i32>, Validati
 /// or not at all. Duplicate id, name or `secret_ref` → `unique_violation`; unknown tenant →
 /// `integrity_violation`.
 pub async fn create(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     payload: &IntegrationWrite,
     opts: &CreateOptions,
 ) -> Result<Integration, DbError> {
@@ -195,9 +195,10 @@ pub async fn create(
         .clone()
         .unwrap_or_else(IntegrationId::generate);
     let enabled = opts.enabled.unwrap_or(true);
+    let tenant = exec.tenant_id().clone();
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
         &id,
-        scope.tenant_id(),
+        &tenant,
         &payload.provider,
         &payload.name,
         &payload.template_id,
@@ -206,80 +207,76 @@ pub async fn create(
         &secret_ref,
         &secret_version,
     ];
-    let rows = scope
-        .db()
-        .observe(REPO, "create", scope.query(INSERT, &params))
-        .await?;
-    rows.first()
-        .map(from_row)
-        .unwrap_or_else(|| Err(DbError::not_found("integration")))
+    exec.op(REPO, "create")
+        .query_one(INSERT, &params, from_row)
+        .await
 }
 
-/// An integration of the scope's tenant, or `None` (also for another tenant's).
+/// An integration of the executor's tenant, or `None` (also for another tenant's).
 pub async fn get_by_id(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     integration_id: &IntegrationId,
 ) -> Result<Option<Integration>, DbError> {
-    let rows = scope
-        .db()
-        .observe(REPO, "get_by_id", scope.query(BY_ID, &[integration_id]))
-        .await?;
-    rows.first().map(from_row).transpose()
+    exec.op(REPO, "get_by_id")
+        .query_opt(BY_ID, &[integration_id], from_row)
+        .await
 }
 
-/// One page of the scope's integrations, oldest first. `PageRequest::default()` is page 1 of
-/// 50; the maximum page size is 100.
+/// One page of the executor's integrations, oldest first. `PageRequest::default()` is page 1
+/// of 50; the maximum page size is 100.
 pub async fn list_by_tenant(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     page: PageRequest,
 ) -> Result<Page<Integration>, DbError> {
-    super::plain_page(scope, REPO, PAGE, COUNT, page, from_row).await
+    exec.op(REPO, "list_by_tenant")
+        .offset_page(PAGE, COUNT, &[], page, from_row)
+        .await
 }
 
 /// Changes `enabled` and/or `template_id` (a new template unpins the version). Unknown →
 /// `not_found`.
 pub async fn update(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     integration_id: &IntegrationId,
     request: &IntegrationUpdate,
 ) -> Result<Integration, DbError> {
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "update",
-            scope.query(
-                UPDATE,
-                &[integration_id, &request.enabled, &request.template_id],
-            ),
+    exec.op(REPO, "update")
+        .query_found(
+            "integration",
+            UPDATE,
+            &[integration_id, &request.enabled, &request.template_id],
+            from_row,
         )
-        .await?;
-    rows.first()
-        .map(from_row)
-        .unwrap_or_else(|| Err(DbError::not_found("integration")))
+        .await
 }
 
 /// Points the integration at a secret version (`last_rotated_at` defaults to now). The secret's
 /// existence is not checked here. `secret_ref` of another integration → `unique_violation`;
 /// unknown integration → `not_found`.
 pub async fn bind_secret(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     integration_id: &IntegrationId,
-    secret_ref: &SecretRef,
-    secret_version: i32,
-    last_rotated_at: Option<Timestamp>,
+    binding: &SecretBinding,
 ) -> Result<Integration, DbError> {
-    let version = positive("secret_version", Some(secret_version))?;
-    let at = last_rotated_at.unwrap_or_else(Timestamp::now);
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "bind_secret",
-            scope.query(BIND, &[integration_id, secret_ref, &version, &at]),
+    let version = positive("secret_version", Some(binding.secret_version))?;
+    let at = binding.last_rotated_at.unwrap_or_else(Timestamp::now);
+    exec.op(REPO, "bind_secret")
+        .query_found(
+            "integration",
+            BIND,
+            &[integration_id, &binding.secret_ref, &version, &at],
+            from_row,
         )
-        .await?;
-    rows.first()
-        .map(from_row)
-        .unwrap_or_else(|| Err(DbError::not_found("integration")))
+        .await
+}
+
+/// Which secret version [`bind_secret`] points an integration at.
+#[derive(Debug, Clone)]
+pub struct SecretBinding {
+    /// The secret.
+    pub secret_ref: SecretRef,
+    /// Its version (≥ 1).
+    pub secret_version: i32,
+    /// When it was rotated; defaults to now.
+    pub last_rotated_at: Option<Timestamp>,
 }

@@ -1,4 +1,4 @@
-//! The `PolicyRule` DTO (data-model §4.3) and its normalization (spec §10.1).
+//! The `PolicyRule` DTO and its normalization ([`PolicyRule::normalized`]).
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -234,7 +234,7 @@ impl PolicyScope {
         })
     }
 
-    /// How many optional narrowing keys are set (the match order, spec §10.2).
+    /// How many optional narrowing keys are set: matching returns the most specific rule first.
     pub fn specificity(&self) -> usize {
         [
             self.workload_id.is_some(),
@@ -249,8 +249,11 @@ impl PolicyScope {
 }
 
 impl PolicyRule {
-    /// The normalization of spec §10.1, with the final `policy_id` (given, trimmed and
-    /// non-empty — the original accepted `""` — or generated `pol_<32 hex>`).
+    /// The normalized rule, with the final `policy_id` (given, trimmed and non-empty — the
+    /// original accepted `""` — or generated `pol_<32 hex>`): ids trimmed (an empty narrowing
+    /// id does not narrow), `method` upper-cased, `host` under the policy-host rule
+    /// ([`crate::model::PolicyHost`]), query keys and constraint lists unique and sorted, and a
+    /// rate limit present exactly for `rate_limit` rules.
     pub fn normalized(&self) -> Result<Self, ValidationError> {
         let policy_id = match self.policy_id.as_deref() {
             None => PolicyId::generate(),

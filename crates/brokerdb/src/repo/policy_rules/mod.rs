@@ -1,4 +1,4 @@
-//! PolicyRuleRepository (spec §10): normalized policy rules of a tenant and the descriptor-scope
+//! Policy rules: normalized policy rules of a tenant and the descriptor-scope
 //! match the policy engine runs on every request. Tenant scope throughout.
 //!
 //! Matching is one statement on the partial index `idx_policy_rules_primary_scope_enabled`
@@ -12,8 +12,7 @@ use tokio_postgres::Row;
 
 pub use dto::{PolicyConstraints, PolicyRule, PolicyRuleType, PolicyScope, RateLimit};
 
-use super::query_in;
-use crate::db::{DbError, TenantScope, Tx};
+use crate::db::{DbError, TenantExec};
 use crate::model::{CanonicalRequestDescriptor, PolicyId, ValidationError, normalize_unique_list};
 
 const REPO: &str = "policy_rules";
@@ -24,7 +23,7 @@ const INSERT: &str = "INSERT INTO policy_rules (policy_id, tenant_id, enabled, r
        $12, $13, $14, $15, $16)";
 const BY_ID: &str = "SELECT policy_json::text FROM policy_rules WHERE policy_id = $1 AND enabled";
 const DISABLE: &str = "UPDATE policy_rules SET enabled = FALSE WHERE policy_id = $1";
-/// The descriptor-scope match (spec §10.2), public so the bench can run the same SQL in pgbench.
+/// The descriptor-scope match, public so the bench can run the same SQL in pgbench.
 /// `$1` tenant, `$2` integration, `$3` action group, `$4` method, `$5` host, `$6` workload,
 /// `$7` template, `$8` template version, `$9` the descriptor's normalized query keys (`NULL`
 /// when they do not normalize: rules that test them are then returned flagged, see below).
@@ -47,17 +46,17 @@ fn from_row(row: &Row) -> Result<PolicyRule, DbError> {
     })
 }
 
-/// Normalizes (spec §10.1) and stores a rule, enabled. `scope.tenant_id` must be the tenant of
+/// Normalizes ([`PolicyRule::normalized`]) and stores a rule, enabled. `scope.tenant_id` must be the tenant of
 /// the call (else `validation_error`: never written elsewhere); duplicate `policy_id` →
 /// `unique_violation`; unknown tenant → `integrity_violation`. Returns the normalized rule.
 pub async fn create(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     rule: &PolicyRule,
     created_by: Option<&str>,
 ) -> Result<PolicyRule, DbError> {
     let rule = rule.normalized()?;
     let s = &rule.scope;
-    if s.tenant_id != scope.tenant_id().as_str() {
+    if s.tenant_id != exec.tenant_id().as_str() {
         return Err(ValidationError::new(
             "scope.tenant_id",
             "must be the tenant the call is made for",
@@ -94,30 +93,25 @@ pub async fn create(
         &snapshot,
         &created_by,
     ];
-    scope
-        .db()
-        .observe(REPO, "create", scope.execute(INSERT, &params))
-        .await?;
+    exec.op(REPO, "create").execute(INSERT, &params).await?;
     Ok(rule)
 }
 
 /// An enabled rule by id, or `None` (missing or disabled).
 pub async fn get(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     policy_id: &PolicyId,
 ) -> Result<Option<PolicyRule>, DbError> {
-    let rows = scope
-        .db()
-        .observe(REPO, "get", scope.query(BY_ID, &[policy_id]))
-        .await?;
-    rows.first().map(from_row).transpose()
+    exec.op(REPO, "get")
+        .query_opt(BY_ID, &[policy_id], from_row)
+        .await
 }
 
 /// Disables a rule (idempotent; there is no re-enable). Unknown → `not_found`.
-pub async fn disable(scope: &TenantScope<'_>, policy_id: &PolicyId) -> Result<(), DbError> {
-    let n = scope
-        .db()
-        .observe(REPO, "disable", scope.execute(DISABLE, &[policy_id]))
+pub async fn disable(exec: &mut impl TenantExec, policy_id: &PolicyId) -> Result<(), DbError> {
+    let n = exec
+        .op(REPO, "disable")
+        .execute(DISABLE, &[policy_id])
         .await?;
     match n {
         0 => Err(DbError::not_found("policy rule")),
@@ -125,18 +119,19 @@ pub async fn disable(scope: &TenantScope<'_>, policy_id: &PolicyId) -> Result<()
     }
 }
 
-/// The enabled rules matching a descriptor (spec §10.2), most specific first, ties by
-/// `policy_id` (byte order). The descriptor's tenant must be the tenant of the call (else
-/// `validation_error`). Query keys that do not normalize (blank or duplicate) fail with
-/// `validation_error` only when a candidate rule tests query keys, as the spec says.
-/// Tx-capable; one round trip.
+/// The enabled rules matching a descriptor, most specific first, ties by `policy_id` (byte
+/// order). A rule matches when its integration, action group (the descriptor's matched path
+/// group), method and host equal the descriptor's, and each narrowing key it sets (workload,
+/// template, template version, query keys as an exact set) does too. The descriptor's tenant
+/// must be the tenant of the call (else `validation_error`). Query keys that do not normalize
+/// (blank or duplicate) fail with `validation_error` only when a candidate rule tests query keys.
+/// One round trip.
 pub async fn list_for_descriptor(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     descriptor: &CanonicalRequestDescriptor,
 ) -> Result<Vec<PolicyRule>, DbError> {
     let (method, host) = descriptor.policy_scope()?;
-    if descriptor.tenant_id != scope.tenant_id().as_str() {
+    if descriptor.tenant_id != exec.tenant_id().as_str() {
         return Err(ValidationError::new(
             "descriptor.tenant_id",
             "must be the tenant the call is made for",
@@ -144,8 +139,9 @@ pub async fn list_for_descriptor(
         .into());
     }
     let keys = normalize_unique_list("descriptor.query_keys", &descriptor.query_keys);
+    let tenant = exec.tenant_id().clone();
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
-        scope.tenant_id(),
+        &tenant,
         &descriptor.integration_id,
         &descriptor.matched_path_group_id,
         &method.as_str(),
@@ -155,18 +151,18 @@ pub async fn list_for_descriptor(
         &descriptor.template_version,
         &keys.as_ref().ok(),
     ];
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "list_for_descriptor",
-            query_in(scope, tx, MATCH_SQL, &params),
-        )
+    // Each row carries whether its rule tests the query keys: invalid descriptor keys fail only
+    // when a candidate rule tests them.
+    let matched = exec
+        .op(REPO, "list_for_descriptor")
+        .query_all(MATCH_SQL, &params, |r| {
+            Ok((from_row(r)?, r.try_get::<_, bool>(1)?))
+        })
         .await?;
     if let Err(invalid) = keys
-        && rows.iter().any(|r| r.try_get::<_, bool>(1).unwrap_or(true))
+        && matched.iter().any(|(_, tests_keys)| *tests_keys)
     {
         return Err(invalid.into());
     }
-    rows.iter().map(from_row).collect()
+    Ok(matched.into_iter().map(|(rule, _)| rule).collect())
 }

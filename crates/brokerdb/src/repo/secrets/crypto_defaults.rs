@@ -1,11 +1,10 @@
-//! Per-tenant crypto verification defaults (spec §8.4). A tenant without a row gets the
+//! Per-tenant crypto verification defaults. A tenant without a row gets the
 //! fail-closed defaults: temporal validity required, zero clock skew.
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::{DbError, TenantScope, Tx};
+use crate::db::{DbError, TenantExec};
 use crate::model::{TenantId, ValidationError};
-use crate::repo::query_in;
 
 const REPO: &str = "crypto_defaults";
 const GET: &str =
@@ -41,31 +40,24 @@ pub struct CryptoDefaultsUpdate {
 }
 
 /// The tenant's defaults; without a row, the fail-closed defaults (nothing is written).
-/// Tx-capable.
-pub async fn get(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
-) -> Result<CryptoVerificationDefaults, DbError> {
-    let rows = scope
-        .db()
-        .observe(REPO, "get", query_in(scope, tx, GET, &[]))
+pub async fn get(exec: &mut impl TenantExec) -> Result<CryptoVerificationDefaults, DbError> {
+    let tenant = exec.tenant_id().clone();
+    let stored = exec
+        .op(REPO, "get")
+        .query_opt(GET, &[], |row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .await?;
-    let (require_temporal_validity, max_clock_skew_seconds) = match rows.first() {
-        Some(row) => (row.try_get(0)?, row.try_get(1)?),
-        None => (true, 0),
-    };
+    let (require_temporal_validity, max_clock_skew_seconds) = stored.unwrap_or((true, 0));
     Ok(CryptoVerificationDefaults {
-        tenant_id: scope.tenant_id().clone(),
+        tenant_id: tenant,
         require_temporal_validity,
         max_clock_skew_seconds,
     })
 }
 
 /// Creates or overwrites the tenant's defaults. Skew outside 0..300 → `validation_error`;
-/// unknown tenant → `integrity_violation`. Tx-capable.
+/// unknown tenant → `integrity_violation`.
 pub async fn upsert(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     update: CryptoDefaultsUpdate,
 ) -> Result<CryptoVerificationDefaults, DbError> {
     if !(0..=MAX_CLOCK_SKEW_SECONDS).contains(&update.max_clock_skew_seconds) {
@@ -73,21 +65,19 @@ pub async fn upsert(
             ValidationError::new("max_clock_skew_seconds", "must be an integer 0..300").into(),
         );
     }
+    let tenant = exec.tenant_id().clone();
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [
-        scope.tenant_id(),
+        &tenant,
         &update.require_temporal_validity,
         &update.max_clock_skew_seconds,
     ];
-    let rows = scope
-        .db()
-        .observe(REPO, "upsert", query_in(scope, tx, UPSERT, &params))
-        .await?;
-    let row = rows
-        .first()
-        .ok_or(DbError::not_found("crypto verification defaults"))?;
-    Ok(CryptoVerificationDefaults {
-        tenant_id: scope.tenant_id().clone(),
-        require_temporal_validity: row.try_get(0)?,
-        max_clock_skew_seconds: row.try_get(1)?,
-    })
+    exec.op(REPO, "upsert")
+        .query_one(UPSERT, &params, |row| {
+            Ok(CryptoVerificationDefaults {
+                tenant_id: tenant.clone(),
+                require_temporal_validity: row.try_get(0)?,
+                max_clock_skew_seconds: row.try_get(1)?,
+            })
+        })
+        .await
 }

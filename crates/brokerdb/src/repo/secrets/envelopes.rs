@@ -1,4 +1,4 @@
-//! Secret envelopes (spec §8.1): encrypted secret material, one immutable row per version, with
+//! Secret envelopes: encrypted secret material, one immutable row per version, with
 //! the secret's `active_version` pointing at one of them.
 //!
 //! Versions are dense per `secret_ref`: a writer takes a transaction-scoped advisory lock on the
@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
-use crate::db::{DbError, TenantScope, TxOptions, run_in_transaction};
+use crate::db::{DbError, Exec, TenantExec, TxOptions};
 pub use crate::model::SecretType;
 use crate::model::{
     IntegrationId, Kid, SecretRef, TenantId, Timestamp, ValidationError, aad_b64, ciphertext_b64,
@@ -93,8 +93,10 @@ impl std::fmt::Debug for SecretEnvelope {
 }
 
 impl SecretEnvelope {
-    /// Checks the envelope rules (data-model §4.9) and the decoded-size bounds; the base64
-    /// fields are trimmed. Errors never quote the values.
+    /// Checks the envelope rules (a valid `key_id`, `content_encryption_alg` `A256GCM`, the
+    /// other fields non-empty, canonical base64 for the wrapped key, ciphertext and AAD) and the
+    /// decoded-size bounds (`MAX_*_BYTES` in [`crate::model`]); the base64 fields are trimmed.
+    /// Errors never quote the values.
     pub fn validated(&self) -> Result<Self, ValidationError> {
         let key_id = Kid::parse(&self.key_id)
             .map_err(|e| e.with_field("envelope.key_id"))?
@@ -206,80 +208,84 @@ fn positive_version(version: i32) -> Result<i32, ValidationError> {
     }
 }
 
-/// Writes the next version of a secret and makes it active, atomically, in its own transaction
-/// (creating the secret on its first version). An existing secret with another integration or
-/// type, or a `secret_ref` taken by another tenant → `conflict`; unknown integration →
-/// `integrity_violation`. Concurrent writers each get the next version: no gap, no duplicate.
+/// Writes the next version of a secret and makes it active, atomically (in a transaction of its
+/// own on the scope, in the caller's on a [`crate::db::TenantTx`]), creating the secret on its
+/// first version. An existing secret with another integration or type, or a `secret_ref` taken
+/// by another tenant → `conflict`; unknown integration → `integrity_violation`. Concurrent
+/// writers each get the next version: no gap, no duplicate.
 pub async fn create_version(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     input: &NewSecretVersion,
 ) -> Result<SecretEnvelopeVersion, DbError> {
     let envelope = input.envelope.validated()?;
-    let (tenant, input) = (scope.tenant_id().clone(), input.clone());
-    let fut = run_in_transaction(scope, None, &TxOptions::DEFAULT, move |tx| {
-        let (tenant, input, e) = (tenant.clone(), input.clone(), envelope.clone());
-        Box::pin(async move {
-            tx.query(LOCK, &[&input.secret_ref]).await?;
-            let next = match tx.query_opt(OWNER, &[&input.secret_ref]).await? {
-                Some(row) => {
-                    let (integration, kind): (IntegrationId, String) =
-                        (row.try_get(0)?, row.try_get(1)?);
-                    if integration != input.integration_id || kind != input.secret_type.as_str() {
-                        return Err(DbError::Conflict {
-                            message: "the secret belongs to another integration or type".into(),
-                        });
+    let (tenant, input) = (exec.tenant_id().clone(), input.clone());
+    exec.op(REPO, "create_version")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
+            let (tenant, input, e) = (tenant.clone(), input.clone(), envelope.clone());
+            Box::pin(async move {
+                tx.query(LOCK, &[&input.secret_ref]).await?;
+                let next = match tx.query_opt(OWNER, &[&input.secret_ref]).await? {
+                    Some(row) => {
+                        let (integration, kind): (IntegrationId, String) =
+                            (row.try_get(0)?, row.try_get(1)?);
+                        if integration != input.integration_id || kind != input.secret_type.as_str()
+                        {
+                            return Err(DbError::Conflict {
+                                message: "the secret belongs to another integration or type".into(),
+                            });
+                        }
+                        row.try_get::<_, Option<i32>>(2)?.unwrap_or(0) + 1
                     }
-                    row.try_get::<_, Option<i32>>(2)?.unwrap_or(0) + 1
-                }
-                None => {
-                    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
-                        &input.secret_ref,
-                        &tenant,
-                        &input.integration_id,
-                        &input.secret_type.as_str(),
-                        &1_i32,
-                    ];
-                    let inserted = tx
-                        .execute(INSERT_SECRET, &params)
-                        .await
-                        .map_err(taken_by_another_tenant)?;
-                    if inserted == 0 {
-                        return Err(DbError::IntegrityViolation {
-                            constraint: "fk_secrets_integration".into(),
-                        });
+                    None => {
+                        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+                            &input.secret_ref,
+                            &tenant,
+                            &input.integration_id,
+                            &input.secret_type.as_str(),
+                            &1_i32,
+                        ];
+                        let inserted = tx
+                            .execute(INSERT_SECRET, &params)
+                            .await
+                            .map_err(taken_by_another_tenant)?;
+                        if inserted == 0 {
+                            return Err(DbError::IntegrityViolation {
+                                field: "integration_id".into(),
+                            });
+                        }
+                        1
                     }
-                    1
+                };
+                let rows = tx
+                    .query(
+                        INSERT_VERSION,
+                        &[
+                            &tenant,
+                            &input.secret_ref,
+                            &next,
+                            &e.key_id,
+                            &e.content_encryption_alg,
+                            &e.key_encryption_alg,
+                            &e.wrapped_data_key_b64,
+                            &e.iv_b64,
+                            &e.ciphertext_b64,
+                            &e.auth_tag_b64,
+                            &e.aad_b64,
+                            &input.created_at,
+                        ],
+                    )
+                    .await?;
+                match rows.first() {
+                    Some(row) => from_row(&tenant, &input.secret_ref, row),
+                    None => Err(DbError::returned_nothing()),
                 }
-            };
-            let rows = tx
-                .query(
-                    INSERT_VERSION,
-                    &[
-                        &tenant,
-                        &input.secret_ref,
-                        &next,
-                        &e.key_id,
-                        &e.content_encryption_alg,
-                        &e.key_encryption_alg,
-                        &e.wrapped_data_key_b64,
-                        &e.iv_b64,
-                        &e.ciphertext_b64,
-                        &e.auth_tag_b64,
-                        &e.aad_b64,
-                        &input.created_at,
-                    ],
-                )
-                .await?;
-            rows.first()
-                .map(|row| from_row(&tenant, &input.secret_ref, row))
-                .unwrap_or_else(|| Err(DbError::not_found("secret")))
+            })
         })
-    });
-    scope.db().observe(REPO, "create_version", fut).await
+        .await
 }
 
 /// `secret_ref` is globally unique: invisible to this tenant's RLS view means another tenant
-/// holds it, which the spec reports as a conflict (nothing is revealed about that tenant).
+/// holds it, which is reported as a conflict (nothing is revealed about that tenant).
 fn taken_by_another_tenant(err: DbError) -> DbError {
     match err {
         DbError::UniqueViolation { ref field } if field == "secret_ref" => DbError::Conflict {
@@ -291,53 +297,43 @@ fn taken_by_another_tenant(err: DbError) -> DbError {
 
 /// The version the secret's `active_version` names, or `None` when the secret is missing.
 pub async fn get_active(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     secret_ref: &SecretRef,
 ) -> Result<Option<SecretEnvelopeVersion>, DbError> {
-    let rows = scope
-        .db()
-        .observe(REPO, "get_active", scope.query(ACTIVE, &[secret_ref]))
-        .await?;
-    rows.first()
-        .map(|row| from_row(scope.tenant_id(), secret_ref, row))
-        .transpose()
+    let tenant = exec.tenant_id().clone();
+    exec.op(REPO, "get_active")
+        .query_opt(ACTIVE, &[secret_ref], |row| {
+            from_row(&tenant, secret_ref, row)
+        })
+        .await
 }
 
 /// One version (`version ≥ 1`, else `validation_error`), or `None`.
 pub async fn get_version(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     secret_ref: &SecretRef,
     version: i32,
 ) -> Result<Option<SecretEnvelopeVersion>, DbError> {
     let version = positive_version(version)?;
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "get_version",
-            scope.query(ONE_VERSION, &[secret_ref, &version]),
-        )
-        .await?;
-    rows.first()
-        .map(|row| from_row(scope.tenant_id(), secret_ref, row))
-        .transpose()
+    let tenant = exec.tenant_id().clone();
+    exec.op(REPO, "get_version")
+        .query_opt(ONE_VERSION, &[secret_ref, &version], |row| {
+            from_row(&tenant, secret_ref, row)
+        })
+        .await
 }
 
 /// Points `active_version` at an existing version (older ones allowed: rollback), in one
 /// conditional statement. Missing secret or version → `not_found`.
 pub async fn set_active_version(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     secret_ref: &SecretRef,
     version: i32,
 ) -> Result<(), DbError> {
     let version = positive_version(version)?;
-    let changed = scope
-        .db()
-        .observe(
-            REPO,
-            "set_active_version",
-            scope.execute(SET_ACTIVE, &[secret_ref, &version]),
-        )
+    let changed = exec
+        .op(REPO, "set_active_version")
+        .execute(SET_ACTIVE, &[secret_ref, &version])
         .await?;
     match changed {
         0 => Err(DbError::not_found("secret version")),
@@ -347,18 +343,13 @@ pub async fn set_active_version(
 
 /// Every version of a secret by version ascending (empty when the secret is missing).
 pub async fn list_versions(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     secret_ref: &SecretRef,
 ) -> Result<Vec<SecretEnvelopeVersion>, DbError> {
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "list_versions",
-            scope.query(ALL_VERSIONS, &[secret_ref]),
-        )
-        .await?;
-    rows.iter()
-        .map(|row| from_row(scope.tenant_id(), secret_ref, row))
-        .collect()
+    let tenant = exec.tenant_id().clone();
+    exec.op(REPO, "list_versions")
+        .query_all(ALL_VERSIONS, &[secret_ref], |row| {
+            from_row(&tenant, secret_ref, row)
+        })
+        .await
 }

@@ -1,13 +1,12 @@
-//! The published verification keyset and its caller-supplied ETag (spec §8.3), global (system
+//! The published verification keyset and its caller-supplied ETag, global (system
 //! scope). The keyset is named `manifest_signing`; the module stores the ETag it is given and
 //! never computes it.
 
 use serde::Serialize;
 
 use super::manifest_keys::{ManifestKey, ManifestKeys};
-use crate::db::{DbError, SystemScope, Tx};
+use crate::db::{DbError, SystemExec};
 use crate::model::{Timestamp, ValidationError};
-use crate::repo::system_query_in;
 
 const REPO: &str = "manifest_keyset";
 const UPSERT: &str =
@@ -63,8 +62,7 @@ pub struct VerificationKeyset {
 /// Creates or overwrites the keyset metadata. `max_age_seconds` must be 30..300
 /// (`validation_error`); no active or retired key → `not_found`.
 pub async fn persist_metadata(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     etag: &WeakEtag,
     generated_at: Timestamp,
     max_age_seconds: i32,
@@ -72,48 +70,40 @@ pub async fn persist_metadata(
     if !(30..=300).contains(&max_age_seconds) {
         return Err(ValidationError::new("max_age_seconds", "must be an integer 30..300").into());
     }
-    let fut = async {
-        let rows = system_query_in(
-            system,
-            tx,
+    exec.op(REPO, "persist_metadata")
+        .query_found(
+            "active or retired manifest signing key",
             UPSERT,
             &[&etag.as_str(), &generated_at, &max_age_seconds],
+            |_| Ok(()),
         )
-        .await?;
-        match rows.is_empty() {
-            true => Err(DbError::not_found("active or retired manifest signing key")),
-            false => Ok(()),
-        }
-    };
-    system.db().observe(REPO, "persist_metadata", fut).await
+        .await
 }
 
 /// The published keyset with its metadata. No metadata → `None`; metadata but no active or
 /// retired key → `not_found`.
 pub async fn list_verification_keys(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
 ) -> Result<Option<VerificationKeyset>, DbError> {
-    let rows = system
-        .db()
-        .observe(
-            REPO,
-            "list_verification_keys",
-            system_query_in(system, tx, WITH_KEYS, &[]),
-        )
-        .await?;
-    let Some(row) = rows.first() else {
-        return Ok(None);
-    };
+    exec.op(REPO, "list_verification_keys")
+        .query_opt(WITH_KEYS, &[], from_row)
+        .await?
+        .transpose()
+}
+
+/// A keyset row: `None` inside when metadata exists but no key does (reported as `not_found`).
+fn from_row(row: &tokio_postgres::Row) -> Result<Result<VerificationKeyset, DbError>, DbError> {
     let keys: Vec<ManifestKey> =
         serde_json::from_value(row.try_get(3)?).map_err(|_| DbError::Unexpected {
             message: "stored public JWK violates its contract".into(),
         })?;
     if keys.is_empty() {
-        return Err(DbError::not_found("active or retired manifest signing key"));
+        return Ok(Err(DbError::not_found(
+            "active or retired manifest signing key",
+        )));
     }
     let etag: String = row.try_get(0)?;
-    Ok(Some(VerificationKeyset {
+    Ok(Ok(VerificationKeyset {
         manifest_keys: ManifestKeys { keys },
         etag: WeakEtag::parse(&etag).map_err(|_| DbError::Unexpected {
             message: "stored etag violates its contract".into(),

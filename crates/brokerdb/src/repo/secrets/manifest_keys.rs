@@ -1,4 +1,4 @@
-//! Manifest signing keys (spec §8.2): global records in the system scope, with the lifecycle
+//! Manifest signing keys: global records in the system scope, with the lifecycle
 //! `retired ⇄ active`, either → `revoked` (terminal). At most one key is active: the partial
 //! unique index `uq_manifest_signing_keys_single_active` enforces it, so two concurrent
 //! activations of different keys leave exactly one active and the other gets `unique_violation`.
@@ -9,10 +9,9 @@
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
-use crate::db::{DbError, SystemScope, Tx};
+use crate::db::{DbError, SystemExec};
 use crate::model::{Kid, NonEmptyString, Timestamp};
 pub use crate::model::{ManifestKeyAlg, ManifestKeyStatus};
-use crate::repo::system_query_in;
 
 const REPO: &str = "manifest_keys";
 macro_rules! cols {
@@ -78,7 +77,7 @@ pub enum KeyUse {
     Sig,
 }
 
-/// One key of `ManifestKeys` (a public JWK, data-model §4.7); strict when deserialized, and
+/// One key of `ManifestKeys` (a public JWK); strict when deserialized, and
 /// every value a Rust caller can build is valid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,7 +135,7 @@ pub struct NewManifestSigningKey {
     pub kid: Kid,
     /// Algorithm.
     pub alg: ManifestKeyAlg,
-    /// Public half as published (not cross-checked with `kid`/`alg`, as in the spec).
+    /// Public half as published (not cross-checked with `kid`/`alg`, as in the original).
     pub public_jwk: ManifestKey,
     /// Where the private half lives (never the key itself).
     pub private_key_ref: NonEmptyString,
@@ -198,8 +197,7 @@ fn from_row(row: &Row) -> Result<ManifestSigningKeyRecord, DbError> {
 /// Records a new key with status `retired` (published for verification, not yet signing) and
 /// `retired_at = created_at`. Duplicate kid → `unique_violation`.
 pub async fn create(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     key: &NewManifestSigningKey,
 ) -> Result<ManifestSigningKeyRecord, DbError> {
     let jwk = serde_json::to_value(&key.public_jwk).map_err(|_| unexpected("JWK encoding"))?;
@@ -210,108 +208,94 @@ pub async fn create(
         &key.private_key_ref,
         &key.created_at,
     ];
-    let rows = system
-        .db()
-        .observe(REPO, "create", system_query_in(system, tx, INSERT, &params))
-        .await?;
-    rows.first()
-        .map(from_row)
-        .unwrap_or_else(|| Err(DbError::not_found("manifest signing key")))
+    exec.op(REPO, "create")
+        .query_one(INSERT, &params, from_row)
+        .await
 }
 
 /// Makes a key the active signing key: sets `activated_at`, clears `retired_at`/`revoked_at`.
 /// Missing → `not_found`; revoked → `state_transition_invalid`; another key active →
 /// `unique_violation` (it is not demoted: retire it and activate this one in one transaction).
 pub async fn set_active(
-    system: &SystemScope<'_>,
-    mut tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     kid: &Kid,
     activated_at: Timestamp,
 ) -> Result<ManifestSigningKeyRecord, DbError> {
-    let fut = async {
-        let rows =
-            system_query_in(system, tx.as_deref_mut(), ACTIVATE, &[kid, &activated_at]).await?;
-        if let Some(row) = rows.first() {
-            return from_row(row);
-        }
-        match current(system, tx, kid).await? {
-            None => Err(DbError::not_found("manifest signing key")),
-            Some(_) => Err(DbError::StateTransitionInvalid {
-                message: "a revoked key cannot be activated".into(),
-            }),
-        }
-    };
-    system.db().observe(REPO, "set_active", fut).await
+    let activated = exec
+        .op(REPO, "set_active")
+        .query_opt(ACTIVATE, &[kid, &activated_at], from_row)
+        .await?;
+    if let Some(key) = activated {
+        return Ok(key);
+    }
+    match current(exec, kid).await? {
+        None => Err(DbError::not_found("manifest signing key")),
+        Some(_) => Err(DbError::StateTransitionInvalid {
+            message: "a revoked key cannot be activated".into(),
+        }),
+    }
 }
 
+/// The key as stored, to tell which error a refused change gets (read only then).
 async fn current(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     kid: &Kid,
 ) -> Result<Option<ManifestSigningKeyRecord>, DbError> {
-    system_query_in(system, tx, BY_KID, &[kid])
-        .await?
-        .first()
-        .map(from_row)
-        .transpose()
+    exec.op(REPO, "get_by_kid")
+        .query_opt(BY_KID, &[kid], from_row)
+        .await
 }
 
 /// Retires or revokes a key, stamping `retired_at` or `revoked_at` with `at` (other timestamps
 /// kept). Missing → `not_found`; revoked → retired is `state_transition_invalid`; already in the
 /// target status → returned unchanged, nothing written.
 pub async fn transition(
-    system: &SystemScope<'_>,
-    mut tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     kid: &Kid,
     to: KeyTransition,
     at: Timestamp,
 ) -> Result<ManifestSigningKeyRecord, DbError> {
     let target = to.target();
-    let fut = async {
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [kid, &target.as_str(), &at];
-        let rows = system_query_in(system, tx.as_deref_mut(), TRANSITION, &params).await?;
-        if let Some(row) = rows.first() {
-            return from_row(row);
-        }
-        match current(system, tx, kid).await? {
-            None => Err(DbError::not_found("manifest signing key")),
-            Some(key) if key.status == target => Ok(key),
-            Some(_) => Err(DbError::StateTransitionInvalid {
-                message: "a revoked key cannot be retired".into(),
-            }),
-        }
-    };
-    system.db().observe(REPO, "transition", fut).await
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [kid, &target.as_str(), &at];
+    let changed = exec
+        .op(REPO, "transition")
+        .query_opt(TRANSITION, &params, from_row)
+        .await?;
+    if let Some(key) = changed {
+        return Ok(key);
+    }
+    match current(exec, kid).await? {
+        None => Err(DbError::not_found("manifest signing key")),
+        Some(key) if key.status == target => Ok(key),
+        Some(_) => Err(DbError::StateTransitionInvalid {
+            message: "a revoked key cannot be retired".into(),
+        }),
+    }
 }
 
 /// [`transition`] to `retired`.
 pub async fn retire(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     kid: &Kid,
     retired_at: Timestamp,
 ) -> Result<ManifestSigningKeyRecord, DbError> {
-    transition(system, tx, kid, KeyTransition::Retire, retired_at).await
+    transition(exec, kid, KeyTransition::Retire, retired_at).await
 }
 
 /// [`transition`] to `revoked`.
 pub async fn revoke(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
     kid: &Kid,
     revoked_at: Timestamp,
 ) -> Result<ManifestSigningKeyRecord, DbError> {
-    transition(system, tx, kid, KeyTransition::Revoke, revoked_at).await
+    transition(exec, kid, KeyTransition::Revoke, revoked_at).await
 }
 
 /// The active key, or `None`.
 pub async fn get_active(
-    system: &SystemScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl SystemExec,
 ) -> Result<Option<ManifestSigningKeyRecord>, DbError> {
-    let rows = system
-        .db()
-        .observe(REPO, "get_active", system_query_in(system, tx, ACTIVE, &[]))
-        .await?;
-    rows.first().map(from_row).transpose()
+    exec.op(REPO, "get_active")
+        .query_opt(ACTIVE, &[], from_row)
+        .await
 }

@@ -1,4 +1,4 @@
-//! SecretRepository (spec §8): encrypted secret envelopes (tenant scope), manifest signing keys
+//! Secrets: encrypted secret envelopes (tenant scope), manifest signing keys
 //! and the published keyset with its ETag (global, system scope), and per-tenant crypto
 //! verification defaults (tenant scope).
 

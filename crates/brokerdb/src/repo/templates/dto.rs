@@ -1,4 +1,4 @@
-//! The `Template` contract (data-model §4.2): strict shape plus value rules.
+//! The `Template` contract: strict shape plus value rules.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -1,4 +1,4 @@
-//! TemplateRepository (spec §9): immutable template versions of a tenant, and the
+//! Templates: immutable template versions of a tenant, and the
 //! template-invalidation outbox write. Tenant scope throughout.
 //!
 //! Publishing takes a transaction-scoped advisory lock on `(tenant, template_id)` before reading
@@ -13,8 +13,7 @@ use tokio_postgres::Row;
 pub use dto::{BodyPolicy, NetworkSafety, PathGroup, RedirectPolicy, Template};
 pub use outbox::{TemplateInvalidationSignal, persist_invalidation_outbox};
 
-use super::query_in;
-use crate::db::{DbError, TenantScope, Tx, TxOptions, run_in_transaction};
+use crate::db::{DbError, Exec, TenantExec, TxOptions};
 use crate::model::{TemplateId, ValidationError};
 
 const REPO: &str = "templates";
@@ -49,7 +48,7 @@ fn version(v: i32) -> Result<i32, ValidationError> {
 /// version must be greater than every existing one (else `conflict`); unknown tenant →
 /// `integrity_violation`. Returns the stored template.
 pub async fn create_version(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     template: &Template,
     published_by: Option<&str>,
 ) -> Result<Template, DbError> {
@@ -58,106 +57,87 @@ pub async fn create_version(
         .map_err(|_| ValidationError::new("template", "cannot be serialized"))?;
     let (t, tenant, by) = (
         template.clone(),
-        scope.tenant_id().clone(),
+        exec.tenant_id().clone(),
         published_by.map(str::to_owned),
     );
-    let fut = run_in_transaction(scope, None, &TxOptions::DEFAULT, move |tx| {
-        let (t, tenant, by, snapshot) = (t.clone(), tenant.clone(), by.clone(), snapshot.clone());
-        Box::pin(async move {
-            tx.query(LOCK, &[&tenant.as_str(), &t.template_id.as_str()])
-                .await?;
-            if let Some(latest) = tx.query_opt(LATEST_ANY, &[&t.template_id]).await? {
-                let (v, provider): (i32, String) = (latest.try_get(0)?, latest.try_get(1)?);
-                if provider != t.provider {
-                    return Err(DbError::Conflict {
-                        message: "a template's provider cannot change".into(),
-                    });
+    exec.op(REPO, "create_version")
+        .atomic(&TxOptions::DEFAULT, move |tx| {
+            let (t, tenant, by, snapshot) =
+                (t.clone(), tenant.clone(), by.clone(), snapshot.clone());
+            Box::pin(async move {
+                tx.query(LOCK, &[&tenant.as_str(), &t.template_id.as_str()])
+                    .await?;
+                if let Some(latest) = tx.query_opt(LATEST_ANY, &[&t.template_id]).await? {
+                    let (v, provider): (i32, String) = (latest.try_get(0)?, latest.try_get(1)?);
+                    if provider != t.provider {
+                        return Err(DbError::Conflict {
+                            message: "a template's provider cannot change".into(),
+                        });
+                    }
+                    if t.version <= v {
+                        return Err(DbError::Conflict {
+                            message: "a new template version must be greater than the latest"
+                                .into(),
+                        });
+                    }
                 }
-                if t.version <= v {
-                    return Err(DbError::Conflict {
-                        message: "a new template version must be greater than the latest".into(),
-                    });
-                }
-            }
-            let rows = tx
-                .query(
-                    INSERT,
-                    &[
-                        &tenant,
-                        &t.template_id,
-                        &t.version,
-                        &t.provider,
-                        &snapshot,
-                        &by,
-                    ],
-                )
-                .await?;
-            rows.first()
-                .map(from_row)
-                .unwrap_or_else(|| Err(DbError::not_found("template")))
+                let rows = tx
+                    .query(
+                        INSERT,
+                        &[
+                            &tenant,
+                            &t.template_id,
+                            &t.version,
+                            &t.provider,
+                            &snapshot,
+                            &by,
+                        ],
+                    )
+                    .await?;
+                rows.first()
+                    .map(from_row)
+                    .unwrap_or_else(|| Err(DbError::returned_nothing()))
+            })
         })
-    });
-    scope.db().observe(REPO, "create_version", fut).await
+        .await
 }
 
-/// An active version, or `None` (missing or disabled). Tx-capable.
+/// An active version, or `None` (missing or disabled).
 pub async fn get_version(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     template_id: &TemplateId,
     v: i32,
 ) -> Result<Option<Template>, DbError> {
     let v = version(v)?;
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "get_version",
-            query_in(scope, tx, ACTIVE_VERSION, &[template_id, &v]),
-        )
-        .await?;
-    rows.first().map(from_row).transpose()
+    exec.op(REPO, "get_version")
+        .query_opt(ACTIVE_VERSION, &[template_id, &v], from_row)
+        .await
 }
 
 /// The highest active version, or `None`.
 pub async fn get_latest(
-    scope: &TenantScope<'_>,
+    exec: &mut impl TenantExec,
     template_id: &TemplateId,
 ) -> Result<Option<Template>, DbError> {
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "get_latest",
-            scope.query(LATEST_ACTIVE, &[template_id]),
-        )
-        .await?;
-    rows.first().map(from_row).transpose()
+    exec.op(REPO, "get_latest")
+        .query_opt(LATEST_ACTIVE, &[template_id], from_row)
+        .await
 }
 
-/// Every version, active and disabled, by version ascending. Tx-capable.
+/// Every version, active and disabled, by version ascending.
 pub async fn list_versions(
-    scope: &TenantScope<'_>,
-    tx: Option<&mut Tx<'_>>,
+    exec: &mut impl TenantExec,
     template_id: &TemplateId,
 ) -> Result<Vec<Template>, DbError> {
-    let rows = scope
-        .db()
-        .observe(
-            REPO,
-            "list_versions",
-            query_in(scope, tx, ALL_VERSIONS, &[template_id]),
-        )
-        .await?;
-    rows.iter().map(from_row).collect()
+    exec.op(REPO, "list_versions")
+        .query_all(ALL_VERSIONS, &[template_id], from_row)
+        .await
 }
 
 /// For each template of the tenant its highest active version, by `template_id` ascending
 /// (computed in SQL with `DISTINCT ON`). Templates without an active version are absent.
-pub async fn list_latest(scope: &TenantScope<'_>) -> Result<Vec<Template>, DbError> {
-    let rows = scope
-        .db()
-        .observe(REPO, "list_latest", scope.query(LATEST_PER_TEMPLATE, &[]))
-        .await?;
-    rows.iter().map(from_row).collect()
+pub async fn list_latest(exec: &mut impl TenantExec) -> Result<Vec<Template>, DbError> {
+    exec.op(REPO, "list_latest")
+        .query_all(LATEST_PER_TEMPLATE, &[], from_row)
+        .await
 }

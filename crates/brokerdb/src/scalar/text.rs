@@ -1,8 +1,9 @@
-//! Trimmed non-empty text and the unique normalized list (spec: errors-and-validation §3).
+//! Trimmed non-empty text and the unique normalized list (trim every element; an empty or
+//! duplicate element fails; the result is sorted by byte order).
 
 use std::collections::HashSet;
 
-use super::validation::{ValidationError, impl_text_newtype};
+use crate::scalar::validation::{ValidationError, impl_text_newtype};
 
 /// Whether `c` is stripped by "trim": ECMAScript `WhiteSpace` or `LineTerminator`, i.e. Unicode
 /// `White_Space` except U+0085 (NEL), plus U+FEFF (BOM) — what the reference's `trim()` strips.

@@ -1,4 +1,4 @@
-//! The validation error every constructor of [`crate::model`] returns, and a macro that gives a
+//! The validation error every constructor of the model and the data layer returns, and a macro that gives a
 //! string-backed validated type its conversions (text, serde, PostgreSQL).
 
 use std::borrow::Cow;
@@ -7,7 +7,8 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct ValidationError {
-    /// The offending field path in the spec's snake_case, e.g. `tenant_id` or `ip_allowlist[2]`.
+    /// The offending field path in the contracts' snake_case, e.g. `tenant_id` or
+    /// `ip_allowlist[2]`.
     pub field: Cow<'static, str>,
     /// What is wrong, in words that never quote the input.
     pub message: Cow<'static, str>,
@@ -38,8 +39,8 @@ impl ValidationError {
 macro_rules! impl_text_newtype {
     ($ty:ident, $parse:expr) => {
         impl $ty {
-            fn parse_text(s: &str) -> Result<Self, $crate::model::ValidationError> {
-                let parse: fn(&str) -> Result<Self, $crate::model::ValidationError> = $parse;
+            fn parse_text(s: &str) -> Result<Self, $crate::scalar::ValidationError> {
+                let parse: fn(&str) -> Result<Self, $crate::scalar::ValidationError> = $parse;
                 parse(s)
             }
         }
@@ -54,19 +55,19 @@ macro_rules! impl_text_newtype {
             }
         }
         impl ::std::str::FromStr for $ty {
-            type Err = $crate::model::ValidationError;
+            type Err = $crate::scalar::ValidationError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Self::parse_text(s)
             }
         }
         impl TryFrom<String> for $ty {
-            type Error = $crate::model::ValidationError;
+            type Error = $crate::scalar::ValidationError;
             fn try_from(s: String) -> Result<Self, Self::Error> {
                 Self::parse_text(&s)
             }
         }
         impl TryFrom<&str> for $ty {
-            type Error = $crate::model::ValidationError;
+            type Error = $crate::scalar::ValidationError;
             fn try_from(s: &str) -> Result<Self, Self::Error> {
                 Self::parse_text(s)
             }
