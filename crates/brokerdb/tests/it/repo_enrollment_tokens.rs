@@ -7,7 +7,8 @@ use brokerdb::model::{TenantId, Timestamp, TokenHash, WorkloadId};
 use brokerdb::repo::enrollment_tokens::{self, IssueEnrollmentToken};
 use brokerdb::repo::workloads::{self, EnrollmentMode, WorkloadCreateRequest};
 
-use crate::support::{TestResult, seeded, tenant};
+use crate::assert_code;
+use crate::support::{TestResult, code, seeded, tenant};
 
 fn hash(c: char) -> Result<TokenHash, Box<dyn std::error::Error>> {
     Ok(TokenHash::parse(&c.to_string().repeat(64))?)
@@ -94,13 +95,10 @@ async fn issue_validates_checks_the_workload_and_rejects_duplicates() -> TestRes
             ErrorCode::NotFound,
         ),
     ];
-    for (input, code) in cases {
+    for (input, expected) in cases {
         assert_eq!(
-            enrollment_tokens::issue(&mut scope, &input)
-                .await
-                .err()
-                .map(|e| e.code()),
-            Some(code)
+            code(enrollment_tokens::issue(&mut scope, &input).await),
+            Some(expected)
         );
     }
     // Another tenant's workload is invisible in this scope.
@@ -111,13 +109,7 @@ async fn issue_validates_checks_the_workload_and_rejects_duplicates() -> TestRes
         "2026-01-01T00:00:00Z",
         "2026-01-01T02:00:00Z",
     )?;
-    assert_eq!(
-        enrollment_tokens::issue(&mut scope, &cross)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::NotFound)
-    );
+    assert_code!(enrollment_tokens::issue(&mut scope, &cross).await, NotFound);
     Ok(())
 }
 
@@ -143,32 +135,20 @@ async fn consume_succeeds_once_and_refuses_used_expired_or_foreign_tokens_alike(
     let now = at("2026-01-01T00:30:00Z")?;
 
     let wrong = enrollment_tokens::consume_once(&mut scope, &hash('a')?, Some(&other), now).await;
-    assert_eq!(
-        wrong.err().map(|e| e.code()),
-        Some(ErrorCode::NotFound),
-        "another workload"
-    );
+    assert_code!(wrong, NotFound, "another workload");
     let expired =
         enrollment_tokens::consume_once(&mut scope, &hash('a')?, None, at("2026-01-01T01:00:00Z")?)
             .await;
-    assert_eq!(
-        expired.err().map(|e| e.code()),
-        Some(ErrorCode::NotFound),
-        "expires_at is exclusive"
-    );
+    assert_code!(expired, NotFound, "expires_at is exclusive");
     assert!(!enrollment_tokens::has_consumed_for_workload(&mut scope, &w).await?);
 
     let used = enrollment_tokens::consume_once(&mut scope, &hash('a')?, Some(&w), now).await?;
     assert_eq!(used.used_at, Some(now));
     assert!(enrollment_tokens::has_consumed_for_workload(&mut scope, &w).await?);
     let again = enrollment_tokens::consume_once(&mut scope, &hash('a')?, None, now).await;
-    assert_eq!(
-        again.err().map(|e| e.code()),
-        Some(ErrorCode::NotFound),
-        "already used"
-    );
+    assert_code!(again, NotFound, "already used");
     let unknown = enrollment_tokens::consume_once(&mut scope, &hash('f')?, None, now).await;
-    assert_eq!(unknown.err().map(|e| e.code()), Some(ErrorCode::NotFound));
+    assert_code!(unknown, NotFound);
     Ok(())
 }
 

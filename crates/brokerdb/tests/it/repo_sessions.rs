@@ -5,7 +5,8 @@ use brokerdb::model::{NonEmptyString, SessionId, TenantId, Timestamp, TokenHash,
 use brokerdb::repo::sessions::{self, SessionRecord};
 use brokerdb::repo::workloads::{self, EnrollmentMode, WorkloadCreateRequest};
 
-use crate::support::{TestResult, seeded, tenant};
+use crate::assert_code;
+use crate::support::{TestResult, code, seeded, tenant};
 
 async fn workload(db: &Db, t: &TenantId) -> Result<WorkloadId, Box<dyn std::error::Error>> {
     let req = WorkloadCreateRequest {
@@ -69,16 +70,10 @@ async fn upsert_then_lookup_by_token_hash_and_revocation_hides_it_for_good() -> 
         None
     );
 
-    let missing = sessions::revoke_by_id(&mut db.tenant(&a), &SessionId::parse(S2)?)
-        .await
-        .err()
-        .map(|e| e.code());
+    let missing = code(sessions::revoke_by_id(&mut db.tenant(&a), &SessionId::parse(S2)?).await);
     assert_eq!(missing, Some(ErrorCode::NotFound));
     let b = tenant("t_b")?;
-    let foreign = sessions::revoke_by_id(&mut db.tenant(&b), &rec.session_id)
-        .await
-        .err()
-        .map(|e| e.code());
+    let foreign = code(sessions::revoke_by_id(&mut db.tenant(&b), &rec.session_id).await);
     assert_eq!(
         foreign,
         Some(ErrorCode::NotFound),
@@ -118,18 +113,12 @@ async fn upsert_rejects_another_tenant_and_unknown_workloads() -> TestResult {
     let (a, b) = (tenant("t_a")?, tenant("t_b")?);
     let w = workload(&db, &a).await?;
     let rec = record(S1, &a, &w, 'a', 3600)?;
-    let wrong_scope = sessions::upsert(&mut db.tenant(&b), &rec)
-        .await
-        .err()
-        .map(|e| e.code());
+    let wrong_scope = code(sessions::upsert(&mut db.tenant(&b), &rec).await);
     assert_eq!(wrong_scope, Some(ErrorCode::ValidationError));
     let ghost = record(S2, &a, &WorkloadId::parse("w_none")?, 'b', 3600)?;
-    assert_eq!(
-        sessions::upsert(&mut db.tenant(&a), &ghost)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::IntegrityViolation)
+    assert_code!(
+        sessions::upsert(&mut db.tenant(&a), &ghost).await,
+        IntegrityViolation
     );
     Ok(())
 }

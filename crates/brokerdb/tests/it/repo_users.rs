@@ -6,7 +6,8 @@ use brokerdb::model::{Email, NonEmptyString, TenantId, UserId, UserRole};
 use brokerdb::repo::users::{self, CreateHumanUser, HumanUser, UserFilter, UserSort};
 use brokerdb_testkit::database;
 
-use crate::support::{TestResult, tenant};
+use crate::assert_code;
+use crate::support::{TestResult, code, tenant};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -55,7 +56,7 @@ async fn creating_a_user_normalizes_its_roles_and_refuses_duplicates_bad_roles_a
         "unset optional fields are omitted: {json}"
     );
 
-    for (inp, code) in [
+    for (inp, expected) in [
         (
             input("ann@example.com", &["admin"], None)?,
             ErrorCode::UniqueViolation,
@@ -74,32 +75,26 @@ async fn creating_a_user_normalizes_its_roles_and_refuses_duplicates_bad_roles_a
         ),
     ] {
         assert_eq!(
-            users::create(&mut db.tenant(&a), &inp)
-                .await
-                .err()
-                .map(|e| e.code()),
-            Some(code)
+            code(users::create(&mut db.tenant(&a), &inp).await),
+            Some(expected)
         );
     }
     let same_id = CreateHumanUser {
         user_id: Some(u.user_id.clone()),
         ..input("c@example.com", &["admin"], None)?
     };
-    assert_eq!(
-        users::create(&mut db.tenant(&b), &same_id)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::UniqueViolation)
+    assert_code!(
+        users::create(&mut db.tenant(&b), &same_id).await,
+        UniqueViolation
     );
     let ghost = tenant("t_ghost")?;
-    let got = users::create(
-        &mut db.tenant(&ghost),
-        &input("g@example.com", &["admin"], None)?,
-    )
-    .await
-    .err()
-    .map(|e| e.code());
+    let got = code(
+        users::create(
+            &mut db.tenant(&ghost),
+            &input("g@example.com", &["admin"], None)?,
+        )
+        .await,
+    );
     assert_eq!(got, Some(ErrorCode::IntegrityViolation));
     Ok(())
 }
@@ -128,19 +123,17 @@ async fn a_user_is_read_and_its_roles_replaced_only_within_its_tenant() -> TestR
     let updated =
         users::update_roles(&mut db.tenant(&a), &u.user_id, &replace(&["owner"])?).await?;
     assert_eq!(updated.roles, [UserRole::Owner]);
-    let foreign = users::update_roles(&mut db.tenant(&b), &u.user_id, &replace(&["auditor"])?)
-        .await
-        .err()
-        .map(|e| e.code());
+    let foreign =
+        code(users::update_roles(&mut db.tenant(&b), &u.user_id, &replace(&["auditor"])?).await);
     assert_eq!(foreign, Some(ErrorCode::NotFound));
-    let bad = users::update_roles(
-        &mut db.tenant(&a),
-        &u.user_id,
-        &replace(&["owner", "owner"])?,
-    )
-    .await
-    .err()
-    .map(|e| e.code());
+    let bad = code(
+        users::update_roles(
+            &mut db.tenant(&a),
+            &u.user_id,
+            &replace(&["owner", "owner"])?,
+        )
+        .await,
+    );
     assert_eq!(bad, Some(ErrorCode::ValidationError));
     assert_eq!(
         users::get_by_id(&mut db.tenant(&a), &u.user_id)
@@ -148,16 +141,14 @@ async fn a_user_is_read_and_its_roles_replaced_only_within_its_tenant() -> TestR
             .map(|u| u.roles),
         Some(vec![UserRole::Owner])
     );
-    assert_eq!(
+    assert_code!(
         users::update_roles(
             &mut db.tenant(&a),
             &UserId::parse("u_none")?,
             &replace(&["admin"])?
         )
-        .await
-        .err()
-        .map(|e| e.code()),
-        Some(ErrorCode::NotFound)
+        .await,
+        NotFound
     );
     Ok(())
 }
@@ -375,7 +366,6 @@ async fn keyset_pages_walk_every_row_once_and_reject_foreign_or_tampered_cursors
     let sort = Sort::<UserSort>::parse("email", "asc")?;
     let first = users::list_after(&mut scope, &UserFilter::default(), sort, 2, None).await?;
     let cursor = first.next_cursor.ok_or("no cursor")?;
-    let code = |r: Result<users::UserSlice, brokerdb::db::DbError>| r.err().map(|e| e.code());
     assert_eq!(
         code(
             users::list_after(

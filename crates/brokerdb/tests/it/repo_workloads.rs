@@ -7,7 +7,8 @@ use brokerdb::repo::workloads::{
     self, EnrollmentMode, WorkloadCreateRequest, WorkloadUpdateRequest,
 };
 
-use crate::support::{TestResult, seeded, tenant};
+use crate::assert_code;
+use crate::support::{TestResult, code, seeded, tenant};
 
 fn request(name: &str, ips: Option<&[&str]>) -> WorkloadCreateRequest {
     WorkloadCreateRequest {
@@ -54,7 +55,7 @@ async fn create_defaults_the_san_uri_normalizes_the_allowlist_and_enforces_uniqu
     );
     assert!(custom.ip_allowlist.is_empty());
 
-    for (req, id, san, code) in [
+    for (req, id, san, expected) in [
         (request("api", None), None, None, ErrorCode::UniqueViolation),
         (
             request("other", None),
@@ -88,17 +89,12 @@ async fn create_defaults_the_san_uri_normalizes_the_allowlist_and_enforces_uniqu
         ),
     ] {
         let id = id.map(WorkloadId::parse).transpose()?;
-        let got = workloads::create(&mut scope, &req, id, san)
-            .await
-            .err()
-            .map(|e| e.code());
-        assert_eq!(got, Some(code), "{}", req.name);
+        let got = code(workloads::create(&mut scope, &req, id, san).await);
+        assert_eq!(got, Some(expected), "{}", req.name);
     }
     let ghost = tenant("t_ghost")?;
-    let got = workloads::create(&mut db.tenant(&ghost), &request("x", None), None, None)
-        .await
-        .err()
-        .map(|e| e.code());
+    let got =
+        code(workloads::create(&mut db.tenant(&ghost), &request("x", None), None, None).await);
     assert_eq!(got, Some(ErrorCode::IntegrityViolation), "unknown tenant");
     Ok(())
 }
@@ -130,12 +126,9 @@ async fn reads_are_tenant_scoped_and_pre_tenant_lookups_use_the_system_scope() -
         workloads::get_by_san_uri(&mut db.system(), "spiffe://none").await?,
         None
     );
-    assert_eq!(
-        workloads::get_by_san_uri(&mut db.system(), "")
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::ValidationError)
+    assert_code!(
+        workloads::get_by_san_uri(&mut db.system(), "").await,
+        ValidationError
     );
     assert_eq!(
         workloads::resolve_tenant_by_workload(&mut db.system(), &w.workload_id).await?,
@@ -191,12 +184,9 @@ async fn update_changes_only_the_fields_given_and_never_another_tenants_workload
         enabled: Some(true),
         ip_allowlist: Some(vec!["300.1.1.1".into()]),
     };
-    assert_eq!(
-        workloads::update(&mut db.tenant(&a), &w.workload_id, &bad)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::ValidationError)
+    assert_code!(
+        workloads::update(&mut db.tenant(&a), &w.workload_id, &bad).await,
+        ValidationError
     );
     assert_eq!(
         workloads::get_by_id(&mut db.tenant(&a), &w.workload_id)
@@ -210,19 +200,13 @@ async fn update_changes_only_the_fields_given_and_never_another_tenants_workload
         enabled: Some(true),
         ip_allowlist: None,
     };
-    assert_eq!(
-        workloads::update(&mut db.tenant(&b), &w.workload_id, &enable)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::NotFound)
+    assert_code!(
+        workloads::update(&mut db.tenant(&b), &w.workload_id, &enable).await,
+        NotFound
     );
-    assert_eq!(
-        workloads::update(&mut db.tenant(&a), &WorkloadId::parse("w_none")?, &enable)
-            .await
-            .err()
-            .map(|e| e.code()),
-        Some(ErrorCode::NotFound)
+    assert_code!(
+        workloads::update(&mut db.tenant(&a), &WorkloadId::parse("w_none")?, &enable).await,
+        NotFound
     );
     Ok(())
 }
