@@ -17,6 +17,7 @@
 mod database;
 mod redis_cluster;
 mod redis_prefix;
+pub mod scale;
 mod services;
 pub mod tls;
 
