@@ -107,6 +107,11 @@ pub struct DataLayerArgs {
     #[arg(long, env = "DB_TRACE", default_value = "false", num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub db_trace: bool,
+    /// Lists count matching rows exactly up to this many; beyond, `total` is the planner's
+    /// estimate and the page says `totalIsEstimate: true` (so a page never costs as much as
+    /// reading every match).
+    #[arg(long, env = "LIST_EXACT_TOTAL_LIMIT", default_value_t = brokerdb::db::DEFAULT_EXACT_TOTAL_LIMIT)]
+    pub exact_total_limit: u32,
     /// 64 hex characters (32 bytes) signing keyset cursors; give every instance the same one.
     /// Without it a random key is used and cursors do not survive a restart.
     #[arg(long, env = "BROKERDB_CURSOR_SECRET", hide_env_values = true,
@@ -120,6 +125,7 @@ impl DataLayerArgs {
         brokerdb::db::DbSettings {
             slow_threshold: std::time::Duration::from_millis(self.slow_query_ms),
             trace_statements: self.db_trace,
+            exact_total_limit: self.exact_total_limit,
         }
     }
 

@@ -34,6 +34,11 @@ pub(crate) mod private {
     pub enum Want {
         /// The rows.
         Rows,
+        /// The rows, the statement planned for these parameter values (a custom plan) on every
+        /// call: for statements whose best plan depends on a parameter's value (a search
+        /// pattern), which a cached generic plan would get wrong for some values. Sent unnamed
+        /// with the types of the cached statement, in the same single round trip.
+        RowsPlannedPerCall,
         /// The number of rows affected.
         Count,
     }
@@ -169,7 +174,7 @@ macro_rules! scope_runs {
                 params: Params<'s>,
                 want: Want,
             ) -> impl Future<Output = Result<Outcome, DbError>> + Send + 's {
-                self.run_one(sql, params, want == Want::Rows)
+                self.run_one(sql, params, want)
             }
 
             fn handle(&self) -> &Db {

@@ -26,6 +26,7 @@ mod connect;
 mod constraints;
 mod error;
 mod exec;
+pub mod listing;
 mod observe;
 mod op;
 pub mod paging;
@@ -56,13 +57,21 @@ pub struct DbSettings {
     pub slow_threshold: Duration,
     /// Log every statement with its duration (never its parameters).
     pub trace_statements: bool,
+    /// Offset-paged lists count matching rows exactly up to this many (default 1,000); beyond,
+    /// the page's `total` is the planner's estimate and `total_is_estimate` is set, so a page
+    /// never costs as much as reading every match.
+    pub exact_total_limit: u32,
 }
+
+/// Default of [`DbSettings::exact_total_limit`].
+pub const DEFAULT_EXACT_TOTAL_LIMIT: u32 = 1_000;
 
 impl Default for DbSettings {
     fn default() -> Self {
         Self {
             slow_threshold: Duration::from_millis(300),
             trace_statements: false,
+            exact_total_limit: DEFAULT_EXACT_TOTAL_LIMIT,
         }
     }
 }

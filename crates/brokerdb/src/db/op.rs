@@ -8,6 +8,7 @@
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use super::listing::{ListStatements, planner_estimate};
 use super::paging::{Page, PageRequest};
 
 use super::exec::private::{Run, Want};
@@ -20,20 +21,38 @@ pub struct Op<'e, E: Run> {
     exec: &'e mut E,
     repo: &'static str,
     name: &'static str,
+    rows: Want,
 }
 
 impl<'e, E: Run> Op<'e, E> {
     pub(crate) fn new(exec: &'e mut E, repo: &'static str, name: &'static str) -> Self {
-        Self { exec, repo, name }
+        Self {
+            exec,
+            repo,
+            name,
+            rows: Want::Rows,
+        }
+    }
+
+    /// When `yes`, the statements that return rows are planned for their parameter values on
+    /// every call instead of once per connection: for statements whose best plan depends on a
+    /// value (a search pattern, for which a rare and a common value want opposite plans). Still
+    /// one round trip; costs the planning time on every call.
+    pub fn planned_per_call(mut self, yes: bool) -> Self {
+        if yes {
+            self.rows = Want::RowsPlannedPerCall;
+        }
+        self
     }
 
     async fn rows(self, sql: &'static str, params: Params<'_>) -> Result<(Vec<Row>, Self), DbError>
     where
         Self: Sized,
     {
+        let want = self.rows;
         let rows = self
             .exec
-            .run(sql, params, Want::Rows)
+            .run(sql, params, want)
             .await
             .map(Outcome::into_rows)?;
         Ok((rows, self))
@@ -122,33 +141,38 @@ impl<'e, E: Run> Op<'e, E> {
         .await
     }
 
-    /// An offset page with its total: `page_sql` takes `filters` as `$1…$n`, then the limit and
-    /// the offset, and yields a `total` column on every row (`count(*) OVER ()`). Past the last
-    /// page no row carries the total, so `count_sql` (the same filters) counts it.
+    /// One offset page of `list` with its total, in one statement (see [`ListStatements`] for the
+    /// statements' contract). The total is exact up to the handle's
+    /// [`super::DbSettings::exact_total_limit`]; beyond it counting would cost as much as the
+    /// rows matched, so the page says `total_is_estimate` and the total is the planner's estimate
+    /// (at least the limit + 1, and at least the rows up to this page). An empty page after the
+    /// first counts with `list.count`.
     pub async fn offset_page<T>(
         self,
-        page_sql: &'static str,
-        count_sql: &'static str,
+        list: &ListStatements,
         filters: Params<'_>,
         page: PageRequest,
         map: impl Fn(&Row) -> Result<T, DbError>,
     ) -> Result<Page<T>, DbError> {
         let (repo, name, db) = (self.repo, self.name, self.exec.handle().clone());
-        let exec = self.exec;
+        let exact_limit = db.settings().exact_total_limit;
+        let (exec, want) = (self.exec, self.rows);
         db.observe(repo, name, async move {
             let (limit, offset) = (page.limit(), page.offset());
+            let cap = i64::from(exact_limit) + 1;
             let mut params: Vec<&(dyn ToSql + Sync)> = filters.to_vec();
-            params.push(&limit);
-            params.push(&offset);
+            params.extend([&limit as &(dyn ToSql + Sync), &offset, &cap]);
             let rows = exec
-                .run(page_sql, &params, Want::Rows)
+                .run(list.page, &params, want)
                 .await
                 .map(Outcome::into_rows)?;
-            let total: i64 = match rows.first() {
+            let counted: i64 = match rows.first() {
                 Some(row) => row.try_get("total")?,
                 None if page.page() > 1 => {
+                    let mut params: Vec<&(dyn ToSql + Sync)> = filters.to_vec();
+                    params.push(&cap);
                     let counted = exec
-                        .run(count_sql, filters, Want::Rows)
+                        .run(list.count, &params, want)
                         .await
                         .map(Outcome::into_rows)?;
                     match counted.first() {
@@ -158,8 +182,22 @@ impl<'e, E: Run> Op<'e, E> {
                 }
                 None => 0,
             };
-            let items = rows.iter().map(map).collect::<Result<_, _>>()?;
-            Ok(Page::new(items, page, u64::try_from(total).unwrap_or(0)))
+            let items: Vec<T> = rows.iter().map(map).collect::<Result<_, _>>()?;
+            let counted = u64::try_from(counted).unwrap_or(0);
+            if counted <= u64::from(exact_limit) {
+                return Ok(Page::new(items, page, counted));
+            }
+            let explained = exec
+                .run(list.estimate, filters, Want::RowsPlannedPerCall)
+                .await
+                .map(Outcome::into_rows)?;
+            let estimate = match explained.first() {
+                Some(row) => planner_estimate(row)?,
+                None => 0,
+            };
+            let seen = u64::try_from(offset).unwrap_or(0) + items.len() as u64;
+            let total = estimate.max(counted).max(seen);
+            Ok(Page::estimated(items, page, total))
         })
         .await
     }

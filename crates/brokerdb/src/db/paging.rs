@@ -79,10 +79,16 @@ pub struct Page<T> {
     pub page: u32,
     /// Requested page size.
     pub page_size: u32,
-    /// Rows matching the filters, over all pages.
+    /// Rows matching the filters, over all pages: exact, unless `total_is_estimate`.
     pub total: u64,
     /// `ceil(total / page_size)`; 0 when there is nothing.
     pub total_pages: u64,
+    /// True when more rows match than the exact-count limit
+    /// ([`super::DbSettings::exact_total_limit`], 1,000 by default): `total` is then the
+    /// planner's estimate (never below the limit + 1). Serialized only when true, so the envelope
+    /// of an exact total is unchanged.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub total_is_estimate: bool,
 }
 
 impl<T> Page<T> {
@@ -95,6 +101,15 @@ impl<T> Page<T> {
             page_size: request.page_size,
             total,
             total_pages: total.div_ceil(size),
+            total_is_estimate: false,
+        }
+    }
+
+    /// The envelope with an estimated `total` (see [`Page::total_is_estimate`]).
+    pub fn estimated(items: Vec<T>, request: PageRequest, total: u64) -> Self {
+        Self {
+            total_is_estimate: true,
+            ..Self::new(items, request, total)
         }
     }
 }

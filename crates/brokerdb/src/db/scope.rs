@@ -3,9 +3,10 @@
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Object;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, Row, Statement};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Row, Statement};
 
+use super::exec::private::Want;
 use super::warn::RateLimited;
 use super::{Db, DbError};
 use crate::scalar::TenantId;
@@ -73,9 +74,9 @@ impl<'a> TenantScope<'a> {
         &self,
         sql: &'static str,
         params: Params<'_>,
-        rows: bool,
+        want: Want,
     ) -> Result<Outcome, DbError> {
-        run_pooled(self.db, Some(self.tenant), sql, params, rows).await
+        run_pooled(self.db, Some(self.tenant), sql, params, want).await
     }
 }
 
@@ -90,12 +91,12 @@ async fn run_pooled(
     tenant: Option<&TenantId>,
     sql: &'static str,
     params: Params<'_>,
-    rows: bool,
+    want: Want,
 ) -> Result<Outcome, DbError> {
     let client = checkout(db, tenant.is_none()).await?;
     let result = match tenant {
-        Some(tenant) => run_scoped(db, &client, tenant, sql, params, rows).await,
-        None => run_cached(db, &client, sql, params, rows).await,
+        Some(tenant) => run_scoped(db, &client, tenant, sql, params, want).await,
+        None => run_cached(db, &client, sql, params, want).await,
     };
     release(client, &result);
     result
@@ -109,7 +110,7 @@ async fn run_scoped(
     tenant: &TenantId,
     sql: &'static str,
     params: Params<'_>,
-    rows: bool,
+    want: Want,
 ) -> Result<Outcome, DbError> {
     let begin = client.prepare_cached(BEGIN).await?;
     let set = client.prepare_cached(SET_TENANT).await?;
@@ -122,7 +123,7 @@ async fn run_scoped(
     let (b, s, out, c) = tokio::join!(
         client.execute(&begin, &[]),
         client.execute(&set, &set_params),
-        run_prepared(&***client, &stmt, params, rows),
+        run_prepared(client, &stmt, sql, params, want),
         client.execute(&commit, &[]),
     );
     db.trace_statement(sql, started);
@@ -144,9 +145,9 @@ impl<'a> SystemScope<'a> {
         &self,
         sql: &'static str,
         params: Params<'_>,
-        rows: bool,
+        want: Want,
     ) -> Result<Outcome, DbError> {
-        run_pooled(self.db, None, sql, params, rows).await
+        run_pooled(self.db, None, sql, params, want).await
     }
 }
 
@@ -172,36 +173,42 @@ impl Outcome {
     }
 }
 
-/// Runs a prepared statement for its rows (`rows`) or its row count.
+/// Runs `stmt` (prepared from `sql`) as `want` says: for its rows or its row count with the
+/// cached statement, or for its rows planned for these values (`sql` sent unnamed, typed like
+/// `stmt`, so still one round trip).
 pub(crate) async fn run_prepared(
-    client: &impl GenericClient,
+    client: &Client,
     stmt: &Statement,
+    sql: &str,
     params: Params<'_>,
-    rows: bool,
+    want: Want,
 ) -> Result<Outcome, tokio_postgres::Error> {
-    if rows {
-        client.query(stmt, params).await.map(Outcome::Rows)
-    } else {
-        client.execute(stmt, params).await.map(Outcome::Count)
+    match want {
+        Want::Rows => client.query(stmt, params).await.map(Outcome::Rows),
+        Want::Count => client.execute(stmt, params).await.map(Outcome::Count),
+        Want::RowsPlannedPerCall => {
+            let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+                .iter()
+                .copied()
+                .zip(stmt.params().iter().cloned())
+                .collect();
+            client.query_typed(sql, &typed).await.map(Outcome::Rows)
+        }
     }
 }
 
-/// Prepares `sql` (cached per connection), runs it, and traces it: one statement on a pooled
-/// client or inside a transaction.
+/// Prepares `sql` (cached per connection), runs it as `want` says, and traces it: one statement
+/// on a pooled client or inside a transaction.
 pub(crate) async fn run_cached(
     db: &Db,
-    client: &impl deadpool_postgres::GenericClient,
+    client: &Object,
     sql: &'static str,
     params: Params<'_>,
-    rows: bool,
+    want: Want,
 ) -> Result<Outcome, DbError> {
     let stmt = client.prepare_cached(sql).await?;
     let started = Instant::now();
-    let out = if rows {
-        client.query(&stmt, params).await.map(Outcome::Rows)
-    } else {
-        client.execute(&stmt, params).await.map(Outcome::Count)
-    };
+    let out = run_prepared(client, &stmt, sql, params, want).await;
     db.trace_statement(sql, started);
     Ok(out?)
 }

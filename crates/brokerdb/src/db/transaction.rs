@@ -186,7 +186,7 @@ impl TxCore {
         want: Want,
     ) -> Result<Outcome, DbError> {
         let result = if self.started {
-            run_cached(&self.db, self.client()?, sql, params, want == Want::Rows).await
+            run_cached(&self.db, self.client()?, sql, params, want).await
         } else {
             self.run_first(sql, params, want).await
         };
@@ -219,7 +219,7 @@ impl TxCore {
         let (b, s, out) = tokio::join!(
             client.execute(&begin, &[]),
             client.execute(&settings, &settings_params),
-            run_prepared(&***client, &stmt, params, want == Want::Rows),
+            run_prepared(client, &stmt, sql, params, want),
         );
         self.db.trace_statement(sql, started);
         Ok(b.and(s).and(out)?)

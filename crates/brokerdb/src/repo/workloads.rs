@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
+use crate::db::listing::ListStatements;
 use crate::db::paging::{Page, PageRequest};
 use crate::db::{DbError, SystemExec, TenantExec};
 use crate::model::{
@@ -18,9 +19,17 @@ const INSERT: &str = "INSERT INTO workloads (workload_id, tenant_id, name, mtls_
 const BY_ID: &str = "SELECT workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at FROM workloads WHERE workload_id = $1";
 const BY_SAN: &str = "SELECT workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at FROM workloads WHERE mtls_san_uri = $1";
 const TENANT_OF: &str = "SELECT tenant_id FROM workloads WHERE workload_id = $1";
-const PAGE: &str = "SELECT workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at, count(*) OVER () AS total
-     FROM workloads ORDER BY created_at, workload_id LIMIT $1 OFFSET $2";
-const COUNT: &str = "SELECT count(*) FROM workloads";
+/// `$1` the tenant (also what row-level security allows; named so the planner's estimate is the
+/// tenant's). The page reads its rows in index order and stops; the total counts at most the cap.
+const LIST: ListStatements = ListStatements {
+    page: "SELECT p.*, t.n AS total
+     FROM (SELECT workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at FROM workloads
+            WHERE tenant_id = $1 ORDER BY created_at, workload_id LIMIT $2 OFFSET $3) p,
+          (SELECT count(*) AS n FROM (SELECT 1 FROM workloads WHERE tenant_id = $1 LIMIT $4) c) t
+     ORDER BY p.created_at, p.workload_id",
+    count: "SELECT count(*) FROM (SELECT 1 FROM workloads WHERE tenant_id = $1 LIMIT $2) c",
+    estimate: "EXPLAIN (FORMAT JSON) SELECT 1 FROM workloads WHERE tenant_id = $1",
+};
 const UPDATE: &str = "UPDATE workloads SET enabled = COALESCE($2, enabled), ip_allowlist = COALESCE($3, ip_allowlist)
      WHERE workload_id = $1
      RETURNING workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at";
@@ -207,8 +216,9 @@ pub async fn list_by_tenant(
     exec: &mut impl TenantExec,
     page: PageRequest,
 ) -> Result<Page<Workload>, DbError> {
+    let tenant = exec.tenant_id().clone();
     exec.op(REPO, "list_by_tenant")
-        .offset_page(PAGE, COUNT, &[], page, from_row)
+        .offset_page(&LIST, &[&tenant], page, from_row)
         .await
 }
 

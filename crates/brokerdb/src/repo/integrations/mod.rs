@@ -11,6 +11,7 @@ pub use execute::{
     get_template_for_execute, get_template_for_policy_evaluation,
 };
 
+use crate::db::listing::ListStatements;
 use crate::db::paging::{Page, PageRequest};
 use crate::db::{DbError, TenantExec};
 use crate::model::{
@@ -34,12 +35,21 @@ const BY_ID: &str = concat!(
     cols!(),
     " FROM integrations WHERE integration_id = $1"
 );
-const PAGE: &str = concat!(
-    "SELECT ",
-    cols!(),
-    ", count(*) OVER () AS total FROM integrations ORDER BY created_at, integration_id LIMIT $1 OFFSET $2"
-);
-const COUNT: &str = "SELECT count(*) FROM integrations";
+/// `$1` the tenant (also what row-level security allows; named so the planner's estimate is the
+/// tenant's). The page reads its rows in index order and stops; the total counts at most the cap.
+const LIST: ListStatements = ListStatements {
+    page: concat!(
+        "SELECT p.",
+        "integration_id, p.tenant_id, p.provider, p.name, p.template_id, p.enabled, p.secret_ref, p.secret_version, p.last_rotated_at",
+        ", t.n AS total FROM (SELECT created_at, ",
+        cols!(),
+        " FROM integrations WHERE tenant_id = $1 ORDER BY created_at, integration_id LIMIT $2 OFFSET $3) p, \
+         (SELECT count(*) AS n FROM (SELECT 1 FROM integrations WHERE tenant_id = $1 LIMIT $4) c) t \
+         ORDER BY p.created_at, p.integration_id"
+    ),
+    count: "SELECT count(*) FROM (SELECT 1 FROM integrations WHERE tenant_id = $1 LIMIT $2) c",
+    estimate: "EXPLAIN (FORMAT JSON) SELECT 1 FROM integrations WHERE tenant_id = $1",
+};
 const UPDATE: &str = concat!(
     "UPDATE integrations SET enabled = COALESCE($2, enabled), \
        template_id = COALESCE($3, template_id), \
@@ -228,8 +238,9 @@ pub async fn list_by_tenant(
     exec: &mut impl TenantExec,
     page: PageRequest,
 ) -> Result<Page<Integration>, DbError> {
+    let tenant = exec.tenant_id().clone();
     exec.op(REPO, "list_by_tenant")
-        .offset_page(PAGE, COUNT, &[], page, from_row)
+        .offset_page(&LIST, &[&tenant], page, from_row)
         .await
 }
 
