@@ -287,15 +287,19 @@ async fn apply_next(
     Ok(Some(*m))
 }
 
-/// Revokes `TEMPORARY` on the database and checks that it took.
-async fn harden(client: &Client) -> Result<(), MigrationError> {
+/// Revokes `TEMPORARY` on the database and checks that it took, under the migration lock:
+/// concurrent migrators updating the database's ACL at once fail with "tuple concurrently
+/// updated".
+async fn harden(client: &mut Client) -> Result<(), MigrationError> {
     let db = |source| MigrationError::Database {
         action: "revoke TEMPORARY on the database",
         source,
     };
-    client.batch_execute(HARDEN_DATABASE).await.map_err(db)?;
-    if let Some(row) = client.query_opt(STILL_TEMPORARY, &[]).await.map_err(db)? {
+    let tx = client.transaction().await.map_err(db)?;
+    tx.batch_execute(TAKE_LOCK).await.map_err(db)?;
+    tx.batch_execute(HARDEN_DATABASE).await.map_err(db)?;
+    if let Some(row) = tx.query_opt(STILL_TEMPORARY, &[]).await.map_err(db)? {
         return Err(MigrationError::Insecure { role: row.get(0) });
     }
-    Ok(())
+    tx.commit().await.map_err(db)
 }

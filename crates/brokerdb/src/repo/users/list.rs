@@ -78,14 +78,15 @@ pub struct UserSlice {
     pub next_cursor: Option<String>,
 }
 
-/// The columns of a user, from the row source `u`, and the sort key as `sort_key`.
-const INNER_COLUMNS: &str = "u.user_id, u.tenant_id, u.email, u.display_name, u.oidc_subject, \
-     u.oidc_issuer, u.enabled, u.created_at";
-/// The columns `from_row` reads, from the page `p`: roles for these rows only.
-const OUTER_COLUMNS: &str = "p.user_id, p.tenant_id, p.email, p.display_name, p.oidc_subject, \
-     p.oidc_issuer, p.enabled, p.created_at, \
+/// The columns `from_row` reads, from the user row `x` joined to the page `p` (which holds only
+/// the ids and sort keys, so it is read from the sort's index alone): roles for these rows only.
+const OUTER_COLUMNS: &str = "x.user_id, x.tenant_id, x.email, x.display_name, x.oidc_subject, \
+     x.oidc_issuer, x.enabled, x.created_at, \
      ARRAY(SELECT r.role::text FROM human_user_roles r \
-           WHERE r.tenant_id = p.tenant_id AND r.user_id = p.user_id ORDER BY 1) AS roles";
+           WHERE r.tenant_id = x.tenant_id AND r.user_id = x.user_id ORDER BY 1) AS roles";
+
+/// The page's users, by id.
+const JOIN_USERS: &str = "JOIN human_users x ON x.tenant_id = $1 AND x.user_id = p.user_id";
 
 /// Which filters a call has: the shape's filter bits.
 #[derive(Debug, Clone, Copy)]
@@ -204,8 +205,8 @@ fn list_statements(present: Present, sort: Sort<UserSort>) -> ListStatements {
             match kind {
                 Kind::Page => format!(
                     "SELECT {OUTER_COLUMNS}, t.n AS total \
-                     FROM (SELECT {INNER_COLUMNS}, {key} AS sort_key FROM human_users u WHERE {cond} \
-                           ORDER BY {inner} LIMIT ${n} OFFSET ${o}) p, \
+                     FROM (SELECT u.user_id, {key} AS sort_key FROM human_users u WHERE {cond} \
+                           ORDER BY {inner} LIMIT ${n} OFFSET ${o}) p {JOIN_USERS}, \
                           (SELECT count(*) AS n FROM (SELECT 1 FROM human_users u WHERE {cond} LIMIT ${c}) c) t \
                      ORDER BY {outer}",
                     key = s.key,
@@ -249,8 +250,8 @@ fn keyset_statement(present: Present, sort: Sort<UserSort>, after: bool) -> &'st
         };
         format!(
             "SELECT {OUTER_COLUMNS} \
-             FROM (SELECT {INNER_COLUMNS}, {key} AS sort_key FROM human_users u WHERE {cond}{cursor} \
-                   ORDER BY {inner} LIMIT ${limit}) p \
+             FROM (SELECT u.user_id, {key} AS sort_key FROM human_users u WHERE {cond}{cursor} \
+                   ORDER BY {inner} LIMIT ${limit}) p {JOIN_USERS} \
              ORDER BY {outer}",
             key = s.key,
             inner = s.inner_order(),
