@@ -147,6 +147,15 @@ pub enum Mode {
 /// Both modes.
 pub const MODES: [Mode; 2] = [Mode::Custom, Mode::Generic];
 
+/// What a tenant-scoped guard plans: custom plans for the big and the small tenant (a small
+/// tenant must not be served by a scan of the big one's rows either), and the generic plan, which
+/// is the same for every tenant.
+pub const TENANT_RUNS: [(Mode, &str); 3] = [
+    (Mode::Custom, BIG),
+    (Mode::Custom, SMALL),
+    (Mode::Generic, BIG),
+];
+
 /// Who runs the statement.
 #[derive(Debug, Clone, Copy)]
 pub enum As {
