@@ -62,23 +62,28 @@ impl Scale {
     }
 }
 
-static SCALE: OnceCell<Scale> = OnceCell::const_new();
+/// The scale database, or why it could not be seeded: kept either way, so that a failed seeding
+/// fails every guard at once instead of being retried (minutes each) by the next one.
+static SCALE: OnceCell<Result<Scale, String>> = OnceCell::const_new();
 
 /// The scale database, created and seeded by the first guard that asks (the others wait).
 pub async fn scale() -> &'static Scale {
-    SCALE.get_or_init(build).await
+    match SCALE.get_or_init(build).await {
+        Ok(scale) => scale,
+        Err(e) => panic!("{e}"),
+    }
 }
 
-async fn build() -> Scale {
+async fn build() -> Result<Scale, String> {
     if let Ok(name) = std::env::var("BROKERDB_SCALE_DATABASE") {
         let url = std::env::var("DATABASE_URL").unwrap_or_default();
         let server = ConnInfo::parse(&url)
-            .unwrap_or_else(|e| panic!("BROKERDB_SCALE_DATABASE needs DATABASE_URL: {e}"));
-        return Scale {
+            .map_err(|e| format!("BROKERDB_SCALE_DATABASE needs DATABASE_URL: {e}"))?;
+        return Ok(Scale {
             admin: conninfo::for_database(&server, &name),
             seeded_in: Duration::ZERO,
             _db: None,
-        };
+        });
     }
     let started = Instant::now();
     let db = process_database("scale").await;
@@ -113,18 +118,18 @@ async fn build() -> Scale {
         },
     );
     if let Err(e) = seeded {
-        panic!(
+        return Err(format!(
             "seeding the scale database failed: {}",
             crate::db_message(&e)
-        );
+        ));
     }
     let seeded_in = started.elapsed();
     eprintln!("list_plans: scale database seeded in {seeded_in:.1?}");
-    Scale {
+    Ok(Scale {
         admin: db.admin_config(),
         seeded_in,
         _db: Some(db),
-    }
+    })
 }
 
 /// Runs `step`, then says how long it took.
