@@ -11,7 +11,9 @@ use brokerdb_testkit::{TestDatabase, database};
 
 use crate::support::{Error, TestResult, db_message, seeded, sqlstate, tenant, text};
 
-/// Every privilege `$1` holds in this database, one line per object, sorted.
+/// Every privilege `$1` holds in this database, one line per object, sorted. An extension's
+/// functions (PUBLIC may run them, as every extension installs them) are one line per extension,
+/// not one per function: their set differs between PostgreSQL versions.
 const PRIVILEGES: &str = r"WITH r AS (SELECT $1::text AS role),
 tbl AS (
   SELECT 'table ' || c.relname || ': ' || string_agg(p.priv, ', ' ORDER BY p.priv) AS line
@@ -34,7 +36,16 @@ seq AS (
   GROUP BY c.relname),
 fn AS (
   SELECT 'function ' || p.oid::regprocedure::text || ': EXECUTE' FROM pg_proc p, r
-  WHERE p.pronamespace = 'public'::regnamespace AND has_function_privilege(r.role, p.oid, 'EXECUTE')),
+  WHERE p.pronamespace = 'public'::regnamespace AND has_function_privilege(r.role, p.oid, 'EXECUTE')
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                    AND d.objid = p.oid AND d.deptype = 'e')),
+ext AS (
+  SELECT 'extension ' || e.extname || ': EXECUTE on its functions' FROM pg_extension e, r
+  WHERE EXISTS (SELECT 1 FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
+                WHERE d.classid = 'pg_proc'::regclass AND d.refclassid = 'pg_extension'::regclass
+                  AND d.refobjid = e.oid AND d.deptype = 'e'
+                  AND p.pronamespace = 'public'::regnamespace
+                  AND has_function_privilege(r.role, p.oid, 'EXECUTE'))),
 sch AS (
   SELECT 'schema ' || n.nspname || ': ' || string_agg(p.priv, ', ' ORDER BY p.priv)
   FROM pg_namespace n CROSS JOIN unnest(ARRAY['USAGE','CREATE']) p(priv), r
@@ -44,12 +55,13 @@ dbp AS (
   SELECT 'database: ' || string_agg(p.priv, ', ' ORDER BY p.priv)
   FROM unnest(ARRAY['CONNECT','TEMPORARY','CREATE']) p(priv), r
   WHERE has_database_privilege(r.role, current_database(), p.priv))
-SELECT * FROM tbl UNION ALL SELECT * FROM col UNION ALL SELECT * FROM seq UNION ALL SELECT * FROM fn UNION ALL SELECT * FROM sch UNION ALL SELECT * FROM dbp ORDER BY 1";
+SELECT * FROM tbl UNION ALL SELECT * FROM col UNION ALL SELECT * FROM seq UNION ALL SELECT * FROM fn UNION ALL SELECT * FROM ext UNION ALL SELECT * FROM sch UNION ALL SELECT * FROM dbp ORDER BY 1";
 
 /// What `brokerdb_app` (the tenant scope) may do, and nothing more.
 const RUNTIME_PRIVILEGES: &[&str] = &[
     "columns audit_events INSERT: event_id, tenant_id, timestamp, workload_id, integration_id, correlation_id, event_type, decision, action_group, risk_tier, upstream_status_code, latency_ms, event_json",
     "database: CONNECT",
+    "extension pg_trgm: EXECUTE on its functions",
     "schema public: USAGE",
     "table approval_requests: DELETE, INSERT, SELECT, UPDATE",
     "table audit_events: SELECT",
@@ -77,6 +89,7 @@ const SYSTEM_PRIVILEGES: &[&str] = &[
     "columns audit_events INSERT: event_id, tenant_id, timestamp, workload_id, integration_id, correlation_id, event_type, decision, action_group, risk_tier, upstream_status_code, latency_ms, event_json",
     "columns system_audit_events INSERT: event_id, timestamp, actor, action, correlation_id, event_json",
     "database: CONNECT",
+    "extension pg_trgm: EXECUTE on its functions",
     "schema public: USAGE",
     "table admin_access_requests: DELETE, INSERT, SELECT, UPDATE",
     "table admin_identities: DELETE, INSERT, SELECT, UPDATE",
