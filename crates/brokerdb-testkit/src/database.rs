@@ -25,6 +25,30 @@ pub async fn database() -> TestDatabase {
     create(Some(&template)).await
 }
 
+/// Creates a freshly migrated database for the rest of this test process, for data that is costly
+/// to build and that several tests share: keep it in a `static` (never dropped). It is named
+/// `brokerdb_proc_<pid>_<label>_<random>`, and a later test process drops it once this process is
+/// gone. `label`: lower-case letters, digits and `_`.
+pub async fn process_database(label: &str) -> TestDatabase {
+    assert!(
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+        "a process database label is lower-case letters, digits and _: {label:?}"
+    );
+    let template = services().await.template.clone();
+    let name = format!(
+        "{PROCESS_PREFIX}{}_{label}_{}",
+        std::process::id(),
+        random_hex(4)
+    );
+    create_named(name, Some(&template)).await
+}
+
+/// Name prefix of [`process_database`]s: `brokerdb_proc_<pid>_…`.
+pub(crate) const PROCESS_PREFIX: &str = "brokerdb_proc_";
+
 /// Creates an empty database (no migration applied) for tests of the migration runner. The
 /// cluster-wide roles exist already (the template build created them).
 pub async fn empty_database() -> TestDatabase {
@@ -32,12 +56,15 @@ pub async fn empty_database() -> TestDatabase {
 }
 
 async fn create(template: Option<&str>) -> TestDatabase {
-    let services = services().await;
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let name = format!("brokerdb_test_{secs}_{}", random_hex(6));
+    create_named(format!("brokerdb_test_{secs}_{}", random_hex(6)), template).await
+}
+
+async fn create_named(name: String, template: Option<&str>) -> TestDatabase {
+    let services = services().await;
     let client = connect(&services.admin)
         .await
         .expect("connect to the admin database");

@@ -3,6 +3,8 @@
 //! - [`database()`] gives each test its own freshly migrated database, cloned from a template
 //!   database that is migrated once per migration set (fast: a clone is a file copy), and dropped
 //!   when the handle is dropped.
+//! - [`process_database()`] gives a migrated database that lives as long as the test process, for
+//!   data that several tests share and that is costly to build (the [`scale`] generators).
 //! - [`redis()`] gives each test a random key prefix on a shared Redis, whose keys are deleted when
 //!   the handle is dropped.
 //! - [`tls::test_certificates`] makes a throwaway CA and a server certificate for TLS tests.
@@ -21,7 +23,7 @@ pub mod scale;
 mod services;
 pub mod tls;
 
-pub use database::{TestDatabase, database, empty_database};
+pub use database::{TestDatabase, database, empty_database, process_database};
 pub use redis_cluster::{TestRedisCluster, redis_cluster};
 pub use redis_prefix::{TestRedis, redis};
 

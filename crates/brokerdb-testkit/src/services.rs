@@ -191,13 +191,25 @@ async fn drop_stale_test_databases(client: &tokio_postgres::Client) {
         .as_secs();
     let rows = client
         .query(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'brokerdb\\_test\\_%'",
+            "SELECT datname FROM pg_database \
+             WHERE datname LIKE 'brokerdb\\_test\\_%' OR datname LIKE 'brokerdb\\_proc\\_%'",
             &[],
         )
         .await
         .expect("list test databases");
     for row in rows {
         let name: String = row.get(0);
+        if let Some(rest) = name.strip_prefix(crate::database::PROCESS_PREFIX) {
+            // A process database outlives its process only when that process is gone. Without
+            // FORCE: a database someone is still connected to stays.
+            let pid = rest.split('_').next().unwrap_or_default();
+            if !pid.is_empty() && !PathBuf::from(format!("/proc/{pid}")).exists() {
+                let _ = client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+                    .await;
+            }
+            continue;
+        }
         let created: Option<u64> = name.split('_').nth(2).and_then(|s| s.parse().ok());
         if created.is_some_and(|t| now.saturating_sub(t) > STALE_AFTER.as_secs()) {
             let _ = client

@@ -20,14 +20,18 @@ const BY_ID: &str = "SELECT workload_id, tenant_id, name, mtls_san_uri, enabled,
 const BY_SAN: &str = "SELECT workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at FROM workloads WHERE mtls_san_uri = $1";
 const TENANT_OF: &str = "SELECT tenant_id FROM workloads WHERE workload_id = $1";
 /// `$1` the tenant (also what row-level security allows; named so the planner's estimate is the
-/// tenant's). The page reads its rows in index order and stops; the total counts at most the cap.
+/// tenant's). The page reads its rows in index order and stops; the total counts at most the cap,
+/// also in index order: unordered, a tenant holding most of the table would have it counted by a
+/// sequential scan that stops at the cap, which is a full scan whenever fewer rows match.
 const LIST: ListStatements = ListStatements {
     page: "SELECT p.*, t.n AS total
      FROM (SELECT workload_id, tenant_id, name, mtls_san_uri, enabled, ip_allowlist, created_at FROM workloads
             WHERE tenant_id = $1 ORDER BY created_at, workload_id LIMIT $2 OFFSET $3) p,
-          (SELECT count(*) AS n FROM (SELECT 1 FROM workloads WHERE tenant_id = $1 LIMIT $4) c) t
+          (SELECT count(*) AS n FROM (SELECT 1 FROM workloads WHERE tenant_id = $1
+                                      ORDER BY created_at, workload_id LIMIT $4) c) t
      ORDER BY p.created_at, p.workload_id",
-    count: "SELECT count(*) FROM (SELECT 1 FROM workloads WHERE tenant_id = $1 LIMIT $2) c",
+    count: "SELECT count(*) FROM (SELECT 1 FROM workloads WHERE tenant_id = $1 \
+            ORDER BY created_at, workload_id LIMIT $2) c",
     estimate: "EXPLAIN (FORMAT JSON) SELECT 1 FROM workloads WHERE tenant_id = $1",
 };
 const UPDATE: &str = "UPDATE workloads SET enabled = COALESCE($2, enabled), ip_allowlist = COALESCE($3, ip_allowlist)
@@ -208,6 +212,13 @@ pub async fn resolve_tenant_by_workload(
     exec.op(REPO, "resolve_tenant")
         .query_opt(TENANT_OF, &[workload_id], |r| Ok(r.try_get(0)?))
         .await
+}
+
+/// The statements [`list_by_tenant`] sends (for plan guards and benchmarks): `$1` the tenant,
+/// then the page's parameters as [`ListStatements`] says.
+#[doc(hidden)]
+pub fn list_statements() -> ListStatements {
+    LIST
 }
 
 /// One page of the executor's workloads, oldest first (then by id). `PageRequest::default()`

@@ -893,3 +893,174 @@ async fn admin_writes_in_a_callers_transaction_roll_back_with_it_audit_included(
     );
     Ok(())
 }
+
+/// Identity or request `i` of [`twelve_of_each`]: its status index, roles, tenants, name and
+/// creation second (two per second, so ties are broken by the id).
+struct Row12 {
+    i: usize,
+    roles: &'static [&'static str],
+    tenants: &'static [&'static str],
+    name: Option<String>,
+}
+
+fn rows12() -> Vec<Row12> {
+    (0..12)
+        .map(|i| Row12 {
+            i,
+            roles: match i % 3 {
+                0 => &["owner"],
+                1 => &["admin", "auditor"],
+                _ => &["operator"],
+            },
+            tenants: match (i % 2, i % 5) {
+                (_, 0) => &["t_a", "t_b"],
+                (0, _) => &["t_a"],
+                _ => &["t_b"],
+            },
+            name: (i % 3 != 0).then(|| format!("Name {i}")),
+        })
+        .collect()
+}
+
+fn sql_array(items: &[&str]) -> String {
+    format!(
+        "ARRAY[{}]",
+        items
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Twelve identities (`adm_00`…, subject `s00`…, status active, active, pending, disabled by
+/// `i mod 4`) and twelve access requests (`aar_00`…, subject `r00`…, status pending, approved,
+/// denied, canceled by `i mod 4`), with [`rows12`]'s roles, tenants and names.
+async fn twelve_of_each(test_db: &TestDatabase) -> TestResult {
+    let mut sql = String::new();
+    for r in rows12() {
+        let i = r.i;
+        let name = r
+            .name
+            .as_ref()
+            .map_or("NULL".to_owned(), |n| format!("'{n}'"));
+        let at = format!(
+            "timestamptz '2024-01-01 00:00:00+00' + {} * interval '1 second'",
+            i / 2
+        );
+        let status = ["active", "active", "pending", "disabled"][i % 4];
+        sql.push_str(&format!(
+            "INSERT INTO admin_identities (identity_id, issuer, subject, email, name, status, created_at)
+             VALUES ('adm_{i:02}', 'https://idp.example.com', 's{i:02}', 'p{i:02}@example.com', {name}, '{status}', {at});
+             INSERT INTO admin_identity_role_bindings (identity_id, role) SELECT 'adm_{i:02}', r::user_role FROM unnest({roles}) r;
+             INSERT INTO admin_identity_tenant_scopes (identity_id, tenant_id) SELECT 'adm_{i:02}', t FROM unnest({tenants}) t;",
+            roles = sql_array(r.roles),
+            tenants = sql_array(r.tenants),
+        ));
+        let status = ["pending", "approved", "denied", "canceled"][i % 4];
+        let decided = if status == "pending" {
+            "NULL, NULL"
+        } else {
+            "'adm_00', now()"
+        };
+        sql.push_str(&format!(
+            "INSERT INTO admin_access_requests (request_id, issuer, subject, email, name, requested_roles,
+                 requested_tenant_ids, status, decided_by, decided_at, created_at)
+             VALUES ('aar_{i:02}', 'https://idp.example.com', 'r{i:02}', 'q{i:02}@example.com', {name},
+                     {roles}::user_role[], {tenants}, '{status}', {decided}, {at});",
+            roles = sql_array(r.roles),
+            tenants = sql_array(r.tenants),
+        ));
+    }
+    test_db.admin().await.batch_execute(&sql).await?;
+    Ok(())
+}
+
+/// Every page of a listing, following the cursors.
+async fn walk<S: Clone, T>(
+    mut q: AdminListQuery<S>,
+    mut list: impl AsyncFnMut(&AdminListQuery<S>) -> Result<AdminPage<T>, DbError>,
+    id: impl Fn(&T) -> String,
+) -> Result<Vec<String>, Error> {
+    let mut seen = Vec::new();
+    loop {
+        let page = list(&q).await?;
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(&id));
+        match page.next_cursor {
+            Some(c) => q.cursor = Some(c),
+            None => return Ok(seen),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_combination_of_admin_listing_filters_pages_through_each_match_once_newest_first()
+-> TestResult {
+    let (test_db, db) = setup().await?;
+    twelve_of_each(&test_db).await?;
+    let rows = rows12();
+    // Newest first: creation second desc, then id desc.
+    let order = |mut ids: Vec<usize>| {
+        ids.sort_by(|a, b| (b / 2, b).cmp(&(a / 2, a)));
+        ids
+    };
+    for bits in 0..16u32 {
+        let on = |k: u32| bits & (1 << k) != 0;
+        let matches = |r: &Row12, status: &str, statuses: [&str; 4]| {
+            (!on(0) || statuses[r.i % 4] == status)
+                && (!on(1) || r.tenants.contains(&"t_b"))
+                && (!on(2) || r.roles.contains(&"admin"))
+                && (!on(3)
+                    || r.name
+                        .as_deref()
+                        .is_some_and(|n| n.to_lowercase().contains("e 1")))
+        };
+        let ids = order(
+            rows.iter()
+                .filter(|r| matches(r, "active", ["active", "active", "pending", "disabled"]))
+                .map(|r| r.i)
+                .collect(),
+        );
+        let want: Vec<String> = ids.iter().map(|i| format!("adm_{i:02}")).collect();
+        let q = AdminListQuery {
+            status: on(0).then_some(IdentityStatus::Active),
+            tenant_id: on(1).then(|| "t_b".to_owned()),
+            role: on(2).then_some(UserRole::Admin),
+            search: on(3).then(|| "E 1".to_owned()),
+            limit: Some(2),
+            cursor: None,
+        };
+        let got = walk(
+            q,
+            async |q| listing::list_identities(&mut db.system(), q).await,
+            |u: &AdminUser| u.identity_id.to_string(),
+        )
+        .await?;
+        assert_eq!(got, want, "identities, filters {bits:04b}");
+
+        let ids = order(
+            rows.iter()
+                .filter(|r| matches(r, "denied", ["pending", "approved", "denied", "canceled"]))
+                .map(|r| r.i)
+                .collect(),
+        );
+        let want: Vec<String> = ids.iter().map(|i| format!("aar_{i:02}")).collect();
+        let q = AdminListQuery {
+            status: on(0).then_some(AccessRequestStatus::Denied),
+            tenant_id: on(1).then(|| "t_b".to_owned()),
+            role: on(2).then_some(UserRole::Admin),
+            search: on(3).then(|| "E 1".to_owned()),
+            limit: Some(2),
+            cursor: None,
+        };
+        let got = walk(
+            q,
+            async |q| listing::list_access_requests(&mut db.system(), q).await,
+            |r: &access_requests::AdminAccessRequest| r.request_id.to_string(),
+        )
+        .await?;
+        assert_eq!(got, want, "access requests, filters {bits:04b}");
+    }
+    Ok(())
+}

@@ -159,13 +159,6 @@ impl Operation {
                 &[
                     "'t_bench'",
                     "('w_bench_' || :arg)",
-                    "NULL",
-                    "NULL",
-                    "NULL",
-                    "NULL",
-                    "NULL",
-                    "NULL",
-                    "NULL",
                     &(AUDIT_PAGE + 1).to_string(),
                 ],
             ),

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use tokio_postgres::Row;
 
+use super::listing::ListingSql;
 use super::{Actor, AdminPrincipal, REPO, audit};
 use crate::db::{DbError, Exec, SystemExec, TxOptions};
 use crate::model::{
@@ -19,18 +20,20 @@ const INSERT: &str = concat!(
      VALUES ($1, $2, $3, $4, $5, $6::text[]::user_role[], $7, $8) RETURNING ",
     request_cols!()
 );
-/// Listing: `$1` status, `$2` tenant, `$3` role, `$4` search pattern, `$5`/`$6` cursor, `$7` limit.
-pub(super) const LIST: &str = concat!(
-    "SELECT ",
-    request_cols!(),
-    " FROM admin_access_requests r \
-     WHERE ($1::text IS NULL OR r.status = $1::text::admin_access_request_status) \
-       AND ($2::text IS NULL OR $2 = ANY (r.requested_tenant_ids)) \
-       AND ($3::text IS NULL OR $3::text::user_role = ANY (r.requested_roles)) \
-       AND ($4::text IS NULL OR r.email ILIKE $4 OR r.name ILIKE $4 OR r.subject ILIKE $4 OR r.request_id ILIKE $4) \
-       AND ($5::timestamptz IS NULL OR (r.created_at, r.request_id) < ($5, $6::text)) \
-     ORDER BY r.created_at DESC, r.request_id DESC LIMIT $7"
-);
+/// The access requests listing's shapes (see [`super::listing`]).
+pub(super) const LISTING: ListingSql = ListingSql {
+    name: "admin_access_requests",
+    inner: "SELECT r.* FROM admin_access_requests r",
+    conditions: [
+        "r.status = ${n}::text::admin_access_request_status",
+        "r.requested_tenant_ids @> ARRAY[${n}::text]",
+        "r.requested_roles @> ARRAY[${n}::text::user_role]",
+        "(r.email ILIKE ${n} OR r.name ILIKE ${n} OR r.subject ILIKE ${n} OR r.request_id ILIKE ${n})",
+    ],
+    cursor: "(r.created_at, r.request_id) < (${at}::timestamptz, ${id}::text)",
+    order: "r.created_at DESC, r.request_id DESC",
+    outer: concat!("SELECT ", request_cols!(), " FROM ({inner}) r"),
+};
 const BY_ID: &str = concat!(
     "SELECT ",
     request_cols!(),

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use tokio_postgres::Row;
 
+use super::listing::ListingSql;
 use super::{Actor, AdminPrincipal, REPO, audit};
 use crate::db::{DbError, Exec, SystemExec, SystemTx, TxOptions};
 use crate::model::{
@@ -27,18 +28,25 @@ const BY_PRINCIPAL: &str = concat!(
     identity_cols!(),
     " FROM admin_identities i WHERE i.issuer = $1 AND i.subject = $2"
 );
-/// Listing: `$1` status, `$2` tenant, `$3` role, `$4` search pattern, `$5`/`$6` cursor, `$7` limit.
-pub(super) const LIST: &str = concat!(
-    "SELECT ",
-    identity_cols!(),
-    " FROM admin_identities i \
-     WHERE ($1::text IS NULL OR i.status = $1::text::admin_identity_status) \
-       AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM admin_identity_tenant_scopes s WHERE s.identity_id = i.identity_id AND s.tenant_id = $2)) \
-       AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM admin_identity_role_bindings b WHERE b.identity_id = i.identity_id AND b.role = $3::text::user_role)) \
-       AND ($4::text IS NULL OR i.email ILIKE $4 OR i.name ILIKE $4 OR i.subject ILIKE $4) \
-       AND ($5::timestamptz IS NULL OR (i.created_at, i.identity_id) < ($5, $6::text)) \
-     ORDER BY i.created_at DESC, i.identity_id DESC LIMIT $7"
-);
+/// The identities listing's shapes (see [`super::listing`]): the page's identities are read
+/// first (in index order, stopping at the limit) and their roles and tenants are fetched for
+/// those rows only.
+pub(super) const LISTING: ListingSql = ListingSql {
+    name: "admin_identities",
+    inner: "SELECT i.identity_id, i.issuer, i.subject, i.email, i.name, i.status, i.created_at, \
+            i.updated_at FROM admin_identities i",
+    conditions: [
+        "i.status = ${n}::text::admin_identity_status",
+        "EXISTS (SELECT 1 FROM admin_identity_tenant_scopes s \
+         WHERE s.identity_id = i.identity_id AND s.tenant_id = ${n})",
+        "EXISTS (SELECT 1 FROM admin_identity_role_bindings b \
+         WHERE b.identity_id = i.identity_id AND b.role = ${n}::text::user_role)",
+        "(i.email ILIKE ${n} OR i.name ILIKE ${n} OR i.subject ILIKE ${n})",
+    ],
+    cursor: "(i.created_at, i.identity_id) < (${at}::timestamptz, ${id}::text)",
+    order: "i.created_at DESC, i.identity_id DESC",
+    outer: concat!("SELECT ", identity_cols!(), " FROM ({inner}) i"),
+};
 const UNKNOWN_TENANTS: &str = "SELECT t FROM unnest($1::text[]) AS t WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = t) ORDER BY 1";
 const INSERT: &str =
     "INSERT INTO admin_identities (identity_id, issuer, subject, email, name, status)

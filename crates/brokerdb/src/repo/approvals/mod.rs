@@ -25,6 +25,7 @@ pub use transition::{Transitioned, transition};
 
 use dto::from_snapshot;
 
+use crate::db::listing::statement;
 use crate::db::{DbError, Exec, TenantExec, TxOptions};
 use crate::model::{
     ApprovalId, ApprovalStatus, CanonicalRequestDescriptor, NonEmptyString, Timestamp,
@@ -48,9 +49,26 @@ const FIND_OPEN: &str = "SELECT approval_json FROM approval_requests
        AND status = 'pending' AND expires_at > $5
      ORDER BY created_at DESC, approval_id DESC LIMIT 1";
 const BY_ID: &str = "SELECT approval_json FROM approval_requests WHERE approval_id = $1";
-const LIST: &str = "SELECT approval_json FROM approval_requests
-     WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2::text::approval_status)
-     ORDER BY created_at DESC, approval_id DESC LIMIT $3";
+
+/// The statement [`list`] sends with or without a status filter (one text per shape, see
+/// [`crate::db::listing`]): `$1` the tenant, `$2` the status when `with_status`, then the limit.
+/// Each shape is a range read of its index in list order that stops at the limit:
+/// `idx_approval_requests_tenant_created`, or `idx_approval_requests_tenant_status_created`
+/// with a status (migration 0013). Public for plan guards and benchmarks.
+#[doc(hidden)]
+pub fn list_sql(with_status: bool) -> &'static str {
+    statement("approvals", u32::from(with_status), || {
+        let (status, limit) = if with_status {
+            (" AND status = $2::text::approval_status", 3)
+        } else {
+            ("", 2)
+        };
+        format!(
+            "SELECT approval_json FROM approval_requests WHERE tenant_id = $1{status} \
+             ORDER BY created_at DESC, approval_id DESC LIMIT ${limit}"
+        )
+    })
+}
 
 fn same_tenant(
     exec: &impl TenantExec,
@@ -207,9 +225,14 @@ pub async fn list(
     if !(1..=200).contains(&limit) {
         return Err(ValidationError::new("limit", "must be an integer from 1 to 200").into());
     }
-    let status = status.map(ApprovalStatus::as_str);
     let tenant = exec.tenant_id().clone();
+    let status = status.map(ApprovalStatus::as_str);
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&tenant];
+    if let Some(s) = &status {
+        params.push(s);
+    }
+    params.push(&limit);
     exec.op(REPO, "list")
-        .query_all(LIST, &[&tenant, &status, &limit], from_snapshot)
+        .query_all(list_sql(status.is_some()), &params, from_snapshot)
         .await
 }

@@ -1,17 +1,19 @@
 //! The audit query: a tenant's events, newest first, keyset-paged.
 //!
-//! The query shape is one of five fixed statements, chosen by the most selective equality
-//! filter present (workload, integration, action group, decision, or none). Each leads with the
-//! columns of one index (`tenant_id, <filter>, timestamp DESC …`), so every filter combination
-//! is an index range scan that stops after `limit + 1` rows; the other filters are residual.
-//! Optional bounds are never `$n IS NULL OR …` (which a generic plan cannot use as an index
-//! condition): absent bounds become `±infinity`, and the cursor is a row comparison
-//! `(timestamp, event_id) < ($8, $9)` that starts the scan right after the previous page.
+//! Each combination of present filters and cursor is its own statement (a *shape*, see
+//! [`crate::db::listing`]), built once from the fixed fragments below: a present filter is one
+//! plain bound condition, an absent one is not in the text, and the cursor's row comparison
+//! `("timestamp", event_id) < ($n, $m)` is only in the shapes after a cursor. So each filter is an
+//! index condition under generic plans too: the unfiltered shapes read
+//! `idx_audit_events_tenant_timestamp_event` from the cursor on, and an equality filter reads its
+//! own `(tenant_id, <filter>, "timestamp" DESC, event_id DESC)` index (migration 0013), both in
+//! the list's order, stopping after `limit + 1` rows.
 
-use tokio_postgres::types::Json;
+use tokio_postgres::types::{Json, ToSql};
 
 use super::REPO;
 use crate::audit::AuditEvent;
+use crate::db::listing::statement;
 use crate::db::paging::{KeysetPage, decode_cursor};
 use crate::db::{DbError, TenantExec};
 use crate::model::{
@@ -21,32 +23,47 @@ use crate::model::{
 /// The list a cursor is bound to (with the tenant).
 const SORT_TAG: &str = "audit_events:timestamp_desc,event_id_desc";
 
-/// `$1` tenant, `$2`–`$5` optional equality filters, `$6`/`$7` time bounds (inclusive),
-/// `$8`/`$9` the cursor (exclusive), `$10` limit. `$driver` repeats one filter as a plain
-/// equality so the planner uses that filter's index.
-macro_rules! audit_query {
-    ($driver:literal) => {
-        concat!(
-            "SELECT event_json FROM audit_events WHERE tenant_id = $1 ",
-            $driver,
-            " AND ($2::text IS NULL OR workload_id = $2) AND ($3::text IS NULL OR integration_id = $3) \
-             AND ($4::text IS NULL OR action_group = $4) \
-             AND ($5::text IS NULL OR decision = $5::text::audit_decision) \
-             AND \"timestamp\" >= COALESCE($6, '-infinity'::timestamptz) \
-             AND \"timestamp\" <= COALESCE($7, 'infinity'::timestamptz) \
-             AND (\"timestamp\", event_id) < (COALESCE($8, 'infinity'::timestamptz), COALESCE($9, ''::text)) \
-             ORDER BY \"timestamp\" DESC, event_id DESC LIMIT $10"
-        )
-    };
+/// The conditions of the optional filters, in parameter order (after `$1`, the tenant); `{}` is
+/// the parameter number.
+const FILTERS: [&str; 6] = [
+    "workload_id = ${}",
+    "integration_id = ${}",
+    "action_group = ${}",
+    "decision = ${}::text::audit_decision",
+    "\"timestamp\" >= ${}",
+    "\"timestamp\" <= ${}",
+];
+
+/// The text of a shape: `present` has bit `i` set when `FILTERS[i]` applies, bit 6 after a
+/// cursor.
+fn shape(present: u32) -> String {
+    let mut sql = String::from("SELECT event_json FROM audit_events WHERE tenant_id = $1");
+    let mut n = 2;
+    for (i, condition) in FILTERS.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            sql.push_str(" AND ");
+            sql.push_str(&condition.replace("{}", &n.to_string()));
+            n += 1;
+        }
+    }
+    if present & (1 << 6) != 0 {
+        sql.push_str(&format!(
+            " AND (\"timestamp\", event_id) < (${n}::timestamptz, ${}::text)",
+            n + 1
+        ));
+        n += 2;
+    }
+    sql.push_str(&format!(
+        " ORDER BY \"timestamp\" DESC, event_id DESC LIMIT ${n}"
+    ));
+    sql
 }
 
-const BY_TENANT: &str = audit_query!("");
-const BY_WORKLOAD: &str = audit_query!("AND workload_id = $2");
-/// The statement [`query`] runs when a workload filter is given (public for the bench).
-pub const QUERY_BY_WORKLOAD_SQL: &str = BY_WORKLOAD;
-const BY_INTEGRATION: &str = audit_query!("AND integration_id = $3");
-const BY_ACTION_GROUP: &str = audit_query!("AND action_group = $4");
-const BY_DECISION: &str = audit_query!("AND decision = $5::text::audit_decision");
+/// The statement [`query`] runs when only a workload filter is given, on the first page:
+/// `$1` tenant, `$2` workload, `$3` the row limit (public for the bench; equal to that shape's
+/// text, which a unit test checks).
+pub const QUERY_BY_WORKLOAD_SQL: &str = "SELECT event_json FROM audit_events WHERE tenant_id = $1 \
+     AND workload_id = $2 ORDER BY \"timestamp\" DESC, event_id DESC LIMIT $3";
 
 /// `AuditQueryFilter`: every field optional, combined with AND.
 #[derive(Debug, Clone, Default)]
@@ -72,22 +89,31 @@ pub struct AuditQueryFilter {
 }
 
 impl AuditQueryFilter {
-    /// The statement [`query`] runs for this filter combination (module docs). Parameters:
-    /// `$1` tenant, `$2` workload, `$3` integration, `$4` action group, `$5` decision,
-    /// `$6`/`$7` time bounds, `$8`/`$9` cursor timestamp and event id, `$10` row limit. Public
-    /// for EXPLAIN checks and the bench.
+    /// The shape bits: which of workload, integration, action group, decision, `time_min`,
+    /// `time_max` and cursor are present.
+    fn present(&self) -> u32 {
+        [
+            self.workload_id.is_some(),
+            self.integration_id.is_some(),
+            self.action_group.is_some(),
+            self.decision.is_some(),
+            self.time_min.is_some(),
+            self.time_max.is_some(),
+            self.cursor.is_some(),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, on)| u32::from(on) << i)
+        .sum()
+    }
+
+    /// The statement [`query`] runs for this filter (module docs). Parameters: `$1` the tenant,
+    /// then each present filter in the order workload, integration, action group, decision,
+    /// `time_min`, `time_max`; then, with a cursor, its timestamp and event id; last the row
+    /// limit (`limit + 1`). Public for plan guards and benchmarks.
     pub fn statement(&self) -> &'static str {
-        if self.workload_id.is_some() {
-            BY_WORKLOAD
-        } else if self.integration_id.is_some() {
-            BY_INTEGRATION
-        } else if self.action_group.is_some() {
-            BY_ACTION_GROUP
-        } else if self.decision.is_some() {
-            BY_DECISION
-        } else {
-            BY_TENANT
-        }
+        let present = self.present();
+        statement("audit_events", present, || shape(present))
     }
 }
 
@@ -137,33 +163,31 @@ pub async fn query(
     let (after_at, after_id) = cursor_position(cursor)?;
     let decision = filter.decision.map(AuditDecision::as_str);
     let fetch = limit + 1;
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant];
+    let optional: [Option<&(dyn ToSql + Sync)>; 8] = [
+        filter.workload_id.as_ref().map(|v| v as _),
+        filter.integration_id.as_ref().map(|v| v as _),
+        filter.action_group.as_ref().map(|v| v as _),
+        decision.as_ref().map(|v| v as _),
+        filter.time_min.as_ref().map(|v| v as _),
+        filter.time_max.as_ref().map(|v| v as _),
+        after_at.as_ref().map(|v| v as _),
+        after_id.as_ref().map(|v| v as _),
+    ];
+    params.extend(optional.into_iter().flatten());
+    params.push(&fetch);
     let items = exec
         .op(REPO, "query")
-        .query_all(
-            filter.statement(),
-            &[
-                &tenant,
-                &filter.workload_id,
-                &filter.integration_id,
-                &filter.action_group,
-                &decision,
-                &filter.time_min,
-                &filter.time_max,
-                &after_at,
-                &after_id,
-                &fetch,
-            ],
-            |row| {
-                // Straight from the jsonb bytes into the contract (no intermediate Value).
-                row.try_get::<_, Json<AuditEvent>>(0)
-                    .ok()
-                    .map(|Json(e)| e)
-                    .filter(|e| e.validate().is_ok())
-                    .ok_or(DbError::Unexpected {
-                        message: "stored audit event violates its contract".into(),
-                    })
-            },
-        )
+        .query_all(filter.statement(), &params, |row| {
+            // Straight from the jsonb bytes into the contract (no intermediate Value).
+            row.try_get::<_, Json<AuditEvent>>(0)
+                .ok()
+                .map(|Json(e)| e)
+                .filter(|e| e.validate().is_ok())
+                .ok_or(DbError::Unexpected {
+                    message: "stored audit event violates its contract".into(),
+                })
+        })
         .await?;
     Ok(KeysetPage::from_rows(
         &key,
@@ -180,19 +204,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_most_selective_filter_drives_the_statement() -> Result<(), ValidationError> {
-        let mut f = AuditQueryFilter {
+    fn each_present_filter_is_one_bound_condition_and_the_cursor_only_after_one()
+    -> Result<(), ValidationError> {
+        assert_eq!(
+            AuditQueryFilter::default().statement(),
+            "SELECT event_json FROM audit_events WHERE tenant_id = $1 \
+             ORDER BY \"timestamp\" DESC, event_id DESC LIMIT $2"
+        );
+        let f = AuditQueryFilter {
+            integration_id: Some(IntegrationId::parse("int_1")?),
             decision: Some(AuditDecision::Denied),
+            time_max: Some(Timestamp::parse("2026-01-01T00:00:00.000Z")?),
+            cursor: Some("c".into()),
             ..Default::default()
         };
-        assert_eq!(f.statement(), BY_DECISION);
-        f.action_group = Some(NonEmptyString::new("action_group", "send")?);
-        assert_eq!(f.statement(), BY_ACTION_GROUP);
-        f.integration_id = Some(IntegrationId::parse("int_1")?);
-        assert_eq!(f.statement(), BY_INTEGRATION);
-        f.workload_id = Some(WorkloadId::parse("w_1")?);
-        assert_eq!(f.statement(), BY_WORKLOAD);
-        assert_eq!(AuditQueryFilter::default().statement(), BY_TENANT);
+        assert_eq!(
+            f.statement(),
+            "SELECT event_json FROM audit_events WHERE tenant_id = $1 AND integration_id = $2 \
+             AND decision = $3::text::audit_decision AND \"timestamp\" <= $4 \
+             AND (\"timestamp\", event_id) < ($5::timestamptz, $6::text) \
+             ORDER BY \"timestamp\" DESC, event_id DESC LIMIT $7"
+        );
+        for bits in 0..128 {
+            assert!(!shape(bits).contains("IS NULL"), "{}", shape(bits));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_bench_statement_is_the_workload_shape() -> Result<(), ValidationError> {
+        let f = AuditQueryFilter {
+            workload_id: Some(WorkloadId::parse("w_1")?),
+            ..Default::default()
+        };
+        assert_eq!(f.statement(), QUERY_BY_WORKLOAD_SQL);
         Ok(())
     }
 

@@ -36,7 +36,8 @@ const BY_ID: &str = concat!(
     " FROM integrations WHERE integration_id = $1"
 );
 /// `$1` the tenant (also what row-level security allows; named so the planner's estimate is the
-/// tenant's). The page reads its rows in index order and stops; the total counts at most the cap.
+/// tenant's). The page reads its rows in index order and stops; the total counts at most the cap,
+/// in index order too (as the workloads list: never a sequential scan that stops at the cap).
 const LIST: ListStatements = ListStatements {
     page: concat!(
         "SELECT p.",
@@ -44,10 +45,12 @@ const LIST: ListStatements = ListStatements {
         ", t.n AS total FROM (SELECT created_at, ",
         cols!(),
         " FROM integrations WHERE tenant_id = $1 ORDER BY created_at, integration_id LIMIT $2 OFFSET $3) p, \
-         (SELECT count(*) AS n FROM (SELECT 1 FROM integrations WHERE tenant_id = $1 LIMIT $4) c) t \
+         (SELECT count(*) AS n FROM (SELECT 1 FROM integrations WHERE tenant_id = $1 \
+                                     ORDER BY created_at, integration_id LIMIT $4) c) t \
          ORDER BY p.created_at, p.integration_id"
     ),
-    count: "SELECT count(*) FROM (SELECT 1 FROM integrations WHERE tenant_id = $1 LIMIT $2) c",
+    count: "SELECT count(*) FROM (SELECT 1 FROM integrations WHERE tenant_id = $1 \
+            ORDER BY created_at, integration_id LIMIT $2) c",
     estimate: "EXPLAIN (FORMAT JSON) SELECT 1 FROM integrations WHERE tenant_id = $1",
 };
 const UPDATE: &str = concat!(
@@ -230,6 +233,13 @@ pub async fn get_by_id(
     exec.op(REPO, "get_by_id")
         .query_opt(BY_ID, &[integration_id], from_row)
         .await
+}
+
+/// The statements [`list_by_tenant`] sends (for plan guards and benchmarks): `$1` the tenant,
+/// then the page's parameters as [`ListStatements`] says.
+#[doc(hidden)]
+pub fn list_statements() -> ListStatements {
+    LIST
 }
 
 /// One page of the executor's integrations, oldest first. `PageRequest::default()` is page 1

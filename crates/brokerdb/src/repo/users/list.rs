@@ -207,7 +207,8 @@ fn list_statements(present: Present, sort: Sort<UserSort>) -> ListStatements {
                     "SELECT {OUTER_COLUMNS}, t.n AS total \
                      FROM (SELECT u.user_id, {key} AS sort_key FROM human_users u WHERE {cond} \
                            ORDER BY {inner} LIMIT ${n} OFFSET ${o}) p {JOIN_USERS}, \
-                          (SELECT count(*) AS n FROM (SELECT 1 FROM human_users u WHERE {cond} LIMIT ${c}) c) t \
+                          (SELECT count(*) AS n FROM (SELECT 1 FROM human_users u WHERE {cond} \
+                                                      ORDER BY u.user_id LIMIT ${c}) c) t \
                      ORDER BY {outer}",
                     key = s.key,
                     inner = s.inner_order(),
@@ -215,8 +216,12 @@ fn list_statements(present: Present, sort: Sort<UserSort>) -> ListStatements {
                     o = n + 1,
                     c = n + 2,
                 ),
+                // Counted in user_id order (the (tenant_id, user_id) index, which the role index
+                // also ends with): unordered, a tenant holding most of the table is counted by a
+                // sequential scan that stops at the cap, a full scan whenever fewer rows match.
                 Kind::Count => format!(
-                    "SELECT count(*) FROM (SELECT 1 FROM human_users u WHERE {cond} LIMIT ${n}) c"
+                    "SELECT count(*) FROM (SELECT 1 FROM human_users u WHERE {cond} \
+                     ORDER BY u.user_id LIMIT ${n}) c"
                 ),
                 _ => format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM human_users u WHERE {cond}"),
             }
@@ -228,6 +233,11 @@ fn list_statements(present: Present, sort: Sort<UserSort>) -> ListStatements {
         estimate: build(Kind::Estimate),
     }
 }
+
+/// The most rows a keyset page fetches: the largest limit, plus one to see whether more follow.
+const MAX_FETCH: i64 = MAX_LIMIT + 1;
+/// The largest keyset page.
+const MAX_LIMIT: i64 = 100;
 
 fn keyset_statement(present: Present, sort: Sort<UserSort>, after: bool) -> &'static str {
     let kind = if after { Kind::After } else { Kind::First };
@@ -248,16 +258,45 @@ fn keyset_statement(present: Present, sort: Sort<UserSort>, after: bool) -> &'st
         } else {
             (String::new(), n)
         };
+        // The inner LIMIT is the largest fetch, a constant: with `LIMIT $n` a generic plan is
+        // made for 10 % of the matching rows, and reads and sorts the whole tenant.
         format!(
             "SELECT {OUTER_COLUMNS} \
              FROM (SELECT u.user_id, {key} AS sort_key FROM human_users u WHERE {cond}{cursor} \
-                   ORDER BY {inner} LIMIT ${limit}) p {JOIN_USERS} \
-             ORDER BY {outer}",
+                   ORDER BY {inner} LIMIT {MAX_FETCH}) p {JOIN_USERS} \
+             ORDER BY {outer} LIMIT ${limit}",
             key = s.key,
             inner = s.inner_order(),
             outer = s.outer_order(),
         )
     })
+}
+
+/// The statements [`list`] and [`list_after`] send for the shape of `filter` and `sort` (for plan
+/// guards and benchmarks). Parameters: `$1` the tenant, then each present filter in the order
+/// `q` (the escaped `%…%` pattern), `enabled`, `role`, `created_from`, `created_to`; then
+/// `list.page` and `list.count` take theirs as [`ListStatements`] says, `first` the row limit
+/// (limit + 1), and `after` the cursor's sort key and user id, then the row limit.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct UserListSql {
+    /// Offset pages.
+    pub list: ListStatements,
+    /// The first keyset page.
+    pub first: &'static str,
+    /// A keyset page after a cursor.
+    pub after: &'static str,
+}
+
+/// The [`UserListSql`] of a shape.
+#[doc(hidden)]
+pub fn shape_sql(filter: &UserFilter, sort: Sort<UserSort>) -> UserListSql {
+    let present = Bound::of(filter).present();
+    UserListSql {
+        list: list_statements(present, sort),
+        first: keyset_statement(present, sort, false),
+        after: keyset_statement(present, sort, true),
+    }
 }
 
 /// The bound values of a call's filters, in parameter order after the tenant (`$1`).
@@ -357,7 +396,7 @@ pub async fn list_after(
     limit: i64,
     cursor: Option<&str>,
 ) -> Result<UserSlice, DbError> {
-    if !(1..=100).contains(&limit) {
+    if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ValidationError::new("limit", "must be an integer from 1 to 100").into());
     }
     let key = exec.db().cursor_key().clone();

@@ -12,6 +12,8 @@ use crate::model::{Email, NonEmptyString, TenantId, Timestamp, UserId, UserRole}
 mod list;
 
 pub use list::{UserFilter, UserSlice, UserSort, list, list_after};
+#[doc(hidden)]
+pub use list::{UserListSql, shape_sql};
 
 const REPO: &str = "users";
 
