@@ -29,7 +29,11 @@
 //! `id` is given in generation order (the random default would scatter the inserts over the
 //! primary key). The tables are locked for the transaction: seed before anything else uses them.
 //! Every generator writes as `client`, which must be the owner or a superuser (past row-level
-//! security).
+//! security). As a superuser the load also skips the foreign-key checks and insert triggers
+//! (`session_replication_role = replica`, a third of the time of a child table's insert): the
+//! generated rows are consistent by construction (tenants first, parents before children), and
+//! the one insert trigger of these tables, the audit seal queue's, is done by
+//! [`seed_audit_events`] itself, so the data is the same either way.
 
 use std::future::Future;
 
@@ -39,20 +43,30 @@ use tokio_postgres::Client;
 const INDEXES: &str = "SELECT format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
      FROM pg_index i WHERE i.indrelid = $1::text::regclass AND NOT i.indisunique ORDER BY i.indexrelid";
 
+/// Whether `client` is a superuser, who may switch off triggers and foreign-key checks.
+const SUPERUSER: &str = "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user";
+
 /// Runs `load` in one transaction of `client` with the non-unique indexes of `tables` dropped,
-/// rebuilds them, commits (rolls back on error), then vacuums and analyzes the tables.
+/// rebuilds them, commits (rolls back on error), then vacuums and analyzes the tables. `load` is
+/// told whether triggers are off (module docs).
 async fn bulk_load<F>(
     client: &Client,
     tables: &[&str],
-    load: impl FnOnce() -> F,
+    load: impl FnOnce(bool) -> F,
 ) -> Result<(), tokio_postgres::Error>
 where
     F: Future<Output = Result<(), tokio_postgres::Error>>,
 {
+    let superuser: bool = client.query_one(SUPERUSER, &[]).await?.try_get(0)?;
     client
         .batch_execute("BEGIN; SET LOCAL maintenance_work_mem = '256MB'")
         .await?;
     let loaded = async {
+        if superuser {
+            client
+                .batch_execute("SET LOCAL session_replication_role = replica")
+                .await?;
+        }
         let mut builds = Vec::new();
         for table in tables {
             for row in client.query(INDEXES, &[table]).await? {
@@ -60,7 +74,7 @@ where
                 builds.push(row.try_get::<_, String>(1)?);
             }
         }
-        load().await?;
+        load(superuser).await?;
         for build in builds {
             client.batch_execute(&build).await?;
         }
@@ -115,7 +129,7 @@ pub async fn seed_users(
     n: i32,
 ) -> Result<(), tokio_postgres::Error> {
     client.execute(TENANT, &[&tenant]).await?;
-    bulk_load(client, &["human_users", "human_user_roles"], || async {
+    bulk_load(client, &["human_users", "human_user_roles"], |_| async {
         client.execute(USERS, &[&tenant, &id_prefix, &n]).await?;
         client.execute(ROLES, &[&tenant, &id_prefix, &n]).await?;
         Ok(())
@@ -131,7 +145,9 @@ pub async fn seed_users(
 // one database apart.
 
 /// `$1` tenant, `$2` event id prefix, `$3` n.
-const AUDIT_EVENTS: &str = "INSERT INTO audit_events (id, event_id, tenant_id, \"timestamp\", created_at, workload_id,
+macro_rules! audit_events_insert {
+    () => {
+        "INSERT INTO audit_events (id, event_id, tenant_id, \"timestamp\", created_at, workload_id,
          integration_id, correlation_id, event_type, decision, action_group, risk_tier, event_json)
      SELECT $2::text || lpad(g::text, 10, '0'), $2::text || g, $1, at, at, w, i, 'c_' || g, 'execute', d::audit_decision, a, 'low',
             jsonb_build_object('event_id', $2::text || g, 'timestamp',
@@ -147,7 +163,20 @@ const AUDIT_EVENTS: &str = "INSERT INTO audit_events (id, event_id, tenant_id, \
                             CASE WHEN g % 50 = 0 THEN NULL ELSE 'grp_' || g % 23 END AS a,
                             CASE WHEN g % 100 < 85 THEN 'allowed' WHEN g % 100 < 95 THEN 'denied'
                                  WHEN g % 100 < 99 THEN 'approval_required' ELSE 'throttled' END AS d) v
-     ON CONFLICT DO NOTHING";
+     ON CONFLICT DO NOTHING"
+    };
+}
+
+const AUDIT_EVENTS: &str = audit_events_insert!();
+
+/// [`AUDIT_EVENTS`] with the seal queue's trigger done in the statement, for a load with
+/// triggers off: the inserted rows (not those kept on conflict) are queued, as the trigger would.
+const AUDIT_EVENTS_QUEUED: &str = concat!(
+    "WITH ins AS (",
+    audit_events_insert!(),
+    " RETURNING tenant_id, event_id) \
+     INSERT INTO audit_seal_queue (tenant_id, event_id) SELECT tenant_id, event_id FROM ins"
+);
 
 /// Seeds `n` audit events of `tenant` (event `g`: id `<prefix><g>`, 30 seconds apart from
 /// 2024-01-01 UTC in permuted order, so a day holds 2,880 events at any n; workload
@@ -163,9 +192,14 @@ pub async fn seed_audit_events(
     n: i32,
 ) -> Result<(), tokio_postgres::Error> {
     client.execute(TENANT, &[&tenant]).await?;
-    bulk_load(client, &["audit_events"], || async {
+    bulk_load(client, &["audit_events"], |triggers_off| async move {
+        let sql = if triggers_off {
+            AUDIT_EVENTS_QUEUED
+        } else {
+            AUDIT_EVENTS
+        };
         client
-            .execute(AUDIT_EVENTS, &[&tenant, &id_prefix, &n])
+            .execute(sql, &[&tenant, &id_prefix, &n])
             .await
             .map(drop)
     })
@@ -201,7 +235,7 @@ pub async fn seed_approvals(
     n: i32,
 ) -> Result<(), tokio_postgres::Error> {
     client.execute(TENANT, &[&tenant]).await?;
-    bulk_load(client, &["approval_requests"], || async {
+    bulk_load(client, &["approval_requests"], |_| async {
         client
             .execute(APPROVALS, &[&tenant, &id_prefix, &n])
             .await
@@ -235,7 +269,7 @@ pub async fn seed_workloads_and_integrations(
     n: i32,
 ) -> Result<(), tokio_postgres::Error> {
     client.execute(TENANT, &[&tenant]).await?;
-    bulk_load(client, &["workloads", "integrations"], || async {
+    bulk_load(client, &["workloads", "integrations"], |_| async {
         client
             .execute(WORKLOADS, &[&tenant, &id_prefix, &n])
             .await?;
@@ -306,7 +340,7 @@ pub async fn seed_admin_identities(
         "admin_identity_role_bindings",
         "admin_identity_tenant_scopes",
     ];
-    bulk_load(client, &tables, || async {
+    bulk_load(client, &tables, |_| async {
         client.execute(ADMIN_IDENTITIES, &[&id_prefix, &n]).await?;
         client
             .execute(ADMIN_ROLE_BINDINGS, &[&id_prefix, &n])
@@ -353,7 +387,7 @@ pub async fn seed_access_requests(
     id_prefix: &str,
     n: i32,
 ) -> Result<(), tokio_postgres::Error> {
-    bulk_load(client, &["admin_access_requests"], || async {
+    bulk_load(client, &["admin_access_requests"], |_| async {
         client
             .execute(ACCESS_REQUESTS, &[&id_prefix, &n])
             .await

@@ -6,7 +6,7 @@ use brokerdb::repo::admin::access_requests::AccessRequestStatus;
 use brokerdb::repo::admin::identities::IdentityStatus;
 use brokerdb::repo::admin::listing::{AdminListQuery, access_requests_sql, identities_sql};
 
-use super::{As, Failures, MODES, ORDERED_PAGE, UNORDERED_PAGE, connect, explain};
+use super::{As, Failures, MODES, Mode, ORDERED_PAGE, UNORDERED_PAGE, connect, explain};
 use crate::TestResult;
 
 /// The query of shape `bits` (bit 0 status, 1 tenant, 2 role, 3 search, 4 cursor) with
@@ -78,5 +78,30 @@ async fn every_admin_listing_shape_reads_an_index_under_custom_and_generic_plans
         }
     }
     failures.assert_none("the admin listings");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_admin_search_matching_most_rows_is_read_in_the_listings_order() -> TestResult {
+    // The search is planned per call: for a pattern nearly every row matches, sorting the
+    // trigram matches would sort the table, so the plan must read the creation index in order.
+    let client = connect(As::System).await?;
+    let mut failures = Failures::default();
+    for cursor in [false, true] {
+        let bits = 0b1000 | if cursor { 0b10000 } else { 0 };
+        let (q, params) = case(bits, IdentityStatus::Active, "active", "", "%example%");
+        let plan = explain(&client, Mode::Custom, identities_sql(&q), &params).await?;
+        failures.check(&plan, ORDERED_PAGE);
+        let (q, params) = case(
+            bits,
+            AccessRequestStatus::Pending,
+            "pending",
+            "",
+            "%example%",
+        );
+        let plan = explain(&client, Mode::Custom, access_requests_sql(&q), &params).await?;
+        failures.check(&plan, ORDERED_PAGE);
+    }
+    failures.assert_none("a common admin search");
     Ok(())
 }

@@ -153,3 +153,47 @@ async fn every_users_list_shape_reads_an_index_under_custom_and_generic_plans() 
     failures.assert_none("the users list");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_users_search_matching_most_of_the_tenant_is_read_in_the_lists_order() -> TestResult {
+    // `q` is planned per call (planned_per_call): for a pattern every user matches, sorting the
+    // trigram matches would sort the tenant, so the plan must read the sort's index in order.
+    let client = connect(As::Tenant(BIG)).await?;
+    let mut failures = Failures::default();
+    let filter = UserFilter {
+        q: Some("example".to_owned()),
+        ..Default::default()
+    };
+    for sort in sorts() {
+        let sql = users::shape_sql(&filter, sort);
+        let common = "%example%";
+        let page = explain(
+            &client,
+            Mode::Custom,
+            sql.list.page,
+            &[BIG, common, "50", "0", "1001"],
+        )
+        .await?;
+        failures.check(&page, ORDERED_PAGE);
+        let count = explain(
+            &client,
+            Mode::Custom,
+            sql.list.count,
+            &[BIG, common, "1001"],
+        )
+        .await?;
+        failures.check(&count, CAPPED_COUNT);
+        let first = explain(&client, Mode::Custom, sql.first, &[BIG, common, "51"]).await?;
+        failures.check(&first, ORDERED_PAGE);
+        let after = explain(
+            &client,
+            Mode::Custom,
+            sql.after,
+            &[BIG, common, cursor_key(sort.field), "u_500000", "51"],
+        )
+        .await?;
+        failures.check(&after, ORDERED_PAGE);
+    }
+    failures.assert_none("a common users search");
+    Ok(())
+}
