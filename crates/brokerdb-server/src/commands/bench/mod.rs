@@ -215,6 +215,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The advisory lock key held while a bench migrates and seeds its database.
+const SETUP_LOCK: i64 = 0x6272_6f6b_6265_6e63;
+
 /// Seeds the bench database and measures the PostgreSQL operations: the pgbench-compared rows,
 /// then the users-list rows.
 async fn postgres(
@@ -231,6 +234,10 @@ async fn postgres(
     create_database_if_missing(&server, BENCH_DATABASE).await?;
     let admin = conninfo::for_database(&server, BENCH_DATABASE);
     let mut client = connect(&admin).await?;
+    // One bench at a time migrates and seeds (their DDL and seed checks would race).
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&SETUP_LOCK])
+        .await?;
     brokerdb::migrate::apply_pending(&mut client).await?;
     eprintln!(
         "seeding {} users per tenant (2 tenants) and {} audit events …",
@@ -240,6 +247,9 @@ async fn postgres(
     if users_list::selected(args) {
         users_list::seed(&client, args.list_users).await?;
     }
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&SETUP_LOCK])
+        .await?;
 
     let max_callers = usize::from(args.concurrency.iter().copied().max().unwrap_or(1));
     let runtime_cfg = conninfo::for_role(&admin, brokerdb::roles::RUNTIME);
