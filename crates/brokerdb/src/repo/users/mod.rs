@@ -12,7 +12,8 @@ use crate::model::{Email, NonEmptyString, TenantId, Timestamp, UserId, UserRole}
 mod list;
 
 pub use list::{
-    UserFilter, UserSlice, UserSort, list, list_after, list_after_statement_text, list_statement_texts,
+    UserFilter, UserSlice, UserSort, list, list_after, list_after_statement_text,
+    list_statement_texts,
 };
 
 const REPO: &str = "users";
