@@ -177,7 +177,8 @@ pub fn latency(
     } else {
         (lo / 1.6).max(0.001)
     };
-    let hi = (hi * 1.6).max(lo * 10.0);
+    // Headroom above the highest value for the legend (upper right).
+    let hi = (hi * 5.0).max(lo * 10.0);
     let mut chart = ChartBuilder::on(&root)
         .caption(format!("{operation}: latency"), ("sans-serif", 18))
         .margin(12)

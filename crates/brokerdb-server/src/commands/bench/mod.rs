@@ -44,7 +44,7 @@ pub struct BenchArgs {
     #[arg(long, env = "BENCH_USERS", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub users: u32,
     /// Users of the users-list rows, seeded once into a tenant of their own (`t_list_<n>`, with
-    /// the plan-guard tests' generator; a million take about two minutes the first time).
+    /// the plan-guard tests' generator; a million take a few minutes the first time).
     #[arg(long, env = "BENCH_LIST_USERS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub list_users: u32,
     /// Seconds per measurement.

@@ -150,8 +150,8 @@ fn header(md: &mut String, run: &Run<'_>) {
          Run {} (UTC), {:.0} s in all, on {cores} cores: `brokerdb bench --users {} --list-users {} \
          --seconds {} --concurrency {} --matrix-calls {}{}`.\n\n\
          Each PostgreSQL row alternates one-second slices of the library and of its raw \
-         reference(s), {} slices each after a warm-up, so load from other processes hits both \
-         alike.\n",
+         reference(s), {} one-second slice(s) each after a warm-up, so load from other \
+         processes hits both alike.\n",
         brokerdb::model::Timestamp::now(),
         run.elapsed.as_secs_f64(),
         c.users,

@@ -107,7 +107,7 @@ pub async fn seed(client: &Client, n: u32) -> anyhow::Result<()> {
         return Ok(());
     }
     let started = Instant::now();
-    eprintln!("users list: seeding {n} users into {tenant} (a million take about two minutes) …");
+    eprintln!("users list: seeding {n} users into {tenant} (a million take a few minutes) …");
     brokerdb_scale::seed_users_reporting(
         client,
         &tenant,
@@ -528,7 +528,14 @@ async fn matrix(shared: &Shared, calls: u32) -> anyhow::Result<Vec<MatrixRow>> {
         "{MATRIX}: {} shapes × {calls} calls per side …",
         shapes.len()
     );
-    for shape in shapes {
+    let (count, started) = (shapes.len(), Instant::now());
+    for (i, shape) in shapes.into_iter().enumerate() {
+        if i > 0 && i % 24 == 0 {
+            eprintln!(
+                "users::list matrix: {i} of {count} shapes in {:.0} s …",
+                started.elapsed().as_secs_f64()
+            );
+        }
         let filter = shape.filter()?;
         let mut total = (0, false);
         for _ in 0..3 {
