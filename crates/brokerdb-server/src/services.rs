@@ -181,10 +181,22 @@ pub async fn create_database_if_missing(server: &ConnInfo, name: &str) -> anyhow
         .is_some();
     if !exists {
         // `name` is a constant of this crate, never input.
-        client
+        let created = client
             .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .context("cannot create the embedded database")?;
+            .await;
+        // Another process creating it at the same time (two benches starting together) is fine.
+        let raced = |e: &tokio_postgres::Error| {
+            e.code().is_some_and(|c| {
+                *c == tokio_postgres::error::SqlState::DUPLICATE_DATABASE
+                    || *c == tokio_postgres::error::SqlState::UNIQUE_VIOLATION
+            })
+        };
+        match created {
+            Err(e) if !raced(&e) => {
+                return Err(anyhow::Error::new(e).context("cannot create the embedded database"));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

@@ -23,6 +23,8 @@ fn every_command_has_help_naming_its_environment_variables() -> TestResult {
             "exits 1 when an applied migration has changed",
         ),
         (&["bench", "--help"][..], "[env: BENCH_CONCURRENCY"),
+        (&["bench", "--help"][..], "--report <DIR>"),
+        (&["bench", "--help"][..], "[env: BENCH_LIST_USERS"),
         (&["audit", "--help"][..], "verify"),
         (&["serve", "--help"][..], "[env: SLOW_QUERY_MS"),
         (&["serve", "--help"][..], "[env: DB_TRACE"),
@@ -246,6 +248,10 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
             "postgres",
             "--users",
             "200",
+            "--list-users",
+            "500",
+            "--matrix-calls",
+            "1",
             "--seconds",
             "1",
             "--concurrency",
@@ -260,19 +266,26 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
         String::from_utf8_lossy(&out.stderr)
     );
     let table = String::from_utf8_lossy(&out.stdout);
+    // The first table (the users-list matrix follows it).
     let rows: Vec<&str> = table
         .lines()
-        .filter(|l| l.starts_with("| ") && !l.starts_with("| operation"))
+        .skip_while(|l| !l.starts_with("| operation"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| "))
         .collect();
     assert_eq!(
         rows.len(),
-        40,
-        "(6 operations × 3 implementations + the unchained append × 2 pgbench variants) × 2 concurrencies:\n{table}"
+        72,
+        "(8 operations × 3 implementations + 2 unchained appends × 2 pgbench variants \
+         + 4 users-list rows × 2) × 2 concurrencies:\n{table}"
     );
     for op in [
         "audit append (chained: queued, sealed after commit)",
         "audit append (same INSERT, unchained copy)",
+        "audit append × 16 tenants (chained: queued, sealed after commit)",
         "audit query page",
+        "enrollment token issue + consume",
+        "users::list_after",
     ] {
         assert!(
             rows.iter().any(|r| r.starts_with(&format!("| {op}"))),

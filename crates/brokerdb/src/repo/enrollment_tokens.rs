@@ -10,13 +10,16 @@ use crate::db::{DbError, TenantExec};
 use crate::model::{TenantId, Timestamp, TokenHash, ValidationError, WorkloadId};
 
 const REPO: &str = "enrollment_tokens";
-/// One statement: the token is inserted only for a workload the executor's tenant can see (row-
-/// level security hides every other), so no row means an unknown workload.
-const INSERT: &str =
+/// The statement of [`issue`] (`$1` token hash, `$2` workload, `$3` expires at, `$4` created at):
+/// the token is inserted only for a workload the executor's tenant can see (row-level security
+/// hides every other), so no row means an unknown workload. Public for `brokerdb bench`.
+pub const ISSUE_SQL: &str =
     "INSERT INTO enrollment_tokens (token_hash, workload_id, tenant_id, expires_at, created_at)
      SELECT $1, w.workload_id, w.tenant_id, $3, $4 FROM workloads w WHERE w.workload_id = $2
      RETURNING token_hash, workload_id, tenant_id, expires_at, created_at, used_at";
-const CONSUME: &str = "UPDATE enrollment_tokens SET used_at = $2
+/// The statement of [`consume_once`] (`$1` token hash, `$2` now, `$3` workload or NULL). Public
+/// for `brokerdb bench`.
+pub const CONSUME_SQL: &str = "UPDATE enrollment_tokens SET used_at = $2
      WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND ($3::text IS NULL OR workload_id = $3)
      RETURNING token_hash, workload_id, tenant_id, expires_at, created_at, used_at";
 const HAS_CONSUMED: &str = "SELECT EXISTS (SELECT 1 FROM enrollment_tokens WHERE workload_id = $1 AND used_at IS NOT NULL)";
@@ -82,7 +85,7 @@ pub async fn issue(
     exec.op(REPO, "issue")
         .query_found(
             "workload",
-            INSERT,
+            ISSUE_SQL,
             &[
                 &input.token_hash.as_str(),
                 &input.workload_id,
@@ -108,7 +111,7 @@ pub async fn consume_once(
     exec.op(REPO, "consume_once")
         .query_found(
             "enrollment token",
-            CONSUME,
+            CONSUME_SQL,
             &[&token_hash.as_str(), &now, &workload],
             from_row,
         )

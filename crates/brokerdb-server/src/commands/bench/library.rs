@@ -6,15 +6,17 @@ use std::time::{Duration, Instant};
 use brokerdb::audit;
 use brokerdb::audit::{AuditEvent, AuditEventType};
 use brokerdb::db::{Db, DbError, Exec};
+use brokerdb::model::TokenHash;
 use brokerdb::model::{
     AuditDecision, CanonicalRequestDescriptor, EventId, IntegrationId, NonEmptyString, RiskTier,
     TenantId, Timestamp, WorkloadId,
 };
 use brokerdb::repo::audit_events::{self, AuditQueryFilter};
+use brokerdb::repo::enrollment_tokens::{self, IssueEnrollmentToken};
 use brokerdb::repo::{integrations, policy_rules};
 
 use super::timed::{self, Call};
-use super::workload::{AUDIT_PAGE, Operation, TENANT, Via};
+use super::workload::{AUDIT_PAGE, Operation, TENANT, Via, audit_tenant};
 
 /// `callers` tasks run `op` back to back for `limit`: every latency (µs) and the wall time.
 pub async fn slice(
@@ -26,12 +28,19 @@ pub async fn slice(
 ) -> anyhow::Result<(Vec<u64>, Duration)> {
     let tenant: TenantId = TENANT.parse()?;
     let arg_max = (op.arg_max)(users).max(1);
-    let shared = Arc::new((db.clone(), tenant));
-    let call: Call = Arc::new(move |_, _| {
+    let tenants = (0..callers)
+        .map(|c| audit_tenant(c).parse())
+        .collect::<Result<Vec<TenantId>, _>>()?;
+    let shared = Arc::new((db.clone(), tenant, tenants));
+    let call: Call = Arc::new(move |caller, _| {
         let shared = Arc::clone(&shared);
         Box::pin(async move {
             let arg = i32::try_from(rand::random_range(1..=arg_max)).unwrap_or(1);
-            Ok(run_once(&shared.0, &shared.1, op, arg).await?)
+            let tenant = match op.via {
+                Via::AuditAppendTenants => shared.2.get(caller).unwrap_or(&shared.1),
+                _ => &shared.1,
+            };
+            Ok(run_once(&shared.0, tenant, op, arg).await?)
         })
     });
     let started = Instant::now();
@@ -73,9 +82,31 @@ async fn run_once(
                 .await
                 .map(|_| ())
         }
-        Via::AuditAppend => {
+        Via::AuditAppend | Via::AuditAppendTenants => {
             let event = bench_event(tenant, arg)?;
             audit::append(&mut db.tenant(tenant), &event).await
+        }
+        Via::Enrollment => {
+            let workload = WorkloadId::parse(&format!("w_bench_{arg}"))?;
+            let now = Timestamp::now();
+            let issued = enrollment_tokens::issue(
+                &mut db.tenant(tenant),
+                &IssueEnrollmentToken {
+                    token_hash: TokenHash::parse(&format!("{}{}", uuid_hex(), uuid_hex()))?,
+                    workload_id: workload.clone(),
+                    expires_at: Timestamp::from_unix_millis(now.unix_millis() + 3_600_000)?,
+                    created_at: Some(now),
+                },
+            )
+            .await?;
+            enrollment_tokens::consume_once(
+                &mut db.tenant(tenant),
+                &issued.token_hash,
+                Some(&workload),
+                Timestamp::now(),
+            )
+            .await
+            .map(|_| ())
         }
         Via::AuditQuery => {
             let filter = AuditQueryFilter {
@@ -87,7 +118,7 @@ async fn run_once(
                 .await
                 .map(|_| ())
         }
-        Via::UnchainedAppend => Err(DbError::DependencyMissing {
+        Via::UnchainedAppend | Via::UnchainedAppendTenants => Err(DbError::DependencyMissing {
             what: "a library path (this row is measured with pgbench only)",
         }),
     }

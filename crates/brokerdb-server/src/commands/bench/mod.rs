@@ -2,15 +2,21 @@
 //! equivalent — the same SQL through `pgbench -M prepared`, the same Redis scripts as raw
 //! EVALSHAs and in `redis-benchmark` — with p50/p95/p99, throughput and the ratio to raw.
 
+mod budgets;
+mod charts;
 mod library;
 mod pgbench;
+mod raw;
 mod redis;
 mod redis_benchmark;
 mod redis_ops;
+mod report;
 mod stats;
 mod timed;
+mod users_list;
 mod workload;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -37,13 +43,27 @@ pub struct BenchArgs {
     /// Users seeded per tenant.
     #[arg(long, env = "BENCH_USERS", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub users: u32,
+    /// Users of the users-list rows, seeded once into a tenant of their own (`t_list_<n>`, with
+    /// the plan-guard tests' generator; a million take a few minutes the first time).
+    #[arg(long, env = "BENCH_LIST_USERS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub list_users: u32,
     /// Seconds per measurement.
     #[arg(long, env = "BENCH_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub seconds: u64,
-    /// Concurrent callers to measure, comma-separated.
-    #[arg(long, env = "BENCH_CONCURRENCY", value_delimiter = ',', default_value = "1,16",
+    /// Concurrent callers to measure, comma-separated [default: 1,16; with --report
+    /// 1,2,4,8,16,32].
+    #[arg(long, env = "BENCH_CONCURRENCY", value_delimiter = ',',
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Vec<u16>,
+    /// Calls per side and shape of the users-list matrix (every filter × sort at one caller),
+    /// after 3 warm-up calls.
+    #[arg(long, env = "BENCH_MATRIX_CALLS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub matrix_calls: u32,
+    /// Also write DIR/report.md (every measurement, the users-list matrix, the budgets) and SVG
+    /// charts per operation: throughput and p50/p99 latency against callers, library against raw,
+    /// with the latency budgets drawn. DIR is created if missing; existing files are replaced.
+    #[arg(long, env = "BENCH_REPORT", value_name = "DIR")]
+    pub report: Option<PathBuf>,
     /// Measure only some rows, comma-separated words: `postgres` or `redis` selects a store,
     /// any other word the rows whose name contains it (e.g. `policy,execute`, `rate-limit`).
     /// All rows when absent.
@@ -69,6 +89,12 @@ pub struct BenchConfig {
     pub redis: Option<RedisTarget>,
     /// Users seeded per tenant.
     pub users: u32,
+    /// Users of the users-list tenant.
+    pub list_users: u32,
+    /// Calls per side and shape of the users-list matrix.
+    pub matrix_calls: u32,
+    /// Where the report goes, if anywhere.
+    pub report: Option<PathBuf>,
     /// Seconds per measurement.
     pub seconds: u64,
     /// Concurrent callers to measure.
@@ -90,13 +116,24 @@ fn selects(only: &[String], store: &str, name: &str) -> bool {
     only.is_empty() || only.iter().any(|w| w == store || name.contains(w.as_str()))
 }
 
+/// Callers measured when `--concurrency` is absent.
+pub const DEFAULT_CONCURRENCY: [u16; 2] = [1, 16];
+/// Callers measured with `--report` when `--concurrency` is absent: the ladder the charts plot.
+pub const REPORT_CONCURRENCY: [u16; 6] = [1, 2, 4, 8, 16, 32];
+
+/// Every PostgreSQL row name.
+fn postgres_rows() -> impl Iterator<Item = &'static str> {
+    OPERATIONS
+        .iter()
+        .map(|op| op.name)
+        .chain(users_list::names())
+}
+
 impl BenchArgs {
     /// The checked configuration, or the first bad value's error (naming its variable, never
     /// quoting it).
     pub fn config(&self) -> anyhow::Result<BenchConfig> {
-        let postgres_rows = OPERATIONS
-            .iter()
-            .any(|op| selects(&self.only, "postgres", op.name));
+        let postgres_rows = postgres_rows().any(|name| selects(&self.only, "postgres", name));
         let redis_rows = redis_ops::RedisOp::ALL
             .iter()
             .any(|op| selects(&self.only, "redis", op.name()));
@@ -116,21 +153,38 @@ impl BenchArgs {
             postgres,
             redis,
             users: self.users,
+            list_users: self.list_users,
+            matrix_calls: self.matrix_calls,
+            report: self.report.clone(),
             seconds: self.seconds,
-            concurrency: self.concurrency.clone(),
+            concurrency: match (&self.report, self.concurrency.is_empty()) {
+                (_, false) => self.concurrency.clone(),
+                (Some(_), true) => REPORT_CONCURRENCY.to_vec(),
+                (None, true) => DEFAULT_CONCURRENCY.to_vec(),
+            },
             only: self.only.clone(),
             redis_pools: self.redis_pools.clone(),
         })
     }
 }
 
-/// Runs every selected operation at every concurrency and prints one table (plus the exact
-/// redis-benchmark command lines and the adapters' ratio to redis-benchmark).
+/// Runs every selected operation at every concurrency and prints one table (plus the users-list
+/// matrix, the exact redis-benchmark command lines and the adapters' ratio to redis-benchmark);
+/// with `--report`, writes the report and its charts too.
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
+    if let Some(dir) = &config.report {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
+    }
+    let started = std::time::Instant::now();
     let mut results = Vec::new();
+    let mut matrix = Vec::new();
     if let Some(target) = &config.postgres {
-        results.extend(postgres(&config, target).await?);
+        let (rows, list) = postgres(&config, target).await?;
+        results.extend(rows);
+        results.extend(list.rows);
+        matrix = list.matrix;
     }
     let mut notes = Vec::new();
     if let Some(target) = &config.redis {
@@ -140,14 +194,36 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         results.extend(rows);
     }
     println!("{}", stats::table(&results));
-    for note in notes {
+    if !matrix.is_empty() {
+        println!("{}", report::matrix_table(&matrix));
+    }
+    for note in &notes {
         println!("{note}");
+    }
+    if let Some(dir) = &config.report {
+        let run = report::Run {
+            config: &config,
+            elapsed: started.elapsed(),
+        };
+        let written = report::write(dir, &run, &results, &matrix, &notes)?;
+        eprintln!(
+            "report: {} ({} charts)",
+            written.display(),
+            report::chart_count(&results)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Seeds the bench database and measures the PostgreSQL operations.
-async fn postgres(args: &BenchConfig, target: &AdminTarget) -> anyhow::Result<Vec<Measurement>> {
+/// The advisory lock key held while a bench migrates and seeds its database.
+const SETUP_LOCK: i64 = 0x6272_6f6b_6265_6e63;
+
+/// Seeds the bench database and measures the PostgreSQL operations: the pgbench-compared rows,
+/// then the users-list rows.
+async fn postgres(
+    args: &BenchConfig,
+    target: &AdminTarget,
+) -> anyhow::Result<(Vec<Measurement>, users_list::ListResults)> {
     let (server, _embedded) = match target {
         AdminTarget::Url(info) => ((**info).clone(), None),
         AdminTarget::Embedded { data_dir } => {
@@ -158,12 +234,22 @@ async fn postgres(args: &BenchConfig, target: &AdminTarget) -> anyhow::Result<Ve
     create_database_if_missing(&server, BENCH_DATABASE).await?;
     let admin = conninfo::for_database(&server, BENCH_DATABASE);
     let mut client = connect(&admin).await?;
+    // One bench at a time migrates and seeds (their DDL and seed checks would race).
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&SETUP_LOCK])
+        .await?;
     brokerdb::migrate::apply_pending(&mut client).await?;
     eprintln!(
         "seeding {} users per tenant (2 tenants) and {} audit events …",
         args.users, args.users
     );
     workload::seed(&client, args.users).await?;
+    if users_list::selected(args) {
+        users_list::seed(&client, args.list_users).await?;
+    }
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&SETUP_LOCK])
+        .await?;
 
     let max_callers = usize::from(args.concurrency.iter().copied().max().unwrap_or(1));
     let runtime_cfg = conninfo::for_role(&admin, brokerdb::roles::RUNTIME);
@@ -192,7 +278,7 @@ async fn postgres(args: &BenchConfig, target: &AdminTarget) -> anyhow::Result<Ve
     for op in selected {
         let (scoped_script, plain_script) =
             (op.scoped_script(args.users), op.plain_script(args.users));
-        let with_library = op.via != workload::Via::UnchainedAppend;
+        let with_library = op.via.has_library();
         for callers in args.concurrency.iter().copied().map(usize::from) {
             eprintln!("{} × {callers} …", op.name);
             // One-second slices of the library and of both pgbench runs, alternating, so load
@@ -235,6 +321,7 @@ async fn postgres(args: &BenchConfig, target: &AdminTarget) -> anyhow::Result<Ve
             ));
         }
     }
+    let list = users_list::measure(args, &db, &client, &runtime_cfg).await?;
     sealer.stop().await;
-    Ok(results)
+    Ok((results, list))
 }

@@ -10,14 +10,54 @@ use brokerdb::db::tls::RootCerts;
 use super::stats::Measurement;
 use super::workload::{BENCH_DATABASE, Operation};
 
+/// How often a slice is tried when the server refuses a client connection (other processes may
+/// hold most of `max_connections` for a moment on a shared server).
+const CONNECT_TRIES: u32 = 3;
+
 /// Runs `script` with pgbench as the user of `cfg` for `seconds`: the latencies (µs, from the
-/// per-transaction log) and pgbench's tps.
+/// per-transaction log) and pgbench's tps. A run whose clients could not all connect is tried
+/// again after a second, up to [`CONNECT_TRIES`] times.
 pub fn slice(
     info: &ConnInfo,
     script: &str,
     callers: usize,
     seconds: u64,
 ) -> anyhow::Result<(Vec<u64>, f64)> {
+    let mut tries = 1;
+    loop {
+        match slice_once(info, script, callers, seconds) {
+            Err(SliceError::Connect(message)) if tries < CONNECT_TRIES => {
+                eprintln!("pgbench: {message}; trying again");
+                tries += 1;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(SliceError::Connect(message)) => bail!("pgbench failed: {message}"),
+            Err(SliceError::Other(e)) => return Err(e),
+            Ok(out) => return Ok(out),
+        }
+    }
+}
+
+/// Why a pgbench run failed.
+enum SliceError {
+    /// A client could not connect.
+    Connect(String),
+    /// Anything else.
+    Other(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for SliceError {
+    fn from(e: E) -> Self {
+        Self::Other(e.into())
+    }
+}
+
+fn slice_once(
+    info: &ConnInfo,
+    script: &str,
+    callers: usize,
+    seconds: u64,
+) -> Result<(Vec<u64>, f64), SliceError> {
     let dir = tempfile_dir()?;
     let script_path = dir.join("script.sql");
     std::fs::write(&script_path, script)?;
@@ -64,13 +104,13 @@ pub fn slice(
         .output()
         .context("cannot run pgbench (Debian package postgresql-client)")?;
     if !output.status.success() {
-        bail!(
-            "pgbench failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().last().unwrap_or("").to_owned();
+        if stderr.contains("could not create connection") || stderr.contains("too many clients") {
+            return Err(SliceError::Connect(last));
+        }
+        return Err(SliceError::Other(anyhow::anyhow!("pgbench failed: {last}")));
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let tps: f64 = stdout

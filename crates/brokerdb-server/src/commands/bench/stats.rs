@@ -78,16 +78,7 @@ pub fn table(rows: &[Measurement]) -> String {
         "| operation | callers | implementation | ops/s | p50 µs | p95 µs | p99 µs | ratio to raw (same statements / scripts) |\n|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
-        let raw = rows
-            .iter()
-            .find(|x| {
-                x.operation == r.operation
-                    && x.callers == r.callers
-                    && x.group == r.group
-                    && x.baseline
-            })
-            .map(|x| x.throughput)
-            .unwrap_or(f64::NAN);
+        let raw = raw_throughput(rows, r);
         out.push_str(&format!(
             "| {} | {} | {} | {:.0} | {} | {} | {} | {} |\n",
             r.operation,
@@ -103,8 +94,18 @@ pub fn table(rows: &[Measurement]) -> String {
     out
 }
 
+/// The throughput of `r`'s raw reference in `rows` (same operation, callers and group), or NaN.
+pub fn raw_throughput(rows: &[Measurement], r: &Measurement) -> f64 {
+    rows.iter()
+        .find(|x| {
+            x.operation == r.operation && x.callers == r.callers && x.group == r.group && x.baseline
+        })
+        .map(|x| x.throughput)
+        .unwrap_or(f64::NAN)
+}
+
 /// `x / raw` with two decimals, or `—` when the row has no raw reference.
-fn ratio(x: f64, raw: f64) -> String {
+pub fn ratio(x: f64, raw: f64) -> String {
     if raw.is_finite() && raw > 0.0 {
         format!("{:.2}", x / raw)
     } else {

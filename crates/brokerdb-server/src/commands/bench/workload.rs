@@ -6,6 +6,13 @@ use tokio_postgres::Client;
 pub const BENCH_DATABASE: &str = "brokerdb_bench";
 /// The measured tenant.
 pub const TENANT: &str = "t_bench";
+/// Tenants of the many-tenant audit rows: caller `c` appends for `t_audit_<c mod 16>`.
+pub const AUDIT_TENANTS: u32 = 16;
+
+/// The tenant caller `caller` of a many-tenant audit row appends for.
+pub fn audit_tenant(caller: usize) -> String {
+    format!("t_audit_{}", caller % AUDIT_TENANTS as usize)
+}
 
 /// How the library side runs an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +35,28 @@ pub enum Via {
     UnchainedAppend,
     /// `repo::audit_events::query`: the 50 newest events of workload `w_bench_<arg>`.
     AuditQuery,
+    /// [`Via::AuditAppend`] for 16 tenants: each caller appends for its own tenant
+    /// ([`audit_tenant`]), so appends of different callers do not queue on one tenant's chain.
+    AuditAppendTenants,
+    /// [`Via::UnchainedAppend`] for the same 16 tenants (pgbench client `c` as caller `c`).
+    UnchainedAppendTenants,
+    /// `repo::enrollment_tokens::issue` of a fresh token for workload `w_bench_<arg>`, then
+    /// `consume_once` of it: two tenant-scope calls (two transactions) per operation.
+    Enrollment,
+}
+
+impl Via {
+    /// Whether the row has a library side (the unchained copies are pgbench only).
+    pub fn has_library(self) -> bool {
+        !matches!(self, Self::UnchainedAppend | Self::UnchainedAppendTenants)
+    }
+
+    fn many_tenants(self) -> bool {
+        matches!(
+            self,
+            Self::AuditAppendTenants | Self::UnchainedAppendTenants
+        )
+    }
 }
 
 /// One measured operation: the SQL the library sends (with `$1` the random argument) and the
@@ -54,8 +83,9 @@ pub const BENCH_POLICY_RULES: (u32, u32) = (8, 2_000);
 pub const AUDIT_PAGE: i64 = 50;
 
 /// Scoped point read by primary business key, a scoped 20-row page, the execute lookup, the
-/// policy match, audit appends with and without the hash chain, and an audit query page.
-pub const OPERATIONS: [Operation; 7] = [
+/// policy match, audit appends with and without the hash chain (on one tenant and on 16), an
+/// audit query page, and an enrollment token issued and consumed.
+pub const OPERATIONS: [Operation; 10] = [
     Operation {
         name: "point read (user by id)",
         sql: "SELECT user_id, email, display_name, enabled, created_at FROM human_users WHERE user_id = 'u_bench_' || $1::int",
@@ -94,10 +124,28 @@ pub const OPERATIONS: [Operation; 7] = [
         via: Via::UnchainedAppend,
     },
     Operation {
+        name: "audit append × 16 tenants (chained: queued, sealed after commit)",
+        sql: brokerdb::audit::APPEND_SQL,
+        arg_max: |_| BENCH_WORKLOADS,
+        via: Via::AuditAppendTenants,
+    },
+    Operation {
+        name: "audit append × 16 tenants (same INSERT, unchained copy)",
+        sql: brokerdb::audit::APPEND_SQL,
+        arg_max: |_| BENCH_WORKLOADS,
+        via: Via::UnchainedAppendTenants,
+    },
+    Operation {
         name: "audit query page (50 newest of a workload)",
         sql: brokerdb::repo::audit_events::QUERY_BY_WORKLOAD_SQL,
         arg_max: |_| BENCH_WORKLOADS,
         via: Via::AuditQuery,
+    },
+    Operation {
+        name: "enrollment token issue + consume",
+        sql: brokerdb::repo::enrollment_tokens::ISSUE_SQL,
+        arg_max: |_| BENCH_WORKLOADS,
+        via: Via::Enrollment,
     },
 ];
 
@@ -115,11 +163,39 @@ fn substitute(sql: &str, values: &[&str]) -> String {
     out
 }
 
+/// pgbench's token hash of one enrollment operation (a fresh one per script run).
+const PGBENCH_TOKEN: &str =
+    "encode(sha256(('bench-' || :client_id || '-' || :r1 || '-' || :r2)::bytea), 'hex')";
+
 impl Operation {
+    /// The tenant as pgbench SQL: `'t_bench'`, or the client's own for many-tenant rows.
+    fn tenant_sql(&self) -> String {
+        if self.via.many_tenants() {
+            format!("('t_audit_' || (:client_id % {AUDIT_TENANTS}))")
+        } else {
+            format!("'{TENANT}'")
+        }
+    }
+
+    /// The statements of one operation as pgbench SQL, each without its `;`.
+    fn pgbench_statements(&self) -> Vec<String> {
+        match self.via {
+            Via::Enrollment => vec![
+                self.pgbench_sql(),
+                substitute(
+                    brokerdb::repo::enrollment_tokens::CONSUME_SQL,
+                    &[PGBENCH_TOKEN, "now()", "('w_bench_' || :arg)"],
+                ),
+            ],
+            _ => vec![self.pgbench_sql()],
+        }
+    }
+
     fn pgbench_sql(&self) -> String {
+        let tenant = self.tenant_sql();
         let append = [
             "gen_random_uuid()::text",
-            "'t_bench'",
+            &tenant,
             "date_trunc('milliseconds', now())",
             "('w_bench_' || :arg)",
             "'int_bench'",
@@ -149,11 +225,22 @@ impl Operation {
                 .replace("$7", "'tpl_bench'")
                 .replace("$8", "1")
                 .replace("$9", "'{}'"),
-            Via::AuditAppend => substitute(self.sql, &append),
-            Via::UnchainedAppend => substitute(self.sql, &append).replace(
-                "INSERT INTO audit_events",
-                "INSERT INTO bench_audit_unchained",
+            Via::AuditAppend | Via::AuditAppendTenants => substitute(self.sql, &append),
+            // Two statements: see `pgbench_statements`; this is the first.
+            Via::Enrollment => substitute(
+                self.sql,
+                &[
+                    PGBENCH_TOKEN,
+                    "('w_bench_' || :arg)",
+                    "now() + interval '1 hour'",
+                    "now()",
+                ],
             ),
+            Via::UnchainedAppend | Via::UnchainedAppendTenants => substitute(self.sql, &append)
+                .replace(
+                    "INSERT INTO audit_events",
+                    "INSERT INTO bench_audit_unchained",
+                ),
             Via::AuditQuery => substitute(
                 self.sql,
                 &[
@@ -165,17 +252,37 @@ impl Operation {
         }
     }
 
-    /// pgbench script: the library's exact four statements, pipelined, as the runtime role.
-    pub fn scoped_script(&self, users: u32) -> String {
-        format!(
-            "\\set arg random(1, {})\n\\startpipeline\nBEGIN;\nSELECT set_config('brokerdb.tenant_id', '{TENANT}', true);\n{};\nCOMMIT;\n\\endpipeline\n",
-            (self.arg_max)(users),
-            self.pgbench_sql()
-        )
+    /// The script's random variables.
+    fn pgbench_variables(&self, users: u32) -> String {
+        let mut vars = format!("\\set arg random(1, {})\n", (self.arg_max)(users));
+        if self.via == Via::Enrollment {
+            vars.push_str("\\set r1 random(1, 1000000000000)\n\\set r2 random(1, 1000000000000)\n");
+        }
+        vars
     }
 
-    /// pgbench script: the statement alone, as the system role, narrowed to the tenant by hand.
+    /// pgbench script: the library's exact four statements, pipelined, as the runtime role (for
+    /// an operation of several statements, one such transaction each, as the library runs them).
+    pub fn scoped_script(&self, users: u32) -> String {
+        let mut script = self.pgbench_variables(users);
+        for sql in self.pgbench_statements() {
+            script.push_str(&format!(
+                "\\startpipeline\nBEGIN;\nSELECT set_config('brokerdb.tenant_id', {}, true);\n{sql};\nCOMMIT;\n\\endpipeline\n",
+                self.tenant_sql()
+            ));
+        }
+        script
+    }
+
+    /// pgbench script: the statements alone, as the system role, narrowed to the tenant by hand.
     pub fn plain_script(&self, users: u32) -> String {
+        if self.via == Via::Enrollment {
+            let mut script = self.pgbench_variables(users);
+            for sql in self.pgbench_statements() {
+                script.push_str(&format!("{sql};\n"));
+            }
+            return script;
+        }
         let sql = self.pgbench_sql().replace(
             "FROM human_users",
             &format!("FROM human_users WHERE tenant_id = '{TENANT}'"),
@@ -184,7 +291,7 @@ impl Operation {
             &format!("WHERE tenant_id = '{TENANT}' WHERE"),
             &format!("WHERE tenant_id = '{TENANT}' AND"),
         );
-        format!("\\set arg random(1, {})\n{sql};\n", (self.arg_max)(users))
+        format!("{}{sql};\n", self.pgbench_variables(users))
     }
 }
 
@@ -193,6 +300,14 @@ pub async fn seed(client: &Client, users: u32) -> anyhow::Result<()> {
     let n = i32::try_from(users)?;
     client
         .batch_execute("INSERT INTO tenants (tenant_id, name) VALUES ('t_bench', 'bench'), ('t_other', 'other') ON CONFLICT DO NOTHING")
+        .await?;
+    client
+        .execute(
+            "INSERT INTO tenants (tenant_id, name)
+             SELECT 't_audit_' || g, 'audit ' || g FROM generate_series(0, $1::int - 1) g
+             ON CONFLICT DO NOTHING",
+            &[&i32::try_from(AUDIT_TENANTS)?],
+        )
         .await?;
     client
         .execute(

@@ -443,3 +443,24 @@ pub async fn list_after(
     };
     Ok(UserSlice { items, next_cursor })
 }
+
+/// The statements [`list`] runs for the filters present in `filter` and `sort`, for sending them
+/// outside the library (`brokerdb bench` measures them raw). Parameters: `$1` the tenant, then
+/// each present filter in the order q (its [`crate::db::paging::contains_pattern`]), enabled,
+/// role (text), created from, created to; then as [`ListStatements`] says. A shape with `q` is
+/// planned per call by the library (sent unnamed).
+pub fn list_statement_texts(filter: &UserFilter, sort: Sort<UserSort>) -> ListStatements {
+    list_statements(Bound::of(filter).present(), sort)
+}
+
+/// The statement [`list_after`] runs for the filters present in `filter` and `sort`: the first
+/// page (`after_cursor` false) or a page after a cursor. Parameters: the tenant and the present
+/// filters as in [`list_statement_texts`], then after a cursor the cursor's sort key and user id
+/// (text), then the row limit (`bigint`, one more than the page).
+pub fn list_after_statement_text(
+    filter: &UserFilter,
+    sort: Sort<UserSort>,
+    after_cursor: bool,
+) -> &'static str {
+    keyset_statement(Bound::of(filter).present(), sort, after_cursor)
+}

@@ -11,7 +11,10 @@ use crate::model::{Email, NonEmptyString, TenantId, Timestamp, UserId, UserRole}
 
 mod list;
 
-pub use list::{UserFilter, UserSlice, UserSort, list, list_after};
+pub use list::{
+    UserFilter, UserSlice, UserSort, list, list_after, list_after_statement_text,
+    list_statement_texts,
+};
 #[doc(hidden)]
 pub use list::{UserListSql, shape_sql};
 

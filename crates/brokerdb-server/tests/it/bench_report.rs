@@ -1,0 +1,194 @@
+//! `brokerdb bench --report DIR`: the Markdown report and its SVG charts, at tiny sizes.
+
+use crate::TestResult;
+use crate::support::{brokerdb, run};
+
+/// The operations the test selects, with their charts' file name stem.
+const OPERATIONS: [(&str, &str); 8] = [
+    ("point read (user by id)", "point-read-user-by-id"),
+    (
+        "users::list page 1 of 20 (no filter, newest first)",
+        "users-list-page-1-of-20-no-filter-newest-first",
+    ),
+    (
+        "users::list page 1 of 20 (enabled=true&role=admin, newest first)",
+        "users-list-page-1-of-20-enabled-true-role-admin-newest-first",
+    ),
+    (
+        "users::list page 1 of 50 (no filter, newest first)",
+        "users-list-page-1-of-50-no-filter-newest-first",
+    ),
+    (
+        "users::list_after 20 rows (keyset, random depth, newest first)",
+        "users-list-after-20-rows-keyset-random-depth-newest-first",
+    ),
+    (
+        "enrollment token issue + consume",
+        "enrollment-token-issue-consume",
+    ),
+    (
+        "audit append × 16 tenants (chained: queued, sealed after commit)",
+        "audit-append-16-tenants-chained-queued-sealed-after-commit",
+    ),
+    (
+        "audit append × 16 tenants (same INSERT, unchained copy)",
+        "audit-append-16-tenants-same-insert-unchained-copy",
+    ),
+];
+
+/// Every tag opened is closed in order, the root is `<svg>`, and nothing but whitespace is
+/// outside it (after an optional XML declaration).
+fn check_well_formed_svg(svg: &str) -> Result<(), String> {
+    let mut rest = svg.trim();
+    let mut stack: Vec<&str> = Vec::new();
+    let mut root = None;
+    while let Some(start) = rest.find('<') {
+        if stack.is_empty() && !rest[..start].trim().is_empty() {
+            return Err(format!("text outside the root: {:?}", &rest[..start]));
+        }
+        let end = rest[start..]
+            .find('>')
+            .map(|e| start + e)
+            .ok_or("a tag is not closed")?;
+        let tag = &rest[start + 1..end];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            // declaration or comment
+        } else if let Some(name) = tag.strip_prefix('/') {
+            match stack.pop() {
+                Some(open) if open == name.trim() => {}
+                other => return Err(format!("</{name}> closes {other:?}")),
+            }
+        } else {
+            let name = tag
+                .split(|c: char| c.is_whitespace() || c == '/')
+                .next()
+                .unwrap_or("");
+            if stack.is_empty() {
+                if root.is_some() {
+                    return Err("more than one root element".into());
+                }
+                root = Some(name);
+            }
+            if !tag.ends_with('/') {
+                stack.push(name);
+            }
+        }
+        rest = &rest[end + 1..];
+    }
+    if !stack.is_empty() {
+        return Err(format!("unclosed: {stack:?}"));
+    }
+    if !rest.trim().is_empty() {
+        return Err("text after the root".into());
+    }
+    match root {
+        Some("svg") => Ok(()),
+        other => Err(format!("root is {other:?}, not svg")),
+    }
+}
+
+#[tokio::test]
+async fn bench_report_writes_every_measurement_the_matrix_and_labelled_charts() -> TestResult {
+    let db = brokerdb_testkit::database().await;
+    let dir = tempfile::tempdir()?;
+    let report_dir = dir.path().join("report");
+    let out = run(brokerdb()
+        .args(["bench", "--report"])
+        .arg(&report_dir)
+        .args([
+            "--only",
+            "point read,users::list,enrollment,audit append × 16",
+            "--users",
+            "200",
+            "--list-users",
+            "2000",
+            "--seconds",
+            "1",
+            "--concurrency",
+            "1,2",
+            "--matrix-calls",
+            "2",
+            "--database-url",
+            &db.admin_url(),
+        ])
+        .env("RUST_LOG", "warn"))?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(report_dir.join("report.md"))?;
+    // Every operation × side × callers is a row of the measurements table.
+    let sides = |op: &str| -> &[&str] {
+        if op.starts_with("users::") {
+            &[
+                "brokerdb (library, tenant scope)",
+                "tokio-postgres, same statements pipelined",
+            ]
+        } else if op.contains("unchained") {
+            &[
+                "pgbench, same 4 statements pipelined",
+                "pgbench, plain SELECT (no scope)",
+            ]
+        } else {
+            &[
+                "brokerdb (library, tenant scope)",
+                "pgbench, same 4 statements pipelined",
+                "pgbench, plain SELECT (no scope)",
+            ]
+        }
+    };
+    for (op, _) in OPERATIONS {
+        for side in sides(op) {
+            for callers in [1, 2] {
+                let row = format!("| {op} | {side} | {callers} | ");
+                assert!(md.contains(&row), "no row {row}:\n{md}");
+            }
+        }
+    }
+    assert!(
+        md.contains("| q | enabled | role | created | sort | total |"),
+        "{md}"
+    );
+    let matrix_rows = md
+        .lines()
+        .filter(|l| l.starts_with("| user12345 |") || l.starts_with("| example |"))
+        .count();
+    assert_eq!(matrix_rows, 96, "8 filter sets with q × 2 values × 6 sorts");
+    let without_q = md.lines().filter(|l| l.starts_with("| — |")).count();
+    assert_eq!(without_q, 48, "8 filter sets without q × 6 sorts");
+    assert!(
+        md.contains("seed 001 Get User by ID: median ≤ 50 ms"),
+        "{md}"
+    );
+    for (op, stem) in OPERATIONS {
+        for (kind, y_label) in [
+            ("throughput", "throughput (operations/s)"),
+            ("latency", "latency (ms, log scale)"),
+        ] {
+            let file = format!("{stem}.{kind}.svg");
+            assert!(md.contains(&format!("]({file})")), "{file} not linked");
+            let svg = std::fs::read_to_string(report_dir.join(&file))?;
+            check_well_formed_svg(&svg).map_err(|e| format!("{file}: {e}"))?;
+            for text in ["concurrent callers", y_label, sides(op)[0], op] {
+                let escaped = text.replace('&', "&amp;");
+                assert!(svg.contains(&escaped), "{file} lacks the text {text:?}");
+            }
+        }
+    }
+    let latency =
+        |stem: &str| std::fs::read_to_string(report_dir.join(format!("{stem}.latency.svg")));
+    let get_user = latency("point-read-user-by-id")?;
+    assert!(get_user.contains("seed 001 Get User by ID: median ≤ 50 ms"));
+    assert!(get_user.contains("seed 001 Get User by ID: p95 ≤ 100 ms"));
+    let page = latency("users-list-page-1-of-20-no-filter-newest-first")?;
+    assert!(page.contains("seed 001 List Users (20 rows): median ≤ 200 ms"));
+    assert!(page.contains("issue 13 users list page 1: p95 ≤ 50 ms"));
+    let page50 = latency("users-list-page-1-of-50-no-filter-newest-first")?;
+    assert!(page50.contains("seed 001 List Users (50 rows): p95 ≤ 800 ms"));
+    let keyset = latency("users-list-after-20-rows-keyset-random-depth-newest-first")?;
+    assert!(keyset.contains("issue 13 keyset page, any depth: median ≤ 5 ms"));
+    let audit = latency("audit-append-16-tenants-chained-queued-sealed-after-commit")?;
+    assert!(audit.contains("seed 001 Audit Write: median ≤ 30 ms"));
+    Ok(())
+}
