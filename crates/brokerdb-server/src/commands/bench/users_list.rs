@@ -229,7 +229,6 @@ pub fn matrix_shapes() -> Vec<Shape> {
 struct Values {
     pattern: Option<String>,
     enabled: Option<bool>,
-    role: Option<&'static str>,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
 }
@@ -244,7 +243,6 @@ impl Values {
                 .filter(|q| !q.is_empty())
                 .map(contains_pattern),
             enabled: filter.enabled,
-            role: filter.role.map(UserRole::as_str),
             from: filter.created_from,
             to: filter.created_to,
         }
@@ -257,9 +255,6 @@ impl Values {
         }
         if let Some(e) = &self.enabled {
             params.push(e);
-        }
-        if let Some(r) = &self.role {
-            params.push(r);
         }
         if let Some(f) = &self.from {
             params.push(f);

@@ -91,23 +91,33 @@ const OUTER_COLUMNS: &str = "x.user_id, x.tenant_id, x.email, x.display_name, x.
 const JOIN_USERS: &str = "CROSS JOIN LATERAL (SELECT * FROM human_users x \
      WHERE x.tenant_id = $1 AND x.user_id = p.user_id LIMIT 1) x";
 
-/// Which filters a call has: the shape's filter bits.
+/// Which filters a call has: the shape's filter bits. The role is part of the shape, not a
+/// parameter: a literal of the closed `user_role` enum (never caller text), so a generic plan
+/// knows how many users hold it (1 % owners, not the planner's default 25 % for a parameter).
 #[derive(Debug, Clone, Copy)]
 struct Present {
     q: bool,
     enabled: bool,
-    role: bool,
+    role: Option<UserRole>,
     from: bool,
     to: bool,
 }
 
 impl Present {
     fn bits(self) -> u32 {
-        [self.q, self.enabled, self.role, self.from, self.to]
+        let flags: u32 = [self.q, self.enabled, self.from, self.to]
             .into_iter()
             .enumerate()
             .map(|(i, on)| u32::from(on) << i)
-            .sum()
+            .sum();
+        let role = match self.role {
+            None => 0,
+            Some(UserRole::Owner) => 1,
+            Some(UserRole::Admin) => 2,
+            Some(UserRole::Auditor) => 3,
+            Some(UserRole::Operator) => 4,
+        };
+        flags | (role << 4)
     }
 
     /// `u.tenant_id = $1` and each present filter with the next parameter number; returns the
@@ -126,14 +136,15 @@ impl Present {
             format!("(u.email ILIKE ${k} OR u.display_name ILIKE ${k})")
         });
         add(self.enabled, &|k| format!("u.enabled = ${k}"));
-        add(self.role, &|k| {
-            format!(
-                "EXISTS (SELECT 1 FROM human_user_roles r WHERE r.tenant_id = u.tenant_id \
-                 AND r.user_id = u.user_id AND r.role = ${k}::text::user_role)"
-            )
-        });
         add(self.from, &|k| format!("u.created_at >= ${k}"));
         add(self.to, &|k| format!("u.created_at < ${k}"));
+        if let Some(role) = self.role {
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM human_user_roles r WHERE r.tenant_id = u.tenant_id \
+                 AND r.user_id = u.user_id AND r.role = '{}'::user_role)",
+                role.as_str()
+            ));
+        }
         (sql, n)
     }
 }
@@ -186,7 +197,7 @@ impl SortSql {
     }
 }
 
-/// The shape's statement kinds (bits 8.. of the key).
+/// The shape's statement kinds (bits 10.. of the key).
 #[derive(Clone, Copy)]
 enum Kind {
     Page = 0,
@@ -197,7 +208,7 @@ enum Kind {
 }
 
 fn key(present: Present, sort: Sort<UserSort>, kind: Kind) -> u32 {
-    present.bits() | (SortSql::index(sort) << 5) | ((kind as u32) << 8)
+    present.bits() | (SortSql::index(sort) << 7) | ((kind as u32) << 10)
 }
 
 fn list_statements(present: Present, sort: Sort<UserSort>) -> ListStatements {
@@ -277,7 +288,7 @@ fn keyset_statement(present: Present, sort: Sort<UserSort>, after: bool) -> &'st
 
 /// The statements [`list`] and [`list_after`] send for the shape of `filter` and `sort` (for plan
 /// guards and benchmarks). Parameters: `$1` the tenant, then each present filter in the order
-/// `q` (the escaped `%…%` pattern), `enabled`, `role`, `created_from`, `created_to`; then
+/// `q` (the escaped `%…%` pattern), `enabled`, `created_from`, `created_to` (the role is a literal of the shape); then
 /// `list.page` and `list.count` take theirs as [`ListStatements`] says, `first` the row limit
 /// (limit + 1), and `after` the cursor's sort key and user id, then the row limit.
 #[doc(hidden)]
@@ -306,7 +317,7 @@ pub fn shape_sql(filter: &UserFilter, sort: Sort<UserSort>) -> UserListSql {
 struct Bound {
     pattern: Option<String>,
     enabled: Option<bool>,
-    role: Option<&'static str>,
+    role: Option<UserRole>,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
 }
@@ -316,7 +327,7 @@ impl Bound {
         Self {
             pattern: filter.pattern(),
             enabled: filter.enabled,
-            role: filter.role.map(UserRole::as_str),
+            role: filter.role,
             from: filter.created_from,
             to: filter.created_to,
         }
@@ -326,7 +337,7 @@ impl Bound {
         Present {
             q: self.pattern.is_some(),
             enabled: self.enabled.is_some(),
-            role: self.role.is_some(),
+            role: self.role,
             from: self.from.is_some(),
             to: self.to.is_some(),
         }
@@ -343,9 +354,6 @@ impl Bound {
         }
         if let Some(e) = &self.enabled {
             params.push(e);
-        }
-        if let Some(r) = &self.role {
-            params.push(r);
         }
         if let Some(f) = &self.from {
             params.push(f);
@@ -447,7 +455,7 @@ pub async fn list_after(
 /// The statements [`list`] runs for the filters present in `filter` and `sort`, for sending them
 /// outside the library (`brokerdb bench` measures them raw). Parameters: `$1` the tenant, then
 /// each present filter in the order q (its [`crate::db::paging::contains_pattern`]), enabled,
-/// role (text), created from, created to; then as [`ListStatements`] says. A shape with `q` is
+/// created from, created to (the role is a literal of the shape, not a parameter); then as [`ListStatements`] says. A shape with `q` is
 /// planned per call by the library (sent unnamed).
 pub fn list_statement_texts(filter: &UserFilter, sort: Sort<UserSort>) -> ListStatements {
     list_statements(Bound::of(filter).present(), sort)

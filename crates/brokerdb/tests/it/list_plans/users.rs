@@ -15,7 +15,6 @@ use crate::TestResult;
 /// A rare pattern (11 users of a million), as `contains_pattern` escapes it.
 const PATTERN: &str = "%user12345%";
 /// `role = owner`: 1 % of the tenant.
-const ROLE: &str = "owner";
 /// A one-month `created_at` range (≈ 4.3 % of the tenant).
 const FROM: &str = "2024-03-01T00:00:00.000Z";
 const TO: &str = "2024-04-01T00:00:00.000Z";
@@ -46,9 +45,6 @@ fn filter_params(f: &UserFilter) -> Vec<&'static str> {
     if f.enabled.is_some() {
         p.push("false");
     }
-    if f.role.is_some() {
-        p.push(ROLE);
-    }
     if f.created_from.is_some() {
         p.push(FROM);
     }
@@ -75,31 +71,6 @@ fn cursor_key(field: UserSort) -> &'static str {
         UserSort::Email => "user500000@example.com",
         UserSort::DisplayName => "User 500000",
     }
-}
-
-/// The one known bad plan, reported to the users list's owner and tolerated here so that the
-/// guard catches every other regression: counting `enabled` and `role` together (the capped
-/// count, and the count in the page statement), the planner multiplies the two selectivities
-/// (10 % × 1 %) although the scale data correlates them (every owner is disabled), expects fewer
-/// matches than the cap and so a full read anyway, and picks a parallel sequential scan of the
-/// tenant joined to the role's users (≈ 240 ms at a million users) over the role index driving
-/// the (tenant_id, user_id) lookups (≈ 60 ms). Only its sequential scan is tolerated.
-fn known_seq_scan(mode: Mode, tenant: &str, f: &UserFilter) -> bool {
-    mode == Mode::Custom
-        && tenant == BIG
-        && f.enabled.is_some()
-        && f.role.is_some()
-        && f.q.is_none()
-        && f.created_from.is_none()
-}
-
-/// `checks` without the sequential-scan check.
-fn without_seq_scan(checks: &[Check]) -> Vec<Check> {
-    checks
-        .iter()
-        .copied()
-        .filter(|c| *c != Check::NoSeqScan)
-        .collect()
 }
 
 #[tokio::test]
@@ -196,4 +167,29 @@ async fn a_users_search_matching_most_of_the_tenant_is_read_in_the_lists_order()
     }
     failures.assert_none("a common users search");
     Ok(())
+}
+
+/// The one known bad plan, tolerated here so that the guard catches every other regression:
+/// counting `enabled = false` and `role = owner` together (0.09 % of a million users: ~900,
+/// under the cap, so the count reads every match) as a custom plan, the planner prefers a
+/// sequential scan of the tenant hashed against the 10,000 owners (~200 ms measured) over the
+/// role index driving 10,000 (tenant_id, user_id) index-only lookups (~60 ms): with the default
+/// `random_page_cost = 4` it costs the lookups as disk reads. Only its sequential scan is
+/// tolerated, and only for that shape.
+fn known_seq_scan(mode: Mode, tenant: &str, f: &UserFilter) -> bool {
+    mode == Mode::Custom
+        && tenant == BIG
+        && f.enabled.is_some()
+        && f.role.is_some()
+        && f.q.is_none()
+        && f.created_from.is_none()
+}
+
+/// `checks` without the sequential-scan check.
+fn without_seq_scan(checks: &[Check]) -> Vec<Check> {
+    checks
+        .iter()
+        .copied()
+        .filter(|c| *c != Check::NoSeqScan)
+        .collect()
 }
