@@ -183,11 +183,11 @@ async fn bench_report_writes_every_measurement_the_matrix_and_labelled_charts() 
     assert!(get_user.contains("seed 001 Get User by ID: p95 ≤ 100 ms"));
     let page = latency("users-list-page-1-of-20-no-filter-newest-first")?;
     assert!(page.contains("seed 001 List Users (20 rows): median ≤ 200 ms"));
-    assert!(page.contains("issue 13 users list page 1: p95 ≤ 50 ms"));
+    assert!(page.contains("at-scale goal: users list page 1: p95 ≤ 50 ms"));
     let page50 = latency("users-list-page-1-of-50-no-filter-newest-first")?;
     assert!(page50.contains("seed 001 List Users (50 rows): p95 ≤ 800 ms"));
     let keyset = latency("users-list-after-20-rows-keyset-random-depth-newest-first")?;
-    assert!(keyset.contains("issue 13 keyset page, any depth: median ≤ 5 ms"));
+    assert!(keyset.contains("at-scale goal: keyset page, any depth: median ≤ 5 ms"));
     let audit = latency("audit-append-16-tenants-chained-queued-sealed-after-commit")?;
     assert!(audit.contains("seed 001 Audit Write: median ≤ 30 ms"));
     Ok(())

@@ -99,7 +99,7 @@ pub fn write(
              alternating. q is `{}` (rare: 11 users at a million) or `{}` (every user); enabled \
              is `true`; role is `admin`; created is [{}, {}). *total* is the library page's \
              total (`~` marks the planner's estimate beyond the exact-count limit). The goal \
-             columns check the library against issue 13's goal (median ≤ 20 ms, p95 ≤ 50 ms).\n",
+             columns check the library against the at-scale goal (median ≤ 20 ms, p95 ≤ 50 ms).\n",
             run.config.matrix_calls,
             users_list::Q_VALUES[0],
             users_list::Q_VALUES[1],
@@ -172,7 +172,7 @@ fn header(md: &mut String, run: &Run<'_>) {
 fn budget_section(md: &mut String, rows: &[Measurement], matrix: &[MatrixRow]) {
     md.push_str("## Budgets\n\n");
     md.push_str(
-        "Seed 001's performance budgets and issue 13's goals, against the library's rows (the \
+        "Seed 001's performance budgets and the at-scale goals, against the library's rows (the \
          latency charts draw them as horizontal lines).\n\n\
          | operation | budget | library, by callers (ms) | met at every measured callers |\n\
          |---|---|---|---|\n",
