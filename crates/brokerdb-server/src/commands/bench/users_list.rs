@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use brokerdb::db::paging::{Direction, PageRequest, Sort, contains_pattern};
+use brokerdb::db::paging::{Direction, PageRequest, Sort};
 use brokerdb::db::{Db, DbSettings};
 use brokerdb::model::{TenantId, Timestamp, UserRole};
 use brokerdb::repo::users::{self, UserFilter, UserSort};
@@ -225,47 +225,6 @@ pub fn matrix_shapes() -> Vec<Shape> {
     shapes
 }
 
-/// The bound filter values in the order of the library's list statements (after the tenant).
-struct Values {
-    pattern: Option<String>,
-    enabled: Option<bool>,
-    from: Option<Timestamp>,
-    to: Option<Timestamp>,
-}
-
-impl Values {
-    fn of(filter: &UserFilter) -> Self {
-        Self {
-            pattern: filter
-                .q
-                .as_deref()
-                .map(str::trim)
-                .filter(|q| !q.is_empty())
-                .map(contains_pattern),
-            enabled: filter.enabled,
-            from: filter.created_from,
-            to: filter.created_to,
-        }
-    }
-
-    fn params<'p>(&'p self, tenant: &'p String) -> Vec<&'p (dyn ToSql + Sync)> {
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![tenant];
-        if let Some(p) = &self.pattern {
-            params.push(p);
-        }
-        if let Some(e) = &self.enabled {
-            params.push(e);
-        }
-        if let Some(f) = &self.from {
-            params.push(f);
-        }
-        if let Some(t) = &self.to {
-            params.push(t);
-        }
-        params
-    }
-}
-
 /// Page 1 of `size` through the library; returns the page's total and whether it is an estimate.
 async fn library_page(
     db: &Db,
@@ -294,8 +253,8 @@ async fn raw_page(
     size: i64,
 ) -> anyhow::Result<()> {
     let statements = users::list_statement_texts(filter, sort);
-    let values = Values::of(filter);
-    let per_call = values.pattern.is_some();
+    let values = users::UserListValues::of(filter);
+    let per_call = values.has_pattern();
     let exact_limit = DbSettings::default().exact_total_limit;
     let (offset, cap) = (0_i64, i64::from(exact_limit) + 1);
     let mut params = values.params(tenant);

@@ -313,8 +313,10 @@ pub fn shape_sql(filter: &UserFilter, sort: Sort<UserSort>) -> UserListSql {
     }
 }
 
-/// The bound values of a call's filters, in parameter order after the tenant (`$1`).
-struct Bound {
+/// The bound values of a call's filters, in parameter order after the tenant (`$1`). Public
+/// (hidden) so `brokerdb bench` binds its raw side exactly as the library does.
+#[doc(hidden)]
+pub struct Bound {
     pattern: Option<String>,
     enabled: Option<bool>,
     role: Option<UserRole>,
@@ -323,7 +325,8 @@ struct Bound {
 }
 
 impl Bound {
-    fn of(filter: &UserFilter) -> Self {
+    /// The values of `filter`'s present filters (`q` as its escaped pattern).
+    pub fn of(filter: &UserFilter) -> Self {
         Self {
             pattern: filter.pattern(),
             enabled: filter.enabled,
@@ -343,8 +346,13 @@ impl Bound {
         }
     }
 
+    /// Whether the shape has `q` (planned per call).
+    pub fn has_pattern(&self) -> bool {
+        self.pattern.is_some()
+    }
+
     /// The tenant and the present filters' values, in the shape's parameter order.
-    fn params<'p>(
+    pub fn params<'p>(
         &'p self,
         tenant: &'p (dyn tokio_postgres::types::ToSql + Sync),
     ) -> Vec<&'p (dyn tokio_postgres::types::ToSql + Sync)> {

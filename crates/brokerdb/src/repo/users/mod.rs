@@ -11,12 +11,12 @@ use crate::model::{Email, NonEmptyString, TenantId, Timestamp, UserId, UserRole}
 
 mod list;
 
+#[doc(hidden)]
+pub use list::{Bound as UserListValues, UserListSql, shape_sql};
 pub use list::{
     UserFilter, UserSlice, UserSort, list, list_after, list_after_statement_text,
     list_statement_texts,
 };
-#[doc(hidden)]
-pub use list::{UserListSql, shape_sql};
 
 const REPO: &str = "users";
 
