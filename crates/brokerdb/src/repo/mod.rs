@@ -10,6 +10,7 @@
 //! `exec.op(…).atomic(…)`: their own transaction on a scope, the caller's otherwise.
 
 pub mod admin;
+pub mod api_tokens;
 pub mod approvals;
 pub mod audit_events;
 pub mod enrollment_tokens;

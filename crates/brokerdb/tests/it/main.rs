@@ -20,6 +20,7 @@ mod list_plans;
 mod migrations;
 mod privileges;
 mod repo_admin;
+mod repo_api_tokens;
 mod repo_approvals;
 mod repo_audit_events;
 mod repo_audit_profiles;

@@ -74,6 +74,7 @@ const RUNTIME_PRIVILEGES: &[&str] = &[
 
 /// What `brokerdb_system` (the system scope, BYPASSRLS) may do, and nothing more.
 const SYSTEM_PRIVILEGES: &[&str] = &[
+    "columns api_tokens UPDATE: last_used_at, revoked_at",
     "columns audit_events INSERT: event_id, tenant_id, timestamp, workload_id, integration_id, correlation_id, event_type, decision, action_group, risk_tier, upstream_status_code, latency_ms, event_json",
     "columns system_audit_events INSERT: event_id, timestamp, actor, action, correlation_id, event_json",
     "database: CONNECT",
@@ -83,6 +84,7 @@ const SYSTEM_PRIVILEGES: &[&str] = &[
     "table admin_identity_role_bindings: DELETE, INSERT, SELECT, UPDATE",
     "table admin_identity_tenant_scopes: DELETE, INSERT, SELECT, UPDATE",
     "table admin_signup_policy: DELETE, INSERT, SELECT, UPDATE",
+    "table api_tokens: INSERT, SELECT",
     "table approval_requests: DELETE, INSERT, SELECT, UPDATE",
     "table audit_events: SELECT",
     "table audit_redaction_profiles: DELETE, INSERT, SELECT, UPDATE",
