@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{audit, bench, migrate, serve};
+use crate::commands::{audit, bench, migrate, serve, token};
 use crate::config::SecretString;
 
 /// brokerdb — persistence layer and data service of a multi-tenant API credential broker.
@@ -31,6 +31,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Seal, checkpoint and verify the tamper-evident audit trail.
     Audit(audit::AuditArgs),
+    /// Create, list and revoke the API tokens the HTTP service authenticates (bearer tokens,
+    /// stored only as a hash).
+    Token(token::TokenArgs),
 }
 
 /// Where PostgreSQL is; absent URLs mean "start a private server".

@@ -38,6 +38,13 @@ impl Postgres {
             }
             PostgresTarget::Embedded { data_dir } => data_dir,
         };
+        if let Some(admin) = running_embedded(data_dir).await {
+            tracing::info!("using the embedded PostgreSQL another brokerdb process runs");
+            return Ok(Self {
+                targets: DatabaseTargets::from_admin(admin),
+                embedded: None,
+            });
+        }
         let pg = start_embedded_postgres(data_dir).await?;
         let admin = ConnInfo::from(pg.config(EMBEDDED_DATABASE));
         create_database_if_missing(&pg.config("postgres").into(), EMBEDDED_DATABASE).await?;
@@ -49,6 +56,29 @@ impl Postgres {
             embedded: Some(pg),
         })
     }
+}
+
+/// The embedded cluster under `data_dir` when another process (say `brokerdb serve`) already
+/// runs it and its database answers: commands such as `brokerdb token` then use it instead of
+/// trying to start a second server on the same data.
+async fn running_embedded(data_dir: &std::path::Path) -> Option<ConnInfo> {
+    let socket_dir = std::fs::canonicalize(data_dir)
+        .ok()?
+        .join("postgres-socket");
+    let port = brokerdb_embedded::SOCKET_PORT;
+    if !socket_dir.join(format!(".s.PGSQL.{port}")).exists() {
+        return None;
+    }
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host_path(&socket_dir)
+        .port(port)
+        .user(brokerdb_embedded::SUPERUSER)
+        .dbname(EMBEDDED_DATABASE)
+        .connect_timeout(CONNECT_TIMEOUT);
+    let admin = ConnInfo::from(cfg);
+    let client = admin.connect().await.ok()?;
+    client.simple_query("SELECT 1").await.ok()?;
+    Some(admin)
 }
 
 /// Starts the embedded PostgreSQL cluster under `data_dir` (reusing its data).
