@@ -3,12 +3,17 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
 use brokerdb::db::Db;
 use brokerdb_redis::RedisConn;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::api::{self, ApiSettings, ApiState};
 use crate::routes;
 
 /// What every handler can reach: the two stores, each through one handle, and the metrics.
@@ -23,12 +28,24 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Age of the last audit checkpoint, when the service writes them.
     pub checkpoints: crate::checkpoints::CheckpointClock,
+    /// The `/v1` API's token cache, rate limit and limits.
+    pub api: ApiState,
+    /// The OpenAPI document, built once.
+    pub openapi: Arc<utoipa::openapi::OpenApi>,
 }
 
 impl AppState {
-    /// State over the data layer and the Redis connection pool (no I/O).
+    /// State over the data layer and the Redis connection pool, with the API's default
+    /// settings (no I/O).
     pub fn new(db: Db, redis: RedisConn) -> Self {
+        Self::with_api(db, redis, &ApiSettings::default())
+    }
+
+    /// State with the API's `settings` (no I/O).
+    pub fn with_api(db: Db, redis: RedisConn, settings: &ApiSettings) -> Self {
         Self {
+            api: ApiState::new(settings, redis.clone()),
+            openapi: Arc::new(api::openapi()),
             db,
             redis,
             metrics: crate::metrics::handle(),
@@ -37,9 +54,22 @@ impl AppState {
     }
 }
 
-/// The router with every route.
+/// The router with every route: health, metrics, the OpenAPI document and the `/v1` API, each
+/// request wrapped by [`api::request::observe`]; unknown routes and methods answer in the error
+/// envelope.
 pub fn router(state: AppState) -> Router {
-    routes::router().with_state(state)
+    let (v1, _) = api::router().split_for_parts();
+    routes::router()
+        .merge(v1)
+        .route("/openapi.json", get(api::openapi_json))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.api.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::request::observe,
+        ))
+        .with_state(state)
 }
 
 /// A bound, not yet running HTTP server.

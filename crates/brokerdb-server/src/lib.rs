@@ -5,6 +5,7 @@
 //! This is the only crate that reads configuration (flags and environment variables); it builds
 //! the pools and clients and hands them to the library crates.
 
+pub mod api;
 pub mod app;
 pub mod checkpoints;
 pub mod cli;

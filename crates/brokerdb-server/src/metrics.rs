@@ -45,8 +45,35 @@ pub fn handle() -> PrometheusHandle {
                 "brokerdb_pool_connections",
                 "PostgreSQL pool connections by pool and state"
             );
+            metrics::describe_counter!(
+                "brokerdb_http_requests_total",
+                "HTTP requests by route template, method and status"
+            );
+            metrics::describe_histogram!(
+                "brokerdb_http_request_duration_seconds",
+                metrics::Unit::Seconds,
+                "HTTP request duration by route template and method"
+            );
             metrics::counter!("brokerdb_tx_retries_total").absolute(0);
             handle
         })
         .clone()
+}
+
+/// Records one HTTP request: `route` is the route template (`/v1/users/{id}`), never the path
+/// with its values.
+pub fn http_request(route: &str, method: &str, status: u16, elapsed: std::time::Duration) {
+    metrics::counter!(
+        "brokerdb_http_requests_total",
+        "route" => route.to_owned(),
+        "method" => method.to_owned(),
+        "status" => status.to_string()
+    )
+    .increment(1);
+    metrics::histogram!(
+        "brokerdb_http_request_duration_seconds",
+        "route" => route.to_owned(),
+        "method" => method.to_owned()
+    )
+    .record(elapsed.as_secs_f64());
 }

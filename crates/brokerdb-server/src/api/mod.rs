@@ -1,0 +1,141 @@
+//! The `/v1` management API: bearer-token authentication ([`auth`]), one error envelope
+//! ([`error`]), strict request parsing ([`extract`]), the request wrapper ([`request`]) and
+//! one module per aggregate. The OpenAPI document is generated from the handlers and served at
+//! `GET /openapi.json`.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod request;
+pub mod users;
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use brokerdb_redis::RedisConn;
+use brokerdb_redis::policy::PolicyRateLimitStore;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+pub use auth::{Principal, TokenCache, TokenRateLimit};
+pub use error::ApiError;
+pub use request::HttpLimits;
+
+/// Settings of the API: token cache, per-token rate limit, concurrency and timeout.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// How long a token verdict is reused (a revoke takes effect within it).
+    pub token_cache_ttl: Duration,
+    /// Requests per token and window (0: no limit).
+    pub rate_limit_requests: u32,
+    /// The rate-limit window, in seconds.
+    pub rate_limit_window_seconds: u32,
+    /// Requests served at once (503 beyond).
+    pub max_concurrent_requests: usize,
+    /// Time a request may take (504 beyond).
+    pub request_timeout: Duration,
+    /// Largest request body, in bytes (413 beyond).
+    pub body_limit: usize,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            token_cache_ttl: Duration::from_secs(5),
+            rate_limit_requests: 6000,
+            rate_limit_window_seconds: 60,
+            max_concurrent_requests: 512,
+            request_timeout: Duration::from_secs(30),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// What the API's handlers share, built from [`ApiSettings`].
+#[derive(Clone)]
+pub struct ApiState {
+    /// Token verdicts.
+    pub tokens: TokenCache,
+    /// The per-token rate limit.
+    pub rate_limit: TokenRateLimit,
+    /// Concurrency limit and timeout.
+    pub limits: HttpLimits,
+    /// Largest request body.
+    pub body_limit: usize,
+}
+
+impl ApiState {
+    /// The API's state over `redis` (the rate-limit counters).
+    pub fn new(settings: &ApiSettings, redis: RedisConn) -> Self {
+        Self {
+            tokens: TokenCache::new(settings.token_cache_ttl),
+            rate_limit: TokenRateLimit::new(
+                PolicyRateLimitStore::new(redis, Some("brokerdb:http:")),
+                settings.rate_limit_requests,
+                settings.rate_limit_window_seconds,
+            ),
+            limits: HttpLimits::new(settings.max_concurrent_requests, settings.request_timeout),
+            body_limit: settings.body_limit,
+        }
+    }
+}
+
+/// The routes of the API with the OpenAPI document they make.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(base_document())
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get))
+        .routes(routes!(users::replace_roles))
+}
+
+/// The document's header and its bearer security scheme.
+fn base_document() -> OpenApi {
+    let mut doc = OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("brokerdb management API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "The state of a multi-tenant API credential broker. Every request carries \
+                     `Authorization: Bearer <token>` (see `brokerdb token create`); the tenant \
+                     comes from the token. Errors use one envelope: \
+                     `{\"error\": {code, message, field?, requestId}}`.",
+                ))
+                .build(),
+        )
+        .build();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    doc
+}
+
+/// The OpenAPI 3.1 document of every `/v1` route.
+pub fn openapi() -> OpenApi {
+    router().split_for_parts().1
+}
+
+/// `GET /openapi.json`.
+pub async fn openapi_json(State(state): State<AppState>) -> Json<OpenApi> {
+    Json(state.openapi.as_ref().clone())
+}
+
+/// Any route that does not exist: 404 in the envelope.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("route")
+}
+
+/// A route that exists, called with a method it does not have: 405 in the envelope.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "the route does not accept this method",
+    )
+}
