@@ -58,7 +58,9 @@ async fn an_applied_migration_whose_file_changed_is_refused() -> TestResult {
         )
         .await?;
     // Make something pending too: it must not be applied while another migration has changed.
-    let last = Migration::embedded().len() as i32;
+    let last = Migration::embedded()
+        .last()
+        .map_or(0, |m| i32::try_from(m.version).unwrap_or(i32::MAX));
     client
         .execute(
             "DELETE FROM brokerdb_schema_migrations WHERE version = $1",
@@ -189,7 +191,11 @@ async fn events_of_the_trigger_linked_chain_are_resealed_in_their_old_order() ->
     let applied = apply_pending(&mut admin).await?;
     assert_eq!(
         applied.iter().map(|m| m.version).collect::<Vec<_>>(),
-        (9..=Migration::embedded().len() as u32).collect::<Vec<_>>()
+        Migration::embedded()
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| *v >= 9)
+            .collect::<Vec<_>>()
     );
     let handle = db.db().await;
     let sealed = brokerdb::audit::seal_pending(&handle.system(), 100).await?;
