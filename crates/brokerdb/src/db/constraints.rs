@@ -39,7 +39,10 @@ pub(crate) fn unique_field(constraint: &str) -> &'static str {
         "uq_manifest_keyset_metadata_keyset_name" => "keyset_name",
         "uq_policy_rules_policy_id" => "policy_id",
         "uq_approval_requests_approval_id" => "approval_id",
-        "uq_approval_requests_pending_descriptor" => "descriptor",
+        // `…_pending_descriptor` until 0015 replaced it with `…_in_flight_descriptor`.
+        "uq_approval_requests_in_flight_descriptor" | "uq_approval_requests_pending_descriptor" => {
+            "descriptor"
+        }
         "uq_audit_events_event_id"
         | "uq_ssrf_guard_decisions_event_id"
         | "uq_audit_seals_tenant_event"
@@ -146,7 +149,7 @@ mod tests {
         assert_eq!(unique_field("uq_human_users_tenant_email"), "email");
         assert_eq!(unique_field("uq_workloads_mtls_san_uri"), "mtls_san_uri");
         assert_eq!(
-            unique_field("uq_approval_requests_pending_descriptor"),
+            unique_field("uq_approval_requests_in_flight_descriptor"),
             "descriptor"
         );
         assert_eq!(unique_field("workloads_pkey"), "id");

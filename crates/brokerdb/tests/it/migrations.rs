@@ -58,7 +58,9 @@ async fn an_applied_migration_whose_file_changed_is_refused() -> TestResult {
         )
         .await?;
     // Make something pending too: it must not be applied while another migration has changed.
-    let last = Migration::embedded().len() as i32;
+    let last = Migration::embedded()
+        .last()
+        .map_or(0, |m| i32::try_from(m.version).unwrap_or(i32::MAX));
     client
         .execute(
             "DELETE FROM brokerdb_schema_migrations WHERE version = $1",
@@ -189,7 +191,11 @@ async fn events_of_the_trigger_linked_chain_are_resealed_in_their_old_order() ->
     let applied = apply_pending(&mut admin).await?;
     assert_eq!(
         applied.iter().map(|m| m.version).collect::<Vec<_>>(),
-        (9..=Migration::embedded().len() as u32).collect::<Vec<_>>()
+        Migration::embedded()
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| *v >= 9)
+            .collect::<Vec<_>>()
     );
     let handle = db.db().await;
     let sealed = brokerdb::audit::seal_pending(&handle.system(), 100).await?;
@@ -349,5 +355,133 @@ async fn a_ledger_from_before_migration_sets_is_upgraded_in_place() -> TestResul
         .map(|r| r.get(0))
         .collect();
     assert_eq!(sets, ["brokerdb"]);
+    Ok(())
+}
+
+/// An approval row as an older build stored it: tenant `t_a`, workload `w_1`, integration
+/// `int_1`, descriptor hash 64 × `hash`, expiring `expires` (an SQL expression).
+fn legacy_approval(id: &str, status: &str, expires: &str, hash: char) -> String {
+    format!(
+        "INSERT INTO approval_requests (approval_id, tenant_id, status, expires_at, correlation_id,
+             workload_id, integration_id, action_group, risk_tier, destination_host, method, path,
+             descriptor_sha256, canonical_descriptor, approval_json)
+         VALUES ('{id}', 't_a', '{status}', {expires}, 'corr', 'w_1', 'int_1', 'send', 'high',
+             'api.example.com', 'POST', '/send', repeat('{hash}', 64), '{{}}',
+             jsonb_build_object('approval_id', '{id}', 'status', '{status}'));"
+    )
+}
+
+#[tokio::test]
+async fn the_in_flight_dedupe_settles_a_pending_approval_that_an_approved_one_already_covers()
+-> TestResult {
+    let db = migrated_to(13).await?;
+    let mut admin = db.admin().await;
+    let mut legacy = String::from("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A');");
+    for (id, status, expires, hash) in [
+        // Key a: approved and waiting, and a second prompt still open for it.
+        (
+            "apr_a_approved",
+            "approved",
+            "now() + interval '1 hour'",
+            'a',
+        ),
+        ("apr_a_pending", "pending", "now() + interval '1 hour'", 'a'),
+        // Key b: approved, and a second prompt already past its expiry.
+        (
+            "apr_b_approved",
+            "approved",
+            "now() - interval '1 hour'",
+            'b',
+        ),
+        (
+            "apr_b_pending",
+            "pending",
+            "now() - interval '1 minute'",
+            'b',
+        ),
+        // Key c: a lone prompt past its expiry: not in the way, left for `create` to expire.
+        (
+            "apr_c_pending",
+            "pending",
+            "now() - interval '1 minute'",
+            'c',
+        ),
+        // Key d: a lone open prompt next to older decided ones: untouched.
+        ("apr_d_pending", "pending", "now() + interval '1 hour'", 'd'),
+        (
+            "apr_d_executed",
+            "executed",
+            "now() - interval '1 hour'",
+            'd',
+        ),
+        ("apr_d_denied", "denied", "now() - interval '1 hour'", 'd'),
+    ] {
+        legacy.push_str(&legacy_approval(id, status, expires, hash));
+    }
+    admin.batch_execute(&legacy).await?;
+    let applied = apply_pending(&mut admin).await?;
+    assert!(
+        applied
+            .iter()
+            .any(|m| m.label() == "0015_approval_in_flight_dedupe")
+    );
+    let rows = admin
+        .query(
+            "SELECT approval_id, status::text, approval_json->>'status', decided_at IS NOT NULL
+             FROM approval_requests ORDER BY approval_id",
+            &[],
+        )
+        .await?;
+    let got: Vec<(String, String, String, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let want = [
+        ("apr_a_approved", "approved", false),
+        ("apr_a_pending", "canceled", true),
+        ("apr_b_approved", "approved", false),
+        ("apr_b_pending", "expired", true),
+        ("apr_c_pending", "pending", false),
+        ("apr_d_denied", "denied", false),
+        ("apr_d_executed", "executed", false),
+        ("apr_d_pending", "pending", false),
+    ]
+    .map(|(id, s, decided)| (id.to_owned(), s.to_owned(), s.to_owned(), decided));
+    assert_eq!(got, want, "status, snapshot status, decision time");
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_approved_approvals_of_one_request_stop_the_in_flight_dedupe_upgrade() -> TestResult {
+    let db = migrated_to(13).await?;
+    let mut admin = db.admin().await;
+    let mut legacy = String::from("INSERT INTO tenants (tenant_id, name) VALUES ('t_a', 'A');");
+    for id in ["apr_1", "apr_2"] {
+        legacy.push_str(&legacy_approval(id, "approved", "now()", 'e'));
+    }
+    admin.batch_execute(&legacy).await?;
+    let err = apply_pending(&mut admin)
+        .await
+        .err()
+        .ok_or("two approved approvals of one request were accepted")?;
+    let MigrationError::Failed { label, source } = &err else {
+        return Err(format!("unexpected error {err}").into());
+    };
+    assert_eq!(label, "0015_approval_in_flight_dedupe");
+    assert_eq!(
+        crate::db_message(source),
+        format!(
+            "tenant t_a has 2 approved, not executed approvals of workload w_1, integration int_1, \
+             descriptor {}; refusing to choose one",
+            "e".repeat(64)
+        )
+    );
+    let statuses: Vec<String> = admin
+        .query("SELECT status::text FROM approval_requests", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(statuses, ["approved", "approved"], "nothing changed");
     Ok(())
 }

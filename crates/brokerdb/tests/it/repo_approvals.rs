@@ -191,11 +191,34 @@ async fn a_second_pending_approval_of_a_descriptor_or_a_reused_id_is_a_unique_vi
 }
 
 #[tokio::test]
-async fn a_decided_approval_of_a_descriptor_with_a_pending_one_is_not_deduplicated() -> TestResult {
-    let (_t, db, a) = with_pending_apr_1().await?;
-    let mut approved = approval("t_a", "apr_3", 600)?;
+async fn a_terminal_approval_of_a_descriptor_with_a_pending_one_is_stored_an_approved_one_is_not()
+-> TestResult {
+    let (test_db, db, a) = with_pending_apr_1().await?;
+    let mut scope = db.tenant(&a);
+    for (i, status) in [
+        ApprovalStatus::Denied,
+        ApprovalStatus::Expired,
+        ApprovalStatus::Executed,
+        ApprovalStatus::Canceled,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut decided = approval("t_a", &format!("apr_t{i}"), 600)?;
+        decided.status = status;
+        approvals::create(&mut scope, &decided).await?;
+    }
+    let mut approved = approval("t_a", "apr_approved", 600)?;
     approved.status = ApprovalStatus::Approved;
-    approvals::create(&mut db.tenant(&a), &approved).await?;
+    assert_eq!(
+        approvals::create(&mut scope, &approved)
+            .await
+            .err()
+            .map(|e| e.to_string()),
+        Some("unique_violation: another row has the same descriptor".into()),
+        "approved is in flight, like the pending one"
+    );
+    assert_eq!(count_rows(&test_db, "approval_requests").await?, 5);
     Ok(())
 }
 
@@ -234,21 +257,24 @@ async fn an_expired_pending_approval_is_expired_by_the_next_create_instead_of_bl
     Ok(())
 }
 
-#[tokio::test]
-async fn twenty_concurrent_creates_of_one_descriptor_leave_exactly_one_open_approval() -> TestResult
-{
-    let (test_db, db) = seeded().await?;
+/// A new pending approval of the worked descriptor of `t_a`, id generated.
+fn new_approval() -> Result<NewApproval, Error> {
+    Ok(NewApproval {
+        approval_id: None,
+        correlation_id: "corr".parse()?,
+        expires_at: in_secs(600)?,
+        summary: serde_json::from_value(summary())?,
+        canonical_descriptor: descriptor("t_a", "gmail_send")?,
+    })
+}
+
+/// `n` tasks each creating [`new_approval`] at once; the approvals created and the number of
+/// creators refused because the descriptor is taken (any other outcome fails).
+async fn concurrent_creates(db: &Db, n: usize) -> Result<(Vec<ApprovalRequest>, usize), Error> {
     let a = tenant("t_a")?;
     let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let new = NewApproval {
-            approval_id: None,
-            correlation_id: "corr".parse()?,
-            expires_at: in_secs(600)?,
-            summary: serde_json::from_value(summary())?,
-            canonical_descriptor: descriptor("t_a", "gmail_send")?,
-        };
-        let (db, a) = (db.clone(), a.clone());
+    for _ in 0..n {
+        let (db, a, new) = (db.clone(), a.clone(), new_approval()?);
         tasks.push(tokio::spawn(async move {
             approvals::create_from_canonical_descriptor(&mut db.tenant(&a), new)
                 .await
@@ -259,16 +285,185 @@ async fn twenty_concurrent_creates_of_one_descriptor_leave_exactly_one_open_appr
     for t in tasks {
         match t.await? {
             Ok(a) => won.push(a),
-            Err(e) => {
-                assert_eq!(e, "unique_violation: another row has the same descriptor");
-                lost += 1;
-            }
+            Err(e) if e == "unique_violation: another row has the same descriptor" => lost += 1,
+            Err(e) => return Err(format!("unexpected outcome {e}").into()),
         }
     }
-    assert_eq!((won.len(), lost), (1, 19));
+    Ok((won, lost))
+}
+
+#[tokio::test]
+async fn fifty_concurrent_creates_of_one_descriptor_leave_exactly_one_open_approval() -> TestResult
+{
+    let (test_db, db) = seeded().await?;
+    let (won, lost) = concurrent_creates(&db, 50).await?;
+    assert_eq!((won.len(), lost), (1, 49));
     assert!(won[0].approval_id.as_str().starts_with("apr_"));
     assert_eq!(won[0].status, ApprovalStatus::Pending);
     assert_eq!(count_rows(&test_db, "approval_requests").await?, 1);
+    Ok(())
+}
+
+/// Moves approval `id` of `t_a` to `status` (which must be allowed from where it is).
+async fn move_to(db: &Db, id: &str, status: ApprovalStatus) -> Result<(), Error> {
+    let (a, approval_id) = (tenant("t_a")?, ApprovalId::parse(id)?);
+    let t = approvals::transition(&mut db.tenant(&a), &approval_id, status, None).await?;
+    assert!(t.changed, "{id} -> {status}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_approved_approval_waiting_for_execution_blocks_a_second_one_and_is_found_instead()
+-> TestResult {
+    let (test_db, db, a) = with_pending_apr_1().await?;
+    move_to(&db, "apr_1", ApprovalStatus::Approved).await?;
+    let approved = approvals::get_by_id(&mut db.tenant(&a), &ApprovalId::parse("apr_1")?)
+        .await?
+        .ok_or("apr_1 missing")?;
+    let again = approvals::create(&mut db.tenant(&a), &approval("t_a", "apr_2", 600)?).await;
+    assert_eq!(
+        again.err().map(|e| e.to_string()),
+        Some("unique_violation: another row has the same descriptor".into()),
+        "no second prompt while the approved one waits for its execution"
+    );
+    assert_code!(
+        approvals::create_from_canonical_descriptor(&mut db.tenant(&a), new_approval()?).await,
+        UniqueViolation
+    );
+    // The documented way in: look for the in-flight approval, create only if there is none.
+    let (d, new) = (descriptor("t_a", "gmail_send")?, new_approval()?);
+    let used = db
+        .tenant(&a)
+        .transaction(&TxOptions::default(), |tx| {
+            let (d, new) = (d.clone(), new.clone());
+            Box::pin(async move {
+                if let Some(open) = approvals::find_open(tx, &d).await? {
+                    return Ok(open);
+                }
+                approvals::create_from_canonical_descriptor(tx, new).await
+            })
+        })
+        .await?;
+    assert_eq!(
+        used, approved,
+        "the approved approval is the one to execute"
+    );
+    assert_eq!(used.status, ApprovalStatus::Approved);
+    assert_eq!(count_rows(&test_db, "approval_requests").await?, 1);
+    assert_eq!(
+        ids(approvals::list(&mut db.tenant(&a), Some(ApprovalStatus::Pending), None).await?),
+        Vec::<String>::new(),
+        "nothing waits for a human"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_approved_approval_past_its_expires_at_still_blocks_until_it_is_executed() -> TestResult
+{
+    let (_t, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    let mut scope = db.tenant(&a);
+    let d = descriptor("t_a", "gmail_send")?;
+    // Approved just before its expiry passed: approved has no expiry, it waits for execution.
+    approvals::create(&mut scope, &approval("t_a", "apr_late", -5)?).await?;
+    move_to(&db, "apr_late", ApprovalStatus::Approved).await?;
+    assert_code!(
+        approvals::create(&mut scope, &approval("t_a", "apr_new", 600)?).await,
+        UniqueViolation
+    );
+    let found = approvals::find_open(&mut scope, &d).await?;
+    assert_eq!(
+        found.map(|f| (f.approval_id.into_inner(), f.status)),
+        Some(("apr_late".into(), ApprovalStatus::Approved)),
+        "not expired by the create, still found"
+    );
+    move_to(&db, "apr_late", ApprovalStatus::Executed).await?;
+    let new = approvals::create(&mut scope, &approval("t_a", "apr_new", 600)?).await?;
+    assert_eq!(approvals::find_open(&mut scope, &d).await?, Some(new));
+    Ok(())
+}
+
+#[tokio::test]
+async fn fifty_concurrent_creates_while_an_approved_approval_waits_for_execution_create_nothing()
+-> TestResult {
+    let (test_db, db, a) = with_pending_apr_1().await?;
+    move_to(&db, "apr_1", ApprovalStatus::Approved).await?;
+    let (won, lost) = concurrent_creates(&db, 50).await?;
+    assert_eq!((won.len(), lost), (0, 50));
+    assert_eq!(count_rows(&test_db, "approval_requests").await?, 1);
+    let open = approvals::find_open(&mut db.tenant(&a), &descriptor("t_a", "gmail_send")?).await?;
+    assert_eq!(
+        open.map(|o| (o.approval_id.into_inner(), o.status)),
+        Some(("apr_1".into(), ApprovalStatus::Approved))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn fifty_concurrent_creates_racing_the_approval_of_the_pending_one_create_nothing()
+-> TestResult {
+    let (test_db, db, a) = with_pending_apr_1().await?;
+    let approver = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            move_to(&db, "apr_1", ApprovalStatus::Approved)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    };
+    let (won, lost) = concurrent_creates(&db, 50).await?;
+    approver.await??;
+    assert_eq!(
+        (won.len(), lost),
+        (0, 50),
+        "in flight before, during and after the approval"
+    );
+    assert_eq!(count_rows(&test_db, "approval_requests").await?, 1);
+    assert_eq!(
+        approvals::get_by_id(&mut db.tenant(&a), &ApprovalId::parse("apr_1")?)
+            .await?
+            .map(|x| x.status),
+        Some(ApprovalStatus::Approved)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn once_the_in_flight_approval_is_executed_denied_canceled_or_expired_a_new_one_is_created()
+-> TestResult {
+    let (_t, db, a) = with_pending_apr_1().await?;
+    let d = descriptor("t_a", "gmail_send")?;
+    // Each step ends the in-flight approval one way; the next create then asks a human again.
+    let steps: [(&str, &[ApprovalStatus]); 4] = [
+        (
+            "apr_1",
+            &[ApprovalStatus::Approved, ApprovalStatus::Executed],
+        ),
+        ("apr_2", &[ApprovalStatus::Denied]),
+        ("apr_3", &[ApprovalStatus::Canceled]),
+        ("apr_4", &[ApprovalStatus::Expired]),
+    ];
+    for (i, (id, path)) in steps.iter().enumerate() {
+        for status in *path {
+            move_to(&db, id, *status).await?;
+        }
+        let next = format!("apr_{}", i + 2);
+        let created = approvals::create(&mut db.tenant(&a), &approval("t_a", &next, 600)?).await?;
+        assert_eq!(created.status, ApprovalStatus::Pending);
+        assert_eq!(
+            approvals::find_open(&mut db.tenant(&a), &d).await?,
+            Some(created),
+            "after {id} went {path:?}"
+        );
+    }
+    let all = approvals::list(&mut db.tenant(&a), None, None).await?;
+    let statuses: Vec<_> = all.iter().map(|x| x.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["pending", "expired", "canceled", "denied", "executed"],
+        "one pending, the rest kept as they ended"
+    );
     Ok(())
 }
 

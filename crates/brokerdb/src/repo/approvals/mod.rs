@@ -1,18 +1,49 @@
 //! Approval requests of a tenant, deduplicated by the canonical descriptor hash
 //! ([`crate::model::CanonicalRequestDescriptor::sha256`]). Tenant scope throughout.
 //!
-//! **Dedupe.** At most one `pending` approval exists per (tenant, workload, integration,
-//! descriptor hash): the partial unique index `uq_approval_requests_pending_descriptor` enforces
-//! it, so concurrent creators cannot both win. The insert is `ON CONFLICT DO NOTHING`, so a
-//! losing creator gets `unique_violation` **without aborting its transaction**: inside a caller's
-//! transaction it can go on to [`find_open`] and use the winner's approval.
+//! **States.** An approval is created `pending` (a human is asked) and moves only by
+//! [`transition`], one conditional update from the one status each target may come from:
+//!
+//! | status | may move to | in flight: blocks a new approval of the same key |
+//! |---|---|---|
+//! | `pending` | `approved`, `denied`, `expired`, `canceled` | yes, until its `expires_at` (then [`create`] marks it `expired`) |
+//! | `approved` | `executed` (only) | **yes, until executed**: it has no expiry |
+//! | `executed` | nothing (terminal) | no |
+//! | `denied` | nothing (terminal) | no |
+//! | `expired` | nothing (terminal) | no |
+//! | `canceled` | nothing (terminal) | no |
+//!
+//! The key is (tenant, workload, integration, descriptor hash). The in-flight states,
+//! [`IN_FLIGHT_STATUSES`], are exactly the states some transition leaves: an approval is in
+//! flight as long as it can still lead to the request being executed. An `approved` approval
+//! waits for its one execution, so a new request for the same descriptor must be served by it,
+//! not by a second prompt in front of a human.
+//!
+//! **Consuming an approval.** An `approved` approval is consumed by
+//! [`transition`]`(…, ApprovalStatus::Executed, …)`: one `UPDATE … WHERE status = 'approved'`, so
+//! of concurrent executors exactly one gets `changed: true` and may carry out the request (claim
+//! it before the upstream call). That frees the key. Nothing else consumes it: `approved` cannot
+//! expire, be denied or be canceled, and `expires_at` is not checked on execution. The Redis
+//! approve-once cache (`brokerdb-redis`, `approval-once:v2:…`) only caches an approval by the
+//! same descriptor hash; it is not a record of use (bust it with
+//! `invalidate_approval_once_cache` when the approval is executed).
+//!
+//! **Dedupe.** At most one in-flight (`pending` or `approved`) approval exists per key: the
+//! partial unique index `uq_approval_requests_in_flight_descriptor` (migration 0015; until then
+//! `uq_approval_requests_pending_descriptor` covered `pending` only) enforces it, so concurrent
+//! creators cannot both win, and no creator wins while an approved approval of the key waits for
+//! its execution. The insert is `ON CONFLICT DO NOTHING`, so a losing creator gets
+//! `unique_violation` **without aborting its transaction**: inside a caller's transaction it can
+//! go on to [`find_open`] and use the in-flight approval (pending: wait for the decision;
+//! approved: execute it).
 //!
 //! **Stale pending approvals.** The index ignores `expires_at` (in the original a pending
 //! approval past its expiry blocked every new one forever, as nothing expired it).
 //! [`create`] therefore first marks pending approvals of the same key whose `expires_at` has
 //! passed as `expired` (with `decided_at` = now), in the same transaction as the insert. So an
 //! expired-but-pending approval never blocks a new one, and it is never silently overwritten:
-//! it stays, as `expired`.
+//! it stays, as `expired`. An `approved` approval is never expired this way: the state machine
+//! has no `approved → expired`, and it stays usable (and in flight) until executed.
 //!
 //! **Transitions** are one conditional `UPDATE … WHERE status = <the only allowed source>`, so
 //! of concurrent deciders exactly one wins ([`transition`]).
@@ -42,13 +73,23 @@ const INSERT: &str = "INSERT INTO approval_requests (approval_id, tenant_id, sta
          descriptor_sha256, canonical_descriptor, approval_json)
      VALUES ($1, $2, $3::text::approval_status, $4, $5, $6, $7, $8, $9::text::risk_tier, $10, $11, $12, $13, $14, $15)
      ON CONFLICT DO NOTHING RETURNING approval_json";
-const PENDING_EXISTS: &str = "SELECT 1 FROM approval_requests
-     WHERE tenant_id = $1 AND workload_id = $2 AND integration_id = $3 AND descriptor_sha256 = $4 AND status = 'pending'";
+/// The predicate of `uq_approval_requests_in_flight_descriptor`, word for word, so the planner
+/// can read the two statements below from that index.
+const IN_FLIGHT_EXISTS: &str = "SELECT 1 FROM approval_requests
+     WHERE tenant_id = $1 AND workload_id = $2 AND integration_id = $3 AND descriptor_sha256 = $4
+       AND status IN ('pending', 'approved')";
 const FIND_OPEN: &str = "SELECT approval_json FROM approval_requests
      WHERE tenant_id = $1 AND workload_id = $2 AND integration_id = $3 AND descriptor_sha256 = $4
-       AND status = 'pending' AND expires_at > $5
+       AND status IN ('pending', 'approved') AND (status = 'approved' OR expires_at > $5)
      ORDER BY created_at DESC, approval_id DESC LIMIT 1";
 const BY_ID: &str = "SELECT approval_json FROM approval_requests WHERE approval_id = $1";
+
+/// The statuses in which an approval is in flight and blocks a new approval of the same
+/// (tenant, workload, integration, descriptor hash): `pending` (a pending one past its
+/// `expires_at` is expired by [`create`] instead) and `approved` (until it is executed). They are
+/// the statuses some [`transition`] leaves; the others are terminal (module docs).
+pub const IN_FLIGHT_STATUSES: &[ApprovalStatus] =
+    &[ApprovalStatus::Pending, ApprovalStatus::Approved];
 
 /// The statement [`list`] sends with or without a status filter (one text per shape, see
 /// [`crate::db::listing`]): `$1` the tenant, `$2` the status when `with_status`, then the limit.
@@ -85,9 +126,11 @@ fn same_tenant(
 }
 
 /// Stores `approval` (any status). Stale pending approvals of the same key are expired first
-/// (module docs). A second pending approval for the same key →
-/// `unique_violation` on `descriptor`; a duplicate id → `unique_violation` on `approval_id`; unknown tenant → `integrity_violation`.
-/// The descriptor's tenant must be the scope's.
+/// (module docs). An in-flight approval (`pending` or `approved`, [`IN_FLIGHT_STATUSES`]) while
+/// another in-flight one of the same key exists → `unique_violation` on `descriptor`, nothing
+/// written (call [`find_open`] for the existing one); a duplicate id → `unique_violation` on
+/// `approval_id`; unknown tenant → `integrity_violation`. An approval created in a terminal
+/// status is never deduplicated. The descriptor's tenant must be the scope's.
 pub async fn create(
     exec: &mut impl TenantExec,
     approval: &ApprovalRequest,
@@ -137,10 +180,10 @@ pub async fn create(
                 if let Some(row) = rows.first() {
                     return from_snapshot(row);
                 }
-                let pending_taken = a.status == ApprovalStatus::Pending
-                    && tx.query_opt(PENDING_EXISTS, &key).await?.is_some();
+                let in_flight_taken = IN_FLIGHT_STATUSES.contains(&a.status)
+                    && tx.query_opt(IN_FLIGHT_EXISTS, &key).await?.is_some();
                 Err(DbError::UniqueViolation {
-                    field: if pending_taken {
+                    field: if in_flight_taken {
                         "descriptor"
                     } else {
                         "approval_id"
@@ -184,8 +227,11 @@ pub struct NewApproval {
     pub canonical_descriptor: CanonicalRequestDescriptor,
 }
 
-/// The newest open approval for the descriptor: `pending` and not past `expires_at` (wall
-/// clock), or `None`. The descriptor's tenant must be the scope's.
+/// The in-flight approval of the descriptor, the one that makes [`create`] a
+/// `unique_violation`: `pending` and not past `expires_at` (wall clock), or `approved` and not yet
+/// executed (whatever its `expires_at`); `None` when there is none. Check its `status`: a
+/// pending one waits for a human's decision, an approved one is to be executed (consumed by
+/// [`transition`] to `executed`). The descriptor's tenant must be the scope's.
 pub async fn find_open(
     exec: &mut impl TenantExec,
     descriptor: &CanonicalRequestDescriptor,

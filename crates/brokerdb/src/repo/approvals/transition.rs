@@ -45,6 +45,9 @@ fn source(target: ApprovalStatus) -> Option<ApprovalStatus> {
 /// - Missing (or another tenant's) → `not_found`; a transition outside the table →
 ///   `state_transition_invalid`, nothing written.
 ///
+/// `approved → executed` is how an approval is consumed: the one winner may carry out the
+/// request, and the descriptor's key is free for a new approval from then on (module docs).
+///
 /// Runs alone or in the caller's transaction (the original could not: given a transaction, the
 /// decision and its audit row commit together).
 pub async fn transition(
@@ -107,6 +110,20 @@ mod tests {
             for to in ApprovalStatus::ALL {
                 assert!(!allowed(from, *to), "{from} is terminal");
             }
+        }
+    }
+
+    #[test]
+    fn the_in_flight_statuses_are_exactly_those_a_transition_leaves() {
+        for status in ApprovalStatus::ALL {
+            let leaves = ApprovalStatus::ALL
+                .iter()
+                .any(|to| source(*to) == Some(*status));
+            assert_eq!(
+                crate::repo::approvals::IN_FLIGHT_STATUSES.contains(status),
+                leaves,
+                "{status}"
+            );
         }
     }
 }
