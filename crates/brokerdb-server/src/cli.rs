@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{audit, bench, migrate, serve};
+use crate::commands::{audit, bench, migrate, seed, serve};
 use crate::config::SecretString;
 
 /// brokerdb — persistence layer and data service of a multi-tenant API credential broker.
@@ -31,6 +31,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Seal, checkpoint and verify the tamper-evident audit trail.
     Audit(audit::AuditArgs),
+    /// Fill the database with demo data through the library: tenants t_demo_1…, their users,
+    /// workloads, templates, integrations, policy rules, approvals and audit events. Re-running
+    /// it writes nothing twice and says what was already there.
+    Seed(seed::SeedArgs),
 }
 
 /// Where PostgreSQL is; absent URLs mean "start a private server".

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod bench;
 pub mod migrate;
+pub mod seed;
 pub mod serve;
 
 use std::process::ExitCode;
@@ -16,5 +17,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Audit(args) => audit::run(args).await,
+        Command::Seed(args) => seed::run(args).await,
     }
 }
