@@ -33,7 +33,8 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Fill the database with demo data through the library: tenants t_demo_1…, their users,
     /// workloads, templates, integrations, policy rules, approvals and audit events. Re-running
-    /// it writes nothing twice and says what was already there.
+    /// it writes nothing twice and says what was already there. DATABASE_URL's database is
+    /// migrated first; without it the embedded servers under --data-dir are used, as by serve.
     Seed(seed::SeedArgs),
 }
 

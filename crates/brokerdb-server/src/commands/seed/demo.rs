@@ -92,7 +92,7 @@ pub fn user(tenant: &DemoTenant, j: usize) -> DemoUser {
     let roles = match j {
         1 => vec!["owner", "admin"],
         _ if j % 25 == 2 => vec!["admin"],
-        _ if j % 15 == 0 => vec!["auditor", "operator"],
+        _ if j.is_multiple_of(15) => vec!["auditor", "operator"],
         _ if j % 10 == 5 => vec!["auditor"],
         _ => vec!["operator"],
     };
@@ -106,8 +106,8 @@ pub fn user(tenant: &DemoTenant, j: usize) -> DemoUser {
         ),
         display_name: format!("{first} {last}"),
         roles,
-        enabled: j == 1 || j % 9 != 0,
-        oidc: (j % 3 != 0).then(|| {
+        enabled: j == 1 || !j.is_multiple_of(9),
+        oidc: (!j.is_multiple_of(3)).then(|| {
             (
                 format!("https://login.{}", tenant.domain),
                 format!("sub-{}-{j:05}", tenant.n),

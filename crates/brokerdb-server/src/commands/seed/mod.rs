@@ -2,9 +2,9 @@
 //! and its audit append (never raw inserts), so every row passes the same validation, row-level
 //! security and audit rules as the service's own writes.
 //!
-//! Every id is deterministic ([`demo`]), and every entity is written in one tenant transaction
-//! together with its audit event, after checking it is not there yet: a second run writes
-//! nothing and says so, and a run that stopped half-way is completed by the next one.
+//! Every id is deterministic (`t_demo_1`, `u_demo_1_17`, …), and every entity is written in one
+//! transaction together with its audit events, after checking it is not there yet: a second run
+//! writes nothing and says so, and a run that stopped half-way is completed by the next one.
 
 mod demo;
 mod write;
@@ -38,7 +38,7 @@ pub struct SeedArgs {
     #[arg(long, env = "SEED_TENANTS", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub tenants: u32,
-    /// Human users per tenant: u_demo_<tenant>_1 (the owner) … u_demo_<tenant>_N.
+    /// Human users per tenant: `u_demo_<tenant>_1` (the owner) … `u_demo_<tenant>_<N>`.
     #[arg(long, env = "SEED_USERS", default_value_t = 200,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub users: u32,
