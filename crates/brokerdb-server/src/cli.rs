@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{audit, bench, migrate, serve, token};
+use crate::commands::{audit, bench, migrate, seed, serve, token};
 use crate::config::SecretString;
 
 /// brokerdb — persistence layer and data service of a multi-tenant API credential broker.
@@ -34,6 +34,11 @@ pub enum Command {
     /// Create, list and revoke the API tokens the HTTP service authenticates (bearer tokens,
     /// stored only as a hash).
     Token(token::TokenArgs),
+    /// Fill the database with demo data through the library: tenants t_demo_1…, their users,
+    /// workloads, templates, integrations, policy rules, approvals and audit events. Re-running
+    /// it writes nothing twice and says what was already there. DATABASE_URL's database is
+    /// migrated first; without it the embedded servers under --data-dir are used, as by serve.
+    Seed(seed::SeedArgs),
 }
 
 /// Where PostgreSQL is; absent URLs mean "start a private server".

@@ -4,6 +4,7 @@
 //!   periodic checkpoints; without `DATABASE_URL` / `REDIS_URL` it starts private servers.
 //! - `migrate` (and `migrate status`): apply or list the schema migrations.
 //! - `audit verify | seal | checkpoint | keygen`: the tamper-evident audit trail.
+//! - `seed`: a demo data set written through the library (re-runs write nothing twice).
 //! - `bench`: hot operations through the library against the same SQL in pgbench and
 //!   `redis-benchmark`.
 //!

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod bench;
 pub mod migrate;
+pub mod seed;
 pub mod serve;
 pub mod token;
 
@@ -18,5 +19,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args).await,
         Command::Audit(args) => audit::run(args).await,
         Command::Token(args) => token::run(args).await,
+        Command::Seed(args) => seed::run(args).await,
     }
 }

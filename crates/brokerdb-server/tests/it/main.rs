@@ -5,6 +5,7 @@ mod bench_report;
 mod cli;
 mod fail_fast;
 mod readiness;
+mod seed;
 mod support;
 
 /// Test result: any error fails the test with its message.
