@@ -1,5 +1,6 @@
 //! `brokerdb seed`, run as a user runs it, twice, against a fresh database.
 
+use brokerdb::repo::api_tokens::{self, ApiTokenRole};
 use brokerdb_testkit::{TestDatabase, empty_database};
 
 use crate::TestResult;
@@ -22,6 +23,7 @@ async fn counts(test_db: &TestDatabase) -> Result<Vec<(String, i64)>, Error> {
              UNION ALL SELECT 'approvals ' || status, count(*) FROM approval_requests GROUP BY status
              UNION ALL SELECT 'audit_events', count(*) FROM audit_events
              UNION ALL SELECT 'system_audit_events', count(*) FROM system_audit_events
+                   WHERE action NOT LIKE 'api\\_token.%'
              ORDER BY 1",
             &[],
         )
@@ -45,6 +47,15 @@ fn seed(test_db: &TestDatabase) -> Result<String, Error> {
     assert!(out.status.success(), "seed failed: {stderr}");
     assert!(!stderr.contains("error:"), "{stderr}");
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The admin tokens a run printed, in tenant order.
+fn tokens(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("token "))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The summary's `(created, already there)` for `label`.
@@ -89,6 +100,27 @@ async fn seeding_twice_creates_everything_once_and_the_audit_trail_verifies() ->
 
     let second = seed(&test_db)?;
     let after_second = counts(&test_db).await?;
+    // Each run prints a fresh admin token per tenant and revokes the previous run's.
+    let db = test_db.db().await;
+    let (old, new) = (tokens(&first), tokens(&second));
+    assert_eq!((old.len(), new.len()), (2, 2), "{first}\n{second}");
+    for (token, tenant) in new.iter().zip(["t_demo_1", "t_demo_2"]) {
+        let found = api_tokens::authenticate(&mut db.system(), token)
+            .await?
+            .ok_or("a printed token does not authenticate")?;
+        assert_eq!(
+            found.tenant_id.map(|t| t.to_string()).as_deref(),
+            Some(tenant)
+        );
+        assert_eq!(found.role, ApiTokenRole::Admin);
+    }
+    for token in &old {
+        assert!(
+            api_tokens::authenticate(&mut db.system(), token)
+                .await?
+                .is_none()
+        );
+    }
     assert_eq!(after_first, after_second, "the second run changed the data");
     for kind in KINDS {
         let (created, present) = summary_row(&second, kind).ok_or(format!("{kind}in {second}"))?;

@@ -16,6 +16,8 @@ use anyhow::Context;
 use brokerdb::audit;
 use brokerdb::db::{CursorKey, Db, DbSettings, PoolRole};
 use brokerdb::migrate;
+use brokerdb::model::NonEmptyString;
+use brokerdb::repo::api_tokens::{self, Actor, ApiTokenRole, NewApiToken};
 use clap::Args;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -201,8 +203,40 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<ExitCode> {
             sealed.tenant_links, sealed.system_links
         );
     }
-    print!("{}", tenant_lines(&tenants));
+    let tokens = issue_tokens(&db, &tenants)
+        .await
+        .context("cannot issue the demo admin tokens")?;
+    print!("{}", tenant_lines(&tenants, &tokens));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The subject of the admin tokens the seed issues.
+const SEED_SUBJECT: &str = "seed";
+
+/// A fresh admin API token per tenant (subject `seed`); the tokens an earlier run issued are
+/// revoked, so only the newest printed ones work.
+async fn issue_tokens(db: &Db, tenants: &[DemoTenant]) -> anyhow::Result<Vec<String>> {
+    let by = Actor {
+        actor: NonEmptyString::new("actor", SEED_SUBJECT)?,
+        correlation_id: NonEmptyString::new("correlation_id", &uuid::Uuid::new_v4().to_string())?,
+    };
+    let mut out = Vec::with_capacity(tenants.len());
+    for tenant in tenants {
+        for old in api_tokens::list(&mut db.system(), Some(&tenant.id)).await? {
+            if old.subject == SEED_SUBJECT && old.revoked_at.is_none() {
+                api_tokens::revoke(&mut db.system(), &old.token_id, &by).await?;
+            }
+        }
+        let new = NewApiToken {
+            tenant_id: Some(tenant.id.clone()),
+            role: ApiTokenRole::Admin,
+            subject: NonEmptyString::new("subject", SEED_SUBJECT)?,
+            expires_at: None,
+        };
+        let issued = api_tokens::create(&mut db.system(), &new, &by).await?;
+        out.push(issued.secret.expose().to_owned());
+    }
+    Ok(out)
 }
 
 /// An external database reached with an admin URL is migrated first, as `brokerdb migrate`
@@ -378,20 +412,19 @@ fn summary(
     out
 }
 
-/// One line per tenant: its id, name and the owner to act as.
-///
-/// This is where each tenant's admin API token would be issued and printed once the library
-/// has an API-token facility; until then the seed names the owner user and issues nothing.
-fn tenant_lines(tenants: &[DemoTenant]) -> String {
-    let mut out = String::from("tenants:\n");
-    for t in tenants {
+/// One line per tenant: its id, name and owner user, then its admin API token (shown once;
+/// `tokens[i]` is tenant `i`'s).
+fn tenant_lines(tenants: &[DemoTenant], tokens: &[String]) -> String {
+    let mut out = String::from("tenants (with an admin API token each, shown only now):\n");
+    for (i, t) in tenants.iter().enumerate() {
         let owner = demo::user(t, 1);
         out.push_str(&format!(
-            "  {:<12} {:<18} owner {} <{}>\n",
+            "  {:<12} {:<18} owner {} <{}>\n    token {}\n",
             t.id.as_str(),
             t.name,
             owner.id,
-            owner.email
+            owner.email,
+            tokens.get(i).map_or("-", String::as_str)
         ));
     }
     out
@@ -422,7 +455,8 @@ mod tests {
                 .any(|l| l.split_whitespace().eq(["tenants", "0", "0"])),
             "{text}"
         );
-        let lines = tenant_lines(&tenants);
+        let lines = tenant_lines(&tenants, &["bdb_1_x".to_owned(), "bdb_2_y".to_owned()]);
+        assert!(lines.contains("    token bdb_2_y"), "{lines}");
         assert!(lines.contains("t_demo_1     Acme Corp"), "{lines}");
         assert!(lines.contains("owner u_demo_2_1 <"), "{lines}");
         Ok(())
