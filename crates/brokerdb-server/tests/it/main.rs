@@ -1,5 +1,6 @@
 //! Integration tests of the service and the CLI, against real PostgreSQL and Redis.
 
+mod api;
 mod audit_cli;
 mod bench_report;
 mod cli;
