@@ -3,6 +3,7 @@
 //! one module per aggregate. The OpenAPI document is generated from the handlers and served at
 //! `GET /openapi.json`.
 
+pub mod actions;
 pub mod auth;
 pub mod error;
 pub mod extract;

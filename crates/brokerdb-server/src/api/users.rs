@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use brokerdb::audit::{self, AuditEvent, AuditEventType};
+use brokerdb::audit;
 use brokerdb::db::TxOptions;
 use brokerdb::db::paging::{Direction, PageRequest, Sort};
 use brokerdb::model::{Email, NonEmptyString, Timestamp, UserId, UserRole};
@@ -15,6 +15,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::actions::action_event;
 use super::auth::Principal;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
@@ -379,21 +380,6 @@ fn optional_text(
         .map_err(ApiError::from)
 }
 
-/// The audit event of an admin action on a user, by `principal`.
-fn admin_event(principal: &Principal, action: &str, user: &UserId) -> Result<AuditEvent, ApiError> {
-    let tenant = principal.tenant()?.clone();
-    let correlation = NonEmptyString::new("correlation_id", &current_request_id())?;
-    let mut event = AuditEvent::generated(tenant, AuditEventType::AdminAction, correlation);
-    let mut metadata = serde_json::Map::new();
-    metadata.insert("action".into(), action.into());
-    metadata.insert("actor".into(), principal.subject.as_str().into());
-    metadata.insert("token_id".into(), principal.token_id.as_str().into());
-    metadata.insert("user_id".into(), user.as_str().into());
-    event.message = Some(action.to_owned());
-    event.metadata = Some(metadata);
-    Ok(event)
-}
-
 /// Creates a user in the caller's tenant (role `admin`); an `admin_action` audit event naming
 /// the token's subject is written in the same transaction.
 #[utoipa::path(
@@ -435,18 +421,16 @@ pub async fn create(
         oidc_subject: optional_text("oidcSubject", body.oidc_subject.as_ref())?,
         oidc_issuer: optional_text("oidcIssuer", body.oidc_issuer.as_ref())?,
     };
-    let input = CreateHumanUser {
-        user_id: Some(input.user_id.clone().unwrap_or_else(UserId::generate)),
-        ..input
-    };
-    let event = admin_event(
+    let new_id = input.user_id.clone().unwrap_or_else(UserId::generate);
+    let event = action_event(
         &principal,
         "user.created",
-        input
-            .user_id
-            .as_ref()
-            .ok_or_else(|| ApiError::invalid("userId", "is required"))?,
+        [("user_id", new_id.as_str().into())],
     )?;
+    let input = CreateHumanUser {
+        user_id: Some(new_id),
+        ..input
+    };
     let user = state
         .db
         .tenant(&tenant)
