@@ -21,8 +21,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP data service (health, readiness). Without DATABASE_URL / REDIS_URL it starts
-    /// private PostgreSQL and Redis servers under --data-dir and migrates them.
+    /// Run the HTTP data service (the /v1 API, health, readiness, metrics). Without
+    /// DATABASE_URL / REDIS_URL it starts private PostgreSQL and Redis servers under
+    /// --data-dir and migrates them.
     Serve(serve::ServeArgs),
     /// Apply pending schema migrations (or show their status).
     Migrate(migrate::MigrateArgs),
@@ -100,6 +101,30 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every environment variable of every command, with the commands that read it.
+    fn env_vars(cmd: &clap::Command, out: &mut std::collections::BTreeSet<String>) {
+        for arg in cmd.get_arguments() {
+            if let Some(var) = arg.get_env() {
+                out.insert(var.to_string_lossy().into_owned());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            env_vars(sub, out);
+        }
+    }
+
+    #[test]
+    fn env_example_lists_every_setting_of_every_command() {
+        let example = include_str!("../../../.env.example");
+        let mut vars = std::collections::BTreeSet::new();
+        env_vars(&Cli::command(), &mut vars);
+        let missing: Vec<&String> = vars
+            .iter()
+            .filter(|v| !example.contains(&format!("# {v}=")))
+            .collect();
+        assert!(missing.is_empty(), ".env.example lacks {missing:?}");
     }
 
     const CURSOR_SECRET: &str = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";

@@ -9,6 +9,7 @@ use brokerdb::audit::{self, CheckpointSigner, SealerSettings};
 use brokerdb::db::{CursorKey, DbSettings, PoolRole};
 use clap::Args;
 
+use crate::api::ApiSettings;
 use crate::app::{AppState, Application};
 use crate::checkpoints::{self, CheckpointClock};
 use crate::cli::{ConnectionArgs, RedisUrlArgs};
@@ -39,6 +40,52 @@ pub struct ServeArgs {
     /// Audit sealing and checkpoints.
     #[command(flatten)]
     pub audit: AuditServiceArgs,
+    /// The HTTP API's limits.
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// Limits of the `/v1` API.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// How long a token's verdict is reused before the database is asked again: a revoked or
+    /// expired token is refused within this time. 0 asks on every request.
+    #[arg(long, env = "API_TOKEN_CACHE_TTL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub api_token_cache_ttl: Duration,
+    /// Requests each token may make per API_RATE_LIMIT_WINDOW (429 with Retry-After beyond);
+    /// 0 switches the limit off.
+    #[arg(long, env = "API_RATE_LIMIT", default_value_t = 6000)]
+    pub api_rate_limit: u32,
+    /// The rate-limit window.
+    #[arg(long, env = "API_RATE_LIMIT_WINDOW", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub api_rate_limit_window: Duration,
+    /// Requests served at once; more are answered 503 at once.
+    #[arg(long, env = "API_MAX_CONCURRENT_REQUESTS", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub api_max_concurrent_requests: u32,
+    /// How long a request may take before it is answered 504 (its work is not cut off half-way).
+    #[arg(long, env = "API_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub api_request_timeout: Duration,
+    /// Largest request body in bytes (413 beyond).
+    #[arg(long, env = "API_BODY_LIMIT", default_value_t = 1024 * 1024,
+          value_parser = clap::value_parser!(u32).range(1..=64 * 1024 * 1024))]
+    pub api_body_limit: u32,
+}
+
+impl HttpArgs {
+    /// The API settings these flags describe, or the first bad value's error.
+    pub fn settings(&self) -> anyhow::Result<ApiSettings> {
+        let window = positive("API_RATE_LIMIT_WINDOW", self.api_rate_limit_window)?;
+        Ok(ApiSettings {
+            token_cache_ttl: self.api_token_cache_ttl,
+            rate_limit_requests: self.api_rate_limit,
+            rate_limit_window_seconds: u32::try_from(window.as_secs().max(1))
+                .context("API_RATE_LIMIT_WINDOW is too long")?,
+            max_concurrent_requests: usize::try_from(self.api_max_concurrent_requests)?,
+            request_timeout: positive("API_REQUEST_TIMEOUT", self.api_request_timeout)?,
+            body_limit: usize::try_from(self.api_body_limit)?,
+        })
+    }
 }
 
 /// How `serve` seals the audit chains and checkpoints them.
@@ -169,6 +216,8 @@ pub struct ServeConfig {
     pub sealer: SealerSettings,
     /// Periodic checkpoints, when configured.
     pub checkpoints: Option<CheckpointConfig>,
+    /// The API's limits.
+    pub api: ApiSettings,
 }
 
 /// Where and how often `serve` writes audit checkpoints.
@@ -219,6 +268,7 @@ impl ServeArgs {
             redis_settings: self.redis_adapters.settings(),
             sealer,
             checkpoints,
+            api: self.http.settings()?,
         })
     }
 }
@@ -241,7 +291,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         PoolRole::Runtime,
     )
     .await?;
-    let mut state = AppState::new(db, redis.connect(config.redis_settings).await?);
+    let mut state =
+        AppState::with_api(db, redis.connect(config.redis_settings).await?, &config.api);
     let sealer = audit::spawn_sealer(state.db.clone(), config.sealer);
     let checkpointer = config.checkpoints.map(|c| {
         state.checkpoints = CheckpointClock::started_now();
