@@ -19,6 +19,40 @@ pub struct ApiJson<T>(pub T);
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
 
+const NUL_MESSAGE: &str = "must not contain NUL characters";
+
+/// The path (`a.b[0]`) of the first string or key in `v` holding a NUL character, which
+/// PostgreSQL text cannot store.
+fn nul_at(v: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => {
+            Some(if path.is_empty() { "body".into() } else { path })
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(if path.is_empty() {
+                    "body".into()
+                } else {
+                    path.clone()
+                })
+            } else {
+                nul_at(item, at)
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// A path parameter of type `T`; a segment that cannot be decoded is a 400 naming `path`.
 #[derive(Debug)]
 pub struct ApiPath<T>(pub T);
@@ -112,17 +146,13 @@ where
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(ApiError::invalid("body", "must be a JSON object"));
         }
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let inner = e.inner();
-            if inner.is_syntax() || inner.is_eof() {
-                ApiError::invalid("body", "is not well-formed JSON")
-            } else {
-                field_error(&e.path().to_string(), &inner.to_string())
-            }
-        })?;
-        de.end()
-            .map_err(|_| ApiError::invalid("body", "has data after the JSON value"))?;
+        let tree: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|_| ApiError::invalid("body", "is not well-formed JSON"))?;
+        if let Some(at) = nul_at(&tree, String::new()) {
+            return Err(ApiError::invalid(at, NUL_MESSAGE));
+        }
+        let value = serde_path_to_error::deserialize(tree)
+            .map_err(|e| field_error(&e.path().to_string(), &e.inner().to_string()))?;
         Ok(Self(value))
     }
 }
@@ -136,6 +166,16 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if key.contains('\0') || value.contains('\0') {
+                let field = if key.contains('\0') {
+                    "query"
+                } else {
+                    key.as_ref()
+                };
+                return Err(ApiError::invalid(field.to_owned(), NUL_MESSAGE));
+            }
+        }
         let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(Self)

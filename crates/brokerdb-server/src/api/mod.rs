@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod request;
 pub mod users;
+pub mod wire;
 
 use std::time::Duration;
 

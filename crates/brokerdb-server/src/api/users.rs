@@ -20,6 +20,7 @@ use super::auth::Principal;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::request::current_request_id;
+use super::wire::{MAX_EMAIL, MAX_TEXT, bounded};
 use crate::app::AppState;
 
 /// A human user of the tenant.
@@ -178,6 +179,7 @@ pub struct UserListQuery {
     /// Only active (true) or inactive (false) users.
     pub is_active: Option<bool>,
     /// Only users holding this role.
+    #[param(inline)]
     pub role_id: Option<RoleName>,
     /// Created at or after: a date (`2024-01-01`, midnight UTC) or an RFC 3339 date-time.
     pub created_from: Option<String>,
@@ -185,8 +187,10 @@ pub struct UserListQuery {
     /// (exclusive).
     pub created_to: Option<String>,
     /// Sort field (default `createdAt`).
+    #[param(inline)]
     pub sort_field: Option<SortFieldParam>,
     /// Sort direction (default `desc`).
+    #[param(inline)]
     pub sort_direction: Option<SortDirectionParam>,
     /// Keyset paging: the `nextCursor` of the previous page.
     #[param(max_length = 1000)]
@@ -356,18 +360,27 @@ pub async fn get(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUserIn {
     /// Business id (default: generated, `u_` + 32 hex digits).
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,128}$")]
     pub user_id: Option<String>,
     /// Email, unique per tenant regardless of case.
+    #[schema(
+        max_length = 320,
+        pattern = "^([A-Za-z0-9_'+-]+\\.)*[A-Za-z0-9_'+-]*[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9-]*\\.)+[A-Za-z]{2,}$"
+    )]
     pub email: String,
     /// At least one role, no duplicates.
+    #[schema(min_items = 1, max_items = 4)]
     pub roles: Vec<RoleName>,
     /// Default true.
     pub is_active: Option<bool>,
-    /// Optional display name.
+    /// Optional display name (not blank; trimmed).
+    #[schema(max_length = 200, pattern = "\\S")]
     pub display_name: Option<String>,
-    /// Optional OIDC subject.
+    /// Optional OIDC subject (not blank; trimmed).
+    #[schema(max_length = 200, pattern = "\\S")]
     pub oidc_subject: Option<String>,
-    /// Optional OIDC issuer.
+    /// Optional OIDC issuer (not blank; trimmed).
+    #[schema(max_length = 200, pattern = "\\S")]
     pub oidc_issuer: Option<String>,
 }
 
@@ -375,9 +388,11 @@ fn optional_text(
     field: &'static str,
     v: Option<&String>,
 ) -> Result<Option<NonEmptyString>, ApiError> {
-    v.map(|s| NonEmptyString::new(field, s))
-        .transpose()
-        .map_err(ApiError::from)
+    v.map(|s| {
+        let s = bounded(field, s, MAX_TEXT)?;
+        NonEmptyString::new(field, s).map_err(ApiError::from)
+    })
+    .transpose()
 }
 
 /// Creates a user in the caller's tenant (role `admin`); an `admin_action` audit event naming
@@ -410,7 +425,8 @@ pub async fn create(
     let tenant = principal.tenant_as(ApiTokenRole::Admin)?.clone();
     let input = CreateHumanUser {
         user_id: body.user_id.as_deref().map(user_id).transpose()?,
-        email: Email::parse(&body.email).map_err(|e| ApiError::from(e.with_field("email")))?,
+        email: Email::parse(bounded("email", &body.email, MAX_EMAIL)?)
+            .map_err(|e| ApiError::from(e.with_field("email")))?,
         roles: body
             .roles
             .iter()
@@ -455,6 +471,7 @@ pub async fn create(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReplaceRolesIn {
     /// At least one role, no duplicates.
+    #[schema(min_items = 1, max_items = 4)]
     pub roles: Vec<RoleName>,
 }
 

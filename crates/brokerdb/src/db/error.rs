@@ -228,6 +228,26 @@ impl From<tokio_postgres::Error> for DbError {
                     "is outside what the schema allows",
                 ))
             }
+            // A text value PostgreSQL cannot store (a NUL character, or bytes the encoding has
+            // no character for): bad input, not a server fault. The message names no value.
+            c if *c == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+                || *c == SqlState::UNTRANSLATABLE_CHARACTER =>
+            {
+                Self::Validation(ValidationError::new(
+                    "text",
+                    "contains a character that cannot be stored (such as NUL)",
+                ))
+            }
+            // A value too large for an index entry or a field (e.g. a 10 kB display name in a
+            // b-tree): bad input too.
+            c if *c == SqlState::PROGRAM_LIMIT_EXCEEDED
+                || *c == SqlState::STRING_DATA_RIGHT_TRUNCATION =>
+            {
+                Self::Validation(ValidationError::new(
+                    "text",
+                    "is larger than the schema can store",
+                ))
+            }
             c if *c == SqlState::T_R_SERIALIZATION_FAILURE
                 || *c == SqlState::T_R_DEADLOCK_DETECTED =>
             {

@@ -89,7 +89,54 @@ async fn constraint_violations_map_to_their_codes_without_values() -> TestResult
         .err()
         .ok_or("bad token hash accepted")?;
     assert_eq!(check.code(), ErrorCode::ValidationError, "{check}");
+
+    // Text PostgreSQL cannot store, and a value too large for its index: bad input, never
+    // `unexpected_error`, and the value is not in the message.
+    let users = brokerdb::repo::users::CreateHumanUser {
+        user_id: None,
+        email: brokerdb::model::Email::parse("nul@example.com")?,
+        roles: vec!["admin".into()],
+        enabled: None,
+        display_name: Some(brokerdb::model::NonEmptyString::new(
+            "display_name",
+            "s3cret\0x",
+        )?),
+        oidc_subject: None,
+        oidc_issuer: None,
+    };
+    let nul = brokerdb::repo::users::create(&mut db.tenant(&a), &users)
+        .await
+        .err()
+        .ok_or("NUL accepted")?;
+    assert_eq!(nul.code(), ErrorCode::ValidationError, "{nul}");
+    assert!(!nul.to_string().contains("s3cret"));
+    let huge = brokerdb::repo::users::CreateHumanUser {
+        display_name: Some(brokerdb::model::NonEmptyString::new(
+            "display_name",
+            &rand_text(20_000),
+        )?),
+        email: brokerdb::model::Email::parse("huge@example.com")?,
+        ..users
+    };
+    let big = brokerdb::repo::users::create(&mut db.tenant(&a), &huge)
+        .await
+        .err()
+        .ok_or("a display name too large for its index was accepted")?;
+    assert_eq!(big.code(), ErrorCode::ValidationError, "{big}");
     Ok(())
+}
+
+/// `n` characters that do not compress (a b-tree entry stays about as large as the text).
+fn rand_text(n: usize) -> String {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + u8::try_from(x % 26).unwrap_or(0))
+        })
+        .collect()
 }
 
 #[tokio::test]

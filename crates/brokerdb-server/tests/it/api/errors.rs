@@ -80,6 +80,18 @@ async fn bad_bodies_are_4xx_naming_the_field_without_echoing_values() -> TestRes
             "isActive",
         ),
         (
+            json!({"email": "x@example.com", "roles": ["admin"], "displayName": "s3cret\u{0}x"}).to_string(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "displayName",
+        ),
+        (
+            json!({"email": "x@example.com", "roles": ["admin"], "displayName": "s3cret".repeat(40)}).to_string(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "displayName",
+        ),
+        (
             json!({"email": "x@example.com", "roles": ["admin"]}).to_string(),
             "text/plain",
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -126,6 +138,7 @@ async fn bad_queries_are_400_naming_the_parameter() -> TestResult {
         ("limit=0", "limit"),
         ("limit=5&page=2", "cursor"),
         ("q=a&q=b", "q"),
+        ("q=s3cret%00", "q"),
     ] {
         let a = api.get(&format!("/v1/users?{query}"), &token).await?;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{query}: {}", a.body);
