@@ -4,6 +4,7 @@
 
 mod budgets;
 mod charts;
+mod http;
 mod library;
 mod pgbench;
 mod raw;
@@ -127,6 +128,7 @@ fn postgres_rows() -> impl Iterator<Item = &'static str> {
         .iter()
         .map(|op| op.name)
         .chain(users_list::names())
+        .chain(http::names())
 }
 
 impl BenchArgs {
@@ -140,10 +142,11 @@ impl BenchArgs {
         if !postgres_rows && !redis_rows {
             anyhow::bail!("--only matches no row");
         }
+        let http_rows = http::names().any(|name| selects(&self.only, "postgres", name));
         let postgres = postgres_rows
             .then(|| AdminTarget::from_args(&self.connection))
             .transpose()?;
-        let redis = redis_rows
+        let redis = (redis_rows || http_rows)
             .then(|| RedisTarget::from_args(&self.redis, &self.connection.data_dir))
             .transpose()?;
         if let Some(RedisTarget::External(endpoint)) = &redis {
@@ -181,13 +184,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut results = Vec::new();
     let mut matrix = Vec::new();
     if let Some(target) = &config.postgres {
-        let (rows, list) = postgres(&config, target).await?;
+        let (rows, list) = postgres(&config, target, config.redis.as_ref()).await?;
         results.extend(rows);
         results.extend(list.rows);
         matrix = list.matrix;
     }
-    let mut notes = Vec::new();
-    if let Some(target) = &config.redis {
+    let mut notes = http::notes(&results);
+    let redis_rows = redis_ops::RedisOp::ALL
+        .iter()
+        .any(|op| config.selects("redis", op.name()));
+    if let Some(target) = config.redis.as_ref().filter(|_| redis_rows) {
         let (rows, commands) = redis::measure_all(&config, target).await?;
         notes.extend(commands.into_iter().map(|c| format!("raw: {c}")));
         notes.extend(redis::versus_redis_benchmark(&rows));
@@ -223,6 +229,7 @@ const SETUP_LOCK: i64 = 0x6272_6f6b_6265_6e63;
 async fn postgres(
     args: &BenchConfig,
     target: &AdminTarget,
+    redis: Option<&RedisTarget>,
 ) -> anyhow::Result<(Vec<Measurement>, users_list::ListResults)> {
     let (server, _embedded) = match target {
         AdminTarget::Url(info) => ((**info).clone(), None),
@@ -320,6 +327,10 @@ async fn postgres(
                 callers,
             ));
         }
+    }
+    if http::selected(args) {
+        let redis = redis.context("the HTTP rows need Redis")?;
+        results.extend(http::measure(args, &db, redis).await?);
     }
     let list = users_list::measure(args, &db, &client, &runtime_cfg).await?;
     sealer.stop().await;

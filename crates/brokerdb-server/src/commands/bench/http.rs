@@ -1,0 +1,196 @@
+//! The HTTP rows: `GET /v1/users/{id}` and `GET /v1/users?pageSize=20` through the service
+//! (served in this process on a loopback port, default settings: token cache, per-token rate
+//! limit in Redis, request wrapper) against the same library call, alternating second by second.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use brokerdb::db::Db;
+use brokerdb::db::paging::{Direction, PageRequest, Sort};
+use brokerdb::model::{NonEmptyString, TenantId, UserId};
+use brokerdb::repo::api_tokens::{self, Actor, ApiTokenRole, NewApiToken};
+use brokerdb::repo::users::{self, UserFilter, UserSort};
+use tokio::sync::oneshot;
+
+use super::BenchConfig;
+use super::stats::Measurement;
+use super::timed::{self, Call};
+use super::workload::TENANT;
+use crate::api::ApiSettings;
+use crate::app::{AppState, Application};
+use crate::config::RedisTarget;
+use crate::services::Redis;
+
+/// Row: one user by id.
+pub const GET_USER: &str = "http GET /v1/users/{id} (one user of 100k)";
+/// Row: the first page of 20.
+pub const LIST_USERS: &str = "http GET /v1/users?pageSize=20 (page 1, total)";
+/// Implementation label of the HTTP side.
+pub const HTTP: &str = "brokerdb serve, HTTP/1.1 keep-alive (reqwest)";
+/// Implementation label of the library side (the rows' reference).
+pub const LIBRARY: &str = "brokerdb (library call, same process)";
+
+/// Every HTTP row name.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    [GET_USER, LIST_USERS].into_iter()
+}
+
+/// Whether `--only` selects an HTTP row.
+pub fn selected(config: &BenchConfig) -> bool {
+    names().any(|name| config.selects("postgres", name))
+}
+
+/// Measures the selected HTTP rows against `db` (seeded with `users` users in the bench
+/// tenant), with Redis at `redis`.
+pub async fn measure(
+    config: &BenchConfig,
+    db: &Db,
+    redis: &RedisTarget,
+) -> anyhow::Result<Vec<Measurement>> {
+    let server = Redis::start(redis).await?;
+    let conn = server
+        .connect(brokerdb_redis::ConnSettings::default())
+        .await?;
+    let tenant = TenantId::parse(TENANT)?;
+    let by = Actor {
+        actor: NonEmptyString::new("actor", "bench")?,
+        correlation_id: NonEmptyString::new("correlation_id", "bench")?,
+    };
+    let issued = api_tokens::create(
+        &mut db.system(),
+        &NewApiToken {
+            tenant_id: Some(tenant.clone()),
+            role: ApiTokenRole::Auditor,
+            subject: NonEmptyString::new("subject", "bench")?,
+            expires_at: None,
+        },
+        &by,
+    )
+    .await
+    .context("cannot create the bench's API token")?;
+    let token = issued.secret.expose().to_owned();
+    let max_callers = usize::from(config.concurrency.iter().copied().max().unwrap_or(1));
+    let app = Application::bind(
+        "127.0.0.1:0".parse()?,
+        AppState::with_api(db.clone(), conn, &ApiSettings::default()),
+    )
+    .await?;
+    let base = format!("http://{}", app.local_addr()?);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(max_callers)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let users = config.users.max(1);
+    let mut rows = Vec::new();
+    for name in names().filter(|n| config.selects("postgres", n)) {
+        let (library, http) = calls(name, db, &tenant, &client, &base, &token, users);
+        for callers in config.concurrency.iter().copied().map(usize::from) {
+            eprintln!("{name} × {callers} …");
+            let [(lib, lib_time), (web, web_time)] =
+                timed::run_interleaved(&library, &http, callers, config.seconds).await?;
+            rows.push(
+                Measurement::from_latencies(name, LIBRARY, callers, lib, lib_time)
+                    .baseline_of("http"),
+            );
+            rows.push(
+                Measurement::from_latencies(name, HTTP, callers, web, web_time).in_group("http"),
+            );
+        }
+    }
+    let _ = stop.send(());
+    served.await??;
+    api_tokens::revoke(&mut db.system(), &issued.token.token_id, &by).await?;
+    Ok(rows)
+}
+
+/// The library call and the HTTP call of row `name`.
+fn calls(
+    name: &str,
+    db: &Db,
+    tenant: &TenantId,
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    users: u32,
+) -> (Call, Call) {
+    let (db, tenant) = (db.clone(), tenant.clone());
+    let (client, base, token) = (client.clone(), base.to_owned(), token.to_owned());
+    // A different user each call, spread over the tenant.
+    let user = move |caller: usize, i: u64| {
+        let n = (i.wrapping_mul(7919).wrapping_add(caller as u64 * 104_729)) % u64::from(users);
+        format!("u_bench_{}", n + 1)
+    };
+    if name == GET_USER {
+        let library: Call = Arc::new(move |caller, i| {
+            let (db, tenant, id) = (db.clone(), tenant.clone(), user(caller, i));
+            Box::pin(async move {
+                let id = UserId::parse(&id)?;
+                users::get_by_id(&mut db.tenant(&tenant), &id)
+                    .await?
+                    .context("a bench user is missing")?;
+                Ok(())
+            })
+        });
+        let http: Call = Arc::new(move |caller, i| {
+            let url = format!("{base}/v1/users/{}", user(caller, i));
+            let req = client.get(url).bearer_auth(&token);
+            Box::pin(async move {
+                let response = req.send().await?.error_for_status()?;
+                response.bytes().await?;
+                Ok(())
+            })
+        });
+        (library, http)
+    } else {
+        let library: Call = Arc::new(move |_, _| {
+            let (db, tenant) = (db.clone(), tenant.clone());
+            Box::pin(async move {
+                users::list(
+                    &mut db.tenant(&tenant),
+                    &UserFilter::default(),
+                    Sort {
+                        field: UserSort::CreatedAt,
+                        direction: Direction::Desc,
+                    },
+                    PageRequest::new(1, 20)?,
+                )
+                .await?;
+                Ok(())
+            })
+        });
+        let http: Call = Arc::new(move |_, _| {
+            let req = client
+                .get(format!("{base}/v1/users?pageSize=20"))
+                .bearer_auth(&token);
+            Box::pin(async move {
+                let response = req.send().await?.error_for_status()?;
+                response.bytes().await?;
+                Ok(())
+            })
+        });
+        (library, http)
+    }
+}
+
+/// One line per HTTP row at 1 caller: the p50 the service adds to the library call.
+pub fn notes(rows: &[Measurement]) -> Vec<String> {
+    names()
+        .filter_map(|name| {
+            let at = |implementation: &str| {
+                rows.iter().find(|r| {
+                    r.operation == name && r.callers == 1 && r.implementation == implementation
+                })
+            };
+            let (lib, web) = (at(LIBRARY)?, at(HTTP)?);
+            let added = web.p50.as_micros() as i128 - lib.p50.as_micros() as i128;
+            Some(format!(
+                "{name}: HTTP adds {added} µs to the library's p50 at 1 caller"
+            ))
+        })
+        .collect()
+}
