@@ -223,7 +223,11 @@ async fn list_by_workload_pages_newest_first_without_token_hashes_and_only_in_th
         let n = u32::try_from(n)?;
         sessions::upsert(&mut db.tenant(&a), &record(&uuid(n), &a, &w, *h, ttl)?).await?;
     }
-    sessions::upsert(&mut db.tenant(&a), &record(&uuid(9), &a, &other, 'f', 3600)?).await?;
+    sessions::upsert(
+        &mut db.tenant(&a),
+        &record(&uuid(9), &a, &other, 'f', 3600)?,
+    )
+    .await?;
     sessions::revoke_by_id(&mut db.tenant(&a), &SessionId::parse(&uuid(2))?).await?;
     // Distinct creation times, session 0 the oldest; sessions 3 and 4 share one (the id
     // breaks the tie).
@@ -251,7 +255,10 @@ async fn list_by_workload_pages_newest_first_without_token_hashes_and_only_in_th
     let ids: Vec<String> = seen.iter().map(|s| s.session_id.to_string()).collect();
     assert_eq!(ids, [uuid(4), uuid(3), uuid(2), uuid(1), uuid(0)]);
     assert!(seen.iter().all(|s| s.workload_id == w && s.tenant_id == a));
-    assert!(seen[2].revoked_at.is_some(), "the revoked session is listed as revoked");
+    assert!(
+        seen[2].revoked_at.is_some(),
+        "the revoked session is listed as revoked"
+    );
     assert!(seen[0].revoked_at.is_none());
     assert_eq!(seen[0].scopes, ["read"]);
     assert_eq!(seen[0].cert_fingerprint256.as_str(), "sha256:abc");
