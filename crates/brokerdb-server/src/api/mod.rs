@@ -5,11 +5,14 @@
 
 pub mod actions;
 pub mod auth;
+pub mod enrollment;
 pub mod error;
 pub mod extract;
 pub mod request;
+pub mod sessions;
 pub mod users;
 pub mod wire;
+pub mod workloads;
 
 use std::time::Duration;
 
@@ -92,6 +95,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get))
         .routes(routes!(users::replace_roles))
+        .routes(routes!(workloads::list, workloads::create))
+        .routes(routes!(workloads::get, workloads::update))
+        .routes(routes!(enrollment::issue))
+        .routes(routes!(enrollment::consume))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::revoke))
 }
 
 /// The document's header and its bearer security scheme.

@@ -2,10 +2,14 @@
 //!
 //! Two weaknesses of the original are fixed: re-upserting a revoked session does not reactivate
 //! it (`revoked_at` is kept), and revoking twice keeps the first revocation time.
+//!
+//! [`list_by_workload`] lists a workload's sessions as metadata only ([`SessionSummary`] has no
+//! token hash), newest first, keyset-paged.
 
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
+use crate::db::paging::{KeysetPage, decode_cursor};
 use crate::db::{DbError, SystemExec, TenantExec};
 use crate::model::{
     DpopThumbprint, NonEmptyString, SessionId, TenantId, Timestamp, TokenHash, ValidationError,
@@ -27,6 +31,21 @@ const BY_TOKEN: &str = "SELECT session_id, workload_id, tenant_id, cert_fingerpr
 const REVOKE: &str =
     "UPDATE workload_sessions SET revoked_at = COALESCE(revoked_at, now()) WHERE session_id = $1";
 const DELETE_EXPIRED: &str = "DELETE FROM workload_sessions WHERE expires_at <= $1";
+/// The first page of [`list_by_workload`] (`$1` tenant, `$2` workload, `$3` rows to fetch).
+/// `(tenant_id, workload_id)` is an index condition on `idx_workload_sessions_tenant_workload`;
+/// no index carries `created_at` after it, so the workload's sessions are sorted (top-N) in
+/// memory. Expired sessions are swept by [`delete_expired`], which keeps that set small.
+const LIST_FIRST: &str = "SELECT session_id, workload_id, tenant_id, cert_fingerprint_256, dpop_jkt, scopes, expires_at, revoked_at, created_at
+     FROM workload_sessions WHERE tenant_id = $1 AND workload_id = $2
+     ORDER BY created_at DESC, session_id DESC LIMIT $3";
+/// The pages after a cursor (`$3`, `$4` the last row's `created_at` and `session_id`, `$5`
+/// rows to fetch).
+const LIST_AFTER: &str = "SELECT session_id, workload_id, tenant_id, cert_fingerprint_256, dpop_jkt, scopes, expires_at, revoked_at, created_at
+     FROM workload_sessions WHERE tenant_id = $1 AND workload_id = $2
+       AND (created_at, session_id) < ($3::timestamptz, $4::text)
+     ORDER BY created_at DESC, session_id DESC LIMIT $5";
+/// The largest page of [`list_by_workload`].
+pub const MAX_LIST_LIMIT: i64 = 100;
 
 /// `SessionRecord` (camelCase on the wire).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,22 +71,74 @@ pub struct SessionRecord {
     pub scopes: Option<Vec<String>>,
 }
 
-fn from_row(row: &Row) -> Result<SessionRecord, DbError> {
-    let scopes: serde_json::Value = row.try_get(6)?;
-    let scopes: Vec<String> = scopes
+/// A session's metadata, as listed: everything but the token hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    /// UUID.
+    pub session_id: SessionId,
+    /// The workload the session belongs to.
+    pub workload_id: WorkloadId,
+    /// The workload's tenant.
+    pub tenant_id: TenantId,
+    /// SHA-256 fingerprint of the bound client certificate.
+    pub cert_fingerprint256: NonEmptyString,
+    /// DPoP key thumbprint when the token is DPoP-bound.
+    pub dpop_key_thumbprint: Option<DpopThumbprint>,
+    /// Granted scopes (empty when none).
+    pub scopes: Vec<String>,
+    /// Last valid instant (exclusive).
+    pub expires_at: Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+    /// When it was first stored.
+    pub created_at: Timestamp,
+}
+
+fn contract(_: ValidationError) -> DbError {
+    DbError::Unexpected {
+        message: "stored session violates its contract".into(),
+    }
+}
+
+fn scopes_of(value: &serde_json::Value) -> Vec<String> {
+    value
         .as_array()
         .map(|a| {
             a.iter()
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn summary_from_row(row: &Row) -> Result<SessionSummary, DbError> {
+    let fingerprint: String = row.try_get(3)?;
+    let jkt: Option<String> = row.try_get(4)?;
+    let scopes: serde_json::Value = row.try_get(5)?;
+    Ok(SessionSummary {
+        session_id: row.try_get(0)?,
+        workload_id: row.try_get(1)?,
+        tenant_id: row.try_get(2)?,
+        cert_fingerprint256: NonEmptyString::new("cert_fingerprint_256", &fingerprint)
+            .map_err(contract)?,
+        dpop_key_thumbprint: jkt
+            .as_deref()
+            .map(DpopThumbprint::parse)
+            .transpose()
+            .map_err(contract)?,
+        scopes: scopes_of(&scopes),
+        expires_at: row.try_get(6)?,
+        revoked_at: row.try_get(7)?,
+        created_at: row.try_get(8)?,
+    })
+}
+
+fn from_row(row: &Row) -> Result<SessionRecord, DbError> {
+    let scopes: serde_json::Value = row.try_get(6)?;
+    let scopes = scopes_of(&scopes);
     let fingerprint: String = row.try_get(3)?;
     let hash: String = row.try_get(4)?;
     let jkt: Option<String> = row.try_get(5)?;
-    let contract = |_| DbError::Unexpected {
-        message: "stored session violates its contract".into(),
-    };
     Ok(SessionRecord {
         session_id: row.try_get(0)?,
         workload_id: row.try_get(1)?,
@@ -147,6 +218,66 @@ pub async fn revoke_by_id(
         0 => Err(DbError::not_found("session")),
         _ => Ok(()),
     }
+}
+
+/// The sessions of a workload of the executor's tenant — revoked and expired ones included —
+/// newest first (`created_at` desc, then `session_id` desc), keyset-paged: `limit` 1..=100
+/// (else `validation_error` on `limit`), `cursor` the `next_cursor` of the previous page
+/// (signed, bound to the tenant and the workload; anything else → `validation_error` on
+/// `cursor`). Fetches `limit + 1` rows, so the last page has no cursor. An unknown (or another
+/// tenant's) workload is an empty page: check the workload first to tell the two apart.
+///
+/// The rows are found through the `(tenant_id, workload_id)` index; there is no index on
+/// `created_at` after it, so each page sorts the workload's sessions (top-N in memory). Expired
+/// sessions are deleted by [`delete_expired`], which keeps that set to the live ones.
+pub async fn list_by_workload(
+    exec: &mut impl TenantExec,
+    workload_id: &WorkloadId,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<KeysetPage<SessionSummary>, DbError> {
+    if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+        return Err(ValidationError::new("limit", "must be an integer from 1 to 100").into());
+    }
+    let key = exec.db().cursor_key().clone();
+    let tenant = exec.tenant_id().clone();
+    let sort_tag = format!("sessions:{workload_id}:created_at_desc,session_id_desc");
+    let after = decode_cursor::<2>(&key, tenant.as_str(), &sort_tag, cursor)?
+        .map(|[at, id]| {
+            Timestamp::parse(&at)
+                .map(|at| (at, id))
+                .map_err(|e| e.with_field("cursor"))
+        })
+        .transpose()?;
+    let fetch = limit + 1;
+    let items = match &after {
+        None => {
+            exec.op(REPO, "list_by_workload")
+                .query_all(
+                    LIST_FIRST,
+                    &[&tenant, workload_id, &fetch],
+                    summary_from_row,
+                )
+                .await?
+        }
+        Some((at, id)) => {
+            exec.op(REPO, "list_by_workload")
+                .query_all(
+                    LIST_AFTER,
+                    &[&tenant, workload_id, at, id, &fetch],
+                    summary_from_row,
+                )
+                .await?
+        }
+    };
+    Ok(KeysetPage::from_rows(
+        &key,
+        tenant.as_str(),
+        &sort_tag,
+        items,
+        limit,
+        |s| vec![s.created_at.to_string(), s.session_id.to_string()],
+    ))
 }
 
 /// Deletes every session with `expires_at ≤ now`, revoked or not; returns how many (system

@@ -192,3 +192,106 @@ async fn another_tenants_session_id_is_the_same_unique_violation_as_any_duplicat
     assert_eq!(still_a, Some(a), "A's session is untouched");
     Ok(())
 }
+
+/// A lower-case UUID whose last group is `n` (ordered as text by `n`).
+fn uuid(n: u32) -> String {
+    format!("5e551000-0000-4000-8000-{n:012}")
+}
+
+#[tokio::test]
+async fn list_by_workload_pages_newest_first_without_token_hashes_and_only_in_the_tenant()
+-> TestResult {
+    let (t, db) = seeded().await?;
+    let (a, b) = (tenant("t_a")?, tenant("t_b")?);
+    let w = workload(&db, &a).await?;
+    let other = workloads::create(
+        &mut db.tenant(&a),
+        &WorkloadCreateRequest {
+            name: "other".into(),
+            ip_allowlist: None,
+            enrollment_mode: EnrollmentMode::BrokerCa,
+        },
+        None,
+        None,
+    )
+    .await?
+    .workload_id;
+    // Five sessions of `w` (one expired, one revoked), one of another workload.
+    let hashes = ['a', 'b', 'c', 'd', 'e'];
+    for (n, h) in hashes.iter().enumerate() {
+        let ttl = if n == 1 { -10 } else { 3600 };
+        let n = u32::try_from(n)?;
+        sessions::upsert(&mut db.tenant(&a), &record(&uuid(n), &a, &w, *h, ttl)?).await?;
+    }
+    sessions::upsert(
+        &mut db.tenant(&a),
+        &record(&uuid(9), &a, &other, 'f', 3600)?,
+    )
+    .await?;
+    sessions::revoke_by_id(&mut db.tenant(&a), &SessionId::parse(&uuid(2))?).await?;
+    // Distinct creation times, session 0 the oldest; sessions 3 and 4 share one (the id
+    // breaks the tie).
+    db_admin_exec(
+        &t,
+        "UPDATE workload_sessions SET created_at = CASE right(session_id, 1)
+           WHEN '0' THEN '2024-01-01T00:00:00Z'::timestamptz WHEN '1' THEN '2024-01-02T00:00:00Z'
+           WHEN '2' THEN '2024-01-03T00:00:00Z' ELSE '2024-01-04T00:00:00Z' END",
+    )
+    .await?;
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = sessions::list_by_workload(&mut db.tenant(&a), &w, 2, cursor.as_deref()).await?;
+        pages += 1;
+        seen.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let ids: Vec<String> = seen.iter().map(|s| s.session_id.to_string()).collect();
+    assert_eq!(ids, [uuid(4), uuid(3), uuid(2), uuid(1), uuid(0)]);
+    assert!(seen.iter().all(|s| s.workload_id == w && s.tenant_id == a));
+    assert!(
+        seen[2].revoked_at.is_some(),
+        "the revoked session is listed as revoked"
+    );
+    assert!(seen[0].revoked_at.is_none());
+    assert_eq!(seen[0].scopes, ["read"]);
+    assert_eq!(seen[0].cert_fingerprint256.as_str(), "sha256:abc");
+    assert_eq!(seen[4].created_at.to_string(), "2024-01-01T00:00:00.000Z");
+
+    // Tenant B sees nothing of A's workload.
+    let foreign = sessions::list_by_workload(&mut db.tenant(&b), &w, 100, None).await?;
+    assert!(foreign.items.is_empty() && foreign.next_cursor.is_none());
+
+    // A cursor belongs to its tenant and workload; the limit is bounded.
+    let first = sessions::list_by_workload(&mut db.tenant(&a), &w, 1, None).await?;
+    let c = first.next_cursor.ok_or("no cursor after a full page")?;
+    assert_code!(
+        sessions::list_by_workload(&mut db.tenant(&a), &other, 1, Some(&c)).await,
+        ValidationError
+    );
+    assert_code!(
+        sessions::list_by_workload(&mut db.tenant(&b), &w, 1, Some(&c)).await,
+        ValidationError
+    );
+    for bad in [0, 101] {
+        assert_code!(
+            sessions::list_by_workload(&mut db.tenant(&a), &w, bad, None).await,
+            ValidationError
+        );
+    }
+    Ok(())
+}
+
+async fn db_admin_exec(
+    t: &brokerdb_testkit::TestDatabase,
+    sql: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    t.admin().await.batch_execute(sql).await?;
+    Ok(())
+}

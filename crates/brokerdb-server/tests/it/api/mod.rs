@@ -4,6 +4,7 @@
 mod auth;
 mod errors;
 mod users;
+mod workloads;
 
 use std::time::Duration;
 
