@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod request;
+pub mod tenants;
 pub mod users;
 
 use std::time::Duration;
@@ -91,6 +92,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get))
         .routes(routes!(users::replace_roles))
+        .routes(routes!(tenants::list, tenants::create))
+        .routes(routes!(tenants::get))
+        .routes(routes!(tenants::get_own))
 }
 
 /// The document's header and its bearer security scheme.
