@@ -4,6 +4,7 @@
 //! `GET /openapi.json`.
 
 pub mod actions;
+pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -95,6 +96,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::list, tenants::create))
         .routes(routes!(tenants::get))
         .routes(routes!(tenants::get_own))
+        .routes(routes!(admin::list_identities, admin::create_identity))
+        .routes(routes!(admin::get_identity))
+        .routes(routes!(admin::update_identity_status))
+        .routes(routes!(admin::update_identity_bindings))
+        .routes(routes!(
+            admin::list_access_requests,
+            admin::create_access_request
+        ))
+        .routes(routes!(admin::transition_access_request))
 }
 
 /// The document's header and its bearer security scheme.
