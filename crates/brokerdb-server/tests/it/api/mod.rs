@@ -3,6 +3,7 @@
 
 mod auth;
 mod errors;
+mod system;
 mod users;
 
 use std::time::Duration;
