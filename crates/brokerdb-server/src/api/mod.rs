@@ -4,12 +4,14 @@
 //! `GET /openapi.json`.
 
 pub mod actions;
+pub mod admin;
 pub mod auth;
 pub mod enrollment;
 pub mod error;
 pub mod extract;
 pub mod request;
 pub mod sessions;
+pub mod tenants;
 pub mod users;
 pub mod wire;
 pub mod workloads;
@@ -101,6 +103,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(enrollment::consume))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::revoke))
+        .routes(routes!(tenants::list, tenants::create))
+        .routes(routes!(tenants::get))
+        .routes(routes!(tenants::get_own))
+        .routes(routes!(admin::list_identities, admin::create_identity))
+        .routes(routes!(admin::get_identity))
+        .routes(routes!(admin::update_identity_status))
+        .routes(routes!(admin::update_identity_bindings))
+        .routes(routes!(
+            admin::list_access_requests,
+            admin::create_access_request
+        ))
+        .routes(routes!(admin::transition_access_request))
 }
 
 /// The document's header and its bearer security scheme.

@@ -3,6 +3,7 @@
 
 mod auth;
 mod errors;
+mod system;
 mod users;
 mod workloads;
 
