@@ -5,6 +5,7 @@ mod audit_cli;
 mod bench_report;
 mod cli;
 mod fail_fast;
+mod openapi;
 mod readiness;
 mod seed;
 mod support;
