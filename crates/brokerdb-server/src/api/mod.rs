@@ -7,7 +7,11 @@ pub mod actions;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod integrations;
+pub mod policy_rules;
 pub mod request;
+pub mod secrets;
+pub mod templates;
 pub mod users;
 
 use std::time::Duration;
@@ -91,6 +95,22 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get))
         .routes(routes!(users::replace_roles))
+        .routes(routes!(integrations::list, integrations::create))
+        .routes(routes!(integrations::get, integrations::update))
+        .routes(routes!(integrations::bind_secret))
+        .routes(routes!(integrations::execute_lookup))
+        .routes(routes!(secrets::list_versions, secrets::create_version))
+        .routes(routes!(secrets::set_active_version))
+        .routes(routes!(templates::list_latest))
+        .routes(routes!(
+            templates::list_versions,
+            templates::publish_version
+        ))
+        .routes(routes!(templates::get_version))
+        .routes(routes!(policy_rules::create))
+        .routes(routes!(policy_rules::matching))
+        .routes(routes!(policy_rules::get))
+        .routes(routes!(policy_rules::disable))
 }
 
 /// The document's header and its bearer security scheme.
