@@ -3,6 +3,10 @@
 
 mod auth;
 mod errors;
+mod integrations;
+mod policy_rules;
+mod secrets;
+mod templates;
 mod users;
 
 use std::time::Duration;
