@@ -9,8 +9,12 @@ pub mod auth;
 pub mod enrollment;
 pub mod error;
 pub mod extract;
+pub mod integrations;
+pub mod policy_rules;
 pub mod request;
+pub mod secrets;
 pub mod sessions;
+pub mod templates;
 pub mod tenants;
 pub mod users;
 pub mod wire;
@@ -115,6 +119,22 @@ pub fn router() -> OpenApiRouter<AppState> {
             admin::create_access_request
         ))
         .routes(routes!(admin::transition_access_request))
+        .routes(routes!(integrations::list, integrations::create))
+        .routes(routes!(integrations::get, integrations::update))
+        .routes(routes!(integrations::bind_secret))
+        .routes(routes!(integrations::execute_lookup))
+        .routes(routes!(secrets::list_versions, secrets::create_version))
+        .routes(routes!(secrets::set_active_version))
+        .routes(routes!(templates::list_latest))
+        .routes(routes!(
+            templates::list_versions,
+            templates::publish_version
+        ))
+        .routes(routes!(templates::get_version))
+        .routes(routes!(policy_rules::create))
+        .routes(routes!(policy_rules::matching))
+        .routes(routes!(policy_rules::get))
+        .routes(routes!(policy_rules::disable))
 }
 
 /// The document's header and its bearer security scheme.

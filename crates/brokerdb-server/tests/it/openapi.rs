@@ -48,9 +48,14 @@ fn every_operation_needs_a_token_and_documents_its_errors_in_the_envelope() -> T
             operations += 1;
             let at = format!("{method} {path}");
             assert_eq!(op["security"], serde_json::json!([{"bearer": []}]), "{at}");
-            let responses = op["responses"].as_object().ok_or(format!("{at}: no responses"))?;
+            let responses = op["responses"]
+                .as_object()
+                .ok_or(format!("{at}: no responses"))?;
             for status in ["401", "429", "503", "504"] {
-                assert!(responses.contains_key(status), "{at} does not document {status}");
+                assert!(
+                    responses.contains_key(status),
+                    "{at} does not document {status}"
+                );
             }
             for (status, response) in responses {
                 if status.starts_with('2') || status.starts_with('3') {
@@ -64,7 +69,10 @@ fn every_operation_needs_a_token_and_documents_its_errors_in_the_envelope() -> T
             }
             if op.get("requestBody").is_some() {
                 for status in ["400", "413", "415"] {
-                    assert!(responses.contains_key(status), "{at} does not document {status}");
+                    assert!(
+                        responses.contains_key(status),
+                        "{at} does not document {status}"
+                    );
                 }
             }
         }

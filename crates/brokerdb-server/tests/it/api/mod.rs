@@ -3,7 +3,11 @@
 
 mod auth;
 mod errors;
+mod integrations;
+mod policy_rules;
+mod secrets;
 mod system;
+mod templates;
 mod users;
 mod workloads;
 
