@@ -4,9 +4,12 @@
 //! `GET /openapi.json`.
 
 pub mod actions;
+pub mod approvals;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod keys;
 pub mod request;
 pub mod users;
 
@@ -91,6 +94,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get))
         .routes(routes!(users::replace_roles))
+        .routes(routes!(approvals::list, approvals::create))
+        .routes(routes!(approvals::get))
+        .routes(routes!(approvals::transition))
+        .routes(routes!(audit::events))
+        .routes(routes!(audit::verify))
+        .routes(routes!(keys::manifest))
 }
 
 /// The document's header and its bearer security scheme.
