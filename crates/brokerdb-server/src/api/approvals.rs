@@ -517,21 +517,32 @@ pub async fn create(
         .await;
     match created {
         Ok(approval) => {
-            let mut response =
-                (StatusCode::CREATED, Json(ApprovalOut::from(approval.clone()))).into_response();
+            let mut response = (
+                StatusCode::CREATED,
+                Json(ApprovalOut::from(approval.clone())),
+            )
+                .into_response();
             if let Some(v) = location(&approval.approval_id) {
                 response.headers_mut().insert(header::LOCATION, v);
             }
             Ok(response)
         }
         Err(e @ DbError::UniqueViolation { .. }) => {
-            let in_flight = matches!(&e, DbError::UniqueViolation { field } if field == "descriptor");
+            let in_flight =
+                matches!(&e, DbError::UniqueViolation { field } if field == "descriptor");
             let mut response = ApiError::from(e).into_response();
             if in_flight {
                 // Read after the refused create rolled back: the approval may be decided by now.
-                let open = approvals::find_open(&mut state.db.tenant(&tenant), &descriptor).await?;
-                if let Some(v) = open.as_ref().and_then(|a| location(&a.approval_id)) {
-                    response.headers_mut().insert(header::LOCATION, v);
+                // The 409 stands whatever this read gives; a failure only loses the hint.
+                match approvals::find_open(&mut state.db.tenant(&tenant), &descriptor).await {
+                    Ok(open) => {
+                        if let Some(v) = open.as_ref().and_then(|a| location(&a.approval_id)) {
+                            response.headers_mut().insert(header::LOCATION, v);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(request_id = %current_request_id(), error = %e, "cannot read the in-flight approval");
+                    }
                 }
             }
             Ok(response)
@@ -618,7 +629,10 @@ pub async fn transition(
         .as_ref()
         .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
     {
-        return Err(ApiError::invalid("reason", "must be at most 500 characters"));
+        return Err(ApiError::invalid(
+            "reason",
+            "must be at most 500 characters",
+        ));
     }
     let mut details = vec![
         ("approval_id", id.as_str().into()),
