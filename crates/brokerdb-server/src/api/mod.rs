@@ -5,11 +5,14 @@
 
 pub mod actions;
 pub mod admin;
+pub mod approvals;
+pub mod audit;
 pub mod auth;
 pub mod enrollment;
 pub mod error;
 pub mod extract;
 pub mod integrations;
+pub mod keys;
 pub mod policy_rules;
 pub mod request;
 pub mod secrets;
@@ -135,6 +138,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(policy_rules::matching))
         .routes(routes!(policy_rules::get))
         .routes(routes!(policy_rules::disable))
+        .routes(routes!(approvals::list, approvals::create))
+        .routes(routes!(approvals::get))
+        .routes(routes!(approvals::transition))
+        .routes(routes!(audit::events))
+        .routes(routes!(audit::verify))
+        .routes(routes!(keys::manifest))
 }
 
 /// The document's header and its bearer security scheme.

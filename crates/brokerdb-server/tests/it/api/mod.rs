@@ -1,9 +1,12 @@
 //! The `/v1` API over real HTTP: a service bound to a free loopback port in this process, on
 //! a fresh database and the test Redis, called with `reqwest`.
 
+mod approvals;
+mod audit;
 mod auth;
 mod errors;
 mod integrations;
+mod keys;
 mod policy_rules;
 mod secrets;
 mod system;
