@@ -1,6 +1,7 @@
 //! Integration tests of the service and the CLI, against real PostgreSQL and Redis.
 
 mod api;
+mod api_walkthrough;
 mod audit_cli;
 mod bench_report;
 mod cli;
