@@ -174,6 +174,6 @@ pub use conn::{
     RedisConn, open_client, open_cluster,
 };
 pub use error::AdapterError;
-pub use fixed_window::RateLimitDecision;
+pub use fixed_window::{RateLimitDecision, RateLimitLease};
 pub use pubsub::Subscription;
 pub use support::{Clock, normalize_prefix, system_clock};

@@ -1,10 +1,12 @@
 //! `brokerdb`: the data service and its command line.
 //!
-//! - `serve`: the HTTP service (`/healthz`, `/readyz`, `/metrics`), the audit sealer and
+//! - `serve`: the HTTP service (the `/v1` API, `/healthz`, `/readyz`, `/metrics`, `/openapi.json`),
+//!   the audit sealer and
 //!   periodic checkpoints; without `DATABASE_URL` / `REDIS_URL` it starts private servers.
 //! - `migrate` (and `migrate status`): apply or list the schema migrations.
 //! - `audit verify | seal | checkpoint | keygen`: the tamper-evident audit trail.
 //! - `seed`: a demo data set written through the library (re-runs write nothing twice).
+//! - `token create | list | revoke`: the API's bearer tokens.
 //! - `bench`: hot operations through the library against the same SQL in pgbench and
 //!   `redis-benchmark`.
 //!
@@ -18,9 +20,14 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = brokerdb_server::cli::Cli::parse();
+    let default = match cli.command {
+        brokerdb_server::cli::Command::Bench(_) => brokerdb_server::logging::BENCH_DEFAULT,
+        _ => brokerdb_server::logging::DEFAULT,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(brokerdb_server::logging::filter(
             std::env::var("RUST_LOG").ok().as_deref(),
+            default,
         ))
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)

@@ -7,7 +7,7 @@ pub use brokerdb::repo::policy_rules::RateLimit;
 use serde::{Deserialize, Serialize};
 
 use super::{DEFAULT_PREFIX, PolicyRuleType};
-use crate::fixed_window::{self, RateLimitDecision};
+use crate::fixed_window::{self, RateLimitDecision, RateLimitLease};
 use crate::keys::layouts::POLICY_RATE_LIMIT;
 use crate::support::{check_len, normalize_prefix};
 use crate::{AdapterError, RedisConn};
@@ -97,5 +97,34 @@ impl PolicyRateLimitStore {
         let redis_key = counter_key(&self.prefix, key)?;
         let (max_requests, interval_seconds) = rule.limits()?;
         fixed_window::hit(&self.conn, &redis_key, max_requests, interval_seconds, now).await
+    }
+
+    /// Reserves up to `want` (≥ 1) hits of `key`'s window under `rule` in one round trip, for a
+    /// caller that then admits them locally (the HTTP service leases its tokens' budgets this way,
+    /// so a request costs no Redis call while its lease lasts). Of all leases in a window at most
+    /// the limit is granted in total, so the limit is never exceeded; hits leased and not used
+    /// are lost for that window. `granted` 0 means the window is spent until `reset_at`. Any Redis
+    /// failure is an error (fail closed).
+    pub async fn lease(
+        &self,
+        key: &str,
+        want: u64,
+        rule: &RateLimitRule,
+        now: Timestamp,
+    ) -> Result<RateLimitLease, AdapterError> {
+        if want == 0 {
+            return Err(AdapterError::invalid("want", "must be at least 1"));
+        }
+        let redis_key = counter_key(&self.prefix, key)?;
+        let (max_requests, interval_seconds) = rule.limits()?;
+        fixed_window::lease(
+            &self.conn,
+            &redis_key,
+            want,
+            max_requests,
+            interval_seconds,
+            now,
+        )
+        .await
     }
 }

@@ -125,3 +125,44 @@ on_both!(
         assert_eq!(b.get(&b.key("rl:v2:exact")).await.as_deref(), Some("1600"));
     }
 );
+
+on_both!(
+    async fn leases_grant_what_is_left_of_the_window_and_nothing_after(b) {
+        let s = PolicyRateLimitStore::new(b.conn.clone(), Some(&b.prefix));
+        let now = Timestamp::now();
+        let mut granted = Vec::new();
+        for _ in 0..4 {
+            let l = s.lease("lease", 4, &rule(10, 60), now).await.unwrap();
+            assert!(l.reset_at > now && l.reset_at <= now.checked_add(Duration::from_secs(60)).unwrap());
+            granted.push(l.granted);
+        }
+        assert_eq!(granted, [4, 4, 2, 0]);
+        // A single hit shares the counter and sees the window spent.
+        let d = s.check_and_consume("lease", &rule(10, 60), now).await.unwrap();
+        assert!(!d.allowed);
+        assert_eq!(code(s.lease("lease", 0, &rule(10, 60), now).await), ErrorCode::ValidationError);
+    }
+);
+
+on_both!(
+    async fn concurrent_leases_never_grant_more_than_the_limit_together(b) {
+        let s = PolicyRateLimitStore::new(b.conn.clone(), Some(&b.prefix));
+        let granted = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (s, granted) = (s.clone(), granted.clone());
+                tokio::spawn(async move {
+                    for _ in 0..10 {
+                        let l = s.lease("shared", 7, &rule(500, 60), Timestamp::now()).await.unwrap();
+                        granted.fetch_add(usize::try_from(l.granted).unwrap(), Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(granted.load(Ordering::Relaxed), 500);
+        assert_eq!(b.get(&b.key("rl:v2:shared")).await.as_deref(), Some("1120"));
+    }
+);

@@ -4,8 +4,8 @@
 //! against the database through a small in-process cache: a verdict (valid or not) is reused
 //! for at most the cache's lifetime (`API_TOKEN_CACHE_TTL`, 5 s by default), so a revoked or
 //! expired token is refused within that time. Each request then counts against its token's
-//! rate limit in Redis (a fixed window; 429 with `Retry-After` beyond it; Redis unreachable →
-//! 503, failing closed).
+//! rate limit, a fixed window counted in Redis and leased in chunks ([`TokenRateLimit`]; 429 with
+//! `Retry-After` beyond it; Redis unreachable when a new lease is needed → 503, failing closed).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -152,11 +152,31 @@ impl TokenCache {
 }
 
 /// The per-token request limit: `max_requests` per `interval_seconds` window (none when
-/// `max_requests` is 0).
+/// `max_requests` is 0), counted in Redis. The service leases a token's budget in chunks
+/// ([`lease_size`]) and admits requests against its lease locally, so most requests cost no Redis
+/// round trip. The limit holds across instances (leases never grant more than it in a window); a
+/// chunk an instance leased and did not use is lost for that window.
 #[derive(Clone)]
 pub struct TokenRateLimit {
     store: PolicyRateLimitStore,
     rule: Option<RateLimitRule>,
+    chunk: u64,
+    leases: Arc<Mutex<HashMap<String, Lease>>>,
+}
+
+/// What is left of a token's lease, and until when it (or a spent window) holds.
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    remaining: u64,
+    /// Redis granted nothing: the window's limit is spent.
+    spent: bool,
+    until: Instant,
+}
+
+/// The hits leased at a time: 2 % of the limit, at least 1 and at most 100 (a limit of 50 or
+/// less is counted in Redis request by request).
+pub fn lease_size(max_requests: u32) -> u64 {
+    (u64::from(max_requests) / 50).clamp(1, 100)
 }
 
 impl TokenRateLimit {
@@ -169,27 +189,77 @@ impl TokenRateLimit {
                 interval_seconds: i32::try_from(interval_seconds.max(1)).unwrap_or(i32::MAX),
             }),
         });
-        Self { store, rule }
+        Self {
+            store,
+            rule,
+            chunk: lease_size(max_requests),
+            leases: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Admits one request of `token_id` from its lease: `Some(Ok)` admitted, `Some(Err)` the
+    /// window is spent, `None` no hit is left in the lease (ask Redis for another).
+    fn admit_leased(&self, token_id: &str) -> Option<Result<(), ApiError>> {
+        let mut leases = self.leases.lock().ok()?;
+        let lease = leases.get_mut(token_id)?;
+        let now = Instant::now();
+        if now >= lease.until {
+            return None;
+        }
+        if lease.remaining > 0 {
+            lease.remaining -= 1;
+            return Some(Ok(()));
+        }
+        if !lease.spent {
+            return None;
+        }
+        Some(Err(ApiError::rate_limited(
+            lease
+                .until
+                .saturating_duration_since(now)
+                .as_secs()
+                .saturating_add(1),
+        )))
     }
 
     async fn check(&self, token_id: &str) -> Result<(), ApiError> {
         let Some(rule) = &self.rule else {
             return Ok(());
         };
+        if let Some(verdict) = self.admit_leased(token_id) {
+            return verdict;
+        }
         let now = Timestamp::now();
-        let decision = self
+        let lease = self
             .store
-            .check_and_consume(&format!("http-token:{token_id}"), rule, now)
+            .lease(&format!("http-token:{token_id}"), self.chunk, rule, now)
             .await?;
-        if decision.allowed {
+        let wait_ms = lease
+            .reset_at
+            .unix_millis()
+            .saturating_sub(now.unix_millis());
+        let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
+        if let Ok(mut leases) = self.leases.lock() {
+            if leases.len() >= CACHE_CAPACITY {
+                leases.clear();
+            }
+            leases.insert(
+                token_id.to_owned(),
+                Lease {
+                    remaining: lease.granted.saturating_sub(1),
+                    spent: lease.granted == 0,
+                    until: Instant::now() + wait,
+                },
+            );
+        }
+        if lease.granted > 0 {
             Ok(())
         } else {
-            let wait = decision
-                .reset_at
-                .unix_millis()
-                .saturating_sub(now.unix_millis());
             Err(ApiError::rate_limited(
-                u64::try_from(wait).unwrap_or(0).div_ceil(1000),
+                wait.as_millis()
+                    .div_ceil(1000)
+                    .try_into()
+                    .unwrap_or(u64::MAX),
             ))
         }
     }
@@ -228,5 +298,18 @@ impl FromRequestParts<AppState> for Principal {
         set_principal(&principal.token_id);
         state.api.rate_limit.check(&principal.token_id).await?;
         Ok(principal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lease_size;
+
+    #[test]
+    fn leases_are_two_percent_of_the_limit_between_one_and_a_hundred() {
+        assert_eq!(lease_size(3), 1);
+        assert_eq!(lease_size(100), 2);
+        assert_eq!(lease_size(6000), 100);
+        assert_eq!(lease_size(u32::MAX), 100);
     }
 }

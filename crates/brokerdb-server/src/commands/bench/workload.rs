@@ -320,6 +320,18 @@ pub async fn seed(client: &Client, users: u32) -> anyhow::Result<()> {
             &[&n],
         )
         .await?;
+    // Every user holds a role, as the library requires of a stored user.
+    client
+        .execute(
+            "INSERT INTO human_user_roles (tenant_id, user_id, role)
+             SELECT t.tenant_id, t.prefix || g,
+                    (ARRAY['admin', 'operator', 'auditor'])[1 + g % 3]::user_role
+               FROM generate_series(1, $1::int) g,
+                    (VALUES ('u_bench_', 't_bench'), ('u_other_', 't_other')) AS t(prefix, tenant_id)
+             ON CONFLICT DO NOTHING",
+            &[&n],
+        )
+        .await?;
     let template = serde_json::json!({
         "template_id": "tpl_bench", "version": 1, "provider": "acme",
         "allowed_schemes": ["https"], "allowed_ports": [443], "allowed_hosts": ["api.example.com"],

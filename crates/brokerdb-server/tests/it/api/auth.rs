@@ -139,6 +139,26 @@ async fn a_token_over_its_rate_limit_gets_429_with_retry_after() -> TestResult {
     Ok(())
 }
 
+#[tokio::test]
+async fn a_leased_rate_limit_still_admits_exactly_the_limit() -> TestResult {
+    // 100 per window: the service leases 2 hits at a time from Redis.
+    let api = Api::with(ApiSettings {
+        rate_limit_requests: 100,
+        rate_limit_window_seconds: 60,
+        ..ApiSettings::default()
+    })
+    .await?;
+    let token = api.token(Some("t_a"), ApiTokenRole::Auditor).await?;
+    let mut statuses = std::collections::BTreeMap::new();
+    for _ in 0..110 {
+        *statuses
+            .entry(api.get("/v1/tenant", &token).await?.status.as_u16())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(statuses, [(200, 100), (429, 10)].into_iter().collect());
+    Ok(())
+}
+
 /// Every tenant route, called with tenant B's admin token on tenant A's rows: never seen,
 /// never changed, never confirmed to exist.
 #[tokio::test]
