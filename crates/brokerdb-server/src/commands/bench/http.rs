@@ -4,7 +4,6 @@
 //! asks for it) against the same library call, alternating second by second.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use brokerdb::db::Db;
@@ -28,7 +27,7 @@ pub const GET_USER: &str = "http GET /v1/users/{id} (one user of 100k)";
 /// Row: the first page of 20.
 pub const LIST_USERS: &str = "http GET /v1/users?pageSize=20 (page 1, total)";
 /// Implementation label of the HTTP side.
-pub const HTTP: &str = "brokerdb serve, HTTP/1.1 keep-alive (reqwest)";
+pub const HTTP: &str = "brokerdb serve, HTTP/1.1 keep-alive (one hyper connection per caller)";
 /// Implementation label of the library side (the rows' reference).
 pub const LIBRARY: &str = "brokerdb (library call, same process)";
 
@@ -91,14 +90,12 @@ pub async fn measure(
     let served = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(max_callers)
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let addr = base.trim_start_matches("http://").to_owned();
+    let client = Connections::new(addr, max_callers);
     let users = config.users.max(1);
     let mut rows = Vec::new();
     for name in names().filter(|n| config.selects("postgres", n)) {
-        let (library, http) = calls(name, db, &tenant, &client, &base, &token, users);
+        let (library, http) = calls(name, db, &tenant, &client, &token, users);
         for callers in config.concurrency.iter().copied().map(usize::from) {
             eprintln!("{name} × {callers} …");
             let [(lib, lib_time), (web, web_time)] =
@@ -123,13 +120,12 @@ fn calls(
     name: &str,
     db: &Db,
     tenant: &TenantId,
-    client: &reqwest::Client,
-    base: &str,
+    client: &Connections,
     token: &str,
     users: u32,
 ) -> (Call, Call) {
     let (db, tenant) = (db.clone(), tenant.clone());
-    let (client, base, token) = (client.clone(), base.to_owned(), token.to_owned());
+    let (client, token) = (client.clone(), token.to_owned());
     // A different user each call, spread over the tenant.
     let user = move |caller: usize, i: u64| {
         let n = (i.wrapping_mul(7919).wrapping_add(caller as u64 * 104_729)) % u64::from(users);
@@ -147,13 +143,9 @@ fn calls(
             })
         });
         let http: Call = Arc::new(move |caller, i| {
-            let url = format!("{base}/v1/users/{}", user(caller, i));
-            let req = client.get(url).bearer_auth(&token);
-            Box::pin(async move {
-                let response = req.send().await?.error_for_status()?;
-                response.bytes().await?;
-                Ok(())
-            })
+            let path = format!("/v1/users/{}", user(caller, i));
+            let (client, token) = (client.clone(), token.clone());
+            Box::pin(async move { client.get(caller, &path, &token).await })
         });
         (library, http)
     } else {
@@ -173,15 +165,9 @@ fn calls(
                 Ok(())
             })
         });
-        let http: Call = Arc::new(move |_, _| {
-            let req = client
-                .get(format!("{base}/v1/users?pageSize=20"))
-                .bearer_auth(&token);
-            Box::pin(async move {
-                let response = req.send().await?.error_for_status()?;
-                response.bytes().await?;
-                Ok(())
-            })
+        let http: Call = Arc::new(move |caller, _| {
+            let (client, token) = (client.clone(), token.clone());
+            Box::pin(async move { client.get(caller, "/v1/users?pageSize=20", &token).await })
         });
         (library, http)
     }
@@ -203,4 +189,55 @@ pub fn notes(rows: &[Measurement]) -> Vec<String> {
             ))
         })
         .collect()
+}
+
+/// One HTTP/1.1 keep-alive connection per caller, opened on first use: the leanest client, so
+/// the rows measure the service rather than a client library's pool.
+#[derive(Clone)]
+pub struct Connections {
+    addr: String,
+    slots: Arc<Vec<tokio::sync::Mutex<Option<Sender>>>>,
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Empty<axum::body::Bytes>>;
+
+impl Connections {
+    fn new(addr: String, callers: usize) -> Self {
+        Self {
+            addr,
+            slots: Arc::new(
+                (0..callers)
+                    .map(|_| tokio::sync::Mutex::new(None))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// `GET path` with the bearer `token` on `caller`'s connection; fails unless 200.
+    async fn get(&self, caller: usize, path: &str, token: &str) -> anyhow::Result<()> {
+        use http_body_util::BodyExt;
+        let slot = self
+            .slots
+            .get(caller)
+            .context("caller without a connection slot")?;
+        let mut slot = slot.lock().await;
+        if slot.as_ref().is_none_or(|s| s.is_closed()) {
+            let stream = tokio::net::TcpStream::connect(&self.addr).await?;
+            stream.set_nodelay(true)?;
+            let (sender, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+            tokio::spawn(conn);
+            *slot = Some(sender);
+        }
+        let sender = slot.as_mut().context("no connection")?;
+        sender.ready().await?;
+        let request = hyper::Request::get(path)
+            .header(hyper::header::HOST, &self.addr)
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(http_body_util::Empty::new())?;
+        let response = sender.send_request(request).await?;
+        anyhow::ensure!(response.status() == 200, "HTTP {}", response.status());
+        response.into_body().collect().await?;
+        Ok(())
+    }
 }
