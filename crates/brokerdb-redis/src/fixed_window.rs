@@ -34,8 +34,8 @@ pub(crate) async fn hit(
     })
 }
 
-/// What [`lease`] granted: up to the hits asked for, all of them within the limit, usable until
-/// the window ends.
+/// What a lease (`PolicyRateLimitStore::lease`) granted: up to the hits asked for, all of them
+/// within the limit, usable until the window ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RateLimitLease {
     /// Hits granted (0 when the window's limit is spent).

@@ -436,6 +436,11 @@ impl ChainReportOut {
     }
 }
 
+/// Chain walks `GET /v1/audit/verify` runs at once in one process (each reads a whole chain).
+pub const VERIFY_AT_ONCE: usize = 2;
+
+static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(VERIFY_AT_ONCE);
+
 /// `GET /v1/audit/verify` takes no parameters: the chain is always the token's tenant's, so a
 /// parameter (e.g. naming another tenant) is refused.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -446,7 +451,8 @@ pub struct VerifyQuery {}
 /// Verifies the caller's tenant's audit chain, as `brokerdb audit verify --tenant` does (role
 /// `auditor`): every link recomputed, every row sealed or queued for less than the maximum
 /// merge delay (1 s). Without signed checkpoints: internal consistency only. Answers 200 with
-/// the report whether or not the chain is intact. Writes no audit event.
+/// the report whether or not the chain is intact. Writes no audit event. At most
+/// [`VERIFY_AT_ONCE`] walks run at once per process; beyond, 503.
 #[utoipa::path(
     get,
     path = "/v1/audit/verify",
@@ -468,6 +474,13 @@ pub async fn verify(
     ApiQuery(_query): ApiQuery<VerifyQuery>,
 ) -> Result<Json<ChainReportOut>, ApiError> {
     let tenant = principal.tenant_as(ApiTokenRole::Auditor)?;
+    // A walk reads the whole chain and is not cut off by the request timeout: at most
+    // VERIFY_AT_ONCE run in this process, more are refused at once.
+    let _walking = VERIFYING.try_acquire().map_err(|_| {
+        ApiError::unavailable(
+            "as many chain verifications as the service allows are running; retry later",
+        )
+    })?;
     // The system scope reads the seals, which the tenant role cannot; only the token's tenant
     // is walked.
     let report =

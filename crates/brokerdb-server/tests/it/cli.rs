@@ -275,9 +275,9 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
         .collect();
     assert_eq!(
         rows.len(),
-        72,
+        80,
         "(8 operations × 3 implementations + 2 unchained appends × 2 pgbench variants \
-         + 4 users-list rows × 2) × 2 concurrencies:\n{table}"
+         + 4 users-list rows × 2 + 2 HTTP rows × 2) × 2 concurrencies:\n{table}"
     );
     for op in [
         "audit append (chained: queued, sealed after commit)",
@@ -286,6 +286,8 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
         "audit query page",
         "enrollment token issue + consume",
         "users::list_after",
+        "http GET /v1/users/{id}",
+        "http GET /v1/users?pageSize=20",
     ] {
         assert!(
             rows.iter().any(|r| r.starts_with(&format!("| {op}"))),
@@ -298,6 +300,10 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
         let ops: f64 = cells[4].parse()?;
         assert!(ratio.is_finite() && ratio > 0.0 && ops > 0.0, "{row}");
     }
+    assert!(
+        table.contains("HTTP adds") && table.contains("to the library's p50 at 1 caller"),
+        "no HTTP latency line:\n{table}"
+    );
     Ok(())
 }
 

@@ -32,9 +32,8 @@ const REVOKE: &str =
     "UPDATE workload_sessions SET revoked_at = COALESCE(revoked_at, now()) WHERE session_id = $1";
 const DELETE_EXPIRED: &str = "DELETE FROM workload_sessions WHERE expires_at <= $1";
 /// The first page of [`list_by_workload`] (`$1` tenant, `$2` workload, `$3` rows to fetch).
-/// `(tenant_id, workload_id)` is an index condition on `idx_workload_sessions_tenant_workload`;
-/// no index carries `created_at` after it, so the workload's sessions are sorted (top-N) in
-/// memory. Expired sessions are swept by [`delete_expired`], which keeps that set small.
+/// One range read of `idx_workload_sessions_tenant_workload_created` (migration 0016) in list
+/// order, stopping at the limit; the cursor's row comparison is part of the index condition.
 const LIST_FIRST: &str = "SELECT session_id, workload_id, tenant_id, cert_fingerprint_256, dpop_jkt, scopes, expires_at, revoked_at, created_at
      FROM workload_sessions WHERE tenant_id = $1 AND workload_id = $2
      ORDER BY created_at DESC, session_id DESC LIMIT $3";

@@ -279,7 +279,7 @@ async fn an_identity_bound_to_unknown_tenants_is_refused_and_nothing_of_it_is_wr
         .err();
     assert_eq!(
         err.map(|e| e.to_string()).as_deref(),
-        Some("validation_error: tenant_ids: unknown tenant ids: t_yy, t_zz")
+        Some("validation_error: tenant_ids: names 2 tenant id(s) that do not exist")
     );
     assert_eq!(
         identities::find_by_issuer_subject(&mut sys, "https://idp.example.com", "bob").await?,

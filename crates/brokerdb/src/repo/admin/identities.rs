@@ -126,6 +126,8 @@ async fn load(tx: &mut SystemTx, id: &IdentityId) -> Result<Option<AdminUser>, D
         .transpose()
 }
 
+/// Refuses tenant ids that name no tenant. The message is fixed: it never quotes the ids (a
+/// caller's input), only how many are unknown.
 async fn check_tenants_exist(tx: &mut SystemTx, tenant_ids: &[String]) -> Result<(), DbError> {
     let unknown: Vec<String> = tx
         .query(UNKNOWN_TENANTS, &[&tenant_ids])
@@ -138,7 +140,7 @@ async fn check_tenants_exist(tx: &mut SystemTx, tenant_ids: &[String]) -> Result
     } else {
         Err(ValidationError::new(
             "tenant_ids",
-            format!("unknown tenant ids: {}", unknown.join(", ")),
+            format!("names {} tenant id(s) that do not exist", unknown.len()),
         )
         .into())
     }
