@@ -66,7 +66,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.api.body_limit))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.api.limits.clone(),
             api::request::observe,
         ))
         .with_state(state)

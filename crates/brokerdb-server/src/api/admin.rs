@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use brokerdb::db::DbError;
 use brokerdb::model::{
@@ -24,6 +24,7 @@ use super::auth::Principal;
 use super::error::{ApiError, ErrorEnvelope, camel_field};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::request::current_request_id;
+use super::wire::{MAX_TEXT, bounded, created};
 use crate::app::AppState;
 
 /// An admin role.
@@ -332,11 +333,8 @@ fn list_query<S>(
     limit: Option<i64>,
     cursor: Option<&String>,
 ) -> Result<AdminListQuery<S>, ApiError> {
-    if search.is_some_and(|q| q.chars().count() > 200) {
-        return Err(ApiError::invalid(
-            "search",
-            "must be at most 200 characters",
-        ));
+    if let Some(q) = search {
+        bounded("search", q, MAX_TEXT)?;
     }
     if cursor.is_some_and(|c| c.len() > 1000) {
         return Err(ApiError::invalid(
@@ -520,16 +518,10 @@ pub async fn create_identity(
     )
     .await
     .map_err(|e| library_error(e, &renames))?;
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("/v1/admin/identities/{}", user.identity_id)) {
-        headers.insert(header::LOCATION, v);
-    }
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        Json(AdminIdentityOut::from(user)),
-    )
-        .into_response())
+    Ok(created(
+        &format!("/v1/admin/identities/{}", user.identity_id),
+        AdminIdentityOut::from(user),
+    ))
 }
 
 /// One admin identity (a system token with role `admin`).

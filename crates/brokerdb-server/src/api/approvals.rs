@@ -41,6 +41,7 @@ use super::auth::Principal;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::request::current_request_id;
+use super::wire::bounded;
 use crate::app::AppState;
 
 /// Longest `reason` of a transition, in characters.
@@ -624,15 +625,8 @@ pub async fn transition(
     let tenant = principal.tenant_as(ApiTokenRole::Operator)?.clone();
     let id = approval_id(&id)?;
     let to = body.to.model();
-    if body
-        .reason
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
-    {
-        return Err(ApiError::invalid(
-            "reason",
-            "must be at most 500 characters",
-        ));
+    if let Some(reason) = &body.reason {
+        bounded("reason", reason, MAX_REASON_CHARS)?;
     }
     let mut details = vec![
         ("approval_id", id.as_str().into()),

@@ -21,6 +21,7 @@ use super::actions::action_event;
 use super::auth::Principal;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath};
+use super::wire::bounded;
 use super::workloads::workload_id;
 use crate::app::AppState;
 
@@ -215,9 +216,7 @@ pub async fn consume(
     if body.token.is_empty() {
         return Err(ApiError::invalid("token", "cannot be empty"));
     }
-    if body.token.chars().count() > MAX_TOKEN_CHARS {
-        return Err(ApiError::invalid("token", "must be at most 256 characters"));
-    }
+    bounded("token", &body.token, MAX_TOKEN_CHARS)?;
     let hash = hash_of(&body.token)?;
     let workload = body.workload_id.as_deref().map(workload_id).transpose()?;
     let event = action_event(&principal, "enrollment_token.consumed", [])?;

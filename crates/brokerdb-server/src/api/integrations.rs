@@ -8,8 +8,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use brokerdb::audit;
 use brokerdb::db::paging::PageRequest;
 use brokerdb::db::{DbError, TenantExec, TxOptions};
@@ -297,16 +296,10 @@ pub async fn create(
             })
         })
         .await?;
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("/v1/integrations/{}", created.integration_id)) {
-        headers.insert(header::LOCATION, v);
-    }
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        Json(IntegrationOut::from(created)),
-    )
-        .into_response())
+    Ok(super::wire::created(
+        &format!("/v1/integrations/{}", created.integration_id),
+        IntegrationOut::from(created),
+    ))
 }
 
 /// Changes to an integration: at least one field.

@@ -6,8 +6,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use brokerdb::audit;
 use brokerdb::db::TxOptions;
 use brokerdb::model::{CanonicalRequestDescriptor, NormalizedHeader, PolicyId};
@@ -307,16 +307,10 @@ pub async fn create(
             })
         })
         .await?;
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("/v1/policy-rules/{id}")) {
-        headers.insert(header::LOCATION, v);
-    }
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        Json(PolicyRuleOut::from(created)),
-    )
-        .into_response())
+    Ok(super::wire::created(
+        &format!("/v1/policy-rules/{id}"),
+        PolicyRuleOut::from(created),
+    ))
 }
 
 fn policy_id(text: &str) -> Result<PolicyId, ApiError> {

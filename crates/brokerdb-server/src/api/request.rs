@@ -16,7 +16,6 @@ use axum::response::Response;
 use tokio::sync::Semaphore;
 
 use super::error::ApiError;
-use crate::app::AppState;
 
 /// The request-id header.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -80,7 +79,7 @@ fn request_id(req: &Request) -> String {
 }
 
 /// The middleware around every route (see the module docs).
-pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn observe(State(limits): State<HttpLimits>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
     let method = req.method().clone();
@@ -92,7 +91,6 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         id: id.clone(),
         principal: OnceLock::new(),
     });
-    let limits = state.api.limits.clone();
     let mut response = match limits.concurrency.clone().try_acquire_owned() {
         Err(_) => ApiError::unavailable("the service is at its concurrency limit; retry later")
             .into_response_with_id(&id),

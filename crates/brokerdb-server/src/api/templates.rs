@@ -3,8 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use brokerdb::audit;
 use brokerdb::db::TxOptions;
 use brokerdb::model::{HttpMethod, TemplateId, trimmed_non_empty};
@@ -20,6 +19,7 @@ use super::actions::action_event;
 use super::auth::Principal;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath};
+use super::wire::created;
 use crate::app::AppState;
 
 /// An HTTP method a path group allows.
@@ -434,17 +434,11 @@ pub async fn publish_version(
             })
         })
         .await?;
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "/v1/templates/{}/versions/{}",
-        stored.template_id, stored.version
-    )) {
-        headers.insert(header::LOCATION, v);
-    }
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        Json(TemplateOut::from(stored)),
-    )
-        .into_response())
+    Ok(created(
+        &format!(
+            "/v1/templates/{}/versions/{}",
+            stored.template_id, stored.version
+        ),
+        TemplateOut::from(stored),
+    ))
 }

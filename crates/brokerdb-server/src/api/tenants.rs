@@ -3,8 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use brokerdb::audit;
 use brokerdb::db::TxOptions;
 use brokerdb::model::{NonEmptyString, TenantId};
@@ -17,6 +16,7 @@ use super::actions::system_action_event;
 use super::auth::Principal;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath};
+use super::wire::created;
 use crate::app::AppState;
 
 /// A tenant.
@@ -167,11 +167,10 @@ pub async fn create(
             })
         })
         .await?;
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("/v1/tenants/{}", tenant.tenant_id)) {
-        headers.insert(header::LOCATION, v);
-    }
-    Ok((StatusCode::CREATED, headers, Json(TenantOut::from(tenant))).into_response())
+    Ok(created(
+        &format!("/v1/tenants/{}", tenant.tenant_id),
+        TenantOut::from(tenant),
+    ))
 }
 
 /// The caller's own tenant (any tenant token, role `auditor` or above; a system token has no

@@ -3,8 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use brokerdb::audit;
 use brokerdb::db::TxOptions;
 use brokerdb::db::paging::{Direction, PageRequest, Sort};
@@ -20,7 +19,7 @@ use super::auth::Principal;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::request::current_request_id;
-use super::wire::{MAX_EMAIL, MAX_TEXT, bounded};
+use super::wire::{MAX_EMAIL, MAX_TEXT, bounded, created};
 use crate::app::AppState;
 
 /// A human user of the tenant.
@@ -226,8 +225,8 @@ fn date_or_time(field: &'static str, text: &str, end_of_day: bool) -> Result<Tim
 
 impl UserListQuery {
     fn filter(&self) -> Result<UserFilter, ApiError> {
-        if self.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
-            return Err(ApiError::invalid("q", "must be at most 200 characters"));
+        if let Some(q) = &self.q {
+            bounded("q", q, MAX_TEXT)?;
         }
         Ok(UserFilter {
             q: self.q.clone(),
@@ -459,11 +458,10 @@ pub async fn create(
             })
         })
         .await?;
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("/v1/users/{}", user.user_id)) {
-        headers.insert(header::LOCATION, v);
-    }
-    Ok((StatusCode::CREATED, headers, Json(UserOut::from(user))).into_response())
+    Ok(created(
+        &format!("/v1/users/{}", user.user_id),
+        UserOut::from(user),
+    ))
 }
 
 /// A user's new role set.

@@ -1,16 +1,12 @@
-//! What every wire type shares: the patterns and lengths the OpenAPI document states for ids,
-//! emails and free text, and the check that enforces a length (the library checks the rest).
+//! What every handler shares on the wire: the lengths free text may have and the check that
+//! enforces them (the library checks the rest), and the answer of a create.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
 use super::error::ApiError;
-
-/// A business id: 1..=128 characters of `[A-Za-z0-9._-]`.
-pub const ID_PATTERN: &str = "^[A-Za-z0-9._-]{1,128}$";
-
-/// An email address as the library accepts it.
-pub const EMAIL_PATTERN: &str = "^([A-Za-z0-9_'+-]+\\.)*[A-Za-z0-9_'+-]*[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9-]*\\.)+[A-Za-z]{2,}$";
-
-/// Free text that must not be blank (it is trimmed).
-pub const TEXT_PATTERN: &str = "\\S";
 
 /// Longest email, in characters.
 pub const MAX_EMAIL: usize = 320;
@@ -28,4 +24,13 @@ pub fn bounded<'a>(field: &'static str, value: &'a str, max: usize) -> Result<&'
     } else {
         Ok(value)
     }
+}
+
+/// 201 Created with `body` and `Location: location` (the new resource's path).
+pub fn created(location: &str, body: impl Serialize) -> Response {
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
 }

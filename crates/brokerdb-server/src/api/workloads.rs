@@ -4,8 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use brokerdb::audit;
 use brokerdb::db::TxOptions;
 use brokerdb::db::paging::PageRequest;
@@ -22,6 +21,7 @@ use super::actions::action_event;
 use super::auth::Principal;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::wire::{bounded, created};
 use crate::app::AppState;
 
 /// The longest workload name accepted, in characters.
@@ -205,10 +205,7 @@ pub struct CreateWorkloadIn {
 /// The name, trimmed and 1..=200 characters (400 naming `name` otherwise).
 fn workload_name(text: &str) -> Result<String, ApiError> {
     let name = NonEmptyString::new("name", text)?;
-    if name.as_str().chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::invalid("name", "must be at most 200 characters"));
-    }
-    Ok(name.as_str().to_owned())
+    Ok(bounded("name", name.as_str(), MAX_NAME_CHARS)?.to_owned())
 }
 
 /// Creates a workload in the caller's tenant (role `admin`); a `workload.created` audit event
@@ -270,16 +267,10 @@ pub async fn create(
             })
         })
         .await?;
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("/v1/workloads/{}", workload.workload_id)) {
-        headers.insert(header::LOCATION, v);
-    }
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        Json(WorkloadOut::from(workload)),
-    )
-        .into_response())
+    Ok(created(
+        &format!("/v1/workloads/{}", workload.workload_id),
+        WorkloadOut::from(workload),
+    ))
 }
 
 /// The fields of a workload to change; at least one must be given.
