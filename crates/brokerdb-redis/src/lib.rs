@@ -10,6 +10,7 @@
 //! | [`audit`] | audit query cache (generation-keyed), generic JSON helpers |
 //! | [`forwarder`] | execution locks and idempotency records |
 //! | [`ssrf`] | DNS cache with compare-and-set, rebinding history, template invalidation signal |
+//! | [`read_cache`] | generation-keyed entries, bumps and invalidation channel of the tiered read cache (`brokerdb-cache`) |
 //!
 //! The JSON contracts the adapters key by or store are the `brokerdb` crate's own types, so a
 //! value crosses PostgreSQL and Redis unconverted: [`brokerdb::model::CanonicalRequestDescriptor`]
@@ -89,6 +90,8 @@
 //! | | rebinding history | `dns-history:v2:<host>` |
 //! | audit (none) | tenant cache generation | `audit-gen:v2:{<tenant>}` |
 //! | | cached query | `audit-query:v2:{<tenant>}:<generation>:<filterSha256>` |
+//! | read cache (`broker:cache:`, built by `brokerdb-cache` with [`read_cache::encode_key_part`]) | generation | `{<tenant>}:<resource>:@:gen` (system scope: tenant `@system`, unencoded) |
+//! | | entry | `{<tenant>}:<resource>:<id>:g<generation>` |
 //!
 //! Pub/sub channels (`<prefix>invalidation:v1`) are unchanged; the audit cache's generic JSON
 //! helpers (`get_json`, `set_json`, `delete_by_prefix`) take raw keys and apply no encoding.
@@ -164,6 +167,7 @@ mod keys;
 mod owner_lock;
 pub mod policy;
 mod pubsub;
+pub mod read_cache;
 mod scan;
 pub mod scripts;
 pub mod ssrf;

@@ -47,6 +47,10 @@ impl Drop for Subscription {
     }
 }
 
+/// Called after a lost subscription is established again: messages published in between were
+/// not delivered, so a subscriber that caches may want to drop what it holds.
+pub(crate) type OnResubscribed = Arc<dyn Fn() + Send + Sync>;
+
 /// Subscribes `handler` to `channel`; resolves once the server has confirmed the subscription
 /// (Redis unreachable → `unavailable`; no subscriber source → `dependency_missing`).
 pub(crate) async fn subscribe<T: Send + 'static>(
@@ -54,6 +58,17 @@ pub(crate) async fn subscribe<T: Send + 'static>(
     channel: String,
     decode: fn(&[u8]) -> Option<T>,
     handler: Arc<dyn Fn(T) + Send + Sync>,
+) -> Result<Subscription, AdapterError> {
+    subscribe_with(conn, channel, decode, handler, None).await
+}
+
+/// [`subscribe`], calling `on_resubscribed` each time a lost subscription is back.
+pub(crate) async fn subscribe_with<T: Send + 'static>(
+    conn: &RedisConn,
+    channel: String,
+    decode: fn(&[u8]) -> Option<T>,
+    handler: Arc<dyn Fn(T) + Send + Sync>,
+    on_resubscribed: Option<OnResubscribed>,
 ) -> Result<Subscription, AdapterError> {
     let clients = conn.subscribers().to_vec();
     if clients.is_empty() {
@@ -88,7 +103,15 @@ pub(crate) async fn subscribe<T: Send + 'static>(
                     return;
                 }
                 match open(&clients, &channel, timeout).await {
-                    Ok(p) => break p,
+                    Ok(p) => {
+                        if let Some(hook) = &on_resubscribed {
+                            let call = std::panic::AssertUnwindSafe(|| hook());
+                            if std::panic::catch_unwind(call).is_err() {
+                                tracing::error!("a pub/sub resubscribe hook panicked");
+                            }
+                        }
+                        break p;
+                    }
                     Err(_) => {
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(MAX_BACKOFF);

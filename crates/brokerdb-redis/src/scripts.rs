@@ -50,6 +50,10 @@ script!(
     /// Generation-keyed cache write.
     GENERATION_SET = "generation_set.lua"
 );
+script!(
+    /// Generation-keyed read of the tiered read cache.
+    CACHE_READ = "cache_read.lua"
+);
 
 /// A script's name (its file stem), source and SHA-1, for raw comparisons in the bench.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +113,11 @@ pub fn all() -> Vec<ScriptInfo> {
             "generation_set",
             &GENERATION_SET,
             include_str!("lua/generation_set.lua"),
+        ),
+        (
+            "cache_read",
+            &CACHE_READ,
+            include_str!("lua/cache_read.lua"),
         ),
     ]
     .into_iter()

@@ -26,6 +26,19 @@ fn is_plain(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
 }
 
+/// `part` percent-encoded (module docs): the one encoding of every caller-supplied key part,
+/// for key layouts built outside this crate (the tiered read cache).
+pub fn encode_key_part(part: &str) -> String {
+    let mut out = String::with_capacity(part.len());
+    push_encoded(&mut out, part);
+    out
+}
+
+/// Appends `part` percent-encoded (module docs) to `out`.
+pub fn push_encoded_key_part(out: &mut String, part: &str) {
+    push_encoded(out, part);
+}
+
 /// Appends `part` percent-encoded (module docs).
 fn push_encoded(out: &mut String, part: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";

@@ -164,7 +164,7 @@ async fn scripts_run_as_evalsha_and_are_reloaded_after_a_flush_on_a_private_serv
         .iter()
         .map(|s| s.sha1)
         .collect();
-    assert_eq!(shas.len(), 9);
+    assert_eq!(shas.len(), 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,8 +63,9 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
-/// Every failure of the library.
-#[derive(Debug, thiserror::Error)]
+/// Every failure of the library. `Clone`, so one failed load can be reported to every caller
+/// that waited on it (the read cache's single flight).
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum DbError {
     /// Input rejected before any I/O (or by a CHECK constraint).

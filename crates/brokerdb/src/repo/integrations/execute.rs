@@ -1,6 +1,6 @@
 //! The execute-path lookup: workload, integration and resolved template in one statement.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::REPO;
 use crate::db::{DbError, TenantExec};
@@ -32,7 +32,7 @@ const BINDING: &str = "SELECT i.enabled, t.template_id, t.version
      WHERE i.integration_id = $1";
 
 /// Whether a call may run; a disabled workload wins over a disabled integration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionStatus {
     /// Both enabled.
@@ -43,8 +43,8 @@ pub enum ExecutionStatus {
     IntegrationDisabled,
 }
 
-/// What the execute path needs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What the execute path needs (serializes as its fields; the read cache stores it as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecuteLookup {
     /// Workload flag.
     pub workload_enabled: bool,

@@ -2,7 +2,7 @@
 //! scope). The keyset is named `manifest_signing`; the module stores the ETag it is given and
 //! never computes it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::manifest_keys::{ManifestKey, ManifestKeys};
 use crate::db::{DbError, SystemExec};
@@ -23,9 +23,23 @@ const WITH_KEYS: &str = "SELECT m.etag, m.generated_at, m.max_age_seconds,
 
 /// A weak HTTP ETag, `^W/".+"$`: `W/"`, at least one character other than a line terminator,
 /// then `"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct WeakEtag(String);
+
+impl TryFrom<String> for WeakEtag {
+    type Error = ValidationError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<WeakEtag> for String {
+    fn from(etag: WeakEtag) -> Self {
+        etag.0
+    }
+}
 
 impl WeakEtag {
     /// Validates the pattern exactly (no trimming).
@@ -47,7 +61,7 @@ impl WeakEtag {
 }
 
 /// `ManifestVerificationKeysetWithEtag`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerificationKeyset {
     /// Active and retired keys (never revoked): active first, then newest first, then by kid.
     pub manifest_keys: ManifestKeys,

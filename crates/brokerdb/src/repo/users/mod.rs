@@ -2,7 +2,7 @@
 //! (`{items, page, pageSize, total, totalPages}`) with filters and an allowlisted sort, and a
 //! keyset variant for deep paging. All in the tenant scope.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use crate::audit::{self, AuditEvent, AuditEventType};
@@ -43,8 +43,8 @@ const DELETE_ROLES: &str = "DELETE FROM human_user_roles WHERE user_id = $1";
 const INSERT_ROLES: &str = "INSERT INTO human_user_roles (tenant_id, user_id, role)
      SELECT $2, $1, role::user_role FROM unnest($3::text[]) AS role";
 
-/// The `HumanUser` record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The `HumanUser` record (absent optional fields read back as `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HumanUser {
     /// Business id.
     pub user_id: UserId,
@@ -57,13 +57,13 @@ pub struct HumanUser {
     /// Enabled flag.
     pub enabled: bool,
     /// Omitted when unset or empty.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// Omitted when unset or empty.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc_subject: Option<String>,
     /// Omitted when unset or empty.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc_issuer: Option<String>,
     /// Creation time.
     pub created_at: Timestamp,
