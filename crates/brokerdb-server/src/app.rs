@@ -37,20 +37,24 @@ pub struct AppState {
 impl AppState {
     /// State over the data layer and the Redis connection pool, with the API's default
     /// settings (no I/O).
-    pub fn new(db: Db, redis: RedisConn) -> Self {
+    pub fn new(db: Db, redis: RedisConn) -> Result<Self, brokerdb_cache::CacheError> {
         Self::with_api(db, redis, &ApiSettings::default())
     }
 
-    /// State with the API's `settings` (no I/O).
-    pub fn with_api(db: Db, redis: RedisConn, settings: &ApiSettings) -> Self {
-        Self {
-            api: ApiState::new(settings, redis.clone()),
+    /// State with the API's `settings` (no I/O); invalid cache settings → error.
+    pub fn with_api(
+        db: Db,
+        redis: RedisConn,
+        settings: &ApiSettings,
+    ) -> Result<Self, brokerdb_cache::CacheError> {
+        Ok(Self {
+            api: ApiState::new(settings, db.clone(), redis.clone())?,
             openapi: Arc::new(api::openapi()),
             db,
             redis,
             metrics: crate::metrics::handle(),
             checkpoints: crate::checkpoints::CheckpointClock::default(),
-        }
+        })
     }
 }
 

@@ -24,7 +24,7 @@ pub enum Command {
     /// Run the HTTP data service (the /v1 API, health, readiness, metrics). Without
     /// DATABASE_URL / REDIS_URL it starts private PostgreSQL and Redis servers under
     /// --data-dir and migrates them.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Apply pending schema migrations (or show their status).
     Migrate(migrate::MigrateArgs),
     /// Measure hot operations through the library and the same SQL through pgbench, in one run

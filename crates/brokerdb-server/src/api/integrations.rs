@@ -20,11 +20,13 @@ use brokerdb::repo::integrations::{
 };
 use brokerdb::repo::secrets::envelopes;
 use brokerdb::repo::templates;
+use brokerdb_cache::Resource;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::actions::action_event;
 use super::auth::Principal;
+use super::cache::bust;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::secrets::{SecretTypeName, secret_fields};
@@ -296,6 +298,8 @@ pub async fn create(
             })
         })
         .await?;
+    // Committed: a cached "no such integration" must go.
+    bust(&state, &tenant, &[Resource::ExecuteLookup]).await;
     Ok(super::wire::created(
         &format!("/v1/integrations/{}", created.integration_id),
         IntegrationOut::from(created),
@@ -388,6 +392,7 @@ pub async fn update(
             })
         })
         .await?;
+    bust(&state, &tenant, &[Resource::ExecuteLookup]).await;
     Ok(Json(updated.into()))
 }
 
@@ -481,6 +486,7 @@ pub async fn bind_secret(
         })
         .await
         .map_err(secret_fields)?;
+    bust(&state, &tenant, &[Resource::ExecuteLookup]).await;
     Ok(Json(bound.into()))
 }
 
@@ -576,8 +582,10 @@ pub async fn execute_lookup(
     let id = integration_id(&id)?;
     let workload = WorkloadId::parse(&query.workload_id)
         .map_err(|_| ApiError::invalid("workloadId", "is not a valid workload id"))?;
-    let found =
-        integrations::get_template_for_execute(&mut state.db.tenant(tenant), &workload, &id)
-            .await?;
+    let found = state
+        .api
+        .cache
+        .execute_lookup(tenant, &workload, &id)
+        .await?;
     Ok(Json(found.into()))
 }

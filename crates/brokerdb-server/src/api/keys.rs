@@ -11,7 +11,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use brokerdb::repo::secrets::keyset;
 use brokerdb::repo::secrets::manifest_keys::{Curve, KeyType, ManifestKey, ManifestKeyAlg};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -162,7 +161,10 @@ pub async fn manifest(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     // Global data: the system scope, whatever the token's tenant.
-    let published = keyset::list_verification_keys(&mut state.db.system())
+    let published = state
+        .api
+        .cache
+        .manifest_keyset()
         .await?
         .ok_or_else(|| ApiError::not_found("manifest keyset"))?;
     let body = ManifestKeysetOut {

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod enrollment;
 pub mod error;
 pub mod extract;
@@ -27,6 +28,8 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
+use brokerdb::db::Db;
+use brokerdb_cache::{CacheError, CacheSettings, CachedReads};
 use brokerdb_redis::RedisConn;
 use brokerdb_redis::policy::PolicyRateLimitStore;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -54,6 +57,9 @@ pub struct ApiSettings {
     pub request_timeout: Duration,
     /// Largest request body, in bytes (413 beyond).
     pub body_limit: usize,
+    /// The read cache of the hot reads (users, execute lookups, template versions, policy
+    /// matches, the manifest keyset).
+    pub cache: CacheSettings,
 }
 
 impl Default for ApiSettings {
@@ -65,6 +71,7 @@ impl Default for ApiSettings {
             max_concurrent_requests: 512,
             request_timeout: Duration::from_secs(30),
             body_limit: 1024 * 1024,
+            cache: CacheSettings::default(),
         }
     }
 }
@@ -80,12 +87,19 @@ pub struct ApiState {
     pub limits: HttpLimits,
     /// Largest request body.
     pub body_limit: usize,
+    /// Cached reads of the hot routes; write routes bust it after they commit
+    /// ([`cache::bust`]).
+    pub cache: CachedReads,
 }
 
 impl ApiState {
-    /// The API's state over `redis` (the rate-limit counters).
-    pub fn new(settings: &ApiSettings, redis: RedisConn) -> Self {
-        Self {
+    /// The API's state over `db` and `redis` (the rate-limit counters, the read cache's L2).
+    /// No I/O: the cache's invalidation listener is started separately
+    /// ([`cache::spawn_listener`]); until it runs, the cache does not use its in-process tier.
+    /// Invalid cache settings → error.
+    pub fn new(settings: &ApiSettings, db: Db, redis: RedisConn) -> Result<Self, CacheError> {
+        Ok(Self {
+            cache: CachedReads::new(db, redis.clone(), settings.cache.clone())?,
             tokens: TokenCache::new(settings.token_cache_ttl),
             rate_limit: TokenRateLimit::new(
                 PolicyRateLimitStore::new(redis, Some("brokerdb:http:")),
@@ -94,7 +108,7 @@ impl ApiState {
             ),
             limits: HttpLimits::new(settings.max_concurrent_requests, settings.request_timeout),
             body_limit: settings.body_limit,
-        }
+        })
     }
 }
 

@@ -15,11 +15,13 @@ use brokerdb::repo::api_tokens::ApiTokenRole;
 use brokerdb::repo::policy_rules::{
     self, PolicyConstraints, PolicyRule, PolicyRuleType, PolicyScope, RateLimit,
 };
+use brokerdb_cache::Resource;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::actions::action_event;
 use super::auth::Principal;
+use super::cache::bust;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath};
 use crate::app::AppState;
@@ -307,6 +309,7 @@ pub async fn create(
             })
         })
         .await?;
+    bust(&state, &tenant, &[Resource::PolicyRules]).await;
     Ok(super::wire::created(
         &format!("/v1/policy-rules/{id}"),
         PolicyRuleOut::from(created),
@@ -391,6 +394,7 @@ pub async fn disable(
             })
         })
         .await?;
+    bust(&state, &tenant, &[Resource::PolicyRules]).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -489,8 +493,11 @@ pub async fn matching(
         query_fingerprint_base64: d.query_fingerprint_base64.map(Some),
         body_sha256_base64: d.body_sha256_base64.map(Some),
     };
-    let rules =
-        policy_rules::list_for_descriptor(&mut state.db.tenant(tenant), &descriptor).await?;
+    let rules = state
+        .api
+        .cache
+        .policy_rules_for_descriptor(tenant, &descriptor)
+        .await?;
     Ok(Json(PolicyRuleListOut {
         items: rules.into_iter().map(PolicyRuleOut::from).collect(),
     }))

@@ -5,18 +5,21 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use brokerdb::audit;
-use brokerdb::db::TxOptions;
-use brokerdb::model::{HttpMethod, TemplateId, trimmed_non_empty};
+use brokerdb::db::{TenantExec, TxOptions};
+use brokerdb::model::{HttpMethod, TemplateId, Timestamp, trimmed_non_empty};
 use brokerdb::repo::api_tokens::ApiTokenRole;
 use brokerdb::repo::templates::{
     self, BodyPolicy, NetworkSafety, PathGroup, RedirectPolicy, Template,
+    TemplateInvalidationSignal,
 };
+use brokerdb_cache::Resource;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::actions::action_event;
 use super::auth::Principal;
+use super::cache::bust;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath};
 use super::wire::created;
@@ -305,7 +308,10 @@ pub async fn get_version(
     let tenant = principal.tenant_as(ApiTokenRole::Auditor)?;
     let id = template_id(&id)?;
     let version = version_param(&version)?;
-    templates::get_version(&mut state.db.tenant(tenant), &id, version)
+    state
+        .api
+        .cache
+        .template_version(tenant, &id, version)
         .await?
         .map(|t| Json(t.into()))
         .ok_or_else(|| ApiError::not_found("template version"))
@@ -379,8 +385,9 @@ impl PublishTemplateVersionIn {
 }
 
 /// Publishes a new immutable version of a template (role `admin`), active at once; the first
-/// version creates the template. An `admin_action` audit event naming the token's subject is
-/// written in the same transaction.
+/// version creates the template. An `admin_action` audit event naming the token's subject and
+/// the template-invalidation outbox row (which the outbox worker publishes to the broker's
+/// caches) are written in the same transaction.
 #[utoipa::path(
     post,
     path = "/v1/templates/{templateId}/versions",
@@ -429,11 +436,26 @@ pub async fn publish_version(
             let (template, event, by) = (template.clone(), event.clone(), by.clone());
             Box::pin(async move {
                 let stored = templates::create_version(tx, &template, Some(&by)).await?;
+                let signal = TemplateInvalidationSignal {
+                    template_id: stored.template_id.as_str().to_owned(),
+                    version: stored.version,
+                    tenant_id: tx.tenant_id().as_str().to_owned(),
+                    updated_at: Timestamp::now().to_string(),
+                };
+                templates::persist_invalidation_outbox(tx, &signal).await?;
                 audit::append(tx, &event).await?;
                 Ok(stored)
             })
         })
         .await?;
+    // Committed: a cached "no such version", and execute lookups resolving the template's
+    // latest version, must go.
+    bust(
+        &state,
+        &tenant,
+        &[Resource::TemplateVersions, Resource::ExecuteLookup],
+    )
+    .await;
     Ok(created(
         &format!(
             "/v1/templates/{}/versions/{}",

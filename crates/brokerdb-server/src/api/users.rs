@@ -10,12 +10,14 @@ use brokerdb::db::paging::{Direction, PageRequest, Sort};
 use brokerdb::model::{Email, NonEmptyString, Timestamp, UserId, UserRole};
 use brokerdb::repo::api_tokens::ApiTokenRole;
 use brokerdb::repo::users::{self, CreateHumanUser, HumanUser, ReplaceRoles, UserFilter, UserSort};
+use brokerdb_cache::Resource;
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::actions::action_event;
 use super::auth::Principal;
+use super::cache::bust;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::request::current_request_id;
@@ -348,7 +350,10 @@ pub async fn get(
 ) -> Result<Json<UserOut>, ApiError> {
     let tenant = principal.tenant_as(ApiTokenRole::Auditor)?;
     let id = user_id(&id)?;
-    users::get_by_id(&mut state.db.tenant(tenant), &id)
+    state
+        .api
+        .cache
+        .user(tenant, &id)
         .await?
         .map(|u| Json(u.into()))
         .ok_or_else(|| ApiError::not_found("user"))
@@ -458,6 +463,8 @@ pub async fn create(
             })
         })
         .await?;
+    // Committed: a cached "no such user" must go.
+    bust(&state, &tenant, &[Resource::Users]).await;
     Ok(created(
         &format!("/v1/users/{}", user.user_id),
         UserOut::from(user),
@@ -512,6 +519,8 @@ pub async fn replace_roles(
         actor: principal.subject.clone(),
         correlation_id: NonEmptyString::new("correlation_id", &current_request_id())?,
     };
+    // Its own transaction, committed when it returns.
     let user = users::update_roles(&mut state.db.tenant(tenant), &id, &change).await?;
+    bust(&state, tenant, &[Resource::Users]).await;
     Ok(Json(user.into()))
 }

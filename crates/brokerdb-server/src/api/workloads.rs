@@ -13,12 +13,14 @@ use brokerdb::repo::api_tokens::ApiTokenRole;
 use brokerdb::repo::workloads::{
     self, EnrollmentMode, Workload, WorkloadCreateRequest, WorkloadUpdateRequest,
 };
+use brokerdb_cache::Resource;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::actions::action_event;
 use super::auth::Principal;
+use super::cache::bust;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::wire::{bounded, created};
@@ -267,6 +269,8 @@ pub async fn create(
             })
         })
         .await?;
+    // Committed: cached execute lookups of this workload (its existence, its flag) must go.
+    bust(&state, &tenant, &[Resource::ExecuteLookup]).await;
     Ok(created(
         &format!("/v1/workloads/{}", workload.workload_id),
         WorkloadOut::from(workload),
@@ -352,5 +356,7 @@ pub async fn update(
             })
         })
         .await?;
+    // Committed: cached execute lookups of this workload (its existence, its flag) must go.
+    bust(&state, &tenant, &[Resource::ExecuteLookup]).await;
     Ok(Json(workload.into()))
 }

@@ -14,7 +14,7 @@ use crate::cli::{Cli, Command};
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve::run(*args).await.map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Audit(args) => audit::run(args).await,

@@ -43,6 +43,60 @@ pub struct ServeArgs {
     /// The HTTP API's limits.
     #[command(flatten)]
     pub http: HttpArgs,
+    /// The read cache of the hot reads.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The read cache: an in-process tier (L1) over Redis (L2) for the hot reads (users by id,
+/// execute lookups, template versions, policy matches, the manifest keyset).
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    /// Whether the in-process tier is used (off: every cached read asks Redis).
+    #[arg(long, env = "CACHE_L1_ENABLED", default_value = "true", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub cache_l1_enabled: bool,
+    /// Entries the in-process tier holds at most.
+    #[arg(long, env = "CACHE_L1_MAX_ENTRIES", default_value_t = brokerdb_cache::DEFAULT_L1_MAX_ENTRIES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub cache_l1_max_entries: u64,
+    /// Bytes of values the in-process tier holds at most (at least 65536).
+    #[arg(long, env = "CACHE_L1_MAX_BYTES", default_value_t = brokerdb_cache::DEFAULT_L1_MAX_BYTES,
+          value_parser = clap::value_parser!(u64).range(brokerdb_cache::MIN_L1_MAX_BYTES..))]
+    pub cache_l1_max_bytes: u64,
+    /// Lifetime of an in-process entry; shorter than CACHE_L2_TTL. Also how long another
+    /// instance may serve an old value when an invalidation message is lost.
+    #[arg(long, env = "CACHE_L1_TTL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub cache_l1_ttl: Duration,
+    /// Lifetime of a Redis entry.
+    #[arg(long, env = "CACHE_L2_TTL", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub cache_l2_ttl: Duration,
+    /// Lifetime of a cached "not found" (in the in-process tier at most CACHE_L1_TTL).
+    #[arg(long, env = "CACHE_NEGATIVE_TTL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub cache_negative_ttl: Duration,
+    /// Prefix of the cache's Redis keys and of its invalidation channel.
+    #[arg(long, env = "CACHE_KEY_PREFIX", default_value = brokerdb_cache::DEFAULT_KEY_PREFIX)]
+    pub cache_key_prefix: String,
+}
+
+impl CacheArgs {
+    /// The cache settings these flags describe, or the first bad value's error.
+    pub fn settings(&self) -> anyhow::Result<brokerdb_cache::CacheSettings> {
+        let settings = brokerdb_cache::CacheSettings {
+            l1_enabled: self.cache_l1_enabled,
+            l1_max_entries: self.cache_l1_max_entries,
+            l1_max_bytes: self.cache_l1_max_bytes,
+            l1_ttl: positive("CACHE_L1_TTL", self.cache_l1_ttl)?,
+            l2_ttl: positive("CACHE_L2_TTL", self.cache_l2_ttl)?,
+            negative_ttl: positive("CACHE_NEGATIVE_TTL", self.cache_negative_ttl)?,
+            key_prefix: self.cache_key_prefix.clone(),
+            policy_bus_prefix: None,
+        };
+        settings
+            .validate()
+            .map_err(|e| anyhow::anyhow!("CACHE_* settings: {e}"))?;
+        Ok(settings)
+    }
 }
 
 /// Limits of the `/v1` API.
@@ -84,6 +138,8 @@ impl HttpArgs {
             max_concurrent_requests: usize::try_from(self.api_max_concurrent_requests)?,
             request_timeout: positive("API_REQUEST_TIMEOUT", self.api_request_timeout)?,
             body_limit: usize::try_from(self.api_body_limit)?,
+            // `CacheArgs` fills it in `ServeArgs::config`.
+            cache: brokerdb_cache::CacheSettings::default(),
         })
     }
 }
@@ -268,7 +324,10 @@ impl ServeArgs {
             redis_settings: self.redis_adapters.settings(),
             sealer,
             checkpoints,
-            api: self.http.settings()?,
+            api: ApiSettings {
+                cache: self.cache.settings()?,
+                ..self.http.settings()?
+            },
         })
     }
 }
@@ -292,7 +351,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     )
     .await?;
     let mut state =
-        AppState::with_api(db, redis.connect(config.redis_settings).await?, &config.api);
+        AppState::with_api(db, redis.connect(config.redis_settings).await?, &config.api)?;
+    let cache_listener = crate::api::cache::spawn_listener(state.api.cache.clone());
     let sealer = audit::spawn_sealer(state.db.clone(), config.sealer);
     let checkpointer = config.checkpoints.map(|c| {
         state.checkpoints = CheckpointClock::started_now();
@@ -317,6 +377,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if let Some(task) = checkpointer {
         task.abort();
     }
+    cache_listener.abort();
     // The last round commits before the servers stop: nothing committed stays unsealed.
     sealer.stop().await;
     drop(redis);

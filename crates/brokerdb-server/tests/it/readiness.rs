@@ -30,7 +30,7 @@ async fn state_with_ca(
     }
     .connect(ConnSettings::default())
     .await?;
-    Ok(AppState::new(db.db().await, redis))
+    Ok(AppState::new(db.db().await, redis)?)
 }
 
 async fn get(

@@ -82,7 +82,7 @@ pub async fn measure(
                 rate_limit_requests: u32::MAX,
                 ..ApiSettings::default()
             },
-        ),
+        )?,
     )
     .await?;
     let base = format!("http://{}", app.local_addr()?);

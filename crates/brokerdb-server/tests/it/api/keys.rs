@@ -85,6 +85,8 @@ async fn the_keyset_round_trips_200_then_304_and_a_changed_keyset_changes_the_et
         120,
     )
     .await?;
+    // Written around the API: the writer busts the service's cache after its commit.
+    api.cache.invalidate_manifest_keyset().await?;
 
     let (status, headers, bytes) = fetch(&api, &auditor, None).await?;
     assert_eq!(status, StatusCode::OK);
@@ -127,6 +129,7 @@ async fn the_keyset_round_trips_200_then_304_and_a_changed_keyset_changes_the_et
 
     // A new key changes the body and so the ETag; the old one no longer matches.
     add_key(&api, "mk-2", "2026-11-03T00:00:00Z").await?;
+    api.cache.invalidate_manifest_keyset().await?;
     let (status, headers, bytes) = fetch(&api, &auditor, Some(&etag)).await?;
     assert_eq!(status, StatusCode::OK);
     let etag2 = header(&headers, "etag").to_owned();
@@ -149,6 +152,7 @@ async fn the_keyset_round_trips_200_then_304_and_a_changed_keyset_changes_the_et
         Timestamp::parse("2026-11-04T00:00:00Z")?,
     )
     .await?;
+    api.cache.invalidate_manifest_keyset().await?;
     let (status, headers, _) = fetch(&api, &auditor, None).await?;
     assert_eq!(
         (status, header(&headers, "etag")),

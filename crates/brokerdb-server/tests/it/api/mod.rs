@@ -4,6 +4,7 @@
 mod approvals;
 mod audit;
 mod auth;
+mod cache;
 mod errors;
 mod integrations;
 mod keys;
@@ -19,12 +20,13 @@ use std::time::Duration;
 use brokerdb::db::Db;
 use brokerdb::model::{NonEmptyString, TenantId};
 use brokerdb::repo::api_tokens::{self, Actor, ApiTokenRole, NewApiToken};
+use brokerdb_cache::CachedReads;
 use brokerdb_redis::ConnSettings;
 use brokerdb_server::api::ApiSettings;
 use brokerdb_server::app::{AppState, Application};
 use brokerdb_server::config::RedisEndpoint;
 use brokerdb_server::services::Redis;
-use brokerdb_testkit::{TestDatabase, database, redis};
+use brokerdb_testkit::{TestDatabase, TestRedis, database, redis};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -47,6 +49,10 @@ pub struct Api {
     pub db: TestDatabase,
     /// The data layer the service uses.
     pub handle: Db,
+    /// The service's read cache (tests that write around the API bust it, as a writer must).
+    pub cache: CachedReads,
+    /// This service's Redis key prefix (its cache keys are deleted when it is dropped).
+    _redis: TestRedis,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -76,7 +82,7 @@ impl Api {
     }
 
     /// A service with `settings`.
-    pub async fn with(settings: ApiSettings) -> Result<Self, Error> {
+    pub async fn with(mut settings: ApiSettings) -> Result<Self, Error> {
         let db = database().await;
         db.admin().await.batch_execute(SEED).await?;
         let handle = db.db().await;
@@ -87,11 +93,12 @@ impl Api {
         }
         .connect(ConnSettings::default())
         .await?;
-        let app = Application::bind(
-            "127.0.0.1:0".parse()?,
-            AppState::with_api(handle.clone(), conn, &settings),
-        )
-        .await?;
+        // Its own cache keys and channel: tests on other databases share this Redis.
+        settings.cache.key_prefix = r.prefix().to_owned();
+        let state = AppState::with_api(handle.clone(), conn, &settings)?;
+        let cache = state.api.cache.clone();
+        cache.listen().await?;
+        let app = Application::bind("127.0.0.1:0".parse()?, state).await?;
         let base = format!("http://{}", app.local_addr()?);
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
@@ -104,6 +111,8 @@ impl Api {
                 .build()?,
             db,
             handle,
+            cache,
+            _redis: r,
             stop: Some(stop),
         })
     }
