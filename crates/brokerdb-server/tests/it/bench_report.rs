@@ -36,6 +36,25 @@ const OPERATIONS: [(&str, &str); 8] = [
     ),
 ];
 
+/// The cache rows the test selects (`cache`), with their charts' file name stem; each has an
+/// uncached, a miss, an L2-hit and an L1-hit side.
+const CACHE_OPERATIONS: [(&str, &str); 2] = [
+    (
+        "cache: execute lookup (workload + integration + template)",
+        "cache-execute-lookup-workload-integration-template",
+    ),
+    (
+        "cache: policy rules for scope (descriptor match)",
+        "cache-policy-rules-for-scope-descriptor-match",
+    ),
+];
+const CACHE_SIDES: [&str; 4] = [
+    "uncached library call",
+    "cache miss (busted before each read; bust not timed)",
+    "L2 hit (Redis; L1 off)",
+    "L1 hit (in process)",
+];
+
 /// Every tag opened is closed in order, the root is `<svg>`, and nothing but whitespace is
 /// outside it (after an optional XML declaration).
 fn check_well_formed_svg(svg: &str) -> Result<(), String> {
@@ -90,6 +109,7 @@ fn check_well_formed_svg(svg: &str) -> Result<(), String> {
 #[tokio::test]
 async fn bench_report_writes_every_measurement_the_matrix_and_labelled_charts() -> TestResult {
     let db = brokerdb_testkit::database().await;
+    let redis = brokerdb_testkit::redis().await;
     let dir = tempfile::tempdir()?;
     let report_dir = dir.path().join("report");
     let out = run(brokerdb()
@@ -97,7 +117,7 @@ async fn bench_report_writes_every_measurement_the_matrix_and_labelled_charts() 
         .arg(&report_dir)
         .args([
             "--only",
-            "point read,users::list,enrollment,audit append × 16",
+            "point read,users::list,enrollment,audit append × 16,cache",
             "--users",
             "200",
             "--list-users",
@@ -110,6 +130,8 @@ async fn bench_report_writes_every_measurement_the_matrix_and_labelled_charts() 
             "2",
             "--database-url",
             &db.admin_url(),
+            "--redis-url",
+            redis.url(),
         ])
         .env("RUST_LOG", "warn"))?;
     assert!(
@@ -144,6 +166,21 @@ async fn bench_report_writes_every_measurement_the_matrix_and_labelled_charts() 
                 let row = format!("| {op} | {side} | {callers} | ");
                 assert!(md.contains(&row), "no row {row}:\n{md}");
             }
+        }
+    }
+    // The cache rows: every side at every callers, and their charts.
+    for (op, stem) in CACHE_OPERATIONS {
+        for side in CACHE_SIDES {
+            for callers in [1, 2] {
+                let row = format!("| {op} | {side} | {callers} | ");
+                assert!(md.contains(&row), "no row {row}:\n{md}");
+            }
+        }
+        for kind in ["throughput", "latency"] {
+            let file = format!("{stem}.{kind}.svg");
+            let svg = std::fs::read_to_string(report_dir.join(&file))?;
+            check_well_formed_svg(&svg).map_err(|e| format!("{file}: {e}"))?;
+            assert!(svg.contains(CACHE_SIDES[3]), "{file} lacks the L1 side");
         }
     }
     assert!(

@@ -1,7 +1,8 @@
 //! The HTTP rows: `GET /v1/users/{id}` and `GET /v1/users?pageSize=20` through the service
 //! (served in this process on a loopback port, default settings: token cache, per-token rate
-//! limit in Redis — set out of reach —, request wrapper; the access log is off unless RUST_LOG
-//! asks for it) against the same library call, alternating second by second.
+//! limit in Redis — set out of reach —, the read cache (the user read goes through it), request
+//! wrapper; the access log is off unless RUST_LOG asks for it) against the same (uncached)
+//! library call, alternating second by second.
 
 use std::sync::Arc;
 
@@ -71,20 +72,28 @@ pub async fn measure(
     .context("cannot create the bench's API token")?;
     let token = issued.secret.expose().to_owned();
     let max_callers = usize::from(config.concurrency.iter().copied().max().unwrap_or(1));
-    let app = Application::bind(
-        "127.0.0.1:0".parse()?,
-        // The defaults a deployment runs, but a rate limit no bench reaches: the limit's Redis
-        // round trip is still on every request's path.
-        AppState::with_api(
-            db.clone(),
-            conn,
-            &ApiSettings {
-                rate_limit_requests: u32::MAX,
-                ..ApiSettings::default()
+    // The defaults a deployment runs, but a rate limit no bench reaches (the limit's Redis
+    // round trip is still on every request's path) and the read cache under a key prefix of its
+    // own, listening as in `serve`: the user read goes through it.
+    let state = AppState::with_api(
+        db.clone(),
+        conn,
+        &ApiSettings {
+            rate_limit_requests: u32::MAX,
+            cache: brokerdb_cache::CacheSettings {
+                key_prefix: format!("brokerdb-bench:{:08x}:cache:", rand::random::<u32>()),
+                ..brokerdb_cache::CacheSettings::default()
             },
-        )?,
-    )
-    .await?;
+            ..ApiSettings::default()
+        },
+    )?;
+    state
+        .api
+        .cache
+        .listen()
+        .await
+        .context("the HTTP rows' cache cannot subscribe to invalidations")?;
+    let app = Application::bind("127.0.0.1:0".parse()?, state).await?;
     let base = format!("http://{}", app.local_addr()?);
     let (stop, stopped) = oneshot::channel::<()>();
     let served = tokio::spawn(app.run_until(async move {

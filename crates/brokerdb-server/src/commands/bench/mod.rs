@@ -3,6 +3,7 @@
 //! EVALSHAs and in `redis-benchmark` — with p50/p95/p99, throughput and the ratio to raw.
 
 mod budgets;
+mod cache;
 mod charts;
 mod http;
 mod library;
@@ -129,6 +130,7 @@ fn postgres_rows() -> impl Iterator<Item = &'static str> {
         .map(|op| op.name)
         .chain(users_list::names())
         .chain(http::names())
+        .chain(cache::names())
 }
 
 impl BenchArgs {
@@ -142,7 +144,9 @@ impl BenchArgs {
         if !postgres_rows && !redis_rows {
             anyhow::bail!("--only matches no row");
         }
-        let http_rows = http::names().any(|name| selects(&self.only, "postgres", name));
+        let http_rows = http::names()
+            .chain(cache::names())
+            .any(|name| selects(&self.only, "postgres", name));
         let postgres = postgres_rows
             .then(|| AdminTarget::from_args(&self.connection))
             .transpose()?;
@@ -190,6 +194,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         matrix = list.matrix;
     }
     let mut notes = http::notes(&results);
+    notes.extend(cache::notes(&results));
     let redis_rows = redis_ops::RedisOp::ALL
         .iter()
         .any(|op| config.selects("redis", op.name()));
@@ -331,6 +336,10 @@ async fn postgres(
     if http::selected(args) {
         let redis = redis.context("the HTTP rows need Redis")?;
         results.extend(http::measure(args, &db, redis).await?);
+    }
+    if cache::selected(args) {
+        let redis = redis.context("the cache rows need Redis")?;
+        results.extend(cache::measure(args, &db, redis).await?);
     }
     let list = users_list::measure(args, &db, &client, &runtime_cfg).await?;
     sealer.stop().await;
