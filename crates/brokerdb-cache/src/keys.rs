@@ -16,7 +16,6 @@
 //! inputs never build the same key (the unit tests decode built keys back).
 
 use brokerdb_redis::read_cache::push_encoded_key_part;
-use sha2::{Digest, Sha256};
 
 /// What a cache entry holds, and what [`crate::CachedReads::invalidate`] busts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -134,19 +133,6 @@ pub(crate) fn key(
 /// The invalidation channel: `<prefix>invalidate:v1`.
 pub(crate) fn channel(prefix: &str) -> String {
     format!("{prefix}invalidate:v1")
-}
-
-/// Lower-case hex SHA-256 of the parts, each encoded, joined by `:` (an unambiguous digest of a
-/// tuple, for ids too long to spell out: the policy descriptor scope).
-pub(crate) fn digest(parts: &[&str]) -> String {
-    let mut joined = String::new();
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            joined.push(':');
-        }
-        push_encoded_key_part(&mut joined, part);
-    }
-    hex::encode(Sha256::digest(joined.as_bytes()))
 }
 
 /// A list as one part: its length, `#`, then each item encoded, joined by `,` (unambiguous,
@@ -316,9 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn digests_and_lists_separate_their_items() {
-        assert_ne!(digest(&["a:b", "c"]), digest(&["a", "b:c"]));
-        assert_ne!(digest(&["a", ""]), digest(&["a"]));
+    fn lists_separate_their_items() {
         let ab = ["a,b".to_owned()];
         let a_b = ["a".to_owned(), "b".to_owned()];
         assert_ne!(list_part(&ab), list_part(&a_b));

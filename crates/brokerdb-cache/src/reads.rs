@@ -27,7 +27,8 @@ use crate::{CacheError, invalidation};
 const KEYSET_ID: &str = "manifest_signing";
 
 /// Cached reads over a [`Db`]: each method answers exactly what the library call it names
-/// answers (values, `None`, errors), from L1, L2 or PostgreSQL. Cheap to clone (shared state).
+/// answers (values, `None`, errors), from L1, L2 or PostgreSQL. Values come shared (an
+/// [`Arc`]): an L1 hit copies nothing. Cheap to clone (shared state).
 ///
 /// Writers call [`CachedReads::invalidate`] **after** their transaction committed (crate docs).
 #[derive(Clone)]
@@ -115,7 +116,7 @@ impl CachedReads {
         tenant: &TenantId,
         workload_id: &WorkloadId,
         integration_id: &IntegrationId,
-    ) -> Result<ExecuteLookup, DbError> {
+    ) -> Result<Arc<ExecuteLookup>, DbError> {
         let db = &self.db;
         let id = [workload_id.as_str(), integration_id.as_str()];
         let stored = self
@@ -150,39 +151,40 @@ impl CachedReads {
         &self,
         tenant: &TenantId,
         descriptor: &CanonicalRequestDescriptor,
-    ) -> Result<Vec<PolicyRule>, DbError> {
+    ) -> Result<Arc<Vec<PolicyRule>>, DbError> {
         let db = &self.db;
         let uncached = || async move {
             policy_rules::list_for_descriptor(&mut db.tenant(tenant), descriptor).await
         };
         let Ok((method, host)) = descriptor.policy_scope() else {
-            return uncached().await;
+            return uncached().await.map(Arc::new);
         };
         if descriptor.tenant_id != tenant.as_str() {
-            return uncached().await;
+            return uncached().await.map(Arc::new);
         }
         let Ok(query_keys) = normalize_unique_list("descriptor.query_keys", &descriptor.query_keys)
         else {
-            return uncached().await;
+            return uncached().await.map(Arc::new);
         };
         let version = descriptor.template_version.to_string();
-        let digest = keys::digest(&[
-            &descriptor.integration_id,
-            &descriptor.matched_path_group_id,
+        let query_keys = keys::list_part(&query_keys);
+        let id = [
+            descriptor.integration_id.as_str(),
+            descriptor.matched_path_group_id.as_str(),
             method.as_str(),
             host.as_str(),
-            &descriptor.workload_id,
-            &descriptor.template_id,
-            &version,
-            &keys::list_part(&query_keys),
-        ]);
+            descriptor.workload_id.as_str(),
+            descriptor.template_id.as_str(),
+            version.as_str(),
+            query_keys.as_str(),
+        ];
         let stored = self
             .inner
             .tiers
             .get(
                 Resource::PolicyRules,
                 Scope::Tenant(tenant.as_str()),
-                &[digest.as_str()],
+                &id,
                 || async move { Stored::from_result(uncached().await) },
             )
             .await?;
@@ -196,13 +198,13 @@ impl CachedReads {
         tenant: &TenantId,
         template_id: &TemplateId,
         version: i32,
-    ) -> Result<Option<Template>, DbError> {
+    ) -> Result<Option<Arc<Template>>, DbError> {
         let db = &self.db;
         let load = || async move {
             templates::get_version(&mut db.tenant(tenant), template_id, version).await
         };
         if version < 1 {
-            return load().await;
+            return load().await.map(|t| t.map(Arc::new));
         }
         let v = version.to_string();
         let id = [template_id.as_str(), v.as_str()];
@@ -225,7 +227,7 @@ impl CachedReads {
         &self,
         tenant: &TenantId,
         user_id: &UserId,
-    ) -> Result<Option<HumanUser>, DbError> {
+    ) -> Result<Option<Arc<HumanUser>>, DbError> {
         let db = &self.db;
         let id = [user_id.as_str()];
         let stored = self
@@ -244,7 +246,7 @@ impl CachedReads {
     }
 
     /// [`keyset::list_verification_keys`] (system scope: the keyset is global), cached.
-    pub async fn manifest_keyset(&self) -> Result<Option<VerificationKeyset>, DbError> {
+    pub async fn manifest_keyset(&self) -> Result<Option<Arc<VerificationKeyset>>, DbError> {
         let db = &self.db;
         let stored = self
             .inner

@@ -2,6 +2,8 @@
 //! error the library returns for a missing row — so a cached read answers exactly what the
 //! library would. Stored in Redis as JSON: `{"found": …}`, `"absent"`, `{"not_found": "<entity>"}`.
 
+use std::sync::Arc;
+
 use brokerdb::db::DbError;
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +20,8 @@ const NOT_FOUND_ENTITIES: [&str; 4] = [
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum Stored<V> {
-    /// The value.
-    Found(V),
+    /// The value (shared: a hit hands out the `Arc`, copying nothing).
+    Found(Arc<V>),
     /// `Ok(None)`.
     Absent,
     /// `Err(not_found)` of this entity (one of [`NOT_FOUND_ENTITIES`]).
@@ -31,7 +33,7 @@ impl<V> Stored<V> {
     /// `not_found` pass through.
     pub(crate) fn from_result(result: Result<V, DbError>) -> Result<Self, DbError> {
         match result {
-            Ok(v) => Ok(Self::Found(v)),
+            Ok(v) => Ok(Self::Found(Arc::new(v))),
             Err(e) => Self::from_error(e),
         }
     }
@@ -39,7 +41,7 @@ impl<V> Stored<V> {
     /// From a library answer of an optional-row function.
     pub(crate) fn from_option(result: Result<Option<V>, DbError>) -> Result<Self, DbError> {
         match result {
-            Ok(Some(v)) => Ok(Self::Found(v)),
+            Ok(Some(v)) => Ok(Self::Found(Arc::new(v))),
             Ok(None) => Ok(Self::Absent),
             Err(e) => Self::from_error(e),
         }
@@ -68,11 +70,12 @@ impl<V> Stored<V> {
     }
 }
 
-impl<V: Clone> Stored<V> {
-    /// The library's answer again: `Ok(Some)`, `Ok(None)` or the `not_found` error.
-    pub(crate) fn answer(&self) -> Result<Option<V>, DbError> {
+impl<V> Stored<V> {
+    /// The library's answer again, the value shared: `Ok(Some)`, `Ok(None)` or the
+    /// `not_found` error.
+    pub(crate) fn answer(&self) -> Result<Option<Arc<V>>, DbError> {
         match self {
-            Self::Found(v) => Ok(Some(v.clone())),
+            Self::Found(v) => Ok(Some(Arc::clone(v))),
             Self::Absent => Ok(None),
             Self::NotFound(entity) => {
                 let known = NOT_FOUND_ENTITIES.iter().find(|e| **e == entity.as_str());
@@ -95,7 +98,7 @@ mod tests {
     #[test]
     fn answers_round_trip_through_json() -> Result<(), Box<dyn std::error::Error>> {
         for stored in [
-            Stored::Found(7),
+            Stored::Found(Arc::new(7)),
             Stored::Absent,
             Stored::from_result(Err::<i32, _>(DbError::not_found("workload")))?,
         ] {

@@ -1,6 +1,7 @@
 //! A committed write, then `invalidate`: the writer sees it at once, another instance within
 //! the message's delivery.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use brokerdb::db::TxOptions;
@@ -10,7 +11,7 @@ use brokerdb_cache::Resource;
 
 use crate::support::{Env, TestResult, eventually, tenant};
 
-fn roles(user: &Option<users::HumanUser>) -> Vec<&'static str> {
+fn roles(user: &Option<Arc<users::HumanUser>>) -> Vec<&'static str> {
     user.as_ref()
         .map(|u| u.roles.iter().map(|r| r.as_str()).collect())
         .unwrap_or_default()
@@ -54,7 +55,7 @@ async fn a_committed_write_reaches_another_instance_after_invalidate() -> TestRe
     .await;
     assert!(seen, "the other instance sees the write");
     assert_eq!(
-        two.user(&t, &u).await?.map(|u| u.roles),
+        two.user(&t, &u).await?.map(|u| u.roles.clone()),
         Some(vec![UserRole::parse("admin")?])
     );
     Ok(())

@@ -40,7 +40,7 @@ async fn a_missing_user_is_cached_as_missing_until_invalidated() -> TestResult {
     );
     cache.invalidate(&t, Resource::Users).await?;
     assert_eq!(
-        cache.user(&t, &u).await?.map(|u| u.email),
+        cache.user(&t, &u).await?.map(|u| u.email.clone()),
         Some("late@example.com".to_owned())
     );
     Ok(())

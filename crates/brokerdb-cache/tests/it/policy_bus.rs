@@ -49,11 +49,11 @@ async fn a_policy_event_drops_the_tenants_l1_entries_and_a_repeat_is_harmless() 
         policy_rules::list_for_descriptor(&mut cache.db().tenant(&t), &descriptor()).await?;
     assert_eq!(ids(&expected), [Some("pol_1")]);
     assert_eq!(
-        cache.policy_rules_for_descriptor(&t, &descriptor()).await?,
+        *cache.policy_rules_for_descriptor(&t, &descriptor()).await?,
         expected
     );
     assert_eq!(
-        cache.policy_rules_for_descriptor(&t, &descriptor()).await?,
+        *cache.policy_rules_for_descriptor(&t, &descriptor()).await?,
         expected
     );
     let l1 = |result: &'static str| {
@@ -84,7 +84,7 @@ async fn a_policy_event_drops_the_tenants_l1_entries_and_a_repeat_is_harmless() 
                 .policy_rules_for_descriptor(&t, &descriptor())
                 .await
                 .unwrap();
-            assert_eq!(answer, expected, "the same answer throughout");
+            assert_eq!(*answer, expected, "the same answer throughout");
             l1("stale") >= f64::from(round)
         })
         .await;

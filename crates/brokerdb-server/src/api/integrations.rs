@@ -587,5 +587,6 @@ pub async fn execute_lookup(
         .cache
         .execute_lookup(tenant, &workload, &id)
         .await?;
-    Ok(Json(found.into()))
+    // The cached answer is shared: the response takes a copy.
+    Ok(Json(std::sync::Arc::unwrap_or_clone(found).into()))
 }

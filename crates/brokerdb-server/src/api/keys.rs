@@ -171,7 +171,8 @@ pub async fn manifest(
         keys: published
             .manifest_keys
             .keys
-            .into_iter()
+            .iter()
+            .cloned()
             .map(ManifestKeyOut::from)
             .collect(),
     };

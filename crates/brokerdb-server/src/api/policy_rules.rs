@@ -499,6 +499,6 @@ pub async fn matching(
         .policy_rules_for_descriptor(tenant, &descriptor)
         .await?;
     Ok(Json(PolicyRuleListOut {
-        items: rules.into_iter().map(PolicyRuleOut::from).collect(),
+        items: rules.iter().cloned().map(PolicyRuleOut::from).collect(),
     }))
 }

@@ -313,7 +313,7 @@ pub async fn get_version(
         .cache
         .template_version(tenant, &id, version)
         .await?
-        .map(|t| Json(t.into()))
+        .map(|t| Json(std::sync::Arc::unwrap_or_clone(t).into()))
         .ok_or_else(|| ApiError::not_found("template version"))
 }
 

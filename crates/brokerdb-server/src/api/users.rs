@@ -355,7 +355,7 @@ pub async fn get(
         .cache
         .user(tenant, &id)
         .await?
-        .map(|u| Json(u.into()))
+        .map(|u| Json(std::sync::Arc::unwrap_or_clone(u).into()))
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
