@@ -105,7 +105,12 @@ pub(crate) fn key(
     resource: Resource,
     variant: Variant<'_>,
 ) -> String {
-    let mut key = String::with_capacity(prefix.len() + 64);
+    // Room for every part plain plus the fixed fields: no regrowth for business ids.
+    let parts_len = match variant {
+        Variant::Generation => 0,
+        Variant::Entry(parts) => parts.iter().map(|p| p.len() + 1).sum(),
+    };
+    let mut key = String::with_capacity(prefix.len() + parts_len + 64);
     key.push_str(prefix);
     key.push('{');
     match scope {
