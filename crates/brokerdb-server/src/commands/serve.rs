@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use brokerdb::audit::{self, CheckpointSigner, SealerSettings};
 use brokerdb::db::{CursorKey, DbSettings, PoolRole};
+use brokerdb::outbox::RelaySettings;
 use clap::Args;
 
 use crate::api::ApiSettings;
@@ -14,6 +15,7 @@ use crate::app::{AppState, Application};
 use crate::checkpoints::{self, CheckpointClock};
 use crate::cli::{ConnectionArgs, RedisUrlArgs};
 use crate::config::{ExposeSecret, PostgresTarget, RedisTarget, SecretString, positive};
+use crate::outbox_relay::{self, OutboxArgs};
 use crate::services::{Postgres, Redis, connect_db};
 
 /// Options of `brokerdb serve`.
@@ -43,6 +45,9 @@ pub struct ServeArgs {
     /// The HTTP API's limits.
     #[command(flatten)]
     pub http: HttpArgs,
+    /// The outbox relay.
+    #[command(flatten)]
+    pub outbox: OutboxArgs,
 }
 
 /// Limits of the `/v1` API.
@@ -218,6 +223,8 @@ pub struct ServeConfig {
     pub checkpoints: Option<CheckpointConfig>,
     /// The API's limits.
     pub api: ApiSettings,
+    /// The outbox relay's settings; `None` when this instance runs none.
+    pub outbox: Option<RelaySettings>,
 }
 
 /// Where and how often `serve` writes audit checkpoints.
@@ -269,6 +276,7 @@ impl ServeArgs {
             sealer,
             checkpoints,
             api: self.http.settings()?,
+            outbox: self.outbox.settings()?,
         })
     }
 }
@@ -304,6 +312,14 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             state.checkpoints.clone(),
         )
     });
+    let relay = match config.outbox {
+        Some(settings) => Some(outbox_relay::spawn(
+            state.db.clone(),
+            state.redis.clone(),
+            settings,
+        )?),
+        None => None,
+    };
     let app = Application::bind(config.listen, state).await?;
     let addr = app.local_addr()?;
     tracing::info!(
@@ -319,6 +335,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     // The last round commits before the servers stop: nothing committed stays unsealed.
     sealer.stop().await;
+    if let Some(relay) = relay {
+        relay.stop().await;
+    }
     drop(redis);
     drop(postgres);
     Ok(())

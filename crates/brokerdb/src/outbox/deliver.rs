@@ -17,7 +17,7 @@ const CLAIM: &str = "SELECT tenant_id, id, payload_json, attempts, created_at
      FOR UPDATE SKIP LOCKED";
 
 const MARK_DELIVERED: &str = "UPDATE template_invalidation_outbox o
-     SET status = 'delivered', delivered_at = date_trunc('milliseconds', now()),
+     SET status = 'delivered', delivered_at = date_trunc('milliseconds', clock_timestamp()),
          attempts = o.attempts + 1, last_error = NULL
      FROM unnest($1::text[], $2::text[]) AS d(tenant_id, id)
      WHERE o.tenant_id = d.tenant_id AND o.id = d.id";
