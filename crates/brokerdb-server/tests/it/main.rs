@@ -7,6 +7,7 @@ mod bench_report;
 mod cli;
 mod fail_fast;
 mod openapi;
+mod outbox_relay;
 mod readiness;
 mod seed;
 mod support;
