@@ -307,7 +307,7 @@ async fn four_relays_side_by_side_deliver_every_row_exactly_once() {
         }
     }
     assert!(busy >= 2, "at least two relays took part");
-    let ids = ids.lock().unwrap();
+    let ids = ids.lock().unwrap().clone();
     let unique: BTreeSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), 200, "no row was published twice");
     assert_eq!(unique.len(), 200);
