@@ -318,7 +318,7 @@ async fn four_relays_side_by_side_deliver_every_row_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_redis_down_a_row_is_retried_with_backoff_then_marked_failed_with_its_error() {
+async fn with_redis_down_rows_are_retried_with_backoff_then_marked_failed_with_their_error() {
     let (test, db) = database().await;
     let (_dir, mut server) = private_redis().await;
     let conn = RedisConn::standalone(
@@ -336,7 +336,7 @@ async fn with_redis_down_a_row_is_retried_with_backoff_then_marked_failed_with_i
     server.stop().unwrap();
     write_signals(&db, 2).await; // four rows
 
-    // A long backoff: the failed row is not due again, the others are not touched.
+    // A long backoff: failed rows are not due again in the next round.
     let patient = RelaySettings {
         max_attempts: 3,
         backoff_base: Duration::from_secs(3600),
@@ -346,26 +346,23 @@ async fn with_redis_down_a_row_is_retried_with_backoff_then_marked_failed_with_i
     let r = outbox::deliver_round(&db, &publisher, &patient)
         .await
         .unwrap();
-    assert_eq!((r.claimed, r.retried, r.skipped, r.delivered), (4, 1, 3, 0));
+    assert_eq!((r.claimed, r.retried, r.delivered, r.failed), (4, 4, 0, 0));
     let next = outbox::deliver_round(&db, &publisher, &patient)
         .await
         .unwrap();
-    assert_eq!(
-        (next.claimed, next.retried),
-        (3, 1),
-        "the failed row waits out its backoff"
-    );
+    assert_eq!(next.claimed, 0, "every failed row waits out its backoff");
     let admin = test.admin().await;
     let backed_off: i64 = admin
         .query_one(
             "SELECT count(*) FROM template_invalidation_outbox
-             WHERE attempts = 1 AND next_attempt_at > now() + interval '40 minutes'",
+             WHERE status = 'pending' AND attempts = 1 AND last_error IS NOT NULL
+               AND next_attempt_at > now() + interval '40 minutes'",
             &[],
         )
         .await
         .unwrap()
         .get(0);
-    assert_eq!(backed_off, 2);
+    assert_eq!(backed_off, 4);
 
     // No wait between attempts: the third failure of one row marks it failed, error kept.
     let eager = RelaySettings {
@@ -433,5 +430,39 @@ async fn the_relay_task_delivers_what_commits_while_it_runs_and_stops_cleanly() 
     assert_eq!(
         statuses(&test).await,
         BTreeMap::from([("delivered".into(), 10)])
+    );
+}
+
+/// Fails every publish, as a publisher whose server is gone would.
+struct Refusing;
+
+impl OutboxPublisher for Refusing {
+    async fn publish(&self, _message: &OutboxMessage) -> Result<(), PublishError> {
+        Err(PublishError::new("unavailable: refused"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failing_group_the_rest_of_the_batch_is_left_untouched() {
+    let (test, db) = database().await;
+    write_signals(&db, 20).await; // forty rows: one group of 32 publishes, then 8 more
+    let r = outbox::deliver_round(&db, &Refusing, &settings())
+        .await
+        .unwrap();
+    assert_eq!((r.claimed, r.retried, r.skipped), (40, 32, 8));
+    let untouched: i64 = test
+        .admin()
+        .await
+        .query_one(
+            "SELECT count(*) FROM template_invalidation_outbox
+             WHERE attempts = 0 AND last_error IS NULL AND next_attempt_at <= now()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        untouched, 8,
+        "the skipped rows are due again at once, no attempt spent"
     );
 }

@@ -3,7 +3,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::db::{Db, DbError, Exec, SystemTx, TxOptions};
+use futures_util::future::join_all;
+
+use crate::db::{Db, DbError, Exec, TxOptions};
 use crate::model::{TenantId, Timestamp};
 use crate::repo::templates::TemplateInvalidationSignal;
 
@@ -92,23 +94,28 @@ pub struct RoundReport {
     pub retried: u64,
     /// Rows whose publish failed for the last allowed time (now `failed`).
     pub failed: u64,
-    /// Rows claimed but not offered to the publisher because an earlier one in the batch failed
-    /// (the publisher is likely down); they stay pending and due, untouched.
+    /// Rows claimed but not offered to the publisher because an earlier group of the batch had
+    /// a failure (the publisher is likely down); they stay pending and due, untouched.
     pub skipped: u64,
 }
 
-/// A row whose publish failed, with its error and backoff.
-struct Failure {
-    tenant_id: String,
-    id: String,
-    error: String,
-    delay_ms: f64,
+/// Publishes in flight at once within a round: the Redis connection is multiplexed, so a batch
+/// costs a few round trips instead of one per row.
+const PUBLISH_CONCURRENCY: usize = 32;
+
+/// The rows whose publish failed, with their errors and backoffs (columns of `MARK_FAILED`).
+#[derive(Default)]
+struct Failures {
+    tenant_ids: Vec<String>,
+    ids: Vec<String>,
+    errors: Vec<String>,
+    delays_ms: Vec<f64>,
 }
 
-/// Claims up to `settings.batch` due pending rows, publishes them in order and records each
-/// outcome, in one system-role transaction (see the module doc). After the first failed publish
-/// the rest of the batch is left pending, untouched: a publisher that is down should not burn
-/// every row's attempts in one round.
+/// Claims up to `settings.batch` due pending rows, publishes them (up to 32 at once, in claim
+/// order) and records each outcome, in one system-role transaction (see the module doc). After a
+/// group of publishes with a failure, the rest of the batch is left pending, untouched: a
+/// publisher that is down should not burn every row's attempts in one round.
 pub async fn deliver_round<P: OutboxPublisher>(
     db: &Db,
     publisher: &P,
@@ -122,26 +129,32 @@ pub async fn deliver_round<P: OutboxPublisher>(
         claimed: rows.len() as u64,
         ..RoundReport::default()
     };
+    let messages = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
     let mut delivered: (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
-    let mut failure: Option<Failure> = None;
-    for row in &rows {
-        let message = decode(row)?;
-        if failure.is_some() {
-            report.skipped += 1;
-            continue;
+    let mut failures = Failures::default();
+    for (i, group) in messages.chunks(PUBLISH_CONCURRENCY).enumerate() {
+        if !failures.ids.is_empty() {
+            report.skipped = (messages.len() - i * PUBLISH_CONCURRENCY) as u64;
+            break;
         }
-        match publisher.publish(&message).await {
-            Ok(()) => {
-                delivered.0.push(message.tenant_id.as_str().to_owned());
-                delivered.1.push(message.id);
-            }
-            Err(e) => {
-                failure = Some(Failure {
-                    tenant_id: message.tenant_id.as_str().to_owned(),
-                    id: message.id,
-                    error: e.message.chars().take(MAX_ERROR_CHARS).collect(),
-                    delay_ms: settings.backoff(message.attempts + 1).as_secs_f64() * 1_000.0,
-                });
+        let outcomes = join_all(group.iter().map(|m| publisher.publish(m))).await;
+        for (message, outcome) in group.iter().zip(outcomes) {
+            let (tenant, id) = (message.tenant_id.as_str().to_owned(), message.id.clone());
+            match outcome {
+                Ok(()) => {
+                    delivered.0.push(tenant);
+                    delivered.1.push(id);
+                }
+                Err(e) => {
+                    failures.tenant_ids.push(tenant);
+                    failures.ids.push(id);
+                    failures
+                        .errors
+                        .push(e.message.chars().take(MAX_ERROR_CHARS).collect());
+                    failures
+                        .delays_ms
+                        .push(settings.backoff(message.attempts + 1).as_secs_f64() * 1_000.0);
+                }
             }
         }
     }
@@ -150,12 +163,26 @@ pub async fn deliver_round<P: OutboxPublisher>(
             .execute(MARK_DELIVERED, &[&delivered.0, &delivered.1])
             .await?;
     }
-    if let Some(f) = failure {
-        let exhausted = mark_failed(&mut tx, &f, settings.max_attempts).await?;
-        if exhausted {
-            report.failed = 1;
-        } else {
-            report.retried = 1;
+    if !failures.ids.is_empty() {
+        let max = i32::try_from(settings.max_attempts).unwrap_or(i32::MAX);
+        let marked = tx
+            .query(
+                MARK_FAILED,
+                &[
+                    &failures.tenant_ids,
+                    &failures.ids,
+                    &failures.errors,
+                    &failures.delays_ms,
+                    &max,
+                ],
+            )
+            .await?;
+        for row in marked {
+            if row.try_get::<_, bool>(0)? {
+                report.failed += 1;
+            } else {
+                report.retried += 1;
+            }
         }
     }
     tx.commit().await?;
@@ -163,27 +190,6 @@ pub async fn deliver_round<P: OutboxPublisher>(
     metrics::counter!("brokerdb_outbox_retries_total").increment(report.retried);
     metrics::counter!("brokerdb_outbox_failed_total").increment(report.failed);
     Ok(report)
-}
-
-/// Records a failed attempt; `true` when the row ran out of attempts.
-async fn mark_failed(tx: &mut SystemTx, f: &Failure, max_attempts: u32) -> Result<bool, DbError> {
-    let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
-    let row = tx
-        .query_opt(
-            MARK_FAILED,
-            &[
-                &vec![f.tenant_id.clone()],
-                &vec![f.id.clone()],
-                &vec![f.error.clone()],
-                &vec![f.delay_ms],
-                &max,
-            ],
-        )
-        .await?;
-    Ok(row
-        .map(|r| r.try_get::<_, bool>(0))
-        .transpose()?
-        .unwrap_or(false))
 }
 
 fn decode(row: &tokio_postgres::Row) -> Result<OutboxMessage, DbError> {

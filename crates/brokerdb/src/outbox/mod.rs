@@ -11,7 +11,7 @@
 //! 1. claims the oldest due pending rows with `FOR UPDATE SKIP LOCKED`: relays running side by
 //!    side (in several processes) take disjoint rows, so no row is published twice in a round;
 //! 2. hands each to an [`OutboxPublisher`] (the Redis one publishes on the invalidation
-//!    channels);
+//!    channels), up to 32 at once, in claim order;
 //! 3. marks the published rows `delivered`; a row whose publish failed gets its error kept
 //!    (`last_error`), one more attempt counted and its next attempt pushed back exponentially
 //!    (with jitter), and becomes `failed` after [`RelaySettings::max_attempts`];
