@@ -66,7 +66,7 @@ pub struct BenchArgs {
     /// with the latency budgets drawn. DIR is created if missing; existing files are replaced.
     #[arg(long, env = "BENCH_REPORT", value_name = "DIR")]
     pub report: Option<PathBuf>,
-    /// Measure only some rows, comma-separated words: `postgres` or `redis` selects a store,
+    /// Measure only some rows, comma-separated words: `postgres`, `redis` or `outbox` selects a group,
     /// any other word the rows whose name contains it (e.g. `policy,execute`, `rate-limit`).
     /// All rows when absent.
     #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
@@ -130,23 +130,23 @@ fn postgres_rows() -> impl Iterator<Item = &'static str> {
         .map(|op| op.name)
         .chain(users_list::names())
         .chain(http::names())
-        .chain(outbox::names())
 }
 
 impl BenchArgs {
     /// The checked configuration, or the first bad value's error (naming its variable, never
     /// quoting it).
     pub fn config(&self) -> anyhow::Result<BenchConfig> {
-        let postgres_rows = postgres_rows().any(|name| selects(&self.only, "postgres", name));
+        let outbox_rows = outbox::names().any(|name| selects(&self.only, outbox::STORE, name));
+        let postgres_rows =
+            postgres_rows().any(|name| selects(&self.only, "postgres", name)) || outbox_rows;
         let redis_rows = redis_ops::RedisOp::ALL
             .iter()
             .any(|op| selects(&self.only, "redis", op.name()));
         if !postgres_rows && !redis_rows {
             anyhow::bail!("--only matches no row");
         }
-        let http_rows = http::names()
-            .chain(outbox::names())
-            .any(|name| selects(&self.only, "postgres", name));
+        let http_rows =
+            http::names().any(|name| selects(&self.only, "postgres", name)) || outbox_rows;
         let postgres = postgres_rows
             .then(|| AdminTarget::from_args(&self.connection))
             .transpose()?;
