@@ -113,13 +113,14 @@ pub fn spawn_background(db: &Db, config: &JobsConfig) -> anyhow::Result<Backgrou
     let mut worker = Worker::new(db.clone(), config.worker.clone());
     sweeps::register(&mut worker, &config.sweeps).context("cannot set up the job worker")?;
     let queues = worker.queue_names().join(", ");
-    let worker = worker.spawn().context("cannot start the job worker")?;
+    // The scheduler first: the worker's first claims then find the current slot's runs.
     let scheduler = spawn_scheduler(
         db.clone(),
         sweeps::schedules(&config.sweeps),
         SCHEDULER_TICK,
     )
     .context("cannot start the job scheduler")?;
+    let worker = worker.spawn().context("cannot start the job worker")?;
     tracing::info!(
         %queues,
         sweep_interval = %humantime::format_duration(config.sweeps.interval),

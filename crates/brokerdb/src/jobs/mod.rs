@@ -61,9 +61,10 @@
 //! Metrics: `brokerdb_jobs_queue_depth{queue,status}` (gauge: queued, running and dead jobs),
 //! `brokerdb_job_duration_seconds{queue,outcome}` (histogram of runs),
 //! `brokerdb_jobs_total{queue,outcome}` (counter; outcomes `succeeded`, `retried`, `dead`,
-//! `lost`: the lease was lost before the run was settled), `brokerdb_jobs_worker_errors_total{queue,stage}`
-//! (the worker's own failures: claiming, settling, heartbeats, scheduling), and the sweeps'
-//! `brokerdb_sweep_rows_total{sweep}`.
+//! `lost`: the lease was lost before the run was settled, `unsettled`: the outcome could not be
+//! recorded, so the job runs again after its lease), `brokerdb_jobs_worker_errors_total{queue,stage}`
+//! (the worker's own failures: `claim`, `settle`, `heartbeat`, `schedule`, and `depth` with queue
+//! `*`), and the sweeps' `brokerdb_sweep_rows_total{sweep}`.
 
 const REPO: &str = "jobs";
 

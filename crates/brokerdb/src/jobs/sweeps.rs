@@ -13,8 +13,8 @@
 //! next slot. [`register`] adds the four handlers to a [`Worker`]; concurrent runs (in one
 //! worker or several) handle disjoint rows.
 //!
-//! Every run logs one line (`sweep finished`, with its rows and whether more remain) and counts
-//! its rows in `brokerdb_sweep_rows_total{sweep}`.
+//! Every run logs one line (`sweep finished`, with its rows and whether more remain; info level
+//! when it removed rows, debug otherwise) and counts its rows in `brokerdb_sweep_rows_total{sweep}`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -175,16 +175,16 @@ pub async fn purge_jobs(db: &Db, retention: Duration, batch: i64) -> Result<Swee
     Ok(report(PURGE_JOBS, rows, batch))
 }
 
-/// Logs and counts a run.
+/// Logs and counts a run (at info level when it removed rows, debug otherwise: an idle sweep
+/// every minute is not news).
 fn observe(report: &SweepReport, batch: i64) {
     metrics::counter!("brokerdb_sweep_rows_total", "sweep" => report.sweep).increment(report.rows);
-    tracing::info!(
-        sweep = report.sweep,
-        rows = report.rows,
-        batch,
-        more = report.more,
-        "sweep finished"
-    );
+    let (sweep, rows, more) = (report.sweep, report.rows, report.more);
+    if rows > 0 {
+        tracing::info!(sweep, rows, batch, more, "sweep finished");
+    } else {
+        tracing::debug!(sweep, rows, batch, more, "sweep finished");
+    }
 }
 
 /// Runs the sweep of `job.queue`, then, when it hit its bound, enqueues the next run at once

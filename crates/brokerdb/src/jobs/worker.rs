@@ -449,7 +449,6 @@ async fn publish_depth(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut known: HashSet<String> = registered.iter().map(|q| q.to_string()).collect();
-    let label = registered.first().map_or("", |q| &**q).to_owned();
     loop {
         match depth(&mut db.system()).await {
             Ok(rows) => {
@@ -465,7 +464,7 @@ async fn publish_depth(
                     }
                 }
             }
-            Err(e) => worker_error(&label, "depth", &e),
+            Err(e) => worker_error("*", "depth", &e),
         }
         if pause_or_stop(&mut stop, interval).await {
             return;
