@@ -386,13 +386,12 @@ impl JobError {
     }
 }
 
-/// Database errors carry codes and fixed text only (never values), so they are safe to keep.
+/// Database errors carry codes and fixed text only (never values), so they are safe to keep. A
+/// `validation_error` is permanent (the same input fails the same way); anything else may pass
+/// on another attempt.
 impl From<DbError> for JobError {
     fn from(err: DbError) -> Self {
-        let permanent = matches!(
-            err.code(),
-            crate::db::ErrorCode::ValidationError | crate::db::ErrorCode::DependencyMissing
-        );
+        let permanent = err.code() == crate::db::ErrorCode::ValidationError;
         Self {
             message: err.to_string(),
             permanent,

@@ -86,12 +86,13 @@ pub async fn count(db: &TestDatabase, queue: &str, status: &str) -> Result<i64, 
 /// Makes every queued job of `queue` due now and every lease of it expired, as time passing
 /// would (as the superuser).
 pub async fn let_time_pass(db: &TestDatabase, queue: &str) -> Result<(), Error> {
+    make_due(db, queue).await?;
     db.admin()
         .await
-        .batch_execute(&format!(
-            "UPDATE jobs SET run_at = now() - interval '1 second' WHERE queue = '{queue}' AND status = 'queued';
-             UPDATE jobs SET locked_until = now() - interval '1 second' WHERE queue = '{queue}' AND status = 'running';"
-        ))
+        .execute(
+            "UPDATE jobs SET locked_until = now() - interval '1 second' WHERE queue = $1 AND status = 'running'",
+            &[&queue],
+        )
         .await?;
     Ok(())
 }
