@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use brokerdb::audit::{self, CheckpointSigner, SealerSettings};
 use brokerdb::db::{CursorKey, DbSettings, PoolRole};
+use brokerdb::outbox::RelaySettings;
 use clap::Args;
 
 use crate::api::ApiSettings;
@@ -15,6 +16,7 @@ use crate::checkpoints::{self, CheckpointClock};
 use crate::cli::{ConnectionArgs, RedisUrlArgs};
 use crate::commands::worker::{self, JobArgs, JobsConfig};
 use crate::config::{ExposeSecret, PostgresTarget, RedisTarget, SecretString, positive};
+use crate::outbox_relay::{self, OutboxArgs};
 use crate::services::{Postgres, Redis, connect_db};
 
 /// Options of `brokerdb serve`.
@@ -55,6 +57,9 @@ pub struct ServeArgs {
     /// The job worker and the sweeps.
     #[command(flatten)]
     pub jobs: JobArgs,
+    /// The outbox relay.
+    #[command(flatten)]
+    pub outbox: OutboxArgs,
 }
 
 /// Limits of the `/v1` API.
@@ -232,6 +237,8 @@ pub struct ServeConfig {
     pub api: ApiSettings,
     /// The job worker and the sweeps; `None` when this process runs no worker.
     pub jobs: Option<JobsConfig>,
+    /// The outbox relay's settings; `None` when this instance runs none.
+    pub outbox: Option<RelaySettings>,
 }
 
 /// Where and how often `serve` writes audit checkpoints.
@@ -287,6 +294,7 @@ impl ServeArgs {
                 true => Some(self.jobs.config()?),
                 false => None,
             },
+            outbox: self.outbox.settings()?,
         })
     }
 }
@@ -329,6 +337,14 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             None
         }
     };
+    let relay = match config.outbox {
+        Some(settings) => Some(outbox_relay::spawn(
+            state.db.clone(),
+            state.redis.clone(),
+            settings,
+        )?),
+        None => None,
+    };
     let app = Application::bind(config.listen, state).await?;
     let addr = app.local_addr()?;
     tracing::info!(
@@ -348,6 +364,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     // The last round commits before the servers stop: nothing committed stays unsealed.
     sealer.stop().await;
+    if let Some(relay) = relay {
+        relay.stop().await;
+    }
     drop(redis);
     drop(postgres);
     Ok(())

@@ -8,6 +8,7 @@ mod cli;
 mod fail_fast;
 mod jobs_cli;
 mod openapi;
+mod outbox_relay;
 mod readiness;
 mod seed;
 mod support;

@@ -6,6 +6,7 @@ mod budgets;
 mod charts;
 mod http;
 mod library;
+mod outbox;
 mod pgbench;
 mod raw;
 mod redis;
@@ -129,6 +130,7 @@ fn postgres_rows() -> impl Iterator<Item = &'static str> {
         .map(|op| op.name)
         .chain(users_list::names())
         .chain(http::names())
+        .chain(outbox::names())
 }
 
 impl BenchArgs {
@@ -142,7 +144,9 @@ impl BenchArgs {
         if !postgres_rows && !redis_rows {
             anyhow::bail!("--only matches no row");
         }
-        let http_rows = http::names().any(|name| selects(&self.only, "postgres", name));
+        let http_rows = http::names()
+            .chain(outbox::names())
+            .any(|name| selects(&self.only, "postgres", name));
         let postgres = postgres_rows
             .then(|| AdminTarget::from_args(&self.connection))
             .transpose()?;
@@ -331,6 +335,10 @@ async fn postgres(
     if http::selected(args) {
         let redis = redis.context("the HTTP rows need Redis")?;
         results.extend(http::measure(args, &db, redis).await?);
+    }
+    if outbox::selected(args) {
+        let redis = redis.context("the outbox rows need Redis")?;
+        results.extend(outbox::measure(args, &db, &client, redis).await?);
     }
     let list = users_list::measure(args, &db, &client, &runtime_cfg).await?;
     sealer.stop().await;
