@@ -6,6 +6,7 @@ mod audit_cli;
 mod bench_report;
 mod cli;
 mod fail_fast;
+mod jobs_cli;
 mod openapi;
 mod outbox_relay;
 mod readiness;
