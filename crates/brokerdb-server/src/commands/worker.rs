@@ -1,6 +1,7 @@
-//! `brokerdb worker`: runs the background job worker and the scheduler of periodic jobs (the
-//! sweeps) until Ctrl-C or SIGTERM. `serve` runs the same through [`spawn_background`] unless
-//! WORKER_ENABLED=false.
+//! `brokerdb worker`: runs the background job worker, the scheduler of periodic jobs (the
+//! sweeps) and the outbox relay until Ctrl-C or SIGTERM. `serve` runs the same through
+//! [`spawn_background`] unless WORKER_ENABLED=false (and the relay unless
+//! OUTBOX_RELAY_ENABLED=false).
 //!
 //! Any number of workers (and serving instances) may run against one database: jobs are claimed
 //! with `FOR UPDATE SKIP LOCKED`, and each time slot of a schedule is enqueued once.
@@ -20,9 +21,11 @@ use brokerdb::jobs::{
 };
 use clap::Args;
 
-use crate::cli::ConnectionArgs;
-use crate::config::{PostgresTarget, positive};
-use crate::services::{Postgres, connect_db};
+use crate::cli::{ConnectionArgs, RedisUrlArgs};
+use crate::commands::serve::RedisAdapterArgs;
+use crate::config::{PostgresTarget, RedisTarget, positive};
+use crate::outbox_relay::{self, OutboxArgs};
+use crate::services::{Postgres, Redis, connect_db};
 
 /// How often the scheduler checks whether a schedule's next slot has begun.
 const SCHEDULER_TICK: Duration = Duration::from_secs(1);
@@ -145,12 +148,28 @@ pub struct WorkerArgs {
     /// The worker and the sweeps.
     #[command(flatten)]
     pub jobs: JobArgs,
+    /// Where Redis is (the outbox relay publishes there). Without REDIS_URL, the embedded Redis
+    /// that `serve` runs under --data-dir, or a private one.
+    #[command(flatten)]
+    pub redis: RedisUrlArgs,
+    /// Redis adapter tunables.
+    #[command(flatten)]
+    pub redis_adapters: RedisAdapterArgs,
+    /// The outbox relay.
+    #[command(flatten)]
+    pub outbox: OutboxArgs,
 }
 
-/// Runs the worker and the scheduler until Ctrl-C or SIGTERM, then stops them gracefully.
+/// Runs the worker, the scheduler and the outbox relay until Ctrl-C or SIGTERM, then stops them
+/// gracefully.
 pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let config = args.jobs.config()?;
     let target = PostgresTarget::from_args(&args.connection)?;
+    let relay_settings = args.outbox.settings()?;
+    let redis_target = relay_settings
+        .is_some()
+        .then(|| RedisTarget::from_args(&args.redis, &args.connection.data_dir))
+        .transpose()?;
     let metrics = match args.metrics_listen {
         Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
@@ -173,6 +192,18 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let background = spawn_background(&db, &config)?;
+    let redis = match &redis_target {
+        Some(target) => Some(Redis::start(target).await?),
+        None => None,
+    };
+    let relay = match (relay_settings, &redis) {
+        (Some(settings), Some(redis)) => {
+            let conn = redis.connect(args.redis_adapters.settings()).await?;
+            tracing::info!("outbox relay started");
+            Some(outbox_relay::spawn(db.clone(), conn, settings)?)
+        }
+        _ => None,
+    };
     let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
     let metrics_task = metrics.map(|listener| {
         if let Ok(addr) = listener.local_addr() {
@@ -183,10 +214,14 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     crate::commands::serve::shutdown_signal().await;
     tracing::info!("shutting down");
     background.stop().await;
+    if let Some(relay) = relay {
+        relay.stop().await;
+    }
     let _ = stop_metrics.send(true);
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
+    drop(redis);
     drop(postgres);
     Ok(ExitCode::SUCCESS)
 }

@@ -342,8 +342,10 @@ async fn the_worker_command_sweeps_until_sigterm_and_serves_its_metrics() -> Tes
     let db = test_db.db().await;
     with_sessions(&db, 5).await?;
     let port = free_port()?;
+    let redis = brokerdb_testkit::redis().await;
     let child = brokerdb()
         .args(["worker", "--database-url", &test_db.admin_url()])
+        .args(["--redis-url", redis.url()])
         .args(["--sweep-batch-size", "2", "--job-poll-interval", "50ms"])
         .args(["--metrics-listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())

@@ -1,5 +1,5 @@
-//! `serve` runs the outbox relay: a template-invalidation signal committed while it runs is
-//! published on the policy invalidation bus and its row marked delivered.
+//! `serve` and `brokerdb worker` run the outbox relay: a template-invalidation signal committed
+//! while they run is published on the policy invalidation bus and its row marked delivered.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,10 +11,21 @@ use brokerdb_redis::{ConnSettings, RedisConn};
 use brokerdb_testkit::database;
 
 use crate::TestResult;
-use crate::support::{Served, brokerdb, free_port};
+use crate::support::{Served, brokerdb, free_port, http_get};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_publishes_committed_outbox_rows_and_marks_them_delivered() -> TestResult {
+    relays_in("serve").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_publishes_committed_outbox_rows_and_marks_them_delivered() -> TestResult {
+    relays_in("worker").await
+}
+
+/// Runs `brokerdb <command>` on a fresh database and this test's Redis, commits a signal, and
+/// checks it is published once and marked delivered.
+async fn relays_in(command: &str) -> TestResult {
     // The default channel is shared by every test on this Redis: a tenant of this test's own.
     let tenant = format!("t_relay_{:08x}", rand::random::<u32>());
     let test_db = database().await;
@@ -43,8 +54,13 @@ async fn serve_publishes_committed_outbox_rows_and_marks_them_delivered() -> Tes
         .await?;
 
     let port = free_port()?;
-    let child = brokerdb()
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = brokerdb();
+    match command {
+        "serve" => cmd.args(["serve", "--listen", &listen]),
+        _ => cmd.args(["worker", "--metrics-listen", &listen]),
+    };
+    let child = cmd
         .args([
             "--database-url",
             &test_db.admin_url(),
@@ -56,7 +72,11 @@ async fn serve_publishes_committed_outbox_rows_and_marks_them_delivered() -> Tes
         .stderr(std::process::Stdio::piped())
         .spawn()?;
     let mut served = Served { child, port };
-    assert_eq!(served.wait_ready(Duration::from_secs(60))?.0, 200);
+    if command == "serve" {
+        assert_eq!(served.wait_ready(Duration::from_secs(60))?.0, 200);
+    } else {
+        wait_for_metrics(port).await?;
+    }
 
     let db = test_db.db().await;
     let signal = TemplateInvalidationSignal {
@@ -81,6 +101,9 @@ async fn serve_publishes_committed_outbox_rows_and_marks_them_delivered() -> Tes
     assert_eq!(events[0].entity_id, "tpl_mail");
     let (exit, stderr) = served.terminate()?;
     assert!(exit.success(), "{exit}: {stderr}");
+    if command == "worker" {
+        assert!(stderr.contains("outbox relay started"), "{stderr}");
+    }
     let status: String = test_db
         .admin()
         .await
@@ -92,4 +115,15 @@ async fn serve_publishes_committed_outbox_rows_and_marks_them_delivered() -> Tes
         .get(0);
     assert_eq!(status, "delivered");
     Ok(())
+}
+
+/// Waits until the worker's `/metrics` answers (it is up, its relay running).
+async fn wait_for_metrics(port: u16) -> TestResult {
+    for _ in 0..600 {
+        if http_get(port, "/metrics").is_ok_and(|(code, _)| code == 200) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("the worker did not come up within 30 s".into())
 }
