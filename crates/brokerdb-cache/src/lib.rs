@@ -40,7 +40,7 @@
 //! as fresh. A read that began after a bump never joins a load that began before it.
 //!
 //! Listening also subscribes to the policy invalidation bus
-//! (`brokerdb_redis::policy::PolicyInvalidationBus`, which the outbox worker publishes): a
+//! (`brokerdb_redis::policy::PolicyInvalidationBus`, which the outbox relay publishes): a
 //! policy rule event drops the tenant's policy-rule entries, a template binding event its
 //! execute lookups, a template version event its template versions and execute lookups (L1
 //! only; idempotent, so redelivered events are harmless).

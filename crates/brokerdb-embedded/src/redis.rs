@@ -16,7 +16,8 @@ use crate::process::{free_port, log_tail, log_to, spawn, stop};
 use crate::run_as::{private_dir, private_file, random_secret};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
-const SOCKET_NAME: &str = "redis.sock";
+/// File name of the Unix socket under `<data_dir>/redis-socket/`.
+pub const SOCKET_NAME: &str = "redis.sock";
 
 /// How to start redis-server.
 #[derive(Debug, Clone)]

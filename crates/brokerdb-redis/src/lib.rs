@@ -9,6 +9,7 @@
 //! | [`canonicalizer`] | template, approve-once and per-route rate-limit caches |
 //! | [`audit`] | audit query cache (generation-keyed), generic JSON helpers |
 //! | [`forwarder`] | execution locks and idempotency records |
+//! | [`outbox`] | the outbox relay's publisher (template invalidations onto both channels) |
 //! | [`ssrf`] | DNS cache with compare-and-set, rebinding history, template invalidation signal |
 //! | [`read_cache`] | generation-keyed entries, bumps and invalidation channel of the tiered read cache (`brokerdb-cache`) |
 //!
@@ -164,6 +165,7 @@ mod error;
 mod fixed_window;
 pub mod forwarder;
 mod keys;
+pub mod outbox;
 mod owner_lock;
 pub mod policy;
 mod pubsub;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{audit, bench, migrate, seed, serve, token};
+use crate::commands::{audit, bench, jobs, migrate, seed, serve, token, worker};
 use crate::config::SecretString;
 
 /// brokerdb — persistence layer and data service of a multi-tenant API credential broker.
@@ -40,6 +40,13 @@ pub enum Command {
     /// it writes nothing twice and says what was already there. DATABASE_URL's database is
     /// migrated first; without it the embedded servers under --data-dir are used, as by serve.
     Seed(seed::SeedArgs),
+    /// Run the background job worker and the scheduler of the sweeps (expired sessions and
+    /// enrollment tokens, stale pending approvals, old succeeded jobs) until Ctrl-C or SIGTERM.
+    /// `serve` runs one too unless WORKER_ENABLED=false; any number may run at once.
+    Worker(worker::WorkerArgs),
+    /// Inspect the background job queue and manage its dead letters: list jobs, retry dead
+    /// ones, purge finished ones.
+    Jobs(jobs::JobsArgs),
 }
 
 /// Where PostgreSQL is; absent URLs mean "start a private server".

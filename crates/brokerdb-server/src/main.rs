@@ -1,12 +1,14 @@
 //! `brokerdb`: the data service and its command line.
 //!
 //! - `serve`: the HTTP service (the `/v1` API, `/healthz`, `/readyz`, `/metrics`, `/openapi.json`),
-//!   the audit sealer and
+//!   the audit sealer, the job worker (unless `WORKER_ENABLED=false`) and
 //!   periodic checkpoints; without `DATABASE_URL` / `REDIS_URL` it starts private servers.
 //! - `migrate` (and `migrate status`): apply or list the schema migrations.
 //! - `audit verify | seal | checkpoint | keygen`: the tamper-evident audit trail.
 //! - `seed`: a demo data set written through the library (re-runs write nothing twice).
 //! - `token create | list | revoke`: the API's bearer tokens.
+//! - `worker`: the background job worker and the sweeps' scheduler (`serve` runs one too).
+//! - `jobs list | retry | purge`: the job queue and its dead letters.
 //! - `bench`: hot operations through the library against the same SQL in pgbench and
 //!   `redis-benchmark`.
 //!

@@ -11,6 +11,11 @@ const DURATION_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// Buckets (seconds) of the job-run histogram: 10 ms … 10 min.
+const JOB_DURATION_BUCKETS: &[f64] = &[
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
+
 /// The handle of the global recorder, installed on first use. When another recorder is already
 /// installed (an embedding application's), metrics go there and this handle renders nothing.
 pub fn handle() -> PrometheusHandle {
@@ -18,6 +23,14 @@ pub fn handle() -> PrometheusHandle {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets(DURATION_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full(
+                            "brokerdb_job_duration_seconds".into(),
+                        ),
+                        JOB_DURATION_BUCKETS,
+                    )
+                })
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
@@ -53,6 +66,27 @@ pub fn handle() -> PrometheusHandle {
                 "brokerdb_http_request_duration_seconds",
                 metrics::Unit::Seconds,
                 "HTTP request duration by route template and method"
+            );
+            metrics::describe_gauge!(
+                "brokerdb_jobs_queue_depth",
+                "Background jobs by queue and status (queued, running, dead)"
+            );
+            metrics::describe_histogram!(
+                "brokerdb_job_duration_seconds",
+                metrics::Unit::Seconds,
+                "Background job runs by queue and outcome"
+            );
+            metrics::describe_counter!(
+                "brokerdb_jobs_total",
+                "Background job runs by queue and outcome (succeeded, retried, dead, lost, unsettled)"
+            );
+            metrics::describe_counter!(
+                "brokerdb_jobs_worker_errors_total",
+                "Failures of the job worker itself by queue and stage (claim, settle, heartbeat, depth, schedule)"
+            );
+            metrics::describe_counter!(
+                "brokerdb_sweep_rows_total",
+                "Rows removed (or approvals expired) by each sweep"
             );
             metrics::counter!("brokerdb_tx_retries_total").absolute(0);
             handle

@@ -111,6 +111,13 @@ impl Redis {
             }
             RedisTarget::Embedded { data_dir } => data_dir,
         };
+        if let Some(endpoint) = running_embedded_redis(data_dir).await {
+            tracing::info!("using the embedded Redis another brokerdb process runs");
+            return Ok(Self {
+                endpoint,
+                embedded: None,
+            });
+        }
         let opts = RedisOptions::new(data_dir, std::env::var_os("PATH"));
         let redis = EmbeddedRedis::start(&opts)
             .await
@@ -136,6 +143,34 @@ impl Redis {
             .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
         Ok(conn)
     }
+}
+
+/// The embedded Redis under `data_dir` when another process (say `brokerdb serve`) already runs
+/// it and it answers: `brokerdb worker` then shares it (its relay publishes where the service's
+/// subscribers listen) instead of starting a second server on the same socket.
+async fn running_embedded_redis(data_dir: &std::path::Path) -> Option<RedisEndpoint> {
+    let socket = std::fs::canonicalize(data_dir)
+        .ok()?
+        .join("redis-socket")
+        .join(brokerdb_embedded::REDIS_SOCKET_NAME);
+    if !socket.exists() {
+        return None;
+    }
+    let endpoint =
+        RedisEndpoint::parse(&format!("redis+unix://{}", socket.display()), None).ok()?;
+    let ping = async {
+        let mut conn = endpoint
+            .client()
+            .get_multiplexed_async_connection()
+            .await
+            .ok()?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .ok()
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, ping).await.ok()??;
+    Some(endpoint)
 }
 
 /// The data layer on `targets`' runtime and system roles: both pools built with `pool_size`

@@ -9,7 +9,9 @@
 //! |---|---|
 //! | [`db`] | the [`Db`](db::Db) handle and [`Db::connect`](db::Db::connect); the tenant and system scopes, executors and transactions (with retry); [`DbError`](db::DbError) and its codes; paging and signed cursors; pools, TLS, metrics |
 //! | [`repo`] | one module per aggregate (tenants, users, workloads, enrollment tokens, sessions, integrations, secrets, templates, policy rules, approvals, audit events, admin), each a few `async fn`s whose first parameter says where they run |
+//! | [`jobs`] | the background job queue in PostgreSQL: enqueue in the caller's transaction, claim with `SKIP LOCKED`, leases, retries with backoff, dead letters; the [`Worker`](jobs::Worker), the scheduler of periodic jobs, and the sweeps that run as jobs |
 //! | [`audit`] | the one way into the audit trail ([`audit::append`], [`audit::append_system`]), the sealer that chains rows after commit, signed checkpoints, verification |
+//! | [`outbox`] | the relay that publishes the template-invalidation outbox at least once, with retries and backoff |
 //! | [`model`] | validated values (ids, hosts, methods, timestamps, …), the schema's enums, the canonical request descriptor |
 //! | [`migrate`] | the embedded, numbered SQL migrations (`migrations/`) and their runner |
 //! | [`conninfo`] | connection strings with TLS settings; per-role settings derived from an admin URL |
@@ -44,8 +46,10 @@
 pub mod audit;
 pub mod conninfo;
 pub mod db;
+pub mod jobs;
 pub mod migrate;
 pub mod model;
+pub mod outbox;
 pub mod prelude;
 pub mod repo;
 pub mod roles;

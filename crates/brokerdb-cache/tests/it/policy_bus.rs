@@ -1,4 +1,4 @@
-//! The policy invalidation bus (what the outbox worker publishes) drops the tenant's L1
+//! The policy invalidation bus (what the outbox relay publishes) drops the tenant's L1
 //! entries; a redelivered event changes nothing.
 
 use std::time::Duration;

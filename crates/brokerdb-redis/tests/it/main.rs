@@ -16,6 +16,7 @@ mod crypto;
 mod faults;
 mod forwarder_idempotency;
 mod forwarder_lock;
+mod outbox;
 mod policy_invalidation;
 mod policy_rate_limit;
 mod scripts;

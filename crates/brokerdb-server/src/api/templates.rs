@@ -386,7 +386,7 @@ impl PublishTemplateVersionIn {
 
 /// Publishes a new immutable version of a template (role `admin`), active at once; the first
 /// version creates the template. An `admin_action` audit event naming the token's subject and
-/// the template-invalidation outbox row (which the outbox worker publishes to the broker's
+/// the template-invalidation outbox row (which the outbox relay publishes to the broker's
 /// caches) are written in the same transaction.
 #[utoipa::path(
     post,

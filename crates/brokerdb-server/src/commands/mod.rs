@@ -2,10 +2,12 @@
 
 pub mod audit;
 pub mod bench;
+pub mod jobs;
 pub mod migrate;
 pub mod seed;
 pub mod serve;
 pub mod token;
+pub mod worker;
 
 use std::process::ExitCode;
 
@@ -20,5 +22,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(args).await,
         Command::Token(args) => token::run(args).await,
         Command::Seed(args) => seed::run(args).await,
+        Command::Worker(args) => worker::run(args).await,
+        Command::Jobs(args) => jobs::run(args).await,
     }
 }

@@ -7,13 +7,16 @@ use std::time::Duration;
 use anyhow::Context;
 use brokerdb::audit::{self, CheckpointSigner, SealerSettings};
 use brokerdb::db::{CursorKey, DbSettings, PoolRole};
+use brokerdb::outbox::RelaySettings;
 use clap::Args;
 
 use crate::api::ApiSettings;
 use crate::app::{AppState, Application};
 use crate::checkpoints::{self, CheckpointClock};
 use crate::cli::{ConnectionArgs, RedisUrlArgs};
+use crate::commands::worker::{self, JobArgs, JobsConfig};
 use crate::config::{ExposeSecret, PostgresTarget, RedisTarget, SecretString, positive};
+use crate::outbox_relay::{self, OutboxArgs};
 use crate::services::{Postgres, Redis, connect_db};
 
 /// Options of `brokerdb serve`.
@@ -43,6 +46,20 @@ pub struct ServeArgs {
     /// The HTTP API's limits.
     #[command(flatten)]
     pub http: HttpArgs,
+    /// Run the background job worker and the scheduler of the sweeps in this process. `false`
+    /// (or --no-worker) leaves them to `brokerdb worker` processes.
+    #[arg(long = "worker", env = "WORKER_ENABLED", default_value = "true", num_args = 0..=1,
+          default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub worker_enabled: bool,
+    /// Do not run the job worker here (the same as WORKER_ENABLED=false).
+    #[arg(long = "no-worker")]
+    pub no_worker: bool,
+    /// The job worker and the sweeps.
+    #[command(flatten)]
+    pub jobs: JobArgs,
+    /// The outbox relay.
+    #[command(flatten)]
+    pub outbox: OutboxArgs,
     /// The read cache of the hot reads.
     #[command(flatten)]
     pub cache: CacheArgs,
@@ -274,6 +291,10 @@ pub struct ServeConfig {
     pub checkpoints: Option<CheckpointConfig>,
     /// The API's limits.
     pub api: ApiSettings,
+    /// The job worker and the sweeps; `None` when this process runs no worker.
+    pub jobs: Option<JobsConfig>,
+    /// The outbox relay's settings; `None` when this instance runs none.
+    pub outbox: Option<RelaySettings>,
 }
 
 /// Where and how often `serve` writes audit checkpoints.
@@ -328,6 +349,11 @@ impl ServeArgs {
                 cache: self.cache.settings()?,
                 ..self.http.settings()?
             },
+            jobs: match self.worker_enabled && !self.no_worker {
+                true => Some(self.jobs.config()?),
+                false => None,
+            },
+            outbox: self.outbox.settings()?,
         })
     }
 }
@@ -364,6 +390,21 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             state.checkpoints.clone(),
         )
     });
+    let background = match &config.jobs {
+        Some(jobs) => Some(worker::spawn_background(&state.db, jobs)?),
+        None => {
+            tracing::info!("job worker disabled (WORKER_ENABLED=false): run `brokerdb worker`");
+            None
+        }
+    };
+    let relay = match config.outbox {
+        Some(settings) => Some(outbox_relay::spawn(
+            state.db.clone(),
+            state.redis.clone(),
+            settings,
+        )?),
+        None => None,
+    };
     let app = Application::bind(config.listen, state).await?;
     let addr = app.local_addr()?;
     tracing::info!(
@@ -378,14 +419,22 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         task.abort();
     }
     cache_listener.abort();
+    // Jobs in flight finish (and may append audit events) before the sealer's last round.
+    if let Some(background) = background {
+        background.stop().await;
+    }
     // The last round commits before the servers stop: nothing committed stays unsealed.
     sealer.stop().await;
+    if let Some(relay) = relay {
+        relay.stop().await;
+    }
     drop(redis);
     drop(postgres);
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -431,6 +480,38 @@ mod tests {
         for hidden in ["s3cret", "5ec7e", "cache.internal"] {
             assert!(!shown.contains(hidden), "{hidden} in {shown}");
         }
+        Ok(())
+    }
+
+    fn jobs_of(argv: &[&str]) -> anyhow::Result<Option<crate::commands::worker::JobsConfig>> {
+        let mut full = vec!["brokerdb", "serve"];
+        full.extend_from_slice(argv);
+        let Command::Serve(args) = Cli::try_parse_from(full)?.command else {
+            anyhow::bail!("not serve");
+        };
+        Ok(args.config()?.jobs)
+    }
+
+    #[test]
+    fn serve_runs_the_job_worker_unless_told_not_to() -> anyhow::Result<()> {
+        let on = jobs_of(&["--sweep-interval", "5m", "--sweep-batch-size", "50"])?
+            .ok_or_else(|| anyhow::anyhow!("no worker by default"))?;
+        assert_eq!(on.sweeps.interval, std::time::Duration::from_secs(300));
+        assert_eq!(on.sweeps.batch, 50);
+        assert!(jobs_of(&["--no-worker"])?.is_none());
+        assert!(jobs_of(&["--worker", "false"])?.is_none());
+        assert!(jobs_of(&["--worker=true"])?.is_some());
+        let err = jobs_of(&["--job-visibility-timeout", "0s"]).err();
+        assert_eq!(
+            err.map(|e| e.to_string()),
+            Some("JOB_VISIBILITY_TIMEOUT must be more than zero".to_owned())
+        );
+        let err = jobs_of(&["--sweep-interval", "500ms"]).err();
+        assert_eq!(
+            err.map(|e| e.to_string()),
+            Some("SWEEP_INTERVAL must be at least 1s".to_owned())
+        );
+        assert!(jobs_of(&["--sweep-batch-size", "0"]).is_err());
         Ok(())
     }
 }

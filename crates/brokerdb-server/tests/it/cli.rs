@@ -215,6 +215,44 @@ fn serve_without_urls_runs_on_embedded_servers_and_reuses_their_data() -> TestRe
     assert_eq!(ready["status"], "ok");
     assert_eq!(ready["migrations"]["applied"], Migration::embedded().len());
     assert_eq!(http_get(first.port, "/healthz")?.0, 200);
+
+    // A worker on the same data directory shares serve's servers, and leaves them running.
+    let metrics_port = free_port()?;
+    let child = brokerdb()
+        .args([
+            "worker",
+            "--metrics-listen",
+            &format!("127.0.0.1:{metrics_port}"),
+        ])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let worker = Served {
+        child,
+        port: metrics_port,
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !http_get(metrics_port, "/metrics").is_ok_and(|(code, _)| code == 200) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (exit, stderr) = worker.terminate()?;
+    assert!(exit.success(), "{exit}: {stderr}");
+    for shared in [
+        "using the embedded PostgreSQL another brokerdb process runs",
+        "using the embedded Redis another brokerdb process runs",
+        "outbox relay started",
+    ] {
+        assert!(stderr.contains(shared), "{shared}: {stderr}");
+    }
+    let (status, body) = first.wait_ready(Duration::from_secs(5))?;
+    assert_eq!(status, 200, "serve lost a server to the worker: {body}");
+
     let (exit, stderr) = first.terminate()?;
     assert!(exit.success(), "{exit}: {stderr}");
     assert!(
@@ -275,9 +313,9 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
         .collect();
     assert_eq!(
         rows.len(),
-        80,
+        96,
         "(8 operations × 3 implementations + 2 unchained appends × 2 pgbench variants \
-         + 4 users-list rows × 2 + 2 HTTP rows × 2) × 2 concurrencies:\n{table}"
+         + 4 users-list rows × 2 + 2 HTTP rows × 2 + 2 cache rows × 4) × 2 concurrencies:\n{table}"
     );
     for op in [
         "audit append (chained: queued, sealed after commit)",
@@ -288,6 +326,8 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
         "users::list_after",
         "http GET /v1/users/{id}",
         "http GET /v1/users?pageSize=20",
+        "cache: execute lookup",
+        "cache: policy rules for scope",
     ] {
         assert!(
             rows.iter().any(|r| r.starts_with(&format!("| {op}"))),

@@ -15,7 +15,11 @@ type Error = Box<dyn std::error::Error>;
 /// Runs `brokerdb args… --data-dir <fresh>` with `env`, and asserts one `error:` line starting
 /// with `prefix`, no panic, no `s3cret` anywhere in the output, and no data directory. A command
 /// that is still running after 30 s (it got past its checks) is killed and fails the test.
-fn fails_before_starting(args: &[&str], env: &[(&str, &str)], prefix: &str) -> Result<(), Error> {
+pub fn fails_before_starting(
+    args: &[&str],
+    env: &[(&str, &str)],
+    prefix: &str,
+) -> Result<(), Error> {
     let dir = tempfile::tempdir()?;
     let data_dir = dir.path().join("data");
     let case = format!("{args:?} {env:?}");

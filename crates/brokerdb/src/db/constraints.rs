@@ -49,6 +49,7 @@ pub(crate) fn unique_field(constraint: &str) -> &'static str {
         | "uq_system_audit_events_event_id"
         | "uq_system_audit_seals_event" => "event_id",
         "uq_template_invalidation_outbox_signal" => "signal",
+        "uq_jobs_queue_dedupe_key_unfinished" => "dedupe_key",
         "audit_seals_pkey" | "system_audit_seals_pkey" => "chain_seq",
         c if c.ends_with("_pkey") => "id",
         _ => "key",
@@ -89,6 +90,7 @@ const TABLES: &[&str] = &[
     "workloads",
     "secrets",
     "tenants",
+    "jobs",
 ];
 
 /// `<kind>_<table>_<what>` → `<what>`.
@@ -111,12 +113,13 @@ pub(crate) fn check_field(constraint: &str) -> String {
         "timestamp_near_created_at" => "timestamp",
         "rate_limit_shape" => "rate_limit",
         "secret_pointer" => "secret_ref",
-        "required_payload" => "payload",
+        "required_payload" | "payload_size" => "payload",
+        "last_error_length" => "last_error",
         "status_timestamps" => "status",
         "decision_coherence" => "decision",
         "resolved_ips_count" => "resolved_ips",
         "active_version" => "active_version",
-        "chain" | "link" | "hash" | "singleton" | "required" => "row",
+        "chain" | "link" | "hash" | "singleton" | "required" | "lease" | "finished" => "row",
         other => other
             .strip_suffix("_non_empty")
             .or_else(|| other.strip_suffix("_format"))
@@ -170,6 +173,9 @@ mod tests {
                 "max_clock_skew_seconds",
             ),
             ("ck_system_audit_seals_link", "row"),
+            ("ck_jobs_queue_format", "queue"),
+            ("ck_jobs_payload_size", "payload"),
+            ("ck_jobs_lease", "row"),
             ("not_ours", "row"),
         ] {
             assert_eq!(check_field(constraint), field, "{constraint}");

@@ -1,12 +1,13 @@
 //! EnrollmentTokenRepository: one-time tokens a workload exchanges for its first certificate.
-//! Every function runs on a tenant executor of the workload's tenant (the enrolment flow
-//! resolves the tenant from the workload first, in the system scope), alone or in the caller's
-//! transaction. Issuing and consuming are one statement each.
+//! Every function but the sweep ([`delete_expired`], system scope) runs on a tenant executor of
+//! the workload's tenant (the enrolment flow resolves the tenant from the workload first, in the
+//! system scope), alone or in the caller's transaction. Issuing and consuming are one statement
+//! each.
 
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use crate::db::{DbError, TenantExec};
+use crate::db::{DbError, SystemExec, TenantExec};
 use crate::model::{TenantId, Timestamp, TokenHash, ValidationError, WorkloadId};
 
 const REPO: &str = "enrollment_tokens";
@@ -23,6 +24,11 @@ pub const CONSUME_SQL: &str = "UPDATE enrollment_tokens SET used_at = $2
      WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND ($3::text IS NULL OR workload_id = $3)
      RETURNING token_hash, workload_id, tenant_id, expires_at, created_at, used_at";
 const HAS_CONSUMED: &str = "SELECT EXISTS (SELECT 1 FROM enrollment_tokens WHERE workload_id = $1 AND used_at IS NOT NULL)";
+/// At most `$2` never-used tokens with `expires_at <= $1`, oldest expiry first, read from
+/// `idx_enrollment_tokens_expires_at`; rows another sweeper holds are skipped.
+const DELETE_EXPIRED: &str = "DELETE FROM enrollment_tokens WHERE (tenant_id, id) IN (
+         SELECT tenant_id, id FROM enrollment_tokens WHERE expires_at <= $1 AND used_at IS NULL
+         ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
 const INVALIDATE: &str = "UPDATE enrollment_tokens SET used_at = $2
      WHERE workload_id = $1 AND used_at IS NULL AND expires_at > $2";
 
@@ -137,5 +143,23 @@ pub async fn invalidate_active(
 ) -> Result<u64, DbError> {
     exec.op(REPO, "invalidate_active")
         .execute(INVALIDATE, &[workload_id, &now])
+        .await
+}
+
+/// Deletes at most `limit` (≥ 1) tokens that expired (`expires_at ≤ now`) without being used,
+/// oldest expiry first; returns how many (system scope: a sweep across tenants). Fewer than
+/// `limit` means none is left. Such a token can never be consumed, and nothing reads it. Used
+/// (consumed or invalidated) tokens are kept, expired or not: [`has_consumed_for_workload`]
+/// answers from them. Concurrent sweepers delete disjoint rows.
+pub async fn delete_expired(
+    exec: &mut impl SystemExec,
+    now: Timestamp,
+    limit: i64,
+) -> Result<u64, DbError> {
+    if limit < 1 {
+        return Err(ValidationError::new("limit", "must be at least 1").into());
+    }
+    exec.op(REPO, "delete_expired")
+        .execute(DELETE_EXPIRED, &[&now, &limit])
         .await
 }

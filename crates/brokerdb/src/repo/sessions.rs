@@ -30,7 +30,11 @@ const BY_TOKEN: &str = "SELECT session_id, workload_id, tenant_id, cert_fingerpr
      ORDER BY created_at DESC LIMIT 1";
 const REVOKE: &str =
     "UPDATE workload_sessions SET revoked_at = COALESCE(revoked_at, now()) WHERE session_id = $1";
-const DELETE_EXPIRED: &str = "DELETE FROM workload_sessions WHERE expires_at <= $1";
+/// At most `$2` sessions with `expires_at <= $1`, oldest expiry first, read from
+/// `idx_workload_sessions_expires_at`; rows another sweeper holds are skipped, not waited for.
+const DELETE_EXPIRED: &str = "DELETE FROM workload_sessions WHERE (tenant_id, id) IN (
+         SELECT tenant_id, id FROM workload_sessions WHERE expires_at <= $1
+         ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
 /// The first page of [`list_by_workload`] (`$1` tenant, `$2` workload, `$3` rows to fetch).
 /// One range read of `idx_workload_sessions_tenant_workload_created` (migration 0016) in list
 /// order, stopping at the limit; the cursor's row comparison is part of the index condition.
@@ -279,10 +283,18 @@ pub async fn list_by_workload(
     ))
 }
 
-/// Deletes every session with `expires_at ≤ now`, revoked or not; returns how many (system
-/// scope: a sweep across tenants).
-pub async fn delete_expired(exec: &mut impl SystemExec, now: Timestamp) -> Result<u64, DbError> {
+/// Deletes at most `limit` (≥ 1) sessions with `expires_at ≤ now`, revoked or not, oldest expiry
+/// first; returns how many (system scope: a sweep across tenants). Fewer than `limit` means none
+/// is left; call again otherwise. Concurrent sweepers delete disjoint rows.
+pub async fn delete_expired(
+    exec: &mut impl SystemExec,
+    now: Timestamp,
+    limit: i64,
+) -> Result<u64, DbError> {
+    if limit < 1 {
+        return Err(ValidationError::new("limit", "must be at least 1").into());
+    }
     exec.op(REPO, "delete_expired")
-        .execute(DELETE_EXPIRED, &[&now])
+        .execute(DELETE_EXPIRED, &[&now, &limit])
         .await
 }

@@ -302,6 +302,27 @@ async fn no_tenant_scoped_function_reaches_another_tenants_rows() -> TestResult 
             }),
         ),
         (
+            // At an instant past B's expiry: only row-level security keeps B's approval out.
+            "approvals::expire_pending (B's id)",
+            "0",
+            Box::pin(async {
+                let by = approvals::ExpiredBy {
+                    actor: text("system"),
+                    correlation_id: text("job-1"),
+                };
+                let later = Timestamp::parse("2999-01-01T00:00:00Z")?;
+                Ok(approvals::expire_pending(
+                    &mut in_a(),
+                    std::slice::from_ref(&approval_id_b),
+                    later,
+                    &by,
+                )
+                .await?
+                .len()
+                .to_string())
+            }),
+        ),
+        (
             "approvals::find_open (B's descriptor)",
             "validation_error",
             Box::pin(async {

@@ -7,6 +7,8 @@
 //! - Data layer: `db_scope` (scopes, error mapping), `db_tx` (transactions, composition, retry).
 //! - Repositories: one `repo_*` module per repository; `cross_tenant` calls every tenant-scoped
 //!   function across tenants; `audit_chain` covers appends, sealing, checkpoints and verify.
+//! - `jobs`: the background job queue: enqueue and dedupe, leases, dead letters, concurrent
+//!   workers, the scheduler and the sweeps.
 //! - `list_plans`: plan guards of every list on a scale database seeded once per process (a
 //!   million rows in a tenant), under custom and generic plans.
 //! - `support`: shared fixtures.
@@ -16,6 +18,7 @@ mod cross_tenant;
 mod db_scope;
 mod db_tx;
 mod isolation;
+mod jobs;
 mod list_plans;
 mod migrations;
 mod privileges;

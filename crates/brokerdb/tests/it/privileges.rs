@@ -76,6 +76,7 @@ const RUNTIME_PRIVILEGES: &[&str] = &[
 const SYSTEM_PRIVILEGES: &[&str] = &[
     "columns api_tokens UPDATE: last_used_at, revoked_at",
     "columns audit_events INSERT: event_id, tenant_id, timestamp, workload_id, integration_id, correlation_id, event_type, decision, action_group, risk_tier, upstream_status_code, latency_ms, event_json",
+    "columns jobs UPDATE: status, attempts, run_at, locked_until, lock_token, last_error, updated_at, finished_at",
     "columns system_audit_events INSERT: event_id, timestamp, actor, action, correlation_id, event_json",
     "database: CONNECT",
     "schema public: USAGE",
@@ -97,6 +98,7 @@ const SYSTEM_PRIVILEGES: &[&str] = &[
     "table human_user_roles: DELETE, INSERT, SELECT, UPDATE",
     "table human_users: DELETE, INSERT, SELECT, UPDATE",
     "table integrations: DELETE, INSERT, SELECT, UPDATE",
+    "table jobs: DELETE, INSERT, SELECT",
     "table manifest_keyset_metadata: DELETE, INSERT, SELECT, UPDATE",
     "table manifest_signing_keys: DELETE, INSERT, SELECT, UPDATE",
     "table policy_rules: DELETE, INSERT, SELECT, UPDATE",

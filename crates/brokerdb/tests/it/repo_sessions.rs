@@ -96,7 +96,7 @@ async fn expired_sessions_are_invisible_and_swept() -> TestResult {
         None
     );
     assert_eq!(
-        sessions::delete_expired(&mut db.system(), Timestamp::now()).await?,
+        sessions::delete_expired(&mut db.system(), Timestamp::now(), 100).await?,
         1
     );
     assert!(

@@ -89,8 +89,12 @@ async fn every_tenant_id_is_not_null_references_tenants_is_indexed_first_and_rls
     for row in &rows {
         let table: String = row.get(0);
         let facts = [
-            // API tokens are global data whose tenant is optional (none: a system token).
-            ("NOT NULL", row.get::<_, bool>(1) || table == "api_tokens"),
+            // API tokens and jobs are global data whose tenant is optional (none: a system
+            // token, a job about no tenant).
+            (
+                "NOT NULL",
+                row.get::<_, bool>(1) || table == "api_tokens" || table == "jobs",
+            ),
             ("FK to tenants", row.get::<_, bool>(2) || table == "tenants"),
             ("index leading with tenant_id", row.get::<_, bool>(3)),
             ("RLS enabled", row.get::<_, bool>(4)),

@@ -7,6 +7,7 @@ mod cache;
 mod charts;
 mod http;
 mod library;
+mod outbox;
 mod pgbench;
 mod raw;
 mod redis;
@@ -66,7 +67,7 @@ pub struct BenchArgs {
     /// with the latency budgets drawn. DIR is created if missing; existing files are replaced.
     #[arg(long, env = "BENCH_REPORT", value_name = "DIR")]
     pub report: Option<PathBuf>,
-    /// Measure only some rows, comma-separated words: `postgres` or `redis` selects a store,
+    /// Measure only some rows, comma-separated words: `postgres`, `redis` or `outbox` selects a group,
     /// any other word the rows whose name contains it (e.g. `policy,execute`, `rate-limit`).
     /// All rows when absent.
     #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
@@ -137,7 +138,9 @@ impl BenchArgs {
     /// The checked configuration, or the first bad value's error (naming its variable, never
     /// quoting it).
     pub fn config(&self) -> anyhow::Result<BenchConfig> {
-        let postgres_rows = postgres_rows().any(|name| selects(&self.only, "postgres", name));
+        let outbox_rows = outbox::names().any(|name| selects(&self.only, outbox::STORE, name));
+        let postgres_rows =
+            postgres_rows().any(|name| selects(&self.only, "postgres", name)) || outbox_rows;
         let redis_rows = redis_ops::RedisOp::ALL
             .iter()
             .any(|op| selects(&self.only, "redis", op.name()));
@@ -146,7 +149,8 @@ impl BenchArgs {
         }
         let http_rows = http::names()
             .chain(cache::names())
-            .any(|name| selects(&self.only, "postgres", name));
+            .any(|name| selects(&self.only, "postgres", name))
+            || outbox_rows;
         let postgres = postgres_rows
             .then(|| AdminTarget::from_args(&self.connection))
             .transpose()?;
@@ -336,6 +340,10 @@ async fn postgres(
     if http::selected(args) {
         let redis = redis.context("the HTTP rows need Redis")?;
         results.extend(http::measure(args, &db, redis).await?);
+    }
+    if outbox::selected(args) {
+        let redis = redis.context("the outbox rows need Redis")?;
+        results.extend(outbox::measure(args, &db, &client, redis).await?);
     }
     if cache::selected(args) {
         let redis = redis.context("the cache rows need Redis")?;

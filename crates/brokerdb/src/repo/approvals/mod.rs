@@ -45,13 +45,21 @@
 //! it stays, as `expired`. An `approved` approval is never expired this way: the state machine
 //! has no `approved → expired`, and it stays usable (and in flight) until executed.
 //!
+//! **The expiry sweep.** Stale pending approvals of keys nobody asks for again are expired by
+//! the `expire_approvals` job ([`crate::jobs::sweeps`]): [`find_expired_pending`] (system scope)
+//! finds a bounded batch across tenants, [`expire_pending`] (tenant scope) expires each tenant's
+//! share with one `pending → expired` update and an `approval_decided` audit event per approval,
+//! in one transaction. (The expiry [`create`] does for the key it inserts writes no event.)
+//!
 //! **Transitions** are one conditional `UPDATE … WHERE status = <the only allowed source>`, so
 //! of concurrent deciders exactly one wins ([`transition`]).
 
 mod dto;
+mod expire;
 mod transition;
 
 pub use dto::{ApprovalRequest, ApprovalSummary};
+pub use expire::{ExpiredBy, expire_pending, find_expired_pending};
 pub use transition::{Transitioned, transition};
 
 use dto::from_snapshot;
