@@ -1,13 +1,15 @@
 //! `brokerdb`: the data service and its command line.
 //!
 //! - `serve`: the HTTP service (the `/v1` API, `/healthz`, `/readyz`, `/metrics`, `/openapi.json`),
-//!   the audit sealer, the job worker (unless `WORKER_ENABLED=false`) and
-//!   periodic checkpoints; without `DATABASE_URL` / `REDIS_URL` it starts private servers.
+//!   the audit sealer, the job worker (unless `WORKER_ENABLED=false`), the outbox relay (unless
+//!   `OUTBOX_RELAY_ENABLED=false`) and periodic checkpoints; without `DATABASE_URL` /
+//!   `REDIS_URL` it starts private servers.
 //! - `migrate` (and `migrate status`): apply or list the schema migrations.
 //! - `audit verify | seal | checkpoint | keygen`: the tamper-evident audit trail.
 //! - `seed`: a demo data set written through the library (re-runs write nothing twice).
 //! - `token create | list | revoke`: the API's bearer tokens.
-//! - `worker`: the background job worker and the sweeps' scheduler (`serve` runs one too).
+//! - `worker`: the background job worker, the sweeps' scheduler and the outbox relay (`serve`
+//!   runs them too).
 //! - `jobs list | retry | purge`: the job queue and its dead letters.
 //! - `bench`: hot operations through the library against the same SQL in pgbench and
 //!   `redis-benchmark`.
@@ -19,6 +21,12 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// mimalloc instead of glibc's allocator: under 16 concurrent callers on a small machine the
+/// glibc arenas' locks showed up in profiles of the cached read paths (`brokerdb bench --only
+/// cache`), where an answer costs little more than a few allocations.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = brokerdb_server::cli::Cli::parse();
