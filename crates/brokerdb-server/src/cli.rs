@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{audit, bench, jobs, migrate, seed, serve, token, worker};
+use crate::commands::{audit, bench, jobs, migrate, outbox, seed, serve, token, worker};
 use crate::config::SecretString;
 
 /// brokerdb — persistence layer and data service of a multi-tenant API credential broker.
@@ -47,6 +47,9 @@ pub enum Command {
     /// Inspect the background job queue and manage its dead letters: list jobs, retry dead
     /// ones, purge finished ones.
     Jobs(jobs::JobsArgs),
+    /// Inspect the template-invalidation outbox the relay delivers: list rows not yet
+    /// delivered, send failed ones again.
+    Outbox(outbox::OutboxCommandArgs),
 }
 
 /// Where PostgreSQL is; absent URLs mean "start a private server".

@@ -11,6 +11,7 @@
 //! - `worker`: the background job worker, the sweeps' scheduler and the outbox relay (`serve`
 //!   runs them too).
 //! - `jobs list | retry | purge`: the job queue and its dead letters.
+//! - `outbox list | retry`: the template-invalidation outbox and its failed rows.
 //! - `bench`: hot operations through the library against the same SQL in pgbench and
 //!   `redis-benchmark`.
 //!

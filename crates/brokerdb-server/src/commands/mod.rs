@@ -4,6 +4,7 @@ pub mod audit;
 pub mod bench;
 pub mod jobs;
 pub mod migrate;
+pub mod outbox;
 pub mod seed;
 pub mod serve;
 pub mod token;
@@ -24,5 +25,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Seed(args) => seed::run(args).await,
         Command::Worker(args) => worker::run(args).await,
         Command::Jobs(args) => jobs::run(args).await,
+        Command::Outbox(args) => outbox::run(args).await,
     }
 }

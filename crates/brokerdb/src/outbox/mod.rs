@@ -26,8 +26,10 @@
 //! (rounds that failed on the database) and `brokerdb_outbox_lag_seconds`, the age of the oldest
 //! undelivered row (0 when none).
 
+mod admin;
 mod deliver;
 mod relay;
 
+pub use admin::{OutboxRow, list, retry_failed};
 pub use deliver::{OutboxMessage, OutboxPublisher, PublishError, RoundReport, deliver_round, lag};
 pub use relay::{RelayHandle, RelaySettings, spawn_relay};
