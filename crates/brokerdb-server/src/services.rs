@@ -145,6 +145,25 @@ impl Redis {
     }
 }
 
+/// The data layer for a one-shot command (`token`, `jobs`, `outbox`, `audit`): the configured
+/// database, or the embedded one (used as it is when a `serve` already runs it), with pools of
+/// `pool_size` connections; only the system role is used.
+pub async fn open_system(
+    target: &PostgresTarget,
+    pool_size: u16,
+) -> anyhow::Result<(Postgres, Db)> {
+    let postgres = Postgres::start(target).await?;
+    let db = connect_db(
+        &postgres.targets,
+        pool_size,
+        DbSettings::default(),
+        CursorKey::random(),
+        PoolRole::System,
+    )
+    .await?;
+    Ok((postgres, db))
+}
+
 /// The embedded Redis under `data_dir` when another process (say `brokerdb serve`) already runs
 /// it and it answers: `brokerdb worker` then shares it (its relay publishes where the service's
 /// subscribers listen) instead of starting a second server on the same socket.

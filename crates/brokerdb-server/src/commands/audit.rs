@@ -10,13 +10,13 @@ use brokerdb::audit::checkpoint::{self, LoadedCheckpoint, database_name, read_ch
 use brokerdb::audit::{
     self, ChainReport, CheckpointKey, CheckpointSet, CheckpointSigner, VerifyOptions,
 };
-use brokerdb::db::{CursorKey, Db, DbSettings, PoolRole};
+
 use brokerdb::model::TenantId;
 use clap::{Args, Subcommand};
 
 use crate::cli::ConnectionArgs;
 use crate::config::PostgresTarget;
-use crate::services::{Postgres, connect_db};
+use crate::services::open_system;
 
 /// Options of `brokerdb audit`.
 #[derive(Debug, Clone, Args)]
@@ -192,20 +192,6 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The data layer on the configured (or embedded) database; only the system role is used.
-async fn open(target: &PostgresTarget) -> anyhow::Result<(Postgres, Db)> {
-    let postgres = Postgres::start(target).await?;
-    let db = connect_db(
-        &postgres.targets,
-        2,
-        DbSettings::default(),
-        CursorKey::random(),
-        PoolRole::System,
-    )
-    .await?;
-    Ok((postgres, db))
-}
-
 /// One line for a chain: `ok` with its length, or `BROKEN` with the first problem.
 fn line(chain: &str, report: &ChainReport) -> String {
     let checkpoints = match report.checkpoints {
@@ -233,7 +219,7 @@ fn line(chain: &str, report: &ChainReport) -> String {
 
 async fn verify(config: AuditVerifyConfig) -> anyhow::Result<ExitCode> {
     let only = config.tenant;
-    let (_postgres, db) = open(&config.postgres).await?;
+    let (_postgres, db) = open_system(&config.postgres, 2).await?;
     let system = db.system();
     let checkpoints = match config.checkpoints {
         Some((path, loaded, key)) => {
@@ -288,7 +274,7 @@ async fn verify(config: AuditVerifyConfig) -> anyhow::Result<ExitCode> {
 }
 
 async fn write_checkpoint(config: AuditCheckpointConfig) -> anyhow::Result<ExitCode> {
-    let (_postgres, db) = open(&config.postgres).await?;
+    let (_postgres, db) = open_system(&config.postgres, 2).await?;
     if config.seal_first {
         audit::seal_pending(&db.system(), audit::DEFAULT_BATCH)
             .await
@@ -323,7 +309,7 @@ fn keygen(args: &AuditKeygenArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn seal(postgres: &PostgresTarget, batch: i64) -> anyhow::Result<ExitCode> {
-    let (_postgres, db) = open(postgres).await?;
+    let (_postgres, db) = open_system(postgres, 2).await?;
     let report = audit::seal_pending(&db.system(), batch)
         .await
         .context("cannot seal the queued audit rows")?;

@@ -7,14 +7,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use brokerdb::db::{CursorKey, Db, DbSettings, ErrorCode, PoolRole};
+use brokerdb::db::{Db, ErrorCode};
 use brokerdb::jobs::{self, BATCH_LIMIT, Job, JobFilter, JobId, JobStatus, PurgeFilter};
 use brokerdb::model::Timestamp;
 use clap::{Args, Subcommand};
 
 use crate::cli::ConnectionArgs;
+use crate::commands::table;
 use crate::config::PostgresTarget;
-use crate::services::{Postgres, connect_db};
+use crate::services::open_system;
 
 /// Options of `brokerdb jobs`.
 #[derive(Debug, Clone, Args)]
@@ -108,7 +109,7 @@ pub async fn run(args: JobsArgs) -> anyhow::Result<ExitCode> {
                 queue: args.queue.clone(),
                 status: args.status.as_deref().map(JobStatus::parse).transpose()?,
             };
-            let (_pg, db) = open(&args.connection).await?;
+            let (_pg, db) = open_system(&PostgresTarget::from_args(&args.connection)?, 1).await?;
             let listed = jobs::list(&mut db.system(), &filter, args.limit, args.before)
                 .await
                 .context("cannot list the jobs")?;
@@ -117,7 +118,7 @@ pub async fn run(args: JobsArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         JobsAction::Retry(args) => {
-            let (_pg, db) = open(&args.connection).await?;
+            let (_pg, db) = open_system(&PostgresTarget::from_args(&args.connection)?, 1).await?;
             match (args.job_id, args.queue) {
                 (Some(id), _) => retry_one(&db, id).await,
                 (None, Some(queue)) => {
@@ -144,7 +145,7 @@ pub async fn run(args: JobsArgs) -> anyhow::Result<ExitCode> {
                 older_than: args.older_than,
                 queue: args.queue.clone(),
             };
-            let (_pg, db) = open(&args.connection).await?;
+            let (_pg, db) = open_system(&PostgresTarget::from_args(&args.connection)?, 1).await?;
             let mut total = 0u64;
             loop {
                 let n = jobs::purge(&mut db.system(), &filter, BATCH_LIMIT)
@@ -208,18 +209,7 @@ fn table(jobs: &[Job]) -> String {
         "LAST_ERROR".to_owned(),
     ]];
     for j in jobs {
-        let error = j.last_error.as_deref().map_or_else(
-            || "-".to_owned(),
-            |e| {
-                if e.chars().count() > ERROR_WIDTH {
-                    let mut cut: String = e.chars().take(ERROR_WIDTH - 1).collect();
-                    cut.push('…');
-                    cut
-                } else {
-                    e.to_owned()
-                }
-            },
-        );
+        let error = table::cut(j.last_error.as_deref(), ERROR_WIDTH);
         rows.push([
             j.id.to_string(),
             j.queue.clone(),
@@ -234,42 +224,7 @@ fn table(jobs: &[Job]) -> String {
             error,
         ]);
     }
-    let mut widths = [0usize; 9];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in &rows {
-        let mut line = String::new();
-        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(w - cell.chars().count() + 2));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// The data layer on the configured (or embedded, possibly already running) database; only the
-/// system role is used.
-async fn open(connection: &ConnectionArgs) -> anyhow::Result<(Postgres, Db)> {
-    let postgres = Postgres::start(&PostgresTarget::from_args(connection)?).await?;
-    let db = connect_db(
-        &postgres.targets,
-        1,
-        DbSettings::default(),
-        CursorKey::random(),
-        PoolRole::System,
-    )
-    .await?;
-    Ok((postgres, db))
+    table::render(&rows)
 }
 
 #[cfg(test)]

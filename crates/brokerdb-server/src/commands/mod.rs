@@ -7,6 +7,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod seed;
 pub mod serve;
+pub mod table;
 pub mod token;
 pub mod worker;
 

@@ -7,13 +7,14 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use brokerdb::db::{CursorKey, Db, DbSettings, ErrorCode, PoolRole};
+use brokerdb::db::ErrorCode;
 use brokerdb::outbox::{self, OutboxRow};
 use clap::{Args, Subcommand};
 
 use crate::cli::ConnectionArgs;
+use crate::commands::table;
 use crate::config::PostgresTarget;
-use crate::services::{Postgres, connect_db};
+use crate::services::open_system;
 
 /// Options of `brokerdb outbox`.
 #[derive(Debug, Clone, Args)]
@@ -66,7 +67,7 @@ pub struct OutboxRetryArgs {
 pub async fn run(args: OutboxCommandArgs) -> anyhow::Result<ExitCode> {
     match args.action {
         OutboxAction::List(args) => {
-            let (_pg, db) = open(&args.connection).await?;
+            let (_pg, db) = open_system(&PostgresTarget::from_args(&args.connection)?, 1).await?;
             let rows = outbox::list(&db, args.status.as_deref(), args.limit)
                 .await
                 .context("cannot list the outbox")?;
@@ -75,7 +76,7 @@ pub async fn run(args: OutboxCommandArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         OutboxAction::Retry(args) => {
-            let (_pg, db) = open(&args.connection).await?;
+            let (_pg, db) = open_system(&PostgresTarget::from_args(&args.connection)?, 1).await?;
             match outbox::retry_failed(&db, args.id.as_deref()).await {
                 Ok(n) => {
                     println!("{n} failed row(s) queued for delivery again");
@@ -91,19 +92,6 @@ pub async fn run(args: OutboxCommandArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-}
-
-async fn open(connection: &ConnectionArgs) -> anyhow::Result<(Postgres, Db)> {
-    let postgres = Postgres::start(&PostgresTarget::from_args(connection)?).await?;
-    let db = connect_db(
-        &postgres.targets,
-        1,
-        DbSettings::default(),
-        CursorKey::random(),
-        PoolRole::System,
-    )
-    .await?;
-    Ok((postgres, db))
 }
 
 /// The most characters of a last error the table shows.
@@ -127,18 +115,7 @@ fn table(rows: &[OutboxRow]) -> String {
         .map(str::to_owned),
     ];
     for r in rows {
-        let error = r.last_error.as_deref().map_or_else(
-            || "-".to_owned(),
-            |e| {
-                if e.chars().count() > ERROR_WIDTH {
-                    let mut cut: String = e.chars().take(ERROR_WIDTH - 1).collect();
-                    cut.push('…');
-                    cut
-                } else {
-                    e.to_owned()
-                }
-            },
-        );
+        let error = table::cut(r.last_error.as_deref(), ERROR_WIDTH);
         cells.push([
             r.tenant_id.to_string(),
             r.id.clone(),
@@ -153,22 +130,5 @@ fn table(rows: &[OutboxRow]) -> String {
             error,
         ]);
     }
-    let mut widths = [0usize; 10];
-    for row in &cells {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in &cells {
-        let last = row.len() - 1;
-        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
-            out.push_str(cell);
-            if i < last {
-                out.extend(std::iter::repeat_n(' ', w - cell.chars().count() + 2));
-            }
-        }
-        out.push('\n');
-    }
-    out
+    table::render(&cells)
 }

@@ -7,14 +7,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use brokerdb::db::{CursorKey, Db, DbSettings, PoolRole};
+
 use brokerdb::model::{NonEmptyString, TenantId, Timestamp};
 use brokerdb::repo::api_tokens::{self, Actor, ApiToken, ApiTokenRole, NewApiToken};
 use clap::{Args, Subcommand};
 
 use crate::cli::ConnectionArgs;
 use crate::config::PostgresTarget;
-use crate::services::{Postgres, connect_db};
+use crate::services::open_system;
 
 /// Options of `brokerdb token`.
 #[derive(Debug, Clone, Args)]
@@ -115,7 +115,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<ExitCode> {
             if new.tenant_id.is_none() && !args.system {
                 bail!("give --tenant T or --system");
             }
-            let (_pg, db) = open(&args.connection).await?;
+            let (_pg, db) = open_system(&PostgresTarget::from_args(&args.connection)?, 1).await?;
             let issued = api_tokens::create(&mut db.system(), &new, &cli_actor()?)
                 .await
                 .map_err(|e| match e.code() {
@@ -136,7 +136,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<ExitCode> {
         }
         TokenAction::List(args) => {
             let filter = args.tenant.as_deref().map(tenant).transpose()?;
-            let (_pg, db) = open(&args.connection).await?;
+            let (_pg, db) = open_system(&PostgresTarget::from_args(&args.connection)?, 1).await?;
             let tokens = api_tokens::list(&mut db.system(), filter.as_ref()).await?;
             println!("TOKEN_ID\tTENANT\tROLE\tSUBJECT\tCREATED\tEXPIRES\tLAST_USED\tSTATE");
             let now = Timestamp::now();
@@ -163,7 +163,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         TokenAction::Revoke(args) => {
-            let (_pg, db) = open(&args.connection).await?;
+            let (_pg, db) = open_system(&PostgresTarget::from_args(&args.connection)?, 1).await?;
             match api_tokens::revoke(&mut db.system(), &args.token_id, &cli_actor()?).await {
                 Ok(t) => {
                     eprintln!("revoked token {} ({})", t.token_id, scope_label(&t));
@@ -182,19 +182,4 @@ fn scope_label(t: &ApiToken) -> String {
     t.tenant_id
         .as_ref()
         .map_or_else(|| "system".to_owned(), |t| t.to_string())
-}
-
-/// The data layer on the configured (or embedded, possibly already running) database; only the
-/// system role is used.
-async fn open(connection: &ConnectionArgs) -> anyhow::Result<(Postgres, Db)> {
-    let postgres = Postgres::start(&PostgresTarget::from_args(connection)?).await?;
-    let db = connect_db(
-        &postgres.targets,
-        1,
-        DbSettings::default(),
-        CursorKey::random(),
-        PoolRole::System,
-    )
-    .await?;
-    Ok((postgres, db))
 }
