@@ -12,6 +12,7 @@
 //! | [`jobs`] | the background job queue in PostgreSQL: enqueue in the caller's transaction, claim with `SKIP LOCKED`, leases, retries with backoff, dead letters; the [`Worker`](jobs::Worker), the scheduler of periodic jobs, and the sweeps that run as jobs |
 //! | [`audit`] | the one way into the audit trail ([`audit::append`], [`audit::append_system`]), the sealer that chains rows after commit, signed checkpoints, verification |
 //! | [`outbox`] | the relay that publishes the template-invalidation outbox at least once, with retries and backoff |
+//! | [`task`] | the stop handle of the background tasks above (sealer, relay, job worker and scheduler) |
 //! | [`model`] | validated values (ids, hosts, methods, timestamps, …), the schema's enums, the canonical request descriptor |
 //! | [`migrate`] | the embedded, numbered SQL migrations (`migrations/`) and their runner |
 //! | [`conninfo`] | connection strings with TLS settings; per-role settings derived from an admin URL |
@@ -54,5 +55,6 @@ pub mod prelude;
 pub mod repo;
 pub mod roles;
 pub mod scalar;
+pub mod task;
 
 pub use migrate::{Migration, MigrationError, MigrationState, MigrationStatus};

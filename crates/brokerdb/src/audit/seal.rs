@@ -23,7 +23,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::canonical::{self, BodyKind, GENESIS, system_body_columns, tenant_body_columns};
 use crate::db::{Db, DbError, Exec, SystemScope, SystemTx, TxOptions};
@@ -301,25 +300,9 @@ impl Default for SealerSettings {
 /// The default maximum merge delay.
 pub const DEFAULT_MAX_MERGE_DELAY: Duration = Duration::from_secs(1);
 
-/// A running sealer task; [`SealerHandle::stop`] ends it after its current batch.
-#[derive(Debug)]
-pub struct SealerHandle {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl SealerHandle {
-    /// Asks the task to stop and waits for it (a batch in progress commits first).
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-
-    /// Ends the task at once, as a crash would: a batch in progress rolls back.
-    pub fn abort(self) {
-        self.task.abort();
-    }
-}
+/// A running sealer; `stop` ends it after its current batch (which commits first), `abort`
+/// ends it as a crash would (the batch rolls back and is queued again).
+pub type SealerHandle = crate::task::TaskHandle;
 
 /// Runs [`seal_pending`] every `settings.interval` on the system role until stopped. Errors
 /// (database unavailable, …) are logged, counted in `brokerdb_audit_seal_errors_total` and
@@ -344,7 +327,7 @@ pub fn spawn_sealer(db: Db, settings: SealerSettings) -> SealerHandle {
             }
         }
     });
-    SealerHandle { stop, task }
+    crate::task::TaskHandle::new(stop, task)
 }
 
 /// Publishes the age of the oldest queued entry of each chain (0 when none).

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::REPO;
 use super::enqueue::enqueue;
@@ -112,26 +111,8 @@ pub async fn enqueue_slot(
     })
 }
 
-/// A running scheduler; [`SchedulerHandle::stop`] ends it between ticks. Dropping it stops the
-/// scheduler too.
-#[derive(Debug)]
-pub struct SchedulerHandle {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl SchedulerHandle {
-    /// Asks the task to stop and waits for it.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-
-    /// Ends the task at once.
-    pub fn abort(self) {
-        self.task.abort();
-    }
-}
+/// A running scheduler; `stop` ends it between ticks. Dropping it stops the scheduler too.
+pub type SchedulerHandle = crate::task::TaskHandle;
 
 /// Every `tick` (at least 1 ms), enqueues the current slot of each schedule it has not enqueued
 /// yet ([`enqueue_slot`]). Errors are logged, counted in
@@ -177,7 +158,7 @@ pub fn spawn_scheduler(
             }
         }
     });
-    Ok(SchedulerHandle { stop, task })
+    Ok(crate::task::TaskHandle::new(stop, task))
 }
 
 #[cfg(test)]

@@ -181,31 +181,15 @@ impl Worker {
             stopped,
         ));
         let task = tokio::spawn(async move { while tasks.join_next().await.is_some() {} });
-        Ok(WorkerHandle { stop, task })
+        Ok(crate::task::TaskHandle::new(stop, task))
     }
 }
 
-/// A running [`Worker`]. Dropping it stops the worker too, without waiting.
-#[derive(Debug)]
-pub struct WorkerHandle {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl WorkerHandle {
-    /// Stops claiming and waits for the runs in flight to be settled (at most the shutdown
-    /// timeout; runs still going then are abandoned and claimed again after their leases).
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-
-    /// Ends everything at once, as a crash would: runs in flight are cut off unsettled, and their
-    /// jobs are claimed again once their leases pass.
-    pub fn abort(self) {
-        self.task.abort();
-    }
-}
+/// A running [`Worker`]: `stop` stops claiming and waits for the runs in flight to be settled
+/// (at most the shutdown timeout; runs still going then are abandoned and claimed again after
+/// their leases); `abort` cuts them off unsettled. Dropping it stops the worker too, without
+/// waiting.
+pub type WorkerHandle = crate::task::TaskHandle;
 
 /// Resolves once a stop is asked for (or the handle is gone).
 async fn stop_requested(stop: &mut watch::Receiver<bool>) {

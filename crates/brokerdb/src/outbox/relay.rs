@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::deliver::{OutboxPublisher, deliver_round, lag};
 use crate::db::Db;
@@ -54,26 +53,9 @@ impl RelaySettings {
     }
 }
 
-/// A running relay; [`RelayHandle::stop`] ends it after its current round.
-#[derive(Debug)]
-pub struct RelayHandle {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl RelayHandle {
-    /// Asks the task to stop and waits for it (a round in progress commits first).
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-
-    /// Ends the task at once, as a crash would: a round in progress rolls back, and its rows,
-    /// published or not, are delivered again by the next round.
-    pub fn abort(self) {
-        self.task.abort();
-    }
-}
+/// A running relay; `stop` ends it after its current round (which commits first), `abort` as a
+/// crash would (the round rolls back; its rows, published or not, are delivered again).
+pub type RelayHandle = crate::task::TaskHandle;
 
 /// Runs [`deliver_round`] until stopped: at once again while rounds come back full, otherwise
 /// after `settings.interval` (after `settings.backoff_base` when a publish failed, so a publisher
@@ -118,5 +100,5 @@ pub fn spawn_relay<P: OutboxPublisher + 'static>(
             }
         }
     });
-    RelayHandle { stop, task }
+    crate::task::TaskHandle::new(stop, task)
 }
