@@ -22,7 +22,7 @@ use brokerdb_cache::{CacheSettings, CachedReads, Resource};
 
 use super::BenchConfig;
 use super::stats::Measurement;
-use super::workload::{BENCH_WORKLOADS, TENANT};
+use super::workload::{BENCH_WORKLOADS, TENANT, policy_descriptor};
 use crate::config::RedisTarget;
 use crate::services::Redis;
 
@@ -222,20 +222,7 @@ async fn execute(caches: &Caches, side: Side, n: usize) -> anyhow::Result<()> {
 
 /// The descriptor the policy rows match for `workload` (as the library rows build it).
 fn descriptor(workload: &WorkloadId) -> CanonicalRequestDescriptor {
-    CanonicalRequestDescriptor {
-        tenant_id: TENANT.to_owned(),
-        workload_id: workload.as_str().to_owned(),
-        integration_id: "int_bench".to_owned(),
-        template_id: "tpl_bench".to_owned(),
-        template_version: 1,
-        method: "POST".to_owned(),
-        canonical_url: "https://api.example.com/v1/send".to_owned(),
-        matched_path_group_id: "send".to_owned(),
-        normalized_headers: Vec::new(),
-        query_keys: Vec::new(),
-        query_fingerprint_base64: None,
-        body_sha256_base64: None,
-    }
+    policy_descriptor(workload.as_str())
 }
 
 async fn policy(caches: &Caches, side: Side, n: usize) -> anyhow::Result<()> {

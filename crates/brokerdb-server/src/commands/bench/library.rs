@@ -8,15 +8,15 @@ use brokerdb::audit::{AuditEvent, AuditEventType};
 use brokerdb::db::{Db, DbError, Exec};
 use brokerdb::model::TokenHash;
 use brokerdb::model::{
-    AuditDecision, CanonicalRequestDescriptor, EventId, IntegrationId, NonEmptyString, RiskTier,
-    TenantId, Timestamp, WorkloadId,
+    AuditDecision, EventId, IntegrationId, NonEmptyString, RiskTier, TenantId, Timestamp,
+    WorkloadId,
 };
 use brokerdb::repo::audit_events::{self, AuditQueryFilter};
 use brokerdb::repo::enrollment_tokens::{self, IssueEnrollmentToken};
 use brokerdb::repo::{integrations, policy_rules};
 
 use super::timed::{self, Call};
-use super::workload::{AUDIT_PAGE, Operation, TENANT, Via, audit_tenant};
+use super::workload::{AUDIT_PAGE, Operation, TENANT, Via, audit_tenant, policy_descriptor};
 
 /// `callers` tasks run `op` back to back for `limit`: every latency (µs) and the wall time.
 pub async fn slice(
@@ -64,20 +64,7 @@ async fn run_once(
                 .map(|_| ())
         }
         Via::PolicyMatch => {
-            let descriptor = CanonicalRequestDescriptor {
-                tenant_id: TENANT.to_owned(),
-                workload_id: format!("w_bench_{arg}"),
-                integration_id: "int_bench".to_owned(),
-                template_id: "tpl_bench".to_owned(),
-                template_version: 1,
-                method: "POST".to_owned(),
-                canonical_url: "https://api.example.com/v1/send".to_owned(),
-                matched_path_group_id: "send".to_owned(),
-                normalized_headers: Vec::new(),
-                query_keys: Vec::new(),
-                query_fingerprint_base64: None,
-                body_sha256_base64: None,
-            };
+            let descriptor = policy_descriptor(&format!("w_bench_{arg}"));
             policy_rules::list_for_descriptor(&mut db.tenant(tenant), &descriptor)
                 .await
                 .map(|_| ())

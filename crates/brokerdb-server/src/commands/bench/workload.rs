@@ -76,6 +76,24 @@ pub struct Operation {
 /// Workloads seeded for the execute lookup.
 pub const BENCH_WORKLOADS: u32 = 100;
 
+/// The request the policy-match rows match, sent by `workload_id` (a seeded `w_bench_<n>`).
+pub fn policy_descriptor(workload_id: &str) -> brokerdb::model::CanonicalRequestDescriptor {
+    brokerdb::model::CanonicalRequestDescriptor {
+        tenant_id: TENANT.to_owned(),
+        workload_id: workload_id.to_owned(),
+        integration_id: "int_bench".to_owned(),
+        template_id: "tpl_bench".to_owned(),
+        template_version: 1,
+        method: "POST".to_owned(),
+        canonical_url: "https://api.example.com/v1/send".to_owned(),
+        matched_path_group_id: "send".to_owned(),
+        normalized_headers: Vec::new(),
+        query_keys: Vec::new(),
+        query_fingerprint_base64: None,
+        body_sha256_base64: None,
+    }
+}
+
 /// Policy rules seeded that can match a bench descriptor, and rules elsewhere in the tenant.
 pub const BENCH_POLICY_RULES: (u32, u32) = (8, 2_000);
 
