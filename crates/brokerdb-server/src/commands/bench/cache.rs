@@ -24,7 +24,6 @@ use super::BenchConfig;
 use super::stats::Measurement;
 use super::workload::{BENCH_WORKLOADS, TENANT, policy_descriptor};
 use crate::config::RedisTarget;
-use crate::services::Redis;
 
 /// Row: the execute lookup.
 pub const EXECUTE: &str = "cache: execute lookup (workload + integration + template)";
@@ -101,12 +100,9 @@ pub async fn measure(
     db: &Db,
     redis: &RedisTarget,
 ) -> anyhow::Result<Vec<Measurement>> {
-    let server = Redis::start(redis).await?;
-    let conn = server
-        .connect(brokerdb_redis::ConnSettings::default())
-        .await?;
+    let (_server, conn) = super::redis::adapters(redis).await?;
     let settings = CacheSettings {
-        key_prefix: format!("brokerdb-bench:{:08x}:cache:", rand::random::<u32>()),
+        key_prefix: format!("{}cache:", super::redis::run_prefix()),
         l1_ttl: Duration::from_secs(60),
         l2_ttl: Duration::from_secs(120),
         ..CacheSettings::default()

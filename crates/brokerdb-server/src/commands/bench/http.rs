@@ -21,7 +21,6 @@ use super::workload::TENANT;
 use crate::api::ApiSettings;
 use crate::app::{AppState, Application};
 use crate::config::RedisTarget;
-use crate::services::Redis;
 
 /// Row: one user by id.
 pub const GET_USER: &str = "http GET /v1/users/{id} (one user of 100k)";
@@ -49,10 +48,7 @@ pub async fn measure(
     db: &Db,
     redis: &RedisTarget,
 ) -> anyhow::Result<Vec<Measurement>> {
-    let server = Redis::start(redis).await?;
-    let conn = server
-        .connect(brokerdb_redis::ConnSettings::default())
-        .await?;
+    let (_server, conn) = super::redis::adapters(redis).await?;
     let tenant = TenantId::parse(TENANT)?;
     let by = Actor {
         actor: NonEmptyString::new("actor", "bench")?,
@@ -81,7 +77,7 @@ pub async fn measure(
         &ApiSettings {
             rate_limit_requests: u32::MAX,
             cache: brokerdb_cache::CacheSettings {
-                key_prefix: format!("brokerdb-bench:{:08x}:cache:", rand::random::<u32>()),
+                key_prefix: format!("{}cache:", super::redis::run_prefix()),
                 ..brokerdb_cache::CacheSettings::default()
             },
             ..ApiSettings::default()

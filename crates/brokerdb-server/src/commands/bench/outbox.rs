@@ -19,7 +19,6 @@ use super::BenchConfig;
 use super::stats::Measurement;
 use super::workload::TENANT;
 use crate::config::RedisTarget;
-use crate::services::Redis;
 
 /// Row: draining a backlog.
 pub const DRAIN: &str =
@@ -53,11 +52,8 @@ pub async fn measure(
     admin: &Client,
     redis: &RedisTarget,
 ) -> anyhow::Result<Vec<Measurement>> {
-    let server = Redis::start(redis).await?;
-    let conn = server
-        .connect(brokerdb_redis::ConnSettings::default())
-        .await?;
-    let prefix = format!("brokerdb-bench:{:08x}:", rand::random::<u32>());
+    let (_server, conn) = super::redis::adapters(redis).await?;
+    let prefix = super::redis::run_prefix();
     let signals = SsrfGuardStore::new(
         conn.clone(),
         SsrfGuardOptions {

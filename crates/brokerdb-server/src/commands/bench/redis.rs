@@ -30,6 +30,20 @@ pub fn benchmark_target(client: &redis::Client) -> anyhow::Result<Target> {
     })
 }
 
+/// A key prefix (and channel prefix) of this run's own, `brokerdb-bench:<random>:`, so runs
+/// sharing a Redis never touch each other's keys.
+pub fn run_prefix() -> String {
+    format!("brokerdb-bench:{:08x}:", rand::random::<u32>())
+}
+
+/// The Redis of rows that go through the adapters (HTTP, cache, outbox): started or reached, and
+/// the adapters' connection pool with default settings over it (keep the server while measuring).
+pub async fn adapters(target: &RedisTarget) -> anyhow::Result<(Redis, RedisConn)> {
+    let server = Redis::start(target).await?;
+    let conn = server.connect(ConnSettings::default()).await?;
+    Ok((server, conn))
+}
+
 /// Measures every Redis operation; returns the rows and the redis-benchmark command lines.
 pub async fn measure_all(
     args: &BenchConfig,
@@ -38,7 +52,7 @@ pub async fn measure_all(
     let server = Redis::start(target).await?;
     let client = server.client();
     let target = benchmark_target(&client)?;
-    let prefix = format!("brokerdb-bench:{:08x}:", rand::random::<u32>());
+    let prefix = run_prefix();
     let timeout = Duration::from_secs(5);
     let config = ConnectionManagerConfig::new().set_response_timeout(Some(timeout));
     let mut first = ConnectionManager::new_with_config(client.clone(), config.clone()).await?;
