@@ -1,0 +1,1 @@
+//! Integration tests of the repair console's core against a real PostgreSQL.
