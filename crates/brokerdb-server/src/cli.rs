@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{audit, bench, jobs, migrate, outbox, seed, serve, token, worker};
+use crate::commands::{
+    audit, bench, doctor, jobs, migrate, outbox, repair, seed, serve, token, worker,
+};
 use crate::config::SecretString;
 
 /// brokerdb — persistence layer and data service of a multi-tenant API credential broker.
@@ -50,6 +52,15 @@ pub enum Command {
     /// Inspect the template-invalidation outbox the relay delivers: list rows not yet
     /// delivered, send failed ones again.
     Outbox(outbox::OutboxCommandArgs),
+    /// The database repair console: list the hash-verified repair playbooks, preview one,
+    /// execute one, list the recorded runs. Works only where BROKERDB_ENV is staging or
+    /// development, for the OS user listed as os:<user> in BROKERDB_REPAIR_ADMINS; a refusal
+    /// exits 2.
+    Repair(repair::RepairArgs),
+    /// Compare the live schema with the one the migrations promise (a dropped index, row-level
+    /// security switched off, a disabled trigger, …) and name the playbook that repairs each
+    /// drift. Exits 1 on drift, 0 when clean, 2 when a guard refuses (as `brokerdb repair`).
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Where PostgreSQL is; absent URLs mean "start a private server".

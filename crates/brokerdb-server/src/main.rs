@@ -12,6 +12,8 @@
 //!   runs them too).
 //! - `jobs list | retry | purge`: the job queue and its dead letters.
 //! - `outbox list | retry`: the template-invalidation outbox and its failed rows.
+//! - `repair list | preview | execute | runs` and `doctor`: the database repair console (schema
+//!   drift and the hash-verified playbooks that repair it; staging and development only).
 //! - `bench`: hot operations through the library against the same SQL in pgbench and
 //!   `redis-benchmark`.
 //!

@@ -2,9 +2,11 @@
 
 pub mod audit;
 pub mod bench;
+pub mod doctor;
 pub mod jobs;
 pub mod migrate;
 pub mod outbox;
+pub mod repair;
 pub mod seed;
 pub mod serve;
 pub mod table;
@@ -27,5 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => worker::run(args).await,
         Command::Jobs(args) => jobs::run(args).await,
         Command::Outbox(args) => outbox::run(args).await,
+        Command::Repair(args) => repair::run(args).await,
+        Command::Doctor(args) => doctor::run(args).await,
     }
 }
