@@ -10,7 +10,6 @@ mod jobs_cli;
 mod openapi;
 mod outbox_relay;
 mod readiness;
-mod repair;
 mod seed;
 mod support;
 
