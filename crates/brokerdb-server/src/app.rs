@@ -32,6 +32,8 @@ pub struct AppState {
     pub api: ApiState,
     /// The OpenAPI document, built once.
     pub openapi: Arc<utoipa::openapi::OpenApi>,
+    /// The database repair console (refusing everything until configured: [`AppState::with_ops`]).
+    pub ops: crate::ops::OpsState,
 }
 
 impl AppState {
@@ -54,7 +56,14 @@ impl AppState {
             redis,
             metrics: crate::metrics::handle(),
             checkpoints: crate::checkpoints::CheckpointClock::default(),
+            ops: crate::ops::OpsState::disabled(),
         })
+    }
+
+    /// The same state with the repair console `ops`.
+    pub fn with_ops(mut self, ops: crate::ops::OpsState) -> Self {
+        self.ops = ops;
+        self
     }
 }
 

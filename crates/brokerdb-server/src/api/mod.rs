@@ -158,6 +158,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::events))
         .routes(routes!(audit::verify))
         .routes(routes!(keys::manifest))
+        .routes(routes!(crate::ops::api::list))
+        .routes(routes!(crate::ops::api::preview))
+        .routes(routes!(crate::ops::api::execute))
+        .routes(routes!(crate::ops::api::runs))
 }
 
 /// The document's header and its bearer security scheme.

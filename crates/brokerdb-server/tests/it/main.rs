@@ -10,6 +10,7 @@ mod jobs_cli;
 mod openapi;
 mod outbox_relay;
 mod readiness;
+mod repair;
 mod seed;
 mod support;
 
