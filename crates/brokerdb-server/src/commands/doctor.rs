@@ -66,7 +66,7 @@ fn report_text(report: &DoctorReport) -> String {
             d.kind.to_owned(),
             d.object.clone(),
             d.detail.clone(),
-            d.playbook.clone().unwrap_or_else(|| "-".to_owned()),
+            d.playbook.unwrap_or("-").to_owned(),
         ]);
     }
     let mut out = table::render(&rows);
@@ -92,7 +92,7 @@ mod tests {
                     kind: "index",
                     object: "index:idx_jobs_finished".into(),
                     detail: "missing".into(),
-                    playbook: Some("R-001".into()),
+                    playbook: Some("R-001"),
                 },
                 Drift {
                     kind: "table",

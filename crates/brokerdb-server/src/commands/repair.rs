@@ -190,6 +190,11 @@ fn objects(list: &[String]) -> String {
     }
 }
 
+/// `N object(s); missing now: …` (the full lists are in the JSON API's preview).
+fn counted(all: &[String], missing: &[String]) -> String {
+    format!("{} object(s); missing now: {}", all.len(), objects(missing))
+}
+
 /// The most characters of a statement a preview line shows.
 const SQL_WIDTH: usize = 100;
 
@@ -199,13 +204,14 @@ fn preview_text(p: &PreviewOut) -> String {
     let fields = [
         ["hash".to_owned(), p.hash.clone()],
         ["statements".to_owned(), p.statement_count.to_string()],
-        ["required before".to_owned(), objects(&p.required_before)],
         [
-            "missing now".to_owned(),
-            objects(&p.required_before_missing),
+            "required before".to_owned(),
+            counted(&p.required_before, &p.required_before_missing),
         ],
-        ["restores".to_owned(), objects(&p.required_after)],
-        ["missing now".to_owned(), objects(&p.required_after_missing)],
+        [
+            "restores".to_owned(),
+            counted(&p.required_after, &p.required_after_missing),
+        ],
     ];
     out.push_str(&table::render(&fields));
     out.push('\n');
@@ -241,6 +247,7 @@ fn outcome_text(o: &ExecuteOut) -> String {
         ["summary".to_owned(), o.summary.clone()],
         ["missing before".to_owned(), objects(&o.pre_missing)],
         ["missing after".to_owned(), objects(&o.post_missing)],
+        ["restored".to_owned(), objects(&o.restored)],
     ];
     if let Some(code) = &o.error_code {
         rows.push(["error".to_owned(), code.clone()]);

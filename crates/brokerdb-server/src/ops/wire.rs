@@ -1,7 +1,7 @@
 //! The console's request and response bodies (camelCase JSON), shared by the JSON API, the
 //! HTML page and the CLI.
 
-use brokerdb::repair_runs::{RepairRun, RepairRunStatus};
+use brokerdb::repair_runs::RepairRun;
 use brokerdb_repair::{PlanStep, Playbook, Preview, RepairOutcome, RunStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -168,6 +168,9 @@ pub struct ExecuteOut {
     pub pre_missing: Vec<String>,
     /// Objects of `requiredAfter` missing after the run.
     pub post_missing: Vec<String>,
+    /// Objects of `requiredAfter` this run restored (missing before, present after; empty
+    /// when it failed or found nothing to do).
+    pub restored: Vec<String>,
     /// Why it failed: `PRECONDITION_FAILED`, `STATEMENT_FAILED` or `POSTCONDITION_FAILED`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
@@ -184,6 +187,7 @@ impl From<RepairOutcome> for ExecuteOut {
             summary: o.summary,
             pre_missing: o.pre_missing,
             post_missing: o.post_missing,
+            restored: o.restored,
             error_code: o.error_code,
             error_message: o.error_message,
         }
@@ -240,10 +244,7 @@ impl From<RepairRun> for RunOut {
             deployment_env: r.deployment_env,
             lawbook_hash: r.lawbook_hash,
             request_id: r.request_id,
-            status: match r.status {
-                RepairRunStatus::Success => RunStatusOut::Success,
-                RepairRunStatus::Failed => RunStatusOut::Failed,
-            },
+            status: r.status.into(),
             error_code: r.error_code,
             error_message: r.error_message,
             summary: r.summary,

@@ -2,6 +2,8 @@
 //! console's database work) drift found by `brokerdb doctor` and repaired through the API.
 
 mod api_guards;
+mod cli;
+mod drift;
 
 use axum::http::HeaderName;
 use brokerdb::repo::api_tokens::ApiTokenRole;
