@@ -4,12 +4,14 @@ mod api;
 mod api_walkthrough;
 mod audit_cli;
 mod bench_report;
+mod browser;
 mod cli;
 mod fail_fast;
 mod jobs_cli;
 mod openapi;
 mod outbox_relay;
 mod readiness;
+mod repair_page;
 mod seed;
 mod support;
 

@@ -1,0 +1,440 @@
+//! The repair console's web page, `/ops/db/repairs`, driven like a person would in headless
+//! Chromium (see [`crate::browser`]): sign in with a pasted token, list, preview R-001, a wrong
+//! hash refused with 409, the right hash executed, the result and the run history. The schema is
+//! broken first (one of R-001's indexes dropped) so the repair has something to do, and checked
+//! after. The statuses and the form checks a browser cannot show are asserted over plain HTTP.
+
+use std::time::Duration;
+
+use brokerdb::db::Db;
+use brokerdb::model::NonEmptyString;
+use brokerdb::repo::api_tokens::{self, Actor, ApiTokenRole, NewApiToken};
+use brokerdb_redis::ConnSettings;
+use brokerdb_repair::{Guards, Registry, RepairSettings};
+use brokerdb_server::api::ApiSettings;
+use brokerdb_server::app::{AppState, Application};
+use brokerdb_server::config::RedisEndpoint;
+use brokerdb_server::ops::{ConsoleSettings, OpsState};
+use brokerdb_server::services::Redis;
+use brokerdb_testkit::{TestDatabase, TestRedis, database, redis};
+use fantoccini::{Client, Locator};
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderName, LOCATION, ORIGIN, SET_COOKIE};
+use tokio::sync::oneshot;
+
+use crate::browser::{
+    Chromedriver, Error, click_and_wait, text, wait_for_heading, with_screenshot_on_failure,
+};
+
+/// The subject of the test's admin token.
+const ADMIN: &str = "repair-admin@example.test";
+
+/// A served console on its own database; stopped when dropped.
+struct Console {
+    /// `http://127.0.0.1:<port>`.
+    base: String,
+    db: TestDatabase,
+    handle: Db,
+    _redis: TestRedis,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Console {
+    /// A service whose console runs in `environment` with `admins`, repairing through the test
+    /// database's admin connection.
+    async fn start(environment: &str, admins: &str) -> Result<Self, Error> {
+        Self::with_proxy(environment, admins, None).await
+    }
+
+    /// [`Console::start`], trusting the proxy header `proxy_header` when given.
+    async fn with_proxy(
+        environment: &str,
+        admins: &str,
+        proxy_header: Option<HeaderName>,
+    ) -> Result<Self, Error> {
+        let db = database().await;
+        let handle = db.db().await;
+        let r = redis().await;
+        let conn = Redis {
+            endpoint: RedisEndpoint::parse(r.url(), None)?,
+            embedded: None,
+        }
+        .connect(ConnSettings::default())
+        .await?;
+        let mut settings = ApiSettings::default();
+        settings.cache.key_prefix = r.prefix().to_owned();
+        let console = ConsoleSettings {
+            guards: Guards::new(Some(environment), Some(admins)),
+            proxy_header,
+            repair: RepairSettings::default(),
+        };
+        let ops = OpsState::new(console, Some(db.admin_config()))?;
+        let state = AppState::with_api(handle.clone(), conn, &settings)?.with_ops(ops);
+        let app = Application::bind("127.0.0.1:0".parse()?, state).await?;
+        let base = format!("http://{}", app.local_addr()?);
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            base,
+            db,
+            handle,
+            _redis: r,
+            stop: Some(stop),
+        })
+    }
+
+    /// A fresh system token whose subject is `subject`.
+    async fn token(&self, subject: &str) -> Result<String, Error> {
+        let new = NewApiToken {
+            tenant_id: None,
+            role: ApiTokenRole::Auditor,
+            subject: NonEmptyString::new("subject", subject)?,
+            expires_at: None,
+        };
+        let by = Actor {
+            actor: NonEmptyString::new("actor", "test")?,
+            correlation_id: NonEmptyString::new("correlation_id", "test")?,
+        };
+        Ok(api_tokens::create(&mut self.handle.system(), &new, &by)
+            .await?
+            .secret
+            .expose()
+            .to_owned())
+    }
+
+    /// Whether the index `name` exists in schema `public`.
+    async fn index_exists(&self, name: &str) -> Result<bool, Error> {
+        let row = self
+            .db
+            .admin()
+            .await
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'public' AND indexname = $1)",
+                &[&name],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The first index R-001 promises, by name.
+fn an_index_of_r001() -> Result<String, Error> {
+    let playbook = Registry::builtin()?.get("R-001")?;
+    playbook
+        .required_after
+        .iter()
+        .find_map(|o| o.to_string().strip_prefix("index:").map(str::to_owned))
+        .ok_or_else(|| "R-001 promises no index".into())
+}
+
+/// A plain HTTP client that never follows redirects.
+fn http() -> Result<reqwest::Client, Error> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_previews_and_repairs_r001_in_the_browser() -> crate::TestResult {
+    let console = Console::start("staging", ADMIN).await?;
+    let token = console.token(ADMIN).await?;
+    let index = an_index_of_r001()?;
+
+    // Break the schema: drop one of the indexes R-001 restores.
+    console
+        .db
+        .admin()
+        .await
+        .batch_execute(&format!("DROP INDEX public.\"{index}\""))
+        .await?;
+    assert!(!console.index_exists(&index).await?);
+
+    let driver = Chromedriver::start().await?;
+    let profile = tempfile::tempdir()?;
+    let client = driver.session(profile.path()).await?;
+    let name = "a_person_signs_in_previews_and_repairs_r001_in_the_browser";
+    let base = console.base.clone();
+    let run_id = with_screenshot_on_failure(name, client, |client| async move {
+        walk_through(&client, &base, &token, &index).await
+    })
+    .await?;
+
+    // The repair really happened: the index is back, and the ledger holds the run.
+    assert!(
+        console.index_exists(&an_index_of_r001()?).await?,
+        "the index is still missing after run {run_id}"
+    );
+    Ok(())
+}
+
+/// The person's walk through the page; returns the run id the result page showed.
+async fn walk_through(client: &Client, base: &str, token: &str, index: &str) -> Result<String, Error> {
+    // Not signed in: the sign-in form.
+    client.goto(&format!("{base}/ops/db/repairs")).await?;
+    wait_for_heading(client, "Sign in").await?;
+    assert_eq!(client.find_all(Locator::Css("h1")).await?.len(), 1);
+    let lang = client.find(Locator::Css("html")).await?.attr("lang").await?;
+    assert_eq!(lang.as_deref(), Some("en"));
+    client.find(Locator::Css("#token")).await?.send_keys(token).await?;
+    click_and_wait(client, "form[action='/ops/db/repairs/sign-in'] button").await?;
+
+    // Signed in: the list, with R-001 and its hash; the token appears nowhere.
+    wait_for_heading(client, "Database repair console").await?;
+    let source = client.source().await?;
+    assert!(!source.contains(token), "the page shows the token");
+    assert!(client.current_url().await?.as_str().ends_with("/ops/db/repairs"));
+    let row = text(client, "#playbook-R-001").await?;
+    let registry_hash = Registry::builtin()?.get("R-001")?.hash.clone();
+    assert!(row.contains(&registry_hash), "{row}");
+    assert!(text(client, "header").await?.contains(ADMIN));
+
+    // Preview: the plan, the hash, and what it would restore (the dropped index).
+    click_and_wait(client, "#preview-R-001").await?;
+    wait_for_heading(client, "Preview of R-001").await?;
+    let hash = text(client, "#hash-to-confirm").await?;
+    assert_eq!(hash, registry_hash);
+    assert!(!text(client, "#plan").await?.is_empty());
+    assert!(text(client, "#required-before-status").await?.starts_with("All present"));
+    let restores = text(client, "#would-restore").await?;
+    assert!(restores.contains(&format!("index:{index}")), "{restores}");
+    let field = client.find(Locator::Css("#expected_hash")).await?;
+    assert_eq!(field.prop("value").await?.as_deref(), Some(""), "the hash is pre-filled");
+
+    // A wrong hash: 409, the preview again, nothing pre-filled.
+    let wrong = format!("{}{}", &hash[..63], if hash.ends_with('0') { '1' } else { '0' });
+    field.send_keys(&wrong).await?;
+    click_and_wait(client, "#execute").await?;
+    wait_for_heading(client, "Preview of R-001").await?;
+    let error = text(client, "#error").await?;
+    assert!(error.starts_with("409 — "), "{error}");
+    assert!(error.contains("hash does not match"), "{error}");
+    let field = client.find(Locator::Css("#expected_hash")).await?;
+    assert_eq!(field.prop("value").await?.as_deref(), Some(""));
+
+    // The right hash, pasted as read from the page: SUCCESS and a run id.
+    field.send_keys(&text(client, "#hash-to-confirm").await?).await?;
+    click_and_wait(client, "#execute").await?;
+    wait_for_heading(client, "R-001: SUCCESS").await?;
+    assert_eq!(text(client, "#run-status").await?, "SUCCESS");
+    let run_id = text(client, "#run-id").await?;
+    uuid::Uuid::parse_str(&run_id).map_err(|e| format!("run id {run_id:?}: {e}"))?;
+    assert!(text(client, "#pre-missing").await? == "none");
+    assert!(text(client, "#post-missing").await? == "none");
+
+    // The history: the new run on top.
+    client
+        .find(Locator::LinkText("See it in the run history"))
+        .await?
+        .click()
+        .await?;
+    wait_for_heading(client, "Run history").await?;
+    let first = client
+        .find(Locator::Css("#runs tbody tr"))
+        .await?
+        .attr("id")
+        .await?;
+    assert_eq!(first, Some(format!("run-{run_id}")));
+    let row = text(client, &format!("#run-{run_id}")).await?;
+    assert!(row.contains("R-001") && row.contains("SUCCESS") && row.contains(ADMIN), "{row}");
+
+    // Sign out: back to the sign-in form.
+    click_and_wait(client, "form[action='/ops/db/repairs/sign-out'] button").await?;
+    wait_for_heading(client, "Sign in").await?;
+    Ok(run_id)
+}
+
+/// A page's answer over plain HTTP: status, `Set-Cookie`, `Location` and the body.
+struct Answer {
+    status: StatusCode,
+    set_cookie: Option<String>,
+    location: Option<String>,
+    body: String,
+}
+
+impl Answer {
+    /// The alert's text (`"<status> — <message>"`), or "" when the page has none.
+    fn alert(&self) -> String {
+        self.body
+            .split_once("<div class=\"alert\" role=\"alert\" id=\"error\">")
+            .and_then(|(_, rest)| rest.split_once("</div>"))
+            .map(|(alert, _)| {
+                alert
+                    .replace("&#x27;", "'")
+                    .replace("&quot;", "\"")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&")
+                    .replace("<p>", "")
+                    .replace("</p>", "")
+                    .replace("<strong>", "")
+                    .replace("</strong>", "")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Sends `method path` with the sign-in `cookie`, `Origin: origin` and a form body.
+async fn send(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+    form: &[(&str, &str)],
+) -> Result<Answer, Error> {
+    let mut request = http.request(method.clone(), url);
+    if let Some(token) = cookie {
+        request = request.header(COOKIE, format!("brokerdb_ops_token={token}"));
+    }
+    if let Some(origin) = origin {
+        request = request.header(ORIGIN, origin);
+    }
+    if method == reqwest::Method::POST {
+        request = request.form(form);
+    }
+    let response = request.send().await?;
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (set_cookie, location) = (header(SET_COOKIE), header(LOCATION));
+    let status = response.status();
+    if status != StatusCode::SEE_OTHER {
+        let content_type = header(CONTENT_TYPE).unwrap_or_default();
+        assert_eq!(content_type, "text/html; charset=utf-8", "{url}");
+    }
+    Ok(Answer {
+        status,
+        set_cookie,
+        location,
+        body: response.text().await?,
+    })
+}
+
+#[tokio::test]
+async fn refusals_answer_with_their_status_and_a_readable_message() -> crate::TestResult {
+    let console = Console::start("staging", ADMIN).await?;
+    let (admin, other) = (console.token(ADMIN).await?, console.token("someone-else").await?);
+    let http = http()?;
+    let own = Some(console.base.as_str());
+    let page = format!("{}/ops/db/repairs", console.base);
+    let sign_in = format!("{page}/sign-in");
+    let execute = format!("{page}/R-001/execute");
+    let get = reqwest::Method::GET;
+    let post = reqwest::Method::POST;
+
+    // Not signed in: 401 and the sign-in form.
+    let a = send(&http, get.clone(), &page, None, None, &[]).await?;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a.body.contains("<label for=\"token\">"), "{}", a.body);
+    assert!(a.alert().starts_with("401 — Authentication is required."), "{}", a.alert());
+
+    // Sign-in: a form from another site is refused before the token is looked at.
+    for origin in ["http://evil.example", "null"] {
+        let a = send(&http, post.clone(), &sign_in, None, Some(origin), &[("token", &admin)]).await?;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{origin}");
+        assert!(a.alert().starts_with("403 — "), "{}", a.alert());
+        assert_eq!(a.set_cookie, None);
+    }
+    let a = send(&http, post.clone(), &sign_in, None, own, &[("token", "bdb_nope_nope")]).await?;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a.alert().starts_with("401 — The token is unknown, expired or revoked."), "{}", a.alert());
+    assert_eq!(a.set_cookie, None);
+
+    // A valid token: a 303 to the page and the cookie, HttpOnly and SameSite=Strict.
+    let a = send(&http, post.clone(), &sign_in, None, own, &[("token", &admin)]).await?;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.location.as_deref(), Some("/ops/db/repairs"));
+    assert_eq!(
+        a.set_cookie,
+        Some(format!(
+            "brokerdb_ops_token={admin}; Path=/ops/db/repairs; HttpOnly; SameSite=Strict"
+        ))
+    );
+    let a = send(&http, get.clone(), &page, Some(&admin), None, &[]).await?;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body.contains("id=\"playbook-R-001\""));
+    assert!(!a.body.contains(&admin), "the page shows the token");
+
+    // Execute: a cross-site form is 403; a wrong hash 409; a malformed one 422; an unknown
+    // playbook 404.
+    let hash = Registry::builtin()?.get("R-001")?.hash.clone();
+    let a = send(&http, post.clone(), &execute, Some(&admin), Some("http://evil.example"), &[("expected_hash", &hash)]).await?;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let wrong = "0".repeat(64);
+    let a = send(&http, post.clone(), &execute, Some(&admin), own, &[("expected_hash", &wrong)]).await?;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert!(
+        a.alert().starts_with("409 — The expected hash does not match playbook R-001's hash"),
+        "{}",
+        a.alert()
+    );
+    let a = send(&http, post.clone(), &execute, Some(&admin), own, &[("expected_hash", "abc")]).await?;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(a.alert().starts_with("422 — The hash to confirm must be"), "{}", a.alert());
+    let a = send(&http, post.clone(), &format!("{page}/R-999/execute"), Some(&admin), own, &[("expected_hash", &hash)]).await?;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert!(a.alert().starts_with("404 — No repair playbook has this id."), "{}", a.alert());
+
+    // A valid token whose subject is not an admin: 403.
+    let a = send(&http, get.clone(), &page, Some(&other), None, &[]).await?;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(a.alert().starts_with("403 — This principal is not allowed to run repairs"), "{}", a.alert());
+
+    // A cookie whose token is not (or no longer) valid: 401, and the cookie is cleared.
+    let a = send(&http, get.clone(), &page, Some("bdb_gone_gone"), None, &[]).await?;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a.alert().starts_with("401 — Your sign-in has ended"), "{}", a.alert());
+    assert!(a.set_cookie.is_some_and(|c| c.contains("Max-Age=0")));
+
+    // Sign out: the cookie is cleared.
+    let a = send(&http, post.clone(), &format!("{page}/sign-out"), Some(&admin), own, &[]).await?;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert!(a.set_cookie.is_some_and(|c| c.starts_with("brokerdb_ops_token=;") && c.contains("Max-Age=0")));
+
+    // Production: every page is 409 ENV_DISABLED, whoever asks.
+    let prod = Console::start("production", ADMIN).await?;
+    let token = prod.token(ADMIN).await?;
+    let a = send(&http, get.clone(), &format!("{}/ops/db/repairs", prod.base), Some(&token), None, &[]).await?;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert!(
+        a.alert().starts_with("409 — The repair console is disabled in this environment (production)"),
+        "{}",
+        a.alert()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_header_signs_the_person_in_without_a_cookie() -> crate::TestResult {
+    let header = HeaderName::from_static("x-forwarded-user");
+    let console = Console::with_proxy("staging", ADMIN, Some(header.clone())).await?;
+    let http = http()?;
+    let page = format!("{}/ops/db/repairs", console.base);
+    let answer = http.get(&page).header(header.clone(), ADMIN).send().await?;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body = answer.text().await?;
+    assert!(body.contains("id=\"playbook-R-001\""));
+    // Signed in by the proxy: there is no cookie to sign out of.
+    assert!(!body.contains("Sign out"), "{body}");
+    let answer = http.get(&page).header(header, "someone-else").send().await?;
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    Ok(())
+}
