@@ -32,6 +32,8 @@ pub struct AppState {
     pub api: ApiState,
     /// The OpenAPI document, built once.
     pub openapi: Arc<utoipa::openapi::OpenApi>,
+    /// The database repair console (refusing everything until configured: [`AppState::with_ops`]).
+    pub ops: crate::ops::OpsState,
 }
 
 impl AppState {
@@ -54,17 +56,25 @@ impl AppState {
             redis,
             metrics: crate::metrics::handle(),
             checkpoints: crate::checkpoints::CheckpointClock::default(),
+            ops: crate::ops::OpsState::disabled(),
         })
+    }
+
+    /// The same state with the repair console `ops`.
+    pub fn with_ops(mut self, ops: crate::ops::OpsState) -> Self {
+        self.ops = ops;
+        self
     }
 }
 
-/// The router with every route: health, metrics, the OpenAPI document and the `/v1` API, each
-/// request wrapped by [`api::request::observe`]; unknown routes and methods answer in the error
+/// The router with every route: health, metrics, the OpenAPI document, the `/v1` API and the
+/// repair console's page (`/ops/db/repairs`, [`crate::ops::page`]), each request wrapped by [`api::request::observe`]; unknown routes and methods answer in the error
 /// envelope.
 pub fn router(state: AppState) -> Router {
     let (v1, _) = api::router().split_for_parts();
     routes::router()
         .merge(v1)
+        .merge(crate::ops::page::router())
         .route("/openapi.json", get(api::openapi_json))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

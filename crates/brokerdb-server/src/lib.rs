@@ -1,7 +1,7 @@
 //! The `brokerdb` binary's library: command-line interface ([`cli`], [`commands`]), configuration
 //! ([`config`], [`logging`]), connecting or starting the servers ([`services`]), and the HTTP
 //! service ([`app`], [`routes`], [`metrics`], [`checkpoints`]) with its background work
-//! ([`outbox_relay`]).
+//! ([`outbox_relay`]), and the database repair console's service side ([`ops`]).
 //!
 //! This is the only crate that reads configuration (flags and environment variables); it builds
 //! the pools and clients and hands them to the library crates.
@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod logging;
 pub mod metrics;
+pub mod ops;
 pub mod outbox_relay;
 pub mod routes;
 pub mod services;

@@ -12,6 +12,7 @@
 //! | [`jobs`] | the background job queue in PostgreSQL: enqueue in the caller's transaction, claim with `SKIP LOCKED`, leases, retries with backoff, dead letters; the [`Worker`](jobs::Worker), the scheduler of periodic jobs, and the sweeps that run as jobs |
 //! | [`audit`] | the one way into the audit trail ([`audit::append`], [`audit::append_system`]), the sealer that chains rows after commit, signed checkpoints, verification |
 //! | [`outbox`] | the relay that publishes the template-invalidation outbox at least once, with retries and backoff |
+//! | [`repair_runs`] | the append-only run ledger of the database repair console, and the "lawbook hash" of the applied migrations |
 //! | [`task`] | the stop handle of the background tasks above (sealer, relay, job worker and scheduler) |
 //! | [`model`] | validated values (ids, hosts, methods, timestamps, …), the schema's enums, the canonical request descriptor |
 //! | [`migrate`] | the embedded, numbered SQL migrations (`migrations/`) and their runner |
@@ -52,6 +53,7 @@ pub mod migrate;
 pub mod model;
 pub mod outbox;
 pub mod prelude;
+pub mod repair_runs;
 pub mod repo;
 pub mod roles;
 pub mod scalar;

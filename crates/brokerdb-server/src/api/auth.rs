@@ -222,7 +222,9 @@ impl TokenRateLimit {
         )))
     }
 
-    async fn check(&self, token_id: &str) -> Result<(), ApiError> {
+    /// Counts one request of `token_id`: 429 beyond the limit, 503 when Redis cannot lease
+    /// more (fails closed).
+    pub async fn check(&self, token_id: &str) -> Result<(), ApiError> {
         let Some(rule) = &self.rule else {
             return Ok(());
         };

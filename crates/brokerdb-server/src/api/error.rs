@@ -129,6 +129,17 @@ impl ApiError {
         self.code
     }
 
+    /// The request field at fault, if named.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// The same error answered with `status`.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     /// The response, with `request_id` in the body.
     pub fn into_response_with_id(self, request_id: &str) -> Response {
         let body = ErrorEnvelope {

@@ -158,6 +158,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::events))
         .routes(routes!(audit::verify))
         .routes(routes!(keys::manifest))
+        .routes(routes!(crate::ops::api::list))
+        .routes(routes!(crate::ops::api::preview))
+        .routes(routes!(crate::ops::api::execute))
 }
 
 /// The document's header and its bearer security scheme.

@@ -16,6 +16,8 @@ use crate::checkpoints::{self, CheckpointClock};
 use crate::cli::{ConnectionArgs, RedisUrlArgs};
 use crate::commands::worker::{self, JobArgs, JobsConfig};
 use crate::config::{ExposeSecret, PostgresTarget, RedisTarget, SecretString, positive};
+use crate::ops::OpsState;
+use crate::ops::settings::{ConsoleArgs, ConsoleSettings, ProxyArgs};
 use crate::outbox_relay::{self, OutboxArgs};
 use crate::services::{Postgres, Redis, connect_db};
 
@@ -63,6 +65,12 @@ pub struct ServeArgs {
     /// The read cache of the hot reads.
     #[command(flatten)]
     pub cache: CacheArgs,
+    /// The database repair console's guards and timeouts.
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+    /// The console's trusted proxy header.
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
 }
 
 /// The read cache: an in-process tier (L1) over Redis (L2) for the hot reads (users by id,
@@ -295,6 +303,8 @@ pub struct ServeConfig {
     pub jobs: Option<JobsConfig>,
     /// The outbox relay's settings; `None` when this instance runs none.
     pub outbox: Option<RelaySettings>,
+    /// The repair console's guards, proxy header and timeouts.
+    pub console: ConsoleSettings,
 }
 
 /// Where and how often `serve` writes audit checkpoints.
@@ -354,6 +364,10 @@ impl ServeArgs {
                 false => None,
             },
             outbox: self.outbox.settings()?,
+            console: ConsoleSettings {
+                proxy_header: self.proxy.trusted_header()?,
+                ..self.console.settings()?
+            },
         })
     }
 }
@@ -376,8 +390,12 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         PoolRole::Runtime,
     )
     .await?;
+    // The console repairs through the admin connection: DATABASE_URL or the embedded cluster's
+    // (none when only the role URLs are given: its routes then answer 503).
+    let ops = OpsState::new(config.console, postgres.targets.admin.clone())?;
     let mut state =
-        AppState::with_api(db, redis.connect(config.redis_settings).await?, &config.api)?;
+        AppState::with_api(db, redis.connect(config.redis_settings).await?, &config.api)?
+            .with_ops(ops);
     let cache_listener = crate::api::cache::spawn_listener(state.api.cache.clone());
     let sealer = audit::spawn_sealer(state.db.clone(), config.sealer);
     let checkpointer = config.checkpoints.map(|c| {

@@ -11,6 +11,7 @@ mod jobs_cli;
 mod openapi;
 mod outbox_relay;
 mod readiness;
+mod repair;
 mod repair_page;
 mod seed;
 mod support;

@@ -6,125 +6,30 @@
 
 use std::time::Duration;
 
-use brokerdb::db::Db;
-use brokerdb::model::NonEmptyString;
-use brokerdb::repo::api_tokens::{self, Actor, ApiTokenRole, NewApiToken};
-use brokerdb_redis::ConnSettings;
-use brokerdb_repair::{Guards, Registry, RepairSettings};
-use brokerdb_server::api::ApiSettings;
-use brokerdb_server::app::{AppState, Application};
-use brokerdb_server::config::RedisEndpoint;
-use brokerdb_server::ops::{ConsoleSettings, OpsState};
-use brokerdb_server::services::Redis;
-use brokerdb_testkit::{TestDatabase, TestRedis, database, redis};
+use brokerdb::repo::api_tokens::ApiTokenRole;
+use brokerdb_repair::Registry;
 use fantoccini::{Client, Locator};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderName, LOCATION, ORIGIN, SET_COOKIE};
-use tokio::sync::oneshot;
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 
+use crate::api::Api;
 use crate::browser::{
     Chromedriver, Error, click_and_wait, text, wait_for_heading, with_screenshot_on_failure,
 };
+use crate::repair::{ADMIN, Console, admin_token, serve};
 
-/// The subject of the test's admin token.
-const ADMIN: &str = "repair-admin@example.test";
-
-/// A served console on its own database; stopped when dropped.
-struct Console {
-    /// `http://127.0.0.1:<port>`.
-    base: String,
-    db: TestDatabase,
-    handle: Db,
-    _redis: TestRedis,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Console {
-    /// A service whose console runs in `environment` with `admins`, repairing through the test
-    /// database's admin connection.
-    async fn start(environment: &str, admins: &str) -> Result<Self, Error> {
-        Self::with_proxy(environment, admins, None).await
-    }
-
-    /// [`Console::start`], trusting the proxy header `proxy_header` when given.
-    async fn with_proxy(
-        environment: &str,
-        admins: &str,
-        proxy_header: Option<HeaderName>,
-    ) -> Result<Self, Error> {
-        let db = database().await;
-        let handle = db.db().await;
-        let r = redis().await;
-        let conn = Redis {
-            endpoint: RedisEndpoint::parse(r.url(), None)?,
-            embedded: None,
-        }
-        .connect(ConnSettings::default())
+/// Whether the index `name` exists in schema `public`.
+async fn index_exists(api: &Api, name: &str) -> Result<bool, Error> {
+    let row = api
+        .db
+        .admin()
+        .await
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'public' AND indexname = $1)",
+            &[&name],
+        )
         .await?;
-        let mut settings = ApiSettings::default();
-        settings.cache.key_prefix = r.prefix().to_owned();
-        let console = ConsoleSettings {
-            guards: Guards::new(Some(environment), Some(admins)),
-            proxy_header,
-            repair: RepairSettings::default(),
-        };
-        let ops = OpsState::new(console, Some(db.admin_config()))?;
-        let state = AppState::with_api(handle.clone(), conn, &settings)?.with_ops(ops);
-        let app = Application::bind("127.0.0.1:0".parse()?, state).await?;
-        let base = format!("http://{}", app.local_addr()?);
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async move {
-            let _ = stopped.await;
-        }));
-        Ok(Self {
-            base,
-            db,
-            handle,
-            _redis: r,
-            stop: Some(stop),
-        })
-    }
-
-    /// A fresh system token whose subject is `subject`.
-    async fn token(&self, subject: &str) -> Result<String, Error> {
-        let new = NewApiToken {
-            tenant_id: None,
-            role: ApiTokenRole::Auditor,
-            subject: NonEmptyString::new("subject", subject)?,
-            expires_at: None,
-        };
-        let by = Actor {
-            actor: NonEmptyString::new("actor", "test")?,
-            correlation_id: NonEmptyString::new("correlation_id", "test")?,
-        };
-        Ok(api_tokens::create(&mut self.handle.system(), &new, &by)
-            .await?
-            .secret
-            .expose()
-            .to_owned())
-    }
-
-    /// Whether the index `name` exists in schema `public`.
-    async fn index_exists(&self, name: &str) -> Result<bool, Error> {
-        let row = self
-            .db
-            .admin()
-            .await
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'public' AND indexname = $1)",
-                &[&name],
-            )
-            .await?;
-        Ok(row.get(0))
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+    Ok(row.get(0))
 }
 
 /// The first index R-001 promises, by name.
@@ -147,8 +52,9 @@ fn http() -> Result<reqwest::Client, Error> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_previews_and_repairs_r001_in_the_browser() -> crate::TestResult {
-    let console = Console::start("staging", ADMIN).await?;
-    let token = console.token(ADMIN).await?;
+    // BROKERDB_ENV=staging and the token's subject in BROKERDB_REPAIR_ADMINS, as settings.
+    let console = serve(Console::default()).await?;
+    let token = admin_token(&console).await?;
     let index = an_index_of_r001()?;
 
     // Break the schema: drop one of the indexes R-001 restores.
@@ -158,7 +64,7 @@ async fn a_person_signs_in_previews_and_repairs_r001_in_the_browser() -> crate::
         .await
         .batch_execute(&format!("DROP INDEX public.\"{index}\""))
         .await?;
-    assert!(!console.index_exists(&index).await?);
+    assert!(!index_exists(&console, &index).await?);
 
     let driver = Chromedriver::start().await?;
     let profile = tempfile::tempdir()?;
@@ -172,7 +78,7 @@ async fn a_person_signs_in_previews_and_repairs_r001_in_the_browser() -> crate::
 
     // The repair really happened: the index is back, and the ledger holds the run.
     assert!(
-        console.index_exists(&an_index_of_r001()?).await?,
+        index_exists(&console, &an_index_of_r001()?).await?,
         "the index is still missing after run {run_id}"
     );
     Ok(())
@@ -330,8 +236,9 @@ async fn send(
 
 #[tokio::test]
 async fn refusals_answer_with_their_status_and_a_readable_message() -> crate::TestResult {
-    let console = Console::start("staging", ADMIN).await?;
-    let (admin, other) = (console.token(ADMIN).await?, console.token("someone-else").await?);
+    let console = serve(Console::default()).await?;
+    let admin = admin_token(&console).await?;
+    let other = console.token(Some("t_a"), ApiTokenRole::Operator).await?;
     let http = http()?;
     let own = Some(console.base.as_str());
     let page = format!("{}/ops/db/repairs", console.base);
@@ -410,8 +317,12 @@ async fn refusals_answer_with_their_status_and_a_readable_message() -> crate::Te
     assert!(a.set_cookie.is_some_and(|c| c.starts_with("brokerdb_ops_token=;") && c.contains("Max-Age=0")));
 
     // Production: every page is 409 ENV_DISABLED, whoever asks.
-    let prod = Console::start("production", ADMIN).await?;
-    let token = prod.token(ADMIN).await?;
+    let prod = serve(Console {
+        env: Some("production"),
+        ..Console::default()
+    })
+    .await?;
+    let token = admin_token(&prod).await?;
     let a = send(&http, get.clone(), &format!("{}/ops/db/repairs", prod.base), Some(&token), None, &[]).await?;
     assert_eq!(a.status, StatusCode::CONFLICT);
     assert!(
@@ -424,11 +335,15 @@ async fn refusals_answer_with_their_status_and_a_readable_message() -> crate::Te
 
 #[tokio::test]
 async fn a_trusted_proxy_header_signs_the_person_in_without_a_cookie() -> crate::TestResult {
-    let header = HeaderName::from_static("x-forwarded-user");
-    let console = Console::with_proxy("staging", ADMIN, Some(header.clone())).await?;
+    let header = "x-forwarded-user";
+    let console = serve(Console {
+        proxy: Some(header),
+        ..Console::default()
+    })
+    .await?;
     let http = http()?;
     let page = format!("{}/ops/db/repairs", console.base);
-    let answer = http.get(&page).header(header.clone(), ADMIN).send().await?;
+    let answer = http.get(&page).header(header, ADMIN).send().await?;
     assert_eq!(answer.status(), StatusCode::OK);
     let body = answer.text().await?;
     assert!(body.contains("id=\"playbook-R-001\""));

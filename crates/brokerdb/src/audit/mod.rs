@@ -161,6 +161,32 @@ pub async fn append_system(
     Ok(())
 }
 
+/// Appends a system event through a plain client (a connection or transaction of the caller's,
+/// such as the repair console's admin connection) with the statement of [`append_system`] and its
+/// error mapping. Given a transaction, the event commits or rolls back with it.
+pub(crate) async fn append_system_with(
+    client: &impl tokio_postgres::GenericClient,
+    event: &SystemAuditEvent,
+) -> Result<(), DbError> {
+    let details = Value::Object(event.details.clone());
+    let (actor, correlation) = (event.actor.as_str(), event.correlation_id.as_str());
+    client
+        .execute(
+            APPEND_SYSTEM,
+            &[
+                &event.event_id,
+                &event.timestamp,
+                &actor,
+                &event.action,
+                &correlation,
+                &details,
+            ],
+        )
+        .await
+        .map_err(|e| skew_error(e.into()))?;
+    Ok(())
+}
+
 /// The skew constraints of migration 0010 (the only CHECK on `timestamp`), with a message that
 /// says what the rule is.
 fn skew_error(err: DbError) -> DbError {

@@ -82,6 +82,7 @@ const TABLES: &[&str] = &[
     "audit_sealer_lock",
     "human_user_roles",
     "secret_versions",
+    "db_repair_runs",
     "audit_events",
     "policy_rules",
     "integrations",
@@ -119,10 +120,12 @@ pub(crate) fn check_field(constraint: &str) -> String {
         "decision_coherence" => "decision",
         "resolved_ips_count" => "resolved_ips",
         "active_version" => "active_version",
+        "error_code_when_failed" => "error_code",
         "chain" | "link" | "hash" | "singleton" | "required" | "lease" | "finished" => "row",
         other => other
             .strip_suffix("_non_empty")
             .or_else(|| other.strip_suffix("_format"))
+            .or_else(|| other.strip_suffix("_length"))
             .unwrap_or(other),
     };
     field.to_owned()
@@ -176,6 +179,9 @@ mod tests {
             ("ck_jobs_queue_format", "queue"),
             ("ck_jobs_payload_size", "payload"),
             ("ck_jobs_lease", "row"),
+            ("ck_db_repair_runs_actual_hash_format", "actual_hash"),
+            ("ck_db_repair_runs_summary_length", "summary"),
+            ("ck_db_repair_runs_error_code_when_failed", "error_code"),
             ("not_ours", "row"),
         ] {
             assert_eq!(check_field(constraint), field, "{constraint}");

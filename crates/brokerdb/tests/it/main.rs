@@ -7,6 +7,7 @@
 //! - Data layer: `db_scope` (scopes, error mapping), `db_tx` (transactions, composition, retry).
 //! - Repositories: one `repo_*` module per repository; `cross_tenant` calls every tenant-scoped
 //!   function across tenants; `audit_chain` covers appends, sealing, checkpoints and verify.
+//! - `repair_runs`: the repair console's append-only run ledger and the lawbook hash.
 //! - `jobs`: the background job queue: enqueue and dedupe, leases, dead letters, concurrent
 //!   workers, the scheduler and the sweeps.
 //! - `list_plans`: plan guards of every list on a scale database seeded once per process (a
@@ -22,6 +23,7 @@ mod jobs;
 mod list_plans;
 mod migrations;
 mod privileges;
+mod repair_runs;
 mod repo_admin;
 mod repo_api_tokens;
 mod repo_approvals;

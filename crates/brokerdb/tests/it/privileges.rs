@@ -94,6 +94,7 @@ const SYSTEM_PRIVILEGES: &[&str] = &[
     "table audit_seals: INSERT, SELECT",
     "table brokerdb_schema_migrations: SELECT",
     "table crypto_verification_defaults: DELETE, INSERT, SELECT, UPDATE",
+    "table db_repair_runs: INSERT, SELECT",
     "table enrollment_tokens: DELETE, INSERT, SELECT, UPDATE",
     "table human_user_roles: DELETE, INSERT, SELECT, UPDATE",
     "table human_users: DELETE, INSERT, SELECT, UPDATE",

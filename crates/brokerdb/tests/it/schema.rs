@@ -242,6 +242,42 @@ async fn append_only_triggers_fire_even_for_a_superuser() -> TestResult {
     Ok(())
 }
 
+/// Every table `brokerdb_forbid_mutation()` guards, with what it refuses: (table, row UPDATE, row
+/// DELETE, TRUNCATE), each fired BEFORE. A new append-only table is added here.
+const FORBID_MUTATION_FACTS: &str = r"
+SELECT c.relname::text,
+       bool_or(t.tgtype & 1 = 1 AND t.tgtype & 2 = 2 AND t.tgtype & 16 = 16),
+       bool_or(t.tgtype & 1 = 1 AND t.tgtype & 2 = 2 AND t.tgtype & 8 = 8),
+       bool_or(t.tgtype & 1 = 0 AND t.tgtype & 2 = 2 AND t.tgtype & 32 = 32)
+  FROM pg_trigger t
+  JOIN pg_proc p ON p.oid = t.tgfoid AND p.proname = 'brokerdb_forbid_mutation'
+  JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE t.tgenabled <> 'D'
+ GROUP BY 1 ORDER BY 1";
+
+#[tokio::test]
+async fn the_append_only_tables_refuse_update_delete_and_truncate_by_trigger() -> TestResult {
+    let db = database().await;
+    let rows = db.admin().await.query(FORBID_MUTATION_FACTS, &[]).await?;
+    let facts: Vec<(String, bool, bool, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let expected: Vec<(String, bool, bool, bool)> = [
+        "audit_events",
+        "audit_seals",
+        "db_repair_runs",
+        "ssrf_guard_decisions",
+        "system_audit_events",
+        "system_audit_seals",
+    ]
+    .into_iter()
+    .map(|t| (t.to_owned(), true, true, true))
+    .collect();
+    assert_eq!(facts, expected, "(table, UPDATE, DELETE, TRUNCATE refused)");
+    Ok(())
+}
+
 /// PostgreSQL enums the code only names inside SQL (no Rust type reads or writes them).
 const SQL_ONLY_ENUMS: &[&str] = &["template_invalidation_outbox_status", "template_status"];
 

@@ -12,7 +12,8 @@ use crate::api::request::current_request_id;
 use crate::app::AppState;
 use crate::ops::error::UNAVAILABLE;
 use crate::ops::principal::{principal_from_token, proxy_principal};
-use crate::ops::wire::{ExecuteOut, PreviewOut, RepairSummary};
+use crate::ops::service::Authorized;
+use crate::ops::wire::{ExecuteOut, PreviewOut, RepairSummary, RunsOut};
 use crate::ops::{OpsError, service};
 
 /// Who is calling, as far as the page can tell.
@@ -60,36 +61,47 @@ pub fn environment(state: &AppState) -> String {
     state.ops.guards().deployment_env().to_owned()
 }
 
+/// Guards 1–3 for `caller`.
+pub fn authorize(state: &AppState, caller: &Caller) -> Result<Authorized, Alert> {
+    service::authorize(&state.ops, caller.principal.as_deref()).map_err(alert)
+}
+
 /// The playbooks.
-pub fn list(state: &AppState, caller: &Caller) -> Result<Vec<RepairSummary>, Alert> {
-    service::list(&state.ops, caller.principal.as_deref())
+pub fn list(state: &AppState, who: &Authorized) -> Result<Vec<RepairSummary>, Alert> {
+    service::list_as(&state.ops, who)
         .map(|out| out.repairs)
         .map_err(alert)
 }
 
 /// The preview of `id`.
-pub async fn preview(state: &AppState, caller: &Caller, id: &str) -> Result<PreviewOut, Alert> {
-    service::preview(&state.ops, caller.principal.as_deref(), id)
+pub async fn preview(state: &AppState, who: &Authorized, id: &str) -> Result<PreviewOut, Alert> {
+    service::preview_as(&state.ops, who, id)
         .await
         .map_err(alert)
 }
 
-/// Executes `id` confirmed by `hash`.
+/// Executes `id` confirmed by `hash`, recording this request's id in the ledger.
 pub async fn execute(
     state: &AppState,
-    caller: &Caller,
+    who: &Authorized,
     id: &str,
     hash: &str,
 ) -> Result<ExecuteOut, Alert> {
-    service::execute(
-        &state.ops,
-        caller.principal.as_deref(),
-        id,
-        hash.trim(),
-        &current_request_id(),
-    )
-    .await
-    .map_err(alert)
+    service::execute_as(&state.ops, who, id, hash.trim(), &current_request_id())
+        .await
+        .map_err(alert)
+}
+
+/// A page of the run ledger, newest first.
+pub async fn runs(
+    state: &AppState,
+    who: &Authorized,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<RunsOut, Alert> {
+    service::runs_as(&state.ops, &state.db, who, Some(limit), cursor)
+        .await
+        .map_err(alert)
 }
 
 /// The alert of a refusal from the API's token handling (429, 503).
@@ -128,13 +140,18 @@ pub fn alert(e: OpsError) -> Alert {
         other => {
             // The API's mapping decides the status and logs what it must (never a value).
             let status = ApiError::from(other).status();
-            let message = if status.is_server_error() && status != StatusCode::INTERNAL_SERVER_ERROR
-            {
-                "the database did not answer the repair console; retry later"
+            if status.is_client_error() {
+                // Only the history's limit and cursor reach the ledger as input.
+                Alert::new(status, "the page link is not valid")
+                    .with_hint("Start again from the newest runs.")
+            } else if status == StatusCode::INTERNAL_SERVER_ERROR {
+                Alert::new(status, "the request failed; the service log has its request id")
             } else {
-                "the request failed; the service log has its request id"
-            };
-            Alert::new(status, message)
+                Alert::new(
+                    status,
+                    "the database did not answer the repair console; retry later",
+                )
+            }
         }
     }
 }

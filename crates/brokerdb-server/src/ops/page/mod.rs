@@ -28,9 +28,10 @@ use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use self::backend::Caller;
+use crate::ops::service::Authorized;
 use self::views::{Alert, Frame, page};
 use crate::app::AppState;
 use crate::ops::wire::{ExecuteOut, RunStatusOut};
@@ -58,24 +59,15 @@ struct ExecuteForm {
     expected_hash: String,
 }
 
-/// The run history's query: the cursor of the next page.
+/// The run history's query: the page size and the cursor of the page.
 #[derive(Debug, Deserialize)]
 struct RunsQuery {
-    after: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
 }
 
-/// A ledger row in the run history.
-#[derive(Debug, Clone, Serialize)]
-struct RunRow {
-    id: String,
-    executed_at: String,
-    repair_id: String,
-    status: String,
-    error_code: Option<String>,
-    executed_by: String,
-    deployment_env: String,
-    summary: String,
-}
+/// Runs per page of the history, unless the link says otherwise.
+const RUNS_PER_PAGE: i64 = 25;
 
 /// The frame of a page titled `title` for `caller`.
 fn frame(state: &AppState, caller: &Caller, title: impl Into<String>) -> Frame {
@@ -146,34 +138,47 @@ fn cross_origin(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Option<Resp
     Some(page(StatusCode::FORBIDDEN, "ops/message.html", &frame, ()))
 }
 
-/// A form that could not be read: 400.
-fn bad_form(state: &AppState, caller: &Caller, title: &str) -> Response {
+/// A form or link that could not be read: 400.
+fn unreadable(state: &AppState, caller: &Caller, title: &str, what: &str) -> Response {
     refusal(
         state,
         caller,
         title,
-        Alert::new(StatusCode::BAD_REQUEST, "the form could not be read")
-            .with_hint("Send it again from the console's page."),
+        Alert::new(StatusCode::BAD_REQUEST, format!("the {what} could not be read"))
+            .with_hint("Start again from the console's page."),
     )
+}
+
+/// Who calls, past guards 1–3; otherwise the refusal's page (the sign-in form for 401).
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    title: &str,
+) -> Result<(Caller, Authorized), Response> {
+    let caller = backend::caller(state, headers)
+        .await
+        .map_err(|alert| refusal(state, &Caller::default(), title, alert))?;
+    match backend::authorize(state, &caller) {
+        Ok(who) => Ok((caller, who)),
+        Err(alert) => Err(refusal(state, &caller, title, alert)),
+    }
 }
 
 /// `GET /ops/db/repairs`: the playbooks, or the sign-in form.
 async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let caller = match backend::caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(alert) => return refusal(&state, &Caller::default(), "Database repair console", alert),
+    let title = "Database repair console";
+    let (caller, who) = match signed_in(&state, &headers, title).await {
+        Ok(signed_in) => signed_in,
+        Err(refused) => return refused,
     };
-    match backend::list(&state, &caller) {
-        Ok(playbooks) => {
-            let frame = frame(&state, &caller, "Database repair console");
-            page(
-                StatusCode::OK,
-                "ops/list.html",
-                &frame,
-                serde_json::json!({ "playbooks": playbooks }),
-            )
-        }
-        Err(alert) => refusal(&state, &caller, "Database repair console", alert),
+    match backend::list(&state, &who) {
+        Ok(playbooks) => page(
+            StatusCode::OK,
+            "ops/list.html",
+            &frame(&state, &caller, title),
+            serde_json::json!({ "playbooks": playbooks }),
+        ),
+        Err(alert) => refusal(&state, &caller, title, alert),
     }
 }
 
@@ -189,7 +194,7 @@ async fn sign_in(
     }
     let nobody = Caller::default();
     let Ok(Form(form)) = form else {
-        return bad_form(&state, &nobody, "Sign in");
+        return unreadable(&state, &nobody, "Sign in", "form");
     };
     let token = form.token.trim();
     let unknown = || {
@@ -227,24 +232,26 @@ async fn preview(
     if let Some(refused) = cross_origin(&state, &headers, &uri) {
         return refused;
     }
-    let caller = match backend::caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(alert) => return refusal(&state, &Caller::default(), &format!("Preview of {id}"), alert),
+    let (caller, who) = match signed_in(&state, &headers, &format!("Preview of {id}")).await {
+        Ok(signed_in) => signed_in,
+        Err(refused) => return refused,
     };
-    preview_page(&state, &caller, &id, StatusCode::OK, None).await
+    preview_page(&state, &caller, &who, &id, None).await
 }
 
-/// The preview of `id` with `status` and `alert` (a refused execution shows the preview again).
+/// The preview of `id`; with `alert`, the refusal of an execution shown above it (and its
+/// status on the response).
 async fn preview_page(
     state: &AppState,
     caller: &Caller,
+    who: &Authorized,
     id: &str,
-    status: StatusCode,
     alert: Option<Alert>,
 ) -> Response {
     let title = format!("Preview of {id}");
-    match backend::preview(state, caller, id).await {
+    match backend::preview(state, who, id).await {
         Ok(preview) => {
+            let status = alert.as_ref().map_or(StatusCode::OK, Alert::status_code);
             let mut frame = frame(state, caller, title);
             frame.error = alert;
             page(
@@ -258,7 +265,8 @@ async fn preview_page(
     }
 }
 
-/// `POST /ops/db/repairs/{id}/execute`: runs the playbook when the typed hash matches.
+/// `POST /ops/db/repairs/{id}/execute`: runs the playbook when the typed hash matches; a
+/// mismatch shows the preview again under the 409.
 async fn execute(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -270,29 +278,27 @@ async fn execute(
         return refused;
     }
     let title = format!("Execution of {id}");
-    let caller = match backend::caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(alert) => return refusal(&state, &Caller::default(), &title, alert),
+    let (caller, who) = match signed_in(&state, &headers, &title).await {
+        Ok(signed_in) => signed_in,
+        Err(refused) => return refused,
     };
     let Ok(Form(form)) = form else {
-        return bad_form(&state, &caller, &title);
+        return unreadable(&state, &caller, &title, "form");
     };
-    match backend::execute(&state, &caller, &id, &form.expected_hash).await {
+    match backend::execute(&state, &who, &id, &form.expected_hash).await {
         Ok(outcome) => {
             let title = format!("{id}: {}", outcome_word(&outcome));
-            let frame = frame(&state, &caller, title);
             page(
                 StatusCode::OK,
                 "ops/result.html",
-                &frame,
+                &frame(&state, &caller, title),
                 serde_json::json!({ "outcome": outcome }),
             )
         }
         Err(alert) if alert.code == Some("HASH_MISMATCH") => {
-            let alert = alert.with_hint(
-                "Copy the hash shown under “Hash to confirm” below and execute again.",
-            );
-            preview_page(&state, &caller, &id, StatusCode::CONFLICT, Some(alert)).await
+            let alert = alert
+                .with_hint("Copy the hash shown under “Hash to confirm” below and execute again.");
+            preview_page(&state, &caller, &who, &id, Some(alert)).await
         }
         Err(alert) => refusal(&state, &caller, &title, alert),
     }
@@ -306,48 +312,42 @@ fn outcome_word(outcome: &ExecuteOut) -> &'static str {
     }
 }
 
-/// `GET /ops/db/repairs/runs[?after=<cursor>]`: the run ledger, newest first.
+/// The link to the history page after the one whose last row gave `cursor`.
+fn next_page_link(limit: i64, cursor: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if limit != RUNS_PER_PAGE {
+        query.append_pair("limit", &limit.to_string());
+    }
+    query.append_pair("cursor", cursor);
+    format!("/ops/db/repairs/runs?{}", query.finish())
+}
+
+/// `GET /ops/db/repairs/runs[?cursor=…][&limit=…]`: the run ledger, newest first.
 async fn runs(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<RunsQuery>, QueryRejection>,
 ) -> Response {
     let title = "Run history";
-    let caller = match backend::caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(alert) => return refusal(&state, &Caller::default(), title, alert),
+    let (caller, who) = match signed_in(&state, &headers, title).await {
+        Ok(signed_in) => signed_in,
+        Err(refused) => return refused,
     };
     let Ok(Query(query)) = query else {
-        return refusal(
-            &state,
-            &caller,
-            title,
-            Alert::new(StatusCode::BAD_REQUEST, "the page link is not valid")
-                .with_hint("Start again from the newest runs."),
-        );
+        return unreadable(&state, &caller, title, "page link");
     };
-    match backend::runs(&state, &caller, query.after.as_deref()).await {
-        Ok((rows, next)) => {
-            let frame = frame(&state, &caller, title);
-            let next = next.map(|cursor| {
-                format!(
-                    "/ops/db/repairs/runs?{}",
-                    url::form_urlencoded::Serializer::new(String::new())
-                        .append_pair("after", &cursor)
-                        .finish()
-                )
-            });
-            page(
-                StatusCode::OK,
-                "ops/runs.html",
-                &frame,
-                serde_json::json!({
-                    "runs": rows,
-                    "next": next,
-                    "first_page": query.after.is_none(),
-                }),
-            )
-        }
+    let limit = query.limit.unwrap_or(RUNS_PER_PAGE);
+    match backend::runs(&state, &who, limit, query.cursor.as_deref()).await {
+        Ok(runs) => page(
+            StatusCode::OK,
+            "ops/runs.html",
+            &frame(&state, &caller, title),
+            serde_json::json!({
+                "runs": runs.items,
+                "next": runs.next_cursor.map(|cursor| next_page_link(limit, &cursor)),
+                "first_page": query.cursor.is_none(),
+            }),
+        ),
         Err(alert) => refusal(&state, &caller, title, alert),
     }
 }

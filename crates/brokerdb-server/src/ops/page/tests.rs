@@ -4,9 +4,8 @@
 
 use axum::http::StatusCode;
 
-use super::RunRow;
 use super::views::{Alert, Frame, render_html};
-use crate::ops::wire::{ExecuteOut, PlanStepOut, PreviewOut, RepairSummary, RunStatusOut};
+use crate::ops::wire::{ExecuteOut, PlanStepOut, PreviewOut, RepairSummary, RunOut, RunStatusOut};
 
 const HOSTILE: &str = "<script>alert(1)</script>";
 
@@ -66,15 +65,37 @@ fn pages() -> Vec<(&'static str, Frame, serde_json::Value)> {
         error_code: Some("PRECONDITION_FAILED".into()),
         error_message: Some(HOSTILE.into()),
     };
-    let run = RunRow {
+    let succeeded = ExecuteOut {
+        status: RunStatusOut::Success,
+        repair_run_id: uuid::Uuid::nil().to_string(),
+        summary: HOSTILE.into(),
+        pre_missing: vec![],
+        post_missing: vec![],
+        error_code: None,
+        error_message: None,
+    };
+    let run = RunOut {
         id: uuid::Uuid::nil().to_string(),
-        executed_at: "2026-01-02T03:04:05.678Z".into(),
         repair_id: "R-001".into(),
-        status: "FAILED".into(),
-        error_code: Some("PRECONDITION_FAILED".into()),
+        expected_hash: "ab".repeat(32),
+        actual_hash: "ab".repeat(32),
+        executed_at: "2026-01-02T03:04:05.678Z".into(),
         executed_by: HOSTILE.into(),
         deployment_env: "staging".into(),
+        lawbook_hash: "cd".repeat(32),
+        request_id: "req-1".into(),
+        status: RunStatusOut::Failed,
+        error_code: Some("PRECONDITION_FAILED".into()),
+        error_message: Some(HOSTILE.into()),
         summary: HOSTILE.into(),
+        pre_missing: vec!["table:jobs".into()],
+        post_missing: vec![],
+    };
+    let ok_run = RunOut {
+        status: RunStatusOut::Success,
+        error_code: None,
+        error_message: None,
+        ..run.clone()
     };
     let refused = Alert::new(StatusCode::CONFLICT, format!("refused {HOSTILE}")).with_hint(HOSTILE);
     vec![
@@ -92,10 +113,11 @@ fn pages() -> Vec<(&'static str, Frame, serde_json::Value)> {
             serde_json::json!({ "preview": preview() }),
         ),
         ("ops/result.html", frame("R-001: FAILED", None), serde_json::json!({ "outcome": outcome })),
+        ("ops/result.html", frame("R-001: SUCCESS", None), serde_json::json!({ "outcome": succeeded })),
         (
             "ops/runs.html",
             frame("Run history", None),
-            serde_json::json!({ "runs": [run], "next": "/ops/db/repairs/runs?after=a%26b", "first_page": false }),
+            serde_json::json!({ "runs": [run, ok_run], "next": "/ops/db/repairs/runs?after=a%26b", "first_page": false }),
         ),
         (
             "ops/runs.html",

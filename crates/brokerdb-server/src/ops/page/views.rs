@@ -1,6 +1,7 @@
 //! The console's HTML: minijinja templates embedded in the binary (`templates/ops/`), rendered
-//! with HTML autoescaping on for every template and strict undefined variables, so a typo in a
-//! template fails its unit test instead of printing nothing.
+//! with HTML autoescaping on for every template; printing an undefined value is an error (an
+//! absent optional field only tests false), so a typo in a template fails its unit test instead
+//! of printing nothing.
 
 use std::sync::OnceLock;
 
@@ -42,7 +43,7 @@ fn environment() -> Result<&'static Environment<'static>, String> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::Html);
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
                 .map_err(|e| format!("template {name}: {e}"))?;

@@ -82,7 +82,15 @@ impl Api {
     }
 
     /// A service with `settings`.
-    pub async fn with(mut settings: ApiSettings) -> Result<Self, Error> {
+    pub async fn with(settings: ApiSettings) -> Result<Self, Error> {
+        Self::configured(settings, |state, _| Ok(state)).await
+    }
+
+    /// A service with `settings` whose state `configure` adjusts (given the test database).
+    pub async fn configured(
+        mut settings: ApiSettings,
+        configure: impl FnOnce(AppState, &TestDatabase) -> Result<AppState, Error>,
+    ) -> Result<Self, Error> {
         let db = database().await;
         db.admin().await.batch_execute(SEED).await?;
         let handle = db.db().await;
@@ -95,7 +103,7 @@ impl Api {
         .await?;
         // Its own cache keys and channel: tests on other databases share this Redis.
         settings.cache.key_prefix = r.prefix().to_owned();
-        let state = AppState::with_api(handle.clone(), conn, &settings)?;
+        let state = configure(AppState::with_api(handle.clone(), conn, &settings)?, &db)?;
         let cache = state.api.cache.clone();
         cache.listen().await?;
         let app = Application::bind("127.0.0.1:0".parse()?, state).await?;
