@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use brokerdb::repair_runs::{self, NewRepairRun, RepairRunStatus};
 use brokerdb::repo::api_tokens::ApiTokenRole;
 use brokerdb_repair::Registry;
 use fantoccini::{Client, Locator};
@@ -30,6 +31,29 @@ async fn index_exists(api: &Api, name: &str) -> Result<bool, Error> {
         )
         .await?;
     Ok(row.get(0))
+}
+
+/// Records a failed run of R-001 in the ledger, as the console would have; returns its id.
+async fn record_failed_run(api: &Api) -> Result<String, Error> {
+    let admin = api.db.admin().await;
+    let playbook = Registry::builtin()?.get("R-001")?;
+    let run = NewRepairRun {
+        id: uuid::Uuid::new_v4(),
+        repair_id: "R-001".into(),
+        expected_hash: playbook.hash.clone(),
+        actual_hash: playbook.hash.clone(),
+        executed_by: ADMIN.into(),
+        deployment_env: "staging".into(),
+        lawbook_hash: repair_runs::lawbook_hash(&admin).await?,
+        request_id: "earlier-request".into(),
+        status: RepairRunStatus::Failed,
+        error_code: Some("PRECONDITION_FAILED".into()),
+        error_message: Some("a required object was missing".into()),
+        summary: "refused by the pre check".into(),
+        pre_missing_tables: vec!["table:jobs".into()],
+        post_missing_tables: vec![],
+    };
+    Ok(repair_runs::record(&admin, &run).await?.id.to_string())
 }
 
 /// The first index R-001 promises, by name.
@@ -65,6 +89,8 @@ async fn a_person_signs_in_previews_and_repairs_r001_in_the_browser() -> crate::
         .batch_execute(&format!("DROP INDEX public.\"{index}\""))
         .await?;
     assert!(!index_exists(&console, &index).await?);
+    // An older run in the ledger, so the history has a second page.
+    let older = record_failed_run(&console).await?;
 
     let driver = Chromedriver::start().await?;
     let profile = tempfile::tempdir()?;
@@ -72,7 +98,7 @@ async fn a_person_signs_in_previews_and_repairs_r001_in_the_browser() -> crate::
     let name = "a_person_signs_in_previews_and_repairs_r001_in_the_browser";
     let base = console.base.clone();
     let run_id = with_screenshot_on_failure(name, client, |client| async move {
-        walk_through(&client, &base, &token, &index).await
+        walk_through(&client, &base, &token, &index, &older).await
     })
     .await?;
 
@@ -85,7 +111,13 @@ async fn a_person_signs_in_previews_and_repairs_r001_in_the_browser() -> crate::
 }
 
 /// The person's walk through the page; returns the run id the result page showed.
-async fn walk_through(client: &Client, base: &str, token: &str, index: &str) -> Result<String, Error> {
+async fn walk_through(
+    client: &Client,
+    base: &str,
+    token: &str,
+    index: &str,
+    older: &str,
+) -> Result<String, Error> {
     // Not signed in: the sign-in form.
     client.goto(&format!("{base}/ops/db/repairs")).await?;
     wait_for_heading(client, "Sign in").await?;
@@ -153,6 +185,22 @@ async fn walk_through(client: &Client, base: &str, token: &str, index: &str) -> 
     assert_eq!(first, Some(format!("run-{run_id}")));
     let row = text(client, &format!("#run-{run_id}")).await?;
     assert!(row.contains("R-001") && row.contains("SUCCESS") && row.contains(ADMIN), "{row}");
+    let rows = client.find_all(Locator::Css("#runs tbody tr")).await?;
+    assert_eq!(rows.len(), 2);
+    assert!(text(client, &format!("#run-{older}")).await?.contains("FAILED"));
+
+    // One run a page: the new run, then "Next page" to the older one.
+    client.goto(&format!("{base}/ops/db/repairs/runs?limit=1")).await?;
+    wait_for_heading(client, "Run history").await?;
+    let rows = client.find_all(Locator::Css("#runs tbody tr")).await?;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].attr("id").await?, Some(format!("run-{run_id}")));
+    click_and_wait(client, "#next-page").await?;
+    wait_for_heading(client, "Run history").await?;
+    let rows = client.find_all(Locator::Css("#runs tbody tr")).await?;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].attr("id").await?, Some(format!("run-{older}")));
+    assert!(client.find_all(Locator::Css("#next-page")).await?.is_empty());
 
     // Sign out: back to the sign-in form.
     click_and_wait(client, "form[action='/ops/db/repairs/sign-out'] button").await?;
