@@ -16,6 +16,7 @@ pub mod console;
 pub mod doctor;
 pub mod error;
 pub mod expected;
+pub mod generate;
 pub mod guard;
 pub mod inspect;
 pub mod lint;

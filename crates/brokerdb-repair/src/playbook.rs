@@ -44,6 +44,19 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The text of a shipped playbook file, by file name.
+pub fn shipped_file(name: &str) -> Option<&'static str> {
+    FILES
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map(|(_, text)| *text)
+}
+
+/// The names of the shipped playbook files.
+pub fn shipped_files() -> impl Iterator<Item = &'static str> {
+    FILES.iter().map(|(file, _)| *file)
+}
+
 /// One repair playbook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Playbook {

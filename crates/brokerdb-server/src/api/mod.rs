@@ -161,6 +161,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::ops::api::list))
         .routes(routes!(crate::ops::api::preview))
         .routes(routes!(crate::ops::api::execute))
+        .routes(routes!(crate::ops::api::runs))
 }
 
 /// The document's header and its bearer security scheme.

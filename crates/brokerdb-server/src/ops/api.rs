@@ -8,10 +8,12 @@ use axum::http::StatusCode;
 
 use super::principal::ConsolePrincipal;
 use super::service;
-use super::wire::{ExecuteIn, ExecuteOut, PreviewIn, PreviewOut, RepairListOut};
+use super::wire::{
+    ExecuteIn, ExecuteOut, PreviewIn, PreviewOut, RepairListOut, RunsOut, RunsQuery,
+};
 use crate::api::ApiError;
 use crate::api::error::ErrorEnvelope;
-use crate::api::extract::ApiJson;
+use crate::api::extract::{ApiJson, ApiQuery};
 use crate::api::request::current_request_id;
 use crate::app::AppState;
 
@@ -128,4 +130,41 @@ pub async fn execute(
     )
     .await?;
     Ok(Json(outcome))
+}
+
+/// The run ledger, newest first, in keyset pages: every execution with its principal,
+/// environment, request id, hashes and result.
+#[utoipa::path(
+    get,
+    path = "/api/ops/db/repairs/runs",
+    tag = "repairs",
+    params(RunsQuery),
+    responses(
+        (status = 200, description = "A page of runs", body = RunsOut),
+        (status = 400, description = "A parameter is invalid (limit, cursor, unknown parameter)", body = ErrorEnvelope),
+        (status = 401, description = "No principal (no valid token, no trusted proxy user)", body = ErrorEnvelope),
+        (status = 403, description = "The principal is not in BROKERDB_REPAIR_ADMINS", body = ErrorEnvelope),
+        (status = 409, description = "ENV_DISABLED: BROKERDB_ENV is not staging or development", body = ErrorEnvelope),
+        (status = 429, description = "The token's rate limit is reached", body = ErrorEnvelope),
+        (status = 503, description = "No admin connection, or a backing service is unavailable", body = ErrorEnvelope),
+        (status = 504, description = "The request timed out", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn runs(
+    State(state): State<AppState>,
+    ConsolePrincipal(principal): ConsolePrincipal,
+    query: Result<ApiQuery<RunsQuery>, ApiError>,
+) -> Result<Json<RunsOut>, ApiError> {
+    let who = service::authorize(&state.ops, principal.as_deref())?;
+    let ApiQuery(query) = query?;
+    let page = service::runs_as(
+        &state.ops,
+        &state.db,
+        &who,
+        query.limit,
+        query.cursor.as_deref(),
+    )
+    .await?;
+    Ok(Json(page))
 }

@@ -4,7 +4,7 @@
 //! token, any role), or, when no bearer token is presented and `REPAIR_TRUST_PROXY_HEADER` is
 //! true, the value of the trusted proxy header. A bearer token that is unknown, expired or
 //! revoked is no principal (it never falls back to the header), and neither is a header that
-//! is repeated, empty, not visible ASCII or longer than [`MAX_PRINCIPAL`] characters. On the
+//! is repeated, empty, not visible ASCII or longer than [`MAX_PRINCIPAL`] characters (the ledger's bound on `executed_by`). On the
 //! command line the principal is the OS user, `os:<user>`.
 
 use axum::extract::FromRequestParts;
@@ -17,7 +17,7 @@ use crate::api::request::set_principal;
 use crate::app::AppState;
 
 /// The longest principal a proxy header may carry, in characters.
-pub const MAX_PRINCIPAL: usize = 256;
+pub const MAX_PRINCIPAL: usize = 200;
 
 /// The principal of an API token (the token's subject), or `None` for a token that is unknown,
 /// expired or revoked. A valid token counts against its rate limit (429 beyond it); a database

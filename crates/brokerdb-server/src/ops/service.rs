@@ -3,12 +3,14 @@
 //! has an `_as` form that takes an [`Authorized`] caller, for handlers that must pass the guards
 //! before they parse a body.
 
+use brokerdb::db::Db;
+use brokerdb::repair_runs;
 use brokerdb_repair::guard::check_hash;
 use brokerdb_repair::{DoctorReport, ExecuteRequest, Registry, RepairConsole};
 
 use super::error::OpsError;
 use super::state::OpsState;
-use super::wire::{ExecuteOut, PreviewOut, RepairListOut, RepairSummary};
+use super::wire::{ExecuteOut, PreviewOut, RepairListOut, RepairSummary, RunOut, RunsOut};
 
 /// A caller that passed guards 1–3 (only [`authorize`] makes one).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +135,34 @@ pub async fn execute_as(
         request_id: request_id.to_owned(),
     };
     Ok(console(ops)?.execute(&request).await?.into())
+}
+
+/// The run ledger, newest first: `limit` 1..=200 (default 100), `cursor` the previous page's
+/// `nextCursor` (a bad limit or cursor is a 400 `validation_error` naming it).
+pub async fn runs(
+    ops: &OpsState,
+    db: &Db,
+    principal: Option<&str>,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<RunsOut, OpsError> {
+    runs_as(ops, db, &authorize(ops, principal)?, limit, cursor).await
+}
+
+/// [`runs`] for a caller that passed the guards.
+pub async fn runs_as(
+    ops: &OpsState,
+    db: &Db,
+    _who: &Authorized,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<RunsOut, OpsError> {
+    console(ops)?;
+    let page = repair_runs::list(&mut db.system(), limit, cursor).await?;
+    Ok(RunsOut {
+        items: page.items.into_iter().map(RunOut::from).collect(),
+        next_cursor: page.next_cursor,
+    })
 }
 
 /// The live schema against the one the migrations promise, each drift with its playbook.

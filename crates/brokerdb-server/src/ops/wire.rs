@@ -1,9 +1,10 @@
 //! The console's request and response bodies (camelCase JSON), shared by the JSON API, the
 //! HTML page and the CLI.
 
+use brokerdb::repair_runs::{RepairRun, RepairRunStatus};
 use brokerdb_repair::{PlanStep, Playbook, Preview, RepairOutcome, RunStatus};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// One playbook of the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -187,4 +188,91 @@ impl From<RepairOutcome> for ExecuteOut {
             error_message: o.error_message,
         }
     }
+}
+
+/// A recorded run of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunOut {
+    /// The run's id (a UUID).
+    pub id: String,
+    /// The playbook.
+    pub repair_id: String,
+    /// The hash the caller confirmed.
+    pub expected_hash: String,
+    /// The playbook's own hash.
+    pub actual_hash: String,
+    /// When it was recorded (RFC 3339, milliseconds, UTC).
+    pub executed_at: String,
+    /// The principal that ran it.
+    pub executed_by: String,
+    /// `BROKERDB_ENV` at the time.
+    pub deployment_env: String,
+    /// SHA-256 over the applied migrations: which schema the run executed against.
+    pub lawbook_hash: String,
+    /// The request's correlation id.
+    pub request_id: String,
+    /// `SUCCESS` or `FAILED`.
+    pub status: RunStatusOut,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// A bounded message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// One line for people.
+    pub summary: String,
+    /// Objects missing before the run.
+    pub pre_missing: Vec<String>,
+    /// Objects missing after the run.
+    pub post_missing: Vec<String>,
+}
+
+impl From<RepairRun> for RunOut {
+    fn from(r: RepairRun) -> Self {
+        Self {
+            id: r.id.to_string(),
+            repair_id: r.repair_id,
+            expected_hash: r.expected_hash,
+            actual_hash: r.actual_hash,
+            executed_at: r.executed_at.to_string(),
+            executed_by: r.executed_by,
+            deployment_env: r.deployment_env,
+            lawbook_hash: r.lawbook_hash,
+            request_id: r.request_id,
+            status: match r.status {
+                RepairRunStatus::Success => RunStatusOut::Success,
+                RepairRunStatus::Failed => RunStatusOut::Failed,
+            },
+            error_code: r.error_code,
+            error_message: r.error_message,
+            summary: r.summary,
+            pre_missing: r.pre_missing_tables,
+            post_missing: r.post_missing_tables,
+        }
+    }
+}
+
+/// A keyset page of the run ledger, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunsOut {
+    /// This page's runs.
+    pub items: Vec<RunOut>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Query parameters of `GET /api/ops/db/repairs/runs` (all optional; unknown ones are refused).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RunsQuery {
+    /// Runs per page, 1..=200 (default 100).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `nextCursor` of the previous page.
+    #[param(max_length = 1000)]
+    pub cursor: Option<String>,
 }

@@ -13,6 +13,7 @@ use crate::api::{Answer, Api, Error};
 const LIST: &str = "/api/ops/db/repairs";
 const PREVIEW: &str = "/api/ops/db/repairs/preview";
 const EXECUTE: &str = "/api/ops/db/repairs/execute";
+const RUNS: &str = "/api/ops/db/repairs/runs";
 
 /// R-001 and its hash.
 fn first() -> Result<(String, String), Error> {
@@ -29,6 +30,7 @@ async fn every_route(api: &Api, headers: &[(&str, &str)]) -> Result<Vec<Answer>,
         send(api, Method::GET, LIST, headers, None).await?,
         send(api, Method::POST, PREVIEW, headers, Some(&preview)).await?,
         send(api, Method::POST, EXECUTE, headers, Some(&execute)).await?,
+        send(api, Method::GET, RUNS, headers, None).await?,
     ])
 }
 
@@ -74,8 +76,10 @@ async fn no_principal_is_401_whatever_else_is_wrong() -> TestResult {
         "unauthenticated",
         "invalid token",
     );
-    // A wrong body does not get past guard 1 either.
+    // A wrong body or query does not get past guard 1 either.
     let a = send(&api, Method::POST, EXECUTE, &[], Some(&json!({"x": 1}))).await?;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let a = send(&api, Method::GET, &format!("{RUNS}?limit=0&x=1"), &[], None).await?;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     Ok(())
 }
@@ -266,6 +270,25 @@ async fn unknown_playbooks_are_404_and_invalid_bodies_422_naming_the_field() -> 
             (a.status, a.code(), a.field()),
             (StatusCode::UNPROCESSABLE_ENTITY, "validation_error", field),
             "{path} {body}"
+        );
+    }
+    // A body that is not a JSON object is malformed (400), as everywhere in the API.
+    let a = api
+        .call(Method::POST, PREVIEW, Some(&token), Some(&json!([1])))
+        .await?;
+    assert_eq!((a.status, a.field()), (StatusCode::BAD_REQUEST, "body"));
+    // The ledger's query parameters are checked like every keyset list's (400).
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("cursor=forged", "cursor"),
+        ("x=1", "x"),
+    ] {
+        let a = api.get(&format!("{RUNS}?{query}"), &token).await?;
+        assert_eq!(
+            (a.status, a.code(), a.field()),
+            (StatusCode::BAD_REQUEST, "validation_error", field),
+            "{query}: {}",
+            a.body
         );
     }
     Ok(())
