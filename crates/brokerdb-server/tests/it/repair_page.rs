@@ -122,16 +122,30 @@ async fn walk_through(
     client.goto(&format!("{base}/ops/db/repairs")).await?;
     wait_for_heading(client, "Sign in").await?;
     assert_eq!(client.find_all(Locator::Css("h1")).await?.len(), 1);
-    let lang = client.find(Locator::Css("html")).await?.attr("lang").await?;
+    let lang = client
+        .find(Locator::Css("html"))
+        .await?
+        .attr("lang")
+        .await?;
     assert_eq!(lang.as_deref(), Some("en"));
-    client.find(Locator::Css("#token")).await?.send_keys(token).await?;
+    client
+        .find(Locator::Css("#token"))
+        .await?
+        .send_keys(token)
+        .await?;
     click_and_wait(client, "form[action='/ops/db/repairs/sign-in'] button").await?;
 
     // Signed in: the list, with R-001 and its hash; the token appears nowhere.
     wait_for_heading(client, "Database repair console").await?;
     let source = client.source().await?;
     assert!(!source.contains(token), "the page shows the token");
-    assert!(client.current_url().await?.as_str().ends_with("/ops/db/repairs"));
+    assert!(
+        client
+            .current_url()
+            .await?
+            .as_str()
+            .ends_with("/ops/db/repairs")
+    );
     let row = text(client, "#playbook-R-001").await?;
     let registry_hash = Registry::builtin()?.get("R-001")?.hash.clone();
     assert!(row.contains(&registry_hash), "{row}");
@@ -143,14 +157,26 @@ async fn walk_through(
     let hash = text(client, "#hash-to-confirm").await?;
     assert_eq!(hash, registry_hash);
     assert!(!text(client, "#plan").await?.is_empty());
-    assert!(text(client, "#required-before-status").await?.starts_with("All present"));
+    assert!(
+        text(client, "#required-before-status")
+            .await?
+            .starts_with("All present")
+    );
     let restores = text(client, "#would-restore").await?;
     assert!(restores.contains(&format!("index:{index}")), "{restores}");
     let field = client.find(Locator::Css("#expected_hash")).await?;
-    assert_eq!(field.prop("value").await?.as_deref(), Some(""), "the hash is pre-filled");
+    assert_eq!(
+        field.prop("value").await?.as_deref(),
+        Some(""),
+        "the hash is pre-filled"
+    );
 
     // A wrong hash: 409, the preview again, nothing pre-filled.
-    let wrong = format!("{}{}", &hash[..63], if hash.ends_with('0') { '1' } else { '0' });
+    let wrong = format!(
+        "{}{}",
+        &hash[..63],
+        if hash.ends_with('0') { '1' } else { '0' }
+    );
     field.send_keys(&wrong).await?;
     click_and_wait(client, "#execute").await?;
     wait_for_heading(client, "Preview of R-001").await?;
@@ -161,7 +187,9 @@ async fn walk_through(
     assert_eq!(field.prop("value").await?.as_deref(), Some(""));
 
     // The right hash, pasted as read from the page: SUCCESS and a run id.
-    field.send_keys(&text(client, "#hash-to-confirm").await?).await?;
+    field
+        .send_keys(&text(client, "#hash-to-confirm").await?)
+        .await?;
     click_and_wait(client, "#execute").await?;
     wait_for_heading(client, "R-001: SUCCESS").await?;
     assert_eq!(text(client, "#run-status").await?, "SUCCESS");
@@ -184,13 +212,22 @@ async fn walk_through(
         .await?;
     assert_eq!(first, Some(format!("run-{run_id}")));
     let row = text(client, &format!("#run-{run_id}")).await?;
-    assert!(row.contains("R-001") && row.contains("SUCCESS") && row.contains(ADMIN), "{row}");
+    assert!(
+        row.contains("R-001") && row.contains("SUCCESS") && row.contains(ADMIN),
+        "{row}"
+    );
     let rows = client.find_all(Locator::Css("#runs tbody tr")).await?;
     assert_eq!(rows.len(), 2);
-    assert!(text(client, &format!("#run-{older}")).await?.contains("FAILED"));
+    assert!(
+        text(client, &format!("#run-{older}"))
+            .await?
+            .contains("FAILED")
+    );
 
     // One run a page: the new run, then "Next page" to the older one.
-    client.goto(&format!("{base}/ops/db/repairs/runs?limit=1")).await?;
+    client
+        .goto(&format!("{base}/ops/db/repairs/runs?limit=1"))
+        .await?;
     wait_for_heading(client, "Run history").await?;
     let rows = client.find_all(Locator::Css("#runs tbody tr")).await?;
     assert_eq!(rows.len(), 1);
@@ -200,7 +237,12 @@ async fn walk_through(
     let rows = client.find_all(Locator::Css("#runs tbody tr")).await?;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].attr("id").await?, Some(format!("run-{older}")));
-    assert!(client.find_all(Locator::Css("#next-page")).await?.is_empty());
+    assert!(
+        client
+            .find_all(Locator::Css("#next-page"))
+            .await?
+            .is_empty()
+    );
 
     // Sign out: back to the sign-in form.
     click_and_wait(client, "form[action='/ops/db/repairs/sign-out'] button").await?;
@@ -299,22 +341,55 @@ async fn refusals_answer_with_their_status_and_a_readable_message() -> crate::Te
     let a = send(&http, get.clone(), &page, None, None, &[]).await?;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert!(a.body.contains("<label for=\"token\">"), "{}", a.body);
-    assert!(a.alert().starts_with("401 — Authentication is required."), "{}", a.alert());
+    assert!(
+        a.alert().starts_with("401 — Authentication is required."),
+        "{}",
+        a.alert()
+    );
 
     // Sign-in: a form from another site is refused before the token is looked at.
     for origin in ["http://evil.example", "null"] {
-        let a = send(&http, post.clone(), &sign_in, None, Some(origin), &[("token", &admin)]).await?;
+        let a = send(
+            &http,
+            post.clone(),
+            &sign_in,
+            None,
+            Some(origin),
+            &[("token", &admin)],
+        )
+        .await?;
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{origin}");
         assert!(a.alert().starts_with("403 — "), "{}", a.alert());
         assert_eq!(a.set_cookie, None);
     }
-    let a = send(&http, post.clone(), &sign_in, None, own, &[("token", "bdb_nope_nope")]).await?;
+    let a = send(
+        &http,
+        post.clone(),
+        &sign_in,
+        None,
+        own,
+        &[("token", "bdb_nope_nope")],
+    )
+    .await?;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    assert!(a.alert().starts_with("401 — The token is unknown, expired or revoked."), "{}", a.alert());
+    assert!(
+        a.alert()
+            .starts_with("401 — The token is unknown, expired or revoked."),
+        "{}",
+        a.alert()
+    );
     assert_eq!(a.set_cookie, None);
 
     // A valid token: a 303 to the page and the cookie, HttpOnly and SameSite=Strict.
-    let a = send(&http, post.clone(), &sign_in, None, own, &[("token", &admin)]).await?;
+    let a = send(
+        &http,
+        post.clone(),
+        &sign_in,
+        None,
+        own,
+        &[("token", &admin)],
+    )
+    .await?;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     assert_eq!(a.location.as_deref(), Some("/ops/db/repairs"));
     assert_eq!(
@@ -331,38 +406,100 @@ async fn refusals_answer_with_their_status_and_a_readable_message() -> crate::Te
     // Execute: a cross-site form is 403; a wrong hash 409; a malformed one 422; an unknown
     // playbook 404.
     let hash = Registry::builtin()?.get("R-001")?.hash.clone();
-    let a = send(&http, post.clone(), &execute, Some(&admin), Some("http://evil.example"), &[("expected_hash", &hash)]).await?;
+    let a = send(
+        &http,
+        post.clone(),
+        &execute,
+        Some(&admin),
+        Some("http://evil.example"),
+        &[("expected_hash", &hash)],
+    )
+    .await?;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     let wrong = "0".repeat(64);
-    let a = send(&http, post.clone(), &execute, Some(&admin), own, &[("expected_hash", &wrong)]).await?;
+    let a = send(
+        &http,
+        post.clone(),
+        &execute,
+        Some(&admin),
+        own,
+        &[("expected_hash", &wrong)],
+    )
+    .await?;
     assert_eq!(a.status, StatusCode::CONFLICT);
     assert!(
-        a.alert().starts_with("409 — The expected hash does not match playbook R-001's hash"),
+        a.alert()
+            .starts_with("409 — The expected hash does not match playbook R-001's hash"),
         "{}",
         a.alert()
     );
-    let a = send(&http, post.clone(), &execute, Some(&admin), own, &[("expected_hash", "abc")]).await?;
+    let a = send(
+        &http,
+        post.clone(),
+        &execute,
+        Some(&admin),
+        own,
+        &[("expected_hash", "abc")],
+    )
+    .await?;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(a.alert().starts_with("422 — The hash to confirm must be"), "{}", a.alert());
-    let a = send(&http, post.clone(), &format!("{page}/R-999/execute"), Some(&admin), own, &[("expected_hash", &hash)]).await?;
+    assert!(
+        a.alert().starts_with("422 — The hash to confirm must be"),
+        "{}",
+        a.alert()
+    );
+    let a = send(
+        &http,
+        post.clone(),
+        &format!("{page}/R-999/execute"),
+        Some(&admin),
+        own,
+        &[("expected_hash", &hash)],
+    )
+    .await?;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
-    assert!(a.alert().starts_with("404 — No repair playbook has this id."), "{}", a.alert());
+    assert!(
+        a.alert()
+            .starts_with("404 — No repair playbook has this id."),
+        "{}",
+        a.alert()
+    );
 
     // A valid token whose subject is not an admin: 403.
     let a = send(&http, get.clone(), &page, Some(&other), None, &[]).await?;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
-    assert!(a.alert().starts_with("403 — This principal is not allowed to run repairs"), "{}", a.alert());
+    assert!(
+        a.alert()
+            .starts_with("403 — This principal is not allowed to run repairs"),
+        "{}",
+        a.alert()
+    );
 
     // A cookie whose token is not (or no longer) valid: 401, and the cookie is cleared.
     let a = send(&http, get.clone(), &page, Some("bdb_gone_gone"), None, &[]).await?;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    assert!(a.alert().starts_with("401 — Your sign-in has ended"), "{}", a.alert());
+    assert!(
+        a.alert().starts_with("401 — Your sign-in has ended"),
+        "{}",
+        a.alert()
+    );
     assert!(a.set_cookie.is_some_and(|c| c.contains("Max-Age=0")));
 
     // Sign out: the cookie is cleared.
-    let a = send(&http, post.clone(), &format!("{page}/sign-out"), Some(&admin), own, &[]).await?;
+    let a = send(
+        &http,
+        post.clone(),
+        &format!("{page}/sign-out"),
+        Some(&admin),
+        own,
+        &[],
+    )
+    .await?;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
-    assert!(a.set_cookie.is_some_and(|c| c.starts_with("brokerdb_ops_token=;") && c.contains("Max-Age=0")));
+    assert!(
+        a.set_cookie
+            .is_some_and(|c| c.starts_with("brokerdb_ops_token=;") && c.contains("Max-Age=0"))
+    );
 
     // Production: every page is 409 ENV_DISABLED, whoever asks.
     let prod = serve(Console {
@@ -371,10 +508,19 @@ async fn refusals_answer_with_their_status_and_a_readable_message() -> crate::Te
     })
     .await?;
     let token = admin_token(&prod).await?;
-    let a = send(&http, get.clone(), &format!("{}/ops/db/repairs", prod.base), Some(&token), None, &[]).await?;
+    let a = send(
+        &http,
+        get.clone(),
+        &format!("{}/ops/db/repairs", prod.base),
+        Some(&token),
+        None,
+        &[],
+    )
+    .await?;
     assert_eq!(a.status, StatusCode::CONFLICT);
     assert!(
-        a.alert().starts_with("409 — The repair console is disabled in this environment (production)"),
+        a.alert()
+            .starts_with("409 — The repair console is disabled in this environment (production)"),
         "{}",
         a.alert()
     );
@@ -397,7 +543,11 @@ async fn a_trusted_proxy_header_signs_the_person_in_without_a_cookie() -> crate:
     assert!(body.contains("id=\"playbook-R-001\""));
     // Signed in by the proxy: there is no cookie to sign out of.
     assert!(!body.contains("Sign out"), "{body}");
-    let answer = http.get(&page).header(header, "someone-else").send().await?;
+    let answer = http
+        .get(&page)
+        .header(header, "someone-else")
+        .send()
+        .await?;
     assert_eq!(answer.status(), StatusCode::FORBIDDEN);
     Ok(())
 }

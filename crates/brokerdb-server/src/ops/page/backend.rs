@@ -145,7 +145,10 @@ pub fn alert(e: OpsError) -> Alert {
                 Alert::new(status, "the page link is not valid")
                     .with_hint("Start again from the newest runs.")
             } else if status == StatusCode::INTERNAL_SERVER_ERROR {
-                Alert::new(status, "the request failed; the service log has its request id")
+                Alert::new(
+                    status,
+                    "the request failed; the service log has its request id",
+                )
             } else {
                 Alert::new(
                     status,

@@ -31,9 +31,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use self::backend::Caller;
-use crate::ops::service::Authorized;
 use self::views::{Alert, Frame, page};
 use crate::app::AppState;
+use crate::ops::service::Authorized;
 use crate::ops::wire::{ExecuteOut, RunStatusOut};
 
 /// The page's routes.
@@ -102,7 +102,7 @@ fn sign_in_page(state: &AppState, caller: &Caller, alert: Alert) -> Response {
     } else {
         alert
     };
-    let mut frame = frame(state, caller, "Sign in");
+    let mut frame = frame(state, caller, "Sign in to the repair console");
     let status = alert.status_code();
     frame.error = Some(alert);
     let mut response = page(status, "ops/sign_in.html", &frame, ());
@@ -144,8 +144,11 @@ fn unreadable(state: &AppState, caller: &Caller, title: &str, what: &str) -> Res
         state,
         caller,
         title,
-        Alert::new(StatusCode::BAD_REQUEST, format!("the {what} could not be read"))
-            .with_hint("Start again from the console's page."),
+        Alert::new(
+            StatusCode::BAD_REQUEST,
+            format!("the {what} could not be read"),
+        )
+        .with_hint("Start again from the console's page."),
     )
 }
 

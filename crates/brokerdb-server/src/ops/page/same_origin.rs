@@ -88,8 +88,16 @@ mod tests {
     #[test]
     fn own_origin_passes_and_others_are_refused() {
         let host = (HOST, "127.0.0.1:8080");
-        for ok in ["http://127.0.0.1:8080", "https://127.0.0.1:8080", "HTTP://127.0.0.1:8080"] {
-            assert_eq!(check_(&headers(&[host.clone(), (ORIGIN, ok)])), Ok(()), "{ok}");
+        for ok in [
+            "http://127.0.0.1:8080",
+            "https://127.0.0.1:8080",
+            "HTTP://127.0.0.1:8080",
+        ] {
+            assert_eq!(
+                check_(&headers(&[host.clone(), (ORIGIN, ok)])),
+                Ok(()),
+                "{ok}"
+            );
         }
         for bad in [
             "http://127.0.0.1:8081",

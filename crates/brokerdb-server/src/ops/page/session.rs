@@ -69,7 +69,9 @@ mod tests {
         let value = sign_in("bdb_abc_DEF-123").and_then(|v| v.to_str().ok().map(str::to_owned));
         assert_eq!(
             value.as_deref(),
-            Some("brokerdb_ops_token=bdb_abc_DEF-123; Path=/ops/db/repairs; HttpOnly; SameSite=Strict")
+            Some(
+                "brokerdb_ops_token=bdb_abc_DEF-123; Path=/ops/db/repairs; HttpOnly; SameSite=Strict"
+            )
         );
         let out = sign_out();
         let out = out.to_str().unwrap_or_default();
@@ -80,7 +82,16 @@ mod tests {
 
     #[test]
     fn tokens_that_cannot_be_cookie_values_are_refused() {
-        for bad in ["", "a b", "a;b", "a,b", "a\"b", "a\\b", "é", &"x".repeat(513)] {
+        for bad in [
+            "",
+            "a b",
+            "a;b",
+            "a,b",
+            "a\"b",
+            "a\\b",
+            "é",
+            &"x".repeat(513),
+        ] {
             assert!(sign_in(bad).is_none(), "{bad}");
         }
     }
@@ -88,7 +99,10 @@ mod tests {
     #[test]
     fn the_token_is_read_among_other_cookies() {
         let mut headers = HeaderMap::new();
-        headers.append(COOKIE, HeaderValue::from_static("a=1; brokerdb_ops_token=bdb_x_y; b=2"));
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("a=1; brokerdb_ops_token=bdb_x_y; b=2"),
+        );
         assert_eq!(token(&headers).as_deref(), Some("bdb_x_y"));
         let mut headers = HeaderMap::new();
         headers.append(COOKIE, HeaderValue::from_static("a=1"));

@@ -99,21 +99,41 @@ fn pages() -> Vec<(&'static str, Frame, serde_json::Value)> {
     };
     let refused = Alert::new(StatusCode::CONFLICT, format!("refused {HOSTILE}")).with_hint(HOSTILE);
     vec![
-        ("ops/sign_in.html", frame("Sign in", Some(refused.clone())), serde_json::json!({})),
-        ("ops/message.html", frame("Refused", Some(refused.clone())), serde_json::json!({})),
+        (
+            "ops/sign_in.html",
+            frame("Sign in", Some(refused.clone())),
+            serde_json::json!({}),
+        ),
+        (
+            "ops/message.html",
+            frame("Refused", Some(refused.clone())),
+            serde_json::json!({}),
+        ),
         (
             "ops/list.html",
             frame("Database repair console", None),
             serde_json::json!({ "playbooks": [summary] }),
         ),
-        ("ops/list.html", frame("Database repair console", None), serde_json::json!({ "playbooks": [] })),
+        (
+            "ops/list.html",
+            frame("Database repair console", None),
+            serde_json::json!({ "playbooks": [] }),
+        ),
         (
             "ops/preview.html",
             frame("Preview of R-001", Some(refused)),
             serde_json::json!({ "preview": preview() }),
         ),
-        ("ops/result.html", frame("R-001: FAILED", None), serde_json::json!({ "outcome": outcome })),
-        ("ops/result.html", frame("R-001: SUCCESS", None), serde_json::json!({ "outcome": succeeded })),
+        (
+            "ops/result.html",
+            frame("R-001: FAILED", None),
+            serde_json::json!({ "outcome": outcome }),
+        ),
+        (
+            "ops/result.html",
+            frame("R-001: SUCCESS", None),
+            serde_json::json!({ "outcome": succeeded }),
+        ),
         (
             "ops/runs.html",
             frame("Run history", None),
@@ -145,14 +165,22 @@ fn every_page_renders_escaped_and_accessible() -> Result<(), String> {
     for (template, frame, values) in pages() {
         let html = render_html(template, &frame, values)?;
         let at = |what: &str| format!("{template}: {what}\n{html}");
-        assert!(html.starts_with("<!doctype html>\n<html lang=\"en\">"), "{}", at("lang"));
+        assert!(
+            html.starts_with("<!doctype html>\n<html lang=\"en\">"),
+            "{}",
+            at("lang")
+        );
         assert_eq!(html.matches("<h1").count(), 1, "{}", at("one h1"));
         assert_eq!(html.matches("<main>").count(), 1, "{}", at("one main"));
         assert!(!html.contains("<script"), "{}", at("unescaped"));
         assert!(html.contains("&lt;script&gt;"), "{}", at("escaped"));
         for id in attributes(&html, "input", "id") {
             let id = id.ok_or_else(|| at("an input without id"))?;
-            assert!(html.contains(&format!("<label for=\"{id}\">")), "{}", at(id));
+            assert!(
+                html.contains(&format!("<label for=\"{id}\">")),
+                "{}",
+                at(id)
+            );
         }
         for scope in attributes(&html, "th", "scope") {
             assert!(matches!(scope, Some("col" | "row")), "{}", at("th scope"));
@@ -177,8 +205,12 @@ fn the_preview_shows_the_hash_to_confirm_and_prefills_nothing() -> Result<(), St
         serde_json::json!({ "preview": preview() }),
     )?;
     let hash = "ab".repeat(32);
-    assert!(html.contains(&format!("Hash to confirm: <code class=\"hash\" id=\"hash-to-confirm\">{hash}</code>")));
-    assert!(html.contains("name=\"expected_hash\" required autocomplete=\"off\" spellcheck=\"false\" value=\"\">"));
+    assert!(html.contains(&format!(
+        "Hash to confirm: <code class=\"hash\" id=\"hash-to-confirm\">{hash}</code>"
+    )));
+    assert!(html.contains(
+        "name=\"expected_hash\" required autocomplete=\"off\" spellcheck=\"false\" value=\"\">"
+    ));
     assert!(html.contains("(truncated)"));
     assert!(html.contains("<code>index:idx_b</code>"));
     assert!(html.contains("All present (1 object)."));

@@ -14,13 +14,34 @@ use serde::Serialize;
 
 /// The templates, by name (each `ops/<file>` under `templates/`).
 const TEMPLATES: &[(&str, &str)] = &[
-    ("ops/base.html", include_str!("../../../templates/ops/base.html")),
-    ("ops/sign_in.html", include_str!("../../../templates/ops/sign_in.html")),
-    ("ops/message.html", include_str!("../../../templates/ops/message.html")),
-    ("ops/list.html", include_str!("../../../templates/ops/list.html")),
-    ("ops/preview.html", include_str!("../../../templates/ops/preview.html")),
-    ("ops/result.html", include_str!("../../../templates/ops/result.html")),
-    ("ops/runs.html", include_str!("../../../templates/ops/runs.html")),
+    (
+        "ops/base.html",
+        include_str!("../../../templates/ops/base.html"),
+    ),
+    (
+        "ops/sign_in.html",
+        include_str!("../../../templates/ops/sign_in.html"),
+    ),
+    (
+        "ops/message.html",
+        include_str!("../../../templates/ops/message.html"),
+    ),
+    (
+        "ops/list.html",
+        include_str!("../../../templates/ops/list.html"),
+    ),
+    (
+        "ops/preview.html",
+        include_str!("../../../templates/ops/preview.html"),
+    ),
+    (
+        "ops/result.html",
+        include_str!("../../../templates/ops/result.html"),
+    ),
+    (
+        "ops/runs.html",
+        include_str!("../../../templates/ops/runs.html"),
+    ),
 ];
 
 /// Headers on every page: no caching (pages show schema state and run ids), no framing, no
@@ -148,7 +169,12 @@ pub fn render_html<T: Serialize>(template: &str, frame: &Frame, page: T) -> Resu
 
 /// An HTML page with `status`, or a 500 text answer when the template cannot be rendered (a
 /// bug that the templates' unit tests catch).
-pub fn page<T: Serialize>(status: StatusCode, template: &str, frame: &Frame, values: T) -> Response {
+pub fn page<T: Serialize>(
+    status: StatusCode,
+    template: &str,
+    frame: &Frame,
+    values: T,
+) -> Response {
     match render_html(template, frame, values) {
         Ok(html) => {
             let mut response = (status, html).into_response();
