@@ -14,9 +14,10 @@ use std::collections::BTreeSet;
 
 use crate::playbook::Playbook;
 
-/// The variable that names the deployment environment.
+/// The variable that names the deployment environment (read by the binary, never by this
+/// library).
 pub const ENV_VAR: &str = "BROKERDB_ENV";
-/// The variable that lists the principals allowed to use the console.
+/// The variable that lists the principals allowed to use the console (read by the binary).
 pub const ADMINS_VAR: &str = "BROKERDB_REPAIR_ADMINS";
 /// The environments where the console works.
 pub const ALLOWED_ENVS: [&str; 2] = ["staging", "development"];
@@ -92,13 +93,6 @@ impl Guards {
             .map(str::to_owned)
             .collect();
         Self { env, admins }
-    }
-
-    /// Guards from `BROKERDB_ENV` and `BROKERDB_REPAIR_ADMINS`.
-    pub fn from_env() -> Self {
-        let env = std::env::var(ENV_VAR).ok();
-        let admins = std::env::var(ADMINS_VAR).ok();
-        Self::new(env.as_deref(), admins.as_deref())
     }
 
     /// The deployment environment as recorded in the ledger (`unset` when none is set).
