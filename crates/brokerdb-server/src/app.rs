@@ -67,13 +67,14 @@ impl AppState {
     }
 }
 
-/// The router with every route: health, metrics, the OpenAPI document and the `/v1` API, each
-/// request wrapped by [`api::request::observe`]; unknown routes and methods answer in the error
+/// The router with every route: health, metrics, the OpenAPI document, the `/v1` API and the
+/// repair console's page (`/ops/db/repairs`, [`crate::ops::page`]), each request wrapped by [`api::request::observe`]; unknown routes and methods answer in the error
 /// envelope.
 pub fn router(state: AppState) -> Router {
     let (v1, _) = api::router().split_for_parts();
     routes::router()
         .merge(v1)
+        .merge(crate::ops::page::router())
         .route("/openapi.json", get(api::openapi_json))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

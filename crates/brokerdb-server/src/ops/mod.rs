@@ -1,11 +1,12 @@
 //! The database repair console's service side: settings ([`settings`]), who calls
 //! ([`principal`]), the shared operations ([`service`]) behind the JSON API ([`api`]), the HTML
-//! page and the `brokerdb repair` / `brokerdb doctor` commands, their bodies ([`wire`]) and
+//! page ([`page`]) and the `brokerdb repair` / `brokerdb doctor` commands, their bodies ([`wire`]) and
 //! errors ([`error`]). The core (playbooks, guards, doctor, runner) is the `brokerdb-repair`
 //! crate.
 
 pub mod api;
 pub mod error;
+pub mod page;
 pub mod principal;
 pub mod service;
 pub mod settings;

@@ -4,6 +4,7 @@ mod api;
 mod api_walkthrough;
 mod audit_cli;
 mod bench_report;
+mod browser;
 mod cli;
 mod fail_fast;
 mod jobs_cli;
@@ -11,6 +12,7 @@ mod openapi;
 mod outbox_relay;
 mod readiness;
 mod repair;
+mod repair_page;
 mod seed;
 mod support;
 
