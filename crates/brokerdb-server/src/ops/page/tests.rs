@@ -62,6 +62,7 @@ fn pages() -> Vec<(&'static str, Frame, serde_json::Value)> {
         summary: HOSTILE.into(),
         pre_missing: vec!["table:jobs".into()],
         post_missing: vec![],
+        restored: vec![],
         error_code: Some("PRECONDITION_FAILED".into()),
         error_message: Some(HOSTILE.into()),
     };
@@ -71,6 +72,7 @@ fn pages() -> Vec<(&'static str, Frame, serde_json::Value)> {
         summary: HOSTILE.into(),
         pre_missing: vec![],
         post_missing: vec![],
+        restored: vec![],
         error_code: None,
         error_message: None,
     };
