@@ -1,17 +1,18 @@
 //! `brokerdb doctor`: the live schema against the one the migrations promise. Prints each drift
-//! with the playbook that repairs it and exits 1 when there is any, 0 when the schema is clean
-//! (2 when a guard refuses, as for `brokerdb repair`).
+//! with the playbook that repairs it and exits 1 when there is any, 0 when the schema is clean.
+//! It only reads the catalogs, so the console's guards do not apply: it works in production
+//! too (it needs the admin connection, as `brokerdb migrate` does).
 
 use std::process::ExitCode;
 
-use brokerdb_repair::DoctorReport;
+use anyhow::Context;
+use brokerdb_repair::{DoctorReport, RepairConsole, RepairSettings};
 use clap::Args;
 
 use crate::cli::ConnectionArgs;
-use crate::commands::repair::{failed, open, refused};
 use crate::commands::table;
-use crate::ops::service;
-use crate::ops::settings::ConsoleArgs;
+use crate::config::PostgresTarget;
+use crate::services::Postgres;
 
 /// Options of `brokerdb doctor`.
 #[derive(Debug, Clone, Args)]
@@ -23,21 +24,18 @@ pub struct DoctorArgs {
     /// Where PostgreSQL is (DATABASE_URL's admin role, or the embedded cluster's).
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// The console's guards.
-    #[command(flatten)]
-    pub console: ConsoleArgs,
 }
 
 /// Runs `brokerdb doctor`.
 pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
-    let console = match open(&args.connection, &args.console).await? {
-        Ok(console) => console,
-        Err(refusal) => return Ok(refused(&refusal)),
-    };
-    let report = match service::doctor(&console.ops, Some(&console.principal)).await {
-        Ok(report) => report,
-        Err(e) => return failed(e),
-    };
+    let target = PostgresTarget::from_args(&args.connection)?;
+    let postgres = Postgres::start(&target).await?;
+    let admin = postgres.targets.admin.clone().context(
+        "brokerdb doctor reads the catalogs as the admin: set DATABASE_URL (an owner or superuser)",
+    )?;
+    let console = RepairConsole::new(admin, RepairSettings::default())
+        .context("the expected schema cannot be loaded")?;
+    let report = console.doctor().await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

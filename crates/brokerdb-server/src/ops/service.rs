@@ -6,7 +6,7 @@
 use brokerdb::db::Db;
 use brokerdb::repair_runs;
 use brokerdb_repair::guard::check_hash;
-use brokerdb_repair::{DoctorReport, ExecuteRequest, Registry, RepairConsole};
+use brokerdb_repair::{ExecuteRequest, Registry, RepairConsole, RepairError};
 
 use super::error::OpsError;
 use super::state::OpsState;
@@ -134,7 +134,16 @@ pub async fn execute_as(
         deployment_env: ops.guards().deployment_env().to_owned(),
         request_id: request_id.to_owned(),
     };
-    Ok(console(ops)?.execute(&request).await?.into())
+    // The run goes on in a task of its own: if the request is cancelled (the client leaves,
+    // API_REQUEST_TIMEOUT passes), the run still finishes or rolls back, and is recorded.
+    let console = console(ops)?.clone();
+    let run = tokio::spawn(async move { console.execute(&request).await });
+    let outcome = run.await.map_err(|e| {
+        OpsError::Repair(RepairError::Database(format!(
+            "the repair task stopped: {e}"
+        )))
+    })??;
+    Ok(outcome.into())
 }
 
 /// The run ledger, newest first: `limit` 1..=200 (default 100), `cursor` the previous page's
@@ -163,16 +172,6 @@ pub async fn runs_as(
         items: page.items.into_iter().map(RunOut::from).collect(),
         next_cursor: page.next_cursor,
     })
-}
-
-/// The live schema against the one the migrations promise, each drift with its playbook.
-pub async fn doctor(ops: &OpsState, principal: Option<&str>) -> Result<DoctorReport, OpsError> {
-    doctor_as(ops, &authorize(ops, principal)?).await
-}
-
-/// [`doctor`] for a caller that passed the guards.
-pub async fn doctor_as(ops: &OpsState, _who: &Authorized) -> Result<DoctorReport, OpsError> {
-    Ok(console(ops)?.doctor().await?)
 }
 
 #[cfg(test)]

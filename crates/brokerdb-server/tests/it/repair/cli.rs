@@ -57,7 +57,6 @@ fn commands() -> Result<Vec<Vec<String>>, Box<dyn std::error::Error>> {
         v(&["repair", "preview", &p.id]),
         v(&["repair", "execute", &p.id, "--hash", &p.hash]),
         v(&["repair", "runs"]),
-        v(&["doctor"]),
     ])
 }
 
@@ -119,6 +118,31 @@ fn an_os_user_outside_the_allowlist_is_refused_with_exit_2() -> TestResult {
     let bare = os_principal().trim_start_matches("os:").to_owned();
     let out = console_cmd(Some("staging"), Some(&bare), NOWHERE, &["repair", "list"])?;
     assert_refused(&out, 2, "not allowed to run repairs");
+    Ok(())
+}
+
+#[tokio::test]
+async fn doctor_only_reads_so_it_needs_no_guard_and_works_in_production() -> TestResult {
+    let db = database().await;
+    let out = console_cmd(Some("production"), None, &db.admin_url(), &["doctor"])?;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("no drift"), "{}", stdout(&out));
+    db.admin()
+        .await
+        .batch_execute("ALTER TABLE human_users NO FORCE ROW LEVEL SECURITY")
+        .await?;
+    let out = console_cmd(None, None, &db.admin_url(), &["doctor"])?;
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("human_users") && text.contains("R-002"),
+        "{text}"
+    );
     Ok(())
 }
 
