@@ -70,8 +70,10 @@ id!("A tenant's business id." TenantId("tenant_id", business_id), generated with
 /// Longest business id, in characters (all ASCII, so also in bytes).
 const MAX_BUSINESS_ID_LEN: usize = 128;
 
-/// The business-id rule (module docs): trimmed, then 1..=128 of `[A-Za-z0-9._-]`.
-pub(crate) fn business_id(field: &'static str, s: &str) -> Result<String, ValidationError> {
+/// The business-id rule: trimmed, then 1..=128 characters of `[A-Za-z0-9._-]`; returns the
+/// trimmed id, or a [`ValidationError`] under `field` that never quotes the input. Public so the
+/// id types of other domains built on this crate follow the same rule.
+pub fn business_id(field: &'static str, s: &str) -> Result<String, ValidationError> {
     let s = trimmed_non_empty(field, s)?;
     let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
     match s.len() <= MAX_BUSINESS_ID_LEN && s.bytes().all(allowed) {

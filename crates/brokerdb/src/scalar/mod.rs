@@ -6,6 +6,6 @@ pub(crate) mod id;
 pub(crate) mod text;
 pub(crate) mod validation;
 
-pub use id::TenantId;
+pub use id::{TenantId, business_id};
 pub use text::{NonEmptyString, is_trim_char, normalize_unique_list, trim, trimmed_non_empty};
 pub use validation::ValidationError;

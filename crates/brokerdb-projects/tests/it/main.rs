@@ -1,0 +1,2 @@
+//! Integration tests of the project store against real PostgreSQL (and Redis), one binary with a
+//! module per area.
