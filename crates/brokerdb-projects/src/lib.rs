@@ -11,9 +11,35 @@
 //! |---|---|
 //! | [`migrations`] | the `projects` migration set ([`migration_set`]), applied after the core's |
 //! | [`ids`] | the validated ids ([`ProjectId`], [`ArtifactId`], [`WebhookEventId`], [`McpLogId`]) |
+//! | [`model`] | the schema's enums ([`ArtifactType`], [`WebhookSource`], [`McpResult`], [`WebhookStatus`]) |
+//! | [`projects`] | projects: create, get, list, update, delete, `touch_last_seen`, `webhook_secret` |
+//! | [`artifacts`] | artifacts: upsert by path with versions, get, list by type / recency |
+//! | [`webhooks`] | webhook events: deduplicated `receive`, state transitions, unprocessed list |
+//! | [`mcp_log`] | the append-only MCP audit log: append, query by project / actor / tool |
+//! | [`secret`] | the AES-256-GCM envelope of webhook secrets ([`SecretKey`], [`SecretBytes`]) |
+//! | [`error`] | [`ProjectsError`]: the core's `DbError` or a secret that cannot be sealed/opened |
+//!
+//! Every function takes the tenant executor first (`&mut db.tenant(&tenant_id)` or a
+//! `TenantTx`), so functions compose in one transaction and row-level security does the
+//! isolation: another tenant's rows are invisible (`None`, `not_found`, `false`), and a reference
+//! to another tenant's project is refused.
+//!
+//! The schema is the `projects` migration set (`migrations/`), applied after the core's:
+//! `brokerdb::migrate::apply_sets(&mut client, &brokerdb_projects::all_sets())`.
 
+pub mod artifacts;
+pub mod error;
 pub mod ids;
+pub mod mcp_log;
 pub mod migrations;
+pub mod model;
+pub mod projects;
+pub mod secret;
+pub mod webhooks;
+
+pub use error::ProjectsError;
+pub use model::{ArtifactType, McpResult, WebhookSource, WebhookStatus};
+pub use secret::{SecretBytes, SecretKey};
 
 pub use ids::{ArtifactId, McpLogId, ProjectId, WebhookEventId};
 pub use migrations::{all_sets, migration_set};

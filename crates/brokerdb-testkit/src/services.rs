@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use brokerdb::conninfo::ConnInfo;
-use brokerdb::migrate::{Migration, apply_pending};
+use brokerdb::migrate::apply_sets;
 use brokerdb_embedded::{EmbeddedPostgres, EmbeddedRedis, PostgresOptions, RedisOptions};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
@@ -111,12 +111,16 @@ async fn check_redis(url: &str) {
     assert_eq!(pong, "PONG");
 }
 
-/// The template's name changes whenever any migration changes, so a stale template is never used.
+/// The template's name changes whenever any migration of either set (the core's, the project
+/// store's) changes, so a stale template is never used.
 fn template_name() -> String {
     let mut hasher = Sha256::new();
-    for m in Migration::embedded() {
-        hasher.update(m.label().as_bytes());
-        hasher.update(m.checksum().as_bytes());
+    for set in brokerdb_projects::all_sets() {
+        hasher.update(set.name.as_bytes());
+        for m in set.migrations {
+            hasher.update(m.label().as_bytes());
+            hasher.update(m.checksum().as_bytes());
+        }
     }
     format!("brokerdb_tpl_{}", &hex::encode(hasher.finalize())[..16])
 }
@@ -166,7 +170,7 @@ async fn build_template(client: &tokio_postgres::Client, admin: &ConnInfo, name:
         let mut db = connect(&brokerdb::conninfo::for_database(admin, &building))
             .await
             .expect("connect to template");
-        apply_pending(&mut db)
+        apply_sets(&mut db, &brokerdb_projects::all_sets())
             .await
             .unwrap_or_else(|e| panic!("migrating the test template failed: {e}"));
     }

@@ -66,11 +66,12 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     match config.action {
         Some(MigrateAction::Status) => print_status(&client).await,
         None => {
-            let applied = migrate::apply_pending(&mut client).await?;
+            let sets = brokerdb_projects::all_sets();
+            let applied = migrate::apply_sets(&mut client, &sets).await?;
             for m in &applied {
                 println!("applied  {}", m.label());
             }
-            let total = migrate::Migration::embedded().len();
+            let total: usize = sets.iter().map(|s| s.migrations.len()).sum();
             println!(
                 "database is up to date: {total} migrations applied ({} now)",
                 applied.len()
@@ -81,10 +82,17 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn print_status(client: &tokio_postgres::Client) -> anyhow::Result<ExitCode> {
-    let statuses = migrate::status(client).await?;
+    let mut statuses = Vec::new();
+    for set in brokerdb_projects::all_sets() {
+        let of_set = migrate::status_of_set(client, &set).await?;
+        statuses.extend(of_set.into_iter().map(|s| (set.name, s)));
+    }
     let mut changed = false;
-    println!("{:<8} {:<40} {:<9} applied at", "version", "name", "state");
-    for s in &statuses {
+    println!(
+        "{:<9} {:<8} {:<40} {:<9} applied at",
+        "set", "version", "name", "state"
+    );
+    for (set, s) in &statuses {
         let (state, when) = match &s.state {
             MigrationState::Applied { applied_at } => (
                 "applied",
@@ -101,7 +109,7 @@ async fn print_status(client: &tokio_postgres::Client) -> anyhow::Result<ExitCod
             MigrationState::Unknown => ("unknown", "applied by a newer brokerdb".to_owned()),
         };
         println!(
-            "{:<8} {:<40} {:<9} {when}",
+            "{set:<9} {:<8} {:<40} {:<9} {when}",
             format!("{:04}", s.version),
             s.name,
             state
@@ -109,7 +117,7 @@ async fn print_status(client: &tokio_postgres::Client) -> anyhow::Result<ExitCod
     }
     let pending = statuses
         .iter()
-        .filter(|s| s.state == MigrationState::Pending)
+        .filter(|(_, s)| s.state == MigrationState::Pending)
         .count();
     println!("{} applied, {pending} pending", statuses.len() - pending);
     Ok(if changed {

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use brokerdb::db::Exec;
-use brokerdb::migrate::{MigrationSet, MigrationState, MigrationStatus};
+use brokerdb::migrate::{MigrationState, MigrationStatus};
 use serde::Serialize;
 
 use crate::app::AppState;
@@ -133,11 +133,17 @@ async fn check_database(state: &AppState) -> (Check, MigrationsCheck) {
             .map_err(|e| format!("system role: {e}"))
     });
     let runtime = within("runtime role", async {
-        state
-            .db
-            .migration_status(&MigrationSet::broker())
-            .await
-            .map_err(|e| format!("runtime role: {e}"))
+        // Every set the binary applies: the core's, then the project store's.
+        let mut statuses = Vec::new();
+        for set in brokerdb_projects::all_sets() {
+            let of_set = state
+                .db
+                .migration_status(&set)
+                .await
+                .map_err(|e| format!("runtime role: {e}"))?;
+            statuses.extend(of_set);
+        }
+        Ok::<_, String>(statuses)
     });
     let (system, runtime) = tokio::join!(system, runtime);
     let statuses = match (system, runtime) {

@@ -246,7 +246,7 @@ async fn migrate_external(postgres: &Postgres) -> anyhow::Result<usize> {
         return Ok(0);
     };
     let mut client = connect(admin).await?;
-    let applied = migrate::apply_pending(&mut client).await?;
+    let applied = migrate::apply_sets(&mut client, &brokerdb_projects::all_sets()).await?;
     Ok(applied.len())
 }
 
