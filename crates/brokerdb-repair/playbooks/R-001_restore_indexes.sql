@@ -11,6 +11,7 @@
 -- required_before: table:admin_identity_tenant_scopes
 -- required_before: table:api_tokens
 -- required_before: table:approval_requests
+-- required_before: table:artifacts
 -- required_before: table:audit_events
 -- required_before: table:audit_seal_queue
 -- required_before: table:db_repair_runs
@@ -20,7 +21,9 @@
 -- required_before: table:integrations
 -- required_before: table:jobs
 -- required_before: table:manifest_signing_keys
+-- required_before: table:mcp_audit_log
 -- required_before: table:policy_rules
+-- required_before: table:projects
 -- required_before: table:secret_versions
 -- required_before: table:secrets
 -- required_before: table:ssrf_guard_decisions
@@ -28,6 +31,7 @@
 -- required_before: table:template_invalidation_outbox
 -- required_before: table:template_versions
 -- required_before: table:tenants
+-- required_before: table:webhook_events
 -- required_before: table:workload_sessions
 -- required_before: table:workloads
 -- required_after: index:idx_admin_access_requests_created
@@ -54,6 +58,8 @@
 -- required_after: index:idx_approval_requests_status_expires_at
 -- required_after: index:idx_approval_requests_tenant_created
 -- required_after: index:idx_approval_requests_tenant_status_created
+-- required_after: index:idx_artifacts_project_type_updated
+-- required_after: index:idx_artifacts_project_updated
 -- required_after: index:idx_audit_events_correlation
 -- required_after: index:idx_audit_events_tenant_action_group_timestamp
 -- required_after: index:idx_audit_events_tenant_decision_timestamp
@@ -82,10 +88,14 @@
 -- required_after: index:idx_jobs_tenant
 -- required_after: index:idx_manifest_signing_keys_status_activated_at
 -- required_after: index:idx_manifest_signing_keys_status_created_at
+-- required_after: index:idx_mcp_audit_log_actor_time
+-- required_after: index:idx_mcp_audit_log_project_time
+-- required_after: index:idx_mcp_audit_log_tool_time
 -- required_after: index:idx_policy_rules_enabled
 -- required_after: index:idx_policy_rules_primary_scope
 -- required_after: index:idx_policy_rules_primary_scope_enabled
 -- required_after: index:idx_policy_rules_workload_scope
+-- required_after: index:idx_projects_tenant_created
 -- required_after: index:idx_secret_versions_secret_ref_created_at
 -- required_after: index:idx_secrets_tenant_integration
 -- required_after: index:idx_ssrf_guard_decisions_host_timestamp
@@ -97,6 +107,8 @@
 -- required_after: index:idx_template_invalidation_outbox_tenant_created_at
 -- required_after: index:idx_template_versions_tenant_template_status
 -- required_after: index:idx_tenants_created
+-- required_after: index:idx_webhook_events_project_payload_hash
+-- required_after: index:idx_webhook_events_project_processed
 -- required_after: index:idx_workload_sessions_expires_at
 -- required_after: index:idx_workload_sessions_revoked_at
 -- required_after: index:idx_workload_sessions_tenant_workload_created
@@ -106,6 +118,7 @@
 -- required_after: index:uq_human_users_tenant_email
 -- required_after: index:uq_jobs_queue_dedupe_key_unfinished
 -- required_after: index:uq_manifest_signing_keys_single_active
+-- required_after: index:uq_webhook_events_in_flight_payload
 
 CREATE INDEX IF NOT EXISTS idx_admin_access_requests_created ON public.admin_access_requests USING btree (created_at DESC, request_id DESC);
 
@@ -154,6 +167,10 @@ CREATE INDEX IF NOT EXISTS idx_approval_requests_status_expires_at ON public.app
 CREATE INDEX IF NOT EXISTS idx_approval_requests_tenant_created ON public.approval_requests USING btree (tenant_id, created_at DESC, approval_id DESC);
 
 CREATE INDEX IF NOT EXISTS idx_approval_requests_tenant_status_created ON public.approval_requests USING btree (tenant_id, status, created_at DESC, approval_id DESC);
+
+CREATE INDEX IF NOT EXISTS idx_artifacts_project_type_updated ON public.artifacts USING btree (tenant_id, project_id, type, updated_at DESC, artifact_id DESC);
+
+CREATE INDEX IF NOT EXISTS idx_artifacts_project_updated ON public.artifacts USING btree (tenant_id, project_id, updated_at DESC, artifact_id DESC);
 
 CREATE INDEX IF NOT EXISTS idx_audit_events_correlation ON public.audit_events USING btree (correlation_id);
 
@@ -211,6 +228,12 @@ CREATE INDEX IF NOT EXISTS idx_manifest_signing_keys_status_activated_at ON publ
 
 CREATE INDEX IF NOT EXISTS idx_manifest_signing_keys_status_created_at ON public.manifest_signing_keys USING btree (status, created_at DESC);
 
+CREATE INDEX IF NOT EXISTS idx_mcp_audit_log_actor_time ON public.mcp_audit_log USING btree (tenant_id, actor_id, "timestamp" DESC, log_id DESC);
+
+CREATE INDEX IF NOT EXISTS idx_mcp_audit_log_project_time ON public.mcp_audit_log USING btree (tenant_id, project_id, "timestamp" DESC, log_id DESC);
+
+CREATE INDEX IF NOT EXISTS idx_mcp_audit_log_tool_time ON public.mcp_audit_log USING btree (tenant_id, tool, "timestamp" DESC, log_id DESC);
+
 CREATE INDEX IF NOT EXISTS idx_policy_rules_enabled ON public.policy_rules USING btree (enabled);
 
 CREATE INDEX IF NOT EXISTS idx_policy_rules_primary_scope ON public.policy_rules USING btree (tenant_id, integration_id, action_group, method, host);
@@ -218,6 +241,8 @@ CREATE INDEX IF NOT EXISTS idx_policy_rules_primary_scope ON public.policy_rules
 CREATE INDEX IF NOT EXISTS idx_policy_rules_primary_scope_enabled ON public.policy_rules USING btree (tenant_id, integration_id, action_group, method, host) WHERE enabled;
 
 CREATE INDEX IF NOT EXISTS idx_policy_rules_workload_scope ON public.policy_rules USING btree (tenant_id, workload_id);
+
+CREATE INDEX IF NOT EXISTS idx_projects_tenant_created ON public.projects USING btree (tenant_id, created_at DESC, project_id DESC);
 
 CREATE INDEX IF NOT EXISTS idx_secret_versions_secret_ref_created_at ON public.secret_versions USING btree (secret_ref, created_at);
 
@@ -241,6 +266,10 @@ CREATE INDEX IF NOT EXISTS idx_template_versions_tenant_template_status ON publi
 
 CREATE INDEX IF NOT EXISTS idx_tenants_created ON public.tenants USING btree (created_at, tenant_id);
 
+CREATE INDEX IF NOT EXISTS idx_webhook_events_project_payload_hash ON public.webhook_events USING btree (tenant_id, project_id, payload_hash);
+
+CREATE INDEX IF NOT EXISTS idx_webhook_events_project_processed ON public.webhook_events USING btree (tenant_id, project_id, processed);
+
 CREATE INDEX IF NOT EXISTS idx_workload_sessions_expires_at ON public.workload_sessions USING btree (expires_at);
 
 CREATE INDEX IF NOT EXISTS idx_workload_sessions_revoked_at ON public.workload_sessions USING btree (revoked_at);
@@ -258,3 +287,5 @@ CREATE UNIQUE INDEX IF NOT EXISTS uq_human_users_tenant_email ON public.human_us
 CREATE UNIQUE INDEX IF NOT EXISTS uq_jobs_queue_dedupe_key_unfinished ON public.jobs USING btree (queue, dedupe_key) WHERE (status = ANY (ARRAY['queued'::text, 'running'::text]));
 
 CREATE UNIQUE INDEX IF NOT EXISTS uq_manifest_signing_keys_single_active ON public.manifest_signing_keys USING btree (status) WHERE (status = 'active'::manifest_signing_key_status);
+
+CREATE UNIQUE INDEX IF NOT EXISTS uq_webhook_events_in_flight_payload ON public.webhook_events USING btree (tenant_id, project_id, source, payload_hash) WHERE (status = ANY (ARRAY['received'::text, 'processing'::text]));

@@ -8,6 +8,7 @@
 -- required_before: table:admin_identity_tenant_scopes
 -- required_before: table:api_tokens
 -- required_before: table:approval_requests
+-- required_before: table:artifacts
 -- required_before: table:audit_events
 -- required_before: table:audit_redaction_profiles
 -- required_before: table:audit_seal_queue
@@ -18,18 +19,22 @@
 -- required_before: table:human_users
 -- required_before: table:integrations
 -- required_before: table:jobs
+-- required_before: table:mcp_audit_log
 -- required_before: table:policy_rules
+-- required_before: table:projects
 -- required_before: table:secret_versions
 -- required_before: table:secrets
 -- required_before: table:ssrf_guard_decisions
 -- required_before: table:template_invalidation_outbox
 -- required_before: table:template_versions
 -- required_before: table:tenants
+-- required_before: table:webhook_events
 -- required_before: table:workload_sessions
 -- required_before: table:workloads
 -- required_after: rls:admin_identity_tenant_scopes
 -- required_after: rls:api_tokens
 -- required_after: rls:approval_requests
+-- required_after: rls:artifacts
 -- required_after: rls:audit_events
 -- required_after: rls:audit_redaction_profiles
 -- required_after: rls:audit_seal_queue
@@ -40,18 +45,22 @@
 -- required_after: rls:human_users
 -- required_after: rls:integrations
 -- required_after: rls:jobs
+-- required_after: rls:mcp_audit_log
 -- required_after: rls:policy_rules
+-- required_after: rls:projects
 -- required_after: rls:secret_versions
 -- required_after: rls:secrets
 -- required_after: rls:ssrf_guard_decisions
 -- required_after: rls:template_invalidation_outbox
 -- required_after: rls:template_versions
 -- required_after: rls:tenants
+-- required_after: rls:webhook_events
 -- required_after: rls:workload_sessions
 -- required_after: rls:workloads
 -- required_after: policy:admin_identity_tenant_scopes.tenant_isolation
 -- required_after: policy:api_tokens.tenant_isolation
 -- required_after: policy:approval_requests.tenant_isolation
+-- required_after: policy:artifacts.tenant_isolation
 -- required_after: policy:audit_events.tenant_isolation
 -- required_after: policy:audit_redaction_profiles.tenant_isolation
 -- required_after: policy:audit_seal_queue.tenant_isolation
@@ -62,13 +71,16 @@
 -- required_after: policy:human_users.tenant_isolation
 -- required_after: policy:integrations.tenant_isolation
 -- required_after: policy:jobs.tenant_isolation
+-- required_after: policy:mcp_audit_log.tenant_isolation
 -- required_after: policy:policy_rules.tenant_isolation
+-- required_after: policy:projects.tenant_isolation
 -- required_after: policy:secret_versions.tenant_isolation
 -- required_after: policy:secrets.tenant_isolation
 -- required_after: policy:ssrf_guard_decisions.tenant_isolation
 -- required_after: policy:template_invalidation_outbox.tenant_isolation
 -- required_after: policy:template_versions.tenant_isolation
 -- required_after: policy:tenants.tenant_isolation
+-- required_after: policy:webhook_events.tenant_isolation
 -- required_after: policy:workload_sessions.tenant_isolation
 -- required_after: policy:workloads.tenant_isolation
 
@@ -83,6 +95,10 @@ ALTER TABLE public.api_tokens FORCE ROW LEVEL SECURITY;
 ALTER TABLE public.approval_requests ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.approval_requests FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE public.artifacts ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.artifacts FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE public.audit_events ENABLE ROW LEVEL SECURITY;
 
@@ -124,9 +140,17 @@ ALTER TABLE public.jobs ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.jobs FORCE ROW LEVEL SECURITY;
 
+ALTER TABLE public.mcp_audit_log ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.mcp_audit_log FORCE ROW LEVEL SECURITY;
+
 ALTER TABLE public.policy_rules ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.policy_rules FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE public.projects ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.projects FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE public.secret_versions ENABLE ROW LEVEL SECURITY;
 
@@ -151,6 +175,10 @@ ALTER TABLE public.template_versions FORCE ROW LEVEL SECURITY;
 ALTER TABLE public.tenants ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.tenants FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE public.webhook_events ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.webhook_events FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE public.workload_sessions ENABLE ROW LEVEL SECURITY;
 
@@ -192,6 +220,17 @@ END
 $$;
 
 ALTER POLICY tenant_isolation ON public.approval_requests TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy
+                   WHERE polname = 'tenant_isolation' AND polrelid = 'public.artifacts'::regclass) THEN
+        CREATE POLICY tenant_isolation ON public.artifacts AS PERMISSIVE FOR ALL TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
+    END IF;
+END
+$$;
+
+ALTER POLICY tenant_isolation ON public.artifacts TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
 
 DO $$
 BEGIN
@@ -306,6 +345,17 @@ ALTER POLICY tenant_isolation ON public.jobs TO PUBLIC USING (tenant_id = NULLIF
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy
+                   WHERE polname = 'tenant_isolation' AND polrelid = 'public.mcp_audit_log'::regclass) THEN
+        CREATE POLICY tenant_isolation ON public.mcp_audit_log AS PERMISSIVE FOR ALL TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
+    END IF;
+END
+$$;
+
+ALTER POLICY tenant_isolation ON public.mcp_audit_log TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy
                    WHERE polname = 'tenant_isolation' AND polrelid = 'public.policy_rules'::regclass) THEN
         CREATE POLICY tenant_isolation ON public.policy_rules AS PERMISSIVE FOR ALL TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
     END IF;
@@ -313,6 +363,17 @@ END
 $$;
 
 ALTER POLICY tenant_isolation ON public.policy_rules TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy
+                   WHERE polname = 'tenant_isolation' AND polrelid = 'public.projects'::regclass) THEN
+        CREATE POLICY tenant_isolation ON public.projects AS PERMISSIVE FOR ALL TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
+    END IF;
+END
+$$;
+
+ALTER POLICY tenant_isolation ON public.projects TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
 
 DO $$
 BEGIN
@@ -379,6 +440,17 @@ END
 $$;
 
 ALTER POLICY tenant_isolation ON public.tenants TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy
+                   WHERE polname = 'tenant_isolation' AND polrelid = 'public.webhook_events'::regclass) THEN
+        CREATE POLICY tenant_isolation ON public.webhook_events AS PERMISSIVE FOR ALL TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
+    END IF;
+END
+$$;
+
+ALTER POLICY tenant_isolation ON public.webhook_events TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
 
 DO $$
 BEGIN

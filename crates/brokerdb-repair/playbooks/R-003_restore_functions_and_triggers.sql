@@ -9,6 +9,7 @@
 -- required_before: table:admin_identities
 -- required_before: table:admin_signup_policy
 -- required_before: table:approval_requests
+-- required_before: table:artifacts
 -- required_before: table:audit_events
 -- required_before: table:audit_redaction_profiles
 -- required_before: table:audit_seals
@@ -18,7 +19,9 @@
 -- required_before: table:integrations
 -- required_before: table:jobs
 -- required_before: table:manifest_keyset_metadata
+-- required_before: table:mcp_audit_log
 -- required_before: table:policy_rules
+-- required_before: table:projects
 -- required_before: table:secrets
 -- required_before: table:ssrf_guard_decisions
 -- required_before: table:system_audit_events
@@ -35,6 +38,7 @@
 -- required_after: trigger:admin_identities.trg_admin_identities_touch_updated_at
 -- required_after: trigger:admin_signup_policy.trg_admin_signup_policy_touch_updated_at
 -- required_after: trigger:approval_requests.trg_approval_requests_touch_updated_at
+-- required_after: trigger:artifacts.trg_artifacts_touch_updated_at
 -- required_after: trigger:audit_events.trg_audit_events_enqueue
 -- required_after: trigger:audit_events.trg_audit_events_forbid_mutation
 -- required_after: trigger:audit_events.trg_audit_events_forbid_truncate
@@ -49,7 +53,10 @@
 -- required_after: trigger:integrations.trg_integrations_touch_updated_at
 -- required_after: trigger:jobs.trg_jobs_touch_updated_at
 -- required_after: trigger:manifest_keyset_metadata.trg_manifest_keyset_metadata_touch_updated_at
+-- required_after: trigger:mcp_audit_log.trg_mcp_audit_log_forbid_mutation
+-- required_after: trigger:mcp_audit_log.trg_mcp_audit_log_forbid_truncate
 -- required_after: trigger:policy_rules.trg_policy_rules_touch_updated_at
+-- required_after: trigger:projects.trg_projects_touch_updated_at
 -- required_after: trigger:secrets.trg_secrets_touch_updated_at
 -- required_after: trigger:ssrf_guard_decisions.trg_ssrf_guard_decisions_forbid_mutation
 -- required_after: trigger:ssrf_guard_decisions.trg_ssrf_guard_decisions_forbid_truncate
@@ -152,6 +159,17 @@ END
 $$;
 
 ALTER TABLE public.approval_requests ENABLE TRIGGER trg_approval_requests_touch_updated_at;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+                   WHERE tgname = 'trg_artifacts_touch_updated_at' AND tgrelid = 'public.artifacts'::regclass) THEN
+        CREATE TRIGGER trg_artifacts_touch_updated_at BEFORE UPDATE ON public.artifacts FOR EACH ROW EXECUTE FUNCTION brokerdb_touch_updated_at();
+    END IF;
+END
+$$;
+
+ALTER TABLE public.artifacts ENABLE TRIGGER trg_artifacts_touch_updated_at;
 
 DO $$
 BEGIN
@@ -310,6 +328,28 @@ ALTER TABLE public.manifest_keyset_metadata ENABLE TRIGGER trg_manifest_keyset_m
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+                   WHERE tgname = 'trg_mcp_audit_log_forbid_mutation' AND tgrelid = 'public.mcp_audit_log'::regclass) THEN
+        CREATE TRIGGER trg_mcp_audit_log_forbid_mutation BEFORE DELETE OR UPDATE ON public.mcp_audit_log FOR EACH ROW EXECUTE FUNCTION brokerdb_forbid_mutation();
+    END IF;
+END
+$$;
+
+ALTER TABLE public.mcp_audit_log ENABLE TRIGGER trg_mcp_audit_log_forbid_mutation;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+                   WHERE tgname = 'trg_mcp_audit_log_forbid_truncate' AND tgrelid = 'public.mcp_audit_log'::regclass) THEN
+        CREATE TRIGGER trg_mcp_audit_log_forbid_truncate BEFORE TRUNCATE ON public.mcp_audit_log FOR EACH STATEMENT EXECUTE FUNCTION brokerdb_forbid_mutation();
+    END IF;
+END
+$$;
+
+ALTER TABLE public.mcp_audit_log ENABLE TRIGGER trg_mcp_audit_log_forbid_truncate;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
                    WHERE tgname = 'trg_policy_rules_touch_updated_at' AND tgrelid = 'public.policy_rules'::regclass) THEN
         CREATE TRIGGER trg_policy_rules_touch_updated_at BEFORE UPDATE ON public.policy_rules FOR EACH ROW EXECUTE FUNCTION brokerdb_touch_updated_at();
     END IF;
@@ -317,6 +357,17 @@ END
 $$;
 
 ALTER TABLE public.policy_rules ENABLE TRIGGER trg_policy_rules_touch_updated_at;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+                   WHERE tgname = 'trg_projects_touch_updated_at' AND tgrelid = 'public.projects'::regclass) THEN
+        CREATE TRIGGER trg_projects_touch_updated_at BEFORE UPDATE ON public.projects FOR EACH ROW EXECUTE FUNCTION brokerdb_touch_updated_at();
+    END IF;
+END
+$$;
+
+ALTER TABLE public.projects ENABLE TRIGGER trg_projects_touch_updated_at;
 
 DO $$
 BEGIN

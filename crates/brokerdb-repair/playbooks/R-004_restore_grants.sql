@@ -12,6 +12,7 @@
 -- required_before: table:admin_signup_policy
 -- required_before: table:api_tokens
 -- required_before: table:approval_requests
+-- required_before: table:artifacts
 -- required_before: table:audit_events
 -- required_before: table:audit_redaction_profiles
 -- required_before: table:audit_seal_queue
@@ -26,7 +27,9 @@
 -- required_before: table:jobs
 -- required_before: table:manifest_keyset_metadata
 -- required_before: table:manifest_signing_keys
+-- required_before: table:mcp_audit_log
 -- required_before: table:policy_rules
+-- required_before: table:projects
 -- required_before: table:secret_versions
 -- required_before: table:secrets
 -- required_before: table:ssrf_guard_decisions
@@ -36,6 +39,7 @@
 -- required_before: table:template_invalidation_outbox
 -- required_before: table:template_versions
 -- required_before: table:tenants
+-- required_before: table:webhook_events
 -- required_before: table:workload_sessions
 -- required_before: table:workloads
 -- required_after: grant:brokerdb_system:DELETE:admin_access_requests
@@ -68,6 +72,14 @@
 -- required_after: grant:brokerdb_system:INSERT:approval_requests
 -- required_after: grant:brokerdb_system:SELECT:approval_requests
 -- required_after: grant:brokerdb_system:UPDATE:approval_requests
+-- required_after: grant:brokerdb_app:DELETE:artifacts
+-- required_after: grant:brokerdb_app:INSERT:artifacts
+-- required_after: grant:brokerdb_app:SELECT:artifacts
+-- required_after: grant:brokerdb_app:UPDATE:artifacts
+-- required_after: grant:brokerdb_system:DELETE:artifacts
+-- required_after: grant:brokerdb_system:INSERT:artifacts
+-- required_after: grant:brokerdb_system:SELECT:artifacts
+-- required_after: grant:brokerdb_system:UPDATE:artifacts
 -- required_after: grant:brokerdb_app:SELECT:audit_events
 -- required_after: grant:brokerdb_system:SELECT:audit_events
 -- required_after: grant:brokerdb_app:DELETE:audit_redaction_profiles
@@ -139,6 +151,10 @@
 -- required_after: grant:brokerdb_system:INSERT:manifest_signing_keys
 -- required_after: grant:brokerdb_system:SELECT:manifest_signing_keys
 -- required_after: grant:brokerdb_system:UPDATE:manifest_signing_keys
+-- required_after: grant:brokerdb_app:INSERT:mcp_audit_log
+-- required_after: grant:brokerdb_app:SELECT:mcp_audit_log
+-- required_after: grant:brokerdb_system:INSERT:mcp_audit_log
+-- required_after: grant:brokerdb_system:SELECT:mcp_audit_log
 -- required_after: grant:brokerdb_app:DELETE:policy_rules
 -- required_after: grant:brokerdb_app:INSERT:policy_rules
 -- required_after: grant:brokerdb_app:SELECT:policy_rules
@@ -147,6 +163,14 @@
 -- required_after: grant:brokerdb_system:INSERT:policy_rules
 -- required_after: grant:brokerdb_system:SELECT:policy_rules
 -- required_after: grant:brokerdb_system:UPDATE:policy_rules
+-- required_after: grant:brokerdb_app:DELETE:projects
+-- required_after: grant:brokerdb_app:INSERT:projects
+-- required_after: grant:brokerdb_app:SELECT:projects
+-- required_after: grant:brokerdb_app:UPDATE:projects
+-- required_after: grant:brokerdb_system:DELETE:projects
+-- required_after: grant:brokerdb_system:INSERT:projects
+-- required_after: grant:brokerdb_system:SELECT:projects
+-- required_after: grant:brokerdb_system:UPDATE:projects
 -- required_after: grant:brokerdb_app:DELETE:secret_versions
 -- required_after: grant:brokerdb_app:INSERT:secret_versions
 -- required_after: grant:brokerdb_app:SELECT:secret_versions
@@ -195,6 +219,14 @@
 -- required_after: grant:brokerdb_system:INSERT:tenants
 -- required_after: grant:brokerdb_system:SELECT:tenants
 -- required_after: grant:brokerdb_system:UPDATE:tenants
+-- required_after: grant:brokerdb_app:DELETE:webhook_events
+-- required_after: grant:brokerdb_app:INSERT:webhook_events
+-- required_after: grant:brokerdb_app:SELECT:webhook_events
+-- required_after: grant:brokerdb_app:UPDATE:webhook_events
+-- required_after: grant:brokerdb_system:DELETE:webhook_events
+-- required_after: grant:brokerdb_system:INSERT:webhook_events
+-- required_after: grant:brokerdb_system:SELECT:webhook_events
+-- required_after: grant:brokerdb_system:UPDATE:webhook_events
 -- required_after: grant:brokerdb_app:DELETE:workload_sessions
 -- required_after: grant:brokerdb_app:INSERT:workload_sessions
 -- required_after: grant:brokerdb_app:SELECT:workload_sessions
@@ -212,7 +244,7 @@
 -- required_after: grant:brokerdb_system:SELECT:workloads
 -- required_after: grant:brokerdb_system:UPDATE:workloads
 
-REVOKE ALL ON public.admin_access_requests, public.admin_identities, public.admin_identity_role_bindings, public.admin_identity_tenant_scopes, public.admin_signup_policy, public.api_tokens, public.approval_requests, public.audit_events, public.audit_redaction_profiles, public.audit_seal_queue, public.audit_sealer_lock, public.audit_seals, public.crypto_verification_defaults, public.db_repair_runs, public.enrollment_tokens, public.human_user_roles, public.human_users, public.integrations, public.jobs, public.manifest_keyset_metadata, public.manifest_signing_keys, public.policy_rules, public.secret_versions, public.secrets, public.ssrf_guard_decisions, public.system_audit_events, public.system_audit_seal_queue, public.system_audit_seals, public.template_invalidation_outbox, public.template_versions, public.tenants, public.workload_sessions, public.workloads FROM PUBLIC, brokerdb_app, brokerdb_system;
+REVOKE ALL ON public.admin_access_requests, public.admin_identities, public.admin_identity_role_bindings, public.admin_identity_tenant_scopes, public.admin_signup_policy, public.api_tokens, public.approval_requests, public.artifacts, public.audit_events, public.audit_redaction_profiles, public.audit_seal_queue, public.audit_sealer_lock, public.audit_seals, public.crypto_verification_defaults, public.db_repair_runs, public.enrollment_tokens, public.human_user_roles, public.human_users, public.integrations, public.jobs, public.manifest_keyset_metadata, public.manifest_signing_keys, public.mcp_audit_log, public.policy_rules, public.projects, public.secret_versions, public.secrets, public.ssrf_guard_decisions, public.system_audit_events, public.system_audit_seal_queue, public.system_audit_seals, public.template_invalidation_outbox, public.template_versions, public.tenants, public.webhook_events, public.workload_sessions, public.workloads FROM PUBLIC, brokerdb_app, brokerdb_system;
 
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC, brokerdb_app, brokerdb_system;
 
@@ -233,6 +265,10 @@ GRANT INSERT, SELECT ON public.api_tokens TO brokerdb_system;
 GRANT DELETE, INSERT, SELECT, UPDATE ON public.approval_requests TO brokerdb_app;
 
 GRANT DELETE, INSERT, SELECT, UPDATE ON public.approval_requests TO brokerdb_system;
+
+GRANT DELETE, INSERT, SELECT, UPDATE ON public.artifacts TO brokerdb_app;
+
+GRANT DELETE, INSERT, SELECT, UPDATE ON public.artifacts TO brokerdb_system;
 
 GRANT SELECT ON public.audit_events TO brokerdb_app;
 
@@ -278,9 +314,17 @@ GRANT DELETE, INSERT, SELECT, UPDATE ON public.manifest_keyset_metadata TO broke
 
 GRANT DELETE, INSERT, SELECT, UPDATE ON public.manifest_signing_keys TO brokerdb_system;
 
+GRANT INSERT, SELECT ON public.mcp_audit_log TO brokerdb_app;
+
+GRANT INSERT, SELECT ON public.mcp_audit_log TO brokerdb_system;
+
 GRANT DELETE, INSERT, SELECT, UPDATE ON public.policy_rules TO brokerdb_app;
 
 GRANT DELETE, INSERT, SELECT, UPDATE ON public.policy_rules TO brokerdb_system;
+
+GRANT DELETE, INSERT, SELECT, UPDATE ON public.projects TO brokerdb_app;
+
+GRANT DELETE, INSERT, SELECT, UPDATE ON public.projects TO brokerdb_system;
 
 GRANT DELETE, INSERT, SELECT, UPDATE ON public.secret_versions TO brokerdb_app;
 
@@ -311,6 +355,10 @@ GRANT DELETE, INSERT, SELECT, UPDATE ON public.template_versions TO brokerdb_sys
 GRANT SELECT, UPDATE ON public.tenants TO brokerdb_app;
 
 GRANT DELETE, INSERT, SELECT, UPDATE ON public.tenants TO brokerdb_system;
+
+GRANT DELETE, INSERT, SELECT, UPDATE ON public.webhook_events TO brokerdb_app;
+
+GRANT DELETE, INSERT, SELECT, UPDATE ON public.webhook_events TO brokerdb_system;
 
 GRANT DELETE, INSERT, SELECT, UPDATE ON public.workload_sessions TO brokerdb_app;
 
