@@ -63,3 +63,38 @@ async fn a_fresh_database_gets_both_sets_in_order_once() -> TestResult {
     assert_eq!(tables, 4, "the four tables exist with RLS forced");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_rust_enums_have_the_labels_of_their_postgresql_enums_in_order() -> TestResult {
+    use brokerdb_projects::{ArtifactType, McpResult, WebhookSource};
+    let db = brokerdb_testkit::database().await;
+    let client = db.admin().await;
+    let labels = |all: Vec<&'static str>| all.into_iter().map(str::to_owned).collect::<Vec<_>>();
+    let expected = [
+        (
+            "artifact_type",
+            labels(ArtifactType::ALL.iter().map(|t| t.as_str()).collect()),
+        ),
+        (
+            "mcp_result",
+            labels(McpResult::ALL.iter().map(|t| t.as_str()).collect()),
+        ),
+        (
+            "webhook_source",
+            labels(WebhookSource::ALL.iter().map(|t| t.as_str()).collect()),
+        ),
+    ];
+    for (pg_type, want) in expected {
+        let got: Vec<String> = client
+            .query_one(
+                "SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
+                   FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
+                  WHERE t.typname = $1 AND t.typnamespace = 'public'::regnamespace",
+                &[&pg_type],
+            )
+            .await?
+            .get(0);
+        assert_eq!(got, want, "{pg_type}");
+    }
+    Ok(())
+}
