@@ -11,9 +11,15 @@
 //! |---|---|
 //! | [`migrations`] | the `projects` migration set ([`migration_set`]), applied after the core's |
 //! | [`ids`] | the validated ids ([`ProjectId`], [`ArtifactId`], [`WebhookEventId`], [`McpLogId`]) |
+//! | [`rate_limit`] | the MCP tool-call token buckets in Redis ([`rate_limit::McpRateLimiter`]) |
+//! | [`events`] | the project channel over Redis pub/sub ([`events::ProjectEvents`]) |
+//! | [`scan_job`] | the `artifact-scan` job on the core's queue ([`scan_job::enqueue_artifact_scan`]) |
 
+pub mod events;
 pub mod ids;
 pub mod migrations;
+pub mod rate_limit;
+pub mod scan_job;
 
 pub use ids::{ArtifactId, McpLogId, ProjectId, WebhookEventId};
 pub use migrations::{all_sets, migration_set};
