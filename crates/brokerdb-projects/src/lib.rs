@@ -18,8 +18,11 @@
 //! | [`mcp_log`] | the append-only MCP audit log: append, query by project / actor / tool |
 //! | [`secret`] | the AES-256-GCM envelope of webhook secrets ([`SecretKey`], [`SecretBytes`]) |
 //! | [`error`] | [`ProjectsError`]: the core's `DbError` or a secret that cannot be sealed/opened |
+//! | [`rate_limit`] | the MCP tool-call token buckets in Redis ([`rate_limit::McpRateLimiter`]) |
+//! | [`events`] | the project channel over Redis pub/sub ([`events::ProjectEvents`]) |
+//! | [`scan_job`] | the `artifact-scan` job on the core's queue ([`scan_job::enqueue_artifact_scan`]) |
 //!
-//! Every function takes the tenant executor first (`&mut db.tenant(&tenant_id)` or a
+//! Every repository function takes the tenant executor first (`&mut db.tenant(&tenant_id)` or a
 //! `TenantTx`), so functions compose in one transaction and row-level security does the
 //! isolation: another tenant's rows are invisible (`None`, `not_found`, `false`), and a reference
 //! to another tenant's project is refused.
@@ -29,17 +32,19 @@
 
 pub mod artifacts;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod mcp_log;
 pub mod migrations;
 pub mod model;
 pub mod projects;
+pub mod rate_limit;
+pub mod scan_job;
 pub mod secret;
 pub mod webhooks;
 
 pub use error::ProjectsError;
-pub use model::{ArtifactType, McpResult, WebhookSource, WebhookStatus};
-pub use secret::{SecretBytes, SecretKey};
-
 pub use ids::{ArtifactId, McpLogId, ProjectId, WebhookEventId};
 pub use migrations::{all_sets, migration_set};
+pub use model::{ArtifactType, McpResult, WebhookSource, WebhookStatus};
+pub use secret::{SecretBytes, SecretKey};

@@ -11,6 +11,7 @@
 //! | [`forwarder`] | execution locks and idempotency records |
 //! | [`outbox`] | the outbox relay's publisher (template invalidations onto both channels) |
 //! | [`ssrf`] | DNS cache with compare-and-set, rebinding history, template invalidation signal |
+//! | [`pubsub`] | publish and subscribe on a channel (what the adapters' buses are built on) |
 //! | [`read_cache`] | generation-keyed entries, bumps and invalidation channel of the tiered read cache (`brokerdb-cache`) |
 //!
 //! The JSON contracts the adapters key by or store are the `brokerdb` crate's own types, so a
@@ -168,7 +169,7 @@ mod keys;
 pub mod outbox;
 mod owner_lock;
 pub mod policy;
-mod pubsub;
+pub mod pubsub;
 pub mod read_cache;
 mod scan;
 pub mod scripts;

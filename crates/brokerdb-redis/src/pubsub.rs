@@ -1,4 +1,5 @@
-//! Pub/sub fan-out shared by the policy-engine invalidation bus and the SSRF template signal.
+//! Pub/sub fan-out shared by the policy-engine invalidation bus, the SSRF template signal and
+//! adapters built outside this crate (the project store's channel): [`publish`], [`subscribe`].
 //!
 //! Each subscription owns one subscriber connection (opened from the clients given with
 //! [`RedisConn::with_subscribers`], tried in order) and a task that decodes every message and
@@ -51,9 +52,10 @@ impl Drop for Subscription {
 /// not delivered, so a subscriber that caches may want to drop what it holds.
 pub(crate) type OnResubscribed = Arc<dyn Fn() + Send + Sync>;
 
-/// Subscribes `handler` to `channel`; resolves once the server has confirmed the subscription
-/// (Redis unreachable → `unavailable`; no subscriber source → `dependency_missing`).
-pub(crate) async fn subscribe<T: Send + 'static>(
+/// Subscribes `handler` to `channel`: every message `decode` accepts is handed to `handler`
+/// (others are dropped). Resolves once the server has confirmed the subscription (Redis
+/// unreachable → `unavailable`; no subscriber source → `dependency_missing`).
+pub async fn subscribe<T: Send + 'static>(
     conn: &RedisConn,
     channel: String,
     decode: fn(&[u8]) -> Option<T>,
@@ -150,11 +152,7 @@ async fn open(
 
 /// Publishes `payload` on `channel`; returns how many subscribers (of the node that took it)
 /// received it.
-pub(crate) async fn publish(
-    conn: &RedisConn,
-    channel: &str,
-    payload: &str,
-) -> Result<u64, AdapterError> {
+pub async fn publish(conn: &RedisConn, channel: &str, payload: &str) -> Result<u64, AdapterError> {
     conn.query(redis::cmd("PUBLISH").arg(channel).arg(payload))
         .await
 }

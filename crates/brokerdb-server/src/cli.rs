@@ -54,12 +54,12 @@ pub enum Command {
     Outbox(outbox::OutboxCommandArgs),
     /// The database repair console: list the hash-verified repair playbooks, preview one,
     /// execute one, list the recorded runs. Works only where BROKERDB_ENV is staging or
-    /// development, for the OS user listed as os:<user> in BROKERDB_REPAIR_ADMINS; a refusal
+    /// development, for the OS user listed as os:USER in BROKERDB_REPAIR_ADMINS; a refusal
     /// exits 2.
     Repair(repair::RepairArgs),
     /// Compare the live schema with the one the migrations promise (a dropped index, row-level
     /// security switched off, a disabled trigger, …) and name the playbook that repairs each
-    /// drift. Exits 1 on drift, 0 when clean, 2 when a guard refuses (as `brokerdb repair`).
+    /// drift. Exits 1 on drift, 0 when clean. Read-only: the console's guards do not apply.
     Doctor(doctor::DoctorArgs),
 }
 

@@ -1,15 +1,21 @@
 //! Integration tests of the project store against real PostgreSQL (`DATABASE_URL`, or a private
-//! cluster the testkit starts); each test gets its own database migrated with both sets.
+//! cluster the testkit starts) and Redis; each test gets its own database migrated with both
+//! sets.
 //!
-//! - `migrations`: both sets in one ledger, in order, idempotent.
+//! - `migrations`: both sets in one ledger, in order, idempotent; enum labels.
 //! - `projects`, `artifacts`, `webhooks`, `mcp_log`: each repository's behaviour.
-//! - `isolation`: every function across two tenants.
+//! - `isolation`: every repository function across two tenants.
+//! - `rate_limit`, `events`, `scan_job`: the Redis token buckets, the project channel, the
+//!   `artifact-scan` job.
 //! - `support`: shared fixtures.
 
 mod artifacts;
+mod events;
 mod isolation;
 mod mcp_log;
 mod migrations;
 mod projects;
+mod rate_limit;
+mod scan_job;
 mod support;
 mod webhooks;

@@ -196,15 +196,18 @@ impl RedisConn {
         }
     }
 
-    /// One command.
-    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, AdapterError> {
+    /// One command on the next connection of the pool, bounded by the command timeout. For
+    /// adapters built outside this crate: build keys with [`crate::read_cache::encode_key_part`]
+    /// so the crate's no-collision rule holds.
+    pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, AdapterError> {
         let mut conn = self.pick();
         self.bounded(cmd.query_async(&mut conn)).await
     }
 
     /// One script call: EVALSHA, and on NOSCRIPT a SCRIPT LOAD (on every node of a cluster)
-    /// and the EVALSHA again.
-    pub(crate) async fn invoke<T: FromRedisValue>(
+    /// and the EVALSHA again, bounded by the command timeout. Public for adapters built outside
+    /// this crate, whose scripts follow the same rules (every key declared, one hash tag).
+    pub async fn invoke<T: FromRedisValue>(
         &self,
         script: &ScriptInvocation<'_>,
     ) -> Result<T, AdapterError> {

@@ -54,7 +54,7 @@
 //! | `enqueue` | [`enqueue`] |
 //! | `lease` | [`claim`], [`heartbeat`], [`complete`], [`fail`], [`Backoff`] |
 //! | `admin` | [`get`], [`list`], [`retry`], [`retry_dead`], [`purge`], [`depth`] |
-//! | `worker` | the [`Worker`] runtime: handlers per queue, concurrency limits, polling, graceful stop |
+//! | `worker` | the [`Worker`] runtime: handlers per queue, concurrency limits, a backoff per queue or worker, polling, graceful stop |
 //! | `schedule` | the [`spawn_scheduler`] of periodic jobs, one job per time slot across instances |
 //! | [`sweeps`] | expired sessions and enrollment tokens, stale pending approvals, old finished jobs |
 //!

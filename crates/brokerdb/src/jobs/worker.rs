@@ -62,7 +62,8 @@ pub struct WorkerSettings {
     /// Lease of a claimed run (default 60 s), renewed every third of it while the run goes on. A
     /// run whose worker stops renewing is claimed again once it passes.
     pub visibility_timeout: Duration,
-    /// Waits between the attempts of a failing job.
+    /// Waits between the attempts of a failing job, for queues registered without a backoff of
+    /// their own ([`Worker::register_with_backoff`]).
     pub backoff: Backoff,
     /// How long [`WorkerHandle::stop`] waits for runs in flight (default 30 s).
     pub shutdown_timeout: Duration,
@@ -87,6 +88,8 @@ impl Default for WorkerSettings {
 struct Queue {
     name: Arc<str>,
     concurrency: usize,
+    /// The queue's own backoff; `None`: the worker's.
+    backoff: Option<Backoff>,
     handler: Arc<dyn Handler>,
 }
 
@@ -125,6 +128,29 @@ impl Worker {
         concurrency: usize,
         handler: impl Handler,
     ) -> Result<&mut Self, ValidationError> {
+        self.add(queue, concurrency, None, handler)
+    }
+
+    /// [`Self::register`], with failed runs of this queue waiting `backoff` (instead of
+    /// [`WorkerSettings::backoff`]) before their next attempt: for a queue whose retry pace is
+    /// part of its contract.
+    pub fn register_with_backoff(
+        &mut self,
+        queue: &str,
+        concurrency: usize,
+        backoff: Backoff,
+        handler: impl Handler,
+    ) -> Result<&mut Self, ValidationError> {
+        self.add(queue, concurrency, Some(backoff), handler)
+    }
+
+    fn add(
+        &mut self,
+        queue: &str,
+        concurrency: usize,
+        backoff: Option<Backoff>,
+        handler: impl Handler,
+    ) -> Result<&mut Self, ValidationError> {
         check_name("queue", queue)?;
         if !(1..=MAX_CLAIM as usize).contains(&concurrency) {
             return Err(ValidationError::new(
@@ -138,6 +164,7 @@ impl Worker {
         self.queues.push(Queue {
             name: queue.into(),
             concurrency,
+            backoff,
             handler: Arc::new(handler),
         });
         Ok(self)
@@ -351,14 +378,14 @@ async fn run(
             Ok(()) => Outcome::Succeeded,
             Err(e) => unsettled(&queue.name, &e),
         },
-        Some(Ok(Err(error))) => settle_failure(&db, &queue.name, &lease, &error, &settings).await,
+        Some(Ok(Err(error))) => settle_failure(&db, &queue, &lease, &error, &settings).await,
         Some(Err(joined)) => {
             let error = JobError::new(if joined.is_panic() {
                 "the handler panicked"
             } else {
                 "the handler was cancelled"
             });
-            settle_failure(&db, &queue.name, &lease, &error, &settings).await
+            settle_failure(&db, &queue, &lease, &error, &settings).await
         }
     };
     let label = outcome.label();
@@ -392,12 +419,14 @@ fn unsettled(queue: &str, err: &DbError) -> Outcome {
 
 async fn settle_failure(
     db: &Db,
-    queue: &str,
+    queue: &Queue,
     lease: &Lease,
     error: &JobError,
     settings: &WorkerSettings,
 ) -> Outcome {
-    match fail(&mut db.system(), lease, error, &settings.backoff).await {
+    let backoff = queue.backoff.as_ref().unwrap_or(&settings.backoff);
+    let queue = &*queue.name;
+    match fail(&mut db.system(), lease, error, backoff).await {
         Ok(FailOutcome::Retried { run_at }) => {
             tracing::warn!(
                 queue,

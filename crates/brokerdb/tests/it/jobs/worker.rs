@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brokerdb::db::Db;
-use brokerdb::jobs::{self, Job, JobError, JobStatus, NewJob, Worker, WorkerSettings};
+use brokerdb::jobs::{self, Backoff, Job, JobError, JobStatus, NewJob, Worker, WorkerSettings};
 use brokerdb_testkit::database;
 use serde_json::json;
 use tokio::sync::{Barrier, Notify};
@@ -308,5 +308,52 @@ async fn a_long_run_keeps_its_job_by_heartbeats_and_stop_waits_for_it() -> TestR
     let j = job(&db, id).await?;
     assert_eq!((j.status, j.attempts), (JobStatus::Succeeded, 1));
     assert_eq!(runs.load(Ordering::SeqCst), 1, "never run twice");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_queue_registered_with_its_own_backoff_retries_at_its_pace_not_the_workers() -> TestResult
+{
+    let test_db = database().await;
+    let db = test_db.db().await;
+    let new = |queue: &str| NewJob::new(queue, "work", json!({})).with_max_attempts(3);
+    let fast = jobs::enqueue(&mut db.system(), &new("fast")).await?.job.id;
+    let slow = jobs::enqueue(&mut db.system(), &new("slow")).await?.job.id;
+    let hour = Duration::from_secs(3600);
+    let fails_first = |job: Job, _db: Db| async move {
+        match job.attempts {
+            1 => Err(JobError::new("first attempt fails")),
+            _ => Ok(()),
+        }
+    };
+    let mut worker = Worker::new(db.clone(), quick_settings());
+    worker.register("fast", 1, fails_first)?;
+    worker.register_with_backoff(
+        "slow",
+        1,
+        Backoff {
+            base: hour,
+            max: hour,
+        },
+        fails_first,
+    )?;
+    let handle = worker.spawn()?;
+    eventually("the fast job retried and succeeded", || async {
+        Ok((job(&db, fast).await?.status == JobStatus::Succeeded).then_some(()))
+    })
+    .await?;
+    let slow = eventually("the slow job's first run failed", || async {
+        let j = job(&db, slow).await?;
+        Ok((j.status == JobStatus::Queued && j.attempts == 1).then_some(j))
+    })
+    .await?;
+    handle.stop().await;
+    // Equal jitter: the wait is between half and all of the queue's one hour.
+    let wait = slow.run_at.unix_millis() - slow.updated_at.unix_millis();
+    assert!(
+        (1_800_000 - 1000..=3_600_000 + 1000).contains(&wait),
+        "waited {wait} ms"
+    );
+    assert_eq!(slow.last_error.as_deref(), Some("first attempt fails"));
     Ok(())
 }
