@@ -34,6 +34,8 @@ pub struct AppState {
     pub openapi: Arc<utoipa::openapi::OpenApi>,
     /// The database repair console (refusing everything until configured: [`AppState::with_ops`]).
     pub ops: crate::ops::OpsState,
+    /// The project store's key (webhook secrets at rest); random until [`AppState::with_projects`].
+    pub projects: crate::api::projects::ProjectsState,
 }
 
 impl AppState {
@@ -57,7 +59,14 @@ impl AppState {
             metrics: crate::metrics::handle(),
             checkpoints: crate::checkpoints::CheckpointClock::default(),
             ops: crate::ops::OpsState::disabled(),
+            projects: crate::api::projects::ProjectsState::default(),
         })
+    }
+
+    /// The same state with the project store's settings `projects`.
+    pub fn with_projects(mut self, projects: crate::api::projects::ProjectsState) -> Self {
+        self.projects = projects;
+        self
     }
 
     /// The same state with the repair console `ops`.

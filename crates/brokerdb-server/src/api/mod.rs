@@ -15,6 +15,7 @@ pub mod extract;
 pub mod integrations;
 pub mod keys;
 pub mod policy_rules;
+pub mod projects;
 pub mod request;
 pub mod secrets;
 pub mod sessions;
@@ -158,6 +159,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::events))
         .routes(routes!(audit::verify))
         .routes(routes!(keys::manifest))
+        .routes(routes!(projects::crud::list, projects::crud::create))
+        .routes(routes!(
+            projects::crud::get,
+            projects::crud::update,
+            projects::crud::delete
+        ))
+        .routes(routes!(
+            projects::artifacts::list,
+            projects::artifacts::upsert
+        ))
+        .routes(routes!(projects::webhooks::receive))
+        .routes(routes!(projects::mcp_log::list, projects::mcp_log::append))
         .routes(routes!(crate::ops::api::list))
         .routes(routes!(crate::ops::api::preview))
         .routes(routes!(crate::ops::api::execute))

@@ -245,6 +245,12 @@ pub struct DataLayerArgs {
     #[arg(long, env = "BROKERDB_CURSOR_SECRET", hide_env_values = true,
           value_parser = crate::config::secret)]
     pub cursor_secret: Option<SecretString>,
+    /// 64 hex characters (32 bytes): the AES-256-GCM key of the project store's webhook
+    /// secrets at rest; give every instance the same one. Without it a random key is used and
+    /// stored webhook secrets cannot be read after a restart (deliveries are then refused).
+    #[arg(long, env = "PROJECT_SECRET_KEY", hide_env_values = true,
+          value_parser = crate::config::secret)]
+    pub project_secret_key: Option<SecretString>,
 }
 
 impl DataLayerArgs {
@@ -273,6 +279,24 @@ impl DataLayerArgs {
             })?;
         Ok(brokerdb::db::CursorKey::from_bytes(bytes))
     }
+
+    /// The project store's webhook-secret key, or a clear error naming the variable (never
+    /// echoing it).
+    pub fn project_key(&self) -> anyhow::Result<brokerdb_projects::SecretKey> {
+        let Some(secret) = self.project_secret_key.as_ref().map(|s| s.expose_secret()) else {
+            tracing::warn!(
+                "PROJECT_SECRET_KEY is not set: using a random key (stored webhook secrets cannot be read after a restart)"
+            );
+            return Ok(brokerdb_projects::SecretKey::random());
+        };
+        let bytes: [u8; 32] = hex::decode(secret.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                anyhow::anyhow!("PROJECT_SECRET_KEY must be 64 hex characters (32 bytes)")
+            })?;
+        Ok(brokerdb_projects::SecretKey::from_bytes(bytes))
+    }
 }
 
 /// `brokerdb serve`'s configuration, checked: everything [`serve`] needs that can be wrong is
@@ -291,6 +315,8 @@ pub struct ServeConfig {
     pub db_settings: DbSettings,
     /// Signs keyset cursors (`Debug` does not show it).
     pub cursor_key: CursorKey,
+    /// Encrypts the project store's webhook secrets (`Debug` does not show it).
+    pub project_key: brokerdb_projects::SecretKey,
     /// How the Redis adapters' connections are built.
     pub redis_settings: brokerdb_redis::ConnSettings,
     /// How the audit sealer runs.
@@ -325,6 +351,7 @@ impl ServeArgs {
         let postgres = PostgresTarget::from_args(&self.connection)?;
         let redis = RedisTarget::from_args(&self.redis, &self.connection.data_dir)?;
         let cursor_key = self.data.cursor_key()?;
+        let project_key = self.data.project_key()?;
         let audit = &self.audit;
         let sealer = SealerSettings {
             interval: positive("AUDIT_SEAL_INTERVAL", audit.audit_seal_interval)?,
@@ -352,6 +379,7 @@ impl ServeArgs {
             pool_size: self.pool_size,
             db_settings: self.data.settings(),
             cursor_key,
+            project_key,
             redis_settings: self.redis_adapters.settings(),
             sealer,
             checkpoints,
@@ -395,7 +423,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let ops = OpsState::new(config.console, postgres.targets.admin.clone())?;
     let mut state =
         AppState::with_api(db, redis.connect(config.redis_settings).await?, &config.api)?
-            .with_ops(ops);
+            .with_ops(ops)
+            .with_projects(crate::api::projects::ProjectsState {
+                secret_key: config.project_key,
+            });
     let cache_listener = crate::api::cache::spawn_listener(state.api.cache.clone());
     let sealer = audit::spawn_sealer(state.db.clone(), config.sealer);
     let checkpointer = config.checkpoints.map(|c| {

@@ -9,6 +9,7 @@ mod errors;
 mod integrations;
 mod keys;
 mod policy_rules;
+mod projects;
 mod secrets;
 mod system;
 mod templates;
