@@ -20,6 +20,7 @@
 //! | [`error`] | [`ProjectsError`]: the core's `DbError` or a secret that cannot be sealed/opened |
 //! | [`rate_limit`] | the MCP tool-call token buckets in Redis ([`rate_limit::McpRateLimiter`]) |
 //! | [`events`] | the project channel over Redis pub/sub ([`events::ProjectEvents`]) |
+//! | [`intake`] | webhook intake: GitHub signature check, deduplicated store, scan enqueue ([`intake::accept_webhook`]) |
 //! | [`scan_job`] | the `artifact-scan` job on the core's queue ([`scan_job::enqueue_artifact_scan`]) |
 //!
 //! Every repository function takes the tenant executor first (`&mut db.tenant(&tenant_id)` or a
@@ -34,6 +35,7 @@ pub mod artifacts;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod intake;
 pub mod mcp_log;
 pub mod migrations;
 pub mod model;

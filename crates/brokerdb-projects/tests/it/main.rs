@@ -7,10 +7,12 @@
 //! - `isolation`: every repository function across two tenants.
 //! - `rate_limit`, `events`, `scan_job`: the Redis token buckets, the project channel, the
 //!   `artifact-scan` job.
+//! - `intake`: webhook intake — signature, dedupe, scan enqueue, the missing-scan sweep.
 //! - `support`: shared fixtures.
 
 mod artifacts;
 mod events;
+mod intake;
 mod isolation;
 mod mcp_log;
 mod migrations;
