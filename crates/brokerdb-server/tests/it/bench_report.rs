@@ -270,6 +270,11 @@ async fn bench_projects_rows_pair_each_call_with_the_same_statement_raw() -> Tes
             "brokerdb-projects limiter (adapter pool)",
             "raw redis-rs, same EVALSHA",
         ),
+        (
+            "projects: webhook intake (verify + dedupe insert + enqueue scan)",
+            "brokerdb-projects (library, tenant scope)",
+            "tokio-postgres, same statements pipelined",
+        ),
     ];
     for (op, library, raw) in rows {
         for callers in [1, 2] {

@@ -357,6 +357,8 @@ async fn postgres(
         let targets = projects::Targets {
             db: &db,
             runtime: &runtime_cfg,
+            system: &system_cfg,
+            admin: &client,
             redis,
         };
         results.extend(projects::measure(args, &targets).await?);

@@ -5,24 +5,37 @@
 //!   connection of the runtime role, in the same pipelined tenant transaction ([`super::raw`]).
 //! - MCP token bucket: `McpRateLimiter::try_acquire` against the same EVALSHA of the same script
 //!   from raw redis-rs connections (as many as the adapters' pool).
+//! - Webhook intake: `intake::accept_webhook` of a signed `push` delivery with a distinct payload
+//!   per call (so every call stores a new event and enqueues its scan) against the statements it
+//!   sends, raw: the secret read (tenant transaction), the deduplicating event INSERT with
+//!   `ON CONFLICT DO NOTHING` and the `last_seen_at` touch (tenant transaction), the deduplicated
+//!   job INSERT (system transaction). The raw side opens no secret and checks no HMAC.
 //!
 //! The rows need PostgreSQL and Redis, so `--only postgres` and `--only redis` leave them out.
 //! They append to the bench tenant's MCP log (append-only: the rows stay) for a project created
-//! per run; token buckets go under this run's random key prefix.
+//! per run; token buckets go under this run's random key prefix. The intake rows' events and
+//! scan jobs are deleted afterwards.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use brokerdb::conninfo::ConnInfo;
 use brokerdb::db::Db;
 use brokerdb::model::TenantId;
+use brokerdb_projects::intake;
 use brokerdb_projects::mcp_log::{self, McpCall};
 use brokerdb_projects::projects::{self, NewProject};
 use brokerdb_projects::rate_limit::{self, BucketRate, BucketSettings, McpRateLimiter};
-use brokerdb_projects::{McpLogId, McpResult, ProjectId, SecretBytes, SecretKey};
+use brokerdb_projects::scan_job;
+use brokerdb_projects::webhooks;
+use brokerdb_projects::{
+    McpLogId, McpResult, ProjectId, SecretBytes, SecretKey, WebhookEventId, WebhookSource,
+};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cmd;
+use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 
 use super::BenchConfig;
@@ -38,6 +51,8 @@ pub const STORE: &str = "projects";
 pub const MCP_APPEND: &str = "projects: MCP log append (one tool call)";
 /// Row: one token taken from an MCP tool-call bucket.
 pub const TOKEN_BUCKET: &str = "projects: MCP token bucket try_acquire (one EVALSHA)";
+/// Row: one signed webhook delivery accepted, stored and its scan enqueued.
+pub const INTAKE: &str = "projects: webhook intake (verify + dedupe insert + enqueue scan)";
 /// The library side of the PostgreSQL rows.
 pub const LIBRARY: &str = "brokerdb-projects (library, tenant scope)";
 /// The raw side of the PostgreSQL rows.
@@ -54,7 +69,7 @@ const TOOL: &str = "read_artifact";
 
 /// Every project-store row name.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    [MCP_APPEND, TOKEN_BUCKET].into_iter()
+    [MCP_APPEND, TOKEN_BUCKET, INTAKE].into_iter()
 }
 
 /// Whether `--only` selects a project-store row.
@@ -69,6 +84,10 @@ pub struct Targets<'a> {
     pub db: &'a Db,
     /// The runtime role's connection info (the raw SQL side).
     pub runtime: &'a ConnInfo,
+    /// The system role's connection info (the raw side's job INSERT).
+    pub system: &'a ConnInfo,
+    /// The bench database's superuser connection (it deletes the intake rows' events and jobs).
+    pub admin: &'a Client,
     /// Where Redis is.
     pub redis: &'a RedisTarget,
 }
@@ -77,13 +96,30 @@ pub struct Targets<'a> {
 pub async fn measure(config: &BenchConfig, at: &Targets<'_>) -> anyhow::Result<Vec<Measurement>> {
     let mut rows = Vec::new();
     let max_callers = usize::from(config.concurrency.iter().copied().max().unwrap_or(1));
-    if config.selects(STORE, MCP_APPEND) {
-        let tenant = TenantId::parse(TENANT)?;
-        let project = bench_project(at.db, &tenant).await?;
-        let conns = Arc::new(raw::connections(at.runtime, max_callers).await?);
-        let library = append_library(at.db.clone(), tenant, project.clone());
-        let raw = append_raw(conns, project);
+    let tenant = TenantId::parse(TENANT)?;
+    let key = SecretKey::random();
+    let project = if config.selects(STORE, MCP_APPEND) || config.selects(STORE, INTAKE) {
+        Some(bench_project(at.db, &tenant, &key).await?)
+    } else {
+        None
+    };
+    let runtime_conns = match &project {
+        Some(_) => Arc::new(raw::connections(at.runtime, max_callers).await?),
+        None => Arc::new(Vec::new()),
+    };
+    if let (true, Some(project)) = (config.selects(STORE, MCP_APPEND), &project) {
+        let library = append_library(at.db.clone(), tenant.clone(), project.clone());
+        let raw = append_raw(runtime_conns.clone(), project.clone());
         rows.extend(pair(config, MCP_APPEND, (&library, LIBRARY), (&raw, RAW_SQL)).await?);
+    }
+    if let (true, Some(project)) = (config.selects(STORE, INTAKE), &project) {
+        let system_conns = Arc::new(raw::connections(at.system, max_callers).await?);
+        let run = format!("{:08x}", rand::random::<u32>());
+        let library = intake_library(at.db.clone(), key, tenant, project.clone(), run.clone());
+        let raw = intake_raw(runtime_conns, system_conns, project.clone(), run);
+        let measured = pair(config, INTAKE, (&library, LIBRARY), (&raw, RAW_SQL)).await;
+        clear_intake(at.admin, project).await?;
+        rows.extend(measured?);
     }
     if config.selects(STORE, TOKEN_BUCKET) {
         let (server, conn) = super::redis::adapters(at.redis).await?;
@@ -130,14 +166,14 @@ async fn pair(
 }
 
 /// A project of the bench tenant of this run's own (with a webhook secret, as a real one has).
-async fn bench_project(db: &Db, tenant: &TenantId) -> anyhow::Result<ProjectId> {
+async fn bench_project(db: &Db, tenant: &TenantId, key: &SecretKey) -> anyhow::Result<ProjectId> {
     let input = NewProject {
         name: format!("bench project {:08x}", rand::random::<u32>()),
         repo_url: "https://github.com/example/bench".into(),
-        webhook_secret: Some(SecretBytes::new(b"bench-webhook-secret".to_vec())),
+        webhook_secret: Some(webhook_secret()),
         config: None,
     };
-    let project = projects::create(&mut db.tenant(tenant), &SecretKey::random(), &input)
+    let project = projects::create(&mut db.tenant(tenant), key, &input)
         .await
         .context("cannot create the bench project")?;
     Ok(project.project_id)
@@ -277,4 +313,161 @@ async fn load_token_bucket(conn: &mut ConnectionManager) -> anyhow::Result<Strin
         .await?;
     anyhow::ensure!(loaded == sha, "SHA-1 mismatch for the token-bucket script");
     Ok(sha)
+}
+
+fn webhook_secret() -> SecretBytes {
+    SecretBytes::new(b"bench-webhook-secret".to_vec())
+}
+
+/// The `push` payload of call `n` of a side: distinct per run, side and call (the iteration
+/// numbers of `timed` repeat between concurrencies), so every call stores a new event.
+fn push_payload(run: &str, side: &str, n: u64) -> Vec<u8> {
+    format!(
+        r#"{{"ref":"refs/heads/main","after":"{run}-{side}-{n}","repository":{{"full_name":"example/bench"}}}}"#
+    )
+    .into_bytes()
+}
+
+fn intake_library(
+    db: Db,
+    key: SecretKey,
+    tenant: TenantId,
+    project: ProjectId,
+    run: String,
+) -> Call {
+    let shared = Arc::new((db, key, tenant, project, run, webhook_secret()));
+    let calls = Arc::new(AtomicU64::new(0));
+    Arc::new(move |_, _| {
+        let (shared, n) = (shared.clone(), calls.fetch_add(1, Ordering::Relaxed));
+        Box::pin(async move {
+            let (db, key, tenant, project, run, secret) = &*shared;
+            let payload = push_payload(run, "lib", n);
+            let signature = intake::github_signature(secret, &payload);
+            let accepted = intake::accept_webhook(
+                db,
+                key,
+                tenant,
+                project,
+                WebhookSource::Github,
+                intake::PUSH_EVENT,
+                Some(&signature),
+                &payload,
+            )
+            .await?;
+            anyhow::ensure!(
+                accepted.scan_job.is_some(),
+                "the delivery enqueued no scan job"
+            );
+            Ok(())
+        })
+    })
+}
+
+/// The statements `accept_webhook` sends for a new `push` (the library's text at the time of
+/// writing: `projects` SECRET and TOUCH, `webhooks` INSERT_IF_NOT_PROCESSED, the core's
+/// deduplicated job INSERT); each returns what the library's returns.
+const RAW_SECRET: &str = "SELECT webhook_secret_ciphertext FROM projects WHERE project_id = $1";
+const RAW_EVENT: &str = "INSERT INTO webhook_events (event_id, tenant_id, project_id, source, event_type, payload_hash, retry_count)
+     SELECT $1, $2, $3, $4::text::webhook_source, $5, $6,
+            (SELECT COALESCE(MAX(f.retry_count), 0) FROM webhook_events f
+              WHERE f.tenant_id = $2 AND f.project_id = $3 AND f.payload_hash = $6
+                AND f.source = $4::text::webhook_source AND f.status = 'failed')
+     WHERE NOT EXISTS (SELECT 1 FROM webhook_events p
+                        WHERE p.tenant_id = $2 AND p.project_id = $3 AND p.payload_hash = $6
+                          AND p.source = $4::text::webhook_source AND p.status = 'processed')
+     ON CONFLICT (tenant_id, project_id, source, payload_hash) WHERE status IN ('received', 'processing')
+     DO NOTHING
+     RETURNING event_id, tenant_id, project_id, source::text, event_type, payload_hash, status,
+         processed, retry_count, last_error, duplicate_deliveries, received_at, processed_at";
+const RAW_TOUCH: &str = "UPDATE projects SET last_seen_at = date_trunc('milliseconds', now()), \
+     updated_at = updated_at WHERE project_id = $1";
+const RAW_JOB: &str = "WITH existing AS (
+         SELECT job_id, queue, kind, payload, tenant_id, dedupe_key, status, attempts, max_attempts,
+                run_at, locked_until, last_error, created_at, updated_at, finished_at FROM jobs
+         WHERE queue = $1 AND dedupe_key = $5 AND ($9 OR status IN ('queued', 'running'))
+         ORDER BY job_id DESC LIMIT 1),
+     inserted AS (
+         INSERT INTO jobs (queue, kind, payload, tenant_id, dedupe_key, max_attempts, run_at)
+         SELECT $1, $2, $3, $4, $5, $6,
+                COALESCE($7, date_trunc('milliseconds', now() + $8::int8 * interval '1 millisecond'))
+         WHERE NOT EXISTS (SELECT 1 FROM existing)
+         ON CONFLICT DO NOTHING
+         RETURNING job_id, queue, kind, payload, tenant_id, dedupe_key, status, attempts,
+                   max_attempts, run_at, locked_until, last_error, created_at, updated_at, finished_at)
+     SELECT true, * FROM inserted UNION ALL SELECT false, * FROM existing";
+
+fn intake_raw(
+    tenant_conns: Arc<Vec<RawConn>>,
+    system_conns: Arc<Vec<RawConn>>,
+    project: ProjectId,
+    run: String,
+) -> Call {
+    let shared = Arc::new((tenant_conns, system_conns, project.into_inner(), run));
+    let calls = Arc::new(AtomicU64::new(0));
+    Arc::new(move |caller, _| {
+        let (shared, n) = (shared.clone(), calls.fetch_add(1, Ordering::Relaxed));
+        Box::pin(async move {
+            let (tenant_conns, system_conns, project, run) = &*shared;
+            let tenant_conn = tenant_conns.get(caller).context("no raw connection")?;
+            let system_conn = system_conns.get(caller).context("no raw connection")?;
+            let payload = push_payload(run, "raw", n);
+            let read: [&(dyn ToSql + Sync); 1] = [project];
+            tenant_conn
+                .transaction(Some(TENANT), &[(RAW_SECRET, &read)])
+                .await?;
+            let event = WebhookEventId::generate().into_inner();
+            let hash = webhooks::payload_hash(&payload);
+            let (source, event_type) = ("github", intake::PUSH_EVENT);
+            let insert: [&(dyn ToSql + Sync); 6] =
+                [&event, &TENANT, project, &source, &event_type, &hash];
+            let stored = tenant_conn
+                .transaction(Some(TENANT), &[(RAW_EVENT, &insert), (RAW_TOUCH, &read)])
+                .await?;
+            anyhow::ensure!(
+                stored.first().map(Vec::len) == Some(1),
+                "the raw delivery stored no event"
+            );
+            let job_payload = serde_json::json!({
+                "tenantId": TENANT, "projectId": project, "webhookEventId": event,
+            });
+            let dedupe = format!("{TENANT}:{event}");
+            let (run_at, delay, kept) = (None::<std::time::SystemTime>, 0_i64, true);
+            let job: [&(dyn ToSql + Sync); 9] = [
+                &scan_job::QUEUE,
+                &scan_job::KIND,
+                &job_payload,
+                &TENANT,
+                &dedupe,
+                &scan_job::MAX_ATTEMPTS,
+                &run_at,
+                &delay,
+                &kept,
+            ];
+            let enqueued = system_conn.transaction(None, &[(RAW_JOB, &job)]).await?;
+            anyhow::ensure!(
+                enqueued.first().map(Vec::len) == Some(1),
+                "the raw delivery enqueued no job"
+            );
+            Ok(())
+        })
+    })
+}
+
+/// Deletes the intake rows' scan jobs and webhook events of `project`.
+async fn clear_intake(admin: &Client, project: &ProjectId) -> anyhow::Result<()> {
+    admin
+        .execute(
+            "DELETE FROM jobs WHERE queue = $1 AND payload->>'projectId' = $2",
+            &[&scan_job::QUEUE, &project.as_str()],
+        )
+        .await
+        .context("cannot delete the bench's scan jobs")?;
+    admin
+        .execute(
+            "DELETE FROM webhook_events WHERE project_id = $1",
+            &[&project.as_str()],
+        )
+        .await
+        .context("cannot delete the bench's webhook events")?;
+    Ok(())
 }
