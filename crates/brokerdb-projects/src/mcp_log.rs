@@ -219,6 +219,14 @@ pub async fn append(
         .await
 }
 
+/// The statement [`append`] sends, with its parameters `$1` log id, `$2` tenant, `$3` project,
+/// `$4` actor type, `$5` actor id, `$6` tool, `$7` scope, `$8` args hash, `$9` result, `$10`
+/// error code, `$11` ip, `$12` user agent. For callers that send the same statement themselves
+/// (the bench's raw side).
+pub fn append_statement_text() -> &'static str {
+    APPEND
+}
+
 /// Which rows [`query`] returns; every filter is optional and they combine with AND.
 #[derive(Debug, Clone, Default)]
 pub struct McpLogQuery {

@@ -47,8 +47,13 @@ pub const MAX_CAPACITY: u64 = 1_000_000_000;
 /// The fastest refill rate, in tokens per second.
 pub const MAX_REFILL_PER_SECOND: f64 = 1_000_000_000.0;
 
-static TOKEN_BUCKET: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/token_bucket.lua")));
+/// The token-bucket script's Lua source (`src/lua/token_bucket.lua`), which
+/// [`McpRateLimiter::try_acquire`] sends with EVALSHA: `KEYS[1]` the bucket, `ARGV` capacity,
+/// refill per second, now in ms (`''` for the server's clock) and the TTL margin in ms. For
+/// callers that run the same script themselves (the bench's raw side).
+pub const TOKEN_BUCKET_SOURCE: &str = include_str!("lua/token_bucket.lua");
+
+static TOKEN_BUCKET: LazyLock<Script> = LazyLock::new(|| Script::new(TOKEN_BUCKET_SOURCE));
 
 /// One bucket's size and pace.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -229,3 +229,78 @@ async fn bench_report_writes_every_measurement_the_matrix_and_labelled_charts() 
     assert!(audit.contains("seed 001 Audit Write: median ≤ 30 ms"));
     Ok(())
 }
+
+/// The project-store rows (`--only projects`), at tiny sizes: every row at 1 and 2 callers,
+/// the library side with a ratio to its raw reference, the raw side at 1.00.
+#[tokio::test]
+async fn bench_projects_rows_pair_each_call_with_the_same_statement_raw() -> TestResult {
+    let db = brokerdb_testkit::database().await;
+    let redis = brokerdb_testkit::redis().await;
+    let out = run(brokerdb()
+        .args([
+            "bench",
+            "--only",
+            "projects",
+            "--users",
+            "200",
+            "--seconds",
+            "1",
+            "--concurrency",
+            "1,2",
+            "--database-url",
+            &db.admin_url(),
+            "--redis-url",
+            redis.url(),
+        ])
+        .env("RUST_LOG", "warn"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = [
+        (
+            "projects: MCP log append (one tool call)",
+            "brokerdb-projects (library, tenant scope)",
+            "tokio-postgres, same statements pipelined",
+        ),
+        (
+            "projects: MCP token bucket try_acquire (one EVALSHA)",
+            "brokerdb-projects limiter (adapter pool)",
+            "raw redis-rs, same EVALSHA",
+        ),
+        (
+            "projects: webhook intake (verify + dedupe insert + enqueue scan)",
+            "brokerdb-projects (library, tenant scope)",
+            "tokio-postgres, same statements pipelined",
+        ),
+    ];
+    for (op, library, raw) in rows {
+        for callers in [1, 2] {
+            let cells = |side: &str| -> Option<Vec<String>> {
+                stdout
+                    .lines()
+                    .find(|l| l.starts_with(&format!("| {op} | {callers} | {side} | ")))
+                    .map(|l| l.split('|').map(|c| c.trim().to_owned()).collect())
+            };
+            let lib =
+                cells(library).ok_or(format!("no {library} row {op} × {callers}:\n{stdout}"))?;
+            let raw_row = cells(raw).ok_or(format!("no {raw} row {op} × {callers}:\n{stdout}"))?;
+            // | op | callers | implementation | ops/s | p50 | p95 | p99 | ratio |
+            let ops: f64 = lib[4].parse()?;
+            assert!(ops > 0.0, "{op} × {callers}: no call measured:\n{stdout}");
+            let ratio: f64 = lib[8].parse()?;
+            assert!(ratio > 0.0, "{op} × {callers}: ratio {ratio}:\n{stdout}");
+            assert_eq!(
+                raw_row[8], "1.00",
+                "{op} × {callers}: the raw side is the reference"
+            );
+        }
+    }
+    assert!(
+        !stdout.contains("users::list"),
+        "--only projects runs only its rows:\n{stdout}"
+    );
+    Ok(())
+}

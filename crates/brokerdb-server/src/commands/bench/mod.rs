@@ -9,6 +9,7 @@ mod http;
 mod library;
 mod outbox;
 mod pgbench;
+mod projects;
 mod raw;
 mod redis;
 mod redis_benchmark;
@@ -67,8 +68,8 @@ pub struct BenchArgs {
     /// with the latency budgets drawn. DIR is created if missing; existing files are replaced.
     #[arg(long, env = "BENCH_REPORT", value_name = "DIR")]
     pub report: Option<PathBuf>,
-    /// Measure only some rows, comma-separated words: `postgres`, `redis` or `outbox` selects a group,
-    /// any other word the rows whose name contains it (e.g. `policy,execute`, `rate-limit`).
+    /// Measure only some rows, comma-separated words: `postgres`, `redis`, `outbox` or `projects`
+    /// selects a group, any other word the rows whose name contains it (e.g. `policy,execute`, `rate-limit`).
     /// All rows when absent.
     #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
     pub only: Vec<String>,
@@ -138,9 +139,11 @@ impl BenchArgs {
     /// The checked configuration, or the first bad value's error (naming its variable, never
     /// quoting it).
     pub fn config(&self) -> anyhow::Result<BenchConfig> {
-        let outbox_rows = outbox::names().any(|name| selects(&self.only, outbox::STORE, name));
+        // The outbox and project-store rows need both stores and are their own groups.
+        let two_store_rows = outbox::names().any(|name| selects(&self.only, outbox::STORE, name))
+            || projects::names().any(|name| selects(&self.only, projects::STORE, name));
         let postgres_rows =
-            postgres_rows().any(|name| selects(&self.only, "postgres", name)) || outbox_rows;
+            postgres_rows().any(|name| selects(&self.only, "postgres", name)) || two_store_rows;
         let redis_rows = redis_ops::RedisOp::ALL
             .iter()
             .any(|op| selects(&self.only, "redis", op.name()));
@@ -150,7 +153,7 @@ impl BenchArgs {
         let http_rows = http::names()
             .chain(cache::names())
             .any(|name| selects(&self.only, "postgres", name))
-            || outbox_rows;
+            || two_store_rows;
         let postgres = postgres_rows
             .then(|| AdminTarget::from_args(&self.connection))
             .transpose()?;
@@ -348,6 +351,17 @@ async fn postgres(
     if cache::selected(args) {
         let redis = redis.context("the cache rows need Redis")?;
         results.extend(cache::measure(args, &db, redis).await?);
+    }
+    if projects::selected(args) {
+        let redis = redis.context("the project-store rows need Redis")?;
+        let targets = projects::Targets {
+            db: &db,
+            runtime: &runtime_cfg,
+            system: &system_cfg,
+            admin: &client,
+            redis,
+        };
+        results.extend(projects::measure(args, &targets).await?);
     }
     let list = users_list::measure(args, &db, &client, &runtime_cfg).await?;
     sealer.stop().await;

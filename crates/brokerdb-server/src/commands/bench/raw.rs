@@ -102,6 +102,50 @@ impl RawConn {
     }
 }
 
+/// One statement of a pipelined transaction, with its parameters.
+pub type Step<'p> = (&'static str, Params<'p>);
+
+impl RawConn {
+    /// `steps` in one transaction, pipelined (one round trip): `BEGIN`, the tenant's
+    /// `set_config` when `tenant` is given (a system transaction sets none), each statement,
+    /// `COMMIT`. Every statement's rows, in order.
+    pub async fn transaction(
+        &self,
+        tenant: Option<&str>,
+        steps: &[Step<'_>],
+    ) -> anyhow::Result<Vec<Vec<Row>>> {
+        let mut statements = Vec::with_capacity(steps.len());
+        for (sql, _) in steps {
+            statements.push(self.statement(sql).await?);
+        }
+        let c = &self.client;
+        let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
+        let set = async {
+            match tenant {
+                Some(_) => c.execute(&self.set_tenant, &set_params).await.map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        let runs = futures_util::future::join_all(
+            statements
+                .iter()
+                .zip(steps)
+                .map(|(stmt, (_, params))| c.query(stmt, params)),
+        );
+        // join! polls in order, and each call sends its messages on its first poll.
+        let (b, s, rows, end) = tokio::join!(
+            c.execute(&self.begin, &[]),
+            set,
+            runs,
+            c.execute(&self.commit, &[]),
+        );
+        b?;
+        s?;
+        end?;
+        Ok(rows.into_iter().collect::<Result<_, _>>()?)
+    }
+}
+
 /// `n` raw connections, one per concurrent caller.
 pub async fn connections(info: &ConnInfo, n: usize) -> anyhow::Result<Vec<RawConn>> {
     let mut conns = Vec::with_capacity(n);
