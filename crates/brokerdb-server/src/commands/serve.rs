@@ -283,20 +283,27 @@ impl DataLayerArgs {
     /// The project store's webhook-secret key, or a clear error naming the variable (never
     /// echoing it).
     pub fn project_key(&self) -> anyhow::Result<brokerdb_projects::SecretKey> {
-        let Some(secret) = self.project_secret_key.as_ref().map(|s| s.expose_secret()) else {
-            tracing::warn!(
-                "PROJECT_SECRET_KEY is not set: using a random key (stored webhook secrets cannot be read after a restart)"
-            );
-            return Ok(brokerdb_projects::SecretKey::random());
-        };
-        let bytes: [u8; 32] = hex::decode(secret.trim())
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| {
-                anyhow::anyhow!("PROJECT_SECRET_KEY must be 64 hex characters (32 bytes)")
-            })?;
-        Ok(brokerdb_projects::SecretKey::from_bytes(bytes))
+        project_key(self.project_secret_key.as_ref())
     }
+}
+
+/// The project store's webhook-secret key from PROJECT_SECRET_KEY (64 hex), or a random one
+/// with a warning when it is not set; a bad value is an error naming the variable (never echoing
+/// it).
+pub fn project_key(secret: Option<&SecretString>) -> anyhow::Result<brokerdb_projects::SecretKey> {
+    let Some(secret) = secret.map(|s| s.expose_secret()) else {
+        tracing::warn!(
+            "PROJECT_SECRET_KEY is not set: using a random key (stored webhook secrets cannot be read after a restart)"
+        );
+        return Ok(brokerdb_projects::SecretKey::random());
+    };
+    let bytes: [u8; 32] = hex::decode(secret.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!("PROJECT_SECRET_KEY must be 64 hex characters (32 bytes)")
+        })?;
+    Ok(brokerdb_projects::SecretKey::from_bytes(bytes))
 }
 
 /// `brokerdb serve`'s configuration, checked: everything [`serve`] needs that can be wrong is

@@ -22,6 +22,8 @@ async fn counts(test_db: &TestDatabase) -> Result<Vec<(String, i64)>, Error> {
              UNION ALL SELECT 'policy_rules', count(*) FROM policy_rules
              UNION ALL SELECT 'approvals ' || status, count(*) FROM approval_requests GROUP BY status
              UNION ALL SELECT 'audit_events', count(*) FROM audit_events
+             UNION ALL SELECT 'projects', count(*) FROM projects
+             UNION ALL SELECT 'artifacts', count(*) FROM artifacts
              UNION ALL SELECT 'system_audit_events', count(*) FROM system_audit_events
                    WHERE action NOT LIKE 'api\\_token.%'
              ORDER BY 1",
@@ -70,7 +72,7 @@ fn summary_row(stdout: &str, label: &str) -> Option<(u64, u64)> {
     })
 }
 
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 11] = [
     "tenants ",
     "users ",
     "workloads ",
@@ -80,6 +82,8 @@ const KINDS: [&str; 9] = [
     "approvals ",
     "audit events ",
     "system audit events ",
+    "projects ",
+    "artifacts ",
 ];
 
 #[tokio::test]
@@ -151,6 +155,30 @@ async fn seeding_twice_creates_everything_once_and_the_audit_trail_verifies() ->
         statuses, 6,
         "one approval in every status: {after_second:?}"
     );
+
+    let projects: Vec<(String, String, String, Option<String>, bool)> = test_db
+        .admin()
+        .await
+        .query(
+            "SELECT tenant_id, name, repo_url, config->>'prdFile',
+                    webhook_secret_ciphertext IS NOT NULL FROM projects ORDER BY tenant_id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    let jive = |t: &str| {
+        (
+            t.to_owned(),
+            "JIVE".to_owned(),
+            "https://github.com/example/jive".to_owned(),
+            Some("docs/prd.md".to_owned()),
+            true,
+        )
+    };
+    assert_eq!(projects, [jive("t_demo_1"), jive("t_demo_2")]);
+    assert_eq!(summary_row(&first, "artifacts "), Some((10, 0)), "{first}");
 
     let verify = run(brokerdb().args(["audit", "verify", "--database-url", &test_db.admin_url()]))?;
     let report = String::from_utf8_lossy(&verify.stdout);

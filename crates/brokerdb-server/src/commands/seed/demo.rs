@@ -607,6 +607,59 @@ pub fn calls(tenant: &DemoTenant) -> Vec<DemoCall> {
         .collect()
 }
 
+/// The demo project's name (one per tenant).
+pub const PROJECT_NAME: &str = "JIVE";
+/// Its repository.
+pub const PROJECT_REPO_URL: &str = "https://github.com/example/jive";
+/// Its webhook secret (demo data: deliveries to the demo project are signed with it).
+pub const PROJECT_WEBHOOK_SECRET: &str = "jive-demo-webhook-secret";
+
+/// The demo project's artifacts: a PRD, an architecture note, an epic and two stories.
+pub fn artifacts() -> Vec<brokerdb_projects::artifacts::ArtifactInput> {
+    use brokerdb_projects::ArtifactType;
+    let a = |path: &str, name: &str, artifact_type: ArtifactType, deps: &[&str]| {
+        brokerdb_projects::artifacts::ArtifactInput {
+            path: path.to_owned(),
+            name: name.to_owned(),
+            artifact_type,
+            dependencies: deps.iter().map(|d| (*d).to_owned()).collect(),
+            content_hash: None,
+        }
+    };
+    vec![
+        a(
+            "docs/prd.md",
+            "Product requirements",
+            ArtifactType::Prd,
+            &[],
+        ),
+        a(
+            "docs/architecture.md",
+            "Architecture",
+            ArtifactType::Architecture,
+            &["docs/prd.md"],
+        ),
+        a(
+            "docs/epics/e1.md",
+            "Epic 1: onboarding",
+            ArtifactType::Epic,
+            &["docs/prd.md"],
+        ),
+        a(
+            "docs/stories/e1-s1.md",
+            "Story 1.1: sign up",
+            ArtifactType::Story,
+            &["docs/epics/e1.md"],
+        ),
+        a(
+            "docs/stories/e1-s2.md",
+            "Story 1.2: first project",
+            ArtifactType::Story,
+            &["docs/epics/e1.md"],
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,6 +44,12 @@ pub struct SeedArgs {
     #[arg(long, env = "SEED_USERS", default_value_t = 200,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub users: u32,
+    /// 64 hex characters: the key the demo project's webhook secret is encrypted under; give
+    /// the service the same PROJECT_SECRET_KEY so it can verify deliveries. Without it a random
+    /// key is used (the service then refuses the demo project's deliveries).
+    #[arg(long, env = "PROJECT_SECRET_KEY", hide_env_values = true,
+          value_parser = crate::config::secret)]
+    pub project_secret_key: Option<secrecy::SecretString>,
     /// Where PostgreSQL is.
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -58,6 +64,8 @@ pub struct SeedConfig {
     pub tenants: usize,
     /// Users per tenant.
     pub users: usize,
+    /// Encrypts the demo project's webhook secret.
+    pub project_key: brokerdb_projects::SecretKey,
 }
 
 impl SeedArgs {
@@ -68,6 +76,7 @@ impl SeedArgs {
             postgres: PostgresTarget::from_args(&self.connection)?,
             tenants: usize::try_from(self.tenants)?,
             users: usize::try_from(self.users)?,
+            project_key: crate::commands::serve::project_key(self.project_secret_key.as_ref())?,
         })
     }
 }
@@ -111,11 +120,15 @@ pub enum Kind {
     AuditEvents,
     /// System audit events.
     SystemAuditEvents,
+    /// Projects of the project store.
+    Projects,
+    /// Their artifacts.
+    Artifacts,
 }
 
 impl Kind {
     /// Every kind, in summary order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::Tenants,
         Self::Users,
         Self::Workloads,
@@ -125,6 +138,8 @@ impl Kind {
         Self::Approvals,
         Self::AuditEvents,
         Self::SystemAuditEvents,
+        Self::Projects,
+        Self::Artifacts,
     ];
 
     /// The summary's label.
@@ -139,6 +154,8 @@ impl Kind {
             Self::Approvals => "approvals",
             Self::AuditEvents => "audit events",
             Self::SystemAuditEvents => "system audit events",
+            Self::Projects => "projects",
+            Self::Artifacts => "artifacts",
         }
     }
 }
@@ -181,9 +198,16 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<ExitCode> {
     let progress = progress_bar(steps(&tenants, config.users) + 1);
     let mut tally = Tally::default();
     for tenant in &tenants {
-        seed_tenant(&db, tenant, config.users, &progress, &mut tally)
-            .await
-            .with_context(|| format!("cannot seed tenant {}", tenant.id))?;
+        seed_tenant(
+            &db,
+            &config.project_key,
+            tenant,
+            config.users,
+            &progress,
+            &mut tally,
+        )
+        .await
+        .with_context(|| format!("cannot seed tenant {}", tenant.id))?;
     }
     progress.set_message("sealing the audit trail");
     let sealed = audit::seal_pending(&db.system(), audit::DEFAULT_BATCH)
@@ -262,6 +286,8 @@ fn steps(tenants: &[DemoTenant], users: usize) -> u64 {
             + rules
             + demo::approvals(t).len()
             + demo::CALLS
+            + 1
+            + demo::artifacts().len()
     };
     tenants.iter().map(|t| per_tenant(t) as u64).sum()
 }
@@ -281,6 +307,7 @@ fn progress_bar(len: u64) -> ProgressBar {
 /// versions, integrations, policy rules, approvals, then the calls its workloads made.
 async fn seed_tenant(
     db: &Db,
+    project_key: &brokerdb_projects::SecretKey,
     tenant: &DemoTenant,
     users: usize,
     progress: &ProgressBar,
@@ -372,6 +399,20 @@ async fn seed_tenant(
             .await
             .with_context(|| format!("audit event {}", call.event_id))?;
         tally.add(Kind::AuditEvents, outcome, 2);
+        progress.inc(1);
+    }
+
+    step("project");
+    let (outcome, project) = write::project(db, project_key, tenant)
+        .await
+        .context("project")?;
+    tally.add(Kind::Projects, outcome, 1);
+    progress.inc(1);
+    for artifact in demo::artifacts() {
+        let outcome = write::artifact(db, tenant, &project, &artifact)
+            .await
+            .with_context(|| format!("artifact {}", artifact.path))?;
+        tally.add(Kind::Artifacts, outcome, 1);
         progress.inc(1);
     }
     Ok(())

@@ -548,3 +548,53 @@ pub async fn call(db: &Db, tenant: &DemoTenant, c: &DemoCall) -> Result<Outcome,
         other => other,
     }
 }
+
+/// The tenant's demo project ([`demo::PROJECT_NAME`]), created with its webhook secret (encrypted
+/// under `key`) and config unless a project of that name is there; its id either way.
+pub async fn project(
+    db: &Db,
+    key: &brokerdb_projects::SecretKey,
+    tenant: &DemoTenant,
+) -> Result<(Outcome, brokerdb_projects::ProjectId), brokerdb_projects::ProjectsError> {
+    use brokerdb_projects::projects::{self, NewProject};
+    let mut scope = db.tenant(&tenant.id);
+    let page = projects::list(&mut scope, Some(200), None).await?;
+    if let Some(p) = page
+        .items
+        .into_iter()
+        .find(|p| p.name == demo::PROJECT_NAME)
+    {
+        return Ok((Outcome::Present, p.project_id));
+    }
+    let mut config = Map::new();
+    config.insert("prdFile".into(), Value::from("docs/prd.md"));
+    let input = NewProject {
+        name: demo::PROJECT_NAME.into(),
+        repo_url: demo::PROJECT_REPO_URL.into(),
+        webhook_secret: Some(brokerdb_projects::SecretBytes::new(
+            demo::PROJECT_WEBHOOK_SECRET.as_bytes().to_vec(),
+        )),
+        config: Some(config),
+    };
+    let created = projects::create(&mut scope, key, &input).await?;
+    Ok((Outcome::Created, created.project_id))
+}
+
+/// An artifact of the demo project, unless one is at its path already.
+pub async fn artifact(
+    db: &Db,
+    tenant: &DemoTenant,
+    project: &brokerdb_projects::ProjectId,
+    input: &brokerdb_projects::artifacts::ArtifactInput,
+) -> Result<Outcome, DbError> {
+    use brokerdb_projects::artifacts;
+    let mut scope = db.tenant(&tenant.id);
+    if artifacts::get_by_path(&mut scope, project, &input.path)
+        .await?
+        .is_some()
+    {
+        return Ok(Outcome::Present);
+    }
+    artifacts::upsert(&mut scope, project, input).await?;
+    Ok(Outcome::Created)
+}
