@@ -10,11 +10,13 @@
 //! | backoff | [`backoff()`]: 2 s doubling (2 s, then 4 s), capped at 60 s, with the core's equal jitter (a wait lies between half and all of that) |
 //! | dedupe | [`Dedupe::Kept`] on the webhook event ([`dedupe_key`]): a redelivery of the same event returns the existing job, also once that job has finished (until it is purged) |
 //!
-//! **Same transaction as the webhook event.** [`enqueue_artifact_scan`] takes any
+//! **After the webhook event, not with it.** [`enqueue_artifact_scan`] takes any
 //! [`SystemExec`], like [`brokerdb::jobs::enqueue`]: the jobs table is global data that only the
-//! system role writes (the runtime role has no privilege on it). So store the webhook event and
-//! enqueue its scan in one [`SystemTx`](brokerdb::db::SystemTx) (the system role may write
-//! `webhook_events`): both commit, or neither does. A tenant transaction cannot enqueue.
+//! system role writes (the runtime role has no privilege on it), so a tenant transaction cannot
+//! enqueue. The intake ([`crate::intake::accept_webhook`]) stores the event in its tenant
+//! transaction, then enqueues the scan in a system transaction; the stored `received` event is
+//! the durable record, and [`crate::intake::enqueue_missing_scans`] enqueues a scan a stopped
+//! process missed (the dedupe key makes a repeat harmless).
 //!
 //! **Running it.** Register the handler with [`register_artifact_scan`], which gives the queue
 //! its own backoff (`Worker::register_with_backoff`), whatever the worker's default is. Read the
@@ -94,7 +96,7 @@ pub fn dedupe_key(tenant: &TenantId, webhook_event: &WebhookEventId) -> String {
 }
 
 /// Enqueues the scan of `project` of `tenant` asked for by `webhook_event` (module docs), in
-/// `exec` (a [`SystemTx`](brokerdb::db::SystemTx) to share the webhook event's transaction).
+/// `exec` (the system role: a [`SystemTx`](brokerdb::db::SystemTx) or a system scope).
 /// The same event again returns the existing job (`created: false`). An unknown tenant →
 /// `integrity_violation`.
 pub async fn enqueue_artifact_scan(
