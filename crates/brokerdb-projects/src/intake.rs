@@ -17,8 +17,8 @@
 //! is the durable record: if the process stops between the two commits, the event has no job
 //! yet. [`enqueue_missing_scans`] finds such events (`received` push events older than a grace
 //! period with no scan job) and enqueues their scans; the dedupe key makes it idempotent, so it
-//! can run at any time, on any number of instances. Run it periodically from the worker process
-//! (every minute, with a grace of a minute, is plenty).
+//! can run at any time, on any number of instances. The worker runs it periodically
+//! ([`crate::scan_sweep`]).
 
 use std::time::Duration;
 

@@ -22,6 +22,7 @@
 //! | [`events`] | the project channel over Redis pub/sub ([`events::ProjectEvents`]) |
 //! | [`intake`] | webhook intake: GitHub signature check, deduplicated store, scan enqueue ([`intake::accept_webhook`]) |
 //! | [`scan_job`] | the `artifact-scan` job on the core's queue ([`scan_job::enqueue_artifact_scan`]) |
+//! | [`scan_sweep`] | the periodic sweep that enqueues scans a stopped intake missed |
 //!
 //! Every repository function takes the tenant executor first (`&mut db.tenant(&tenant_id)` or a
 //! `TenantTx`), so functions compose in one transaction and row-level security does the
@@ -42,6 +43,7 @@ pub mod model;
 pub mod projects;
 pub mod rate_limit;
 pub mod scan_job;
+pub mod scan_sweep;
 pub mod secret;
 pub mod webhooks;
 

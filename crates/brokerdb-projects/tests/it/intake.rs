@@ -272,3 +272,55 @@ async fn the_sweep_enqueues_scans_of_stored_pushes_that_have_none() -> TestResul
     assert_eq!(payload["webhookEventId"], stored.event.event_id.as_str());
     Ok(())
 }
+
+#[tokio::test]
+async fn the_worker_runs_the_scheduled_sweep_and_the_missed_scan_is_enqueued() -> TestResult {
+    use brokerdb::jobs::{Worker, WorkerSettings, enqueue_slot};
+    use brokerdb_projects::scan_sweep;
+
+    let f = fixture().await?;
+    let p = f.project(&f.a, "App").await?;
+    let stored = webhooks::receive(
+        &mut f.db.tenant(&f.a),
+        &p.project_id,
+        WebhookSource::Github,
+        "push",
+        PAYLOAD,
+    )
+    .await?;
+    // Stored past the sweep's grace period by a process that then stopped.
+    f.test_db
+        .admin()
+        .await
+        .execute(
+            "UPDATE webhook_events SET received_at = received_at - interval '5 minutes'",
+            &[],
+        )
+        .await?;
+    let mut worker = Worker::new(f.db.clone(), WorkerSettings::default());
+    scan_sweep::register(&mut worker, 1)?;
+    let worker = worker.spawn()?;
+    let schedule = scan_sweep::schedule(Duration::from_secs(60));
+    enqueue_slot(&mut f.db.system(), &schedule, 1).await?;
+    let mut found = None;
+    for _ in 0..100 {
+        let rows = f
+            .test_db
+            .admin()
+            .await
+            .query(
+                "SELECT payload FROM jobs WHERE queue = 'artifact-scan'",
+                &[],
+            )
+            .await?;
+        if let Some(row) = rows.first() {
+            found = Some(row.get::<_, serde_json::Value>(0));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worker.stop().await;
+    let payload = found.ok_or_else(|| anyhow::anyhow!("the sweep enqueued no scan"))?;
+    assert_eq!(payload["webhookEventId"], stored.event.event_id.as_str());
+    Ok(())
+}

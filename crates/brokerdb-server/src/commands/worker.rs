@@ -115,11 +115,18 @@ impl Background {
 pub fn spawn_background(db: &Db, config: &JobsConfig) -> anyhow::Result<Background> {
     let mut worker = Worker::new(db.clone(), config.worker.clone());
     sweeps::register(&mut worker, &config.sweeps).context("cannot set up the job worker")?;
+    brokerdb_projects::scan_sweep::register(&mut worker, config.sweeps.concurrency)
+        .context("cannot set up the job worker")?;
     let queues = worker.queue_names().join(", ");
     // The scheduler first: the worker's first claims then find the current slot's runs.
     let scheduler = spawn_scheduler(
         db.clone(),
-        sweeps::schedules(&config.sweeps),
+        sweeps::schedules(&config.sweeps)
+            .into_iter()
+            .chain([brokerdb_projects::scan_sweep::schedule(
+                config.sweeps.interval,
+            )])
+            .collect(),
         SCHEDULER_TICK,
     )
     .context("cannot start the job scheduler")?;
