@@ -152,15 +152,10 @@ pub async fn accept_webhook(
     signature: Option<&str>,
     payload: &[u8],
 ) -> Result<Accepted, IntakeError> {
-    let secret = {
-        let mut scope = db.tenant(tenant);
-        match projects::get(&mut scope, project).await? {
-            None => return Err(DbError::not_found("project").into()),
-            Some(p) if !p.has_webhook_secret => return Err(IntakeError::NoSecret),
-            Some(_) => projects::webhook_secret(&mut scope, key, project)
-                .await?
-                .ok_or(IntakeError::NoSecret)?,
-        }
+    let secret = match projects::find_webhook_secret(&mut db.tenant(tenant), key, project).await? {
+        None => return Err(DbError::not_found("project").into()),
+        Some(None) => return Err(IntakeError::NoSecret),
+        Some(Some(secret)) => secret,
     };
     verify_github_signature(&secret, payload, signature)?;
     drop(secret);

@@ -302,40 +302,29 @@ pub async fn webhook_secret(
     key: &SecretKey,
     project_id: &ProjectId,
 ) -> Result<Option<SecretBytes>, ProjectsError> {
+    Ok(find_webhook_secret(exec, key, project_id).await?.flatten())
+}
+
+/// [`webhook_secret`] in one read that also tells an unknown project (`None`) from a project
+/// without a secret (`Some(None)`): what the webhook intake needs to answer `not_found` or
+/// refuse the delivery.
+pub async fn find_webhook_secret(
+    exec: &mut impl TenantExec,
+    key: &SecretKey,
+    project_id: &ProjectId,
+) -> Result<Option<Option<SecretBytes>>, ProjectsError> {
     let envelope: Option<Option<Vec<u8>>> = exec
         .op(REPO, "webhook_secret")
         .query_opt(SECRET, &[project_id], |r| Ok(r.try_get(0)?))
         .await?;
-    match envelope.flatten() {
-        Some(bytes) => Ok(Some(key.open(&bytes)?)),
-        None => Ok(None),
-    }
+    Ok(match envelope {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(bytes)) => Some(Some(key.open(&bytes)?)),
+    })
 }
 
-/// A page size: 1..=200, default 100.
-pub(crate) fn checked_limit(limit: Option<i64>) -> Result<i64, ValidationError> {
-    let limit = limit.unwrap_or(100);
-    match (1..=200).contains(&limit) {
-        true => Ok(limit),
-        false => Err(ValidationError::new(
-            "limit",
-            "must be an integer from 1 to 200",
-        )),
-    }
-}
-
-/// A cursor's `(timestamp, id)`.
-pub(crate) fn cursor_position(
-    values: Option<[String; 2]>,
-) -> Result<(Option<Timestamp>, Option<String>), ValidationError> {
-    match values {
-        None => Ok((None, None)),
-        Some([at, id]) => Ok((
-            Some(Timestamp::parse(&at).map_err(|e| e.with_field("cursor"))?),
-            Some(id),
-        )),
-    }
-}
+pub(crate) use brokerdb::db::paging::{checked_limit, timestamp_cursor as cursor_position};
 
 #[cfg(test)]
 mod tests {

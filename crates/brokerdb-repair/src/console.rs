@@ -414,8 +414,12 @@ impl RepairConsole {
 }
 
 async fn set_owner_role(tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
-    // A constant identifier: the role the migrations create.
-    tx.batch_execute("SET LOCAL ROLE brokerdb_owner").await
+    // Constants: the role the migrations create, and a search path that nothing of another
+    // role can shadow (pg_temp last; the playbooks name `public` objects, the catalogs first).
+    tx.batch_execute(
+        "SET LOCAL ROLE brokerdb_owner; SET LOCAL search_path = pg_catalog, public, pg_temp",
+    )
+    .await
 }
 
 fn millis(d: Duration) -> String {

@@ -13,11 +13,11 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::GenericClient;
 
 use crate::audit::{SystemAuditEvent, append_system_with};
+use crate::db::paging::checked_limit;
 use crate::db::paging::{KeysetPage, decode_cursor};
 use crate::db::{DbError, SystemExec};
 use crate::migrate::MigrationSet;
 use crate::model::{NonEmptyString, Timestamp, ValidationError};
-use crate::repo::audit_events::checked_limit;
 
 /// The action of the system audit event [`record`] appends.
 pub const AUDIT_ACTION: &str = "db_repair.run";

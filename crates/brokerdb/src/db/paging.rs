@@ -9,7 +9,36 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
+use crate::model::Timestamp;
 use crate::scalar::ValidationError;
+
+/// A keyset list's page size: 1..=200, 100 when not given (`validation_error` on `limit`
+/// otherwise). Shared by every keyset list, in this crate and in other domains'.
+pub fn checked_limit(limit: Option<i64>) -> Result<i64, ValidationError> {
+    let limit = limit.unwrap_or(100);
+    if (1..=200).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ValidationError::new(
+            "limit",
+            "must be an integer from 1 to 200",
+        ))
+    }
+}
+
+/// The `(timestamp, id)` position of a decoded `[timestamp, id]` cursor (none: the first page);
+/// a timestamp that does not parse is a `validation_error` on `cursor`.
+pub fn timestamp_cursor(
+    values: Option<[String; 2]>,
+) -> Result<(Option<Timestamp>, Option<String>), ValidationError> {
+    match values {
+        None => Ok((None, None)),
+        Some([at, id]) => Ok((
+            Some(Timestamp::parse(&at).map_err(|e| e.with_field("cursor"))?),
+            Some(id),
+        )),
+    }
+}
 
 /// Largest page size any list accepts.
 pub const MAX_PAGE_SIZE: u32 = 100;

@@ -117,31 +117,7 @@ impl AuditQueryFilter {
     }
 }
 
-/// Checks `limit` (1..=200, default 100).
-pub(crate) fn checked_limit(limit: Option<i64>) -> Result<i64, ValidationError> {
-    let limit = limit.unwrap_or(100);
-    if (1..=200).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ValidationError::new(
-            "limit",
-            "must be an integer from 1 to 200",
-        ))
-    }
-}
-
-/// A cursor's `(timestamp, event_id)`.
-pub(crate) fn cursor_position(
-    values: Option<[String; 2]>,
-) -> Result<(Option<Timestamp>, Option<String>), ValidationError> {
-    match values {
-        None => Ok((None, None)),
-        Some([at, id]) => Ok((
-            Some(Timestamp::parse(&at).map_err(|e| e.with_field("cursor"))?),
-            Some(id),
-        )),
-    }
-}
+pub(crate) use crate::db::paging::{checked_limit, timestamp_cursor as cursor_position};
 
 /// The scope's events matching `filter`, ordered `timestamp` desc then `event_id` desc.
 ///
