@@ -186,8 +186,8 @@ const GLOBAL_UNIQUES: &[GlobalUnique] = &[
     },
     GlobalUnique {
         index: "uq_projects_project_id",
-        why: "project ids are globally unique (the webhook URL names only the project)",
-        citus: "replace by UNIQUE (tenant_id, project_id) (the primary key already is); the routes carry the tenant through the token",
+        why: "project ids are globally unique: they name Redis keys and channels (its migration says so)",
+        citus: "drop; the primary key (tenant_id, project_id) stays; every Redis key or channel naming a project also carries its tenant",
     },
 ];
 
