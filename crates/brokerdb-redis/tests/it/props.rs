@@ -86,11 +86,11 @@ proptest! {
             "updated_at": "2026-02-11T00:00:00.000Z"})),
         json(),
     ]) {
-        if let Ok(event) = serde_json::from_value::<PolicyInvalidationEvent>(v) {
-            if event.validate().is_ok() {
-                let text = serde_json::to_string(&event).map_err(|e| TestCaseError::fail(e.to_string()))?;
-                prop_assert_eq!(serde_json::from_str::<PolicyInvalidationEvent>(&text).ok(), Some(event));
-            }
+        if let Ok(event) = serde_json::from_value::<PolicyInvalidationEvent>(v)
+            && event.validate().is_ok()
+        {
+            let text = serde_json::to_string(&event).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(serde_json::from_str::<PolicyInvalidationEvent>(&text).ok(), Some(event));
         }
     }
 }

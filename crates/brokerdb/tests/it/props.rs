@@ -628,7 +628,8 @@ proptest! {
 #[test]
 fn envelope_bounds_hold_at_the_edges() {
     use base64::Engine as _;
-    let checks: [(usize, fn(&str) -> Result<Base64Payload, ValidationError>); 3] = [
+    type Check = fn(&str) -> Result<Base64Payload, ValidationError>;
+    let checks: [(usize, Check); 3] = [
         (MAX_WRAPPED_DATA_KEY_BYTES, wrapped_data_key_b64),
         (MAX_AAD_BYTES, aad_b64),
         (MAX_CIPHERTEXT_BYTES, ciphertext_b64),
