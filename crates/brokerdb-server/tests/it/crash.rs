@@ -419,6 +419,22 @@ async fn a_postgres_crash_under_write_load_loses_no_acknowledged_write() -> Test
             None => {}
         }
     }
+    // Writes stored although their call failed (the commit happened, its answer was lost):
+    // the load's users and used tokens beyond those acknowledged. Not an error, but the
+    // in-doubt window a caller must treat as "maybe" (retry idempotently or read back).
+    let stored_users: i64 = client
+        .query_one("SELECT count(*) FROM human_users", &[])
+        .await?
+        .get(0);
+    let stored_consumed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM enrollment_tokens WHERE used_at IS NOT NULL",
+            &[],
+        )
+        .await?
+        .get(0);
+    let in_doubt = (usize::try_from(stored_users)? - ledger.users.len())
+        + (usize::try_from(stored_consumed)? - ledger.consumed.len());
     let acknowledged = ledger.users.len() + ledger.events.len() + ledger.consumed.len();
     let present_after = users_present + events_present + consumed_present;
     println!(
@@ -429,7 +445,8 @@ async fn a_postgres_crash_under_write_load_loses_no_acknowledged_write() -> Test
     println!(
         "crash test: {} calls, acknowledged writes {acknowledged} (users {}, audit events {}, \
          token consumes {}), present after restart {present_after} (users {users_present}, \
-         audit events {events_present}, token consumes {consumed_present})",
+         audit events {events_present}, token consumes {consumed_present}); {in_doubt} user \
+         creates or consumes committed although their call failed",
         ledger.calls.len(),
         ledger.users.len(),
         ledger.events.len(),
