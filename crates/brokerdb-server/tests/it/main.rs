@@ -3,13 +3,16 @@
 mod api;
 mod api_walkthrough;
 mod audit_cli;
+mod backup;
 mod bench_report;
 mod browser;
 mod cli;
+mod crash;
 mod fail_fast;
 mod jobs_cli;
 mod openapi;
 mod outbox_relay;
+mod private_pg;
 mod readiness;
 mod repair;
 mod repair_page;
