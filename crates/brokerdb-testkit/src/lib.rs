@@ -26,6 +26,15 @@ pub mod scale;
 mod services;
 pub mod tls;
 
+/// Every migration set a test database gets, in order: the broker's, then the project store's
+/// (what `brokerdb migrate` applies).
+pub fn all_sets() -> [brokerdb::migrate::MigrationSet; 2] {
+    [
+        brokerdb::migrate::broker_set(),
+        brokerdb_projects::migration_set(),
+    ]
+}
+
 pub use database::{TestDatabase, database, empty_database, process_database};
 pub use redis_cluster::{TestRedisCluster, redis_cluster};
 pub use redis_prefix::{TestRedis, redis};
