@@ -35,7 +35,7 @@ pub fn all_sets() -> [brokerdb::migrate::MigrationSet; 2] {
     ]
 }
 
-pub use database::{TestDatabase, database, empty_database, process_database};
+pub use database::{TestDatabase, database, empty_database, pgbouncer, process_database};
 pub use redis_cluster::{TestRedisCluster, redis_cluster};
 pub use redis_prefix::{TestRedis, redis};
 

@@ -24,8 +24,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use brokerdb::conninfo;
-use brokerdb::db::{CursorKey, Db, DbSettings, pool};
+use brokerdb::conninfo::{self, ConnInfo};
+use brokerdb::db::{CursorKey, Db, DbSettings, StatementMode, pool};
 use clap::Args;
 
 use crate::cli::{ConnectionArgs, RedisUrlArgs};
@@ -80,6 +80,26 @@ pub struct BenchArgs {
     #[arg(long, env = "BENCH_REDIS_POOLS", value_delimiter = ',', default_value = "1,4",
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub redis_pools: Vec<u16>,
+    /// How the library's statements reach PostgreSQL: `prepared` or `unnamed` (what
+    /// `DB_STATEMENT_MODE` sets for `serve`). The raw rows are unaffected.
+    #[arg(long, env = "BENCH_STATEMENT_MODE", default_value = "prepared",
+          value_parser = |s: &str| s.parse::<StatementMode>().map_err(|e| e.to_string()))]
+    pub statement_mode: StatementMode,
+    /// `<host>:<port>` of a PgBouncer in transaction mode in front of the same server: the
+    /// library's runtime and system pools go through it, in unnamed mode (setup, seeding and the
+    /// raw rows stay direct). Compare with a run without it.
+    #[arg(long, env = "BENCH_PGBOUNCER", value_name = "HOST:PORT",
+          value_parser = parse_host_port)]
+    pub pgbouncer: Option<(String, u16)>,
+}
+
+/// `<host>:<port>`.
+fn parse_host_port(s: &str) -> Result<(String, u16), String> {
+    s.trim()
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
+        .filter(|(host, _)| !host.is_empty())
+        .ok_or_else(|| "must be <host>:<port>, e.g. 127.0.0.1:6432".to_owned())
 }
 
 /// `brokerdb bench`'s configuration, checked before any server is started or reached: a bad
@@ -107,6 +127,10 @@ pub struct BenchConfig {
     pub only: Vec<String>,
     /// Redis adapter pool sizes to measure.
     pub redis_pools: Vec<u16>,
+    /// How the library's statements reach PostgreSQL (unnamed when `pgbouncer` is set).
+    pub statement_mode: StatementMode,
+    /// The PgBouncer the library's pools go through, if any.
+    pub pgbouncer: Option<(String, u16)>,
 }
 
 impl BenchConfig {
@@ -178,6 +202,11 @@ impl BenchArgs {
             },
             only: self.only.clone(),
             redis_pools: self.redis_pools.clone(),
+            statement_mode: match self.pgbouncer {
+                Some(_) => StatementMode::Unnamed,
+                None => self.statement_mode,
+            },
+            pgbouncer: self.pgbouncer.clone(),
         })
     }
 }
@@ -271,12 +300,34 @@ async fn postgres(
         .await?;
 
     let max_callers = usize::from(args.concurrency.iter().copied().max().unwrap_or(1));
-    let runtime_cfg = conninfo::for_role(&admin, brokerdb::roles::RUNTIME);
-    let system_cfg = conninfo::for_role(&admin, brokerdb::roles::SYSTEM);
+    let (runtime_cfg, system_cfg) = match &args.pgbouncer {
+        None => (
+            conninfo::for_role(&admin, brokerdb::roles::RUNTIME),
+            conninfo::for_role(&admin, brokerdb::roles::SYSTEM),
+        ),
+        Some((host, port)) => {
+            eprintln!(
+                "the library's pools go through PgBouncer at {host}:{port} (unnamed statements)"
+            );
+            let through = |role: &str| {
+                let mut cfg = tokio_postgres::Config::new();
+                cfg.user(role).dbname(BENCH_DATABASE).host(host).port(*port);
+                ConnInfo::from(cfg)
+            };
+            (
+                through(brokerdb::roles::RUNTIME),
+                through(brokerdb::roles::SYSTEM),
+            )
+        }
+    };
+    let mode = args.statement_mode;
     let db = Db::from_pools(
-        pool::build(&runtime_cfg, max_callers)?,
-        pool::build(&system_cfg, max_callers)?,
-        DbSettings::default(),
+        pool::build_for(&runtime_cfg, max_callers, mode)?,
+        pool::build_for(&system_cfg, max_callers, mode)?,
+        DbSettings {
+            statement_mode: mode,
+            ..DbSettings::default()
+        },
         CursorKey::random(),
     )
     .await
