@@ -300,11 +300,11 @@ async fn postgres(
         .await?;
 
     let max_callers = usize::from(args.concurrency.iter().copied().max().unwrap_or(1));
-    let (runtime_cfg, system_cfg) = match &args.pgbouncer {
-        None => (
-            conninfo::for_role(&admin, brokerdb::roles::RUNTIME),
-            conninfo::for_role(&admin, brokerdb::roles::SYSTEM),
-        ),
+    // The raw rows always connect directly; the library's pools go through PgBouncer if asked.
+    let runtime_cfg = conninfo::for_role(&admin, brokerdb::roles::RUNTIME);
+    let system_cfg = conninfo::for_role(&admin, brokerdb::roles::SYSTEM);
+    let (pool_runtime, pool_system) = match &args.pgbouncer {
+        None => (runtime_cfg.clone(), system_cfg.clone()),
         Some((host, port)) => {
             eprintln!(
                 "the library's pools go through PgBouncer at {host}:{port} (unnamed statements)"
@@ -322,8 +322,8 @@ async fn postgres(
     };
     let mode = args.statement_mode;
     let db = Db::from_pools(
-        pool::build_for(&runtime_cfg, max_callers, mode)?,
-        pool::build_for(&system_cfg, max_callers, mode)?,
+        pool::build_for(&pool_runtime, max_callers, mode)?,
+        pool::build_for(&pool_system, max_callers, mode)?,
         DbSettings {
             statement_mode: mode,
             ..DbSettings::default()
