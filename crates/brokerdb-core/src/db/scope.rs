@@ -36,13 +36,39 @@ pub struct SystemScope<'a> {
 /// Checks out a connection, warning (rate-limited) when the pool makes callers wait.
 pub(crate) async fn checkout(db: &Db, system: bool) -> Result<Object, DbError> {
     let started = Instant::now();
-    let client = db.pool(system).get().await?;
+    let pool_name = if system { "system" } else { "runtime" };
+    let client = match db.pool(system).get().await {
+        Ok(client) => client,
+        Err(e) => {
+            let err = DbError::from(e);
+            if matches!(err, DbError::Timeout { .. }) {
+                metrics::counter!("brokerdb_pool_wait_timeouts_total", "pool" => pool_name)
+                    .increment(1);
+                if let Some(suppressed) = CHECKOUT_WARNING.check() {
+                    let status = db.pool(system).status();
+                    tracing::warn!(
+                        pool = pool_name,
+                        waited_ms = started.elapsed().as_millis() as u64,
+                        size = status.size,
+                        max = status.max_size,
+                        waiting = status.waiting,
+                        suppressed,
+                        "no database connection became free in time; the call failed with timeout"
+                    );
+                }
+            }
+            return Err(err);
+        }
+    };
     let waited = started.elapsed();
+    metrics::histogram!("brokerdb_pool_wait_seconds", "pool" => pool_name)
+        .record(waited.as_secs_f64());
     if waited > SLOW_CHECKOUT
         && let Some(suppressed) = CHECKOUT_WARNING.check()
     {
         let status = db.pool(system).status();
         tracing::warn!(
+            pool = pool_name,
             waited_ms = waited.as_millis() as u64,
             size = status.size,
             max = status.max_size,
