@@ -269,7 +269,17 @@ impl Db {
         };
         let runtime = build(&options.runtime, PoolRole::Runtime)?;
         let system = build(&options.system, PoolRole::System)?;
-        Self::from_pools(runtime, system, options.settings, options.cursor_key).await
+        let cancel_tls = |info: &ConnInfo, pool| {
+            info.tls.connector().map_err(|e| ConnectError::Pool {
+                pool,
+                source: super::pool::BuildError::Tls(e),
+            })
+        };
+        let runtime_tls = cancel_tls(&options.runtime, PoolRole::Runtime)?;
+        let system_tls = cancel_tls(&options.system, PoolRole::System)?;
+        let db = Self::from_pools(runtime, system, options.settings, options.cursor_key).await?;
+        db.set_cancel_tls(runtime_tls, system_tls);
+        Ok(db)
     }
 
     /// Builds the handle after checking, once per pool, that `runtime` connects as a role that

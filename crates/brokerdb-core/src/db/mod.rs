@@ -22,6 +22,7 @@
 //! - [`paging`]: offset pages and their envelope, sort allowlists, signed keyset cursors.
 //!   [`pool`], [`tls`]: pools and libpq-style TLS. [`warn`]: rate-limited warnings.
 
+mod cancel;
 mod connect;
 mod constraints;
 mod error;
@@ -132,6 +133,8 @@ struct Inner {
     tx_retries: AtomicU64,
     /// Parameter types per statement text, learned once ([`StatementMode::Unnamed`] only).
     param_types: statement::ParamTypes,
+    /// The TLS connectors of cancel requests ([`Db::set_cancel_tls`]).
+    cancel_tls: cancel::CancelTls,
 }
 
 impl Db {
@@ -146,6 +149,7 @@ impl Db {
                 cursor_key,
                 tx_retries: AtomicU64::new(0),
                 param_types: statement::ParamTypes::default(),
+                cancel_tls: cancel::CancelTls::default(),
             }),
         }
     }
@@ -193,6 +197,10 @@ impl Db {
 
     pub(crate) fn settings(&self) -> &DbSettings {
         &self.inner.settings
+    }
+
+    pub(crate) fn cancel_tls(&self) -> &cancel::CancelTls {
+        &self.inner.cancel_tls
     }
 
     pub(crate) fn param_types(&self) -> &statement::ParamTypes {

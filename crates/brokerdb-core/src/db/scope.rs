@@ -6,6 +6,7 @@ use deadpool_postgres::Object;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use super::cancel::InFlight;
 use super::exec::private::Want;
 use super::warn::RateLimited;
 use super::{Db, DbError, statement};
@@ -119,12 +120,17 @@ async fn run_pooled(
     params: Params<'_>,
     want: Want,
 ) -> Result<Outcome, DbError> {
-    let client = checkout(db, tenant.is_none()).await?;
+    let system = tenant.is_none();
+    // Dropped before the statement finished (the caller went away), the guard cancels it.
+    let in_flight = InFlight::arm(db, checkout(db, system).await?, system);
+    let client = in_flight.client()?;
     let result = match tenant {
-        Some(tenant) => run_scoped(db, &client, tenant, sql, params, want).await,
-        None => run_cached(db, &client, sql, params, want, false).await,
+        Some(tenant) => run_scoped(db, client, tenant, sql, params, want).await,
+        None => run_cached(db, client, sql, params, want, false).await,
     };
-    release(client, &result);
+    if let Some(client) = in_flight.finish() {
+        release(client, &result);
+    }
     result
 }
 

@@ -156,6 +156,9 @@ struct TxCore {
     started: bool,
     /// A statement failed because the connection is unusable: it is never returned to the pool.
     broken: bool,
+    /// A statement was sent and its call has not returned: if the transaction is dropped so, the
+    /// caller went away mid-statement, and the statement is cancelled ([`super::cancel`]).
+    in_flight: bool,
 }
 
 impl TxCore {
@@ -171,6 +174,7 @@ impl TxCore {
             lock_timeout: ms(opts.lock_timeout),
             started: false,
             broken: false,
+            in_flight: false,
         })
     }
 
@@ -186,11 +190,21 @@ impl TxCore {
         params: Params<'_>,
         want: Want,
     ) -> Result<Outcome, DbError> {
+        if self.in_flight {
+            // The call of an earlier statement was dropped before it returned: that statement
+            // may still run, and this transaction's outcome is unknown. Fail closed.
+            self.broken = true;
+            return Err(DbError::Conflict {
+                message: "an earlier statement of this transaction was abandoned mid-flight".into(),
+            });
+        }
+        self.in_flight = true;
         let result = if self.started {
             run_cached(&self.db, self.client()?, sql, params, want, true).await
         } else {
             self.run_first(sql, params, want).await
         };
+        self.in_flight = false;
         if matches!(result, Err(DbError::Unavailable { .. })) {
             self.broken = true;
         }
@@ -251,8 +265,13 @@ impl Drop for TxCore {
         let Some(client) = self.client.take() else {
             return;
         };
-        if !self.started {
+        if !self.started && !self.in_flight {
             return; // nothing was sent: the connection is clean
+        }
+        if self.in_flight {
+            // Dropped mid-statement: cancel it; the connection closes (the server rolls back).
+            super::cancel::cancel_and_close(&self.db, client, self.tenant.is_none());
+            return;
         }
         match tokio::runtime::Handle::try_current() {
             Ok(handle) if !self.broken => {

@@ -394,7 +394,14 @@ async fn unnamed_statements_serve_every_scope_and_leave_nothing_prepared() -> Te
         "named statements left in the system pool's session"
     );
 
-    let prepared = test_db.db().await;
+    // Built from the direct settings (the test kit's `db()` follows BROKERDB_TEST_PGBOUNCER).
+    let prepared = Db::from_pools(
+        brokerdb::db::pool::build(&test_db.runtime_config(), 1)?,
+        brokerdb::db::pool::build(&test_db.system_config(), 1)?,
+        DbSettings::default(),
+        brokerdb::db::CursorKey::random(),
+    )
+    .await?;
     let kept: i64 = prepared.tenant(&a).query(PREPARED_HERE, &[]).await?[0].get(0);
     assert!(
         kept >= 3,

@@ -374,3 +374,80 @@ async fn a_saturated_pool_fails_a_further_call_with_timeout_within_its_bound() -
     );
     Ok(())
 }
+
+/// Whether a backend of this database still runs `marker` (a comment in its statement).
+async fn still_running(
+    admin: &tokio_postgres::Client,
+    marker: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    let like = format!("%{marker}%");
+    let row = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND state = 'active'
+               AND query LIKE $1 AND pid <> pg_backend_pid()",
+            &[&like],
+        )
+        .await?;
+    Ok(row.get::<_, i64>(0) > 0)
+}
+
+/// A caller that goes away mid-statement (its future dropped: a disconnected HTTP client, an
+/// expired timeout) cancels the statement on the server, in a scope and in a transaction, and
+/// the pool keeps serving. On direct connections: PgBouncer 1.18 drops tokio-postgres's cancel
+/// requests (README, "Behind PgBouncer").
+#[tokio::test]
+async fn an_abandoned_call_cancels_its_statement_on_the_server() -> TestResult {
+    use brokerdb::db::{DbSettings, pool};
+    use std::time::Instant;
+
+    let test_db = brokerdb_testkit::database().await;
+    test_db.admin().await.batch_execute(SEED).await?;
+    let db = Db::from_pools(
+        pool::build(&test_db.runtime_config(), 2)?,
+        pool::build(&test_db.system_config(), 2)?,
+        DbSettings::default(),
+        brokerdb::db::CursorKey::random(),
+    )
+    .await?;
+    let admin = test_db.admin().await;
+    let a = tenant("t_a")?;
+    const SCOPED: &str = "SELECT pg_sleep(60) -- abandoned-scoped";
+    const IN_TX: &str = "SELECT pg_sleep(60) -- abandoned-in-tx";
+
+    let mut scope = db.tenant(&a);
+    let call = scope.query(SCOPED, &[]);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), call)
+            .await
+            .is_err()
+    );
+    let tx_db = db.clone();
+    let tx_tenant = a.clone();
+    let in_tx = async move {
+        let mut tx = tx_db
+            .tenant(&tx_tenant)
+            .begin(&TxOptions::default())
+            .await?;
+        tx.query(IN_TX, &[]).await?;
+        tx.commit().await
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), in_tx)
+            .await
+            .is_err()
+    );
+    let started = Instant::now();
+    for marker in ["abandoned-scoped", "abandoned-in-tx"] {
+        while still_running(&admin, marker).await? {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the statement `{marker}` still runs after its caller went away"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let rows = db.tenant(&a).query("SELECT 1", &[]).await?;
+    assert_eq!(rows.len(), 1);
+    Ok(())
+}
