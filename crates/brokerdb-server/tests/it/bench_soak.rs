@@ -67,8 +67,8 @@ async fn a_short_soak_has_no_errors_bounded_connections_and_writes_its_series_an
     let rows: Vec<Vec<f64>> = lines
         .map(|l| l.split(',').map(|v| v.parse::<f64>()).collect())
         .collect::<Result<_, _>>()?;
-    // One row per 2 s of 6 s (the last may be a short interval of its own).
-    assert!((3..=4).contains(&rows.len()), "{text}");
+    // One row per 2 s of 6 s.
+    assert_eq!(rows.len(), 3, "{text}");
     let col = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap();
     let mut requests = 0.0;
     for row in &rows {

@@ -284,25 +284,23 @@ async fn drive(
                 in_flight.spawn(request.send(load.clients.clone(), load.addr.clone(), due.into_std(),
                     load.latencies.clone(), load.errors.clone()));
             }
-            _ = sampler.tick() => {
-                samples.push(sample(load, &mut probe, start.elapsed()).await?);
+            at = sampler.tick() => {
+                // The interval that ends with the run is sampled once its requests are done.
+                if at < end {
+                    samples.push(sample(load, &mut probe, start.elapsed()).await?);
+                }
             }
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                 done.context("a soak request task panicked")?;
             }
         }
     }
-    // The requests still in flight finish; then the last (partial) interval is sampled.
+    // The requests still in flight finish; then the last interval (shorter when the duration
+    // is not a multiple of the sampling interval) is sampled.
     while let Some(done) = in_flight.join_next().await {
         done.context("a soak request task panicked")?;
     }
-    let last = samples.last().map_or(0.0, |s| s.elapsed_s);
-    let elapsed = start.elapsed();
-    let pending = load.errors.load(Ordering::Relaxed) > 0
-        || load.latencies.lock().map_or(true, |l| !l.is_empty());
-    if pending || elapsed.as_secs_f64() - last > 0.5 {
-        samples.push(sample(load, &mut probe, elapsed).await?);
-    }
+    samples.push(sample(load, &mut probe, start.elapsed()).await?);
     Ok(samples)
 }
 
