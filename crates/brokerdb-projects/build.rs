@@ -1,56 +1,5 @@
-//! Embeds every `migrations/NNNN_name.sql` file of the `projects` set into the library, in
-//! version order, and reruns the build when the folder changes (same layout as the core's).
-
-use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::{env, fs};
+//! Embeds every `migrations/NNNN_name.sql` file into the crate (see `brokerdb_build`).
 
 fn main() {
-    let dir =
-        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join("migrations");
-    println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<(u32, String, PathBuf)> = Vec::new();
-    let entries =
-        fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
-    for entry in entries {
-        let path = entry
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-            .path();
-        println!("cargo:rerun-if-changed={}", path.display());
-        if path.extension().and_then(|e| e.to_str()) != Some("sql") {
-            continue;
-        }
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        let (num, name) = stem
-            .split_once('_')
-            .unwrap_or_else(|| panic!("migration {stem} must be named NNNN_name.sql"));
-        let version: u32 = num
-            .parse()
-            .unwrap_or_else(|_| panic!("migration {stem} must start with a number"));
-        files.push((version, name.to_owned(), path));
-    }
-    files.sort();
-    for pair in files.windows(2) {
-        assert!(
-            pair[0].0 != pair[1].0,
-            "two migrations share version {}",
-            pair[0].0
-        );
-    }
-    let mut out = String::from("&[\n");
-    for (version, name, path) in &files {
-        writeln!(
-            out,
-            "    Migration {{ version: {version}, name: {name:?}, sql: include_str!({:?}) }},",
-            path.display().to_string()
-        )
-        .unwrap_or_default();
-    }
-    out.push(']');
-    let dest = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default()).join("migrations.rs");
-    fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
+    brokerdb_build::embed_migrations();
 }

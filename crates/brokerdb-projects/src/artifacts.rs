@@ -2,10 +2,10 @@
 //! a version that rises on each change, read, and listed by type and/or recency with keyset
 //! paging. All in the tenant scope, under RLS.
 
-use brokerdb::db::paging::{KeysetPage, decode_cursor};
-use brokerdb::db::{DbError, TenantExec};
-use brokerdb::model::Timestamp;
-use brokerdb::scalar::{TenantId, ValidationError};
+use brokerdb_core::db::paging::{KeysetPage, decode_cursor};
+use brokerdb_core::db::{DbError, TenantExec};
+use brokerdb_core::scalar::Timestamp;
+use brokerdb_core::scalar::{TenantId, ValidationError};
 use serde::Serialize;
 use tokio_postgres::Row;
 

@@ -1,8 +1,8 @@
 //! The project store's error: the core's [`DbError`] (with its stable codes), or a webhook
 //! secret that cannot be sealed or opened.
 
-use brokerdb::db::DbError;
-use brokerdb::scalar::ValidationError;
+use brokerdb_core::db::DbError;
+use brokerdb_core::scalar::ValidationError;
 
 use crate::secret::SecretError;
 

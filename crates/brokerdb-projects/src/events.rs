@@ -16,15 +16,15 @@
 //! best-effort: a subscriber that is away (or whose connection is being re-established) misses
 //! what is published meanwhile, so a consumer that must not miss a version re-reads the
 //! artifacts after [`ProjectEvents::subscribe`] returns. Subscriptions come back by themselves
-//! after a lost connection (the core's pub/sub, [`brokerdb_redis::pubsub`]).
+//! after a lost connection (the core's pub/sub, [`brokerdb_core::redis::pubsub`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use brokerdb::model::{TenantId, Timestamp};
-use brokerdb_redis::read_cache::push_encoded_key_part;
-use brokerdb_redis::{AdapterError, RedisConn, Subscription, normalize_prefix, pubsub};
+use brokerdb_core::redis::push_encoded_key_part;
+use brokerdb_core::redis::{AdapterError, RedisConn, Subscription, normalize_prefix, pubsub};
+use brokerdb_core::scalar::{TenantId, Timestamp};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;

@@ -22,9 +22,9 @@
 
 use std::time::Duration;
 
-use brokerdb::db::{Db, DbError, Exec, TxOptions};
-use brokerdb::jobs::JobId;
-use brokerdb::scalar::TenantId;
+use brokerdb_core::db::{Db, DbError, Exec, TxOptions};
+use brokerdb_core::jobs::JobId;
+use brokerdb_core::scalar::TenantId;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio_postgres::Row;

@@ -5,11 +5,11 @@
 //! versioned by path; webhook deliveries from GitHub, GitLab or Bitbucket are recorded and
 //! deduplicated while in flight; every MCP tool call against a project is written to an
 //! append-only audit log. Every table carries `tenant_id` under the core's row-level security,
-//! and every repository function runs in a tenant scope of [`brokerdb::db::Db`].
+//! and every repository function runs in a tenant scope of [`brokerdb_core::db::Db`].
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`migrations`] | the `projects` migration set ([`migration_set`]), applied after the core's |
+//! | [`migrations`] | the `projects` migration set ([`migration_set`]), applied after the broker's |
 //! | [`ids`] | the validated ids ([`ProjectId`], [`ArtifactId`], [`WebhookEventId`], [`McpLogId`]) |
 //! | [`model`] | the schema's enums ([`ArtifactType`], [`WebhookSource`], [`McpResult`], [`WebhookStatus`]) |
 //! | [`projects`] | projects: create, get, list, update, delete, `touch_last_seen`, `webhook_secret` |
@@ -29,10 +29,14 @@
 //! isolation: another tenant's rows are invisible (`None`, `not_found`, `false`), and a reference
 //! to another tenant's project is refused.
 //!
-//! The schema is the `projects` migration set (`migrations/`), applied after the core's:
-//! `brokerdb::migrate::apply_sets(&mut client, &brokerdb_projects::all_sets())`.
+//! The crate depends on `brokerdb-core` (scopes, errors, paging, migration runner, job queue) and
+//! `brokerdb-redis` (connection, pub/sub), not on the broker's repositories. Its schema is the
+//! `projects` migration set (`migrations/`), applied after the broker's set, whose `tenants`
+//! table (the tenant directory) and database roles it builds on:
+//! `apply_sets(&mut client, &[brokerdb::migrate::broker_set(), brokerdb_projects::migration_set()])`.
 
 pub mod artifacts;
+mod constraints;
 pub mod error;
 pub mod events;
 pub mod ids;
@@ -49,6 +53,28 @@ pub mod webhooks;
 
 pub use error::ProjectsError;
 pub use ids::{ArtifactId, McpLogId, ProjectId, WebhookEventId};
-pub use migrations::{all_sets, migration_set};
+pub use migrations::migration_set;
 pub use model::{ArtifactType, McpResult, WebhookSource, WebhookStatus};
 pub use secret::{SecretBytes, SecretKey};
+
+#[cfg(test)]
+mod tests {
+    /// The workspace crates a manifest's `[dependencies]` table names.
+    fn workspace_dependencies(manifest: &str) -> Vec<&str> {
+        manifest
+            .split("\n[")
+            .filter(|section| section.starts_with("dependencies]"))
+            .flat_map(|section| section.lines().skip(1))
+            .filter_map(|line| line.split(['.', ' ', '=']).next())
+            .filter(|name| name.starts_with("brokerdb"))
+            .collect()
+    }
+
+    #[test]
+    fn the_project_store_builds_on_the_core_alone_and_the_core_on_no_domain() {
+        let own = include_str!("../Cargo.toml");
+        assert_eq!(workspace_dependencies(own), ["brokerdb-core"]);
+        let core = include_str!("../../brokerdb-core/Cargo.toml");
+        assert_eq!(workspace_dependencies(core), Vec::<&str>::new());
+    }
+}

@@ -8,10 +8,10 @@
 
 use std::net::IpAddr;
 
-use brokerdb::db::paging::{KeysetPage, decode_cursor};
-use brokerdb::db::{DbError, TenantExec};
-use brokerdb::model::Timestamp;
-use brokerdb::scalar::{TenantId, ValidationError};
+use brokerdb_core::db::paging::{KeysetPage, decode_cursor};
+use brokerdb_core::db::{DbError, TenantExec};
+use brokerdb_core::scalar::Timestamp;
+use brokerdb_core::scalar::{TenantId, ValidationError};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -1,7 +1,7 @@
 //! The schema's enums as Rust types, and the shared validation helpers. Enums travel to
 //! PostgreSQL as text cast in the statement (`$1::text::artifact_type`) and come back as `::text`.
 
-use brokerdb::scalar::ValidationError;
+use brokerdb_core::scalar::ValidationError;
 use serde::{Deserialize, Serialize};
 
 macro_rules! text_enum {
@@ -80,8 +80,8 @@ pub(crate) fn is_sha256_hex(s: &str) -> bool {
 pub(crate) fn stored<T>(
     parse: fn(&str) -> Result<T, ValidationError>,
     s: &str,
-) -> Result<T, brokerdb::db::DbError> {
-    parse(s).map_err(|_| brokerdb::db::DbError::Unexpected {
+) -> Result<T, brokerdb_core::db::DbError> {
+    parse(s).map_err(|_| brokerdb_core::db::DbError::Unexpected {
         message: "a stored enum holds an unknown label".into(),
     })
 }

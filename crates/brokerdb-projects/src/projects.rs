@@ -5,10 +5,10 @@
 //! it ([`Project`] only says [`Project::has_webhook_secret`]) except [`webhook_secret`], which the
 //! webhook verifier calls.
 
-use brokerdb::db::paging::{KeysetPage, decode_cursor};
-use brokerdb::db::{DbError, TenantExec};
-use brokerdb::model::Timestamp;
-use brokerdb::scalar::{TenantId, ValidationError};
+use brokerdb_core::db::paging::{KeysetPage, decode_cursor};
+use brokerdb_core::db::{DbError, TenantExec};
+use brokerdb_core::scalar::Timestamp;
+use brokerdb_core::scalar::{TenantId, ValidationError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio_postgres::Row;
@@ -324,7 +324,7 @@ pub async fn find_webhook_secret(
     })
 }
 
-pub(crate) use brokerdb::db::paging::{checked_limit, timestamp_cursor as cursor_position};
+pub(crate) use brokerdb_core::db::paging::{checked_limit, timestamp_cursor as cursor_position};
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@
 //!
 //! **Key** `<prefix>rate_limit:mcp:{<clientId>}:<tool>` (default prefix `broker:projects:`):
 //! both parts percent-encoded with the core's one key encoding
-//! ([`brokerdb_redis::read_cache::encode_key_part`]: `[A-Za-z0-9._-]` stay, every other byte
+//! ([`brokerdb_core::redis::encode_key_part`]: `[A-Za-z0-9._-]` stay, every other byte
 //! becomes `%XX`), so an encoded part never holds `:` or braces and two (client, tool) pairs
 //! never share a key. The client id is the Redis Cluster hash tag: all buckets of one client live
 //! on one slot. The key expires once the bucket would be full again plus [`TTL_MARGIN`], so idle
@@ -29,9 +29,9 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use brokerdb::model::ValidationError;
-use brokerdb_redis::read_cache::push_encoded_key_part;
-use brokerdb_redis::{AdapterError, RedisConn, normalize_prefix};
+use brokerdb_core::redis::push_encoded_key_part;
+use brokerdb_core::redis::{AdapterError, RedisConn, normalize_prefix};
+use brokerdb_core::scalar::ValidationError;
 use redis::Script;
 
 /// The key prefix used when none is given.

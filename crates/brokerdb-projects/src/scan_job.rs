@@ -1,5 +1,5 @@
 //! The `artifact-scan` background job: after a webhook delivery is stored, scan the project's
-//! artifacts, on the core's PostgreSQL job queue ([`brokerdb::jobs`]).
+//! artifacts, on the core's PostgreSQL job queue ([`brokerdb_core::jobs`]).
 //!
 //! | | |
 //! |---|---|
@@ -11,7 +11,7 @@
 //! | dedupe | [`Dedupe::Kept`] on the webhook event ([`dedupe_key`]): a redelivery of the same event returns the existing job, also once that job has finished (until it is purged) |
 //!
 //! **After the webhook event, not with it.** [`enqueue_artifact_scan`] takes any
-//! [`SystemExec`], like [`brokerdb::jobs::enqueue`]: the jobs table is global data that only the
+//! [`SystemExec`], like [`brokerdb_core::jobs::enqueue`]: the jobs table is global data that only the
 //! system role writes (the runtime role has no privilege on it), so a tenant transaction cannot
 //! enqueue. The intake ([`crate::intake::accept_webhook`]) stores the event in its tenant
 //! transaction, then enqueues the scan in a system transaction; the stored `received` event is
@@ -25,9 +25,11 @@
 
 use std::time::Duration;
 
-use brokerdb::db::{DbError, SystemExec};
-use brokerdb::jobs::{self, Backoff, Dedupe, Enqueued, Handler, Job, JobError, NewJob, Worker};
-use brokerdb::model::{TenantId, ValidationError};
+use brokerdb_core::db::{DbError, SystemExec};
+use brokerdb_core::jobs::{
+    self, Backoff, Dedupe, Enqueued, Handler, Job, JobError, NewJob, Worker,
+};
+use brokerdb_core::scalar::{TenantId, ValidationError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -96,7 +98,7 @@ pub fn dedupe_key(tenant: &TenantId, webhook_event: &WebhookEventId) -> String {
 }
 
 /// Enqueues the scan of `project` of `tenant` asked for by `webhook_event` (module docs), in
-/// `exec` (the system role: a [`SystemTx`](brokerdb::db::SystemTx) or a system scope).
+/// `exec` (the system role: a [`SystemTx`](brokerdb_core::db::SystemTx) or a system scope).
 /// The same event again returns the existing job (`created: false`). An unknown tenant →
 /// `integrity_violation`.
 pub async fn enqueue_artifact_scan(

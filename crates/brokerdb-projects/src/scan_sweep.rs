@@ -6,13 +6,13 @@
 //! key makes a repeat harmless.
 //!
 //! The binary's worker registers the handler ([`register`]) and the scheduler runs
-//! [`schedule`] at the sweep interval, beside the core's sweeps.
+//! [`schedule`] at the sweep interval, beside the broker's sweeps.
 
 use std::time::Duration;
 
-use brokerdb::db::Db;
-use brokerdb::jobs::{DEFAULT_MAX_ATTEMPTS, Job, JobError, NewJob, Schedule, Worker};
-use brokerdb::model::ValidationError;
+use brokerdb_core::db::Db;
+use brokerdb_core::jobs::{DEFAULT_MAX_ATTEMPTS, Job, JobError, NewJob, Schedule, Worker};
+use brokerdb_core::scalar::ValidationError;
 use serde_json::json;
 
 use crate::intake;

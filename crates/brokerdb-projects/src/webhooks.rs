@@ -13,12 +13,12 @@
 //!   the failed one's.
 //!
 //! Work that must happen only for a new event (enqueueing its scan) goes in the same
-//! transaction: call [`receive`] with a [`TenantTx`](brokerdb::db::TenantTx), act when the
+//! transaction: call [`receive`] with a [`TenantTx`](brokerdb_core::db::TenantTx), act when the
 //! outcome is [`ReceiveOutcome::Created`], then commit; a rollback undoes both.
 
-use brokerdb::db::{DbError, Exec, TenantExec, TxOptions};
-use brokerdb::model::Timestamp;
-use brokerdb::scalar::{TenantId, ValidationError};
+use brokerdb_core::db::{DbError, Exec, TenantExec, TxOptions};
+use brokerdb_core::scalar::Timestamp;
+use brokerdb_core::scalar::{TenantId, ValidationError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_postgres::Row;
@@ -150,7 +150,7 @@ pub fn payload_hash(payload: &[u8]) -> String {
 
 /// Records a delivery of `payload` (raw bytes, hashed, never stored) for a project of the scope's
 /// tenant, deduplicated as the module docs say; atomic on a scope, inside the transaction when
-/// given a [`TenantTx`](brokerdb::db::TenantTx). A project that does not exist in the tenant →
+/// given a [`TenantTx`](brokerdb_core::db::TenantTx). A project that does not exist in the tenant →
 /// `integrity_violation` on `project_id`.
 pub async fn receive(
     exec: &mut impl TenantExec,

@@ -160,27 +160,22 @@ pub mod audit;
 pub mod auth;
 mod cache;
 pub mod canonicalizer;
-mod conn;
 pub mod crypto;
-mod error;
 mod fixed_window;
 pub mod forwarder;
 mod keys;
 pub mod outbox;
 mod owner_lock;
 pub mod policy;
-pub mod pubsub;
 pub mod read_cache;
 mod scan;
 pub mod scripts;
 pub mod ssrf;
 mod support;
 
-pub use conn::{
-    ClientError, ConnSettings, DEFAULT_COMMAND_TIMEOUT, DEFAULT_POOL_SIZE, MAX_POOL_SIZE,
-    RedisConn, open_client, open_cluster,
+pub use brokerdb_core::redis::{
+    AdapterError, ClientError, ConnSettings, DEFAULT_COMMAND_TIMEOUT, DEFAULT_POOL_SIZE,
+    MAX_POOL_SIZE, RedisConn, Subscription, open_client, open_cluster, pubsub,
 };
-pub use error::AdapterError;
 pub use fixed_window::{RateLimitDecision, RateLimitLease};
-pub use pubsub::Subscription;
 pub use support::{Clock, normalize_prefix, system_clock};

@@ -1,7 +1,6 @@
 //! Small shared rules: key prefixes, the injectable clock, TTLs from expiry instants, length
 //! checks, hashing, JSON encoding and the reply checks every adapter uses.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use brokerdb::db::warn::RateLimited;
@@ -11,24 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AdapterError;
 
-/// The adapters' notion of "now" (injectable, for tests); defaults to the wall clock.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-/// The wall clock.
-pub fn system_clock() -> Clock {
-    Arc::new(Timestamp::now)
-}
-
-/// The key-prefix rule of every adapter: trim; empty (or absent) → `default`; append `:` unless present.
-pub fn normalize_prefix(given: Option<&str>, default: &str) -> String {
-    let trimmed = given.map(brokerdb::model::trim).unwrap_or_default();
-    let base = if trimmed.is_empty() { default } else { trimmed };
-    if base.is_empty() || base.ends_with(':') {
-        base.to_owned()
-    } else {
-        format!("{base}:")
-    }
-}
+pub use brokerdb_core::redis::{Clock, normalize_prefix, system_clock};
 
 /// Milliseconds from `now` to `at` (negative when past).
 pub(crate) fn millis_until(at: Timestamp, now: Timestamp) -> i64 {

@@ -17,4 +17,5 @@ pub mod metrics;
 pub mod ops;
 pub mod outbox_relay;
 pub mod routes;
+pub mod schema;
 pub mod services;

@@ -49,7 +49,7 @@ impl Postgres {
         let admin = ConnInfo::from(pg.config(EMBEDDED_DATABASE));
         create_database_if_missing(&pg.config("postgres").into(), EMBEDDED_DATABASE).await?;
         let mut client = connect(&admin).await?;
-        let applied = migrate::apply_sets(&mut client, &brokerdb_projects::all_sets()).await?;
+        let applied = migrate::apply_sets(&mut client, &crate::schema::migration_sets()).await?;
         tracing::info!(applied = applied.len(), "embedded database migrated");
         Ok(Self {
             targets: DatabaseTargets::from_admin(admin),

@@ -85,7 +85,7 @@ async fn create_named(name: String, template: Option<&str>) -> TestDatabase {
         // A clone does not inherit the template's database-level grants: the runner re-applies
         // them (nothing is pending, so that is all it does), as it would after a restore.
         let mut client = db.admin().await;
-        brokerdb::migrate::apply_sets(&mut client, &brokerdb_projects::all_sets())
+        brokerdb::migrate::apply_sets(&mut client, &crate::all_sets())
             .await
             .unwrap_or_else(|e| panic!("cannot harden the test database: {e}"));
     }

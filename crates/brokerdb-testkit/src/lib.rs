@@ -7,6 +7,8 @@
 //!   data that several tests share and that is costly to build (the [`scale`] generators).
 //! - [`redis()`] gives each test a random key prefix on a shared Redis, whose keys are deleted when
 //!   the handle is dropped.
+//! - [`props`] has the generators of the property tests (arbitrary JSON, hostile strings,
+//!   mutations of a valid document).
 //! - [`tls::test_certificates`] makes a throwaway CA and a server certificate for TLS tests.
 //! - [`redis_cluster()`] does the same on a private 3-master Redis Cluster that the test binary
 //!   starts on first use (loopback ports, nothing on disk) and that dies with the process.
@@ -19,11 +21,21 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 mod database;
+pub mod props;
 mod redis_cluster;
 mod redis_prefix;
 pub mod scale;
 mod services;
 pub mod tls;
+
+/// Every migration set a test database gets, in order: the broker's, then the project store's
+/// (what `brokerdb migrate` applies).
+pub fn all_sets() -> [brokerdb::migrate::MigrationSet; 2] {
+    [
+        brokerdb::migrate::broker_set(),
+        brokerdb_projects::migration_set(),
+    ]
+}
 
 pub use database::{TestDatabase, database, empty_database, process_database};
 pub use redis_cluster::{

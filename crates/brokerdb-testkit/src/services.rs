@@ -115,7 +115,7 @@ async fn check_redis(url: &str) {
 /// store's) changes, so a stale template is never used.
 fn template_name() -> String {
     let mut hasher = Sha256::new();
-    for set in brokerdb_projects::all_sets() {
+    for set in crate::all_sets() {
         hasher.update(set.name.as_bytes());
         for m in set.migrations {
             hasher.update(m.label().as_bytes());
@@ -170,7 +170,7 @@ async fn build_template(client: &tokio_postgres::Client, admin: &ConnInfo, name:
         let mut db = connect(&brokerdb::conninfo::for_database(admin, &building))
             .await
             .expect("connect to template");
-        apply_sets(&mut db, &brokerdb_projects::all_sets())
+        apply_sets(&mut db, &crate::all_sets())
             .await
             .unwrap_or_else(|e| panic!("migrating the test template failed: {e}"));
     }

@@ -5,6 +5,10 @@
 //! own rows even when a query forgets its `WHERE tenant_id`. The library never reads the
 //! environment: the application gives it connection settings (or pools of its own).
 //!
+//! The domain-free core — [`db`], [`migrate`]'s runner, [`jobs`]' queue, [`scalar`],
+//! [`conninfo`], [`roles`], [`task`] — is the crate `brokerdb-core`, re-exported here under the
+//! same paths; this crate adds the broker's schema, repositories, audit trail and outbox.
+//!
 //! | module | what it holds |
 //! |---|---|
 //! | [`db`] | the [`Db`](db::Db) handle and [`Db::connect`](db::Db::connect); the tenant and system scopes, executors and transactions (with retry); [`DbError`](db::DbError) and its codes; paging and signed cursors; pools, TLS, metrics |
@@ -15,7 +19,7 @@
 //! | [`repair_runs`] | the append-only run ledger of the database repair console, and the "lawbook hash" of the applied migrations |
 //! | [`task`] | the stop handle of the background tasks above (sealer, relay, job worker and scheduler) |
 //! | [`model`] | validated values (ids, hosts, methods, timestamps, …), the schema's enums, the canonical request descriptor |
-//! | [`migrate`] | the embedded, numbered SQL migrations (`migrations/`) and their runner |
+//! | [`migrate`] | the broker's migration set (`migrations/`, embedded) and the runner |
 //! | [`conninfo`] | connection strings with TLS settings; per-role settings derived from an admin URL |
 //! | [`roles`] | the names of the three database roles |
 //! | [`prelude`] | the common imports, executor traits included |
@@ -46,8 +50,7 @@
 //! the doc of the function says how and why.
 
 pub mod audit;
-pub mod conninfo;
-pub mod db;
+mod constraints;
 pub mod jobs;
 pub mod migrate;
 pub mod model;
@@ -55,8 +58,6 @@ pub mod outbox;
 pub mod prelude;
 pub mod repair_runs;
 pub mod repo;
-pub mod roles;
-pub mod scalar;
-pub mod task;
 
+pub use brokerdb_core::{conninfo, db, roles, scalar, task};
 pub use migrate::{Migration, MigrationError, MigrationState, MigrationStatus};

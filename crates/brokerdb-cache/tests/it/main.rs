@@ -5,5 +5,6 @@ mod busting;
 mod fail_open;
 mod negative;
 mod policy_bus;
+mod props;
 mod single_flight;
 mod support;

@@ -133,3 +133,36 @@ async fn list_filters_by_type_and_pages_by_updated_at() -> TestResult {
     );
     Ok(())
 }
+
+/// The project store declares its constraint vocabulary to the core: a database error on one of
+/// its constraints names the API field, as the broker's do (and not the core's fallbacks).
+#[tokio::test]
+async fn constraint_errors_of_the_project_tables_name_their_fields() -> TestResult {
+    use brokerdb_core::db::{DbError, Exec};
+
+    const ORPHAN: &str =
+        "INSERT INTO artifacts (artifact_id, tenant_id, project_id, path, name, type)
+         VALUES ('art_x', $1, 'prj_missing', 'a.md', 'a', 'prd')";
+    const SHORT_HASH: &str = "INSERT INTO artifacts
+             (artifact_id, tenant_id, project_id, path, name, type, content_hash)
+         VALUES ('art_y', $1, $2, 'b.md', 'b', 'prd', 'abc')";
+    let f = fixture().await?;
+    let p = f.project(&f.a, "App").await?;
+    let tenant = f.a.as_str();
+    let mut a = f.db.tenant(&f.a);
+    let orphan = a.op("test", "orphan").execute(ORPHAN, &[&tenant]).await;
+    assert!(
+        matches!(&orphan, Err(DbError::IntegrityViolation { field }) if field == "project_id"),
+        "{orphan:?}"
+    );
+    let project = p.project_id.as_str();
+    let short = a
+        .op("test", "short_hash")
+        .execute(SHORT_HASH, &[&tenant, &project])
+        .await;
+    assert!(
+        matches!(&short, Err(DbError::Validation(e)) if e.field == "content_hash"),
+        "{short:?}"
+    );
+    Ok(())
+}

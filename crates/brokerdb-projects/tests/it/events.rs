@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use brokerdb::model::{TenantId, Timestamp};
+use brokerdb_core::redis::{ConnSettings, RedisConn};
 use brokerdb_projects::events::{ArtifactUpdated, ProjectEvent, ProjectEvents};
 use brokerdb_projects::{ArtifactId, ProjectId};
-use brokerdb_redis::{ConnSettings, RedisConn};
 use futures_util::StreamExt;
 
 #[tokio::test]

@@ -8,6 +8,8 @@
 //! - `rate_limit`, `events`, `scan_job`: the Redis token buckets, the project channel, the
 //!   `artifact-scan` job.
 //! - `intake`: webhook intake — signature, dedupe, scan enqueue, the missing-scan sweep.
+//! - `props`: property tests of the inputs from outside (webhook signatures, canonical MCP
+//!   arguments, stored secret envelopes, ids and labels, project fields), thousands of cases.
 //! - `support`: shared fixtures.
 
 mod artifacts;
@@ -17,6 +19,7 @@ mod isolation;
 mod mcp_log;
 mod migrations;
 mod projects;
+mod props;
 mod rate_limit;
 mod scan_job;
 mod support;

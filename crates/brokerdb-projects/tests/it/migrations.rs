@@ -1,7 +1,8 @@
 //! Both migration sets in one ledger.
 
 use brokerdb::migrate::{MigrationState, apply_sets, status_of_set};
-use brokerdb_projects::{all_sets, migration_set};
+use brokerdb_projects::migration_set;
+use brokerdb_testkit::all_sets;
 use brokerdb_testkit::empty_database;
 
 use crate::support::TestResult;

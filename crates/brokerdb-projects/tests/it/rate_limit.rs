@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brokerdb::db::ErrorCode;
+use brokerdb_core::redis::{ConnSettings, RedisConn};
 use brokerdb_projects::rate_limit::{BucketRate, BucketSettings, McpRateLimiter};
-use brokerdb_redis::{ConnSettings, RedisConn};
 
 /// A fixed instant for the injected clock.
 const T0: i64 = 1_700_000_000_000;
@@ -54,7 +54,7 @@ async fn concurrent_callers_get_exactly_the_capacity_then_the_refill(
                         .allowed,
                 );
             }
-            Ok::<_, brokerdb_redis::AdapterError>(ok)
+            Ok::<_, brokerdb_core::redis::AdapterError>(ok)
         }));
     }
     let mut total = 0;
@@ -178,7 +178,7 @@ async fn bad_inputs_are_validation_errors_before_any_io() -> anyhow::Result<()> 
         ("c", "t", Some(-1), "now_ms"),
     ] {
         match limiter.try_acquire(client, tool, now).await {
-            Err(brokerdb_redis::AdapterError::Validation(e)) => assert_eq!(e.field, field),
+            Err(brokerdb_core::redis::AdapterError::Validation(e)) => assert_eq!(e.field, field),
             other => panic!("{field}: {other:?}"),
         }
     }

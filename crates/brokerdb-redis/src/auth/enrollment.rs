@@ -106,11 +106,12 @@ impl EnrollmentTokenStore {
 
     async fn take(&self, hash: &TokenHash) -> Result<Option<EnrollmentTokenEntry>, AdapterError> {
         let key = entry_key(&self.shared.prefix, hash);
-        let Some(raw): Option<String> = self.shared.conn.query(cmd("GETDEL").arg(key)).await?
+        // Bytes, not a String: a stored value that is not UTF-8 is a corrupt entry too.
+        let Some(raw): Option<Vec<u8>> = self.shared.conn.query(cmd("GETDEL").arg(key)).await?
         else {
             return Ok(None);
         };
-        let entry: EnrollmentTokenEntry = serde_json::from_str(&raw).map_err(|_| {
+        let entry: EnrollmentTokenEntry = serde_json::from_slice(&raw).map_err(|_| {
             ValidationError::new("enrollment_token", "stored entry violates its contract")
         })?;
         Ok((entry.expires_at > (self.shared.now)()).then_some(entry))

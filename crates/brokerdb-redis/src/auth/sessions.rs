@@ -82,10 +82,11 @@ impl SessionStore {
         let hash = TokenHash::parse(token_hash)?;
         let conn = &self.shared.conn;
         let token_key = self.token_key(hash.as_str());
-        let Some(raw): Option<String> = conn.query(cmd("GET").arg(&token_key)).await? else {
+        // Bytes, not a String: a stored value that is not UTF-8 is a corrupt record too.
+        let Some(raw): Option<Vec<u8>> = conn.query(cmd("GET").arg(&token_key)).await? else {
             return Ok(None);
         };
-        let record: SessionRecord = serde_json::from_str(&raw).map_err(|_| {
+        let record: SessionRecord = serde_json::from_slice(&raw).map_err(|_| {
             ValidationError::new("session", "stored session record violates its contract")
         })?;
         if record.expires_at <= (self.shared.now)() {

@@ -21,37 +21,8 @@ use sha2::{Digest, Sha256};
 #[cfg(test)]
 mod tests;
 
-/// Bytes written as themselves: the business-id set `[A-Za-z0-9._-]`.
-fn is_plain(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
-}
-
-/// `part` percent-encoded (module docs): the one encoding of every caller-supplied key part,
-/// for key layouts built outside this crate (the tiered read cache).
-pub fn encode_key_part(part: &str) -> String {
-    let mut out = String::with_capacity(part.len());
-    push_encoded(&mut out, part);
-    out
-}
-
-/// Appends `part` percent-encoded (module docs) to `out`.
-pub fn push_encoded_key_part(out: &mut String, part: &str) {
-    push_encoded(out, part);
-}
-
-/// Appends `part` percent-encoded (module docs).
-fn push_encoded(out: &mut String, part: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in part.as_bytes() {
-        if is_plain(b) {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-}
+pub use brokerdb_core::redis::{encode_key_part, push_encoded_key_part};
+use push_encoded_key_part as push_encoded;
 
 /// Lower-case hex SHA-256 of the parts, each percent-encoded, joined by `:` — an unambiguous
 /// digest of a tuple (no separator can be forged from inside a part).

@@ -20,6 +20,7 @@ mod forwarder_lock;
 mod outbox;
 mod policy_invalidation;
 mod policy_rate_limit;
+mod props;
 mod scripts;
 mod ssrf_dns;
 mod ssrf_signal;

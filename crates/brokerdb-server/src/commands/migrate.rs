@@ -66,7 +66,7 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     match config.action {
         Some(MigrateAction::Status) => print_status(&client).await,
         None => {
-            let sets = brokerdb_projects::all_sets();
+            let sets = crate::schema::migration_sets();
             let applied = migrate::apply_sets(&mut client, &sets).await?;
             for m in &applied {
                 println!("applied  {}", m.label());
@@ -83,7 +83,7 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
 
 async fn print_status(client: &tokio_postgres::Client) -> anyhow::Result<ExitCode> {
     let mut statuses = Vec::new();
-    for set in brokerdb_projects::all_sets() {
+    for set in crate::schema::migration_sets() {
         let of_set = migrate::status_of_set(client, &set).await?;
         statuses.extend(of_set.into_iter().map(|s| (set.name, s)));
     }

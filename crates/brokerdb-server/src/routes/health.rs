@@ -135,7 +135,7 @@ async fn check_database(state: &AppState) -> (Check, MigrationsCheck) {
     let runtime = within("runtime role", async {
         // Every set the binary applies: the core's, then the project store's.
         let mut statuses = Vec::new();
-        for set in brokerdb_projects::all_sets() {
+        for set in crate::schema::migration_sets() {
             let of_set = state
                 .db
                 .migration_status(&set)

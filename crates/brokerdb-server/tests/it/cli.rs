@@ -4,7 +4,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;
 
-use brokerdb::migrate::Migration;
 use brokerdb_testkit::{empty_database, redis};
 
 use crate::TestResult;
@@ -121,7 +120,7 @@ async fn a_taken_port_is_one_clear_error() -> TestResult {
 async fn migrate_applies_pending_migrations_and_status_lists_them() -> TestResult {
     let db = empty_database().await;
     let url = db.admin_url();
-    let total: usize = brokerdb_projects::all_sets()
+    let total: usize = brokerdb_server::schema::migration_sets()
         .iter()
         .map(|s| s.migrations.len())
         .sum();
@@ -180,7 +179,7 @@ async fn migrate_refuses_a_changed_migration_with_one_clear_error() -> TestResul
         .await?;
 
     let out = run(brokerdb().args(["migrate", "--database-url", &url]))?;
-    let label = Migration::embedded()[1].label();
+    let label = brokerdb::migrate::embedded()[1].label();
     assert_one_error(
         &out,
         &format!(
@@ -216,7 +215,7 @@ fn serve_without_urls_runs_on_embedded_servers_and_reuses_their_data() -> TestRe
     assert_eq!(status, 200, "{body}");
     let ready: serde_json::Value = serde_json::from_str(&body)?;
     assert_eq!(ready["status"], "ok");
-    let total: usize = brokerdb_projects::all_sets()
+    let total: usize = brokerdb_server::schema::migration_sets()
         .iter()
         .map(|s| s.migrations.len())
         .sum();

@@ -289,7 +289,8 @@ async fn a_postgres_crash_under_write_load_loses_no_acknowledged_write() -> Test
     let mut cluster = PrivateCluster::start(true).await?;
     {
         let mut client = cluster.create_database("brokerdb").await?;
-        brokerdb::migrate::apply_sets(&mut client, &brokerdb_projects::all_sets()).await?;
+        brokerdb::migrate::apply_sets(&mut client, &brokerdb_server::schema::migration_sets())
+            .await?;
     }
     let db = Db::connect(ConnectOptions::from_admin_url(&cluster.pg.url("brokerdb"))?).await?;
     let redis_test = brokerdb_testkit::redis().await;

@@ -196,7 +196,7 @@ async fn metrics_expose_repository_and_pool_metrics_after_a_request() -> TestRes
 
 /// How many migrations the binary applies: every set's.
 fn all_migrations() -> usize {
-    brokerdb_projects::all_sets()
+    brokerdb_server::schema::migration_sets()
         .iter()
         .map(|s| s.migrations.len())
         .sum()

@@ -21,11 +21,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::admin::{PurgeFilter, purge};
-use super::enqueue::enqueue;
-use super::model::{DEFAULT_MAX_ATTEMPTS, Dedupe, Job, JobError, JobStatus, NewJob};
-use super::schedule::Schedule;
-use super::worker::Worker;
+use super::{
+    DEFAULT_MAX_ATTEMPTS, Dedupe, Job, JobError, JobStatus, NewJob, PurgeFilter, Schedule, Worker,
+    enqueue, purge,
+};
 use crate::db::{Db, DbError};
 use crate::model::{ApprovalId, NonEmptyString, TenantId, Timestamp, ValidationError};
 use crate::repo;

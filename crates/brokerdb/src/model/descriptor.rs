@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::http::HttpMethod;
 use super::net::PolicyHost;
-use crate::scalar::validation::ValidationError;
+use crate::scalar::ValidationError;
 
 /// One forwarded header, `{name, value}` (strict).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

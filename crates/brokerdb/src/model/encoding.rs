@@ -4,8 +4,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::scalar::text::trimmed_non_empty;
-use crate::scalar::validation::{ValidationError, impl_text_newtype};
+use crate::scalar::ValidationError;
+use crate::scalar::trimmed_non_empty;
 
 /// The UUID rule: 8-4-4-4-12 hex digits (any case), version nibble 1–8 and variant nibble
 /// 8/9/a/b — or the nil UUID.
@@ -92,7 +92,7 @@ impl Base64Payload {
     }
 }
 
-impl_text_newtype!(Base64Payload, |s| Base64Payload::parse("value", s));
+brokerdb_core::impl_text_newtype!(Base64Payload, |s| Base64Payload::parse("value", s));
 
 /// Upper bound of the decoded `wrapped_data_key_b64` of a secret envelope.
 pub const MAX_WRAPPED_DATA_KEY_BYTES: usize = 16_384;
@@ -160,7 +160,7 @@ macro_rules! exact_text {
             }
         }
 
-        impl_text_newtype!($name, $name::parse);
+        brokerdb_core::impl_text_newtype!($name, $name::parse);
     };
 }
 

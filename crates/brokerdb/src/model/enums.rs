@@ -1,7 +1,7 @@
 //! The PostgreSQL enums of the schema (migration `0002_types.sql`) and the other closed label
 //! sets of the contracts, as Rust enums with their exact labels. Bind them as text and cast in SQL (`$1::text::risk_tier`).
 
-use crate::scalar::validation::ValidationError;
+use crate::scalar::ValidationError;
 
 /// Declares a label enum: `ALL`, `LABELS`, `PG_TYPE`, `as_str`, `parse` (exact label),
 /// `Display`, serde as the label. `pg` names the PostgreSQL enum type it mirrors (its labels in

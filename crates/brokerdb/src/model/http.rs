@@ -1,7 +1,7 @@
 //! The HTTP methods a template or policy may name: `GET`, `POST`, `PUT`, `PATCH`, `DELETE`.
 
-use crate::scalar::text::trim;
-use crate::scalar::validation::{ValidationError, impl_text_newtype};
+use crate::scalar::ValidationError;
+use crate::scalar::trim;
 
 /// One of the five HTTP methods the broker forwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -45,7 +45,7 @@ impl HttpMethod {
     }
 }
 
-impl_text_newtype!(HttpMethod, HttpMethod::parse);
+brokerdb_core::impl_text_newtype!(HttpMethod, HttpMethod::parse);
 
 #[cfg(test)]
 mod tests {

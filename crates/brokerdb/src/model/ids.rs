@@ -21,24 +21,22 @@
 //! request `aar_`.
 
 use super::encoding::is_uuid;
-use crate::scalar::id::{business_id, id, rule_doc};
-use crate::scalar::text::trimmed_non_empty;
-use crate::scalar::validation::{ValidationError, impl_text_newtype};
+use crate::scalar::{ValidationError, business_id, trimmed_non_empty};
 
 pub use crate::scalar::TenantId;
 
-id!("A human user's id." UserId("user_id", business_id), generated with "u_");
-id!("A workload's id." WorkloadId("workload_id", business_id), generated with "w_");
-id!("An integration's id." IntegrationId("integration_id", business_id), generated with "int_");
-id!("A policy rule's id." PolicyId("policy_id", business_id), generated with "pol_");
-id!("An approval request's id." ApprovalId("approval_id", business_id), generated with "apr_");
-id!("An admin identity's id." IdentityId("identity_id", business_id), generated with "adm_");
-id!("An admin access request's id." AccessRequestId("request_id", business_id), generated with "aar_");
-id!("A reference to a stored secret." SecretRef("secret_ref", business_id));
-id!("An audit event's id." EventId("event_id", business_id), generated with "evt_");
-id!("A workload session's id: a UUID, stored lower-case." SessionId("session_id", uuid_rule));
-id!("A template's id, `tpl_[a-z0-9_]+`." TemplateId("template_id", template_id_rule));
-id!("A key id: 1..128 chars of `[A-Za-z0-9._:-]`." Kid("kid", kid_rule));
+brokerdb_core::text_id!("A human user's id." UserId("user_id", business_id), generated with "u_");
+brokerdb_core::text_id!("A workload's id." WorkloadId("workload_id", business_id), generated with "w_");
+brokerdb_core::text_id!("An integration's id." IntegrationId("integration_id", business_id), generated with "int_");
+brokerdb_core::text_id!("A policy rule's id." PolicyId("policy_id", business_id), generated with "pol_");
+brokerdb_core::text_id!("An approval request's id." ApprovalId("approval_id", business_id), generated with "apr_");
+brokerdb_core::text_id!("An admin identity's id." IdentityId("identity_id", business_id), generated with "adm_");
+brokerdb_core::text_id!("An admin access request's id." AccessRequestId("request_id", business_id), generated with "aar_");
+brokerdb_core::text_id!("A reference to a stored secret." SecretRef("secret_ref", business_id));
+brokerdb_core::text_id!("An audit event's id." EventId("event_id", business_id), generated with "evt_");
+brokerdb_core::text_id!("A workload session's id: a UUID, stored lower-case." SessionId("session_id", uuid_rule));
+brokerdb_core::text_id!("A template's id, `tpl_[a-z0-9_]+`." TemplateId("template_id", template_id_rule));
+brokerdb_core::text_id!("A key id: 1..128 chars of `[A-Za-z0-9._:-]`." Kid("kid", kid_rule));
 
 fn uuid_rule(field: &'static str, s: &str) -> Result<String, ValidationError> {
     let s = trimmed_non_empty(field, s)?;

@@ -14,10 +14,10 @@ mod ids;
 mod json;
 mod net;
 mod role;
-mod time;
 
 pub use crate::scalar::{
-    NonEmptyString, ValidationError, is_trim_char, normalize_unique_list, trim, trimmed_non_empty,
+    NonEmptyString, Timestamp, ValidationError, is_trim_char, normalize_unique_list, trim,
+    trimmed_non_empty,
 };
 pub use descriptor::{CanonicalRequestDescriptor, NormalizedHeader};
 pub use encoding::{
@@ -36,4 +36,3 @@ pub use ids::{
 };
 pub(crate) use json::json_integer;
 pub use net::{IpAllowlist, IpOrCidr, PolicyHost};
-pub use time::Timestamp;

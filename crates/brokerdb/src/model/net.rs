@@ -4,8 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, private::BytesMut, to_sql_checked};
 
-use crate::scalar::text::{normalize_unique_list, trim, trimmed_non_empty};
-use crate::scalar::validation::{ValidationError, impl_text_newtype};
+use crate::scalar::ValidationError;
+use crate::scalar::{normalize_unique_list, trim, trimmed_non_empty};
 
 type SqlError = Box<dyn std::error::Error + Sync + Send>;
 
@@ -63,7 +63,7 @@ impl IpOrCidr {
     }
 }
 
-impl_text_newtype!(IpOrCidr, IpOrCidr::parse);
+brokerdb_core::impl_text_newtype!(IpOrCidr, IpOrCidr::parse);
 
 fn parse_ip(s: &str) -> Option<IpAddr> {
     if !s.contains(':') {
@@ -197,7 +197,7 @@ impl PolicyHost {
     }
 }
 
-impl_text_newtype!(PolicyHost, PolicyHost::parse);
+brokerdb_core::impl_text_newtype!(PolicyHost, PolicyHost::parse);
 
 #[cfg(test)]
 mod tests {

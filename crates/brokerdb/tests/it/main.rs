@@ -12,9 +12,13 @@
 //!   workers, the scheduler and the sweeps.
 //! - `list_plans`: plan guards of every list on a scale database seeded once per process (a
 //!   million rows in a tenant), under custom and generic plans.
+//! - `props`: property tests of every parser and normaliser of outside input (cursors, hosts,
+//!   allowlists, descriptors, stored JSON snapshots, envelopes), thousands of cases each.
+//! - `citus`: the Citus-readiness rule on the migrated catalogue (`docs/scaling.md`).
 //! - `support`: shared fixtures.
 
 mod audit_chain;
+mod citus;
 mod cross_tenant;
 mod db_scope;
 mod db_tx;
@@ -23,6 +27,7 @@ mod jobs;
 mod list_plans;
 mod migrations;
 mod privileges;
+mod props;
 mod repair_runs;
 mod repo_admin;
 mod repo_api_tokens;

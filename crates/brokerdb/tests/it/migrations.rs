@@ -1,8 +1,6 @@
 //! The migration runner: ledger, idempotence, changed-file refusal, concurrency.
 
-use brokerdb::migrate::{
-    Migration, MigrationError, MigrationSet, MigrationState, apply_pending, status,
-};
+use brokerdb::migrate::{Migration, MigrationError, MigrationState, apply_pending, status};
 use brokerdb_testkit::empty_database;
 
 use crate::TestResult;
@@ -13,11 +11,11 @@ async fn a_fresh_database_has_every_migration_pending_and_migrate_applies_them_o
     let db = empty_database().await;
     let mut client = db.admin().await;
     let before = status(&client).await?;
-    assert_eq!(before.len(), Migration::embedded().len());
+    assert_eq!(before.len(), brokerdb::migrate::embedded().len());
     assert!(before.iter().all(|s| s.state == MigrationState::Pending));
 
     let applied = apply_pending(&mut client).await?;
-    assert_eq!(applied, Migration::embedded());
+    assert_eq!(applied, brokerdb::migrate::embedded());
     let after = status(&client).await?;
     assert!(
         after
@@ -38,7 +36,7 @@ async fn a_fresh_database_has_every_migration_pending_and_migrate_applies_them_o
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
-    let expected: Vec<(i32, String, String)> = Migration::embedded()
+    let expected: Vec<(i32, String, String)> = brokerdb::migrate::embedded()
         .iter()
         .map(|m| (m.version as i32, m.name.to_owned(), m.checksum()))
         .collect();
@@ -58,7 +56,7 @@ async fn an_applied_migration_whose_file_changed_is_refused() -> TestResult {
         )
         .await?;
     // Make something pending too: it must not be applied while another migration has changed.
-    let last = Migration::embedded()
+    let last = brokerdb::migrate::embedded()
         .last()
         .map_or(0, |m| i32::try_from(m.version).unwrap_or(i32::MAX));
     client
@@ -72,7 +70,7 @@ async fn an_applied_migration_whose_file_changed_is_refused() -> TestResult {
     let Some(MigrationError::Changed { label, applied, .. }) = &err else {
         panic!("expected a changed-migration error, got {err:?}");
     };
-    assert_eq!(label, &Migration::embedded()[1].label());
+    assert_eq!(label, &brokerdb::migrate::embedded()[1].label());
     assert_eq!(applied, "abc");
     let msg = err.map(|e| e.to_string()).unwrap_or_default();
     assert!(msg.contains("applied migrations are immutable"), "{msg}");
@@ -121,7 +119,7 @@ async fn concurrent_migrators_apply_each_migration_exactly_once() -> TestResult 
     for t in tasks {
         total += t.await??;
     }
-    assert_eq!(total, Migration::embedded().len());
+    assert_eq!(total, brokerdb::migrate::embedded().len());
     Ok(())
 }
 
@@ -137,7 +135,7 @@ async fn the_runtime_role_can_read_the_ledger_for_readiness() -> TestResult {
     let through_handle = db
         .db()
         .await
-        .migration_status(&MigrationSet::broker())
+        .migration_status(&brokerdb::migrate::broker_set())
         .await?;
     assert_eq!(through_handle, states);
     Ok(())
@@ -155,7 +153,7 @@ async fn migrated_to(
                  checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
         )
         .await?;
-    for m in Migration::embedded()
+    for m in brokerdb::migrate::embedded()
         .iter()
         .filter(|m| m.version <= version)
     {
@@ -191,7 +189,7 @@ async fn events_of_the_trigger_linked_chain_are_resealed_in_their_old_order() ->
     let applied = apply_pending(&mut admin).await?;
     assert_eq!(
         applied.iter().map(|m| m.version).collect::<Vec<_>>(),
-        Migration::embedded()
+        brokerdb::migrate::embedded()
             .iter()
             .map(|m| m.version)
             .filter(|v| *v >= 9)
@@ -280,14 +278,14 @@ async fn ordered_migration_sets_share_one_ledger_each_numbered_on_its_own() -> T
         name: "projects",
         migrations: PROJECT_SET,
     };
-    let applied = apply_sets(&mut client, &[MigrationSet::broker(), projects]).await?;
+    let applied = apply_sets(&mut client, &[brokerdb::migrate::broker_set(), projects]).await?;
     assert_eq!(
         applied.len(),
-        Migration::embedded().len() + PROJECT_SET.len(),
+        brokerdb::migrate::embedded().len() + PROJECT_SET.len(),
         "the broker's set first, then the one building on it"
     );
     assert!(
-        apply_sets(&mut client, &[MigrationSet::broker(), projects])
+        apply_sets(&mut client, &[brokerdb::migrate::broker_set(), projects])
             .await?
             .is_empty()
     );

@@ -3,7 +3,6 @@
 //! listing, the lawbook hash, and append-only enforcement for every role.
 
 use brokerdb::audit;
-use brokerdb::migrate::Migration;
 use brokerdb::repair_runs::{self, NewRepairRun, RepairRun, RepairRunStatus};
 use brokerdb_testkit::{TestDatabase, database};
 use serde_json::json;
@@ -199,7 +198,7 @@ async fn invalid_runs_are_refused_naming_the_field_and_store_nothing() -> TestRe
 /// The lawbook hash as documented, from this build's embedded migrations.
 fn expected_lawbook() -> String {
     let mut hasher = Sha256::new();
-    for m in Migration::embedded() {
+    for m in brokerdb::migrate::embedded() {
         hasher.update(format!("{}:{}\n", m.version, m.checksum()).as_bytes());
     }
     hex::encode(hasher.finalize())

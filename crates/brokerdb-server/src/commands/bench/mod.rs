@@ -319,7 +319,7 @@ async fn prepare_database(
     client
         .execute("SELECT pg_advisory_lock($1)", &[&SETUP_LOCK])
         .await?;
-    brokerdb::migrate::apply_sets(&mut client, &brokerdb_projects::all_sets()).await?;
+    brokerdb::migrate::apply_sets(&mut client, &crate::schema::migration_sets()).await?;
     eprintln!(
         "seeding {} users per tenant (2 tenants) and {} audit events …",
         users, users

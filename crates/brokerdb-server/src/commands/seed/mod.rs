@@ -270,7 +270,7 @@ async fn migrate_external(postgres: &Postgres) -> anyhow::Result<usize> {
         return Ok(0);
     };
     let mut client = connect(admin).await?;
-    let applied = migrate::apply_sets(&mut client, &brokerdb_projects::all_sets()).await?;
+    let applied = migrate::apply_sets(&mut client, &crate::schema::migration_sets()).await?;
     Ok(applied.len())
 }
 

@@ -10,6 +10,7 @@ mod integrations;
 mod keys;
 mod policy_rules;
 mod projects;
+mod props;
 mod secrets;
 mod system;
 mod templates;

@@ -859,7 +859,7 @@ async fn access_requests_are_filed_listed_and_decided_once() -> TestResult {
         Method::POST,
         "/v1/admin/access-requests",
         Some(
-            json!({"requestId": "aar_1", "issuer": ISSUER, "subject": "s1",
+            json!({"requestId": "aar_one", "issuer": ISSUER, "subject": "s1",
                     "email": "One@Example.com", "name": "One",
                     "requestedRoles": ["operator", "admin"],
                     "requestedTenantIds": ["t_b", "t_a"], "reason": " need it "}),
@@ -867,7 +867,7 @@ async fn access_requests_are_filed_listed_and_decided_once() -> TestResult {
         StatusCode::CREATED,
     )
     .await?;
-    assert_eq!(a.body["requestId"], "aar_1");
+    assert_eq!(a.body["requestId"], "aar_one");
     assert_eq!(a.body["email"], "one@example.com");
     assert_eq!(a.body["status"], "pending");
     assert_eq!(a.body["requestedRoles"], json!(["admin", "operator"]));
@@ -963,10 +963,10 @@ async fn access_requests_are_filed_listed_and_decided_once() -> TestResult {
             .unwrap_or_default()
     };
     for (query, expected) in [
-        ("", vec![b_id.as_str(), "aar_1"]),
-        ("?tenantId=t_b", vec!["aar_1"]),
+        ("", vec![b_id.as_str(), "aar_one"]),
+        ("?tenantId=t_b", vec!["aar_one"]),
         ("?role=auditor", vec![b_id.as_str()]),
-        ("?search=aar_1", vec!["aar_1"]),
+        ("?search=aar_one", vec!["aar_one"]),
         ("?status=approved", vec![]),
     ] {
         let a = expect(
@@ -1000,7 +1000,7 @@ async fn access_requests_are_filed_listed_and_decided_once() -> TestResult {
         StatusCode::OK,
     )
     .await?;
-    assert_eq!(ids(&second), ["aar_1"]);
+    assert_eq!(ids(&second), ["aar_one"]);
     assert!(second.body.get("nextCursor").is_none());
     for (query, field) in [
         ("?limit=0", "limit"),
@@ -1021,7 +1021,7 @@ async fn access_requests_are_filed_listed_and_decided_once() -> TestResult {
     }
 
     // Deciding.
-    let path = "/v1/admin/access-requests/aar_1/transition";
+    let path = "/v1/admin/access-requests/aar_one/transition";
     let decided = expect(
         &api,
         &system,
