@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use brokerdb::conninfo::{self, ConnInfo};
-use brokerdb::db::{CursorKey, Db, DbSettings, PoolRole};
+use brokerdb::db::{CursorKey, Db, DbSettings, PoolRole, StatementMode};
 use brokerdb::migrate;
 use brokerdb_embedded::{EmbeddedPostgres, EmbeddedRedis, PostgresOptions, RedisOptions};
 use brokerdb_redis::{ConnSettings, RedisConn};
@@ -203,8 +203,8 @@ pub async fn connect_db(
     cursor_key: CursorKey,
     first: PoolRole,
 ) -> anyhow::Result<Db> {
-    let runtime = pool(&targets.runtime, pool_size)?;
-    let system = pool(&targets.system, pool_size)?;
+    let runtime = pool(&targets.runtime, pool_size, settings.statement_mode)?;
+    let system = pool(&targets.system, pool_size, settings.statement_mode)?;
     let mut checks = [(&runtime, &targets.runtime), (&system, &targets.system)];
     if first == PoolRole::System {
         checks.reverse();
@@ -232,10 +232,11 @@ pub async fn connect(info: &ConnInfo) -> anyhow::Result<tokio_postgres::Client> 
     })
 }
 
-/// A pool for one role. `Fast` recycling adds no query per checkout; broken connections are
-/// still detected and replaced.
-pub fn pool(info: &ConnInfo, size: u16) -> anyhow::Result<Pool> {
-    brokerdb::db::pool::build(info, usize::from(size)).context("cannot build the PostgreSQL pool")
+/// A pool for one role, for a handle in `mode`. `Fast` recycling adds no query per checkout;
+/// broken connections are still detected and replaced.
+pub fn pool(info: &ConnInfo, size: u16, mode: StatementMode) -> anyhow::Result<Pool> {
+    brokerdb::db::pool::build_for(info, usize::from(size), mode)
+        .context("cannot build the PostgreSQL pool")
 }
 
 /// Checks out one connection and runs `SELECT 1`, so bad settings fail at start-up.

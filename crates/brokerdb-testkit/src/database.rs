@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use brokerdb::conninfo::{self, ConnInfo};
 use brokerdb::db::tls::{RootCerts, SslMode};
-use brokerdb::db::{CursorKey, Db, DbSettings, pool};
+use brokerdb::db::{CursorKey, Db, DbSettings, StatementMode, pool};
 use brokerdb::roles;
 use tokio_postgres::Client;
 
@@ -126,9 +126,30 @@ impl TestDatabase {
 
     /// A [`Db`] on this database with `settings` (through [`Db::from_pools`], so the pools' roles are
     /// checked as in production).
-    pub async fn db_with(&self, settings: DbSettings) -> Db {
-        let runtime = pool::build(&self.runtime_config(), 4).expect("runtime pool");
-        let system = pool::build(&self.system_config(), 4).expect("system pool");
+    ///
+    /// With `BROKERDB_TEST_PGBOUNCER=<host>:<port>` set, the runtime and system pools connect
+    /// through that PgBouncer (transaction mode; the same database name, the roles without a
+    /// password) and the handle uses [`StatementMode::Unnamed`]: how `.ci/run` runs the library's
+    /// integration tests a second time behind a transaction pooler. Direct connections
+    /// ([`TestDatabase::admin`], [`TestDatabase::runtime`]) stay direct.
+    pub async fn db_with(&self, mut settings: DbSettings) -> Db {
+        let (mut runtime_cfg, mut system_cfg) = (self.runtime_config(), self.system_config());
+        if let Some((host, port)) = pgbouncer() {
+            settings.statement_mode = StatementMode::Unnamed;
+            let through = |role: &str| {
+                let mut cfg = tokio_postgres::Config::new();
+                cfg.user(role).host(&host).port(port);
+                if let Some(name) = self.admin.config.get_dbname() {
+                    cfg.dbname(name);
+                }
+                ConnInfo::from(cfg)
+            };
+            runtime_cfg = through(roles::RUNTIME);
+            system_cfg = through(roles::SYSTEM);
+        }
+        let mode = settings.statement_mode;
+        let runtime = pool::build_for(&runtime_cfg, 4, mode).expect("runtime pool");
+        let system = pool::build_for(&system_cfg, 4, mode).expect("system pool");
         Db::from_pools(runtime, system, settings, CursorKey::random())
             .await
             .unwrap_or_else(|e| panic!("Db::from_pools refused the test database's roles: {e}"))
@@ -226,4 +247,18 @@ fn percent_encode(bytes: &[u8]) -> String {
             }
         })
         .collect()
+}
+
+/// The PgBouncer the library's pools go through (`BROKERDB_TEST_PGBOUNCER=<host>:<port>`), if
+/// set. A malformed value panics: a misconfigured run must not silently test direct connections.
+pub fn pgbouncer() -> Option<(String, u16)> {
+    let value = std::env::var("BROKERDB_TEST_PGBOUNCER")
+        .ok()
+        .filter(|v| !v.trim().is_empty())?;
+    let (host, port) = value
+        .trim()
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_owned(), p.parse().ok()?)))
+        .unwrap_or_else(|| panic!("BROKERDB_TEST_PGBOUNCER must be <host>:<port>"));
+    Some((host, port))
 }

@@ -37,7 +37,7 @@ pub fn all_sets() -> [brokerdb::migrate::MigrationSet; 2] {
     ]
 }
 
-pub use database::{TestDatabase, database, empty_database, process_database};
+pub use database::{TestDatabase, database, empty_database, pgbouncer, process_database};
 pub use redis_cluster::{
     FailoverCluster, TestRedisCluster, redis_cluster, redis_cluster_with_replicas,
 };

@@ -13,7 +13,6 @@ brokerdb_core::inventory::submit! {
             "crypto_verification_defaults",
             "manifest_keyset_metadata",
             "audit_redaction_profiles",
-            "system_audit_chain_head",
             "system_audit_seal_queue",
             "manifest_signing_keys",
             "admin_access_requests",

@@ -141,8 +141,9 @@ async fn role_facts(db: &Db, pool: PoolRole) -> Result<RoleFacts, ConnectError> 
         .get()
         .await
         .map_err(|source| ConnectError::Connect { pool, source })?;
+    // Unnamed (one round trip, nothing left on the server): safe through a transaction pooler.
     let row = client
-        .query_one(ROLE_FACTS, &[])
+        .query_typed_one(ROLE_FACTS, &[])
         .await
         .map_err(|e| check(e.into()))?;
     let get = |i| row.try_get::<_, bool>(i).map_err(|e| check(e.into()));
@@ -263,7 +264,7 @@ impl Db {
     /// ```
     pub async fn connect(options: ConnectOptions) -> Result<Self, ConnectError> {
         let build = |info: &ConnInfo, pool| {
-            super::pool::build(info, options.pool_size)
+            super::pool::build_for(info, options.pool_size, options.settings.statement_mode)
                 .map_err(|source| ConnectError::Pool { pool, source })
         };
         let runtime = build(&options.runtime, PoolRole::Runtime)?;

@@ -184,8 +184,14 @@ impl From<deadpool_postgres::PoolError> for DbError {
     fn from(err: deadpool_postgres::PoolError) -> Self {
         match err {
             deadpool_postgres::PoolError::Backend(e) => e.into(),
+            // Every connection is busy: the pool is saturated, the database may be fine.
+            deadpool_postgres::PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => {
+                Self::Timeout {
+                    message: "timed out waiting for a free database connection".into(),
+                }
+            }
             deadpool_postgres::PoolError::Timeout(_) => Self::Unavailable {
-                message: "timed out waiting for a database connection".into(),
+                message: "timed out connecting to the database".into(),
             },
             _ => Self::Unavailable {
                 message: "no database connection available".into(),

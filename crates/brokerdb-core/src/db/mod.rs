@@ -32,6 +32,7 @@ mod op;
 pub mod paging;
 pub mod pool;
 mod scope;
+mod statement;
 pub mod tls;
 mod transaction;
 pub mod warn;
@@ -62,6 +63,44 @@ pub struct DbSettings {
     /// the page's `total` is the planner's estimate and `total_is_estimate` is set, so a page
     /// never costs as much as reading every match.
     pub exact_total_limit: u32,
+    /// How statements reach the server: named prepared statements cached per connection (the
+    /// default) or unnamed ones, for PgBouncer in transaction mode ([`StatementMode`]).
+    pub statement_mode: StatementMode,
+}
+
+/// How the data layer sends statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatementMode {
+    /// Named prepared statements, cached per connection: a statement is parsed and planned once
+    /// per connection, then only bound and executed. For direct connections and poolers that
+    /// keep prepared statements (PgBouncer ≥ 1.21 with `max_prepared_statements`).
+    #[default]
+    Prepared,
+    /// Unnamed statements (the extended protocol's unnamed statement, `query_typed`): each call
+    /// sends parse, bind and execute in one round trip and leaves nothing on the server after its
+    /// transaction. For PgBouncer in transaction mode before 1.21, where a named statement
+    /// prepared on one server connection is unknown on the next. The parameter types of each
+    /// statement are learned once per process (inside a transaction, so every message of the
+    /// learning reaches one server connection); each new connection resolves the database's
+    /// enum and domain types once, inside a transaction, so no later type lookup can straddle
+    /// two server connections. Costs the parse on every call (see `brokerdb bench`).
+    Unnamed,
+}
+
+impl std::str::FromStr for StatementMode {
+    type Err = crate::scalar::ValidationError;
+
+    /// `prepared` or `unnamed` (case-insensitive, trimmed).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "prepared" => Ok(Self::Prepared),
+            "unnamed" => Ok(Self::Unnamed),
+            _ => Err(crate::scalar::ValidationError::new(
+                "statement_mode",
+                "must be prepared or unnamed",
+            )),
+        }
+    }
 }
 
 /// Default of [`DbSettings::exact_total_limit`].
@@ -73,6 +112,7 @@ impl Default for DbSettings {
             slow_threshold: Duration::from_millis(300),
             trace_statements: false,
             exact_total_limit: DEFAULT_EXACT_TOTAL_LIMIT,
+            statement_mode: StatementMode::Prepared,
         }
     }
 }
@@ -90,6 +130,8 @@ struct Inner {
     settings: DbSettings,
     cursor_key: CursorKey,
     tx_retries: AtomicU64,
+    /// Parameter types per statement text, learned once ([`StatementMode::Unnamed`] only).
+    param_types: statement::ParamTypes,
 }
 
 impl Db {
@@ -103,6 +145,7 @@ impl Db {
                 settings,
                 cursor_key,
                 tx_retries: AtomicU64::new(0),
+                param_types: statement::ParamTypes::default(),
             }),
         }
     }
@@ -150,6 +193,10 @@ impl Db {
 
     pub(crate) fn settings(&self) -> &DbSettings {
         &self.inner.settings
+    }
+
+    pub(crate) fn param_types(&self) -> &statement::ParamTypes {
+        &self.inner.param_types
     }
 
     pub(crate) fn pool(&self, system: bool) -> &Pool {

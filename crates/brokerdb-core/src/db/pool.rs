@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+
+use super::StatementMode;
 
 pub use super::tls::{RootCerts, SslMode, TlsError, TlsSettings};
 use crate::conninfo::ConnInfo;
@@ -24,8 +26,17 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pool of at most `size` connections for `info`, over TLS as its [`TlsSettings`] say. `Fast`
 /// recycling adds no query per checkout (a broken connection is still detected and replaced);
-/// prepared statements are cached per connection.
+/// prepared statements are cached per connection. For [`StatementMode::Prepared`]; see
+/// [`build_for`].
 pub fn build(info: &ConnInfo, size: usize) -> Result<Pool, BuildError> {
+    build_for(info, size, StatementMode::Prepared)
+}
+
+/// [`build`] for a handle in `mode`: in [`StatementMode::Unnamed`] each new connection first
+/// resolves the database's enum, domain and composite types inside one transaction, so no type
+/// lookup happens later outside a transaction (what PgBouncer in transaction mode needs). Give
+/// [`Db::from_pools`](super::Db::from_pools) pools built for the mode of its settings.
+pub fn build_for(info: &ConnInfo, size: usize, mode: StatementMode) -> Result<Pool, BuildError> {
     let mut cfg = info.config.clone();
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(CONNECT_TIMEOUT);
@@ -37,7 +48,17 @@ pub fn build(info: &ConnInfo, size: usize) -> Result<Pool, BuildError> {
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Pool::builder(manager)
+    let mut builder = Pool::builder(manager);
+    if mode == StatementMode::Unnamed {
+        builder = builder.post_create(Hook::async_fn(|client, _| {
+            Box::pin(async move {
+                super::statement::warm_types(client)
+                    .await
+                    .map_err(HookError::Backend)
+            })
+        }));
+    }
+    builder
         .max_size(size.max(1))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(CONNECT_TIMEOUT))

@@ -3,12 +3,12 @@
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Object;
-use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, Row, Statement};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::exec::private::Want;
 use super::warn::RateLimited;
-use super::{Db, DbError};
+use super::{Db, DbError, statement};
 use crate::scalar::TenantId;
 
 /// Statement parameters.
@@ -36,13 +36,39 @@ pub struct SystemScope<'a> {
 /// Checks out a connection, warning (rate-limited) when the pool makes callers wait.
 pub(crate) async fn checkout(db: &Db, system: bool) -> Result<Object, DbError> {
     let started = Instant::now();
-    let client = db.pool(system).get().await?;
+    let pool_name = if system { "system" } else { "runtime" };
+    let client = match db.pool(system).get().await {
+        Ok(client) => client,
+        Err(e) => {
+            let err = DbError::from(e);
+            if matches!(err, DbError::Timeout { .. }) {
+                metrics::counter!("brokerdb_pool_wait_timeouts_total", "pool" => pool_name)
+                    .increment(1);
+                if let Some(suppressed) = CHECKOUT_WARNING.check() {
+                    let status = db.pool(system).status();
+                    tracing::warn!(
+                        pool = pool_name,
+                        waited_ms = started.elapsed().as_millis() as u64,
+                        size = status.size,
+                        max = status.max_size,
+                        waiting = status.waiting,
+                        suppressed,
+                        "no database connection became free in time; the call failed with timeout"
+                    );
+                }
+            }
+            return Err(err);
+        }
+    };
     let waited = started.elapsed();
+    metrics::histogram!("brokerdb_pool_wait_seconds", "pool" => pool_name)
+        .record(waited.as_secs_f64());
     if waited > SLOW_CHECKOUT
         && let Some(suppressed) = CHECKOUT_WARNING.check()
     {
         let status = db.pool(system).status();
         tracing::warn!(
+            pool = pool_name,
             waited_ms = waited.as_millis() as u64,
             size = status.size,
             max = status.max_size,
@@ -96,14 +122,15 @@ async fn run_pooled(
     let client = checkout(db, tenant.is_none()).await?;
     let result = match tenant {
         Some(tenant) => run_scoped(db, &client, tenant, sql, params, want).await,
-        None => run_cached(db, &client, sql, params, want).await,
+        None => run_cached(db, &client, sql, params, want, false).await,
     };
     release(client, &result);
     result
 }
 
-/// The tenant's four statements, prepared (cached per connection: after the first use no round
-/// trip) and sent pipelined.
+/// The tenant's four statements, readied as the handle's [`StatementMode`](super::StatementMode)
+/// says (prepared: cached per connection, after the first use no round trip; unnamed: the
+/// parameter types learned once) and sent pipelined.
 async fn run_scoped(
     db: &Db,
     client: &Object,
@@ -112,19 +139,19 @@ async fn run_scoped(
     params: Params<'_>,
     want: Want,
 ) -> Result<Outcome, DbError> {
-    let begin = client.prepare_cached(BEGIN).await?;
-    let set = client.prepare_cached(SET_TENANT).await?;
-    let stmt = client.prepare_cached(sql).await?;
-    let commit = client.prepare_cached(COMMIT).await?;
+    let begin = statement::ready(db, client, BEGIN, false).await?;
+    let set = statement::ready(db, client, SET_TENANT, false).await?;
+    let stmt = statement::ready(db, client, sql, false).await?;
+    let commit = statement::ready(db, client, COMMIT, false).await?;
     let started = Instant::now();
     let tenant = tenant.as_str();
     let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
     // join! polls in order, and each call sends its messages on its first poll.
     let (b, s, out, c) = tokio::join!(
-        client.execute(&begin, &[]),
-        client.execute(&set, &set_params),
-        run_prepared(client, &stmt, sql, params, want),
-        client.execute(&commit, &[]),
+        statement::run(client, &begin, BEGIN, &[], Want::Count),
+        statement::run(client, &set, SET_TENANT, &set_params, Want::Count),
+        statement::run(client, &stmt, sql, params, want),
+        statement::run(client, &commit, COMMIT, &[], Want::Count),
     );
     db.trace_statement(sql, started);
     Ok(b.and(s).and(out).and_then(|out| c.map(|_| out))?)
@@ -173,42 +200,19 @@ impl Outcome {
     }
 }
 
-/// Runs `stmt` (prepared from `sql`) as `want` says: for its rows or its row count with the
-/// cached statement, or for its rows planned for these values (`sql` sent unnamed, typed like
-/// `stmt`, so still one round trip).
-pub(crate) async fn run_prepared(
-    client: &Client,
-    stmt: &Statement,
-    sql: &str,
-    params: Params<'_>,
-    want: Want,
-) -> Result<Outcome, tokio_postgres::Error> {
-    match want {
-        Want::Rows => client.query(stmt, params).await.map(Outcome::Rows),
-        Want::Count => client.execute(stmt, params).await.map(Outcome::Count),
-        Want::RowsPlannedPerCall => {
-            let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
-                .iter()
-                .copied()
-                .zip(stmt.params().iter().cloned())
-                .collect();
-            client.query_typed(sql, &typed).await.map(Outcome::Rows)
-        }
-    }
-}
-
-/// Prepares `sql` (cached per connection), runs it as `want` says, and traces it: one statement
-/// on a pooled client or inside a transaction.
+/// Readies `sql` in the handle's mode, runs it as `want` says, and traces it: one statement on
+/// a pooled client (`in_tx` false: autocommit) or inside a transaction (`in_tx` true).
 pub(crate) async fn run_cached(
     db: &Db,
     client: &Object,
     sql: &'static str,
     params: Params<'_>,
     want: Want,
+    in_tx: bool,
 ) -> Result<Outcome, DbError> {
-    let stmt = client.prepare_cached(sql).await?;
+    let stmt = statement::ready(db, client, sql, in_tx).await?;
     let started = Instant::now();
-    let out = run_prepared(client, &stmt, sql, params, want).await;
+    let out = statement::run(client, &stmt, sql, params, want).await;
     db.trace_statement(sql, started);
     Ok(out?)
 }

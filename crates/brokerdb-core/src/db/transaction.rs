@@ -22,7 +22,8 @@ use tokio_postgres::types::ToSql;
 
 use super::exec::private::{Run, Want};
 use super::exec::{Exec, SystemExec, TenantExec};
-use super::scope::{Outcome, checkout, run_cached, run_prepared};
+use super::scope::{Outcome, checkout, run_cached};
+use super::statement;
 use super::warn::RateLimited;
 use super::{Db, DbError, Params, SystemScope, TenantScope};
 use crate::scalar::TenantId;
@@ -186,7 +187,7 @@ impl TxCore {
         want: Want,
     ) -> Result<Outcome, DbError> {
         let result = if self.started {
-            run_cached(&self.db, self.client()?, sql, params, want).await
+            run_cached(&self.db, self.client()?, sql, params, want, true).await
         } else {
             self.run_first(sql, params, want).await
         };
@@ -207,9 +208,9 @@ impl TxCore {
         let client = self.client.as_ref().ok_or(DbError::Unexpected {
             message: "the transaction has ended".into(),
         })?;
-        let begin = client.prepare_cached(self.begin).await?;
-        let settings = client.prepare_cached(SETTINGS).await?;
-        let stmt = client.prepare_cached(sql).await?;
+        let begin = statement::ready(&self.db, client, self.begin, false).await?;
+        let settings = statement::ready(&self.db, client, SETTINGS, false).await?;
+        let stmt = statement::ready(&self.db, client, sql, false).await?;
         let tenant = self.tenant.as_ref().map(TenantId::as_str);
         let settings_params: [&(dyn ToSql + Sync); 3] =
             [&tenant, &self.statement_timeout, &self.lock_timeout];
@@ -217,9 +218,9 @@ impl TxCore {
         let started = Instant::now();
         // join! polls in order, and each call sends its messages on its first poll.
         let (b, s, out) = tokio::join!(
-            client.execute(&begin, &[]),
-            client.execute(&settings, &settings_params),
-            run_prepared(client, &stmt, sql, params, want),
+            statement::run(client, &begin, self.begin, &[], Want::Count),
+            statement::run(client, &settings, SETTINGS, &settings_params, Want::Count),
+            statement::run(client, &stmt, sql, params, want),
         );
         self.db.trace_statement(sql, started);
         Ok(b.and(s).and(out)?)
@@ -230,10 +231,7 @@ impl TxCore {
             return Ok(());
         };
         let result = if self.started {
-            match client.prepare_cached(sql).await {
-                Ok(stmt) => client.execute(&stmt, &[]).await.map(|_| ()),
-                Err(e) => Err(e),
-            }
+            statement::run_bare(&self.db, &client, sql).await
         } else {
             Ok(())
         };

@@ -82,7 +82,7 @@ struct LedgerRow {
 }
 
 async fn ledger_exists(client: &impl GenericClient) -> Result<bool, tokio_postgres::Error> {
-    Ok(client.query_one(LEDGER_EXISTS, &[]).await?.get(0))
+    Ok(client.query_typed_one(LEDGER_EXISTS, &[]).await?.get(0))
 }
 
 async fn read_ledger(
@@ -97,14 +97,20 @@ async fn read_ledger(
     if !ledger_exists(client).await.map_err(db)? {
         return Ok(rows);
     }
-    let rows_of_set = match client.query(LEDGER_ROWS, &[&set.name]).await {
+    // Unnamed statements: `migration_status` reads through the runtime pool, which may be a
+    // transaction pooler's.
+    let name = set.name;
+    let rows_of_set = match client
+        .query_typed(LEDGER_ROWS, &[(&name, tokio_postgres::types::Type::TEXT)])
+        .await
+    {
         Ok(rows) => rows,
         // A ledger from before migration sets, not upgraded yet: every row is the broker's.
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_COLUMN) => {
             if set.name != MigrationSet::BROKER {
                 return Ok(rows);
             }
-            client.query(OLD_LEDGER_ROWS, &[]).await.map_err(db)?
+            client.query_typed(OLD_LEDGER_ROWS, &[]).await.map_err(db)?
         }
         Err(e) => return Err(db(e)),
     };

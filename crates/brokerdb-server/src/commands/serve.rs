@@ -240,6 +240,12 @@ pub struct DataLayerArgs {
     /// reading every match).
     #[arg(long, env = "LIST_EXACT_TOTAL_LIMIT", default_value_t = brokerdb::db::DEFAULT_EXACT_TOTAL_LIMIT)]
     pub exact_total_limit: u32,
+    /// How statements reach PostgreSQL: `prepared` (named prepared statements cached per
+    /// connection) or `unnamed` (one round trip each, nothing kept on the server: for PgBouncer
+    /// in transaction mode before 1.21, which does not keep prepared statements).
+    #[arg(long, env = "DB_STATEMENT_MODE", default_value = "prepared",
+          value_parser = |s: &str| s.parse::<brokerdb::db::StatementMode>().map_err(|e| e.to_string()))]
+    pub statement_mode: brokerdb::db::StatementMode,
     /// 64 hex characters (32 bytes) signing keyset cursors; give every instance the same one.
     /// Without it a random key is used and cursors do not survive a restart.
     #[arg(long, env = "BROKERDB_CURSOR_SECRET", hide_env_values = true,
@@ -260,6 +266,7 @@ impl DataLayerArgs {
             slow_threshold: std::time::Duration::from_millis(self.slow_query_ms),
             trace_statements: self.db_trace,
             exact_total_limit: self.exact_total_limit,
+            statement_mode: self.statement_mode,
         }
     }
 

@@ -69,7 +69,12 @@ async fn a_short_soak_has_no_errors_bounded_connections_and_writes_its_series_an
         .collect::<Result<_, _>>()?;
     // One row per 2 s of 6 s.
     assert_eq!(rows.len(), 3, "{text}");
-    let col = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap_or(usize::MAX);
+    let col = |name: &str| {
+        COLUMNS
+            .iter()
+            .position(|c| *c == name)
+            .unwrap_or(usize::MAX)
+    };
     let mut requests = 0.0;
     for row in &rows {
         assert_eq!(row.len(), COLUMNS.len(), "{text}");

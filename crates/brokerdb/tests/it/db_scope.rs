@@ -305,3 +305,100 @@ async fn db_connect_wires_both_roles_from_one_admin_url_and_refuses_a_superuser_
     assert!(!format!("{malformed:?} {malformed}").contains("s3cret"));
     Ok(())
 }
+
+/// The named statements the session of the connection that runs this holds.
+const PREPARED_HERE: &str = "SELECT count(*) FROM pg_prepared_statements";
+
+/// `StatementMode::Unnamed` (for PgBouncer in transaction mode): every scope and transactions
+/// work, enum columns decode (the connection resolved the database's types when it was made),
+/// and no named statement is left on the server; the default mode keeps its prepared ones.
+#[tokio::test]
+async fn unnamed_statements_serve_every_scope_and_leave_nothing_prepared() -> TestResult {
+    use brokerdb::db::{DbSettings, StatementMode, TxOptions};
+    use tokio_postgres::types::{FromSql, Kind, Type};
+
+    /// The label of a value of any enum type: decodes only when the type was resolved.
+    struct Label(String);
+    impl<'a> FromSql<'a> for Label {
+        fn from_sql(
+            _: &Type,
+            raw: &'a [u8],
+        ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+            Ok(Self(std::str::from_utf8(raw)?.to_owned()))
+        }
+        fn accepts(ty: &Type) -> bool {
+            matches!(ty.kind(), Kind::Enum(_))
+        }
+    }
+
+    let test_db = database().await;
+    test_db.admin().await.batch_execute(SEED).await?;
+    test_db
+        .admin()
+        .await
+        .batch_execute("INSERT INTO human_user_roles (tenant_id, user_id, role) VALUES ('t_a', 'u_a1', 'admin')")
+        .await?;
+    let unnamed = test_db
+        .db_with(DbSettings {
+            statement_mode: StatementMode::Unnamed,
+            ..Default::default()
+        })
+        .await;
+    let a = tenant("t_a")?;
+    for _ in 0..3 {
+        let ids: Vec<String> = unnamed
+            .tenant(&a)
+            .query("SELECT user_id FROM human_users ORDER BY user_id", &[])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(ids, ["u_a1", "u_a2"]);
+    }
+    let roles: Vec<String> = unnamed
+        .tenant(&a)
+        .query(
+            "SELECT role FROM human_user_roles WHERE user_id = $1",
+            &[&"u_a1"],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get::<_, Label>(0).0)
+        .collect();
+    assert_eq!(roles, ["admin"]);
+    let touched = unnamed
+        .system()
+        .execute(
+            "UPDATE human_users SET enabled = FALSE WHERE user_id = $1",
+            &[&"u_b1"],
+        )
+        .await?;
+    assert_eq!(touched, 1);
+    let mut tx = unnamed.tenant(&a).begin(&TxOptions::default()).await?;
+    let n = tx
+        .execute(
+            "UPDATE human_users SET enabled = FALSE WHERE tenant_id = $1",
+            &[&"t_a"],
+        )
+        .await?;
+    let left: i64 = tx.query(PREPARED_HERE, &[]).await?[0].get(0);
+    tx.commit().await?;
+    assert_eq!(
+        (n, left),
+        (2, 0),
+        "updated rows, named statements in the session"
+    );
+    let left: i64 = unnamed.system().query(PREPARED_HERE, &[]).await?[0].get(0);
+    assert_eq!(
+        left, 0,
+        "named statements left in the system pool's session"
+    );
+
+    let prepared = test_db.db().await;
+    let kept: i64 = prepared.tenant(&a).query(PREPARED_HERE, &[]).await?[0].get(0);
+    assert!(
+        kept >= 3,
+        "the default mode prepares BEGIN, the setting and the statement: {kept}"
+    );
+    Ok(())
+}

@@ -11,7 +11,7 @@ use brokerdb::repo::users::{self, ReplaceRoles};
 use brokerdb::repo::workloads::{self, EnrollmentMode, WorkloadCreateRequest};
 
 use crate::assert_code;
-use crate::support::{TestResult, count_rows, seeded, tenant, text};
+use crate::support::{SEED, TestResult, count_rows, seeded, tenant, text};
 
 const INSERT_USER: &str =
     "INSERT INTO human_users (user_id, tenant_id, email) VALUES ($1, 't_a', $1 || '@example.com')";
@@ -322,5 +322,55 @@ async fn a_panicking_or_cancelled_transaction_rolls_back_and_its_connection_is_r
     for _ in 0..8 {
         assert_eq!(users_of_a(&db).await?, 2);
     }
+    Ok(())
+}
+
+/// A saturated pool does not queue without bound: with its one connection held by a long
+/// statement, a further call fails `timeout` within the pool's wait bound, and the pool serves
+/// again once the connection is free.
+#[tokio::test]
+async fn a_saturated_pool_fails_a_further_call_with_timeout_within_its_bound() -> TestResult {
+    use brokerdb::db::{DbSettings, ErrorCode, pool};
+    use std::time::Instant;
+
+    let test_db = brokerdb_testkit::database().await;
+    test_db.admin().await.batch_execute(SEED).await?;
+    let db = Db::from_pools(
+        pool::build(&test_db.runtime_config(), 1)?,
+        pool::build(&test_db.system_config(), 1)?,
+        DbSettings::default(),
+        brokerdb::db::CursorKey::random(),
+    )
+    .await?;
+    let a = tenant("t_a")?;
+    let holder = {
+        let (db, a) = (db.clone(), a.clone());
+        tokio::spawn(async move {
+            db.tenant(&a)
+                .query("SELECT pg_sleep(6.5)", &[])
+                .await
+                .map(|_| ())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let refused = db.tenant(&a).query("SELECT 1", &[]).await;
+    let waited = started.elapsed();
+    assert_eq!(
+        refused.as_ref().err().map(|e| e.code()),
+        Some(ErrorCode::Timeout),
+        "{refused:?}"
+    );
+    assert!(
+        waited < pool::CONNECT_TIMEOUT + Duration::from_secs(1),
+        "waited {waited:?} for a connection"
+    );
+    holder.await??;
+    let rows = db.tenant(&a).query("SELECT 1", &[]).await?;
+    assert_eq!(
+        rows.len(),
+        1,
+        "the pool serves again once its connection is free"
+    );
     Ok(())
 }

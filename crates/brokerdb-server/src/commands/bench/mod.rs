@@ -25,8 +25,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use brokerdb::conninfo;
-use brokerdb::db::{CursorKey, Db, DbSettings, pool};
+use brokerdb::conninfo::{self, ConnInfo};
+use brokerdb::db::{CursorKey, Db, DbSettings, StatementMode, pool};
 use clap::Args;
 
 use crate::cli::{ConnectionArgs, RedisUrlArgs};
@@ -99,6 +99,26 @@ pub struct BenchArgs {
     /// Where the soak's chart goes (SVG: latency, RSS and connections over time).
     #[arg(long, env = "BENCH_SOAK_SVG", default_value = "target/soak.svg")]
     pub soak_svg: PathBuf,
+    /// How the library's statements reach PostgreSQL: `prepared` or `unnamed` (what
+    /// `DB_STATEMENT_MODE` sets for `serve`). The raw rows are unaffected.
+    #[arg(long, env = "BENCH_STATEMENT_MODE", default_value = "prepared",
+          value_parser = |s: &str| s.parse::<StatementMode>().map_err(|e| e.to_string()))]
+    pub statement_mode: StatementMode,
+    /// `<host>:<port>` of a PgBouncer in transaction mode in front of the same server: the
+    /// library's runtime and system pools go through it, in unnamed mode (setup, seeding and the
+    /// raw rows stay direct). Compare with a run without it.
+    #[arg(long, env = "BENCH_PGBOUNCER", value_name = "HOST:PORT",
+          value_parser = parse_host_port)]
+    pub pgbouncer: Option<(String, u16)>,
+}
+
+/// `<host>:<port>`.
+fn parse_host_port(s: &str) -> Result<(String, u16), String> {
+    s.trim()
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
+        .filter(|(host, _)| !host.is_empty())
+        .ok_or_else(|| "must be <host>:<port>, e.g. 127.0.0.1:6432".to_owned())
 }
 
 /// `brokerdb bench`'s configuration, checked before any server is started or reached: a bad
@@ -128,6 +148,10 @@ pub struct BenchConfig {
     pub redis_pools: Vec<u16>,
     /// The soak, when `--soak` asks for it (then no row is measured).
     pub soak: Option<soak::SoakConfig>,
+    /// How the library's statements reach PostgreSQL (unnamed when `pgbouncer` is set).
+    pub statement_mode: StatementMode,
+    /// The PgBouncer the library's pools go through, if any.
+    pub pgbouncer: Option<(String, u16)>,
 }
 
 impl BenchConfig {
@@ -164,6 +188,9 @@ impl BenchArgs {
             if self.sample_every.is_zero() {
                 anyhow::bail!("--sample-every must be positive");
             }
+            if self.pgbouncer.is_some() {
+                anyhow::bail!("--soak connects directly: it does not take --pgbouncer");
+            }
             return Ok(BenchConfig {
                 postgres: Some(AdminTarget::from_args(&self.connection)?),
                 redis: Some(RedisTarget::from_args(
@@ -178,6 +205,8 @@ impl BenchArgs {
                 concurrency: DEFAULT_CONCURRENCY.to_vec(),
                 only: Vec::new(),
                 redis_pools: self.redis_pools.clone(),
+                statement_mode: self.statement_mode,
+                pgbouncer: None,
                 soak: Some(soak::SoakConfig {
                     duration,
                     rate: self.rate,
@@ -226,6 +255,11 @@ impl BenchArgs {
             },
             only: self.only.clone(),
             redis_pools: self.redis_pools.clone(),
+            statement_mode: match self.pgbouncer {
+                Some(_) => StatementMode::Unnamed,
+                None => self.statement_mode,
+            },
+            pgbouncer: self.pgbouncer.clone(),
             soak: None,
         })
     }
@@ -349,12 +383,34 @@ async fn postgres(
     .await?;
 
     let max_callers = usize::from(args.concurrency.iter().copied().max().unwrap_or(1));
+    // The raw rows always connect directly; the library's pools go through PgBouncer if asked.
     let runtime_cfg = conninfo::for_role(&admin, brokerdb::roles::RUNTIME);
     let system_cfg = conninfo::for_role(&admin, brokerdb::roles::SYSTEM);
+    let (pool_runtime, pool_system) = match &args.pgbouncer {
+        None => (runtime_cfg.clone(), system_cfg.clone()),
+        Some((host, port)) => {
+            eprintln!(
+                "the library's pools go through PgBouncer at {host}:{port} (unnamed statements)"
+            );
+            let through = |role: &str| {
+                let mut cfg = tokio_postgres::Config::new();
+                cfg.user(role).dbname(BENCH_DATABASE).host(host).port(*port);
+                ConnInfo::from(cfg)
+            };
+            (
+                through(brokerdb::roles::RUNTIME),
+                through(brokerdb::roles::SYSTEM),
+            )
+        }
+    };
+    let mode = args.statement_mode;
     let db = Db::from_pools(
-        pool::build(&runtime_cfg, max_callers)?,
-        pool::build(&system_cfg, max_callers)?,
-        DbSettings::default(),
+        pool::build_for(&pool_runtime, max_callers, mode)?,
+        pool::build_for(&pool_system, max_callers, mode)?,
+        DbSettings {
+            statement_mode: mode,
+            ..DbSettings::default()
+        },
         CursorKey::random(),
     )
     .await

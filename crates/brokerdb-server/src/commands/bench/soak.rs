@@ -138,12 +138,19 @@ pub async fn run(config: &BenchConfig, soak: &SoakConfig) -> anyhow::Result<bool
     let role_pool = |role: &str| -> anyhow::Result<_> {
         let mut info: ConnInfo = conninfo::for_role(&admin, role);
         info.config.application_name(&app_name);
-        Ok(pool::build(&info, usize::from(PG_POOL_SIZE))?)
+        Ok(pool::build_for(
+            &info,
+            usize::from(PG_POOL_SIZE),
+            config.statement_mode,
+        )?)
     };
     let db = Db::from_pools(
         role_pool(brokerdb::roles::RUNTIME)?,
         role_pool(brokerdb::roles::SYSTEM)?,
-        DbSettings::default(),
+        DbSettings {
+            statement_mode: config.statement_mode,
+            ..DbSettings::default()
+        },
         CursorKey::random(),
     )
     .await
