@@ -33,7 +33,7 @@ mod process;
 mod redis;
 mod run_as;
 
-pub use cluster::EmbeddedRedisCluster;
+pub use cluster::{ClusterLayout, EmbeddedRedisCluster};
 pub use error::EmbeddedError;
 pub use postgres::{EmbeddedPostgres, PostgresOptions, PostgresTls, SOCKET_PORT, SUPERUSER};
 pub use redis::{EmbeddedRedis, RedisOptions, RedisTls, SOCKET_NAME as REDIS_SOCKET_NAME};

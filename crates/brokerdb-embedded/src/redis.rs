@@ -326,6 +326,20 @@ impl EmbeddedRedis {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Kills the server with SIGKILL (a crash: no shutdown, no last writes flushed to anyone)
+    /// and reaps it. [`Self::restart`] starts it again. Does nothing when it is not running.
+    pub fn kill(&mut self) -> Result<(), EmbeddedError> {
+        if let Some(mut child) = self.child.take() {
+            let reaped = child.kill().and_then(|()| child.wait());
+            reaped.map_err(EmbeddedError::io(
+                "kill redis-server logging to",
+                &self.log_path,
+            ))?;
+            tracing::info!("embedded Redis killed");
+        }
+        Ok(())
+    }
+
     /// Shuts the server down and waits for it to exit.
     pub fn stop(&mut self) -> Result<(), EmbeddedError> {
         if let Some(mut child) = self.child.take() {

@@ -30,7 +30,8 @@ pub enum Command {
     /// Apply pending schema migrations (or show their status).
     Migrate(migrate::MigrateArgs),
     /// Measure hot operations through the library and the same SQL through pgbench, in one run
-    /// (seeds the database brokerdb_bench next to the configured one).
+    /// (seeds the database brokerdb_bench next to the configured one); with --soak, run mixed
+    /// HTTP load at a fixed rate for a while instead and chart it over time.
     Bench(bench::BenchArgs),
     /// Seal, checkpoint and verify the tamper-evident audit trail.
     Audit(audit::AuditArgs),

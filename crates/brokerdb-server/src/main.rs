@@ -15,7 +15,8 @@
 //! - `repair list | preview | execute | runs` and `doctor`: the database repair console (schema
 //!   drift and the hash-verified playbooks that repair it; staging and development only).
 //! - `bench`: hot operations through the library against the same SQL in pgbench and
-//!   `redis-benchmark`.
+//!   `redis-benchmark`; `bench --soak DURATION`: mixed HTTP load at a fixed rate, sampled over
+//!   time (latency, errors, RSS, connections) into a CSV and an SVG chart.
 //!
 //! Everything but argument parsing, logging and the runtime lives in the library crate
 //! (`brokerdb_server`).

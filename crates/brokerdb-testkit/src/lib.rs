@@ -12,6 +12,8 @@
 //! - [`tls::test_certificates`] makes a throwaway CA and a server certificate for TLS tests.
 //! - [`redis_cluster()`] does the same on a private 3-master Redis Cluster that the test binary
 //!   starts on first use (loopback ports, nothing on disk) and that dies with the process.
+//! - [`redis_cluster_with_replicas()`] starts a separate 3-master, 3-replica cluster that one test
+//!   owns and may break (failover tests).
 //!
 //! Servers: `DATABASE_URL` (a superuser URL; the admin side that creates databases) and
 //! `REDIS_URL` when set, otherwise private servers started once per test binary with
@@ -36,7 +38,9 @@ pub fn all_sets() -> [brokerdb::migrate::MigrationSet; 2] {
 }
 
 pub use database::{TestDatabase, database, empty_database, pgbouncer, process_database};
-pub use redis_cluster::{TestRedisCluster, redis_cluster};
+pub use redis_cluster::{
+    FailoverCluster, TestRedisCluster, redis_cluster, redis_cluster_with_replicas,
+};
 pub use redis_prefix::{TestRedis, redis};
 
 /// Connects with `info` (over TLS as its settings say) and drives the connection on the current

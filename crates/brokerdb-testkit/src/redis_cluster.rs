@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use brokerdb_embedded::{EmbeddedRedisCluster, RedisOptions};
+use brokerdb_embedded::{ClusterLayout, EmbeddedRedisCluster, RedisOptions};
 use tokio::sync::OnceCell;
 
 use crate::random_hex;
@@ -79,5 +79,64 @@ impl Drop for TestRedisCluster {
                 let _: redis::RedisResult<()> = redis::cmd("DEL").arg(key).query(&mut conn);
             }
         }
+    }
+}
+
+/// A private Redis Cluster with replicas that one test owns and may break (kill a master, watch a
+/// replica take over); never the shared cluster of [`redis_cluster()`]. Its nodes stop when this
+/// is dropped.
+#[derive(Debug)]
+pub struct FailoverCluster {
+    cluster: EmbeddedRedisCluster,
+}
+
+/// Starts a private cluster of 3 masters with one replica each (6 loopback nodes,
+/// `cluster-node-timeout` = `node_timeout`: a failover begins about that long after a master
+/// dies) and waits until every replica is in sync. For failover tests only: each call starts its
+/// own six processes. Needs `redis-server` and `redis-cli`.
+pub async fn redis_cluster_with_replicas(node_timeout: Duration) -> FailoverCluster {
+    let dir = crate::process_dir(&format!("failover-cluster-{}", random_hex(4)));
+    let opts = RedisOptions::new(dir, std::env::var_os("PATH"));
+    let layout = ClusterLayout {
+        masters: 3,
+        replicas_per_master: 1,
+        node_timeout,
+    };
+    let cluster = EmbeddedRedisCluster::start_layout(&opts, &layout)
+        .await
+        .unwrap_or_else(|e| panic!("the private Redis Cluster with replicas did not start: {e}"));
+    FailoverCluster { cluster }
+}
+
+impl FailoverCluster {
+    /// One URL per node (masters and replicas; roles are found with `CLUSTER NODES`).
+    pub fn urls(&self) -> Vec<String> {
+        self.cluster.urls()
+    }
+
+    /// The nodes' loopback ports, in the order of [`Self::urls`].
+    pub fn ports(&self) -> Vec<u16> {
+        self.cluster.ports()
+    }
+
+    /// A cluster client seeded with every node, with short timeouts.
+    pub fn client(&self) -> redis::cluster::ClusterClient {
+        redis::cluster::ClusterClient::builder(self.urls())
+            .connection_timeout(Duration::from_millis(500))
+            .response_timeout(Duration::from_millis(500))
+            .build()
+            .expect("valid cluster URLs")
+    }
+
+    /// Kills the node listening on `port` with SIGKILL (a crash).
+    pub fn kill_port(&mut self, port: u16) {
+        let index = self
+            .ports()
+            .iter()
+            .position(|&p| p == port)
+            .unwrap_or_else(|| panic!("no node listens on port {port}"));
+        self.cluster
+            .kill_node(index)
+            .unwrap_or_else(|e| panic!("cannot kill the node on port {port}: {e}"));
     }
 }

@@ -13,6 +13,7 @@ mod auth_sessions;
 mod canonicalizer;
 mod conn;
 mod crypto;
+mod failover;
 mod faults;
 mod forwarder_idempotency;
 mod forwarder_lock;

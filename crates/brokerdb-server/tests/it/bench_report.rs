@@ -57,7 +57,7 @@ const CACHE_SIDES: [&str; 4] = [
 
 /// Every tag opened is closed in order, the root is `<svg>`, and nothing but whitespace is
 /// outside it (after an optional XML declaration).
-fn check_well_formed_svg(svg: &str) -> Result<(), String> {
+pub(crate) fn check_well_formed_svg(svg: &str) -> Result<(), String> {
     let mut rest = svg.trim();
     let mut stack: Vec<&str> = Vec::new();
     let mut root = None;

@@ -5,6 +5,7 @@ mod api_walkthrough;
 mod audit_cli;
 mod backup;
 mod bench_report;
+mod bench_soak;
 mod browser;
 mod cli;
 mod crash;

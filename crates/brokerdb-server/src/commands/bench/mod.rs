@@ -15,6 +15,7 @@ mod redis;
 mod redis_benchmark;
 mod redis_ops;
 mod report;
+pub mod soak;
 mod stats;
 mod timed;
 mod users_list;
@@ -80,6 +81,24 @@ pub struct BenchArgs {
     #[arg(long, env = "BENCH_REDIS_POOLS", value_delimiter = ',', default_value = "1,4",
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub redis_pools: Vec<u16>,
+    /// Run the soak instead of the rows: mixed HTTP load through the service at `--rate` for
+    /// this long (e.g. 10m, 90s), sampled every `--sample-every` (p50/p99, errors, RSS, open
+    /// connections), written to `--soak-csv` and charted in `--soak-svg`. Exits 1 on any error
+    /// or a connection count above its bound.
+    #[arg(long, env = "BENCH_SOAK", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub soak: Option<std::time::Duration>,
+    /// Requests per second of the soak (N or N/s).
+    #[arg(long, env = "BENCH_SOAK_RATE", default_value = "200/s", value_parser = soak::parse_rate)]
+    pub rate: u32,
+    /// Sampling interval of the soak.
+    #[arg(long, env = "BENCH_SOAK_SAMPLE_EVERY", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub sample_every: std::time::Duration,
+    /// Where the soak's series goes (CSV, one row per sample).
+    #[arg(long, env = "BENCH_SOAK_CSV", default_value = "target/soak.csv")]
+    pub soak_csv: PathBuf,
+    /// Where the soak's chart goes (SVG: latency, RSS and connections over time).
+    #[arg(long, env = "BENCH_SOAK_SVG", default_value = "target/soak.svg")]
+    pub soak_svg: PathBuf,
     /// How the library's statements reach PostgreSQL: `prepared` or `unnamed` (what
     /// `DB_STATEMENT_MODE` sets for `serve`). The raw rows are unaffected.
     #[arg(long, env = "BENCH_STATEMENT_MODE", default_value = "prepared",
@@ -127,6 +146,8 @@ pub struct BenchConfig {
     pub only: Vec<String>,
     /// Redis adapter pool sizes to measure.
     pub redis_pools: Vec<u16>,
+    /// The soak, when `--soak` asks for it (then no row is measured).
+    pub soak: Option<soak::SoakConfig>,
     /// How the library's statements reach PostgreSQL (unnamed when `pgbouncer` is set).
     pub statement_mode: StatementMode,
     /// The PgBouncer the library's pools go through, if any.
@@ -163,6 +184,38 @@ impl BenchArgs {
     /// The checked configuration, or the first bad value's error (naming its variable, never
     /// quoting it).
     pub fn config(&self) -> anyhow::Result<BenchConfig> {
+        if let Some(duration) = self.soak {
+            if self.sample_every.is_zero() {
+                anyhow::bail!("--sample-every must be positive");
+            }
+            if self.pgbouncer.is_some() {
+                anyhow::bail!("--soak connects directly: it does not take --pgbouncer");
+            }
+            return Ok(BenchConfig {
+                postgres: Some(AdminTarget::from_args(&self.connection)?),
+                redis: Some(RedisTarget::from_args(
+                    &self.redis,
+                    &self.connection.data_dir,
+                )?),
+                users: self.users,
+                list_users: self.list_users,
+                matrix_calls: self.matrix_calls,
+                report: None,
+                seconds: self.seconds,
+                concurrency: DEFAULT_CONCURRENCY.to_vec(),
+                only: Vec::new(),
+                redis_pools: self.redis_pools.clone(),
+                statement_mode: self.statement_mode,
+                pgbouncer: None,
+                soak: Some(soak::SoakConfig {
+                    duration,
+                    rate: self.rate,
+                    every: self.sample_every,
+                    csv: self.soak_csv.clone(),
+                    svg: self.soak_svg.clone(),
+                }),
+            });
+        }
         // The outbox and project-store rows need both stores and are their own groups.
         let two_store_rows = outbox::names().any(|name| selects(&self.only, outbox::STORE, name))
             || projects::names().any(|name| selects(&self.only, projects::STORE, name));
@@ -207,6 +260,7 @@ impl BenchArgs {
                 None => self.statement_mode,
             },
             pgbouncer: self.pgbouncer.clone(),
+            soak: None,
         })
     }
 }
@@ -216,6 +270,14 @@ impl BenchArgs {
 /// with `--report`, writes the report and its charts too.
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
+    if let Some(soak) = &config.soak {
+        let passed = soak::run(&config, soak).await?;
+        return Ok(if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     if let Some(dir) = &config.report {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
@@ -265,14 +327,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 /// The advisory lock key held while a bench migrates and seeds its database.
 const SETUP_LOCK: i64 = 0x6272_6f6b_6265_6e63;
 
-/// Seeds the bench database and measures the PostgreSQL operations: the pgbench-compared rows,
-/// then the users-list rows.
-async fn postgres(
-    args: &BenchConfig,
+/// The bench database on `target` (the embedded cluster started when asked for; keep it while
+/// measuring), migrated and seeded with `users` users per tenant and, when given, the users-list
+/// tenant of `list_users`: its admin connection settings and a connection.
+async fn prepare_database(
     target: &AdminTarget,
-    redis: Option<&RedisTarget>,
-) -> anyhow::Result<(Vec<Measurement>, users_list::ListResults)> {
-    let (server, _embedded) = match target {
+    users: u32,
+    list_users: Option<u32>,
+) -> anyhow::Result<(
+    conninfo::ConnInfo,
+    tokio_postgres::Client,
+    Option<brokerdb_embedded::EmbeddedPostgres>,
+)> {
+    let (server, embedded) = match target {
         AdminTarget::Url(info) => ((**info).clone(), None),
         AdminTarget::Embedded { data_dir } => {
             let pg = start_embedded_postgres(data_dir).await?;
@@ -289,15 +356,31 @@ async fn postgres(
     brokerdb::migrate::apply_sets(&mut client, &crate::schema::migration_sets()).await?;
     eprintln!(
         "seeding {} users per tenant (2 tenants) and {} audit events …",
-        args.users, args.users
+        users, users
     );
-    workload::seed(&client, args.users).await?;
-    if users_list::selected(args) {
-        users_list::seed(&client, args.list_users).await?;
+    workload::seed(&client, users).await?;
+    if let Some(list_users) = list_users {
+        users_list::seed(&client, list_users).await?;
     }
     client
         .execute("SELECT pg_advisory_unlock($1)", &[&SETUP_LOCK])
         .await?;
+    Ok((admin, client, embedded))
+}
+
+/// Seeds the bench database and measures the PostgreSQL operations: the pgbench-compared rows,
+/// then the users-list rows.
+async fn postgres(
+    args: &BenchConfig,
+    target: &AdminTarget,
+    redis: Option<&RedisTarget>,
+) -> anyhow::Result<(Vec<Measurement>, users_list::ListResults)> {
+    let (admin, client, _embedded) = prepare_database(
+        target,
+        args.users,
+        users_list::selected(args).then_some(args.list_users),
+    )
+    .await?;
 
     let max_callers = usize::from(args.concurrency.iter().copied().max().unwrap_or(1));
     // The raw rows always connect directly; the library's pools go through PgBouncer if asked.
