@@ -16,7 +16,7 @@ use deadpool_postgres::Object;
 use tokio_postgres::NoTls;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{Db, DbError};
+use super::{Db, DbError, StatementMode};
 
 /// How long a cancelled connection may take to answer before it is closed anyway.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
@@ -83,10 +83,18 @@ impl Drop for InFlight {
 }
 
 /// Sends a cancel request for `client`'s statement, then closes `client` (not back to the pool).
+/// In [`StatementMode::Unnamed`] — the mode for PgBouncer in transaction mode — it only closes:
+/// PgBouncer 1.18 loses tokio-postgres's cancel requests (the cancel socket is half-closed at
+/// once) and can even abort on one whose client went away (`bad client state`, PgBouncer issue
+/// 801), so there the statement runs to its end or its `statement_timeout`.
 pub(crate) fn cancel_and_close(db: &Db, client: Object, system: bool) {
     let pool = if system { "system" } else { "runtime" };
-    metrics::counter!("brokerdb_statements_cancelled_total", "pool" => pool).increment(1);
     let client = Object::take(client);
+    if db.settings().statement_mode == StatementMode::Unnamed {
+        drop(client);
+        return;
+    }
+    metrics::counter!("brokerdb_statements_cancelled_total", "pool" => pool).increment(1);
     let token = client.cancel_token();
     let tls = {
         let tls = db.cancel_tls();
