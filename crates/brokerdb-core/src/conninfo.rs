@@ -105,6 +105,33 @@ pub fn for_role(base: &ConnInfo, role: &str) -> ConnInfo {
     }
 }
 
+/// [`for_role`] at another endpoint: `base`'s database, TLS settings and timeouts, as `role`, at
+/// `host:port` (a connection pooler in front of the same server, such as PgBouncer).
+pub fn for_role_at(base: &ConnInfo, role: &str, host: &str, port: u16) -> ConnInfo {
+    let mut config = Config::new();
+    config.host(host).port(port);
+    copy_settings(&base.config, &mut config, role);
+    ConnInfo {
+        config,
+        tls: base.tls.clone(),
+    }
+}
+
+/// `<host>:<port>` (e.g. `127.0.0.1:6432`), as the PgBouncer settings of the bench and the test
+/// kit take it.
+pub fn parse_host_port(s: &str) -> Result<(String, u16), crate::scalar::ValidationError> {
+    s.trim()
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
+        .filter(|(host, _)| !host.is_empty())
+        .ok_or_else(|| {
+            crate::scalar::ValidationError::new(
+                "host_port",
+                "must be <host>:<port>, e.g. 127.0.0.1:6432",
+            )
+        })
+}
+
 fn config_for_role(base: &Config, role: &str) -> Config {
     let mut cfg = Config::new();
     for host in base.get_hosts() {
@@ -116,6 +143,12 @@ fn config_for_role(base: &Config, role: &str) -> Config {
     for port in base.get_ports() {
         cfg.port(*port);
     }
+    copy_settings(base, &mut cfg, role);
+    cfg
+}
+
+/// Database, connect timeout, application name and `sslmode` of `base`, and `role` as the user.
+fn copy_settings(base: &Config, cfg: &mut Config, role: &str) {
     if let Some(db) = base.get_dbname() {
         cfg.dbname(db);
     }
@@ -127,7 +160,6 @@ fn config_for_role(base: &Config, role: &str) -> Config {
     }
     cfg.ssl_mode(base.get_ssl_mode());
     cfg.user(role);
-    cfg
 }
 
 /// Returns `base` pointed at another database, keeping user, password and everything else.

@@ -136,16 +136,8 @@ impl TestDatabase {
         let (mut runtime_cfg, mut system_cfg) = (self.runtime_config(), self.system_config());
         if let Some((host, port)) = pgbouncer() {
             settings.statement_mode = StatementMode::Unnamed;
-            let through = |role: &str| {
-                let mut cfg = tokio_postgres::Config::new();
-                cfg.user(role).host(&host).port(port);
-                if let Some(name) = self.admin.config.get_dbname() {
-                    cfg.dbname(name);
-                }
-                ConnInfo::from(cfg)
-            };
-            runtime_cfg = through(roles::RUNTIME);
-            system_cfg = through(roles::SYSTEM);
+            runtime_cfg = conninfo::for_role_at(&self.admin, roles::RUNTIME, &host, port);
+            system_cfg = conninfo::for_role_at(&self.admin, roles::SYSTEM, &host, port);
         }
         let mode = settings.statement_mode;
         let runtime = pool::build_for(&runtime_cfg, 4, mode).expect("runtime pool");
@@ -255,10 +247,8 @@ pub fn pgbouncer() -> Option<(String, u16)> {
     let value = std::env::var("BROKERDB_TEST_PGBOUNCER")
         .ok()
         .filter(|v| !v.trim().is_empty())?;
-    let (host, port) = value
-        .trim()
-        .rsplit_once(':')
-        .and_then(|(h, p)| Some((h.to_owned(), p.parse().ok()?)))
-        .unwrap_or_else(|| panic!("BROKERDB_TEST_PGBOUNCER must be <host>:<port>"));
-    Some((host, port))
+    match conninfo::parse_host_port(&value) {
+        Ok(endpoint) => Some(endpoint),
+        Err(_) => panic!("BROKERDB_TEST_PGBOUNCER must be <host>:<port>"),
+    }
 }

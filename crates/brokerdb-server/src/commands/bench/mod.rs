@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use brokerdb::conninfo::{self, ConnInfo};
+use brokerdb::conninfo;
 use brokerdb::db::{CursorKey, Db, DbSettings, StatementMode, pool};
 use clap::Args;
 
@@ -114,11 +114,7 @@ pub struct BenchArgs {
 
 /// `<host>:<port>`.
 fn parse_host_port(s: &str) -> Result<(String, u16), String> {
-    s.trim()
-        .rsplit_once(':')
-        .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
-        .filter(|(host, _)| !host.is_empty())
-        .ok_or_else(|| "must be <host>:<port>, e.g. 127.0.0.1:6432".to_owned())
+    conninfo::parse_host_port(s).map_err(|e| e.to_string())
 }
 
 /// `brokerdb bench`'s configuration, checked before any server is started or reached: a bad
@@ -392,11 +388,7 @@ async fn postgres(
             eprintln!(
                 "the library's pools go through PgBouncer at {host}:{port} (unnamed statements)"
             );
-            let through = |role: &str| {
-                let mut cfg = tokio_postgres::Config::new();
-                cfg.user(role).dbname(BENCH_DATABASE).host(host).port(*port);
-                ConnInfo::from(cfg)
-            };
+            let through = |role| conninfo::for_role_at(&admin, role, host, *port);
             (
                 through(brokerdb::roles::RUNTIME),
                 through(brokerdb::roles::SYSTEM),
