@@ -55,7 +55,9 @@ impl SessionStore {
             conn.query(cmd("SET").arg(&token_key).arg(&json).arg("EX").arg(ttl))
                 .await?,
         )?;
-        let previous: Option<String> = conn
+        // Bytes, not a String: a corrupt index value (not UTF-8, not a token hash) names no
+        // record to delete, and must not fail the upsert that has just replaced it.
+        let previous: Option<Vec<u8>> = conn
             .query(
                 cmd("SET")
                     .arg(self.id_key(&session.session_id))
@@ -65,8 +67,14 @@ impl SessionStore {
                     .arg("GET"),
             )
             .await?;
-        if let Some(old) = previous.filter(|old| old != hash && TokenHash::parse(old).is_ok()) {
-            let _: i64 = conn.query(cmd("DEL").arg(self.token_key(&old))).await?;
+        if let Some(old) = previous
+            .as_deref()
+            .and_then(stored_token_hash)
+            .filter(|old| old.as_str() != hash)
+        {
+            let _: i64 = conn
+                .query(cmd("DEL").arg(self.token_key(old.as_str())))
+                .await?;
         }
         Ok(())
     }
@@ -108,14 +116,23 @@ impl SessionStore {
         let id = SessionId::parse(session_id)?;
         let conn = &self.shared.conn;
         let id_key = self.id_key(&id);
-        let hash: Option<String> = conn.query(cmd("GET").arg(&id_key)).await?;
+        // Bytes, not a String: a corrupt index value is deleted with nothing else.
+        let hash: Option<Vec<u8>> = conn.query(cmd("GET").arg(&id_key)).await?;
         let mut del = cmd("DEL");
         del.arg(&id_key);
-        if let Some(hash) = hash {
-            del.arg(self.token_key(&hash));
+        if let Some(hash) = hash.as_deref().and_then(stored_token_hash) {
+            del.arg(self.token_key(hash.as_str()));
         }
         // One DEL; on a cluster the client splits it per slot.
         let _: i64 = conn.query(&del).await?;
         Ok(())
     }
+}
+
+/// A session-id index value as a token hash, or `None` when it is not one (not UTF-8, not 64
+/// lower-case hex digits): such a value names no record the adapter wrote.
+fn stored_token_hash(raw: &[u8]) -> Option<TokenHash> {
+    std::str::from_utf8(raw)
+        .ok()
+        .and_then(|text| TokenHash::parse(text).ok())
 }

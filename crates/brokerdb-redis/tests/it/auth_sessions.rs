@@ -104,3 +104,29 @@ on_both!(
         assert_eq!(s.get_session_by_token_hash(&hash('f')).await.unwrap(), Some(rotated));
     }
 );
+
+on_both!(
+    async fn a_corrupt_session_id_index_neither_fails_an_upsert_nor_a_revoke(b) {
+        let clock = TestClock::new();
+        let s = auth_stores(&b, &clock).sessions;
+        let id_key = b.key("sess:id:9f1c2a4e-8b3d-4c5e-9a7b-1d2e3f4a5b6c");
+        let id = "9f1c2a4e-8b3d-4c5e-9a7b-1d2e3f4a5b6c";
+        // Not UTF-8, and UTF-8 but not a token hash: the index names no record of ours.
+        for corrupt in [&b"\xff\xfe"[..], b"not-a-token-hash"] {
+            let _: () = b.raw(redis::cmd("SET").arg(&id_key).arg(corrupt)).await;
+            let record = session(&clock, '9', 60);
+            s.upsert_session(&record).await.unwrap();
+            assert_eq!(s.get_session_by_token_hash(&hash('9')).await.unwrap(), Some(record));
+            assert_eq!(b.get(&id_key).await.as_deref(), Some(hash('9').as_str()));
+
+            let _: () = b.raw(redis::cmd("SET").arg(&id_key).arg(corrupt)).await;
+            s.revoke_session_by_id(id).await.unwrap();
+            assert!(!b.exists(&id_key).await, "the corrupt index is gone");
+            assert!(
+                s.get_session_by_token_hash(&hash('9')).await.unwrap().is_some(),
+                "a record the corrupt index does not name is left alone"
+            );
+            s.revoke_session_by_id(id).await.unwrap();
+        }
+    }
+);
