@@ -408,6 +408,7 @@ impl ServeArgs {
             outbox: self.outbox.settings()?,
             console: ConsoleSettings {
                 proxy_header: self.proxy.trusted_header()?,
+                public_origins: self.proxy.public_origins()?,
                 ..self.console.settings()?
             },
         })

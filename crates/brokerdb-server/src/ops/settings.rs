@@ -12,6 +12,7 @@ use axum::http::HeaderName;
 use brokerdb_repair::{Guards, RepairSettings};
 use clap::Args;
 
+use super::page::same_origin::PublicOrigins;
 use crate::config::positive;
 
 /// The console's guards and limits: `BROKERDB_ENV`, `BROKERDB_REPAIR_ADMINS` and the repair
@@ -52,6 +53,11 @@ pub struct ProxyArgs {
           num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub repair_trust_proxy_header: bool,
+    /// Comma-separated origins (`https://ops.example.com`) under which browsers reach the
+    /// console through a reverse proxy that rewrites `Host`: the page's forms are accepted from
+    /// them as well as from the request's own host. Unset: the request's host only.
+    #[arg(long = "repair-public-origins", env = "REPAIR_PUBLIC_ORIGINS")]
+    pub repair_public_origins: Option<String>,
 }
 
 /// The console's checked settings.
@@ -63,6 +69,8 @@ pub struct ConsoleSettings {
     pub proxy_header: Option<HeaderName>,
     /// The repair timeouts.
     pub repair: RepairSettings,
+    /// Origins the page's forms are accepted from besides the request's own host.
+    pub public_origins: PublicOrigins,
 }
 
 impl ConsoleSettings {
@@ -72,6 +80,7 @@ impl ConsoleSettings {
             guards: Guards::new(None, None),
             proxy_header: None,
             repair: RepairSettings::default(),
+            public_origins: PublicOrigins::default(),
         }
     }
 }
@@ -90,11 +99,19 @@ impl ConsoleArgs {
                 lock_timeout: positive("REPAIR_LOCK_TIMEOUT", self.repair_lock_timeout)?,
                 ..RepairSettings::default()
             },
+            public_origins: PublicOrigins::default(),
         })
     }
 }
 
 impl ProxyArgs {
+    /// The checked `REPAIR_PUBLIC_ORIGINS` (empty when unset).
+    pub fn public_origins(&self) -> anyhow::Result<PublicOrigins> {
+        Ok(PublicOrigins::parse(
+            self.repair_public_origins.as_deref().unwrap_or_default(),
+        )?)
+    }
+
     /// The trusted header's name: `None` unless REPAIR_TRUST_PROXY_HEADER is true; trusting
     /// without a (valid) header name is an error naming the variable.
     pub fn trusted_header(&self) -> anyhow::Result<Option<HeaderName>> {
@@ -136,7 +153,30 @@ mod tests {
         ProxyArgs {
             repair_proxy_header: header.map(str::to_owned),
             repair_trust_proxy_header: trusted,
+            repair_public_origins: None,
         }
+    }
+
+    #[test]
+    fn public_origins_are_checked_and_a_bad_entry_is_named_by_position_only() -> anyhow::Result<()>
+    {
+        let args = |list: &str| ProxyArgs {
+            repair_public_origins: Some(list.to_owned()),
+            ..proxy(None, false)
+        };
+        assert_eq!(
+            args("https://ops.example.com").public_origins()?.as_slice(),
+            ["https://ops.example.com"]
+        );
+        assert!(proxy(None, false).public_origins()?.as_slice().is_empty());
+        let err = args("https://ops.example.com,secret-host/path")
+            .public_origins()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("REPAIR_PUBLIC_ORIGINS entry 2"), "{err}");
+        assert!(!err.contains("secret-host"), "{err}");
+        Ok(())
     }
 
     #[test]

@@ -7,6 +7,7 @@ use axum::http::HeaderName;
 use brokerdb::conninfo::ConnInfo;
 use brokerdb_repair::{Guards, RepairConsole, RepairError};
 
+use super::page::same_origin::PublicOrigins;
 use super::settings::ConsoleSettings;
 
 /// The repair console as the service and the CLI hold it (cheap to clone).
@@ -19,6 +20,7 @@ pub struct OpsState {
 struct Inner {
     guards: Guards,
     proxy_header: Option<HeaderName>,
+    public_origins: PublicOrigins,
     console: Option<RepairConsole>,
 }
 
@@ -34,6 +36,7 @@ impl OpsState {
             inner: Arc::new(Inner {
                 guards: settings.guards,
                 proxy_header: settings.proxy_header,
+                public_origins: settings.public_origins,
                 console,
             }),
         })
@@ -46,6 +49,7 @@ impl OpsState {
             inner: Arc::new(Inner {
                 guards: ConsoleSettings::disabled().guards,
                 proxy_header: None,
+                public_origins: PublicOrigins::default(),
                 console: None,
             }),
         }
@@ -59,6 +63,11 @@ impl OpsState {
     /// The trusted proxy header, if any.
     pub fn proxy_header(&self) -> Option<&HeaderName> {
         self.inner.proxy_header.as_ref()
+    }
+
+    /// Origins the page's forms are accepted from besides the request's own host.
+    pub fn public_origins(&self) -> &PublicOrigins {
+        &self.inner.public_origins
     }
 
     /// The console, when the admin connection is known.

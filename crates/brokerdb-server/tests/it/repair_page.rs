@@ -551,3 +551,43 @@ async fn a_trusted_proxy_header_signs_the_person_in_without_a_cookie() -> crate:
     assert_eq!(answer.status(), StatusCode::FORBIDDEN);
     Ok(())
 }
+
+#[tokio::test]
+async fn behind_a_host_rewriting_proxy_forms_from_the_public_origin_are_accepted()
+-> crate::TestResult {
+    // The proxy serves https://ops.example.com and forwards with Host rewritten to the service's
+    // own address: the browser's Origin never names the request's host.
+    let public = "https://ops.example.com";
+    let proxied = serve(Console {
+        public_origins: public,
+        ..Console::default()
+    })
+    .await?;
+    let plain = serve(Console::default()).await?;
+    let http = http()?;
+    let post = reqwest::Method::POST;
+    for (console, origin, status) in [
+        (&proxied, public, StatusCode::SEE_OTHER),
+        (&proxied, "https://evil.example", StatusCode::FORBIDDEN),
+        (&plain, public, StatusCode::FORBIDDEN),
+    ] {
+        let admin = admin_token(console).await?;
+        let sign_in = format!("{}/ops/db/repairs/sign-in", console.base);
+        let a = send(
+            &http,
+            post.clone(),
+            &sign_in,
+            None,
+            Some(origin),
+            &[("token", &admin)],
+        )
+        .await?;
+        assert_eq!(a.status, status, "{origin}");
+        assert_eq!(
+            a.set_cookie.is_some(),
+            status == StatusCode::SEE_OTHER,
+            "{origin}"
+        );
+    }
+    Ok(())
+}

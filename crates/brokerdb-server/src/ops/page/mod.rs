@@ -128,7 +128,12 @@ fn to_index(cookie: Option<HeaderValue>) -> Response {
 /// The refusal (403) of a form that came from another origin, checked before anything else is
 /// looked at; `None` when the form may proceed.
 fn cross_origin(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Option<Response> {
-    let refused = same_origin::check(headers, uri.authority().map(|a| a.as_str())).err()?;
+    let refused = same_origin::check(
+        headers,
+        uri.authority().map(|a| a.as_str()),
+        state.ops.public_origins(),
+    )
+    .err()?;
     let alert = Alert::new(StatusCode::FORBIDDEN, refused.to_string()).with_hint(
         "Forms of the repair console are accepted only from its own pages. Open the console at \
          this server's address and send the form from there.",

@@ -9,6 +9,7 @@ use axum::http::HeaderName;
 use brokerdb::repo::api_tokens::ApiTokenRole;
 use brokerdb_repair::{Guards, RepairSettings};
 use brokerdb_server::api::ApiSettings;
+use brokerdb_server::ops::page::same_origin::PublicOrigins;
 use brokerdb_server::ops::{ConsoleSettings, OpsState};
 use reqwest::Method;
 use serde_json::Value;
@@ -25,6 +26,8 @@ pub struct Console<'a> {
     pub proxy: Option<&'a str>,
     /// Whether the admin connection is known (DATABASE_URL given).
     pub admin: bool,
+    /// `REPAIR_PUBLIC_ORIGINS`.
+    pub public_origins: &'a str,
 }
 
 impl Default for Console<'_> {
@@ -34,6 +37,7 @@ impl Default for Console<'_> {
             admins: Some(ADMIN),
             proxy: None,
             admin: true,
+            public_origins: "",
         }
     }
 }
@@ -47,6 +51,7 @@ pub async fn serve(console: Console<'_>) -> Result<Api, Error> {
         guards: Guards::new(console.env, console.admins),
         proxy_header: console.proxy.map(HeaderName::try_from).transpose()?,
         repair: RepairSettings::default(),
+        public_origins: PublicOrigins::parse(console.public_origins)?,
     };
     Api::configured(ApiSettings::default(), move |state, db| {
         let admin = console.admin.then(|| db.admin_config());
