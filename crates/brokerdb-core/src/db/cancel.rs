@@ -43,19 +43,20 @@ impl Db {
 }
 
 /// A pooled connection with a statement in flight: dropped before [`InFlight::finish`], it
-/// cancels the statement and closes the connection (module docs).
-pub(crate) struct InFlight {
+/// cancels the statement and closes the connection (module docs). It borrows the handle: arming
+/// costs nothing on the path of every statement.
+pub(crate) struct InFlight<'a> {
     client: Option<Object>,
-    db: Db,
+    db: &'a Db,
     system: bool,
 }
 
-impl InFlight {
+impl<'a> InFlight<'a> {
     /// Arms the guard over `client` (of the system pool when `system`).
-    pub(crate) fn arm(db: &Db, client: Object, system: bool) -> Self {
+    pub(crate) fn arm(db: &'a Db, client: Object, system: bool) -> Self {
         Self {
             client: Some(client),
-            db: db.clone(),
+            db,
             system,
         }
     }
@@ -74,10 +75,10 @@ impl InFlight {
     }
 }
 
-impl Drop for InFlight {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
-            cancel_and_close(&self.db, client, self.system);
+            cancel_and_close(self.db, client, self.system);
         }
     }
 }
@@ -88,7 +89,7 @@ impl Drop for InFlight {
 /// once) and can even abort on one whose client went away (`bad client state`, PgBouncer issue
 /// 801), so there the statement runs to its end or its `statement_timeout`.
 pub(crate) fn cancel_and_close(db: &Db, client: Object, system: bool) {
-    let pool = if system { "system" } else { "runtime" };
+    let pool = Db::pool_label(system);
     let client = Object::take(client);
     if db.settings().statement_mode == StatementMode::Unnamed {
         drop(client);

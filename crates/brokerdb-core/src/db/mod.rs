@@ -207,6 +207,11 @@ impl Db {
         &self.inner.param_types
     }
 
+    /// The metrics label of the pool [`Db::pool`] picks for `system`.
+    pub(crate) fn pool_label(system: bool) -> &'static str {
+        if system { "system" } else { "runtime" }
+    }
+
     pub(crate) fn pool(&self, system: bool) -> &Pool {
         if system {
             &self.inner.system

@@ -37,7 +37,7 @@ pub struct SystemScope<'a> {
 /// Checks out a connection, warning (rate-limited) when the pool makes callers wait.
 pub(crate) async fn checkout(db: &Db, system: bool) -> Result<Object, DbError> {
     let started = Instant::now();
-    let pool_name = if system { "system" } else { "runtime" };
+    let pool_name = Db::pool_label(system);
     let client = match db.pool(system).get().await {
         Ok(client) => client,
         Err(e) => {
