@@ -7,11 +7,14 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::body::Bytes;
 use brokerdb::db::Db;
 use brokerdb::db::paging::{Direction, PageRequest, Sort};
 use brokerdb::model::{NonEmptyString, TenantId, UserId};
 use brokerdb::repo::api_tokens::{self, Actor, ApiTokenRole, NewApiToken};
 use brokerdb::repo::users::{self, UserFilter, UserSort};
+use brokerdb_redis::RedisConn;
+use http_body_util::{BodyExt, Full};
 use tokio::sync::oneshot;
 
 use super::BenchConfig;
@@ -68,35 +71,9 @@ pub async fn measure(
     .context("cannot create the bench's API token")?;
     let token = issued.secret.expose().to_owned();
     let max_callers = usize::from(config.concurrency.iter().copied().max().unwrap_or(1));
-    // The defaults a deployment runs, but a rate limit no bench reaches (the limit's Redis
-    // round trip is still on every request's path) and the read cache under a key prefix of its
-    // own, listening as in `serve`: the user read goes through it.
-    let state = AppState::with_api(
-        db.clone(),
-        conn,
-        &ApiSettings {
-            rate_limit_requests: u32::MAX,
-            cache: brokerdb_cache::CacheSettings {
-                key_prefix: format!("{}cache:", super::redis::run_prefix()),
-                ..brokerdb_cache::CacheSettings::default()
-            },
-            ..ApiSettings::default()
-        },
-    )?;
-    state
-        .api
-        .cache
-        .listen()
-        .await
-        .context("the HTTP rows' cache cannot subscribe to invalidations")?;
-    let app = Application::bind("127.0.0.1:0".parse()?, state).await?;
-    let base = format!("http://{}", app.local_addr()?);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
-    let addr = base.trim_start_matches("http://").to_owned();
-    let client = Connections::new(addr, max_callers);
+    // The user read goes through the read cache.
+    let api = LocalApi::start(db, conn).await?;
+    let client = Connections::new(api.addr.clone(), max_callers);
     let users = config.users.max(1);
     let mut rows = Vec::new();
     for name in names().filter(|n| config.selects("postgres", n)) {
@@ -114,10 +91,58 @@ pub async fn measure(
             );
         }
     }
-    let _ = stop.send(());
-    served.await??;
+    api.stop().await?;
     api_tokens::revoke(&mut db.system(), &issued.token.token_id, &by).await?;
     Ok(rows)
+}
+
+/// The `/v1` API served in this process on a loopback port with the defaults a deployment runs,
+/// but a per-token rate limit no bench reaches (the limit's Redis round trip is still on every
+/// request's path) and the read cache under a key prefix of the run's own, listening as in
+/// `serve`. What the HTTP rows and the soak send their requests to.
+pub struct LocalApi {
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+    stop: oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl LocalApi {
+    /// Builds the service over `db` and `redis`, subscribes its cache and starts serving.
+    pub async fn start(db: &Db, redis: RedisConn) -> anyhow::Result<Self> {
+        let state = AppState::with_api(
+            db.clone(),
+            redis,
+            &ApiSettings {
+                rate_limit_requests: u32::MAX,
+                cache: brokerdb_cache::CacheSettings {
+                    key_prefix: format!("{}cache:", super::redis::run_prefix()),
+                    ..brokerdb_cache::CacheSettings::default()
+                },
+                ..ApiSettings::default()
+            },
+        )?;
+        state
+            .api
+            .cache
+            .listen()
+            .await
+            .context("the bench's read cache cannot subscribe to invalidations")?;
+        let app = Application::bind("127.0.0.1:0".parse()?, state).await?;
+        let addr = app.local_addr()?.to_string();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self { addr, stop, served })
+    }
+
+    /// Shuts the service down and waits for it.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.served.await??;
+        Ok(())
+    }
 }
 
 /// The library call and the HTTP call of row `name`.
@@ -196,18 +221,20 @@ pub fn notes(rows: &[Measurement]) -> Vec<String> {
         .collect()
 }
 
-/// One HTTP/1.1 keep-alive connection per caller, opened on first use: the leanest client, so
-/// the rows measure the service rather than a client library's pool.
+/// One HTTP/1.1 keep-alive connection per caller, opened on first use (and again when it
+/// closed): the leanest client, so the rows and the soak measure the service rather than a client
+/// library's pool.
 #[derive(Clone)]
 pub struct Connections {
     addr: String,
     slots: Arc<Vec<tokio::sync::Mutex<Option<Sender>>>>,
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Empty<axum::body::Bytes>>;
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 impl Connections {
-    fn new(addr: String, callers: usize) -> Self {
+    /// `callers` connection slots to the service at `addr` (`host:port`).
+    pub fn new(addr: String, callers: usize) -> Self {
         Self {
             addr,
             slots: Arc::new(
@@ -220,7 +247,21 @@ impl Connections {
 
     /// `GET path` with the bearer `token` on `caller`'s connection; fails unless 200.
     async fn get(&self, caller: usize, path: &str, token: &str) -> anyhow::Result<()> {
-        use http_body_util::BodyExt;
+        self.send(caller, hyper::Method::GET, path, token, None, 200)
+            .await
+    }
+
+    /// `method path` with the bearer `token` and, when given, a JSON `body` on `caller`'s
+    /// connection; reads the whole response and fails unless its status is `expect`.
+    pub async fn send(
+        &self,
+        caller: usize,
+        method: hyper::Method,
+        path: &str,
+        token: &str,
+        body: Option<&str>,
+        expect: u16,
+    ) -> anyhow::Result<()> {
         let slot = self
             .slots
             .get(caller)
@@ -236,13 +277,22 @@ impl Connections {
         }
         let sender = slot.as_mut().context("no connection")?;
         sender.ready().await?;
-        let request = hyper::Request::get(path)
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
             .header(hyper::header::HOST, &self.addr)
-            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(http_body_util::Empty::new())?;
-        let response = sender.send_request(request).await?;
-        anyhow::ensure!(response.status() == 200, "HTTP {}", response.status());
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        if body.is_some() {
+            request = request.header(hyper::header::CONTENT_TYPE, "application/json");
+        }
+        let body = match body {
+            Some(text) => Full::new(Bytes::copy_from_slice(text.as_bytes())),
+            None => Full::default(),
+        };
+        let response = sender.send_request(request.body(body)?).await?;
+        let status = response.status().as_u16();
         response.into_body().collect().await?;
+        anyhow::ensure!(status == expect, "HTTP {status}, expected {expect}");
         Ok(())
     }
 }

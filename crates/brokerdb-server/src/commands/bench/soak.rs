@@ -17,18 +17,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use axum::body::Bytes;
 use brokerdb::conninfo::{self, ConnInfo};
 use brokerdb::db::{CursorKey, Db, DbSettings, pool};
 use brokerdb::model::{NonEmptyString, TenantId};
 use brokerdb::repo::api_tokens::{self, Actor, ApiTokenRole, NewApiToken};
-use http_body_util::{BodyExt, Full};
 use plotters::prelude::*;
-use tokio::sync::{Mutex, oneshot};
 
 use super::BenchConfig;
-use crate::api::ApiSettings;
-use crate::app::{AppState, Application};
+use super::http::{Connections, LocalApi};
 
 /// Connections in each PostgreSQL pool (runtime and system): `serve`'s default.
 pub const PG_POOL_SIZE: u16 = 16;
@@ -191,30 +187,7 @@ pub async fn run(config: &BenchConfig, soak: &SoakConfig) -> anyhow::Result<bool
     .await
     .context("cannot create the soak's API token")?;
     let token: Arc<str> = issued.secret.expose().into();
-    let state = AppState::with_api(
-        db.clone(),
-        conn,
-        &ApiSettings {
-            rate_limit_requests: u32::MAX,
-            cache: brokerdb_cache::CacheSettings {
-                key_prefix: format!("{}cache:", super::redis::run_prefix()),
-                ..brokerdb_cache::CacheSettings::default()
-            },
-            ..ApiSettings::default()
-        },
-    )?;
-    state
-        .api
-        .cache
-        .listen()
-        .await
-        .context("the soak's cache cannot subscribe to invalidations")?;
-    let app = Application::bind("127.0.0.1:0".parse()?, state).await?;
-    let addr = app.local_addr()?.to_string();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let api = LocalApi::start(&db, conn).await?;
 
     eprintln!(
         "soak: {} at {}/s, a sample every {} …",
@@ -223,8 +196,7 @@ pub async fn run(config: &BenchConfig, soak: &SoakConfig) -> anyhow::Result<bool
         humantime::format_duration(soak.every)
     );
     let load = Load {
-        clients: Arc::new((0..CLIENTS).map(|_| Mutex::new(None)).collect()),
-        addr: addr.into(),
+        clients: Connections::new(api.addr.clone(), CLIENTS),
         token,
         users: u64::from(config.users.max(1)),
         run: format!("{:08x}", rand::random::<u32>()).into(),
@@ -237,8 +209,7 @@ pub async fn run(config: &BenchConfig, soak: &SoakConfig) -> anyhow::Result<bool
         redis: &mut redis_probe,
     };
     let samples = drive(&load, soak, probe).await;
-    let _ = stop.send(());
-    served.await??;
+    api.stop().await?;
     sealer.stop().await;
     api_tokens::revoke(&mut db.system(), &issued.token.token_id, &by).await?;
     let samples = samples?;
@@ -267,16 +238,13 @@ async fn fill(pool: &deadpool_postgres::Pool, size: usize) -> Result<(), brokerd
 
 /// The load's shared parts.
 struct Load {
-    clients: Arc<Vec<Mutex<Option<Sender>>>>,
-    addr: Arc<str>,
+    clients: Connections,
     token: Arc<str>,
     users: u64,
     run: Arc<str>,
     latencies: Arc<std::sync::Mutex<Vec<u64>>>,
     errors: Arc<AtomicU64>,
 }
-
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 /// What the sampler reads besides the load's own figures.
 struct Probe<'a> {
@@ -308,7 +276,7 @@ async fn drive(
                 }
                 let request = request(load, n);
                 n += 1;
-                in_flight.spawn(request.send(load.clients.clone(), load.addr.clone(), due.into_std(),
+                in_flight.spawn(request.send(load.clients.clone(), due.into_std(),
                     load.latencies.clone(), load.errors.clone()));
             }
             at = sampler.tick() => {
@@ -445,14 +413,22 @@ impl Request {
     /// its latency from `due`, or an error.
     async fn send(
         self,
-        clients: Arc<Vec<Mutex<Option<Sender>>>>,
-        addr: Arc<str>,
+        clients: Connections,
         due: Instant,
         latencies: Arc<std::sync::Mutex<Vec<u64>>>,
         errors: Arc<AtomicU64>,
     ) {
-        let ok = self.exchange(&clients, &addr).await;
-        match ok {
+        let sent = clients
+            .send(
+                self.client,
+                self.method,
+                &self.path,
+                &self.token,
+                self.body.as_deref(),
+                self.expect,
+            )
+            .await;
+        match sent {
             Ok(()) => {
                 let micros = u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX);
                 if let Ok(mut l) = latencies.lock() {
@@ -464,42 +440,6 @@ impl Request {
                 tracing::warn!(path = %self.path, error = %e, "soak request failed");
             }
         }
-    }
-
-    async fn exchange(&self, clients: &[Mutex<Option<Sender>>], addr: &str) -> anyhow::Result<()> {
-        let slot = clients.get(self.client).context("no client slot")?;
-        let mut slot = slot.lock().await;
-        if slot.as_ref().is_none_or(|s| s.is_closed()) {
-            let stream = tokio::net::TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            let (sender, conn) =
-                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-            tokio::spawn(conn);
-            *slot = Some(sender);
-        }
-        let sender = slot.as_mut().context("no connection")?;
-        sender.ready().await?;
-        let mut builder = hyper::Request::builder()
-            .method(self.method.clone())
-            .uri(&self.path)
-            .header(hyper::header::HOST, addr)
-            .header(
-                hyper::header::AUTHORIZATION,
-                format!("Bearer {}", self.token),
-            );
-        if self.body.is_some() {
-            builder = builder.header(hyper::header::CONTENT_TYPE, "application/json");
-        }
-        let body = Full::new(Bytes::from(self.body.clone().unwrap_or_default()));
-        let response = sender.send_request(builder.body(body)?).await?;
-        let status = response.status().as_u16();
-        response.into_body().collect().await?;
-        anyhow::ensure!(
-            status == self.expect,
-            "HTTP {status}, expected {}",
-            self.expect
-        );
-        Ok(())
     }
 }
 
