@@ -71,6 +71,7 @@
 -- required_after: index:idx_enrollment_tokens_expires_at
 -- required_after: index:idx_enrollment_tokens_tenant_workload
 -- required_after: index:idx_enrollment_tokens_used_at
+-- required_after: index:idx_human_user_roles_tenant_role_created
 -- required_after: index:idx_human_user_roles_tenant_role_user
 -- required_after: index:idx_human_user_roles_tenant_user
 -- required_after: index:idx_human_users_display_name_trgm
@@ -193,6 +194,8 @@ CREATE INDEX IF NOT EXISTS idx_enrollment_tokens_expires_at ON public.enrollment
 CREATE INDEX IF NOT EXISTS idx_enrollment_tokens_tenant_workload ON public.enrollment_tokens USING btree (tenant_id, workload_id);
 
 CREATE INDEX IF NOT EXISTS idx_enrollment_tokens_used_at ON public.enrollment_tokens USING btree (used_at);
+
+CREATE INDEX IF NOT EXISTS idx_human_user_roles_tenant_role_created ON public.human_user_roles USING btree (tenant_id, role, user_created_at, user_id);
 
 CREATE INDEX IF NOT EXISTS idx_human_user_roles_tenant_role_user ON public.human_user_roles USING btree (tenant_id, role, user_id);
 

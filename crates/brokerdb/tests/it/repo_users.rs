@@ -448,3 +448,115 @@ async fn emails_are_unique_per_tenant_whatever_their_case_and_stored_as_given() 
     .await?;
     Ok(())
 }
+
+/// The emails (local parts) of `filter`'s matches through an offset page, with the page's total,
+/// and through keyset pages of 1 (every keyset statement, the one after a cursor included).
+async fn listed_both_ways(
+    db: &Db,
+    t: &TenantId,
+    filter: &UserFilter,
+    sort: Sort<UserSort>,
+) -> Res<(Vec<String>, u64, Vec<String>)> {
+    let mut scope = db.tenant(t);
+    let page = users::list(&mut scope, filter, sort, PageRequest::new(1, 10)?).await?;
+    assert!(!page.total_is_estimate);
+    let (mut walked, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let slice = users::list_after(&mut scope, filter, sort, 1, cursor.as_deref()).await?;
+        walked.extend(emails(&slice.items).into_iter().map(str::to_owned));
+        match slice.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let paged = emails(&page.items).into_iter().map(str::to_owned).collect();
+    Ok((paged, page.total, walked))
+}
+
+#[tokio::test]
+async fn a_role_within_a_creation_range_lists_the_roles_users_created_in_it_whoever_wrote_them()
+-> TestResult {
+    let (test_db, db, a, b) = two_tenants().await?;
+    let seeded = seed_list(&db, &a, &b).await?;
+    // dave becomes an admin through update_roles (the delete-and-insert path), beside carol and
+    // bob, who were created as admins.
+    users::update_roles(
+        &mut db.tenant(&a),
+        &seeded[3].user_id,
+        &replace(&["admin", "operator"])?,
+    )
+    .await?;
+    // alice, bob and dave were created in [alice, eve); the admins among them are bob and dave.
+    let window = UserFilter {
+        role: Some(UserRole::Admin),
+        created_from: Some(seeded[1].created_at),
+        created_to: Some(seeded[4].created_at),
+        ..UserFilter::default()
+    };
+    let s = |f: &str, d: &str| Sort::<UserSort>::parse(f, d);
+    for (sort, expected) in [
+        (s("created_at", "asc")?, ["bob", "dave"]),
+        (s("created_at", "desc")?, ["dave", "bob"]),
+        (s("email", "asc")?, ["bob", "dave"]),
+        (s("email", "desc")?, ["dave", "bob"]),
+        (s("display_name", "asc")?, ["bob", "dave"]),
+        (s("display_name", "desc")?, ["dave", "bob"]),
+    ] {
+        let (paged, total, walked) = listed_both_ways(&db, &a, &window, sort).await?;
+        assert_eq!(
+            (paged.clone(), total),
+            (expected.map(String::from).to_vec(), 2)
+        );
+        assert_eq!(walked, paged, "keyset pages list the same users");
+    }
+    let enabled = UserFilter {
+        enabled: Some(true),
+        ..window.clone()
+    };
+    let from_only = UserFilter {
+        created_to: None,
+        ..window.clone()
+    };
+    let q = UserFilter {
+        q: Some("BO".into()),
+        ..window.clone()
+    };
+    let newest = s("created_at", "desc")?;
+    for (filter, expected, what) in [
+        (&enabled, vec!["dave"], "bob is disabled"),
+        (&from_only, vec!["dave", "bob"], "an open-ended range"),
+        (&q, vec!["bob"], "with a search"),
+    ] {
+        let (paged, total, walked) = listed_both_ways(&db, &a, filter, newest).await?;
+        assert_eq!(paged, expected, "{what}");
+        assert_eq!((total, walked), (expected.len() as u64, paged), "{what}");
+    }
+
+    // An administrator moves carol's creation time into the window: her role row follows, so
+    // the list (driven by the role rows' copy) shows her.
+    test_db
+        .admin()
+        .await
+        .execute(
+            "UPDATE human_users SET created_at = $1 WHERE user_id = $2",
+            &[&seeded[2].created_at, &seeded[0].user_id.as_str()],
+        )
+        .await?;
+    let (paged, total, _) = listed_both_ways(&db, &a, &window, s("email", "asc")?).await?;
+    assert_eq!(
+        (paged, total),
+        (vec!["bob".into(), "carol".into(), "dave".into()], 3)
+    );
+    let stale: i64 = test_db
+        .admin()
+        .await
+        .query_one(
+            "SELECT count(*) FROM human_user_roles r JOIN human_users u USING (tenant_id, user_id) \
+             WHERE r.user_created_at IS DISTINCT FROM u.created_at",
+            &[],
+        )
+        .await?
+        .get(0);
+    assert_eq!(stale, 0, "every role row carries its user's creation time");
+    Ok(())
+}

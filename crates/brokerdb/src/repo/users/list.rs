@@ -10,7 +10,11 @@
 //! - `q` (case-insensitive substring of email or display name) is served by trigram indexes; a
 //!   shape with `q` is planned for its pattern on every call, since a rare and a common pattern
 //!   want opposite plans;
-//! - `role` reads `human_user_roles (tenant_id, role, user_id)`;
+//! - `role` reads `human_user_roles (tenant_id, role, user_id)`; a role with a `created_at`
+//!   range reads `(tenant_id, role, user_created_at, user_id)` (migration 0020: each role row
+//!   carries its user's creation time), which holds exactly the role's users created in the
+//!   range, in creation order: such a shape is counted from it, and paged from it when sorted by
+//!   creation time;
 //! - roles are fetched for the page's rows only, after the `LIMIT`.
 
 use serde::Serialize;
@@ -120,32 +124,118 @@ impl Present {
         flags | (role << 4)
     }
 
-    /// `u.tenant_id = $1` and each present filter with the next parameter number; returns the
-    /// condition and the first free parameter number.
-    fn condition(self) -> (String, usize) {
-        let mut sql = String::from("u.tenant_id = $1");
-        let mut n = 2;
-        let mut add = |on: bool, fragment: &dyn Fn(usize) -> String| {
-            if on {
-                sql.push_str(" AND ");
-                sql.push_str(&fragment(n));
-                n += 1;
-            }
+    /// The parameter number of each present filter (`$1` is the tenant), in the order `q`,
+    /// `enabled`, `created_from`, `created_to`, and the first free number.
+    fn numbers(self) -> Numbers {
+        let mut next = 2;
+        let mut take = |on: bool| {
+            on.then(|| {
+                next += 1;
+                next - 1
+            })
         };
-        add(self.q, &|k| {
-            format!("(u.email ILIKE ${k} OR u.display_name ILIKE ${k})")
-        });
-        add(self.enabled, &|k| format!("u.enabled = ${k}"));
-        add(self.from, &|k| format!("u.created_at >= ${k}"));
-        add(self.to, &|k| format!("u.created_at < ${k}"));
+        let q = take(self.q);
+        let enabled = take(self.enabled);
+        let from = take(self.from);
+        let to = take(self.to);
+        Numbers {
+            q,
+            enabled,
+            from,
+            to,
+            next,
+        }
+    }
+
+    /// `u.tenant_id = $1` and each present filter; returns the condition and the first free
+    /// parameter number.
+    ///
+    /// With a role, the creation-time range is stated on the role row too (its copy of the
+    /// user's `created_at`, migration 0020), so the role row's own index can serve it.
+    fn condition(self) -> (String, usize) {
+        let k = self.numbers();
+        let mut sql = String::from("u.tenant_id = $1");
+        if let Some(q) = k.q {
+            sql.push_str(&format!(
+                " AND (u.email ILIKE ${q} OR u.display_name ILIKE ${q})"
+            ));
+        }
+        if let Some(e) = k.enabled {
+            sql.push_str(&format!(" AND u.enabled = ${e}"));
+        }
+        if let Some(f) = k.from {
+            sql.push_str(&format!(" AND u.created_at >= ${f}"));
+        }
+        if let Some(t) = k.to {
+            sql.push_str(&format!(" AND u.created_at < ${t}"));
+        }
         if let Some(role) = self.role {
             sql.push_str(&format!(
                 " AND EXISTS (SELECT 1 FROM human_user_roles r WHERE r.tenant_id = u.tenant_id \
-                 AND r.user_id = u.user_id AND r.role = '{}'::user_role)",
-                role.as_str()
+                 AND r.user_id = u.user_id AND r.role = '{}'::user_role{})",
+                role.as_str(),
+                k.role_range()
             ));
         }
-        (sql, n)
+        (sql, k.next)
+    }
+
+    /// With a role and a creation-time range: the matching users as `FROM … WHERE …` over their
+    /// role rows, read from the (tenant_id, role, user_created_at, user_id) index in creation
+    /// order, joined to the user only for the filters a role row does not carry (`q`,
+    /// `enabled`). A user holds a role at most once (`uq_human_user_roles_user_role`) and every
+    /// role row has its user (foreign key), so each role row is one matching user. `None` for
+    /// other shapes: a role alone matches up to all of the tenant, and without a role there is
+    /// no role row to read.
+    fn by_role_created(self) -> Option<String> {
+        let role = self.role?;
+        if !(self.from || self.to) {
+            return None;
+        }
+        let k = self.numbers();
+        let mut sql = String::from("FROM human_user_roles r");
+        if self.q || self.enabled {
+            sql.push_str(
+                " JOIN human_users u ON u.tenant_id = r.tenant_id AND u.user_id = r.user_id",
+            );
+        }
+        sql.push_str(&format!(
+            " WHERE r.tenant_id = $1 AND r.role = '{}'::user_role{}",
+            role.as_str(),
+            k.role_range()
+        ));
+        if let Some(q) = k.q {
+            sql.push_str(&format!(
+                " AND (u.email ILIKE ${q} OR u.display_name ILIKE ${q})"
+            ));
+        }
+        if let Some(e) = k.enabled {
+            sql.push_str(&format!(" AND u.enabled = ${e}"));
+        }
+        Some(sql)
+    }
+}
+
+/// The parameter numbers of a shape's present filters (see [`Present::numbers`]).
+struct Numbers {
+    q: Option<usize>,
+    enabled: Option<usize>,
+    from: Option<usize>,
+    to: Option<usize>,
+    next: usize,
+}
+
+impl Numbers {
+    /// The creation-time range on the role row `r` (empty without one).
+    fn role_range(&self) -> String {
+        let mut sql = String::new();
+        if let Some(f) = self.from {
+            sql.push_str(&format!(" AND r.user_created_at >= ${f}"));
+        }
+        if let Some(t) = self.to {
+            sql.push_str(&format!(" AND r.user_created_at < ${t}"));
+        }
+        sql
     }
 }
 
@@ -216,28 +306,53 @@ fn list_statements(present: Present, sort: Sort<UserSort>) -> ListStatements {
         statement("users", key(present, sort, kind), || {
             let (cond, n) = present.condition();
             let s = SortSql::of(sort);
-            match kind {
-                Kind::Page => format!(
-                    "SELECT {OUTER_COLUMNS}, t.n AS total \
-                     FROM (SELECT u.user_id, {key} AS sort_key FROM human_users u WHERE {cond} \
-                           ORDER BY {inner} LIMIT ${n} OFFSET ${o}) p {JOIN_USERS}, \
-                          (SELECT count(*) AS n FROM (SELECT 1 FROM human_users u WHERE {cond} \
-                                                      ORDER BY u.user_id LIMIT ${c}) c) t \
-                     ORDER BY {outer}",
+            let by_role = present.by_role_created();
+            // Counted in user_id order (the (tenant_id, user_id) index, which the role index
+            // also ends with): unordered, a tenant holding most of the table is counted by a
+            // sequential scan that stops at the cap, a full scan whenever fewer rows match. A
+            // role with a range is counted from its role rows' index range, in its own order.
+            let counted = |cap: usize| match &by_role {
+                Some(source) => format!("SELECT 1 {source} LIMIT ${cap}"),
+                None => format!(
+                    "SELECT 1 FROM human_users u WHERE {cond} ORDER BY u.user_id LIMIT ${cap}"
+                ),
+            };
+            // The page's ids and sort keys: in the sort's index order, or for a role with a
+            // range sorted by creation time, in its role rows' index order (the same key).
+            let page_ids = match (&by_role, sort.field) {
+                (Some(source), UserSort::CreatedAt) => format!(
+                    "SELECT r.user_id, r.user_created_at AS sort_key {source} \
+                     ORDER BY r.user_created_at {dir}, r.user_id {dir}",
+                    dir = s.dir,
+                ),
+                _ => format!(
+                    "SELECT u.user_id, {key} AS sort_key FROM human_users u WHERE {cond} \
+                     ORDER BY {inner}",
                     key = s.key,
                     inner = s.inner_order(),
+                ),
+            };
+            match kind {
+                // The count is a MATERIALIZED CTE, so it runs once: as a join input, a generic
+                // plan (which cannot tell the page has 20 rows) ran it again for every row.
+                Kind::Page => format!(
+                    "WITH t AS MATERIALIZED (SELECT count(*) AS n FROM ({count}) c) \
+                     SELECT {OUTER_COLUMNS}, t.n AS total \
+                     FROM ({page_ids} LIMIT ${n} OFFSET ${o}) p {JOIN_USERS}, t \
+                     ORDER BY {outer}",
+                    count = counted(n + 2),
                     outer = s.outer_order(),
                     o = n + 1,
-                    c = n + 2,
                 ),
-                // Counted in user_id order (the (tenant_id, user_id) index, which the role index
-                // also ends with): unordered, a tenant holding most of the table is counted by a
-                // sequential scan that stops at the cap, a full scan whenever fewer rows match.
-                Kind::Count => format!(
-                    "SELECT count(*) FROM (SELECT 1 FROM human_users u WHERE {cond} \
-                     ORDER BY u.user_id LIMIT ${n}) c"
-                ),
-                _ => format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM human_users u WHERE {cond}"),
+                Kind::Count => format!("SELECT count(*) FROM ({}) c", counted(n)),
+                // Estimated from the rows it counts: for a role with a range, the role rows'
+                // statistics of their own creation-time copy.
+                _ => match &by_role {
+                    Some(source) => format!("EXPLAIN (FORMAT JSON) SELECT 1 {source}"),
+                    None => {
+                        format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM human_users u WHERE {cond}")
+                    }
+                },
             }
         })
     };
