@@ -195,9 +195,9 @@ CREATE INDEX IF NOT EXISTS idx_enrollment_tokens_tenant_workload ON public.enrol
 
 CREATE INDEX IF NOT EXISTS idx_enrollment_tokens_used_at ON public.enrollment_tokens USING btree (used_at);
 
-CREATE INDEX IF NOT EXISTS idx_human_user_roles_tenant_role_created ON public.human_user_roles USING btree (tenant_id, role, user_created_at, user_id);
+CREATE INDEX IF NOT EXISTS idx_human_user_roles_tenant_role_created ON public.human_user_roles USING btree (tenant_id, role, user_created_at, user_id) INCLUDE (user_enabled);
 
-CREATE INDEX IF NOT EXISTS idx_human_user_roles_tenant_role_user ON public.human_user_roles USING btree (tenant_id, role, user_id);
+CREATE INDEX IF NOT EXISTS idx_human_user_roles_tenant_role_user ON public.human_user_roles USING btree (tenant_id, role, user_id) INCLUDE (user_enabled);
 
 CREATE INDEX IF NOT EXISTS idx_human_user_roles_tenant_user ON public.human_user_roles USING btree (tenant_id, user_id);
 

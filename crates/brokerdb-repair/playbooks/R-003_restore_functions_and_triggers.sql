@@ -35,8 +35,8 @@
 -- required_after: function:brokerdb_forbid_mutation
 -- required_after: function:brokerdb_system_audit_enqueue
 -- required_after: function:brokerdb_touch_updated_at
--- required_after: function:brokerdb_user_created_at_to_roles
--- required_after: function:brokerdb_user_role_created_at
+-- required_after: function:brokerdb_user_copies_to_roles
+-- required_after: function:brokerdb_user_role_copies
 -- required_after: trigger:admin_access_requests.trg_admin_access_requests_touch_updated_at
 -- required_after: trigger:admin_identities.trg_admin_identities_touch_updated_at
 -- required_after: trigger:admin_signup_policy.trg_admin_signup_policy_touch_updated_at
@@ -52,8 +52,8 @@
 -- required_after: trigger:db_repair_runs.prevent_delete_db_repair_runs
 -- required_after: trigger:db_repair_runs.prevent_truncate_db_repair_runs
 -- required_after: trigger:db_repair_runs.prevent_update_db_repair_runs
--- required_after: trigger:human_user_roles.trg_human_user_roles_user_created_at
--- required_after: trigger:human_users.trg_human_users_created_at_to_roles
+-- required_after: trigger:human_user_roles.trg_human_user_roles_copies
+-- required_after: trigger:human_users.trg_human_users_copies_to_roles
 -- required_after: trigger:human_users.trg_human_users_touch_updated_at
 -- required_after: trigger:integrations.trg_integrations_touch_updated_at
 -- required_after: trigger:jobs.trg_jobs_touch_updated_at
@@ -121,26 +121,28 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION public.brokerdb_user_created_at_to_roles()
+CREATE OR REPLACE FUNCTION public.brokerdb_user_copies_to_roles()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 BEGIN
-    UPDATE public.human_user_roles r SET user_created_at = NEW.created_at
+    UPDATE public.human_user_roles r
+       SET user_created_at = NEW.created_at, user_enabled = NEW.enabled
      WHERE r.tenant_id = NEW.tenant_id AND r.user_id = NEW.user_id;
     RETURN NULL;
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION public.brokerdb_user_role_created_at()
+CREATE OR REPLACE FUNCTION public.brokerdb_user_role_copies()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 BEGIN
-    NEW.user_created_at := (SELECT u.created_at FROM public.human_users u
-                             WHERE u.tenant_id = NEW.tenant_id AND u.user_id = NEW.user_id);
+    SELECT u.created_at, u.enabled INTO NEW.user_created_at, NEW.user_enabled
+      FROM public.human_users u
+     WHERE u.tenant_id = NEW.tenant_id AND u.user_id = NEW.user_id;
     RETURN NEW;
 END
 $function$;
@@ -313,24 +315,24 @@ ALTER TABLE public.db_repair_runs ENABLE TRIGGER prevent_update_db_repair_runs;
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
-                   WHERE tgname = 'trg_human_user_roles_user_created_at' AND tgrelid = 'public.human_user_roles'::regclass) THEN
-        CREATE TRIGGER trg_human_user_roles_user_created_at BEFORE INSERT OR UPDATE OF tenant_id, user_id, user_created_at ON public.human_user_roles FOR EACH ROW EXECUTE FUNCTION brokerdb_user_role_created_at();
+                   WHERE tgname = 'trg_human_user_roles_copies' AND tgrelid = 'public.human_user_roles'::regclass) THEN
+        CREATE TRIGGER trg_human_user_roles_copies BEFORE INSERT OR UPDATE OF tenant_id, user_id, user_created_at, user_enabled ON public.human_user_roles FOR EACH ROW EXECUTE FUNCTION brokerdb_user_role_copies();
     END IF;
 END
 $$;
 
-ALTER TABLE public.human_user_roles ENABLE TRIGGER trg_human_user_roles_user_created_at;
+ALTER TABLE public.human_user_roles ENABLE TRIGGER trg_human_user_roles_copies;
 
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
-                   WHERE tgname = 'trg_human_users_created_at_to_roles' AND tgrelid = 'public.human_users'::regclass) THEN
-        CREATE TRIGGER trg_human_users_created_at_to_roles AFTER UPDATE OF created_at ON public.human_users FOR EACH ROW WHEN ((old.created_at IS DISTINCT FROM new.created_at)) EXECUTE FUNCTION brokerdb_user_created_at_to_roles();
+                   WHERE tgname = 'trg_human_users_copies_to_roles' AND tgrelid = 'public.human_users'::regclass) THEN
+        CREATE TRIGGER trg_human_users_copies_to_roles AFTER UPDATE OF created_at, enabled ON public.human_users FOR EACH ROW WHEN (((old.created_at IS DISTINCT FROM new.created_at) OR (old.enabled IS DISTINCT FROM new.enabled))) EXECUTE FUNCTION brokerdb_user_copies_to_roles();
     END IF;
 END
 $$;
 
-ALTER TABLE public.human_users ENABLE TRIGGER trg_human_users_created_at_to_roles;
+ALTER TABLE public.human_users ENABLE TRIGGER trg_human_users_copies_to_roles;
 
 DO $$
 BEGIN

@@ -112,17 +112,20 @@ const USERS: &str = "INSERT INTO human_users (id, user_id, tenant_id, email, dis
        FROM generate_series(1, $3::int) g
      ON CONFLICT DO NOTHING";
 
-/// `$1` tenant, `$2` user id prefix, `$3` n. Each row carries its user's `created_at` (the same
-/// expression as [`USERS`]): with triggers off (a superuser's load) nothing else would copy it.
-const ROLES: &str = "INSERT INTO human_user_roles (id, tenant_id, user_id, role, user_created_at)
+/// `$1` tenant, `$2` user id prefix, `$3` n. Each row carries its user's `created_at` and
+/// `enabled` (the same expressions as [`USERS`]): with triggers off (a superuser's load) nothing
+/// else would copy them.
+const ROLES: &str = "INSERT INTO human_user_roles (id, tenant_id, user_id, role, user_created_at, user_enabled)
      SELECT $2 || lpad(g::text, 10, '0'), $1, $2 || g,
             (CASE WHEN g % 100 = 0 THEN 'owner' WHEN g % 100 <= 5 THEN 'admin'
                   WHEN g % 100 <= 20 THEN 'auditor' ELSE 'operator' END)::user_role,
-            timestamptz '2024-01-01 00:00:00+00' + ((g::bigint * 7919) % $3::int) * interval '1 minute'
+            timestamptz '2024-01-01 00:00:00+00' + ((g::bigint * 7919) % $3::int) * interval '1 minute',
+            g % 11 <> 0
        FROM generate_series(1, $3::int) g
      UNION ALL
      SELECT $2 || lpad(g::text, 10, '0') || 'a', $1, $2 || g, 'admin'::user_role,
-            timestamptz '2024-01-01 00:00:00+00' + ((g::bigint * 7919) % $3::int) * interval '1 minute'
+            timestamptz '2024-01-01 00:00:00+00' + ((g::bigint * 7919) % $3::int) * interval '1 minute',
+            g % 11 <> 0
        FROM generate_series(25, $3::int, 50) g
      ON CONFLICT DO NOTHING";
 

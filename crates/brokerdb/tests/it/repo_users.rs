@@ -474,7 +474,7 @@ async fn listed_both_ways(
 }
 
 #[tokio::test]
-async fn a_role_within_a_creation_range_lists_the_roles_users_created_in_it_whoever_wrote_them()
+async fn a_role_with_a_creation_range_or_enabled_lists_the_roles_matching_users_whoever_wrote_them()
 -> TestResult {
     let (test_db, db, a, b) = two_tenants().await?;
     let seeded = seed_list(&db, &a, &b).await?;
@@ -547,16 +547,43 @@ async fn a_role_within_a_creation_range_lists_the_roles_users_created_in_it_whoe
         (paged, total),
         (vec!["bob".into(), "carol".into(), "dave".into()], 3)
     );
+
+    // dave is disabled: his role rows follow, so enabled admins (counted from the role rows'
+    // copies) are carol alone, with the range (which she is in now) and without.
+    test_db
+        .admin()
+        .await
+        .execute(
+            "UPDATE human_users SET enabled = FALSE WHERE user_id = $1",
+            &[&seeded[3].user_id.as_str()],
+        )
+        .await?;
+    let enabled_admins = UserFilter {
+        role: Some(UserRole::Admin),
+        enabled: Some(true),
+        ..UserFilter::default()
+    };
+    for filter in [&enabled_admins, &enabled] {
+        let (paged, total, walked) = listed_both_ways(&db, &a, filter, newest).await?;
+        assert_eq!(
+            (paged, total, walked),
+            (vec!["carol".into()], 1, vec!["carol".into()])
+        );
+    }
     let stale: i64 = test_db
         .admin()
         .await
         .query_one(
             "SELECT count(*) FROM human_user_roles r JOIN human_users u USING (tenant_id, user_id) \
-             WHERE r.user_created_at IS DISTINCT FROM u.created_at",
+             WHERE r.user_created_at IS DISTINCT FROM u.created_at \
+                OR r.user_enabled IS DISTINCT FROM u.enabled",
             &[],
         )
         .await?
         .get(0);
-    assert_eq!(stale, 0, "every role row carries its user's creation time");
+    assert_eq!(
+        stale, 0,
+        "every role row carries its user's creation time and flag"
+    );
     Ok(())
 }

@@ -10,11 +10,11 @@
 //! - `q` (case-insensitive substring of email or display name) is served by trigram indexes; a
 //!   shape with `q` is planned for its pattern on every call, since a rare and a common pattern
 //!   want opposite plans;
-//! - `role` reads `human_user_roles (tenant_id, role, user_id)`; a role with a `created_at`
-//!   range reads `(tenant_id, role, user_created_at, user_id)` (migration 0020: each role row
-//!   carries its user's creation time), which holds exactly the role's users created in the
-//!   range, in creation order: such a shape is counted from it, and paged from it when sorted by
-//!   creation time;
+//! - `role` reads `human_user_roles (tenant_id, role, user_id)`. The role rows carry copies of
+//!   their user's `created_at` and `enabled` (migration 0020, kept by triggers), so a role with a
+//!   `created_at` range or `enabled` is counted from the role's own index range (the range from
+//!   `(tenant_id, role, user_created_at, user_id)`, which holds exactly the role's users created
+//!   in it, in creation order), and paged from it when sorted by creation time;
 //! - roles are fetched for the page's rows only, after the `LIMIT`.
 
 use serde::Serialize;
@@ -150,8 +150,8 @@ impl Present {
     /// `u.tenant_id = $1` and each present filter; returns the condition and the first free
     /// parameter number.
     ///
-    /// With a role, the creation-time range is stated on the role row too (its copy of the
-    /// user's `created_at`, migration 0020), so the role row's own index can serve it.
+    /// With a role, the `enabled` and creation-time filters are stated on the role row too (its
+    /// copies of the user's values, migration 0020), so the role row's own index can serve them.
     fn condition(self) -> (String, usize) {
         let k = self.numbers();
         let mut sql = String::from("u.tenant_id = $1");
@@ -174,27 +174,27 @@ impl Present {
                 " AND EXISTS (SELECT 1 FROM human_user_roles r WHERE r.tenant_id = u.tenant_id \
                  AND r.user_id = u.user_id AND r.role = '{}'::user_role{})",
                 role.as_str(),
-                k.role_range()
+                k.on_role_row()
             ));
         }
         (sql, k.next)
     }
 
-    /// With a role and a creation-time range: the matching users as `FROM … WHERE …` over their
-    /// role rows, read from the (tenant_id, role, user_created_at, user_id) index in creation
-    /// order, joined to the user only for the filters a role row does not carry (`q`,
-    /// `enabled`). A user holds a role at most once (`uq_human_user_roles_user_role`) and every
-    /// role row has its user (foreign key), so each role row is one matching user. `None` for
-    /// other shapes: a role alone matches up to all of the tenant, and without a role there is
-    /// no role row to read.
-    fn by_role_created(self) -> Option<String> {
+    /// With a role and a creation-time range or `enabled`: the matching users as
+    /// `FROM … WHERE …` over their role rows, which carry copies of both (migration 0020), read
+    /// from the role's index range (in creation order with a range), joined to the user only for
+    /// `q`. A user holds a role at most once (`uq_human_user_roles_user_role`) and every role row
+    /// has its user (foreign key), so each role row is one matching user. `None` for other
+    /// shapes: a role alone matches up to all of the tenant, and without a role there is no
+    /// role row to read.
+    fn by_role(self) -> Option<String> {
         let role = self.role?;
-        if !(self.from || self.to) {
+        if !(self.from || self.to || self.enabled) {
             return None;
         }
         let k = self.numbers();
         let mut sql = String::from("FROM human_user_roles r");
-        if self.q || self.enabled {
+        if self.q {
             sql.push_str(
                 " JOIN human_users u ON u.tenant_id = r.tenant_id AND u.user_id = r.user_id",
             );
@@ -202,15 +202,12 @@ impl Present {
         sql.push_str(&format!(
             " WHERE r.tenant_id = $1 AND r.role = '{}'::user_role{}",
             role.as_str(),
-            k.role_range()
+            k.on_role_row()
         ));
         if let Some(q) = k.q {
             sql.push_str(&format!(
                 " AND (u.email ILIKE ${q} OR u.display_name ILIKE ${q})"
             ));
-        }
-        if let Some(e) = k.enabled {
-            sql.push_str(&format!(" AND u.enabled = ${e}"));
         }
         Some(sql)
     }
@@ -226,9 +223,13 @@ struct Numbers {
 }
 
 impl Numbers {
-    /// The creation-time range on the role row `r` (empty without one).
-    fn role_range(&self) -> String {
+    /// The `enabled` and creation-time filters on the role row `r`'s copies (empty without
+    /// them).
+    fn on_role_row(&self) -> String {
         let mut sql = String::new();
+        if let Some(e) = self.enabled {
+            sql.push_str(&format!(" AND r.user_enabled = ${e}"));
+        }
         if let Some(f) = self.from {
             sql.push_str(&format!(" AND r.user_created_at >= ${f}"));
         }
@@ -306,11 +307,11 @@ fn list_statements(present: Present, sort: Sort<UserSort>) -> ListStatements {
         statement("users", key(present, sort, kind), || {
             let (cond, n) = present.condition();
             let s = SortSql::of(sort);
-            let by_role = present.by_role_created();
+            let by_role = present.by_role();
             // Counted in user_id order (the (tenant_id, user_id) index, which the role index
             // also ends with): unordered, a tenant holding most of the table is counted by a
             // sequential scan that stops at the cap, a full scan whenever fewer rows match. A
-            // role with a range is counted from its role rows' index range, in its own order.
+            // role with a range or `enabled` is counted from its role rows' index, in its order.
             let counted = |cap: usize| match &by_role {
                 Some(source) => format!("SELECT 1 {source} LIMIT ${cap}"),
                 None => format!(
@@ -318,7 +319,8 @@ fn list_statements(present: Present, sort: Sort<UserSort>) -> ListStatements {
                 ),
             };
             // The page's ids and sort keys: in the sort's index order, or for a role with a
-            // range sorted by creation time, in its role rows' index order (the same key).
+            // range or `enabled` sorted by creation time, in its role rows' index order (the
+            // same key).
             let page_ids = match (&by_role, sort.field) {
                 (Some(source), UserSort::CreatedAt) => format!(
                     "SELECT r.user_id, r.user_created_at AS sort_key {source} \
@@ -345,8 +347,8 @@ fn list_statements(present: Present, sort: Sort<UserSort>) -> ListStatements {
                     o = n + 1,
                 ),
                 Kind::Count => format!("SELECT count(*) FROM ({}) c", counted(n)),
-                // Estimated from the rows it counts: for a role with a range, the role rows'
-                // statistics of their own creation-time copy.
+                // Estimated from the rows it counts: for a role with a range or `enabled`, the
+                // role rows' statistics of their own copies.
                 _ => match &by_role {
                     Some(source) => format!("EXPLAIN (FORMAT JSON) SELECT 1 {source}"),
                     None => {
