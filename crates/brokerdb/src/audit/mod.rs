@@ -37,6 +37,8 @@ pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointKey, CheckpointSet, CheckpointSigner, create_checkpoints,
 };
 pub use event::{AuditDestination, AuditEvent, AuditPolicyRef};
+#[doc(hidden)]
+pub use seal::CLAIM_TENANT as SEAL_CLAIM_TENANT_SQL;
 pub use seal::{
     DEFAULT_BATCH, DEFAULT_MAX_MERGE_DELAY, SealReport, SealerHandle, SealerSettings, seal_pending,
     spawn_sealer,
