@@ -139,10 +139,25 @@ CREATE OR REPLACE FUNCTION public.brokerdb_user_role_copies()
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
+DECLARE
+    created timestamptz;
+    active boolean;
 BEGIN
-    SELECT u.created_at, u.enabled INTO NEW.user_created_at, NEW.user_enabled
+    SELECT u.created_at, u.enabled INTO created, active
       FROM public.human_users u
      WHERE u.tenant_id = NEW.tenant_id AND u.user_id = NEW.user_id;
+    IF FOUND THEN
+        NEW.user_created_at := created;
+        NEW.user_enabled := active;
+    ELSIF TG_OP = 'UPDATE' THEN
+        -- The user is not visible to this writer: keep the copies rather than blank them.
+        NEW.user_created_at := OLD.user_created_at;
+        NEW.user_enabled := OLD.user_enabled;
+    ELSE
+        -- No such user: the foreign key refuses the row.
+        NEW.user_created_at := NULL;
+        NEW.user_enabled := NULL;
+    END IF;
     RETURN NEW;
 END
 $function$;

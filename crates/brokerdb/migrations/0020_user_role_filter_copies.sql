@@ -16,7 +16,8 @@
 --
 -- The copies are kept by the database, whoever writes the rows:
 --   * a role row takes its user's values on insert, and again when its tenant, user or a copy is
---     updated (BEFORE trigger; values the writer gives are overwritten);
+--     updated (BEFORE trigger; values the writer gives are overwritten; an update by a writer
+--     that cannot see the user keeps the copies it had);
 --   * a user whose `created_at` or `enabled` changes passes them on to its role rows (AFTER
 --     UPDATE OF those columns, so updates of other columns do not fire it).
 -- Both functions run as the writing role (no SECURITY DEFINER): under row-level security a role
@@ -32,10 +33,25 @@ CREATE FUNCTION brokerdb_user_role_copies() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, public, pg_temp
 AS $fn$
+DECLARE
+    created timestamptz;
+    active boolean;
 BEGIN
-    SELECT u.created_at, u.enabled INTO NEW.user_created_at, NEW.user_enabled
+    SELECT u.created_at, u.enabled INTO created, active
       FROM public.human_users u
      WHERE u.tenant_id = NEW.tenant_id AND u.user_id = NEW.user_id;
+    IF FOUND THEN
+        NEW.user_created_at := created;
+        NEW.user_enabled := active;
+    ELSIF TG_OP = 'UPDATE' THEN
+        -- The user is not visible to this writer: keep the copies rather than blank them.
+        NEW.user_created_at := OLD.user_created_at;
+        NEW.user_enabled := OLD.user_enabled;
+    ELSE
+        -- No such user: the foreign key refuses the row.
+        NEW.user_created_at := NULL;
+        NEW.user_enabled := NULL;
+    END IF;
     RETURN NEW;
 END
 $fn$;

@@ -570,6 +570,15 @@ async fn a_role_with_a_creation_range_or_enabled_lists_the_roles_matching_users_
             (vec!["carol".into()], 1, vec!["carol".into()])
         );
     }
+    // Renaming a user cascades to its role rows, which keep their copies. (A tenant's id cannot
+    // change once it has audit events, which are append-only.)
+    test_db
+        .admin()
+        .await
+        .batch_execute(
+            "UPDATE human_users SET user_id = 'u_renamed' WHERE email = 'carol@example.com'",
+        )
+        .await?;
     let stale: i64 = test_db
         .admin()
         .await
@@ -585,5 +594,7 @@ async fn a_role_with_a_creation_range_or_enabled_lists_the_roles_matching_users_
         stale, 0,
         "every role row carries its user's creation time and flag"
     );
+    let (paged, _, _) = listed_both_ways(&db, &a, &enabled_admins, newest).await?;
+    assert_eq!(paged, ["carol"], "found by the copies after the rename");
     Ok(())
 }
