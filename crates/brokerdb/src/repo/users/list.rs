@@ -155,26 +155,14 @@ impl Present {
     fn condition(self) -> (String, usize) {
         let k = self.numbers();
         let mut sql = String::from("u.tenant_id = $1");
-        if let Some(q) = k.q {
-            sql.push_str(&format!(
-                " AND (u.email ILIKE ${q} OR u.display_name ILIKE ${q})"
-            ));
-        }
-        if let Some(e) = k.enabled {
-            sql.push_str(&format!(" AND u.enabled = ${e}"));
-        }
-        if let Some(f) = k.from {
-            sql.push_str(&format!(" AND u.created_at >= ${f}"));
-        }
-        if let Some(t) = k.to {
-            sql.push_str(&format!(" AND u.created_at < ${t}"));
-        }
+        sql.push_str(&k.search());
+        sql.push_str(&k.filters("u.enabled", "u.created_at"));
         if let Some(role) = self.role {
             sql.push_str(&format!(
                 " AND EXISTS (SELECT 1 FROM human_user_roles r WHERE r.tenant_id = u.tenant_id \
                  AND r.user_id = u.user_id AND r.role = '{}'::user_role{})",
                 role.as_str(),
-                k.on_role_row()
+                k.filters(ROLE_ROW_ENABLED, ROLE_ROW_CREATED)
             ));
         }
         (sql, k.next)
@@ -200,18 +188,18 @@ impl Present {
             );
         }
         sql.push_str(&format!(
-            " WHERE r.tenant_id = $1 AND r.role = '{}'::user_role{}",
-            role.as_str(),
-            k.on_role_row()
+            " WHERE r.tenant_id = $1 AND r.role = '{}'::user_role",
+            role.as_str()
         ));
-        if let Some(q) = k.q {
-            sql.push_str(&format!(
-                " AND (u.email ILIKE ${q} OR u.display_name ILIKE ${q})"
-            ));
-        }
+        sql.push_str(&k.filters(ROLE_ROW_ENABLED, ROLE_ROW_CREATED));
+        sql.push_str(&k.search());
         Some(sql)
     }
 }
+
+/// The role row's copies of its user's `enabled` and `created_at` (migration 0020).
+const ROLE_ROW_ENABLED: &str = "r.user_enabled";
+const ROLE_ROW_CREATED: &str = "r.user_created_at";
 
 /// The parameter numbers of a shape's present filters (see [`Present::numbers`]).
 struct Numbers {
@@ -223,18 +211,25 @@ struct Numbers {
 }
 
 impl Numbers {
-    /// The `enabled` and creation-time filters on the role row `r`'s copies (empty without
-    /// them).
-    fn on_role_row(&self) -> String {
+    /// ` AND` the `q` search on the user `u` (empty without one).
+    fn search(&self) -> String {
+        self.q
+            .map(|q| format!(" AND (u.email ILIKE ${q} OR u.display_name ILIKE ${q})"))
+            .unwrap_or_default()
+    }
+
+    /// ` AND` the `enabled` and creation-time filters on the columns `enabled` and `created`
+    /// (the user's own, or a role row's copies); empty without them.
+    fn filters(&self, enabled: &str, created: &str) -> String {
         let mut sql = String::new();
         if let Some(e) = self.enabled {
-            sql.push_str(&format!(" AND r.user_enabled = ${e}"));
+            sql.push_str(&format!(" AND {enabled} = ${e}"));
         }
         if let Some(f) = self.from {
-            sql.push_str(&format!(" AND r.user_created_at >= ${f}"));
+            sql.push_str(&format!(" AND {created} >= ${f}"));
         }
         if let Some(t) = self.to {
-            sql.push_str(&format!(" AND r.user_created_at < ${t}"));
+            sql.push_str(&format!(" AND {created} < ${t}"));
         }
         sql
     }
