@@ -29,6 +29,19 @@ ALTER TABLE human_user_roles
     ADD COLUMN user_created_at TIMESTAMPTZ,
     ADD COLUMN user_enabled BOOLEAN;
 
+-- The existing rows, before the triggers exist (the table is locked from the ALTER TABLE above to
+-- commit, so no row can be written in between; with the triggers in place, each row's update
+-- would look its user up a second time). The owner is subject to row-level security on both
+-- tables (FORCE); for this transaction it reads and updates every tenant's rows. ALTER TABLE
+-- holds an ACCESS EXCLUSIVE lock until commit, so nobody else ever sees the tables without FORCE.
+ALTER TABLE human_users NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE human_user_roles NO FORCE ROW LEVEL SECURITY;
+UPDATE human_user_roles r SET user_created_at = u.created_at, user_enabled = u.enabled
+  FROM human_users u
+ WHERE u.tenant_id = r.tenant_id AND u.user_id = r.user_id;
+ALTER TABLE human_users FORCE ROW LEVEL SECURITY;
+ALTER TABLE human_user_roles FORCE ROW LEVEL SECURITY;
+
 CREATE FUNCTION brokerdb_user_role_copies() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, public, pg_temp
@@ -77,18 +90,6 @@ CREATE TRIGGER trg_human_users_copies_to_roles
     FOR EACH ROW WHEN (OLD.created_at IS DISTINCT FROM NEW.created_at
                        OR OLD.enabled IS DISTINCT FROM NEW.enabled)
     EXECUTE FUNCTION brokerdb_user_copies_to_roles();
-
--- The existing rows. The owner is subject to row-level security on both tables (FORCE); for this
--- transaction it reads and updates every tenant's rows. ALTER TABLE holds an ACCESS EXCLUSIVE
--- lock until commit, so nobody else ever sees the tables without FORCE. (The UPDATE fires the
--- BEFORE trigger, which sets the same values.)
-ALTER TABLE human_users NO FORCE ROW LEVEL SECURITY;
-ALTER TABLE human_user_roles NO FORCE ROW LEVEL SECURITY;
-UPDATE human_user_roles r SET user_created_at = u.created_at, user_enabled = u.enabled
-  FROM human_users u
- WHERE u.tenant_id = r.tenant_id AND u.user_id = r.user_id;
-ALTER TABLE human_users FORCE ROW LEVEL SECURITY;
-ALTER TABLE human_user_roles FORCE ROW LEVEL SECURITY;
 
 CREATE INDEX idx_human_user_roles_tenant_role_created
     ON human_user_roles (tenant_id, role, user_created_at, user_id) INCLUDE (user_enabled);
