@@ -13,7 +13,6 @@
 -- required_before: table:approval_requests
 -- required_before: table:artifacts
 -- required_before: table:audit_events
--- required_before: table:audit_seal_queue
 -- required_before: table:db_repair_runs
 -- required_before: table:enrollment_tokens
 -- required_before: table:human_user_roles
@@ -66,7 +65,7 @@
 -- required_after: index:idx_audit_events_tenant_integration_timestamp
 -- required_after: index:idx_audit_events_tenant_timestamp_event
 -- required_after: index:idx_audit_events_tenant_workload_timestamp
--- required_after: index:idx_audit_seal_queue_queue_id
+-- required_after: index:idx_audit_events_writer_xid
 -- required_after: index:idx_db_repair_runs_executed
 -- required_after: index:idx_enrollment_tokens_expires_at
 -- required_after: index:idx_enrollment_tokens_tenant_workload
@@ -103,6 +102,7 @@
 -- required_after: index:idx_ssrf_guard_decisions_reason_timestamp
 -- required_after: index:idx_ssrf_guard_decisions_tenant_timestamp
 -- required_after: index:idx_system_audit_events_timestamp
+-- required_after: index:idx_system_audit_events_writer_xid
 -- required_after: index:idx_template_invalidation_outbox_pending_due
 -- required_after: index:idx_template_invalidation_outbox_status_created_at
 -- required_after: index:idx_template_invalidation_outbox_tenant_created_at
@@ -185,7 +185,7 @@ CREATE INDEX IF NOT EXISTS idx_audit_events_tenant_timestamp_event ON public.aud
 
 CREATE INDEX IF NOT EXISTS idx_audit_events_tenant_workload_timestamp ON public.audit_events USING btree (tenant_id, workload_id, "timestamp" DESC, event_id DESC);
 
-CREATE INDEX IF NOT EXISTS idx_audit_seal_queue_queue_id ON public.audit_seal_queue USING btree (queue_id);
+CREATE INDEX IF NOT EXISTS idx_audit_events_writer_xid ON public.audit_events USING btree (writer_xid);
 
 CREATE INDEX IF NOT EXISTS idx_db_repair_runs_executed ON public.db_repair_runs USING btree (executed_at DESC, id DESC);
 
@@ -258,6 +258,8 @@ CREATE INDEX IF NOT EXISTS idx_ssrf_guard_decisions_reason_timestamp ON public.s
 CREATE INDEX IF NOT EXISTS idx_ssrf_guard_decisions_tenant_timestamp ON public.ssrf_guard_decisions USING btree (tenant_id, "timestamp" DESC);
 
 CREATE INDEX IF NOT EXISTS idx_system_audit_events_timestamp ON public.system_audit_events USING btree ("timestamp" DESC, event_id DESC);
+
+CREATE INDEX IF NOT EXISTS idx_system_audit_events_writer_xid ON public.system_audit_events USING btree (writer_xid);
 
 CREATE INDEX IF NOT EXISTS idx_template_invalidation_outbox_pending_due ON public.template_invalidation_outbox USING btree (next_attempt_at, created_at) WHERE (status = 'pending'::template_invalidation_outbox_status);
 

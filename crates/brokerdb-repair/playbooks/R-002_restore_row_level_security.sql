@@ -11,7 +11,6 @@
 -- required_before: table:artifacts
 -- required_before: table:audit_events
 -- required_before: table:audit_redaction_profiles
--- required_before: table:audit_seal_queue
 -- required_before: table:audit_seals
 -- required_before: table:crypto_verification_defaults
 -- required_before: table:enrollment_tokens
@@ -37,7 +36,6 @@
 -- required_after: rls:artifacts
 -- required_after: rls:audit_events
 -- required_after: rls:audit_redaction_profiles
--- required_after: rls:audit_seal_queue
 -- required_after: rls:audit_seals
 -- required_after: rls:crypto_verification_defaults
 -- required_after: rls:enrollment_tokens
@@ -63,7 +61,6 @@
 -- required_after: policy:artifacts.tenant_isolation
 -- required_after: policy:audit_events.tenant_isolation
 -- required_after: policy:audit_redaction_profiles.tenant_isolation
--- required_after: policy:audit_seal_queue.tenant_isolation
 -- required_after: policy:audit_seals.tenant_isolation
 -- required_after: policy:crypto_verification_defaults.tenant_isolation
 -- required_after: policy:enrollment_tokens.tenant_isolation
@@ -107,10 +104,6 @@ ALTER TABLE public.audit_events FORCE ROW LEVEL SECURITY;
 ALTER TABLE public.audit_redaction_profiles ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.audit_redaction_profiles FORCE ROW LEVEL SECURITY;
-
-ALTER TABLE public.audit_seal_queue ENABLE ROW LEVEL SECURITY;
-
-ALTER TABLE public.audit_seal_queue FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE public.audit_seals ENABLE ROW LEVEL SECURITY;
 
@@ -253,17 +246,6 @@ END
 $$;
 
 ALTER POLICY tenant_isolation ON public.audit_redaction_profiles TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
-
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy
-                   WHERE polname = 'tenant_isolation' AND polrelid = 'public.audit_seal_queue'::regclass) THEN
-        CREATE POLICY tenant_isolation ON public.audit_seal_queue AS PERMISSIVE FOR ALL TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
-    END IF;
-END
-$$;
-
-ALTER POLICY tenant_isolation ON public.audit_seal_queue TO PUBLIC USING (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text)) WITH CHECK (tenant_id = NULLIF(current_setting('brokerdb.tenant_id'::text, true), ''::text));
 
 DO $$
 BEGIN

@@ -31,9 +31,7 @@
 -- required_before: table:tenants
 -- required_before: table:workload_sessions
 -- required_before: table:workloads
--- required_after: function:brokerdb_audit_enqueue
 -- required_after: function:brokerdb_forbid_mutation
--- required_after: function:brokerdb_system_audit_enqueue
 -- required_after: function:brokerdb_touch_updated_at
 -- required_after: function:brokerdb_user_copies_to_roles
 -- required_after: function:brokerdb_user_role_copies
@@ -42,7 +40,6 @@
 -- required_after: trigger:admin_signup_policy.trg_admin_signup_policy_touch_updated_at
 -- required_after: trigger:approval_requests.trg_approval_requests_touch_updated_at
 -- required_after: trigger:artifacts.trg_artifacts_touch_updated_at
--- required_after: trigger:audit_events.trg_audit_events_enqueue
 -- required_after: trigger:audit_events.trg_audit_events_forbid_mutation
 -- required_after: trigger:audit_events.trg_audit_events_forbid_truncate
 -- required_after: trigger:audit_redaction_profiles.trg_audit_redaction_profiles_touch_updated_at
@@ -65,7 +62,6 @@
 -- required_after: trigger:secrets.trg_secrets_touch_updated_at
 -- required_after: trigger:ssrf_guard_decisions.trg_ssrf_guard_decisions_forbid_mutation
 -- required_after: trigger:ssrf_guard_decisions.trg_ssrf_guard_decisions_forbid_truncate
--- required_after: trigger:system_audit_events.trg_system_audit_events_enqueue
 -- required_after: trigger:system_audit_events.trg_system_audit_events_forbid_mutation
 -- required_after: trigger:system_audit_events.trg_system_audit_events_forbid_truncate
 -- required_after: trigger:system_audit_seals.trg_system_audit_seals_forbid_mutation
@@ -75,18 +71,6 @@
 -- required_after: trigger:workload_sessions.trg_workload_sessions_touch_updated_at
 -- required_after: trigger:workloads.trg_workloads_touch_updated_at
 
-CREATE OR REPLACE FUNCTION public.brokerdb_audit_enqueue()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-BEGIN
-    INSERT INTO public.audit_seal_queue (tenant_id, event_id)
-    SELECT n.tenant_id, n.event_id FROM new_events n;
-    RETURN NULL;
-END
-$function$;
-
 CREATE OR REPLACE FUNCTION public.brokerdb_forbid_mutation()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -94,18 +78,6 @@ AS $function$
 BEGIN
     RAISE EXCEPTION '% is append-only', TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
-END
-$function$;
-
-CREATE OR REPLACE FUNCTION public.brokerdb_system_audit_enqueue()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-BEGIN
-    INSERT INTO public.system_audit_seal_queue (event_id)
-    SELECT n.event_id FROM new_events n;
-    RETURN NULL;
 END
 $function$;
 
@@ -216,17 +188,6 @@ END
 $$;
 
 ALTER TABLE public.artifacts ENABLE TRIGGER trg_artifacts_touch_updated_at;
-
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
-                   WHERE tgname = 'trg_audit_events_enqueue' AND tgrelid = 'public.audit_events'::regclass) THEN
-        CREATE TRIGGER trg_audit_events_enqueue AFTER INSERT ON public.audit_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION brokerdb_audit_enqueue();
-    END IF;
-END
-$$;
-
-ALTER TABLE public.audit_events ENABLE TRIGGER trg_audit_events_enqueue;
 
 DO $$
 BEGIN
@@ -469,17 +430,6 @@ END
 $$;
 
 ALTER TABLE public.ssrf_guard_decisions ENABLE TRIGGER trg_ssrf_guard_decisions_forbid_truncate;
-
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
-                   WHERE tgname = 'trg_system_audit_events_enqueue' AND tgrelid = 'public.system_audit_events'::regclass) THEN
-        CREATE TRIGGER trg_system_audit_events_enqueue AFTER INSERT ON public.system_audit_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION brokerdb_system_audit_enqueue();
-    END IF;
-END
-$$;
-
-ALTER TABLE public.system_audit_events ENABLE TRIGGER trg_system_audit_events_enqueue;
 
 DO $$
 BEGIN

@@ -15,7 +15,6 @@
 -- required_before: table:artifacts
 -- required_before: table:audit_events
 -- required_before: table:audit_redaction_profiles
--- required_before: table:audit_seal_queue
 -- required_before: table:audit_sealer_lock
 -- required_before: table:audit_seals
 -- required_before: table:crypto_verification_defaults
@@ -34,7 +33,6 @@
 -- required_before: table:secrets
 -- required_before: table:ssrf_guard_decisions
 -- required_before: table:system_audit_events
--- required_before: table:system_audit_seal_queue
 -- required_before: table:system_audit_seals
 -- required_before: table:template_invalidation_outbox
 -- required_before: table:template_versions
@@ -90,10 +88,6 @@
 -- required_after: grant:brokerdb_system:INSERT:audit_redaction_profiles
 -- required_after: grant:brokerdb_system:SELECT:audit_redaction_profiles
 -- required_after: grant:brokerdb_system:UPDATE:audit_redaction_profiles
--- required_after: grant:brokerdb_app:INSERT:audit_seal_queue
--- required_after: grant:brokerdb_system:DELETE:audit_seal_queue
--- required_after: grant:brokerdb_system:INSERT:audit_seal_queue
--- required_after: grant:brokerdb_system:SELECT:audit_seal_queue
 -- required_after: grant:brokerdb_system:SELECT:audit_sealer_lock
 -- required_after: grant:brokerdb_system:UPDATE:audit_sealer_lock
 -- required_after: grant:brokerdb_system:INSERT:audit_seals
@@ -192,9 +186,6 @@
 -- required_after: grant:brokerdb_system:INSERT:ssrf_guard_decisions
 -- required_after: grant:brokerdb_system:SELECT:ssrf_guard_decisions
 -- required_after: grant:brokerdb_system:SELECT:system_audit_events
--- required_after: grant:brokerdb_system:DELETE:system_audit_seal_queue
--- required_after: grant:brokerdb_system:INSERT:system_audit_seal_queue
--- required_after: grant:brokerdb_system:SELECT:system_audit_seal_queue
 -- required_after: grant:brokerdb_system:INSERT:system_audit_seals
 -- required_after: grant:brokerdb_system:SELECT:system_audit_seals
 -- required_after: grant:brokerdb_app:DELETE:template_invalidation_outbox
@@ -244,7 +235,7 @@
 -- required_after: grant:brokerdb_system:SELECT:workloads
 -- required_after: grant:brokerdb_system:UPDATE:workloads
 
-REVOKE ALL ON public.admin_access_requests, public.admin_identities, public.admin_identity_role_bindings, public.admin_identity_tenant_scopes, public.admin_signup_policy, public.api_tokens, public.approval_requests, public.artifacts, public.audit_events, public.audit_redaction_profiles, public.audit_seal_queue, public.audit_sealer_lock, public.audit_seals, public.crypto_verification_defaults, public.db_repair_runs, public.enrollment_tokens, public.human_user_roles, public.human_users, public.integrations, public.jobs, public.manifest_keyset_metadata, public.manifest_signing_keys, public.mcp_audit_log, public.policy_rules, public.projects, public.secret_versions, public.secrets, public.ssrf_guard_decisions, public.system_audit_events, public.system_audit_seal_queue, public.system_audit_seals, public.template_invalidation_outbox, public.template_versions, public.tenants, public.webhook_events, public.workload_sessions, public.workloads FROM PUBLIC, brokerdb_app, brokerdb_system;
+REVOKE ALL ON public.admin_access_requests, public.admin_identities, public.admin_identity_role_bindings, public.admin_identity_tenant_scopes, public.admin_signup_policy, public.api_tokens, public.approval_requests, public.artifacts, public.audit_events, public.audit_redaction_profiles, public.audit_sealer_lock, public.audit_seals, public.crypto_verification_defaults, public.db_repair_runs, public.enrollment_tokens, public.human_user_roles, public.human_users, public.integrations, public.jobs, public.manifest_keyset_metadata, public.manifest_signing_keys, public.mcp_audit_log, public.policy_rules, public.projects, public.secret_versions, public.secrets, public.ssrf_guard_decisions, public.system_audit_events, public.system_audit_seals, public.template_invalidation_outbox, public.template_versions, public.tenants, public.webhook_events, public.workload_sessions, public.workloads FROM PUBLIC, brokerdb_app, brokerdb_system;
 
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC, brokerdb_app, brokerdb_system;
 
@@ -277,10 +268,6 @@ GRANT SELECT ON public.audit_events TO brokerdb_system;
 GRANT DELETE, INSERT, SELECT, UPDATE ON public.audit_redaction_profiles TO brokerdb_app;
 
 GRANT DELETE, INSERT, SELECT, UPDATE ON public.audit_redaction_profiles TO brokerdb_system;
-
-GRANT INSERT ON public.audit_seal_queue TO brokerdb_app;
-
-GRANT DELETE, INSERT, SELECT ON public.audit_seal_queue TO brokerdb_system;
 
 GRANT SELECT, UPDATE ON public.audit_sealer_lock TO brokerdb_system;
 
@@ -339,8 +326,6 @@ GRANT INSERT, SELECT ON public.ssrf_guard_decisions TO brokerdb_app;
 GRANT INSERT, SELECT ON public.ssrf_guard_decisions TO brokerdb_system;
 
 GRANT SELECT ON public.system_audit_events TO brokerdb_system;
-
-GRANT DELETE, INSERT, SELECT ON public.system_audit_seal_queue TO brokerdb_system;
 
 GRANT INSERT, SELECT ON public.system_audit_seals TO brokerdb_system;
 

@@ -34,8 +34,8 @@
 //! security). As a superuser the load also skips the foreign-key checks and insert triggers
 //! (`session_replication_role = replica`, a third of the time of a child table's insert): the
 //! generated rows are consistent by construction (tenants first, parents before children), and
-//! the one insert trigger of these tables, the audit seal queue's, is done by
-//! [`seed_audit_events`] itself, so the data is the same either way.
+//! where a table's insert trigger does work (the role rows' copies of their user's columns) the
+//! generator does it in its own statement, so the data is the same either way.
 
 use std::future::Future;
 
@@ -208,22 +208,13 @@ macro_rules! audit_events_insert {
 
 const AUDIT_EVENTS: &str = audit_events_insert!();
 
-/// [`AUDIT_EVENTS`] with the seal queue's trigger done in the statement, for a load with
-/// triggers off: the inserted rows (not those kept on conflict) are queued, as the trigger would.
-const AUDIT_EVENTS_QUEUED: &str = concat!(
-    "WITH ins AS (",
-    audit_events_insert!(),
-    " RETURNING tenant_id, event_id) \
-     INSERT INTO audit_seal_queue (tenant_id, event_id) SELECT tenant_id, event_id FROM ins"
-);
-
 /// Seeds `n` audit events of `tenant` (event `g`: id `<prefix><g>`, 30 seconds apart from
 /// 2024-01-01 UTC in permuted order, so a day holds 2,880 events at any n; workload
 /// `w_<g mod 997>`, integration `int_<g mod 101>`, action group `grp_<g mod 23>`, except every
 /// 50th event, which has none of the three; decision `allowed` 85 %, `denied` 10 %,
 /// `approval_required` 4 %, `throttled` 1 %; a valid `event_json`). So a workload filter matches
-/// ≈ 0.1 % of the tenant, an integration ≈ 1 %, an action group ≈ 4 %. The rows are queued for
-/// sealing like any insert (the sealer is not run). A million events take about a minute.
+/// ≈ 0.1 % of the tenant, an integration ≈ 1 %, an action group ≈ 4 %. The rows are left for the
+/// sealer like any insert (the sealer is not run). A million events take about a minute.
 pub async fn seed_audit_events(
     client: &Client,
     tenant: &str,
@@ -231,14 +222,9 @@ pub async fn seed_audit_events(
     n: i32,
 ) -> Result<(), tokio_postgres::Error> {
     client.execute(TENANT, &[&tenant]).await?;
-    bulk_load(client, &["audit_events"], |triggers_off| async move {
-        let sql = if triggers_off {
-            AUDIT_EVENTS_QUEUED
-        } else {
-            AUDIT_EVENTS
-        };
+    bulk_load(client, &["audit_events"], |_triggers_off| async move {
         client
-            .execute(sql, &[&tenant, &id_prefix, &n])
+            .execute(AUDIT_EVENTS, &[&tenant, &id_prefix, &n])
             .await
             .map(drop)
     })

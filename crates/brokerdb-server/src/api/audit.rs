@@ -364,8 +364,8 @@ pub enum BreakKindName {
     ShorterThanCheckpoint,
     /// A row is still unsealed after the maximum merge delay.
     SealOverdue,
-    /// A row is neither sealed nor queued for sealing.
-    NotQueued,
+    /// A row is unsealed although the sealer has passed it.
+    PassedOver,
     /// A problem this version of the service has no name for (see `reason`).
     Other,
 }
@@ -380,7 +380,7 @@ impl BreakKindName {
             BreakKind::CheckpointMismatch => Self::CheckpointMismatch,
             BreakKind::ShorterThanCheckpoint => Self::ShorterThanCheckpoint,
             BreakKind::SealOverdue => Self::SealOverdue,
-            BreakKind::NotQueued => Self::NotQueued,
+            BreakKind::PassedOver => Self::PassedOver,
             _ => Self::Other,
         }
     }
@@ -449,7 +449,7 @@ static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(VER
 pub struct VerifyQuery {}
 
 /// Verifies the caller's tenant's audit chain, as `brokerdb audit verify --tenant` does (role
-/// `auditor`): every link recomputed, every row sealed or queued for less than the maximum
+/// `auditor`): every link recomputed, every row sealed or unsealed for less than the maximum
 /// merge delay (1 s). Without signed checkpoints: internal consistency only. Answers 200 with
 /// the report whether or not the chain is intact. Writes no audit event. At most
 /// [`VERIFY_AT_ONCE`] walks run at once per process; beyond, 503.

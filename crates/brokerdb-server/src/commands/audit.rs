@@ -43,7 +43,7 @@ pub enum AuditAction {
     /// Create a new Ed25519 checkpoint signing key in FILE (mode 0600, never overwritten) and
     /// print its public key, which `audit verify --public-key` takes.
     Keygen(AuditKeygenArgs),
-    /// Seal every queued audit row now (what `serve` does continuously), then print how many.
+    /// Seal every unsealed audit row now (what `serve` does continuously), then print how many.
     Seal(AuditSealArgs),
 }
 
@@ -78,7 +78,7 @@ pub struct AuditCheckpointArgs {
     /// Directory to write the checkpoint file into (created if missing), or `-` for stdout.
     #[arg(long, env = "AUDIT_CHECKPOINT_DIR")]
     pub out: PathBuf,
-    /// Seal queued rows first, so the checkpoint covers everything committed so far.
+    /// Seal unsealed rows first, so the checkpoint covers everything committed so far.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub seal_first: bool,
     /// Where PostgreSQL is.
@@ -97,7 +97,7 @@ pub struct AuditKeygenArgs {
 /// Options of `brokerdb audit seal`.
 #[derive(Debug, Clone, Args)]
 pub struct AuditSealArgs {
-    /// Queue entries sealed per transaction.
+    /// Rows sealed per transaction.
     #[arg(long, default_value_t = brokerdb::audit::DEFAULT_BATCH,
           value_parser = clap::value_parser!(i64).range(1..=100_000))]
     pub batch: i64,
@@ -162,7 +162,7 @@ pub struct AuditCheckpointConfig {
     pub signer: CheckpointSigner,
     /// Directory to write into, or `-` for stdout.
     pub out: PathBuf,
-    /// Seal queued rows first.
+    /// Seal unsealed rows first.
     pub seal_first: bool,
 }
 
@@ -278,7 +278,7 @@ async fn write_checkpoint(config: AuditCheckpointConfig) -> anyhow::Result<ExitC
     if config.seal_first {
         audit::seal_pending(&db.system(), audit::DEFAULT_BATCH)
             .await
-            .context("cannot seal the queued audit rows")?;
+            .context("cannot seal the unsealed audit rows")?;
     }
     let checkpoints = audit::create_checkpoints(&db.system(), &config.signer)
         .await
@@ -312,13 +312,13 @@ async fn seal(postgres: &PostgresTarget, batch: i64) -> anyhow::Result<ExitCode>
     let (_postgres, db) = open_system(postgres, 2).await?;
     let report = audit::seal_pending(&db.system(), batch)
         .await
-        .context("cannot seal the queued audit rows")?;
+        .context("cannot seal the unsealed audit rows")?;
     if report.busy {
-        println!("another sealer is running (the service?): it seals the queue");
+        println!("another sealer is running (the service?): it seals the rows");
     }
     println!(
-        "sealed {} tenant and {} system audit rows ({} queue entries dropped)",
-        report.tenant_links, report.system_links, report.dropped
+        "sealed {} tenant and {} system audit rows",
+        report.tenant_links, report.system_links
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -2,12 +2,12 @@
 //!
 //! A populated database (tenants, users, workloads, enrollment tokens, tenant and system audit
 //! events sealed into their chains, a signed checkpoint of the chain heads written by
-//! `brokerdb audit checkpoint`, and one event still queued for its seal) is dumped with
+//! `brokerdb audit checkpoint`, and one event not sealed yet) is dumped with
 //! `pg_dump --format=custom` and restored with `pg_restore` into a fresh private cluster, under
 //! the same database name (checkpoints name their database), after creating the three
 //! cluster-wide roles there. Then: every table holds the rows it held at the dump; `brokerdb
 //! migrate` (nothing pending) re-applies the database-level hardening a dump does not carry;
-//! `brokerdb doctor` finds no drift; `brokerdb audit seal` seals the queued row; `brokerdb audit
+//! `brokerdb doctor` finds no drift; `brokerdb audit seal` seals the unsealed row; `brokerdb audit
 //! verify` against the checkpoint finds every chain intact (and, against a checkpoint taken after
 //! the dump, reports the chain that lost an event as shorter); and the application works on the
 //! restored copy: reads, a token consume, a new user, a new audit event sealed onto the restored
@@ -211,7 +211,7 @@ async fn a_pg_dump_restored_into_a_fresh_cluster_works_and_its_audit_chains_veri
             .arg(&checkpoints),
     )?;
     // An event appended but not sealed yet when the dump runs (a running service's sealer lags
-    // its appends by up to the merge delay): the dump holds it queued.
+    // its appends by up to the merge delay): the dump holds it unsealed.
     append(&source_db, &tenants[2]).await?;
     let source_counts = table_counts(&source.admin().await).await?;
     let dump = work.path().join("brokerdb.dump");
@@ -280,7 +280,7 @@ async fn a_pg_dump_restored_into_a_fresh_cluster_works_and_its_audit_chains_veri
         String::from_utf8_lossy(&doctor.stdout),
         "no drift: the schema is as the migrations made it\n"
     );
-    // The row the dump caught queued gets its seal (what a started service's sealer does too).
+    // The row the dump caught unsealed gets its seal (what a started service's sealer does too).
     let seal = succeed(
         "brokerdb audit seal",
         brokerdb()
@@ -289,7 +289,7 @@ async fn a_pg_dump_restored_into_a_fresh_cluster_works_and_its_audit_chains_veri
     )?;
     assert_eq!(
         String::from_utf8_lossy(&seal.stdout),
-        "sealed 1 tenant and 0 system audit rows (0 queue entries dropped)\n"
+        "sealed 1 tenant and 0 system audit rows\n"
     );
     let verify = succeed(
         "brokerdb audit verify",

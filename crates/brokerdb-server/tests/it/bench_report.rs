@@ -27,8 +27,8 @@ const OPERATIONS: [(&str, &str); 8] = [
         "enrollment-token-issue-consume",
     ),
     (
-        "audit append × 16 tenants (chained: queued, sealed after commit)",
-        "audit-append-16-tenants-chained-queued-sealed-after-commit",
+        "audit append × 16 tenants (chained: sealed after commit)",
+        "audit-append-16-tenants-chained-sealed-after-commit",
     ),
     (
         "audit append × 16 tenants (same INSERT, unchained copy)",
@@ -225,7 +225,7 @@ async fn bench_report_writes_every_measurement_the_matrix_and_labelled_charts() 
     assert!(page50.contains("seed 001 List Users (50 rows): p95 ≤ 800 ms"));
     let keyset = latency("users-list-after-20-rows-keyset-random-depth-newest-first")?;
     assert!(keyset.contains("at-scale goal: keyset page, any depth: median ≤ 5 ms"));
-    let audit = latency("audit-append-16-tenants-chained-queued-sealed-after-commit")?;
+    let audit = latency("audit-append-16-tenants-chained-sealed-after-commit")?;
     assert!(audit.contains("seed 001 Audit Write: median ≤ 30 ms"));
     Ok(())
 }

@@ -324,9 +324,9 @@ async fn bench_prints_library_and_pgbench_rows_with_ratios() -> TestResult {
          + 4 users-list rows × 2 + 2 HTTP rows × 2 + 2 cache rows × 4) × 2 concurrencies:\n{table}"
     );
     for op in [
-        "audit append (chained: queued, sealed after commit)",
+        "audit append (chained: sealed after commit)",
         "audit append (same INSERT, unchained copy)",
-        "audit append × 16 tenants (chained: queued, sealed after commit)",
+        "audit append × 16 tenants (chained: sealed after commit)",
         "audit query page",
         "enrollment token issue + consume",
         "users::list_after",

@@ -4,8 +4,9 @@
 //! [`append`] takes the executor the change runs on, so given the change's transaction the two
 //! commit or roll back together, and an audit failure fails the whole operation (it is returned,
 //! never swallowed).
-//! The append is a plain insert (no chain work, no lock shared with other appenders); a
-//! statement trigger queues the row, and after commit the sealer ([`seal_pending`],
+//! The append is a plain insert (no chain work, no lock shared with other appenders, no trigger);
+//! the database stamps the row with its writing transaction (`writer_xid`), and after commit the
+//! sealer ([`seal_pending`],
 //! [`spawn_sealer`]) gives it its chain position and hash (the model of Certificate
 //! Transparency: append, then sequence and seal, within a maximum merge delay). Hashes are
 //! computed in Rust ([`canonical`]), never by database functions. [`create_checkpoints`] signs

@@ -1,23 +1,33 @@
 //! The sealer: gives committed audit rows their chain positions and hashes, in batches.
 //!
-//! An append only inserts the row; a statement trigger queues its `event_id`
-//! (`audit_seal_queue`, `system_audit_seal_queue`). [`seal_pending`] drains the queues as the
-//! system role, one transaction per batch:
+//! An append only inserts the row; the database stamps it with the transaction that wrote it
+//! (`writer_xid`, `DEFAULT pg_current_xact_id()`, a column the appending roles cannot set).
+//! [`seal_pending`] seals as the system role, one transaction per batch:
 //! 1. lock the single row of `audit_sealer_lock` (`FOR UPDATE SKIP LOCKED`): one sealer at a time
 //!    across every instance; a second one finds it taken and leaves the work to the first. Only
-//!    the system role may lock that row (an advisory lock could be taken by any role);
-//! 2. delete the oldest queued entries (the lock makes this sealer their only consumer) (at most `batch`) and read their rows; entries whose row is
-//!    already sealed or does not exist are dropped and counted;
-//! 3. read the head (last seal) of every chain in the batch, link the rows in queue order,
-//!    hashing each in Rust ([`super::canonical`]), and insert the seals in one statement.
+//!    the system role may lock that row (an advisory lock could be taken by any role). The row
+//!    holds each chain's *horizon*: every row written by a transaction below it is sealed. The
+//!    same statement reads the xmin of its snapshot: every transaction below it has ended;
+//! 2. read the visible rows written at or above the horizon that have no seal yet, in
+//!    `writer_xid` order (at most `batch`), through the `writer_xid` index, each seal looked up
+//!    by key;
+//! 3. read the head (last seal) of every chain in the batch, link the rows in that order,
+//!    hashing each in Rust ([`super::canonical`]), and insert the seals in one statement;
+//! 4. when the batch took every such row, move the horizon to the xmin read in step 1: a later
+//!    statement's snapshot saw every row those ended transactions wrote, and this batch sealed
+//!    them.
 //!
-//! A crash (or a cancelled task) anywhere before the commit rolls the whole batch back: the
-//! entries are queued again and nothing is lost. Rows become visible to the sealer only when
-//! their transaction commits, so a rolled-back append is never sealed.
+//! Rows committed above the horizon are sealed as soon as they are visible, so a long-running
+//! transaction delays only its own rows' seals; until it ends, each round re-reads (and skips)
+//! the sealed rows appended after it began.
+//!
+//! A crash (or a cancelled task) anywhere before the commit rolls the whole batch back, horizon
+//! included: the rows are found again next round and nothing is lost. Rows become visible to the
+//! sealer only when their transaction commits, so a rolled-back append is never sealed.
 //!
 //! [`spawn_sealer`] runs this on an interval inside the service and exports
-//! `brokerdb_audit_sealed_total{chain}`, `brokerdb_audit_seal_dropped_total{chain}`,
-//! `brokerdb_audit_oldest_unsealed_seconds{chain}` and `brokerdb_audit_max_merge_delay_seconds`.
+//! `brokerdb_audit_sealed_total{chain}`, `brokerdb_audit_oldest_unsealed_seconds{chain}` and
+//! `brokerdb_audit_max_merge_delay_seconds`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -27,47 +37,46 @@ use tokio::sync::watch;
 use super::canonical::{self, BodyKind, GENESIS, system_body_columns, tenant_body_columns};
 use crate::db::{Db, DbError, Exec, SystemScope, SystemTx, TxOptions};
 
-const LOCK: &str = "SELECT id FROM audit_sealer_lock WHERE id = 'sealer' FOR UPDATE SKIP LOCKED";
+/// Takes the sealer's lock and reads both horizons and this snapshot's xmin and xmax (as text:
+/// `xid8`).
+const LOCK: &str = "SELECT tenant_sealed_below::text, system_sealed_below::text,
+            pg_snapshot_xmin(pg_current_snapshot())::text,
+            pg_snapshot_xmax(pg_current_snapshot())::text
+     FROM audit_sealer_lock WHERE id = 'sealer' FOR UPDATE SKIP LOCKED";
 
-// The claims below cost O(batch) whatever the size of the tables: the queue entries are deleted
-// by id through the queue_id index (`= ANY (ARRAY(…))`), and each claimed row is looked up by its
-// key (a LATERAL subquery with LIMIT, which cannot be turned into a join). As plain joins the
-// planner, which cannot estimate how many rows a DELETE … RETURNING yields, hashed the whole
-// events table and the whole queue for every batch: ~12,000 rows/s at 360,000 events, slowing as
-// the table grew, and on two cores the sealer then took the CPU the appends needed.
+/// The largest `xid8`: no upper bound.
+const NO_UPPER_BOUND: &str = "18446744073709551615";
 
-/// The tenant chains' claim (`$1` the batch size). Public (hidden) for the plan guard.
+// The claims cost O(batch) whatever the size of the tables: an index range on `writer_xid` from
+// the horizon, and each row's seal looked up by key (a LATERAL subquery with LIMIT, which the
+// planner cannot turn into a hash anti-join over the whole seals table).
+
+/// The tenant chains' claim: rows of transactions in `[$1, $3)` (`xid8` as text) without a seal,
+/// at most `$2`. Public (hidden) for the plan guard.
 #[doc(hidden)]
 pub const CLAIM_TENANT: &str = concat!(
-    "WITH claimed AS (
-        DELETE FROM audit_seal_queue WHERE queue_id = ANY (ARRAY(
-            SELECT queue_id FROM audit_seal_queue ORDER BY queue_id LIMIT $1))
-        RETURNING queue_id, tenant_id, event_id)
-     SELECT c.queue_id, c.tenant_id, ",
+    "SELECT e.tenant_id, ",
     tenant_body_columns!(),
-    " FROM claimed c
-     LEFT JOIN LATERAL (SELECT * FROM audit_events e
-                        WHERE e.tenant_id = c.tenant_id AND e.event_id = c.event_id
-                          AND NOT EXISTS (SELECT 1 FROM audit_seals s
-                                          WHERE s.tenant_id = c.tenant_id AND s.event_id = c.event_id)
-                        LIMIT 1) e ON true
-     ORDER BY c.queue_id"
+    " FROM audit_events e
+     LEFT JOIN LATERAL (SELECT 1 AS sealed FROM audit_seals s
+                        WHERE s.tenant_id = e.tenant_id AND s.event_id = e.event_id
+                        LIMIT 1) s ON true
+     WHERE e.writer_xid >= $1::text::xid8 AND e.writer_xid < $3::text::xid8 AND s.sealed IS NULL
+     ORDER BY e.writer_xid LIMIT $2"
 );
 const CLAIM_SYSTEM: &str = concat!(
-    "WITH claimed AS (
-        DELETE FROM system_audit_seal_queue WHERE queue_id = ANY (ARRAY(
-            SELECT queue_id FROM system_audit_seal_queue ORDER BY queue_id LIMIT $1))
-        RETURNING queue_id, event_id)
-     SELECT c.queue_id, ''::text, ",
+    "SELECT ''::text, ",
     system_body_columns!(),
-    " FROM claimed c
-     LEFT JOIN LATERAL (SELECT * FROM system_audit_events e
-                        WHERE e.event_id = c.event_id
-                          AND NOT EXISTS (SELECT 1 FROM system_audit_seals s
-                                          WHERE s.event_id = c.event_id)
-                        LIMIT 1) e ON true
-     ORDER BY c.queue_id"
+    " FROM system_audit_events e
+     LEFT JOIN LATERAL (SELECT 1 AS sealed FROM system_audit_seals s
+                        WHERE s.event_id = e.event_id LIMIT 1) s ON true
+     WHERE e.writer_xid >= $1::text::xid8 AND e.writer_xid < $3::text::xid8 AND s.sealed IS NULL
+     ORDER BY e.writer_xid LIMIT $2"
 );
+const ADVANCE_TENANT: &str =
+    "UPDATE audit_sealer_lock SET tenant_sealed_below = $1::text::xid8 WHERE id = 'sealer'";
+const ADVANCE_SYSTEM: &str =
+    "UPDATE audit_sealer_lock SET system_sealed_below = $1::text::xid8 WHERE id = 'sealer'";
 
 const TENANT_HEADS: &str = "SELECT t.tenant_id, s.chain_seq, s.hash
      FROM unnest($1::text[]) AS t(tenant_id)
@@ -81,12 +90,27 @@ const INSERT_TENANT_SEALS: &str =
 const INSERT_SYSTEM_SEALS: &str =
     "INSERT INTO system_audit_seals (chain_seq, event_id, prev_hash, hash)
      SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[])";
-const OLDEST_TENANT: &str = "SELECT EXTRACT(EPOCH FROM clock_timestamp() - enqueued_at)::float8
-     FROM audit_seal_queue ORDER BY queue_id LIMIT 1";
-const OLDEST_SYSTEM: &str = "SELECT EXTRACT(EPOCH FROM clock_timestamp() - enqueued_at)::float8
-     FROM system_audit_seal_queue ORDER BY queue_id LIMIT 1";
+/// The age of the oldest row not sealed yet (NULL when none); every row is considered while the
+/// horizon is ahead of this cluster (a restore the sealer has not caught up with).
+const OLDEST_TENANT: &str =
+    "SELECT EXTRACT(EPOCH FROM clock_timestamp() - min(e.created_at))::float8
+     FROM audit_sealer_lock l
+     JOIN audit_events e ON e.writer_xid >= CASE
+         WHEN l.tenant_sealed_below <= pg_snapshot_xmin(pg_current_snapshot())
+         THEN l.tenant_sealed_below ELSE '0'::xid8 END
+     WHERE l.id = 'sealer'
+       AND NOT EXISTS (SELECT 1 FROM audit_seals s
+                       WHERE s.tenant_id = e.tenant_id AND s.event_id = e.event_id)";
+const OLDEST_SYSTEM: &str =
+    "SELECT EXTRACT(EPOCH FROM clock_timestamp() - min(e.created_at))::float8
+     FROM audit_sealer_lock l
+     JOIN system_audit_events e ON e.writer_xid >= CASE
+         WHEN l.system_sealed_below <= pg_snapshot_xmin(pg_current_snapshot())
+         THEN l.system_sealed_below ELSE '0'::xid8 END
+     WHERE l.id = 'sealer'
+       AND NOT EXISTS (SELECT 1 FROM system_audit_seals s WHERE s.event_id = e.event_id)";
 
-/// Queue entries taken per transaction by default.
+/// Rows sealed per transaction by default.
 pub const DEFAULT_BATCH: i64 = 5_000;
 
 /// Which chains a batch seals.
@@ -112,45 +136,36 @@ pub struct SealReport {
     pub tenant_links: u64,
     /// System rows sealed.
     pub system_links: u64,
-    /// Queue entries dropped: already sealed, queued twice, or naming no stored row.
-    pub dropped: u64,
     /// Another sealer held the lock; this call sealed nothing and left the work to it.
     pub busy: bool,
 }
 
 /// One batch's outcome.
 struct Batch {
-    claimed: u64,
     sealed: u64,
-    dropped: u64,
     busy: bool,
 }
 
-/// Seals everything queued when the call starts (and whatever commits meanwhile), batch by batch,
-/// until both queues are empty or another sealer holds the lock. `batch` is the number of queue
-/// entries per transaction (at least 1).
+/// Seals every row visible when the call starts (and whatever commits meanwhile), batch by batch,
+/// until no unsealed row is visible or another sealer holds the lock. `batch` is the number of
+/// rows per transaction (at least 1).
 pub async fn seal_pending(system: &SystemScope<'_>, batch: i64) -> Result<SealReport, DbError> {
     let batch = batch.max(1);
     let mut report = SealReport::default();
     for chains in [Chains::Tenant, Chains::System] {
         loop {
             let done = seal_batch(system, chains, batch).await?;
-            report.dropped += done.dropped;
             match chains {
                 Chains::Tenant => report.tenant_links += done.sealed,
                 Chains::System => report.system_links += done.sealed,
             }
             metrics::counter!("brokerdb_audit_sealed_total", "chain" => chains.label())
                 .increment(done.sealed);
-            if done.dropped > 0 {
-                metrics::counter!("brokerdb_audit_seal_dropped_total", "chain" => chains.label())
-                    .increment(done.dropped);
-            }
             if done.busy {
                 report.busy = true;
                 return Ok(report);
             }
-            if done.claimed < batch as u64 {
+            if done.sealed < batch as u64 {
                 break;
             }
         }
@@ -179,46 +194,77 @@ struct Claimed {
 }
 
 async fn seal_in(tx: &mut SystemTx, chains: Chains, batch: i64) -> Result<Batch, DbError> {
-    if tx.query_opt(LOCK, &[]).await?.is_none() {
+    let Some(lock) = tx.query_opt(LOCK, &[]).await? else {
         return Ok(Batch {
-            claimed: 0,
             sealed: 0,
-            dropped: 0,
             busy: true,
         });
-    }
-    let (claim, kind) = match chains {
-        Chains::Tenant => (CLAIM_TENANT, BodyKind::Tenant),
-        Chains::System => (CLAIM_SYSTEM, BodyKind::System),
     };
-    let rows = tx.query(claim, &[&batch]).await?;
-    let claimed = rows.len() as u64;
-    let mut seen = std::collections::HashSet::new();
-    let mut ready = Vec::with_capacity(rows.len());
-    for row in &rows {
-        // Column 2 is the event's own event_id: NULL when the row is missing or already sealed.
-        let Some(event_id) = row.try_get::<_, Option<String>>(2)? else {
-            continue;
-        };
-        let chain: String = row.try_get(1)?;
-        if !seen.insert((chain.clone(), event_id.clone())) {
-            continue; // queued twice in this batch
-        }
-        ready.push(Claimed {
-            chain,
-            event_id,
-            body: canonical::body(kind, row, 2)?,
-        });
+    let (horizon, claim, advance, kind): (String, _, _, _) = match chains {
+        Chains::Tenant => (
+            lock.try_get(0)?,
+            CLAIM_TENANT,
+            ADVANCE_TENANT,
+            BodyKind::Tenant,
+        ),
+        Chains::System => (
+            lock.try_get(1)?,
+            CLAIM_SYSTEM,
+            ADVANCE_SYSTEM,
+            BodyKind::System,
+        ),
+    };
+    let (xmin, xmax): (String, String) = (lock.try_get(2)?, lock.try_get(3)?);
+    let (from, below) = if xid(&xmin)? < xid(&horizon)? {
+        // The horizon is ahead of this cluster's transactions: the database was restored into
+        // another cluster (pg_dump keeps the rows' writer_xid and the horizon, not the counter).
+        // Seal every unsealed row, whatever its writer_xid (one pass over the table), then
+        // restart the horizon at this cluster's xmin.
+        ("0", NO_UPPER_BOUND)
+    } else {
+        // Rows above `xmax` (restored from a cluster further on) were sealed when the horizon
+        // restarted; rows of this cluster's later transactions are found next round.
+        (horizon.as_str(), xmax.as_str())
+    };
+    let rows = tx.query(claim, &[&from, &batch, &below]).await?;
+    let n = rows.len();
+    let ready = rows
+        .iter()
+        .map(|row| {
+            Ok(Claimed {
+                chain: row.try_get(0)?,
+                event_id: row.try_get(1)?,
+                body: canonical::body(kind, row, 1)?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    if !ready.is_empty() {
+        insert_seals(tx, chains, ready).await?;
     }
-    let dropped = claimed - ready.len() as u64;
-    if ready.is_empty() {
-        return Ok(Batch {
-            claimed,
-            sealed: 0,
-            dropped,
-            busy: false,
-        });
+    if (n as i64) < batch && horizon != xmin {
+        // Every row of a transaction below `xmin` was visible to the claim, and all it found is
+        // sealed now.
+        tx.execute(advance, &[&xmin]).await?;
     }
+    Ok(Batch {
+        sealed: n as u64,
+        busy: false,
+    })
+}
+
+/// An `xid8` read as text.
+fn xid(text: &str) -> Result<u64, DbError> {
+    text.parse().map_err(|_| DbError::Unexpected {
+        message: "the sealer read a transaction id that is not a number".into(),
+    })
+}
+
+/// Links `ready` in order onto the heads of their chains and inserts the seals.
+async fn insert_seals(
+    tx: &mut SystemTx,
+    chains: Chains,
+    ready: Vec<Claimed>,
+) -> Result<(), DbError> {
     let mut heads = read_heads(tx, chains, &ready).await?;
     let n = ready.len();
     let (mut tenants, mut seqs, mut ids, mut prevs, mut hashes) = (
@@ -254,12 +300,7 @@ async fn seal_in(tx: &mut SystemTx, chains: Chains, batch: i64) -> Result<Batch,
                 .await?
         }
     };
-    Ok(Batch {
-        claimed,
-        sealed: n as u64,
-        dropped,
-        busy: false,
-    })
+    Ok(())
 }
 
 /// The last seal of every chain in `ready` (chains without one are absent).
@@ -292,9 +333,9 @@ async fn read_heads(
 /// How the service runs the sealer.
 #[derive(Debug, Clone)]
 pub struct SealerSettings {
-    /// Pause between rounds when the queues were drained (default 100 ms).
+    /// Pause between rounds once everything visible is sealed (default 100 ms).
     pub interval: Duration,
-    /// Queue entries per transaction (default [`DEFAULT_BATCH`]).
+    /// Rows sealed per transaction (default [`DEFAULT_BATCH`]).
     pub batch: i64,
     /// The promised bound between an append and its seal (default 1 s); exported as
     /// `brokerdb_audit_max_merge_delay_seconds`, and what `audit verify` holds rows to.
@@ -315,7 +356,7 @@ impl Default for SealerSettings {
 pub const DEFAULT_MAX_MERGE_DELAY: Duration = Duration::from_secs(1);
 
 /// A running sealer; `stop` ends it after its current batch (which commits first), `abort`
-/// ends it as a crash would (the batch rolls back and is queued again).
+/// ends it as a crash would (the batch rolls back, and the next round finds its rows again).
 pub type SealerHandle = crate::task::TaskHandle;
 
 /// Runs [`seal_pending`] every `settings.interval` on the system role until stopped. Errors
@@ -344,7 +385,7 @@ pub fn spawn_sealer(db: Db, settings: SealerSettings) -> SealerHandle {
     crate::task::TaskHandle::new(stop, task)
 }
 
-/// Publishes the age of the oldest queued entry of each chain (0 when none).
+/// Publishes the age of the oldest unsealed row of each chain (0 when none).
 async fn record_backlog(db: &Db) {
     for (label, sql) in [("tenant", OLDEST_TENANT), ("system", OLDEST_SYSTEM)] {
         if let Ok(row) = db.system().query_opt(sql, &[]).await {

@@ -7,8 +7,9 @@
 //!    (64 zeros for the first), each sealed row still exists and hashes to its seal;
 //! 2. it extends every signed checkpoint given ([`super::checkpoint`]): at each checkpoint's size
 //!    the link hash equals the checkpoint's head;
-//! 3. every row of the chain's table is sealed, or still queued for less than the maximum merge
-//!    delay (a row neither sealed nor queued lost its queue entry).
+//! 3. every row of the chain's table is sealed, or unsealed for less than the maximum merge delay
+//!    (counted from the row's `created_at`) and still above the sealer's horizon (a row below it
+//!    without a seal was passed over: its `writer_xid` or the horizon was tampered with).
 
 use std::time::Duration;
 
@@ -32,20 +33,30 @@ const SYSTEM_LINKS: &str = concat!(
      LEFT JOIN system_audit_events e ON e.event_id = s.event_id
      WHERE s.chain_seq > $1 ORDER BY s.chain_seq LIMIT $2"
 );
-/// The oldest row that is neither sealed nor queued, or queued for longer than the delay.
-const TENANT_UNSEALED: &str = "SELECT e.event_id, q.queue_id IS NOT NULL
-     FROM audit_events e
-     LEFT JOIN audit_seal_queue q ON q.tenant_id = e.tenant_id AND q.event_id = e.event_id
-     WHERE e.tenant_id = $1
+/// The oldest row without a seal that is either below the sealer's horizon (passed over) or
+/// older than the delay; the flag says whether it is merely overdue. A horizon ahead of this
+/// snapshot's xmin comes from another cluster (a restore; the sealer restarts it): it passes over
+/// nothing.
+const TENANT_UNSEALED: &str = "SELECT e.event_id, NOT p.passed
+     FROM audit_sealer_lock l
+     JOIN audit_events e ON e.tenant_id = $1
+     CROSS JOIN LATERAL (SELECT e.writer_xid < l.tenant_sealed_below
+                           AND l.tenant_sealed_below <= pg_snapshot_xmin(pg_current_snapshot())
+                           AS passed) p
+     WHERE l.id = 'sealer'
        AND NOT EXISTS (SELECT 1 FROM audit_seals s
                        WHERE s.tenant_id = e.tenant_id AND s.event_id = e.event_id)
-       AND (q.queue_id IS NULL OR q.enqueued_at < now() - make_interval(secs => $2))
+       AND (p.passed OR e.created_at < now() - make_interval(secs => $2))
      ORDER BY e.created_at, e.event_id LIMIT 1";
-const SYSTEM_UNSEALED: &str = "SELECT e.event_id, q.queue_id IS NOT NULL
-     FROM system_audit_events e
-     LEFT JOIN system_audit_seal_queue q ON q.event_id = e.event_id
-     WHERE NOT EXISTS (SELECT 1 FROM system_audit_seals s WHERE s.event_id = e.event_id)
-       AND (q.queue_id IS NULL OR q.enqueued_at < now() - make_interval(secs => $1))
+const SYSTEM_UNSEALED: &str = "SELECT e.event_id, NOT p.passed
+     FROM audit_sealer_lock l
+     CROSS JOIN system_audit_events e
+     CROSS JOIN LATERAL (SELECT e.writer_xid < l.system_sealed_below
+                           AND l.system_sealed_below <= pg_snapshot_xmin(pg_current_snapshot())
+                           AS passed) p
+     WHERE l.id = 'sealer'
+       AND NOT EXISTS (SELECT 1 FROM system_audit_seals s WHERE s.event_id = e.event_id)
+       AND (p.passed OR e.created_at < now() - make_interval(secs => $1))
      ORDER BY e.created_at, e.event_id LIMIT 1";
 /// Every tenant, plus any tenant id a seal or event still names: what `audit verify` walks.
 const CHAINED_TENANTS: &str = "SELECT tenant_id FROM tenants
@@ -87,10 +98,11 @@ pub enum BreakKind {
     CheckpointMismatch,
     /// The chain is shorter than a signed checkpoint.
     ShorterThanCheckpoint,
-    /// A row is still queued for its seal after the maximum merge delay.
+    /// A row is still unsealed after the maximum merge delay.
     SealOverdue,
-    /// A row is neither sealed nor queued: its queue entry was removed.
-    NotQueued,
+    /// A row is unsealed although the sealer's horizon has passed it: its `writer_xid` or the
+    /// horizon was changed behind the sealer's back.
+    PassedOver,
 }
 
 impl BreakKind {
@@ -112,8 +124,8 @@ impl BreakKind {
             Self::SealOverdue => {
                 "the row is still unsealed after the maximum merge delay (the sealer is behind or stopped)"
             }
-            Self::NotQueued => {
-                "the row is neither sealed nor queued for sealing (its queue entry was removed)"
+            Self::PassedOver => {
+                "the row is unsealed although the sealer has passed it (its writer_xid or the sealer's horizon was changed)"
             }
         }
     }
@@ -301,7 +313,7 @@ async fn walk(
                 kind: if row.try_get::<_, bool>(1)? {
                     BreakKind::SealOverdue
                 } else {
-                    BreakKind::NotQueued
+                    BreakKind::PassedOver
                 },
             })
         })

@@ -132,8 +132,7 @@ async fn u_a1_enabled(test_db: &TestDatabase) -> Result<bool, Error> {
 }
 
 #[tokio::test]
-async fn a_change_failing_after_its_audit_row_rolls_back_the_row_and_its_queue_entry_too()
--> TestResult {
+async fn a_change_failing_after_its_audit_row_rolls_back_the_row_too() -> TestResult {
     let (test_db, db) = seeded().await?;
     let a = tenant("t_a")?;
     let failed = db
@@ -161,12 +160,12 @@ async fn a_change_failing_after_its_audit_row_rolls_back_the_row_and_its_queue_e
     assert_eq!(
         (
             count_rows(&test_db, "audit_events").await?,
-            count_rows(&test_db, "audit_seal_queue").await?,
             u_a1_enabled(&test_db).await?
         ),
-        (0, 0, true),
-        "the change, its audit row and its queue entry all rolled back"
+        (0, true),
+        "the change and its audit row both rolled back"
     );
+    assert_eq!(seal(&db).await?.tenant_links, 0, "nothing to seal");
     Ok(())
 }
 
@@ -213,7 +212,7 @@ async fn sealed_appends_form_one_valid_chain_per_tenant() -> TestResult {
         t.await??;
     }
     let sealed = seal(&db).await?;
-    assert_eq!((sealed.tenant_links, sealed.dropped), (200, 0));
+    assert_eq!(sealed.tenant_links, 200);
     for t in [&a, &b] {
         let report = verify(&db, t).await?;
         assert_eq!((report.links, report.first_broken), (100, None), "{t}");
@@ -291,15 +290,14 @@ async fn a_chain_rewritten_and_resealed_by_an_administrator_fails_only_against_a
         "an untouched chain verifies against its checkpoint"
     );
 
-    // The owner edits row 2, throws the seals away and has them recomputed in order: the result
-    // is internally consistent.
+    // The owner edits row 2, throws the seals away and sets the sealer's horizon back, so they
+    // are recomputed in order: the result is internally consistent.
     tamper(
         &test_db,
         "UPDATE audit_events SET correlation_id = 'rewritten'
               WHERE event_id = (SELECT event_id FROM audit_seals WHERE chain_seq = 2);
-             INSERT INTO audit_seal_queue (tenant_id, event_id)
-               SELECT tenant_id, event_id FROM audit_seals ORDER BY chain_seq;
-             DELETE FROM audit_seals",
+             DELETE FROM audit_seals;
+             UPDATE audit_sealer_lock SET tenant_sealed_below = '0'",
     )
     .await?;
     seal(&db).await?;
@@ -433,11 +431,10 @@ async fn an_insert_skipped_by_on_conflict_leaves_the_chain_untouched() -> TestRe
         .await?;
     assert_eq!(inserted, 0);
     assert_eq!(
-        count_rows(&test_db, "audit_seal_queue").await?,
+        seal(&db).await?.tenant_links,
         0,
-        "a skipped row is never queued"
+        "a skipped row is never sealed"
     );
-    assert_eq!(seal(&db).await?.tenant_links, 0);
     let report = verify(&db, &a).await?;
     assert_eq!((report.links, report.first_broken), (2, None));
     Ok(())
@@ -508,19 +505,91 @@ async fn verify_reports_a_row_left_unsealed_past_the_maximum_merge_delay() -> Te
 }
 
 #[tokio::test]
-async fn verify_reports_a_row_taken_off_the_seal_queue() -> TestResult {
+async fn verify_reports_a_row_the_sealers_horizon_passed_without_sealing_it() -> TestResult {
     let (test_db, db) = seeded().await?;
     let a = tenant("t_a")?;
     append(&db, &a, 2).await?;
+    // As if the sealer had skipped them: its horizon moved past their transactions.
     test_db
         .admin()
         .await
-        .batch_execute("DELETE FROM audit_seal_queue")
+        .batch_execute("UPDATE audit_sealer_lock SET tenant_sealed_below = pg_current_xact_id()")
         .await?;
     assert_eq!(
         first_break(&verify(&db, &a).await?),
-        Some((BreakKind::NotQueued, None))
+        Some((BreakKind::PassedOver, None))
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_row_committed_after_a_later_transaction_is_sealed_and_so_are_both() -> TestResult {
+    let (test_db, db) = seeded().await?;
+    let a = tenant("t_a")?;
+    // An open transaction appends first (it holds the older transaction id) ...
+    let runtime = test_db.runtime().await;
+    runtime
+        .batch_execute(
+            "BEGIN; SELECT set_config('brokerdb.tenant_id', 't_a', true);
+             INSERT INTO audit_events (event_id, tenant_id, timestamp, correlation_id, event_type, event_json)
+             VALUES ('evt_slow', 't_a', now(), 'c', 'execute', '{}')",
+        )
+        .await?;
+    // ... a later one commits and is sealed although the first is still open ...
+    append(&db, &a, 3).await?;
+    assert_eq!(seal(&db).await?.tenant_links, 3);
+    assert_eq!(seal(&db).await?.tenant_links, 0, "nothing is sealed twice");
+    // ... and the first is sealed once it commits, though the sealer has seen later ones.
+    runtime.batch_execute("COMMIT").await?;
+    assert_eq!(seal(&db).await?.tenant_links, 1);
+    let report = verify(&db, &a).await?;
+    assert_eq!((report.links, report.first_broken), (4, None));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_database_restored_into_a_younger_cluster_keeps_sealing() -> TestResult {
+    // pg_dump keeps each row's writer_xid and the sealer's horizon, not the cluster's transaction
+    // counter: restored into a new cluster, the horizon is ahead of every new transaction.
+    let (test_db, db, a) = sealed_chain(2).await?;
+    test_db
+        .admin()
+        .await
+        .batch_execute(
+            "UPDATE audit_sealer_lock SET tenant_sealed_below = '1000000000';
+             INSERT INTO audit_events (event_id, tenant_id, timestamp, correlation_id, event_type,
+                                       event_json, writer_xid)
+             VALUES ('evt_restored_unsealed', 't_a', now(), 'c', 'execute', '{}', '1000000005')",
+        )
+        .await?;
+    append(&db, &a, 2).await?;
+    assert!(
+        verify(&db, &a).await?.is_valid(),
+        "new rows below a restored horizon are not passed over"
+    );
+    assert_eq!(
+        seal(&db).await?.tenant_links,
+        3,
+        "the restored unsealed row and both new ones"
+    );
+    let horizon: String = test_db
+        .admin()
+        .await
+        .query_one(
+            "SELECT tenant_sealed_below::text FROM audit_sealer_lock",
+            &[],
+        )
+        .await?
+        .get(0);
+    assert!(
+        horizon.parse::<u64>()? < 1_000_000_000,
+        "the horizon restarted at this cluster's transactions: {horizon}"
+    );
+    append(&db, &a, 1).await?;
+    assert_eq!(seal(&db).await?.tenant_links, 1);
+    assert_eq!(seal(&db).await?.tenant_links, 0, "nothing is sealed twice");
+    let report = verify(&db, &a).await?;
+    assert_eq!((report.links, report.first_broken), (6, None));
     Ok(())
 }
 
@@ -695,7 +764,7 @@ async fn the_runtime_roles_have_no_privilege_to_change_audit_rows_or_seals() -> 
         "DELETE FROM ssrf_guard_decisions",
         "TRUNCATE ssrf_guard_decisions",
         "SELECT * FROM audit_seals",
-        "DELETE FROM audit_seal_queue",
+        "SELECT * FROM audit_sealer_lock",
         "INSERT INTO audit_seals (tenant_id, chain_seq, event_id, prev_hash, hash) VALUES ('t_a', 9, 'e', repeat('0', 64), repeat('0', 64))",
     ] {
         let err = runtime.batch_execute(sql).await.err();

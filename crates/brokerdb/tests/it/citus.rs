@@ -68,7 +68,6 @@ const PLAN: &[(&str, Placement)] = &[
     ("policy_rules", Distributed),
     ("approval_requests", Distributed),
     ("audit_events", Distributed),
-    ("audit_seal_queue", Distributed),
     ("audit_seals", Distributed),
     ("ssrf_guard_decisions", Distributed),
     ("template_invalidation_outbox", Distributed),
@@ -83,7 +82,6 @@ const PLAN: &[(&str, Placement)] = &[
     // the migration ledger and lock.
     ("jobs", Local),
     ("system_audit_events", Local),
-    ("system_audit_seal_queue", Local),
     ("system_audit_seals", Local),
     ("audit_sealer_lock", Local),
     ("db_repair_runs", Local),

@@ -50,7 +50,6 @@ const SNAPSHOT: &str = "SELECT string_agg(t::text, ',' ORDER BY t::text) FROM (
     UNION ALL SELECT row_to_json(x)::text FROM workload_sessions x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM approval_requests x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM audit_events x WHERE tenant_id = 't_b'
-    UNION ALL SELECT row_to_json(x)::text FROM audit_seal_queue x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM audit_seals x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM ssrf_guard_decisions x WHERE tenant_id = 't_b'
     UNION ALL SELECT row_to_json(x)::text FROM audit_redaction_profiles x WHERE tenant_id = 't_b') s(t)";

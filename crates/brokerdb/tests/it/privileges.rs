@@ -55,7 +55,6 @@ const RUNTIME_PRIVILEGES: &[&str] = &[
     "table artifacts: DELETE, INSERT, SELECT, UPDATE",
     "table audit_events: SELECT",
     "table audit_redaction_profiles: DELETE, INSERT, SELECT, UPDATE",
-    "table audit_seal_queue: INSERT",
     "table brokerdb_schema_migrations: SELECT",
     "table crypto_verification_defaults: DELETE, INSERT, SELECT, UPDATE",
     "table enrollment_tokens: DELETE, INSERT, SELECT, UPDATE",
@@ -94,7 +93,6 @@ const SYSTEM_PRIVILEGES: &[&str] = &[
     "table artifacts: DELETE, INSERT, SELECT, UPDATE",
     "table audit_events: SELECT",
     "table audit_redaction_profiles: DELETE, INSERT, SELECT, UPDATE",
-    "table audit_seal_queue: DELETE, INSERT, SELECT",
     "table audit_sealer_lock: SELECT, UPDATE",
     "table audit_seals: INSERT, SELECT",
     "table brokerdb_schema_migrations: SELECT",
@@ -114,7 +112,6 @@ const SYSTEM_PRIVILEGES: &[&str] = &[
     "table secrets: DELETE, INSERT, SELECT, UPDATE",
     "table ssrf_guard_decisions: INSERT, SELECT",
     "table system_audit_events: SELECT",
-    "table system_audit_seal_queue: DELETE, INSERT, SELECT",
     "table system_audit_seals: INSERT, SELECT",
     "table template_invalidation_outbox: DELETE, INSERT, SELECT, UPDATE",
     "table template_versions: DELETE, INSERT, SELECT, UPDATE",
@@ -270,10 +267,11 @@ async fn a_runtime_role_cannot_create_the_temporary_table_the_attack_needs() -> 
     Ok(())
 }
 
-/// Even where a DBA wrongly granted TEMPORARY back, the attack goes nowhere: the append path runs
-/// no function as another role, names its tables with their schema, and searches pg_temp last.
+/// Even where a DBA wrongly granted TEMPORARY back, the attack goes nowhere: an append runs no
+/// trigger and no function as another role, so a shadow of the seals table in the appender's
+/// session is never touched, and the event is sealed in the real chain.
 #[tokio::test]
-async fn the_shadow_table_attack_with_temporary_regranted_runs_nothing_and_uses_the_real_queue()
+async fn the_shadow_table_attack_with_temporary_regranted_runs_nothing_and_uses_the_real_seals()
 -> TestResult {
     let (test_db, db) = seeded().await?;
     let admin = test_db.admin().await;
@@ -282,22 +280,22 @@ async fn the_shadow_table_attack_with_temporary_regranted_runs_nothing_and_uses_
         test_db.name()
     );
     admin.batch_execute(&grant).await?;
-    let payload = |queue: &str| {
+    let payload = |seals: &str| {
         format!(
-            "CREATE TEMP TABLE {queue} (queue_id bigint, tenant_id text, event_id text, enqueued_at timestamptz);
-             GRANT ALL ON {queue} TO PUBLIC;
+            "CREATE TEMP TABLE {seals} (tenant_id text, chain_seq bigint, event_id text, prev_hash text, hash text);
+             GRANT ALL ON {seals} TO PUBLIC;
              CREATE FUNCTION pg_temp.evil() RETURNS trigger LANGUAGE plpgsql AS $$
              BEGIN
                  ALTER TABLE public.workloads DISABLE ROW LEVEL SECURITY;
                  GRANT DELETE ON public.audit_events TO brokerdb_app;
                  RETURN NEW;
              END $$;
-             CREATE TRIGGER evil BEFORE INSERT ON {queue} FOR EACH ROW EXECUTE FUNCTION pg_temp.evil();"
+             CREATE TRIGGER evil BEFORE INSERT ON {seals} FOR EACH ROW EXECUTE FUNCTION pg_temp.evil();"
         )
     };
-    // The tenant role shadows the tenant queue and appends its own event on that session.
+    // The tenant role shadows the tenant seals and appends its own event on that session.
     let runtime = test_db.runtime().await;
-    runtime.batch_execute(&payload("audit_seal_queue")).await?;
+    runtime.batch_execute(&payload("audit_seals")).await?;
     runtime
         .batch_execute(
             "BEGIN; SELECT set_config('brokerdb.tenant_id', 't_a', true);
@@ -307,14 +305,12 @@ async fn the_shadow_table_attack_with_temporary_regranted_runs_nothing_and_uses_
         )
         .await?;
     let shadowed: i64 = runtime
-        .query_one("SELECT count(*) FROM pg_temp.audit_seal_queue", &[])
+        .query_one("SELECT count(*) FROM pg_temp.audit_seals", &[])
         .await?
         .get(0);
-    // The system role does the same with the system queue.
+    // The system role does the same with the system seals.
     let system = test_db.system().await;
-    system
-        .batch_execute(&payload("system_audit_seal_queue"))
-        .await?;
+    system.batch_execute(&payload("system_audit_seals")).await?;
     system
         .batch_execute(
             "INSERT INTO system_audit_events (event_id, timestamp, actor, action, correlation_id, event_json)
@@ -322,9 +318,10 @@ async fn the_shadow_table_attack_with_temporary_regranted_runs_nothing_and_uses_
         )
         .await?;
     let shadowed_system: i64 = system
-        .query_one("SELECT count(*) FROM pg_temp.system_audit_seal_queue", &[])
+        .query_one("SELECT count(*) FROM pg_temp.system_audit_seals", &[])
         .await?
         .get(0);
+    audit::seal_pending(&db.system(), audit::DEFAULT_BATCH).await?;
     assert_eq!(
         (shadowed, shadowed_system),
         (0, 0),
@@ -334,8 +331,8 @@ async fn the_shadow_table_attack_with_temporary_regranted_runs_nothing_and_uses_
         .query_one(
             "SELECT (SELECT relrowsecurity FROM pg_class WHERE oid = 'public.workloads'::regclass),
                     has_table_privilege('brokerdb_app', 'public.audit_events', 'DELETE'),
-                    (SELECT count(*) FROM audit_seal_queue WHERE event_id = 'evt_attack_app'),
-                    (SELECT count(*) FROM system_audit_seal_queue WHERE event_id = 'evt_attack_system')",
+                    (SELECT count(*) FROM audit_seals WHERE event_id = 'evt_attack_app'),
+                    (SELECT count(*) FROM system_audit_seals WHERE event_id = 'evt_attack_system')",
             &[],
         )
         .await?;
@@ -343,9 +340,8 @@ async fn the_shadow_table_attack_with_temporary_regranted_runs_nothing_and_uses_
     assert_eq!(
         outcome,
         (true, false, 1, 1),
-        "(RLS still on, no DELETE gained, both events in the real queues)"
+        "(RLS still on, no DELETE gained, both events sealed in the real chains)"
     );
-    audit::seal_pending(&db.system(), audit::DEFAULT_BATCH).await?;
     let opts = audit::VerifyOptions::default();
     assert!(
         audit::verify_tenant_chain(&db.system(), &tenant("t_a")?, &opts)

@@ -407,8 +407,8 @@ async fn postgres(
     )
     .await
     .map_err(crate::config::explain_connect_error)?;
-    // As in `serve`: appends are sealed after commit by one sealer task, which keeps the queue
-    // short while the append rows run (the seed's rows are sealed first).
+    // As in `serve`: appends are sealed after commit by one sealer task, which keeps the unsealed
+    // backlog short while the append rows run (the seed's rows are sealed first).
     brokerdb::audit::seal_pending(&db.system(), brokerdb::audit::DEFAULT_BATCH)
         .await
         .context("cannot seal the seeded audit events")?;
