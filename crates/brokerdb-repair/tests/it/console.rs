@@ -87,7 +87,7 @@ async fn drift_is_found_by_the_doctor_and_repaired_by_its_playbooks() -> anyhow:
              DROP POLICY tenant_isolation ON integrations;
              ALTER POLICY tenant_isolation ON secrets USING (true);
              ALTER TABLE db_repair_runs DISABLE TRIGGER prevent_delete_db_repair_runs;
-             ALTER FUNCTION brokerdb_audit_enqueue() RESET ALL;
+             ALTER FUNCTION brokerdb_user_role_copies() RESET ALL;
              GRANT DELETE ON system_audit_events TO brokerdb_app;
              REVOKE INSERT ON jobs FROM brokerdb_system;",
         )

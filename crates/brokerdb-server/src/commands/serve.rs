@@ -176,7 +176,7 @@ pub struct AuditServiceArgs {
     /// brokerdb_audit_max_merge_delay_seconds; `audit verify` holds rows to it).
     #[arg(long, env = "AUDIT_MAX_MERGE_DELAY", default_value = "1s", value_parser = humantime::parse_duration)]
     pub audit_max_merge_delay: Duration,
-    /// Pause of the sealer between rounds when the queue is drained.
+    /// Pause of the sealer between rounds once every visible row is sealed.
     #[arg(long, env = "AUDIT_SEAL_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
     pub audit_seal_interval: Duration,
     /// Signing key file for periodic checkpoints (with AUDIT_CHECKPOINT_DIR; none when unset).

@@ -7,10 +7,11 @@
 //!    across every instance; a second one finds it taken and leaves the work to the first. Only
 //!    the system role may lock that row (an advisory lock could be taken by any role). The row
 //!    holds each chain's *horizon*: every row written by a transaction below it is sealed. The
-//!    same statement reads the xmin of its snapshot: every transaction below it has ended;
-//! 2. read the visible rows written at or above the horizon that have no seal yet, in
+//!    same statement reads its snapshot's xmin (every transaction below it has ended) and xmax
+//!    (no transaction at or above it had started);
+//! 2. read the visible rows written from the horizon up to that xmax that have no seal yet, in
 //!    `writer_xid` order (at most `batch`), through the `writer_xid` index, each seal looked up
-//!    by key;
+//!    by key (rows of later transactions wait for the next round);
 //! 3. read the head (last seal) of every chain in the batch, link the rows in that order,
 //!    hashing each in Rust ([`super::canonical`]), and insert the seals in one statement;
 //! 4. when the batch took every such row, move the horizon to the xmin read in step 1: a later
@@ -20,6 +21,11 @@
 //! Rows committed above the horizon are sealed as soon as they are visible, so a long-running
 //! transaction delays only its own rows' seals; until it ends, each round re-reads (and skips)
 //! the sealed rows appended after it began.
+//!
+//! A horizon ahead of the cluster's xmin means the database was restored into another cluster
+//! (`pg_dump` keeps the rows' `writer_xid` and the horizon, not the transaction counter): that
+//! round reads every unsealed row, whatever its `writer_xid`, and restarts the horizon at the
+//! new cluster's xmin.
 //!
 //! A crash (or a cancelled task) anywhere before the commit rolls the whole batch back, horizon
 //! included: the rows are found again next round and nothing is lost. Rows become visible to the

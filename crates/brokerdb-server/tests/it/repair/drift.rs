@@ -29,10 +29,10 @@ const DRIFTS: [(&str, &str, &str, &str); 3] = [
         "rls:human_users",
     ),
     (
-        "ALTER TABLE public.audit_events DISABLE TRIGGER trg_audit_events_enqueue",
+        "ALTER TABLE public.audit_events DISABLE TRIGGER trg_audit_events_forbid_mutation",
         "R-003",
-        "trg_audit_events_enqueue",
-        "trigger:audit_events.trg_audit_events_enqueue",
+        "trg_audit_events_forbid_mutation",
+        "trigger:audit_events.trg_audit_events_forbid_mutation",
     ),
 ];
 
