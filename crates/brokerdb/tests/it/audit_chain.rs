@@ -509,12 +509,29 @@ async fn verify_reports_a_row_the_sealers_horizon_passed_without_sealing_it() ->
     let (test_db, db) = seeded().await?;
     let a = tenant("t_a")?;
     append(&db, &a, 2).await?;
-    // As if the sealer had skipped them: its horizon moved past their transactions.
-    test_db
-        .admin()
-        .await
-        .batch_execute("UPDATE audit_sealer_lock SET tenant_sealed_below = pg_current_xact_id()")
-        .await?;
+    // As if the sealer had skipped them: its horizon moved past their transactions, to an xmin
+    // above them (as the sealer's would be). Other tests' transactions on this cluster may hold
+    // the xmin below them for a moment, so wait for it.
+    let admin = test_db.admin().await;
+    let started = std::time::Instant::now();
+    loop {
+        let moved = admin
+            .execute(
+                "UPDATE audit_sealer_lock SET tenant_sealed_below = x.xmin
+                   FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) x
+                  WHERE x.xmin > (SELECT max(writer_xid) FROM audit_events)",
+                &[],
+            )
+            .await?;
+        if moved == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the cluster's xmin never passed the appends"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(
         first_break(&verify(&db, &a).await?),
         Some((BreakKind::PassedOver, None))
