@@ -43,12 +43,34 @@ use tokio::sync::watch;
 use super::canonical::{self, BodyKind, GENESIS, system_body_columns, tenant_body_columns};
 use crate::db::{Db, DbError, Exec, SystemScope, SystemTx, TxOptions};
 
-/// Takes the sealer's lock and reads both horizons and this snapshot's xmin and xmax (as text:
-/// `xid8`).
-const LOCK: &str = "SELECT tenant_sealed_below::text, system_sealed_below::text,
+/// The horizon of the lock row `l`'s column `$col` as the readers of the chains take it: `0` while
+/// it is ahead of this snapshot's xmin (it came from another cluster with a restore, and the
+/// sealer has not restarted it yet), so every row counts as above it. As a literal for `concat!`.
+macro_rules! horizon {
+    ($col:literal) => {
+        concat!(
+            "CASE WHEN l.",
+            $col,
+            " <= pg_snapshot_xmin(pg_current_snapshot()) THEN l.",
+            $col,
+            " ELSE '0'::xid8 END"
+        )
+    };
+}
+pub(crate) use horizon;
+
+/// Takes the sealer's lock and reads, as text (`xid8`): both horizons as stored, this
+/// snapshot's xmin and xmax, and both horizons as [`horizon!`] takes them.
+const LOCK: &str = concat!(
+    "SELECT l.tenant_sealed_below::text, l.system_sealed_below::text,
             pg_snapshot_xmin(pg_current_snapshot())::text,
-            pg_snapshot_xmax(pg_current_snapshot())::text
-     FROM audit_sealer_lock WHERE id = 'sealer' FOR UPDATE SKIP LOCKED";
+            pg_snapshot_xmax(pg_current_snapshot())::text, (",
+    horizon!("tenant_sealed_below"),
+    ")::text, (",
+    horizon!("system_sealed_below"),
+    ")::text
+     FROM audit_sealer_lock l WHERE l.id = 'sealer' FOR UPDATE SKIP LOCKED"
+);
 
 /// The largest `xid8`: no upper bound.
 const NO_UPPER_BOUND: &str = "18446744073709551615";
@@ -96,25 +118,24 @@ const INSERT_TENANT_SEALS: &str =
 const INSERT_SYSTEM_SEALS: &str =
     "INSERT INTO system_audit_seals (chain_seq, event_id, prev_hash, hash)
      SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[])";
-/// The age of the oldest row not sealed yet (NULL when none); every row is considered while the
-/// horizon is ahead of this cluster (a restore the sealer has not caught up with).
-const OLDEST_TENANT: &str =
+/// The age of the oldest row not sealed yet (NULL when none).
+const OLDEST_TENANT: &str = concat!(
     "SELECT EXTRACT(EPOCH FROM clock_timestamp() - min(e.created_at))::float8
-     FROM audit_sealer_lock l
-     JOIN audit_events e ON e.writer_xid >= CASE
-         WHEN l.tenant_sealed_below <= pg_snapshot_xmin(pg_current_snapshot())
-         THEN l.tenant_sealed_below ELSE '0'::xid8 END
-     WHERE l.id = 'sealer'
-       AND NOT EXISTS (SELECT 1 FROM audit_seals s
-                       WHERE s.tenant_id = e.tenant_id AND s.event_id = e.event_id)";
-const OLDEST_SYSTEM: &str =
+     FROM (SELECT ",
+    horizon!("tenant_sealed_below"),
+    " AS below FROM audit_sealer_lock l WHERE l.id = 'sealer') h
+     JOIN audit_events e ON e.writer_xid >= h.below
+     WHERE NOT EXISTS (SELECT 1 FROM audit_seals s
+                       WHERE s.tenant_id = e.tenant_id AND s.event_id = e.event_id)"
+);
+const OLDEST_SYSTEM: &str = concat!(
     "SELECT EXTRACT(EPOCH FROM clock_timestamp() - min(e.created_at))::float8
-     FROM audit_sealer_lock l
-     JOIN system_audit_events e ON e.writer_xid >= CASE
-         WHEN l.system_sealed_below <= pg_snapshot_xmin(pg_current_snapshot())
-         THEN l.system_sealed_below ELSE '0'::xid8 END
-     WHERE l.id = 'sealer'
-       AND NOT EXISTS (SELECT 1 FROM system_audit_seals s WHERE s.event_id = e.event_id)";
+     FROM (SELECT ",
+    horizon!("system_sealed_below"),
+    " AS below FROM audit_sealer_lock l WHERE l.id = 'sealer') h
+     JOIN system_audit_events e ON e.writer_xid >= h.below
+     WHERE NOT EXISTS (SELECT 1 FROM system_audit_seals s WHERE s.event_id = e.event_id)"
+);
 
 /// Rows sealed per transaction by default.
 pub const DEFAULT_BATCH: i64 = 5_000;
@@ -206,31 +227,33 @@ async fn seal_in(tx: &mut SystemTx, chains: Chains, batch: i64) -> Result<Batch,
             busy: true,
         });
     };
-    let (horizon, claim, advance, kind): (String, _, _, _) = match chains {
+    let (horizon, from, claim, advance, kind): (String, String, _, _, _) = match chains {
         Chains::Tenant => (
             lock.try_get(0)?,
+            lock.try_get(4)?,
             CLAIM_TENANT,
             ADVANCE_TENANT,
             BodyKind::Tenant,
         ),
         Chains::System => (
             lock.try_get(1)?,
+            lock.try_get(5)?,
             CLAIM_SYSTEM,
             ADVANCE_SYSTEM,
             BodyKind::System,
         ),
     };
     let (xmin, xmax): (String, String) = (lock.try_get(2)?, lock.try_get(3)?);
-    let (from, below) = if xid(&xmin)? < xid(&horizon)? {
+    let below = if from != horizon {
         // The horizon is ahead of this cluster's transactions: the database was restored into
         // another cluster (pg_dump keeps the rows' writer_xid and the horizon, not the counter).
         // Seal every unsealed row, whatever its writer_xid (one pass over the table), then
         // restart the horizon at this cluster's xmin.
-        ("0", NO_UPPER_BOUND)
+        NO_UPPER_BOUND
     } else {
         // Rows above `xmax` (restored from a cluster further on) were sealed when the horizon
         // restarted; rows of this cluster's later transactions are found next round.
-        (horizon.as_str(), xmax.as_str())
+        xmax.as_str()
     };
     let rows = tx.query(claim, &[&from, &batch, &below]).await?;
     let n = rows.len();
@@ -255,13 +278,6 @@ async fn seal_in(tx: &mut SystemTx, chains: Chains, batch: i64) -> Result<Batch,
     Ok(Batch {
         sealed: n as u64,
         busy: false,
-    })
-}
-
-/// An `xid8` read as text.
-fn xid(text: &str) -> Result<u64, DbError> {
-    text.parse().map_err(|_| DbError::Unexpected {
-        message: "the sealer read a transaction id that is not a number".into(),
     })
 }
 

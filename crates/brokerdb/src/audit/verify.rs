@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::canonical::{self, BodyKind, GENESIS, system_body_columns, tenant_body_columns};
 use super::checkpoint::{CheckpointSet, SYSTEM_CHAIN, tenant_chain_name};
-use super::seal::DEFAULT_MAX_MERGE_DELAY;
+use super::seal::{DEFAULT_MAX_MERGE_DELAY, horizon};
 use crate::db::{DbError, Exec, IsolationLevel, SystemScope, SystemTx, TxOptions};
 use crate::model::TenantId;
 
@@ -34,30 +34,29 @@ const SYSTEM_LINKS: &str = concat!(
      WHERE s.chain_seq > $1 ORDER BY s.chain_seq LIMIT $2"
 );
 /// The oldest row without a seal that is either below the sealer's horizon (passed over) or
-/// older than the delay; the flag says whether it is merely overdue. A horizon ahead of this
-/// snapshot's xmin comes from another cluster (a restore; the sealer restarts it): it passes over
-/// nothing.
-const TENANT_UNSEALED: &str = "SELECT e.event_id, NOT p.passed
-     FROM audit_sealer_lock l
+/// older than the delay; the flag says whether it is merely overdue. A horizon restored from
+/// another cluster passes over nothing ([`horizon!`]).
+const TENANT_UNSEALED: &str = concat!(
+    "SELECT e.event_id, e.writer_xid >= h.below
+     FROM (SELECT ",
+    horizon!("tenant_sealed_below"),
+    " AS below FROM audit_sealer_lock l WHERE l.id = 'sealer') h
      JOIN audit_events e ON e.tenant_id = $1
-     CROSS JOIN LATERAL (SELECT e.writer_xid < l.tenant_sealed_below
-                           AND l.tenant_sealed_below <= pg_snapshot_xmin(pg_current_snapshot())
-                           AS passed) p
-     WHERE l.id = 'sealer'
-       AND NOT EXISTS (SELECT 1 FROM audit_seals s
+     WHERE NOT EXISTS (SELECT 1 FROM audit_seals s
                        WHERE s.tenant_id = e.tenant_id AND s.event_id = e.event_id)
-       AND (p.passed OR e.created_at < now() - make_interval(secs => $2))
-     ORDER BY e.created_at, e.event_id LIMIT 1";
-const SYSTEM_UNSEALED: &str = "SELECT e.event_id, NOT p.passed
-     FROM audit_sealer_lock l
+       AND (e.writer_xid < h.below OR e.created_at < now() - make_interval(secs => $2))
+     ORDER BY e.created_at, e.event_id LIMIT 1"
+);
+const SYSTEM_UNSEALED: &str = concat!(
+    "SELECT e.event_id, e.writer_xid >= h.below
+     FROM (SELECT ",
+    horizon!("system_sealed_below"),
+    " AS below FROM audit_sealer_lock l WHERE l.id = 'sealer') h
      CROSS JOIN system_audit_events e
-     CROSS JOIN LATERAL (SELECT e.writer_xid < l.system_sealed_below
-                           AND l.system_sealed_below <= pg_snapshot_xmin(pg_current_snapshot())
-                           AS passed) p
-     WHERE l.id = 'sealer'
-       AND NOT EXISTS (SELECT 1 FROM system_audit_seals s WHERE s.event_id = e.event_id)
-       AND (p.passed OR e.created_at < now() - make_interval(secs => $1))
-     ORDER BY e.created_at, e.event_id LIMIT 1";
+     WHERE NOT EXISTS (SELECT 1 FROM system_audit_seals s WHERE s.event_id = e.event_id)
+       AND (e.writer_xid < h.below OR e.created_at < now() - make_interval(secs => $1))
+     ORDER BY e.created_at, e.event_id LIMIT 1"
+);
 /// Every tenant, plus any tenant id a seal or event still names: what `audit verify` walks.
 const CHAINED_TENANTS: &str = "SELECT tenant_id FROM tenants
      UNION SELECT DISTINCT tenant_id FROM audit_seals ORDER BY 1";
