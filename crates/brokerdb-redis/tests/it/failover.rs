@@ -1,7 +1,9 @@
 //! A Redis Cluster master killed (SIGKILL) under a rate-limit load, on a private cluster of 3
 //! masters and 3 replicas this test owns (never the shared one): a replica is promoted, calls on
 //! the dead master's slots fail `unavailable` meanwhile and succeed again on the same
-//! `RedisConn`, and the rate limit stays closed: no key is allowed more than its limit.
+//! `RedisConn`, and the rate limit stays closed: no key is allowed more than its limit plus the
+//! acknowledged hits the dead master took with it (replication is asynchronous), and no key on a
+//! surviving master more than its limit.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,6 +27,10 @@ const KEYS_PER_MASTER: usize = 4;
 const KILL_AT: u64 = LIMIT * 2 / 5;
 /// Denied answers every key must see after the failover before the load stops.
 const DENIED_AFTER: u64 = 20;
+/// Acknowledged hits the dead master may take with it in all. Replication is asynchronous, so
+/// the writes it acknowledged in its last instant may not have reached the replica; on loopback
+/// that is at most about one in-flight call per caller of its keys.
+const LOST_BOUND: u64 = 8;
 
 fn rule() -> RateLimitRule {
     RateLimitRule {
@@ -293,6 +299,7 @@ async fn a_master_killed_under_rate_limit_load_fails_closed_then_the_same_conn_r
     let mut report = Vec::new();
     let mut over_limit = 0u64;
     let mut lost_total = 0u64;
+    let mut over_unexplained = Vec::new();
     for (k, (name, _)) in keys.iter().enumerate() {
         let mine: Vec<&Call> = calls.iter().filter(|c| c.key == k).collect();
         let allowed = mine
@@ -316,7 +323,11 @@ async fn a_master_killed_under_rate_limit_load_fails_closed_then_the_same_conn_r
             .unwrap_or(acked_at_kill[k]);
         let lost = after_kill.map_or(0, |n| (before + 1).saturating_sub(n));
         lost_total += lost;
-        over_limit += allowed.saturating_sub(LIMIT);
+        let over = allowed.saturating_sub(LIMIT);
+        over_limit += over;
+        if over > lost {
+            over_unexplained.push(format!("{name}: {over} over the limit, {lost} lost"));
+        }
         report.push(format!(
             "{name}{}: {} calls, {allowed} allowed (limit {LIMIT}), lost acknowledged hits {lost}",
             if on_victim[k] { " (victim)" } else { "" },
@@ -357,5 +368,18 @@ async fn a_master_killed_under_rate_limit_load_fails_closed_then_the_same_conn_r
         );
     }
     conn.ping().await.unwrap();
-    assert_eq!(over_limit, 0, "the rate limit allowed more than its limit");
+    // Fail closed, within the documented limit of asynchronous replication: a key is allowed
+    // past its limit only by the acknowledged hits the dead master took with it (each such hit
+    // is counted again on the promoted replica), never otherwise, and no key on a surviving
+    // master is allowed past its limit at all.
+    assert!(
+        over_unexplained.is_empty(),
+        "the rate limit allowed more than its limit plus the hits lost with the old master: \
+         {over_unexplained:?}"
+    );
+    assert!(
+        lost_total <= LOST_BOUND,
+        "{lost_total} acknowledged hits lost with one master, more than replication lag on \
+         loopback explains"
+    );
 }
