@@ -9,7 +9,7 @@ use tokio_postgres::types::ToSql;
 use super::cancel::InFlight;
 use super::exec::private::Want;
 use super::warn::RateLimited;
-use super::{Db, DbError, statement};
+use super::{Db, DbError, StatementMode, statement};
 use crate::scalar::TenantId;
 
 /// Statement parameters.
@@ -108,11 +108,8 @@ impl<'a> TenantScope<'a> {
 }
 
 /// Runs one statement on a pooled connection of its role: for a tenant, in its own transaction
-/// with the tenant set, `BEGIN`, `set_config`, the statement and `COMMIT` going out together (one
-/// round trip; all four prepared, because pipelining keeps its order only then: an unprepared
-/// `BEGIN` would be parsed first and the rest would run outside the transaction, with no tenant
-/// set); for the system role, autocommit (one statement, one round trip). A connection that
-/// failed is dropped, not returned to the pool.
+/// with the tenant set ([`run_scoped`], one round trip); for the system role, autocommit (one
+/// statement, one round trip). A connection that failed is dropped, not returned to the pool.
 async fn run_pooled(
     db: &Db,
     tenant: Option<&TenantId>,
@@ -134,9 +131,20 @@ async fn run_pooled(
     result
 }
 
-/// The tenant's four statements, readied as the handle's [`StatementMode`](super::StatementMode)
-/// says (prepared: cached per connection, after the first use no round trip; unnamed: the
-/// parameter types learned once) and sent pipelined.
+/// One statement with the tenant set, in a transaction of its own, in one round trip.
+///
+/// Prepared mode, rows or a count wanted: `set_config` and the statement, both prepared (cached
+/// per connection), go out as one message batch ending in a single `Sync`
+/// ([`Client::query_after`](tokio_postgres::Client::query_after), patched into the vendored
+/// tokio-postgres). PostgreSQL runs everything before a `Sync` as one implicit transaction, so
+/// the transaction-local tenant holds for the statement and ends with it; if `set_config` fails
+/// the statement does not run. Two statements and one `Sync` where `BEGIN` … `COMMIT` would
+/// cost four of each.
+///
+/// Otherwise (unnamed mode for PgBouncer before 1.21, or a statement planned per call):
+/// `BEGIN`, `set_config`, the statement and `COMMIT`, readied as the mode says and pipelined;
+/// all four readied first, because pipelining keeps its order only then (an unprepared `BEGIN`
+/// would be parsed first and the rest would run outside the transaction, with no tenant set).
 async fn run_scoped(
     db: &Db,
     client: &Object,
@@ -145,13 +153,30 @@ async fn run_scoped(
     params: Params<'_>,
     want: Want,
 ) -> Result<Outcome, DbError> {
+    let tenant = tenant.as_str();
+    let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
+    if db.settings().statement_mode == StatementMode::Prepared && want != Want::RowsPlannedPerCall {
+        let set = client.prepare_cached(SET_TENANT).await?;
+        let stmt = client.prepare_cached(sql).await?;
+        let started = Instant::now();
+        let out = match want {
+            Want::Count => client
+                .execute_after(&set, &set_params, &stmt, params)
+                .await
+                .map(Outcome::Count),
+            Want::Rows | Want::RowsPlannedPerCall => client
+                .query_after(&set, &set_params, &stmt, params)
+                .await
+                .map(Outcome::Rows),
+        };
+        db.trace_statement(sql, started);
+        return Ok(out?);
+    }
     let begin = statement::ready(db, client, BEGIN, false).await?;
     let set = statement::ready(db, client, SET_TENANT, false).await?;
     let stmt = statement::ready(db, client, sql, false).await?;
     let commit = statement::ready(db, client, COMMIT, false).await?;
     let started = Instant::now();
-    let tenant = tenant.as_str();
-    let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
     // join! polls in order, and each call sends its messages on its first poll.
     let (b, s, out, c) = tokio::join!(
         statement::run(client, &begin, BEGIN, &[], Want::Count),

@@ -404,8 +404,91 @@ async fn unnamed_statements_serve_every_scope_and_leave_nothing_prepared() -> Te
     .await?;
     let kept: i64 = prepared.tenant(&a).query(PREPARED_HERE, &[]).await?[0].get(0);
     assert!(
-        kept >= 3,
-        "the default mode prepares BEGIN, the setting and the statement: {kept}"
+        kept >= 2,
+        "the default mode prepares the setting and the statement: {kept}"
+    );
+    Ok(())
+}
+
+/// In the default (prepared) mode a tenant-scoped statement goes out with its `set_config` in
+/// one batch ending in one `Sync`: one implicit transaction. The tenant holds for the statement,
+/// a write commits with it, a failed statement leaves nothing behind, and the connection goes
+/// back to the pool idle with no tenant set, so the next user of that connection (here a raw
+/// checkout of the same one-connection pool) sees no tenant.
+#[tokio::test]
+async fn a_scoped_statement_and_its_tenant_end_together_on_one_connection() -> TestResult {
+    use brokerdb::db::DbSettings;
+
+    let test_db = database().await;
+    test_db.admin().await.batch_execute(SEED).await?;
+    let runtime = brokerdb::db::pool::build(&test_db.runtime_config(), 1)?;
+    let db = Db::from_pools(
+        runtime.clone(),
+        brokerdb::db::pool::build(&test_db.system_config(), 1)?,
+        DbSettings::default(),
+        brokerdb::db::CursorKey::random(),
+    )
+    .await?;
+    let a = tenant("t_a")?;
+    let seen: Option<String> = db
+        .tenant(&a)
+        .query("SELECT current_setting('brokerdb.tenant_id', true)", &[])
+        .await?[0]
+        .get(0);
+    assert_eq!(
+        seen.as_deref(),
+        Some("t_a"),
+        "the tenant during the statement"
+    );
+    let n = db
+        .tenant(&a)
+        .execute("UPDATE human_users SET display_name = 'renamed'", &[])
+        .await?;
+    assert_eq!(n, 2, "tenant A's two users");
+    let err = db
+        .tenant(&a)
+        .execute(
+            "INSERT INTO human_users (user_id, tenant_id, email) \
+             VALUES ('u_a9', 't_a', 'a9@example.com'), ('u_a10', 't_a', 'a1@example.com')",
+            &[],
+        )
+        .await
+        .err()
+        .ok_or("a duplicate email was inserted")?;
+    assert_eq!(err.code(), ErrorCode::UniqueViolation);
+
+    let raw = runtime.get().await?;
+    let row = raw
+        .query_one(
+            "SELECT current_setting('brokerdb.tenant_id', true), \
+                    (SELECT count(*) FROM human_users)",
+            &[],
+        )
+        .await?;
+    let (left, visible): (Option<String>, i64) = (row.get(0), row.get(1));
+    assert!(
+        left.as_deref().unwrap_or("").is_empty(),
+        "the tenant outlived its statement: {left:?}"
+    );
+    assert_eq!(visible, 0, "rows visible with no tenant set");
+    drop(raw);
+    let names: Vec<(String, String)> = db
+        .system()
+        .query(
+            "SELECT user_id, display_name FROM human_users WHERE tenant_id = 't_a' ORDER BY user_id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, Option<String>>(1).unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("u_a1".to_owned(), "renamed".to_owned()),
+            ("u_a2".to_owned(), "renamed".to_owned())
+        ],
+        "the update committed and the failed insert left no row"
     );
     Ok(())
 }
