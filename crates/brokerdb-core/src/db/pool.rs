@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Hook, HookError, Manager, ManagerConfig, Pool, QueueMode, RecyclingMethod, Runtime,
+};
 
 use super::StatementMode;
 
@@ -26,8 +28,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pool of at most `size` connections for `info`, over TLS as its [`TlsSettings`] say. `Fast`
 /// recycling adds no query per checkout (a broken connection is still detected and replaced);
-/// prepared statements are cached per connection. For [`StatementMode::Prepared`]; see
-/// [`build_for`].
+/// prepared statements are cached per connection. Checkouts take the most recently returned
+/// connection (LIFO): after a burst has opened many connections, a lone caller keeps reusing
+/// one warm connection instead of cycling through all of them, which measured about 100 µs a
+/// call slower (a point read at 1 caller after a 16-caller run: 221 µs p50 against pgbench's
+/// 118 µs). For [`StatementMode::Prepared`]; see [`build_for`].
 pub fn build(info: &ConnInfo, size: usize) -> Result<Pool, BuildError> {
     build_for(info, size, StatementMode::Prepared)
 }
@@ -60,6 +65,7 @@ pub fn build_for(info: &ConnInfo, size: usize, mode: StatementMode) -> Result<Po
     }
     builder
         .max_size(size.max(1))
+        .queue_mode(QueueMode::Lifo)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(CONNECT_TIMEOUT))
         .create_timeout(Some(CONNECT_TIMEOUT))
