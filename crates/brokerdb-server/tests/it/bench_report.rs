@@ -149,13 +149,13 @@ async fn bench_report_writes_every_measurement_the_matrix_and_labelled_charts() 
             ]
         } else if op.contains("unchained") {
             &[
-                "pgbench, same 4 statements pipelined",
+                "pgbench, same statements pipelined",
                 "pgbench, plain SELECT (no scope)",
             ]
         } else {
             &[
                 "brokerdb (library, tenant scope)",
-                "pgbench, same 4 statements pipelined",
+                "pgbench, same statements pipelined",
                 "pgbench, plain SELECT (no scope)",
             ]
         }

@@ -454,7 +454,7 @@ async fn postgres(
             }
             results.push(scoped.into_measurement(
                 op,
-                "pgbench, same 4 statements pipelined",
+                "pgbench, same statements pipelined",
                 true,
                 callers,
             ));

@@ -63,9 +63,11 @@ impl RawConn {
             .cloned()
     }
 
-    /// `sql` in its own transaction with `tenant` set, the four statements pipelined (one round
-    /// trip). `planned_per_call`: `sql` goes unnamed with the prepared statement's parameter
-    /// types, so it is planned for these values, as the library sends a list shape with `q`.
+    /// `sql` in its own transaction with `tenant` set, in one round trip, as the library sends
+    /// it: `set_config` and `sql` in one batch with one `Sync` (one implicit transaction).
+    /// `planned_per_call`: `sql` goes unnamed with the prepared statement's parameter types, so
+    /// it is planned for these values, as the library sends a list shape with `q`; then, as in
+    /// the library, `BEGIN`, `set_config`, `sql` and `COMMIT` pipelined.
     pub async fn scoped(
         &self,
         tenant: &str,
@@ -75,24 +77,22 @@ impl RawConn {
     ) -> anyhow::Result<Vec<Row>> {
         let stmt = self.statement(sql).await?;
         let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
+        let c = &self.client;
+        if !planned_per_call {
+            return Ok(c
+                .query_after(&self.set_tenant, &set_params, &stmt, params)
+                .await?);
+        }
         let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
             .iter()
             .copied()
             .zip(stmt.params().iter().cloned())
             .collect();
-        let c = &self.client;
-        let run = async {
-            if planned_per_call {
-                c.query_typed(sql, &typed).await
-            } else {
-                c.query(&stmt, params).await
-            }
-        };
         // join! polls in order, and each call sends its messages on its first poll.
         let (b, s, rows, end) = tokio::join!(
             c.execute(&self.begin, &[]),
             c.execute(&self.set_tenant, &set_params),
-            run,
+            c.query_typed(sql, &typed),
             c.execute(&self.commit, &[]),
         );
         b?;

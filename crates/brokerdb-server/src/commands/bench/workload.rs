@@ -279,13 +279,15 @@ impl Operation {
         vars
     }
 
-    /// pgbench script: the library's exact four statements, pipelined, as the runtime role (for
-    /// an operation of several statements, one such transaction each, as the library runs them).
+    /// pgbench script: the library's exact statements, as the runtime role: `set_config` and the
+    /// statement pipelined with one `Sync` (one implicit transaction), as the library sends a
+    /// tenant-scoped statement in prepared mode (for an operation of several statements, one
+    /// such pipeline each, as the library runs them).
     pub fn scoped_script(&self, users: u32) -> String {
         let mut script = self.pgbench_variables(users);
         for sql in self.pgbench_statements() {
             script.push_str(&format!(
-                "\\startpipeline\nBEGIN;\nSELECT set_config('brokerdb.tenant_id', {}, true);\n{sql};\nCOMMIT;\n\\endpipeline\n",
+                "\\startpipeline\nSELECT set_config('brokerdb.tenant_id', {}, true);\n{sql};\n\\endpipeline\n",
                 self.tenant_sql()
             ));
         }
