@@ -155,19 +155,21 @@ async fn run_scoped(
 ) -> Result<Outcome, DbError> {
     let tenant = tenant.as_str();
     let set_params: [&(dyn ToSql + Sync); 1] = [&tenant];
-    if db.settings().statement_mode == StatementMode::Prepared && want != Want::RowsPlannedPerCall {
+    let one_sync = db.settings().statement_mode == StatementMode::Prepared;
+    if one_sync && matches!(want, Want::Rows | Want::Count) {
         let set = client.prepare_cached(SET_TENANT).await?;
         let stmt = client.prepare_cached(sql).await?;
         let started = Instant::now();
-        let out = match want {
-            Want::Count => client
+        let out = if want == Want::Count {
+            client
                 .execute_after(&set, &set_params, &stmt, params)
                 .await
-                .map(Outcome::Count),
-            Want::Rows | Want::RowsPlannedPerCall => client
+                .map(Outcome::Count)
+        } else {
+            client
                 .query_after(&set, &set_params, &stmt, params)
                 .await
-                .map(Outcome::Rows),
+                .map(Outcome::Rows)
         };
         db.trace_statement(sql, started);
         return Ok(out?);
