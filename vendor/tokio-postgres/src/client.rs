@@ -653,11 +653,8 @@ impl Client {
             query::query_after(&self.inner, setup, setup_params, statement.clone(), params)
                 .await?;
         futures_util::pin_mut!(stream);
-        let mut rows = 0u64;
-        while stream.try_next().await?.is_some() {
-            rows += 1;
-        }
-        Ok(stream.rows_affected().unwrap_or(rows))
+        while stream.try_next().await?.is_some() {}
+        Ok(stream.rows_affected().unwrap_or(0))
     }
 
     /// Executes a `COPY FROM STDIN` statement, returning a sink used to write the copy data.
